@@ -1,0 +1,84 @@
+"""Local backends: the ideal Aer simulator, or a fake IBM device whose noise Aer simulates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2
+from qiskit.transpiler import generate_preset_pass_manager
+
+from qrt_runner.fake_backends import fake_backend
+from qrt_runner.simulation.executor import ProcessExecutor, default_executor
+from qrt_runner.transpile import IsaCompiler
+
+
+@lru_cache(maxsize=8)
+def _ideal_target_backend(method: str):
+    from qiskit_aer import AerSimulator
+
+    return AerSimulator(method=method)
+
+
+@dataclass
+class LocalBackend:
+    """What the local primitives run on.
+
+    Attributes:
+        name: ``aer`` or a fake device name such as ``fake_manila``.
+        device: the fake device (its target and noise), None for the ideal simulator.
+        method: Aer simulation method.
+        threads: Aer threads (0 = all cores).
+        seed_simulator: seed of the first job; job ``i`` uses ``seed_simulator + i``.
+        compiler: the cached ISA transpiler for this backend.
+    """
+
+    name: str
+    device: BackendV2 | None
+    method: str
+    threads: int
+    seed_simulator: int
+    compiler: IsaCompiler
+    executor: ProcessExecutor = field(default_factory=default_executor)
+    jobs_submitted: int = 0
+
+    @classmethod
+    def create(
+        cls,
+        name: str = "aer",
+        *,
+        method: str = "automatic",
+        threads: int = 0,
+        seed_simulator: int = 0,
+        optimization_level: int = 2,
+        seed_transpiler: int = 0,
+        executor: ProcessExecutor | None = None,
+    ) -> "LocalBackend":
+        """Build a backend by name (``aer`` or ``fake_<device>``)."""
+        device = None if name == "aer" else fake_backend(name)
+        target_backend = device if device is not None else _ideal_target_backend(method)
+        compiler = IsaCompiler(target_backend, optimization_level, seed_transpiler)
+        return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor())
+
+    def next_seed(self) -> int:
+        """The simulator seed of the next job."""
+        seed = self.seed_simulator + self.jobs_submitted
+        self.jobs_submitted += 1
+        return seed
+
+    def basis_change(self, letter: str) -> QuantumCircuit:
+        """A 1-qubit ISA circuit rotating the ``letter`` (X or Y) eigenbasis onto Z."""
+        return _basis_change(self.device, letter)
+
+
+@lru_cache(maxsize=64)
+def _basis_change(device: BackendV2 | None, letter: str) -> QuantumCircuit:
+    circuit = QuantumCircuit(1)
+    if letter == "Y":
+        circuit.sdg(0)
+    circuit.h(0)
+    if device is None:
+        return circuit
+    single_qubit = [name for name in device.operation_names if name in ("rz", "sx", "x", "u1", "u2", "u3", "u")]
+    return generate_preset_pass_manager(optimization_level=1, basis_gates=single_qubit).run(circuit)

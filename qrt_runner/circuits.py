@@ -1,0 +1,119 @@
+"""Circuits by name: circuit-library builders, OpenQASM files and Python factories."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit.circuit.library import QFTGate, efficient_su2, qaoa_ansatz, real_amplitudes
+from qiskit.circuit.random import random_circuit
+from qiskit.quantum_info import SparsePauliOp
+
+from qrt_runner.config import schema as s
+from qrt_runner.errors import ConfigError
+
+
+def build_circuit(spec: s.CircuitConfig, *, measure: bool) -> QuantumCircuit:
+    """Build the logical circuit described by ``spec``.
+
+    Args:
+        spec: one of the ``circuit`` group's schemas.
+        measure: add final measurements of every qubit if the circuit has none (sampler).
+    """
+    circuit = _BUILDERS[spec.name](spec)
+    if measure and not any(inst.operation.name == "measure" for inst in circuit.data):
+        circuit.measure_all()
+    if not measure and circuit.num_clbits:
+        circuit = circuit.remove_final_measurements(inplace=False)
+    circuit.metadata = {**(circuit.metadata or {}), "qrt_circuit": spec.name}
+    return circuit
+
+
+def _ghz(spec: s.GhzCircuit) -> QuantumCircuit:
+    circuit = QuantumCircuit(spec.num_qubits, name=f"ghz_{spec.num_qubits}")
+    circuit.h(0)
+    for qubit in range(spec.num_qubits - 1):
+        circuit.cx(qubit, qubit + 1)
+    return circuit
+
+
+def _efficient_su2(spec: s.EfficientSU2Circuit) -> QuantumCircuit:
+    return efficient_su2(spec.num_qubits, reps=spec.reps, entanglement=spec.entanglement)
+
+
+def _real_amplitudes(spec: s.RealAmplitudesCircuit) -> QuantumCircuit:
+    return real_amplitudes(spec.num_qubits, reps=spec.reps, entanglement=spec.entanglement)
+
+
+def _qft(spec: s.QftCircuit) -> QuantumCircuit:
+    circuit = QuantumCircuit(spec.num_qubits, name="qft")
+    state = spec.initial_state
+    if state:
+        if len(state) != spec.num_qubits or set(state) - {"0", "1"}:
+            raise ConfigError(
+                "circuit.initial_state", state, f"must be a bitstring of length {spec.num_qubits}",
+                "e.g. circuit.initial_state=" + "01" * (spec.num_qubits // 2) + "0" * (spec.num_qubits % 2),
+            )
+        for qubit, bit in enumerate(reversed(state)):
+            if bit == "1":
+                circuit.x(qubit)
+    gate = QFTGate(spec.num_qubits)
+    circuit.append(gate.inverse() if spec.inverse else gate, range(spec.num_qubits))
+    return circuit
+
+
+def maxcut_cost(num_nodes: int, edges: list[list[float]]) -> SparsePauliOp:
+    """The MaxCut cost operator sum_w w/2 (Z_a Z_b) (constant dropped) of a weighted graph."""
+    terms = [("ZZ", [int(a), int(b)], float(w) / 2) for a, b, w in edges]
+    return SparsePauliOp.from_sparse_list(terms, num_qubits=num_nodes).simplify()
+
+
+def _qaoa(spec: s.QaoaCircuit) -> QuantumCircuit:
+    return qaoa_ansatz(maxcut_cost(spec.num_qubits, spec.edges), reps=spec.reps)
+
+
+def _random(spec: s.RandomCircuit) -> QuantumCircuit:
+    return random_circuit(spec.num_qubits, spec.depth, max_operands=spec.max_operands, seed=spec.seed)
+
+
+def _qasm(spec: s.QasmCircuit) -> QuantumCircuit:
+    path = Path(spec.path).expanduser()
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError("circuit.path", spec.path, f"cannot read the file ({exc.strerror})", "give the path of an OpenQASM 2 or 3 file") from None
+    version3 = "OPENQASM 3" in text
+    try:
+        if version3:
+            return qasm3.loads(text)
+        return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    except Exception as exc:  # the parsers raise several unrelated error types
+        detail = " ".join(str(exc).split())[:200]
+        raise ConfigError(
+            "circuit.path", spec.path, f"invalid OpenQASM {'3' if version3 else '2'} ({detail})", "fix the file"
+        ) from None
+
+
+def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
+    module_name, _, function_name = spec.target.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError("circuit.target", spec.target, f"cannot be imported ({exc})", "give an importable 'module:function'") from None
+    circuit = function(**spec.kwargs)
+    if not isinstance(circuit, QuantumCircuit):
+        raise ConfigError("circuit.target", spec.target, f"returned {type(circuit).__name__}, not a QuantumCircuit", "return a QuantumCircuit")
+    return circuit
+
+
+_BUILDERS = {
+    "ghz": _ghz,
+    "efficient_su2": _efficient_su2,
+    "real_amplitudes": _real_amplitudes,
+    "qft": _qft,
+    "qaoa": _qaoa,
+    "random": _random,
+    "qasm": _qasm,
+    "factory": _factory,
+}

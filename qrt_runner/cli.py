@@ -1,0 +1,160 @@
+"""``qrt-run``: Hydra composes the config, the runner runs it, MLflow records it.
+
+Exit codes: 0 success, 1 a run failed (time limit, expired session, interruption), 2 invalid
+config (one line on stderr naming the key and the fix; nothing is left in the run directory).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+_FAILED_RUNS: list[str] = []
+_TRACKERS: dict[tuple[str, str], object] = {}
+log = logging.getLogger("qrt_runner")
+
+
+def _config_dir() -> str:
+    from importlib.resources import files
+
+    return str(files("qrt_runner.conf"))
+
+
+def _tracker(spec):
+    from qrt_runner.tracking import MlflowTracker
+
+    key = (spec.tracking.uri, spec.tracking.experiment_name)
+    if key not in _TRACKERS:
+        _TRACKERS[key] = MlflowTracker(spec.tracking.uri, spec.tracking.experiment_name)
+    return _TRACKERS[key]
+
+
+def _remove_half_written(run_dir: Path) -> None:
+    """Delete a run directory that holds nothing but Hydra's own files."""
+    if run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def run_task(cfg) -> None:
+    """The Hydra task: one composed config, one run."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from qrt_runner.errors import ConfigError
+    from qrt_runner.runner import build_workload, run_experiment
+    from qrt_runner.spec import build_spec, resolve_config
+    from qrt_runner.simulation.executor import default_executor
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    try:
+        default_executor().warm_up()
+        spec = build_spec(cfg)
+        if spec.backend.name == "ibm":
+            raise ConfigError("backend", "ibm", "hardware runs are not available from qrt-run in this version", "use backend=aer or backend=fake_<device>")
+        workload = build_workload(spec)
+    except ConfigError:
+        _remove_half_written(run_dir)
+        raise
+    config = resolve_config(cfg)
+    config_yaml = OmegaConf.to_yaml(config)
+    (run_dir / "config.yaml").write_text(config_yaml)
+
+    overrides = list(hydra_cfg.overrides.task)
+    tracker = run_id = None
+    if spec.tracking.enabled:
+        tracker = _tracker(spec)
+        parent = None
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            parent = tracker.parent_run(
+                str(Path(hydra_cfg.sweep.dir).resolve()), f"sweep {Path(hydra_cfg.sweep.dir).name}",
+                {"hydra.sweep_dir": str(hydra_cfg.sweep.dir)},
+            )
+        tags = {"overrides": " ".join(overrides) or "(none)", "run_dir": str(run_dir.resolve())}
+        run_id = tracker.start_run(spec.tracking.run_name, tags, parent)
+
+    print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(overrides)}", flush=True)
+    result = run_experiment(spec, workload)
+    result.write_json(run_dir / "results.json")
+    if tracker is not None:
+        circuits = {"circuit": workload.circuit}
+        tracker.log_run(run_id, config=config, config_yaml=config_yaml, result=result, run_dir=run_dir, circuits=circuits)
+        tracker.end_run(run_id, result.status, result.error)
+    _print_summary(result, run_dir, run_id)
+    if result.status != "FINISHED":
+        _FAILED_RUNS.append(f"{run_dir}: {result.error}")
+
+
+def _print_summary(result, run_dir: Path, run_id: str | None) -> None:
+    if result.estimator is not None:
+        est = result.estimator
+        evs = est.evs.reshape(-1, len(est.observable_labels))
+        stds = est.stds.reshape(-1, len(est.observable_labels))
+        shown = min(len(evs), 4)
+        for k, label in enumerate(est.observable_labels):
+            values = ", ".join(f"{evs[i, k]:+.4f} ± {stds[i, k]:.4f}" for i in range(shown))
+            more = f" … ({len(evs)} sets)" if len(evs) > shown else ""
+            print(f"  <{label}> = {values}{more}")
+    if result.sampler is not None:
+        first = next((c for c in result.sampler.counts if c), None)
+        if first:
+            top = sorted(first.items(), key=lambda kv: -kv[1])[:6]
+            print("  counts: " + ", ".join(f"{k}: {v}" for k, v in top) + (" …" if len(first) > 6 else ""))
+        fid = [f for f in (result.sampler.hellinger_fidelity or []) if f is not None]
+        if fid:
+            print(f"  Hellinger fidelity to ideal: {np.mean(fid):.4f}")
+    timing = ", ".join(f"{k[5:-2]} {v:.2f}s" for k, v in result.timings.items())
+    print(f"  {result.status}: {timing}; jobs: {', '.join(j.job_id for j in result.jobs)}")
+    if result.error:
+        print(f"  error: {result.error}")
+    print(f"  results: {run_dir / 'results.json'}" + (f"  mlflow run: {run_id}" if run_id else ""), flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
+def main() -> None:
+    """Console entry point of ``qrt-run``."""
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from qrt_runner.config.experiments import register_experiments
+    from qrt_runner.config.schema import register_configs
+    from qrt_runner.errors import ConfigError
+
+    register_configs()
+    register_experiments()
+    entry = hydra.main(version_base=None, config_path=_config_dir(), config_name="config")(run_task)
+    code = 0
+    try:
+        entry()
+    except ConfigError as exc:
+        print(f"qrt-run: invalid config: {exc}", file=sys.stderr)
+        code = 2
+    except (HydraException, OmegaConfBaseException) as exc:
+        print(f"qrt-run: invalid config: {_one_line(exc)}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("qrt-run: interrupted", file=sys.stderr)
+        code = 130
+    finally:
+        for tracker in _TRACKERS.values():
+            tracker.close_parents("FAILED" if _FAILED_RUNS else "FINISHED")
+    if code == 0 and _FAILED_RUNS:
+        print(f"qrt-run: {len(_FAILED_RUNS)} run(s) failed: " + "; ".join(_FAILED_RUNS), file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

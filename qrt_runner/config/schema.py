@@ -1,0 +1,244 @@
+"""Structured-config schemas for every config group, registered in Hydra's ConfigStore.
+
+These dataclasses give Hydra the key names and types of the config contract, so that an
+unknown key or a value of the wrong type is refused at composition time. Range checks and
+cross-group consistency are the job of :mod:`qrt_runner.spec`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from qrt_runner.fake_backends import fake_backend_names
+
+TWO_PI = 2 * math.pi
+
+
+@dataclass
+class ParameterValuesConfig:
+    """How parameter values are produced for a parametrised circuit.
+
+    ``kind``: ``one`` (``values`` is one list), ``list`` (``values`` is a list of lists),
+    ``grid`` (``grid`` maps parameter names to ``[start, stop, num]``; others take ``fill``),
+    ``random`` (``num_sets`` uniform draws in ``[low, high)`` seeded by ``seed``).
+    """
+
+    kind: str = "random"
+    values: Optional[List[Any]] = None
+    grid: Dict[str, List[float]] = field(default_factory=dict)
+    fill: float = 0.0
+    num_sets: int = 1
+    low: float = 0.0
+    high: float = TWO_PI
+    seed: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class CircuitConfig:
+    name: str = "???"
+    parameter_values: ParameterValuesConfig = field(default_factory=ParameterValuesConfig)
+
+
+@dataclass
+class GhzCircuit(CircuitConfig):
+    name: str = "ghz"
+    num_qubits: int = 3
+
+
+@dataclass
+class EfficientSU2Circuit(CircuitConfig):
+    name: str = "efficient_su2"
+    num_qubits: int = 4
+    reps: int = 2
+    entanglement: str = "reverse_linear"
+
+
+@dataclass
+class RealAmplitudesCircuit(CircuitConfig):
+    name: str = "real_amplitudes"
+    num_qubits: int = 4
+    reps: int = 2
+    entanglement: str = "reverse_linear"
+
+
+@dataclass
+class QftCircuit(CircuitConfig):
+    name: str = "qft"
+    num_qubits: int = 4
+    inverse: bool = False
+    initial_state: str = ""
+
+
+@dataclass
+class QaoaCircuit(CircuitConfig):
+    name: str = "qaoa"
+    num_qubits: int = 4
+    edges: List[List[float]] = field(default_factory=lambda: [[0, 1, 1.0], [1, 2, 1.0], [2, 3, 1.0], [3, 0, 1.0]])
+    reps: int = 1
+
+
+@dataclass
+class RandomCircuit(CircuitConfig):
+    name: str = "random"
+    num_qubits: int = 4
+    depth: int = 4
+    max_operands: int = 2
+    seed: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class QasmCircuit(CircuitConfig):
+    name: str = "qasm"
+    path: str = "???"
+
+
+@dataclass
+class FactoryCircuit(CircuitConfig):
+    name: str = "factory"
+    target: str = "???"
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ObservablesConfig:
+    name: str = "???"
+
+
+@dataclass
+class NoObservables(ObservablesConfig):
+    name: str = "none"
+
+
+@dataclass
+class PauliObservables(ObservablesConfig):
+    name: str = "paulis"
+    terms: List[str] = field(default_factory=list)
+
+
+@dataclass
+class IsingObservables(ObservablesConfig):
+    name: str = "ising"
+    num_qubits: int = "${circuit.num_qubits}"  # type: ignore[assignment]
+    j: float = 1.0
+    h: float = 1.0
+    periodic: bool = False
+
+
+@dataclass
+class HeisenbergObservables(ObservablesConfig):
+    name: str = "heisenberg"
+    num_qubits: int = "${circuit.num_qubits}"  # type: ignore[assignment]
+    jx: float = 1.0
+    jy: float = 1.0
+    jz: float = 1.0
+    h: float = 0.0
+    periodic: bool = False
+
+
+@dataclass
+class H2Observables(ObservablesConfig):
+    name: str = "h2"
+    bond_length: float = 0.735
+
+
+@dataclass
+class PrimitiveConfig:
+    name: str = "???"
+    default_shots: Optional[int] = None
+    max_execution_time: float = 10800.0
+
+
+@dataclass
+class EstimatorConfig(PrimitiveConfig):
+    name: str = "estimator"
+    default_precision: float = 0.015625
+
+
+@dataclass
+class SamplerConfig(PrimitiveConfig):
+    name: str = "sampler"
+    default_shots: Optional[int] = 4096
+
+
+@dataclass
+class BackendConfig:
+    name: str = "aer"
+    method: str = "automatic"
+    max_parallel_threads: int = 0
+    seed_simulator: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class IbmBackendConfig:
+    name: str = "ibm"
+    device: Optional[str] = None
+    channel: Optional[str] = None
+    instance: Optional[str] = None
+
+
+@dataclass
+class TranspileConfig:
+    optimization_level: int = 2
+    seed_transpiler: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class SessionConfig:
+    mode: str = "job"
+    max_time: float = 28800.0
+    parameter_sets_per_job: int = 0
+
+
+@dataclass
+class MitigationConfig:
+    resilience_level: int = 0
+
+
+@dataclass
+class TrackingConfig:
+    enabled: bool = True
+    uri: str = "sqlite:///mlflow.db"
+    experiment_name: str = "qrt_runner"
+    run_name: Optional[str] = None
+
+
+CIRCUIT_SCHEMAS = {
+    "ghz": GhzCircuit,
+    "efficient_su2": EfficientSU2Circuit,
+    "real_amplitudes": RealAmplitudesCircuit,
+    "qft": QftCircuit,
+    "qaoa": QaoaCircuit,
+    "random": RandomCircuit,
+    "qasm": QasmCircuit,
+    "factory": FactoryCircuit,
+}
+OBSERVABLE_SCHEMAS = {
+    "none": NoObservables,
+    "paulis": PauliObservables,
+    "ising": IsingObservables,
+    "heisenberg": HeisenbergObservables,
+    "h2": H2Observables,
+}
+
+
+def register_configs() -> None:
+    """Register every schema, and one ``backend`` option per fake IBM device."""
+    cs = ConfigStore.instance()
+    for name, schema in CIRCUIT_SCHEMAS.items():
+        cs.store(group="circuit", name=f"base_{name}", node=schema)
+    for name, schema in OBSERVABLE_SCHEMAS.items():
+        cs.store(group="observables", name=f"base_{name}", node=schema)
+    cs.store(group="primitive", name="base_estimator", node=EstimatorConfig)
+    cs.store(group="primitive", name="base_sampler", node=SamplerConfig)
+    cs.store(group="backend", name="base_aer", node=BackendConfig)
+    cs.store(group="backend", name="base_ibm", node=IbmBackendConfig)
+    for device in fake_backend_names():
+        cs.store(group="backend", name=device, node=BackendConfig(name=device))
+    cs.store(group="transpile", name="base_transpile", node=TranspileConfig)
+    cs.store(group="session", name="base_session", node=SessionConfig)
+    cs.store(group="mitigation", name="base_mitigation", node=MitigationConfig)
+    cs.store(group="tracking", name="base_tracking", node=TrackingConfig)

@@ -1,0 +1,174 @@
+"""Execution modes emulated locally with Qiskit Runtime's semantics: job, session and batch.
+
+A job is cancelled with ``RuntimeJobMaxTimeoutError`` when it runs past
+min(``max_execution_time``, the time its session or batch has left); the simulator process is
+killed at that moment. A session's clock starts with its first job; once it has expired or was
+closed, new jobs are refused.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+from qiskit.primitives import BasePrimitiveJob
+from qiskit.providers import JobStatus
+from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
+from qrt_runner.simulation.task import SimTask
+
+
+class SessionClosedError(RuntimeError):
+    """A job was submitted to a session or batch that is closed or expired."""
+
+
+class LocalJob(BasePrimitiveJob):
+    """A primitive job run by the local simulator; records its status history and usage."""
+
+    def __init__(self, job_id: str, mode: "ExecutionMode"):
+        super().__init__(job_id)
+        self.mode = mode
+        self.status_history: list[tuple[str, float]] = [("QUEUED", time.time())]
+        self.usage_s = 0.0
+        self.seed_simulator = 0
+        self.error: str | None = None
+        self._future: Future | None = None
+
+    def _set_status(self, status: str) -> None:
+        self.status_history.append((status, time.time()))
+
+    def result(self) -> Any:
+        return self._future.result()
+
+    def status(self) -> JobStatus:
+        return JobStatus[self.status_history[-1][0]]
+
+    def done(self) -> bool:
+        return self.status() == JobStatus.DONE
+
+    def running(self) -> bool:
+        return self.status() == JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        return self.status() == JobStatus.CANCELLED
+
+    def in_final_state(self) -> bool:
+        return self.status() in (JobStatus.DONE, JobStatus.CANCELLED, JobStatus.ERROR)
+
+    def cancel(self) -> bool:
+        if self._future is not None and self._future.cancel():
+            self._set_status("CANCELLED")
+            return True
+        return False
+
+
+class ExecutionMode:
+    """Where jobs run: ``job`` (each on its own), ``session`` or ``batch`` (shared time limit).
+
+    Jobs run one after another, in submission order, on one simulator process.
+
+    Args:
+        mode: ``job``, ``session`` or ``batch``.
+        executor: the simulator process.
+        max_time: seconds a session or batch may run, counted from its first job's start.
+    """
+
+    def __init__(self, mode: str, executor: ProcessExecutor, max_time: float | None = None):
+        self.mode = mode
+        self.executor = executor
+        self.max_time = max_time if mode != "job" else None
+        self.session_id = f"{mode}-{uuid.uuid4().hex[:12]}" if mode != "job" else None
+        self.started_at: float | None = None
+        self.closed = False
+        self.expired = False
+        self.jobs: list[LocalJob] = []
+        self._queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qrt-{mode}")
+
+    def __enter__(self) -> "ExecutionMode":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def remaining(self) -> float | None:
+        """Seconds the session or batch has left (None: no session limit)."""
+        if self.max_time is None:
+            return None
+        if self.started_at is None:
+            return self.max_time
+        return self.max_time - (time.time() - self.started_at)
+
+    def close(self) -> None:
+        """Let submitted jobs finish; refuse new ones."""
+        self.closed = True
+        self._queue.shutdown(wait=True)
+
+    def cancel(self) -> None:
+        """Close without waiting: jobs not yet started are cancelled."""
+        self.closed = True
+        self._queue.shutdown(wait=False, cancel_futures=True)
+
+    def submit(
+        self,
+        tasks: list[SimTask],
+        postprocess: Callable[[list[Any]], Any],
+        max_execution_time: float,
+    ) -> LocalJob:
+        """Queue a job made of simulator tasks; ``postprocess`` turns their outputs into its result."""
+        if self.closed or self.expired:
+            state = "expired" if self.expired else "closed"
+            raise SessionClosedError(f"the {self.mode} {self.session_id} is {state}; no new jobs are accepted")
+        job = LocalJob(f"job-{uuid.uuid4().hex[:12]}", self)
+        self.jobs.append(job)
+        job._future = self._queue.submit(self._execute, job, tasks, postprocess, max_execution_time)
+        return job
+
+    def _execute(self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float) -> Any:
+        if self.expired:
+            job._set_status("CANCELLED")
+            job.error = f"the {self.mode} expired before this job started"
+            raise SessionClosedError(job.error)
+        job.seed_simulator = tasks[0].seed if tasks else 0
+        clock: dict[str, float] = {}
+
+        def on_start(started: float) -> None:
+            if "start" not in clock:
+                clock["start"] = started
+                job._set_status("RUNNING")
+                if self.started_at is None:
+                    self.started_at = started
+
+        def deadline(started: float) -> float:
+            limit = clock["start"] + max_execution_time
+            remaining = self.remaining()
+            if remaining is not None:
+                limit = min(limit, self.started_at + self.max_time)
+            return limit
+
+        outputs = []
+        try:
+            for task in tasks:
+                output, ran = self.executor.run(task, deadline, on_start)
+                job.usage_s += ran
+                outputs.append(output)
+            result = postprocess(outputs)
+        except TaskTimeout as exc:
+            job.usage_s = time.time() - clock["start"]
+            session_limited = self.max_time is not None and self.remaining() is not None and self.remaining() <= 0.05
+            if session_limited:
+                self.expired = True
+                reason = f"the {self.mode} {self.session_id} reached its max_time of {self.max_time:g} s"
+            else:
+                reason = f"the job exceeded max_execution_time={max_execution_time:g} s"
+            job.error = f"{reason}; stopped after {exc.ran_s:.2f} s of execution"
+            job._set_status("CANCELLED")
+            raise RuntimeJobMaxTimeoutError(f"Job {job.job_id()} was cancelled: {job.error}") from None
+        except BaseException as exc:
+            job.error = f"{type(exc).__name__}: {exc}"
+            job._set_status("ERROR")
+            raise
+        job._set_status("DONE")
+        return result

@@ -1,0 +1,63 @@
+"""Parameter values of a PUB: one array of shape ``sweep_shape + (num_parameters,)``.
+
+The whole sweep is always one PUB with a parameter array (broadcast by the primitive), never
+a Python loop of jobs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qiskit import QuantumCircuit
+
+from qrt_runner.config.schema import ParameterValuesConfig
+from qrt_runner.errors import ConfigError
+
+KEY = "circuit.parameter_values"
+
+
+def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.ndarray:
+    """Values for ``circuit.parameters`` (in that order) as an array ``(..., P)``.
+
+    A circuit without parameters gets shape ``(0,)`` (a single evaluation).
+    """
+    names = [p.name for p in circuit.parameters]
+    count = len(names)
+    if count == 0:
+        if spec.kind in ("one", "list") and spec.values:
+            raise ConfigError(f"{KEY}.values", spec.values, "the circuit has no parameters", f"remove {KEY}.values")
+        return np.zeros((0,))
+    if spec.kind == "one":
+        values = np.asarray(_floats(spec.values), dtype=float)
+        if values.ndim != 1 or values.size != count:
+            raise ConfigError(f"{KEY}.values", spec.values, f"the circuit has {count} parameters ({_preview(names)}), got {values.size} values", f"give {count} values")
+        return values
+    if spec.kind == "list":
+        try:
+            values = np.asarray([_floats(row) for row in spec.values], dtype=float)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{KEY}.values", spec.values, "must be a list of lists of numbers", f"give [[{count} values], ...]") from None
+        if values.ndim != 2 or values.shape[1] != count:
+            raise ConfigError(f"{KEY}.values", spec.values, f"every set needs {count} values ({_preview(names)})", f"give sets of {count} values")
+        return values
+    if spec.kind == "grid":
+        unknown = [name for name in spec.grid if name not in names]
+        if unknown:
+            raise ConfigError(f"{KEY}.grid", unknown[0], f"is not a parameter of the circuit ({_preview(names)})", "use the circuit's parameter names")
+        axes = [np.linspace(float(a), float(b), int(n)) for a, b, n in spec.grid.values()]
+        mesh = np.meshgrid(*axes, indexing="ij")
+        values = np.full(mesh[0].shape + (count,), float(spec.fill))
+        for name, axis_values in zip(spec.grid, mesh):
+            values[..., names.index(name)] = axis_values
+        return values
+    rng = np.random.default_rng(spec.seed)
+    return rng.uniform(spec.low, spec.high, size=(spec.num_sets, count))
+
+
+def _floats(row) -> list[float]:
+    if not isinstance(row, (list, tuple)):
+        raise TypeError
+    return [float(v) for v in row]
+
+
+def _preview(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")

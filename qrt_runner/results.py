@@ -1,0 +1,141 @@
+"""The outcome of one run, and its machine-readable form (``results.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class JobRecord:
+    """One primitive job as the execution mode saw it.
+
+    ``status_history`` holds ``(status, unix_time)`` pairs: QUEUED, RUNNING, then DONE,
+    CANCELLED or ERROR. ``usage_s`` is the time the job spent running.
+    """
+
+    job_id: str
+    status: str
+    status_history: list[tuple[str, float]]
+    usage_s: float
+    parameter_sets: tuple[int, int]
+    seed_simulator: int
+    error: str | None = None
+
+
+@dataclass
+class EstimatorOutcome:
+    """Expectation values of a PUB: ``evs``/``stds`` have shape ``param_shape + (n_obs,)``.
+
+    Entries of jobs that did not finish are NaN. ``shots`` is per measurement basis (0: exact).
+    """
+
+    observable_labels: list[str]
+    evs: np.ndarray
+    stds: np.ndarray
+    shots: int
+    precision: float
+
+
+@dataclass
+class SamplerOutcome:
+    """Counts of a PUB, one dict per parameter set (flattened), and ideal-distribution fidelities.
+
+    ``counts`` entries of jobs that did not finish are None. ``hellinger_fidelity`` is None where
+    the ideal distribution was not computed.
+    """
+
+    counts: list[dict[str, int] | None]
+    shots: int
+    hellinger_fidelity: list[float | None] | None
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced; written to ``results.json`` and logged to MLflow."""
+
+    status: str
+    primitive: str
+    backend: str
+    mode: str
+    session_id: str | None
+    parameter_names: list[str]
+    parameter_values: np.ndarray
+    jobs: list[JobRecord] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    seeds: dict[str, int] = field(default_factory=dict)
+    estimator: EstimatorOutcome | None = None
+    sampler: SamplerOutcome | None = None
+    error: str | None = None
+    error_type: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    transpiled: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def param_shape(self) -> tuple[int, ...]:
+        return tuple(self.parameter_values.shape[:-1])
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; NaN (unfinished jobs) becomes null."""
+        out: dict[str, Any] = {
+            "status": self.status,
+            "error": self.error,
+            "error_type": self.error_type,
+            "primitive": self.primitive,
+            "backend": self.backend,
+            "mode": self.mode,
+            "session_id": self.session_id,
+            "job_ids": [job.job_id for job in self.jobs],
+            "jobs": [
+                {
+                    "job_id": job.job_id,
+                    "status": job.status,
+                    "status_history": [list(item) for item in job.status_history],
+                    "usage_s": job.usage_s,
+                    "parameter_sets": list(job.parameter_sets),
+                    "seed_simulator": job.seed_simulator,
+                    "error": job.error,
+                }
+                for job in self.jobs
+            ],
+            "timings": self.timings,
+            "seeds": self.seeds,
+            "versions": self.versions,
+            "transpiled": self.transpiled,
+            "parameter_names": self.parameter_names,
+            "parameter_shape": list(self.param_shape),
+            "parameter_values": _nan_to_none(self.parameter_values),
+        }
+        if self.estimator is not None:
+            est = self.estimator
+            out.update(
+                observables=est.observable_labels,
+                evs=_nan_to_none(est.evs),
+                stds=_nan_to_none(est.stds),
+                shots=est.shots,
+                precision=est.precision,
+            )
+        if self.sampler is not None:
+            out.update(
+                counts=self.sampler.counts,
+                shots=self.sampler.shots,
+                hellinger_fidelity=self.sampler.hellinger_fidelity,
+            )
+        return out
+
+    def write_json(self, path: Path) -> Path:
+        """Write ``results.json`` atomically (no half-written file on interruption)."""
+        path = Path(path)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp.replace(path)
+        return path
+
+
+def _nan_to_none(array: np.ndarray) -> Any:
+    values = np.asarray(array, dtype=float)
+    return np.where(np.isnan(values), None, values).tolist()

@@ -1,0 +1,208 @@
+"""One experiment end to end: spec -> circuits -> ISA -> jobs in a mode -> RunResult.
+
+This is the in-process entry point (``run_experiment``); the CLI adds Hydra, the run directory
+and MLflow around it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
+from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+from qrt_runner.backend import LocalBackend
+from qrt_runner.circuits import build_circuit
+from qrt_runner.errors import ConfigError
+from qrt_runner.modes import ExecutionMode, SessionClosedError
+from qrt_runner.observables import build_observables
+from qrt_runner.parameters import parameter_array
+from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
+from qrt_runner.primitives.sampler import Sampler, SamplerOptions
+from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
+from qrt_runner.simulation.executor import default_executor
+from qrt_runner.spec import RunSpec
+
+_PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy")
+_MAX_FIDELITY_QUBITS = 14
+_MAX_FIDELITY_SETS = 64
+
+
+@dataclass
+class Workload:
+    """What a spec builds before anything runs: the logical circuit, observables and parameters."""
+
+    circuit: QuantumCircuit
+    observables: list[tuple[str, SparsePauliOp]]
+    parameter_values: np.ndarray
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def build_workload(spec: RunSpec) -> Workload:
+    """Build and cross-check circuit, observables and parameter values (raises ConfigError)."""
+    circuit = build_circuit(spec.circuit, measure=not spec.is_estimator)
+    observables = build_observables(spec.observables) if spec.is_estimator else []
+    for label, operator in observables:
+        if operator.num_qubits != circuit.num_qubits:
+            raise ConfigError(
+                "observables", label, f"acts on {operator.num_qubits} qubits but the circuit has {circuit.num_qubits}",
+                "make the observable width equal to the circuit's number of qubits",
+            )
+    values = parameter_array(spec.circuit.parameter_values, circuit)
+    return Workload(circuit, observables, values)
+
+
+def _chunks(num_sets: int, per_job: int) -> list[tuple[int, int]]:
+    if per_job <= 0 or per_job >= num_sets:
+        return [(0, num_sets)]
+    return [(start, min(start + per_job, num_sets)) for start in range(0, num_sets, per_job)]
+
+
+def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: LocalBackend | None = None) -> RunResult:
+    """Run a validated spec on a local backend and return its result (never raises for job failures).
+
+    A job cancelled for its time limit, or refused by an expired session, ends the run FAILED
+    with the reason; the results of the jobs that finished are kept (NaN / None elsewhere).
+    """
+    t_start = time.perf_counter()
+    executor = default_executor()
+    executor.warm_up()
+    if workload is None:
+        workload = build_workload(spec)
+    t_built = time.perf_counter()
+    if backend is None:
+        backend = LocalBackend.create(
+            spec.backend.name,
+            method=spec.backend.method,
+            threads=spec.backend.max_parallel_threads,
+            seed_simulator=spec.backend.seed_simulator,
+            optimization_level=spec.transpile.optimization_level,
+            seed_transpiler=spec.transpile.seed_transpiler,
+            executor=executor,
+        )
+    isa = backend.compiler.compile(workload.circuit)
+    t_transpiled = time.perf_counter()
+
+    values = workload.parameter_values
+    param_shape = values.shape[:-1]
+    num_sets = int(np.prod(param_shape)) if param_shape else 1
+    flat = values.reshape(num_sets, -1) if param_shape else values.reshape(1, 0)
+    mode = ExecutionMode(spec.session.mode, executor, spec.session.max_time)
+    result = RunResult(
+        status="FINISHED",
+        primitive=spec.primitive.name,
+        backend=backend.name,
+        mode=spec.session.mode,
+        session_id=mode.session_id,
+        parameter_names=[p.name for p in workload.circuit.parameters],
+        parameter_values=values,
+        versions=package_versions(),
+        seeds={"seed": spec.seed, "seed_simulator": spec.backend.seed_simulator, "seed_transpiler": spec.transpile.seed_transpiler},
+        transpiled={
+            "physical_qubits": list(isa.physical_qubits),
+            "depth": isa.circuit.depth(),
+            "size": isa.circuit.size(),
+            "count_ops": {k: int(v) for k, v in isa.circuit.count_ops().items()},
+        },
+    )
+    if spec.is_estimator:
+        primitive = Estimator(backend, mode, EstimatorOptions(spec.primitive.default_precision, spec.primitive.default_shots, spec.primitive.max_execution_time))
+        labels = [label for label, _ in workload.observables]
+        evs = np.full((num_sets, len(labels)), np.nan)
+        stds = np.full_like(evs, np.nan)
+        observables = [op for _, op in workload.observables]
+    else:
+        primitive = Sampler(backend, mode, SamplerOptions(spec.primitive.default_shots, spec.primitive.max_execution_time))
+        counts: list[dict[str, int] | None] = [None] * num_sets
+
+    submitted = []
+    try:
+        for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
+            chunk = flat[start:stop]
+            if spec.is_estimator:
+                pub_values = chunk.reshape(stop - start, 1, -1) if param_shape else None
+                pub = (workload.circuit, observables, pub_values) if pub_values is not None else (workload.circuit, observables)
+            else:
+                pub = (workload.circuit, chunk) if param_shape else (workload.circuit,)
+            submitted.append(((start, stop), primitive.run([pub])))
+        for (start, stop), job in submitted:
+            pub_result = job.result()[0]
+            if spec.is_estimator:
+                evs[start:stop] = np.asarray(pub_result.data.evs).reshape(stop - start, len(labels))
+                stds[start:stop] = np.asarray(pub_result.data.stds).reshape(stop - start, len(labels))
+            else:
+                joined = pub_result.join_data()
+                for offset in range(stop - start):
+                    counts[start + offset] = joined[offset].get_counts() if param_shape else joined.get_counts()
+    except (RuntimeJobMaxTimeoutError, SessionClosedError) as exc:
+        result.status, result.error, result.error_type = "FAILED", str(exc), type(exc).__name__
+    except KeyboardInterrupt:
+        result.status, result.error, result.error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
+    finally:
+        mode.cancel()
+    t_executed = time.perf_counter()
+
+    result.jobs = [
+        JobRecord(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, span, job.seed_simulator, job.error)
+        for span, job in submitted
+    ]
+    shots = spec.shots
+    if spec.is_estimator:
+        result.estimator = EstimatorOutcome(labels, evs.reshape(param_shape + (len(labels),)), stds.reshape(param_shape + (len(labels),)), shots, spec.primitive.default_precision)
+    else:
+        result.sampler = SamplerOutcome(counts, shots, ideal_fidelities(workload.circuit, flat, counts))
+    result.timings = {
+        "time_build_s": t_built - t_start,
+        "time_transpile_s": t_transpiled - t_built,
+        "time_execute_s": t_executed - t_transpiled,
+        "time_total_s": time.perf_counter() - t_start,
+    }
+    return result
+
+
+def ideal_fidelities(circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]) -> list[float | None] | None:
+    """Hellinger fidelity of each parameter set's counts to the exact distribution, where computable.
+
+    Computed when the circuit is small, its only measurements are final, and each clbit is
+    measured once.
+    """
+    if circuit.num_qubits > _MAX_FIDELITY_QUBITS or len(counts) > _MAX_FIDELITY_SETS:
+        return None
+    measured: dict[int, int] = {}
+    seen_measure = False
+    for instruction in circuit.data:
+        name = instruction.operation.name
+        if name == "measure":
+            seen_measure = True
+            clbit = circuit.find_bit(instruction.clbits[0]).index
+            if clbit in measured:
+                return None
+            measured[clbit] = circuit.find_bit(instruction.qubits[0]).index
+        elif seen_measure and name != "barrier":
+            return None
+    if sorted(measured) != list(range(circuit.num_clbits)):
+        return None
+    unitary_part = circuit.remove_final_measurements(inplace=False)
+    qargs = [measured[c] for c in range(circuit.num_clbits)]
+    fidelities: list[float | None] = []
+    for row, observed in zip(flat_values, counts):
+        if observed is None:
+            fidelities.append(None)
+            continue
+        bound = unitary_part.assign_parameters(row) if unitary_part.num_parameters else unitary_part
+        ideal = Statevector(bound).probabilities_dict(qargs=qargs)
+        fidelities.append(float(hellinger_fidelity(ideal, observed)))
+    return fidelities

@@ -1,0 +1,88 @@
+"""What the simulator process is asked to do, and how it does it (also usable in-process)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+
+
+@dataclass
+class SimTask:
+    """One Aer call: circuits, each run for every row of its parameter array.
+
+    Attributes:
+        kind: ``counts``, ``memory`` (per-shot hex outcomes) or ``expval`` (saved expectation values).
+        device: fake device name whose noise is simulated, or None for the ideal simulator.
+        qubits: device qubits the (compact) circuits stand for; the noise is restricted to them.
+        parameter_values: per circuit an array ``(num_sets, num_parameters)`` in
+            ``circuit.parameters`` order, or None.
+    """
+
+    kind: str
+    device: str | None
+    qubits: tuple[int, ...]
+    method: str
+    threads: int
+    seed: int
+    shots: int
+    circuits: list[QuantumCircuit]
+    parameter_values: list[np.ndarray | None]
+
+
+@lru_cache(maxsize=16)
+def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads: int):
+    """One AerSimulator per (noise, method, threads), built once per process."""
+    from qiskit_aer import AerSimulator
+
+    options: dict[str, Any] = {"method": method, "max_parallel_threads": threads}
+    if device is not None:
+        from qrt_runner.fake_backends import fake_backend
+        from qrt_runner.simulation.noise import restricted_noise_model
+
+        noise_model = restricted_noise_model(fake_backend(device), qubits)
+        options.update(noise_model=noise_model, basis_gates=noise_model.basis_gates)
+    return AerSimulator(**options)
+
+
+def execute(task: SimTask) -> tuple[list[list[Any]], float]:
+    """Run a task; returns per circuit a list (one entry per parameter set) and the seconds it ran."""
+    start = time.perf_counter()
+    if not task.circuits:
+        return [], 0.0
+    sim = simulator(task.device, task.qubits, task.method, task.threads)
+    binds = None
+    if any(values is not None and values.size for values in task.parameter_values):
+        binds = [
+            {param: values[:, i].tolist() for i, param in enumerate(circuit.parameters)}
+            for circuit, values in zip(task.circuits, task.parameter_values)
+        ]
+    result = sim.run(
+        task.circuits,
+        parameter_binds=binds,
+        shots=max(task.shots, 1),
+        seed_simulator=task.seed,
+        memory=task.kind == "memory",
+    ).result()
+    if not result.success:
+        raise RuntimeError(f"Aer simulation failed: {result.status}")
+    outputs: list[list[Any]] = []
+    position = 0
+    for circuit, values in zip(task.circuits, task.parameter_values):
+        count = 1 if binds is None else len(values)
+        rows = []
+        for offset in range(count):
+            experiment = position + offset
+            if task.kind == "counts":
+                rows.append(result.data(experiment)["counts"])
+            elif task.kind == "memory":
+                rows.append(result.data(experiment)["memory"])
+            else:
+                rows.append({k: float(np.real(v)) for k, v in result.data(experiment).items() if k not in ("counts", "memory")})
+        outputs.append(rows)
+        position += count
+    return outputs, time.perf_counter() - start

@@ -1,0 +1,211 @@
+"""The one place where untyped config becomes a typed, validated :class:`RunSpec`.
+
+Hydra's structured schemas already refuse unknown keys and wrong types; this module checks
+ranges and cross-group consistency, and names the key and the fix in every error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from qrt_runner.config import schema as s
+from qrt_runner.errors import ConfigError
+
+PRIMITIVES = ("estimator", "sampler")
+SESSION_MODES = ("job", "session", "batch")
+AER_METHODS = ("automatic", "statevector", "matrix_product_state", "stabilizer", "density_matrix")
+PARAMETER_KINDS = ("one", "list", "grid", "random")
+ENTANGLEMENTS = ("full", "linear", "reverse_linear", "pairwise", "circular", "sca")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated experiment: one typed object per config group."""
+
+    seed: int
+    circuit: s.CircuitConfig
+    observables: s.ObservablesConfig
+    primitive: s.PrimitiveConfig
+    backend: s.BackendConfig | s.IbmBackendConfig
+    transpile: s.TranspileConfig
+    session: s.SessionConfig
+    mitigation: s.MitigationConfig
+    tracking: s.TrackingConfig
+
+    @property
+    def is_estimator(self) -> bool:
+        return self.primitive.name == "estimator"
+
+    @property
+    def shots(self) -> int:
+        """Shots per circuit (sampler) or per measurement basis (estimator; 0 = exact)."""
+        if self.primitive.default_shots is not None:
+            return self.primitive.default_shots
+        precision = getattr(self.primitive, "default_precision", 0.0)
+        return 0 if precision == 0 else _ceil_inverse_square(precision)
+
+
+def _ceil_inverse_square(precision: float) -> int:
+    return math.ceil(1.0 / precision**2 - 1e-9)
+
+
+def resolve_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain containers (interpolations filled in), minus ``hydra``."""
+    try:
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "config"
+        raise ConfigError(key, "???", "has no value", f"set {key}=... on the command line or in your experiment") from None
+    data.pop("hydra", None)
+    return data
+
+
+def build_spec(cfg: DictConfig) -> RunSpec:
+    """Validate a composed config and return its typed form.
+
+    Raises:
+        ConfigError: naming the first offending key, its value and what to change.
+    """
+    resolve_config(cfg)
+    groups = {}
+    for key in ("circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking"):
+        node = cfg.get(key)
+        if node is None:
+            raise ConfigError(key, None, "config group is missing", f"choose one with {key}=<option>")
+        groups[key] = OmegaConf.to_object(node)
+    spec = RunSpec(seed=int(cfg.seed), **groups)
+    _validate(spec)
+    return spec
+
+
+def _validate(spec: RunSpec) -> None:
+    if spec.seed < 0:
+        raise ConfigError("seed", spec.seed, "must be >= 0", "set seed to a non-negative integer")
+    _validate_circuit(spec.circuit)
+    _validate_primitive(spec)
+    _validate_backend(spec)
+    _validate_transpile(spec.transpile)
+    _validate_session(spec.session)
+    if spec.mitigation.resilience_level != 0:
+        raise ConfigError(
+            "mitigation.resilience_level",
+            spec.mitigation.resilience_level,
+            "error mitigation is not available in this version",
+            "use mitigation.resilience_level=0 (mitigation=none)",
+        )
+    if spec.is_estimator and spec.observables.name == "none":
+        raise ConfigError(
+            "observables", "none", "the estimator needs observables",
+            "choose observables=paulis (with observables.terms=[...]), ising, heisenberg or h2",
+        )
+
+
+def _positive_int(key: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise ConfigError(key, value, f"must be at least {minimum}", f"set {key} to an integer >= {minimum}")
+
+
+def _validate_circuit(circuit: s.CircuitConfig) -> None:
+    if hasattr(circuit, "num_qubits"):
+        _positive_int("circuit.num_qubits", circuit.num_qubits)
+    if isinstance(circuit, (s.EfficientSU2Circuit, s.RealAmplitudesCircuit, s.QaoaCircuit)):
+        _positive_int("circuit.reps", circuit.reps)
+    if isinstance(circuit, (s.EfficientSU2Circuit, s.RealAmplitudesCircuit)):
+        _one_of("circuit.entanglement", circuit.entanglement, ENTANGLEMENTS)
+    if isinstance(circuit, s.RandomCircuit):
+        _positive_int("circuit.depth", circuit.depth)
+        if not 1 <= circuit.max_operands <= 4:
+            raise ConfigError("circuit.max_operands", circuit.max_operands, "must be between 1 and 4", "set circuit.max_operands to 1, 2, 3 or 4")
+    if isinstance(circuit, s.QaoaCircuit):
+        for edge in circuit.edges:
+            if len(edge) != 3 or not all(0 <= int(q) < circuit.num_qubits for q in edge[:2]) or int(edge[0]) == int(edge[1]):
+                raise ConfigError(
+                    "circuit.edges", edge, f"each edge must be [a, b, weight] with distinct nodes 0..{circuit.num_qubits - 1}",
+                    "fix the edge or raise circuit.num_qubits",
+                )
+    if isinstance(circuit, s.FactoryCircuit) and ":" not in circuit.target:
+        raise ConfigError("circuit.target", circuit.target, "must be 'module:function'", "e.g. circuit.target=mypkg.circuits:build")
+    pv = circuit.parameter_values
+    _one_of("circuit.parameter_values.kind", pv.kind, PARAMETER_KINDS)
+    _positive_int("circuit.parameter_values.num_sets", pv.num_sets)
+    if pv.kind in ("one", "list") and pv.values is None:
+        raise ConfigError(
+            "circuit.parameter_values.values", None, f"kind={pv.kind} needs values",
+            "give circuit.parameter_values.values=[...] or use kind=random",
+        )
+    if pv.kind == "grid":
+        if not pv.grid:
+            raise ConfigError("circuit.parameter_values.grid", {}, "kind=grid needs at least one parameter", "give grid: {name: [start, stop, num]}")
+        for name, axis in pv.grid.items():
+            if len(axis) != 3 or int(axis[2]) < 1:
+                raise ConfigError(f"circuit.parameter_values.grid.{name}", axis, "must be [start, stop, num] with num >= 1", "e.g. [0, 3.1416, 11]")
+
+
+def _one_of(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(key, value, "unknown value", f"{hint}choose one of {', '.join(allowed)}")
+
+
+def _validate_primitive(spec: RunSpec) -> None:
+    prim = spec.primitive
+    _one_of("primitive.name", prim.name, PRIMITIVES)
+    if prim.default_shots is not None:
+        _positive_int("primitive.default_shots", prim.default_shots)
+    if isinstance(prim, s.EstimatorConfig):
+        if prim.default_precision < 0:
+            raise ConfigError(
+                "primitive.default_precision", prim.default_precision, "must be >= 0",
+                "set a target standard error such as 0.015625 (0 = exact, ideal aer only)",
+            )
+        noisy = spec.backend.name != "aer"
+        if noisy and prim.default_precision == 0 and prim.default_shots is None:
+            raise ConfigError(
+                "primitive.default_precision", 0.0, f"exact expectation values are only computed on backend=aer, not {spec.backend.name}",
+                "set a positive precision such as 0.015625, or primitive.default_shots",
+            )
+    if prim.max_execution_time <= 0:
+        raise ConfigError(
+            "primitive.max_execution_time", prim.max_execution_time, "must be > 0 seconds",
+            "set a positive time limit in seconds",
+        )
+
+
+def _validate_backend(spec: RunSpec) -> None:
+    backend = spec.backend
+    if isinstance(backend, s.BackendConfig):
+        _one_of("backend.method", backend.method, AER_METHODS)
+        if backend.max_parallel_threads < 0:
+            raise ConfigError("backend.max_parallel_threads", backend.max_parallel_threads, "must be >= 0", "set 0 (all cores) or a thread count")
+        if backend.seed_simulator < 0:
+            raise ConfigError("backend.seed_simulator", backend.seed_simulator, "must be >= 0", "set a non-negative seed")
+        if backend.name != "aer" and backend.method == "stabilizer":
+            raise ConfigError("backend.method", "stabilizer", f"cannot simulate the noise model of {backend.name}", "use automatic or density_matrix")
+
+
+def _validate_transpile(transpile: s.TranspileConfig) -> None:
+    if transpile.optimization_level not in (0, 1, 2, 3):
+        raise ConfigError(
+            "transpile.optimization_level", transpile.optimization_level, "must be 0, 1, 2 or 3",
+            "set transpile.optimization_level between 0 and 3",
+        )
+    if transpile.seed_transpiler < 0:
+        raise ConfigError("transpile.seed_transpiler", transpile.seed_transpiler, "must be >= 0", "set a non-negative seed")
+
+
+def _validate_session(session: s.SessionConfig) -> None:
+    _one_of("session.mode", session.mode, SESSION_MODES)
+    if session.max_time <= 0:
+        raise ConfigError("session.max_time", session.max_time, "must be > 0 seconds", "set the session's time limit in seconds")
+    if session.parameter_sets_per_job < 0:
+        raise ConfigError(
+            "session.parameter_sets_per_job", session.parameter_sets_per_job, "must be >= 0",
+            "set 0 (one job) or the number of parameter sets per job",
+        )
