@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 _FAILED_RUNS: list[str] = []
+_CONFIG_ERRORS: list[str] = []
 _TRACKERS: dict[tuple[str, str], object] = {}
 log = logging.getLogger("qrt_runner")
 
@@ -59,9 +60,10 @@ def run_task(cfg) -> None:
         if spec.backend.name == "ibm":
             raise ConfigError("backend", "ibm", "hardware runs are not available from qrt-run in this version", "use backend=aer or backend=fake_<device>")
         workload = build_workload(spec)
-    except ConfigError:
+    except ConfigError as exc:
         _remove_half_written(run_dir)
-        raise
+        _CONFIG_ERRORS.append(str(exc))  # reported after Hydra returns, as one line
+        return
     config = resolve_config(cfg)
     config_yaml = OmegaConf.to_yaml(config)
     (run_dir / "config.yaml").write_text(config_yaml)
@@ -150,6 +152,10 @@ def main() -> None:
     finally:
         for tracker in _TRACKERS.values():
             tracker.close_parents("FAILED" if _FAILED_RUNS else "FINISHED")
+    if code == 0 and _CONFIG_ERRORS:
+        for message in dict.fromkeys(_CONFIG_ERRORS):
+            print(f"qrt-run: invalid config: {message}", file=sys.stderr)
+        code = 2
     if code == 0 and _FAILED_RUNS:
         print(f"qrt-run: {len(_FAILED_RUNS)} run(s) failed: " + "; ".join(_FAILED_RUNS), file=sys.stderr)
         code = 1

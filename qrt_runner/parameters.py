@@ -40,17 +40,28 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
             raise ConfigError(f"{KEY}.values", spec.values, f"every set needs {count} values ({_preview(names)})", f"give sets of {count} values")
         return values
     if spec.kind == "grid":
-        unknown = [name for name in spec.grid if name not in names]
-        if unknown:
-            raise ConfigError(f"{KEY}.grid", unknown[0], f"is not a parameter of the circuit ({_preview(names)})", "use the circuit's parameter names")
+        positions = [_position(key, names) for key in spec.grid]
         axes = [np.linspace(float(a), float(b), int(n)) for a, b, n in spec.grid.values()]
         mesh = np.meshgrid(*axes, indexing="ij")
         values = np.full(mesh[0].shape + (count,), float(spec.fill))
-        for name, axis_values in zip(spec.grid, mesh):
-            values[..., names.index(name)] = axis_values
+        for position, axis_values in zip(positions, mesh):
+            values[..., position] = axis_values
         return values
     rng = np.random.default_rng(spec.seed)
     return rng.uniform(spec.low, spec.high, size=(spec.num_sets, count))
+
+
+def _position(key, names: list[str]) -> int:
+    """A grid key is a parameter name or its position in ``circuit.parameters``."""
+    if str(key) in names:
+        return names.index(str(key))
+    if isinstance(key, int) or str(key).isdigit():
+        if int(key) < len(names):
+            return int(key)
+    raise ConfigError(
+        f"{KEY}.grid", key, f"is not a parameter of the circuit ({_preview(names)})",
+        f"use a parameter name or a position 0..{len(names) - 1}",
+    )
 
 
 def _floats(row) -> list[float]:

@@ -23,13 +23,14 @@ class ParameterValuesConfig:
     """How parameter values are produced for a parametrised circuit.
 
     ``kind``: ``one`` (``values`` is one list), ``list`` (``values`` is a list of lists),
-    ``grid`` (``grid`` maps parameter names to ``[start, stop, num]``; others take ``fill``),
+    ``grid`` (``grid`` maps parameter names, or their positions 0, 1, ..., to
+    ``[start, stop, num]``; the other parameters take ``fill``),
     ``random`` (``num_sets`` uniform draws in ``[low, high)`` seeded by ``seed``).
     """
 
     kind: str = "random"
     values: Optional[List[Any]] = None
-    grid: Dict[str, List[float]] = field(default_factory=dict)
+    grid: Dict[Any, Any] = field(default_factory=dict)
     fill: float = 0.0
     num_sets: int = 1
     low: float = 0.0
@@ -77,7 +78,7 @@ class QftCircuit(CircuitConfig):
 class QaoaCircuit(CircuitConfig):
     name: str = "qaoa"
     num_qubits: int = 4
-    edges: List[List[float]] = field(default_factory=lambda: [[0, 1, 1.0], [1, 2, 1.0], [2, 3, 1.0], [3, 0, 1.0]])
+    edges: List[Any] = field(default_factory=lambda: [[0, 1, 1.0], [1, 2, 1.0], [2, 3, 1.0], [3, 0, 1.0]])
     reps: int = 1
 
 
