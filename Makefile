@@ -26,4 +26,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
 
 clean:
-	rm -rf $(VENV) outputs multirun mlflow.db mlruns
+	rm -rf $(VENV) outputs multirun mlflow.db mlruns mlartifacts

@@ -82,7 +82,13 @@ def run_task(cfg) -> None:
         run_id = tracker.start_run(spec.tracking.run_name, tags, parent)
 
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(overrides)}", flush=True)
-    result = run_experiment(spec, workload)
+    try:
+        result = run_experiment(spec, workload)
+    except BaseException as exc:  # never leave the MLflow run RUNNING
+        if tracker is not None:
+            killed = isinstance(exc, KeyboardInterrupt)
+            tracker.end_run(run_id, "KILLED" if killed else "FAILED", f"{type(exc).__name__}: {exc}")
+        raise
     result.write_json(run_dir / "results.json")
     if tracker is not None:
         circuits = {"circuit": workload.circuit}
@@ -150,8 +156,9 @@ def main() -> None:
         print("qrt-run: interrupted", file=sys.stderr)
         code = 130
     finally:
+        status = "KILLED" if code == 130 else "FAILED" if (_FAILED_RUNS or code) else "FINISHED"
         for tracker in _TRACKERS.values():
-            tracker.close_parents("FAILED" if _FAILED_RUNS else "FINISHED")
+            tracker.close_parents(status)
     if code == 0 and _CONFIG_ERRORS:
         for message in dict.fromkeys(_CONFIG_ERRORS):
             print(f"qrt-run: invalid config: {message}", file=sys.stderr)

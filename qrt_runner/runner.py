@@ -99,7 +99,8 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
     values = workload.parameter_values
     param_shape = values.shape[:-1]
     num_sets = int(np.prod(param_shape)) if param_shape else 1
-    flat = values.reshape(num_sets, -1) if param_shape else values.reshape(1, 0)
+    flat = values.reshape(num_sets, values.shape[-1])
+    has_params = flat.shape[1] > 0
     mode = ExecutionMode(spec.session.mode, executor, spec.session.max_time)
     result = RunResult(
         status="FINISHED",
@@ -133,10 +134,9 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
         for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
             if spec.is_estimator:
-                pub_values = chunk.reshape(stop - start, 1, -1) if param_shape else None
-                pub = (workload.circuit, observables, pub_values) if pub_values is not None else (workload.circuit, observables)
+                pub = (workload.circuit, observables, chunk[:, None, :]) if has_params else (workload.circuit, observables)
             else:
-                pub = (workload.circuit, chunk) if param_shape else (workload.circuit,)
+                pub = (workload.circuit, chunk) if has_params else (workload.circuit,)
             submitted.append(((start, stop), primitive.run([pub])))
         for (start, stop), job in submitted:
             pub_result = job.result()[0]
@@ -146,7 +146,7 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
             else:
                 joined = pub_result.join_data()
                 for offset in range(stop - start):
-                    counts[start + offset] = joined[offset].get_counts() if param_shape else joined.get_counts()
+                    counts[start + offset] = joined[offset].get_counts() if has_params else joined.get_counts()
     except (RuntimeJobMaxTimeoutError, SessionClosedError) as exc:
         result.status, result.error, result.error_type = "FAILED", str(exc), type(exc).__name__
     except KeyboardInterrupt:

@@ -1,0 +1,150 @@
+"""The one plot of a run (``plot.png``): expectation values or a counts histogram.
+
+Matplotlib is imported only when a plot is made, and figures are drawn with the Agg canvas
+through the object-oriented ``Figure`` API: no display is needed, and neither ``pyplot``'s global
+figure list nor the user's chosen backend (e.g. in a notebook) is touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from qrt_runner.results import EstimatorOutcome, RunResult, SamplerOutcome
+
+__all__ = ["plot_result"]
+
+#: At most this many outcomes are drawn in a counts histogram (the most frequent ones).
+MAX_BARS = 32
+#: At most this many observables are drawn against the parameter-set index.
+MAX_OBSERVABLES = 16
+
+_FIGSIZE = (7.0, 4.2)
+_DPI = 110
+
+
+def plot_result(result: RunResult, path: Path) -> Path | None:
+    """Plot a run's result into ``path`` (PNG).
+
+    Estimator: expectation values with their standard errors as error bars, one series per
+    observable against the flattened parameter-set index (a bar chart over the observables when
+    there is a single parameter set); NaN entries (unfinished jobs) are left out. Sampler: the
+    counts histogram of the first finished parameter set, outcomes sorted by bitstring, limited
+    to the :data:`MAX_BARS` most frequent ones. The title names primitive, backend and status.
+
+    Args:
+        result: The run's outcome.
+        path: Where to write the PNG; its folder must exist.
+
+    Returns:
+        ``path``, or None when there is nothing to plot (no outcome, or nothing finished).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=_FIGSIZE, dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    title = f"{result.primitive} on {result.backend} [{result.status}]"
+    if result.estimator is not None:
+        detail = _plot_estimator(ax, result.estimator)
+    elif result.sampler is not None:
+        detail = _plot_sampler(ax, result.sampler)
+    else:
+        detail = None
+    if detail is None:
+        return None
+    ax.set_title(f"{title}\n{detail}" if detail else title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.set_axisbelow(True)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, format="png")
+    return path
+
+
+def _plot_estimator(ax: Axes, est: EstimatorOutcome) -> str | None:
+    """Draw the expectation values; returns a subtitle, or None when all values are NaN."""
+    labels = [str(label) for label in est.observable_labels]
+    n_obs = len(labels)
+    if n_obs == 0:
+        return None
+    evs = np.asarray(est.evs, dtype=float).reshape(-1, n_obs)
+    stds = np.asarray(est.stds, dtype=float).reshape(-1, n_obs)
+    stds = np.where(np.isfinite(stds), stds, 0.0)
+    finite = np.isfinite(evs)
+    if not finite.any():
+        return None
+
+    n_sets = evs.shape[0]
+    ax.set_ylabel("expectation value")
+    if n_sets == 1:
+        keep = np.flatnonzero(finite[0])
+        ax.bar(
+            np.arange(len(keep)),
+            evs[0, keep],
+            yerr=stds[0, keep],
+            capsize=4,
+            color="tab:blue",
+            alpha=0.8,
+        )
+        ax.set_xticks(np.arange(len(keep)), [labels[k] for k in keep], rotation=_rotation(keep))
+        ax.set_xlabel("observable")
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        return ""
+
+    shown = range(min(n_obs, MAX_OBSERVABLES))
+    x = np.arange(n_sets)
+    for k in shown:
+        if not finite[:, k].any():
+            continue
+        # NaN entries are not drawn and break the line, so no line bridges a missing set.
+        ax.errorbar(
+            x,
+            evs[:, k],
+            yerr=stds[:, k],
+            marker="o",
+            markersize=4,
+            capsize=3,
+            linewidth=1.2,
+            label=labels[k],
+        )
+    ax.set_xlabel("parameter set (flattened index)")
+    if n_sets <= 20:
+        ax.set_xticks(x)
+    ax.legend(title="observable", fontsize=8, title_fontsize=8, loc="best")
+    return f"first {MAX_OBSERVABLES} of {n_obs} observables" if n_obs > MAX_OBSERVABLES else ""
+
+
+def _plot_sampler(ax: Axes, sampler: SamplerOutcome) -> str | None:
+    """Draw the counts of the first finished parameter set; None when none finished."""
+    first = next(
+        ((index, counts) for index, counts in enumerate(sampler.counts) if counts),
+        None,
+    )
+    if first is None:
+        return None
+    index, counts = first
+    by_frequency = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    top = sorted(by_frequency[:MAX_BARS], key=lambda item: (len(item[0]), item[0]))
+    outcomes = [outcome for outcome, _ in top]
+    values = [value for _, value in top]
+    positions = np.arange(len(top))
+    ax.bar(positions, values, color="tab:blue", alpha=0.8)
+    ax.set_xticks(positions, outcomes, rotation=_rotation(outcomes), fontsize=8)
+    ax.set_xlabel("outcome (bitstring)")
+    ax.set_ylabel("counts")
+    detail = f"parameter set {index}, {sum(counts.values())} shots"
+    if len(counts) > MAX_BARS:
+        detail += f", {MAX_BARS} most frequent of {len(counts)} outcomes"
+    return detail
+
+
+def _rotation(items: Any) -> int:
+    """Tick-label rotation: vertical when there are many labels."""
+    return 90 if len(items) > 8 else 0

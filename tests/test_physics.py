@@ -1,0 +1,142 @@
+"""Numbers agree with exact statevector values; noisy devices are simulated on their used qubits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.circuit.library import efficient_su2
+from qiskit.quantum_info import SparsePauliOp, Statevector
+from qiskit_aer import AerSimulator
+
+from conftest import FAST, spec_for
+from qrt_runner.backend import LocalBackend
+from qrt_runner.fake_backends import fake_backend
+from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
+from qrt_runner.primitives.sampler import Sampler
+from qrt_runner.runner import build_workload, run_experiment
+
+N_SIGMA = 5
+
+
+def _exact(circuit, observables, values):
+    return np.array(
+        [[Statevector(circuit.assign_parameters(row)).expectation_value(op).real for op in observables] for row in values]
+    )
+
+
+@pytest.fixture(scope="module")
+def ideal():
+    return LocalBackend.create("aer", threads=1, seed_simulator=11, seed_transpiler=3)
+
+
+def test_estimator_evs_within_5_standard_errors_of_statevector(ideal):
+    circuit = efficient_su2(3, reps=1)
+    values = np.random.default_rng(5).uniform(0, 2 * np.pi, (6, circuit.num_parameters))
+    observables = [SparsePauliOp.from_list([("ZZI", 1.0), ("XXY", 0.5)]), SparsePauliOp("IYZ"), SparsePauliOp("XIX")]
+    result = Estimator(ideal, options=EstimatorOptions(default_precision=0.02)).run(
+        [(circuit, observables, values[:, None, :])]
+    ).result()[0]
+    exact = _exact(circuit, observables, values)
+    assert result.data.evs.shape == (6, 3)
+    assert np.all(result.data.stds > 0.005) and np.all(result.data.stds < 0.04)
+    assert np.all(np.abs(result.data.evs - exact) <= N_SIGMA * result.data.stds)
+    assert result.metadata["shots"] == 2500
+
+
+def test_exact_mode_matches_statevector_to_machine_precision(ideal):
+    circuit = efficient_su2(4, reps=2)
+    values = np.random.default_rng(1).uniform(0, 2 * np.pi, (5, circuit.num_parameters))
+    observables = [SparsePauliOp.from_list([("ZZII", 1.0), ("IXXI", -0.3)]), SparsePauliOp("YIIY")]
+    result = Estimator(ideal, options=EstimatorOptions(default_precision=0)).run(
+        [(circuit, observables, values[:, None, :])]
+    ).result()[0]
+    np.testing.assert_allclose(result.data.evs, _exact(circuit, observables, values), atol=1e-10)
+    assert np.all(result.data.stds == 0)
+
+
+def test_broadcasting_follows_v2_pub_semantics(ideal):
+    circuit = efficient_su2(2, reps=1)
+    values = np.zeros((2, 3, circuit.num_parameters))
+    result = Estimator(ideal, options=EstimatorOptions(default_precision=0)).run([(circuit, ["ZZ", "XX", "ZI"], values)]).result()[0]
+    assert result.data.evs.shape == (2, 3)
+
+
+def test_every_experiment_estimator_agrees_with_statevector():
+    for experiment in ("default", "ising_estimator", "h2_estimator"):
+        spec = spec_for([f"experiment={experiment}", *FAST])
+        workload = build_workload(spec)
+        result = run_experiment(spec, workload)
+        assert result.status == "FINISHED"
+        num_params = workload.circuit.num_parameters
+        values = workload.parameter_values.reshape(-1, num_params) if num_params else np.zeros((1, 0))
+        exact = _exact(workload.circuit, [op for _, op in workload.observables], values)
+        evs = result.estimator.evs.reshape(exact.shape)
+        stds = result.estimator.stds.reshape(exact.shape)
+        assert np.all(np.abs(evs - exact) <= np.maximum(N_SIGMA * stds, 1e-9)), experiment
+
+
+def test_ghz_sampler_ideal_gives_only_all_zeros_and_all_ones():
+    spec = spec_for(["experiment=ghz_sampler", "circuit.num_qubits=5", "primitive.default_shots=2000", *FAST])
+    result = run_experiment(spec)
+    counts = result.sampler.counts[0]
+    assert set(counts) == {"00000", "11111"}
+    assert sum(counts.values()) == 2000
+    assert abs(counts["00000"] - 1000) < 5 * np.sqrt(500)
+    assert result.sampler.hellinger_fidelity[0] > 0.99
+
+
+def test_qaoa_sampler_experiment_runs_and_finds_a_maximum_cut():
+    spec = spec_for(["experiment=qaoa_maxcut_sampler", *FAST])
+    result = run_experiment(spec)
+    assert result.status == "FINISHED"
+    counts = result.sampler.counts[0]
+    edges = spec.circuit.edges
+
+    def cut(bits):
+        x = [int(b) for b in reversed(bits)]
+        return sum(w for a, b, w in edges if x[int(a)] != x[int(b)])
+
+    best = max(cut(format(i, "05b")) for i in range(32))
+    assert max(cut(bits) for bits in counts) == best
+
+
+def test_noisy_sampler_on_large_device_matches_full_device_simulation():
+    """Compaction (noise restricted to used qubits) gives the distribution of the full simulation."""
+    device = fake_backend("fake_manila")
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.measure_all()
+    backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=5, seed_transpiler=7)
+    isa = backend.compiler.compile(circuit)
+    ours = Sampler(backend).run([circuit], shots=20000).result()[0].data.meas.get_counts()
+    full = AerSimulator.from_backend(device, max_parallel_threads=1)
+    theirs = full.run(isa.device_circuit, shots=20000, seed_simulator=9).result().get_counts()
+    error_ours = 1 - (ours.get("000", 0) + ours.get("111", 0)) / 20000
+    error_theirs = 1 - (theirs.get("000", 0) + theirs.get("111", 0)) / 20000
+    assert error_ours > 0.01  # the noise is really there
+    sigma = np.sqrt(error_theirs * (1 - error_theirs) / 20000) * np.sqrt(2)
+    assert abs(error_ours - error_theirs) < 5 * sigma
+    assert len(isa.physical_qubits) == 3
+
+
+def test_small_circuit_on_127_qubit_device_is_simulated_on_its_own_qubits():
+    backend = LocalBackend.create("fake_sherbrooke", threads=1, seed_simulator=1)
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    result = Estimator(backend).run([(circuit, ["ZZ", "XX"])]).result()[0]
+    isa = backend.compiler.compile(circuit)
+    assert len(isa.physical_qubits) == 2 and isa.device_circuit.num_qubits == 127
+    assert np.all(result.data.evs > 0.6) and np.all(result.data.evs < 1.0)  # noisy, but a Bell state
+
+
+def test_parameter_sweep_transpiles_once(ideal):
+    circuit = efficient_su2(2, reps=1)
+    before = ideal.compiler.transpile_count
+    for seed in range(3):
+        values = np.random.default_rng(seed).uniform(0, 1, (4, circuit.num_parameters))
+        Estimator(ideal).run([(circuit, ["ZZ"], values)]).result()
+    assert ideal.compiler.transpile_count - before == 1

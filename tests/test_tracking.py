@@ -1,0 +1,402 @@
+"""MLflow tracking and the run plot, read back through ``MlflowClient``.
+
+All tests share one sqlite database (its first creation runs MLflow's migrations, seconds).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from qiskit import QuantumCircuit, qpy
+from qiskit.circuit import Parameter
+
+from qrt_runner import tracking
+from qrt_runner.plots import MAX_BARS, plot_result
+from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
+from qrt_runner.tracking import MlflowTracker, flatten_config, git_commit
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+CONFIG = {
+    "circuit": {"name": "ghz", "num_qubits": 2},
+    "observables": {"terms": ["ZZ", "XX"]},
+    "primitive": {"name": "estimator", "default_precision": 0.01},
+    "tracking": {"run_name": None},
+    "notes": "x" * 7000,
+}
+CONFIG_YAML = "circuit:\n  name: ghz\n  num_qubits: 2\nobservables:\n  terms: [ZZ, XX]\n"
+TIMINGS = {
+    "time_build_s": 0.1,
+    "time_transpile_s": 0.2,
+    "time_execute_s": 0.3,
+    "time_total_s": 0.65,
+}
+
+
+def _jobs() -> list[JobRecord]:
+    return [
+        JobRecord(
+            "job-0", "DONE", [("QUEUED", 1.0), ("RUNNING", 1.1), ("DONE", 1.6)], 0.5, (0, 2), 11
+        ),
+        JobRecord(
+            "job-1", "CANCELLED", [("QUEUED", 1.0), ("CANCELLED", 1.2)], 0.25, (2, 3), 12, "timeout"
+        ),
+    ]
+
+
+def _estimator_result() -> RunResult:
+    evs = np.array([[1.0, 0.5], [0.9, np.nan], [0.8, -0.25]])
+    stds = np.array([[0.01, 0.02], [0.03, np.nan], [0.05, 0.06]])
+    return RunResult(
+        status="FINISHED",
+        primitive="estimator",
+        backend="aer_statevector",
+        mode="session",
+        session_id="session-1",
+        parameter_names=["theta"],
+        parameter_values=np.array([[0.0], [0.5], [1.0]]),
+        jobs=_jobs(),
+        timings=dict(TIMINGS),
+        seeds={"seed_simulator": 11, "seed_transpiler": 7},
+        estimator=EstimatorOutcome(["ZZ", "XX"], evs, stds, shots=1000, precision=0.01),
+        versions={"qiskit": "2.6.2", "qiskit-aer": "0.17.2"},
+    )
+
+
+def _sampler_result(counts: list[dict[str, int] | None] | None = None) -> RunResult:
+    if counts is None:
+        counts = [{"00": 480, "11": 520}, None, {"00": 500, "01": 3, "11": 497}]
+    return RunResult(
+        status="FINISHED",
+        primitive="sampler",
+        backend="fake_manila",
+        mode="job",
+        session_id=None,
+        parameter_names=["theta"],
+        parameter_values=np.zeros((len(counts), 1)),
+        jobs=_jobs()[:1],
+        timings=dict(TIMINGS),
+        sampler=SamplerOutcome(
+            counts, shots=1000, hellinger_fidelity=[0.99, None, 0.98][: len(counts)]
+        ),
+    )
+
+
+def _make_circuit() -> QuantumCircuit:
+    qc = QuantumCircuit(2, name="ghz")
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.rz(Parameter("theta"), 1)
+    return qc
+
+
+CIRCUIT = _make_circuit()  # one object: a new Parameter("theta") would not compare equal
+
+
+@pytest.fixture(scope="module")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="module")
+def tracker(db_dir: Path) -> MlflowTracker:
+    return MlflowTracker(f"sqlite:///{db_dir}/mlflow.db", "qrt-tests")
+
+
+@pytest.fixture(scope="module")
+def client(tracker: MlflowTracker) -> MlflowClient:
+    """An independent client, to read back what the tracker wrote."""
+    return MlflowClient(tracking_uri=tracker.uri)
+
+
+def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+
+
+def _log(
+    tracker: MlflowTracker, result: RunResult, run_dir: Path, config: dict | None = None
+) -> str:
+    run_id = tracker.start_run("test-run", {"user_tag": "yes"})
+    tracker.log_run(
+        run_id,
+        config=CONFIG if config is None else config,
+        config_yaml=CONFIG_YAML,
+        result=result,
+        run_dir=run_dir,
+        circuits={"circuit": CIRCUIT},
+    )
+    return run_id
+
+
+def test_estimator_run_is_logged(tracker, client, db_dir, tmp_path):
+    run_id = _log(tracker, _estimator_result(), tmp_path / "run")
+    tracker.end_run(run_id, "FINISHED")
+    run = client.get_run(run_id)
+
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "test-run"
+    params = run.data.params
+    assert params["circuit.num_qubits"] == "2"
+    assert params["circuit.name"] == "ghz"
+    assert params["observables.terms"] == "['ZZ', 'XX']"
+    assert params["primitive.default_precision"] == "0.01"
+    assert params["tracking.run_name"] == "None"
+    assert len(params["notes"]) == 6000 and params["notes"].startswith("xxx")
+
+    tags = run.data.tags
+    assert tags["user_tag"] == "yes"
+    assert tags["version.qiskit"] == "2.6.2"
+    assert tags["version.qiskit-aer"] == "0.17.2"
+    assert tags["backend"] == "aer_statevector"
+    assert tags["primitive"] == "estimator"
+    assert tags["mode"] == "session"
+    assert tags["session_id"] == "session-1"
+    assert tags["job_ids"] == "job-0,job-1"
+    assert tags["status"] == "FINISHED"
+    assert tags["seed.seed_simulator"] == "11"
+    assert "mlflow.parentRunId" not in tags
+
+    assert _history(client, run_id, "ev/0_ZZ") == [(0, 1.0), (1, 0.9), (2, 0.8)]
+    assert _history(client, run_id, "ev/1_XX") == [(0, 0.5), (2, -0.25)]  # NaN skipped
+    assert _history(client, run_id, "std/0_ZZ") == [(0, 0.01), (1, 0.03), (2, 0.05)]
+    assert _history(client, run_id, "std/1_XX") == [(0, 0.02), (2, 0.06)]
+    metrics = run.data.metrics
+    for key, value in TIMINGS.items():
+        assert metrics[key] == pytest.approx(value)
+    assert metrics["jobs_finished"] == 1
+    assert metrics["usage_s"] == pytest.approx(0.75)
+    assert "shots" not in metrics
+
+    artifacts = {info.path for info in client.list_artifacts(run_id)}
+    assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
+    # Artifacts live beside the database, not relative to the working directory.
+    assert run.info.artifact_uri.startswith((db_dir / "mlartifacts").as_uri())
+
+    downloaded = Path(client.download_artifacts(run_id, "config.yaml", str(tmp_path)))
+    assert downloaded.read_text() == CONFIG_YAML
+    with Path(client.download_artifacts(run_id, "circuit.qpy", str(tmp_path))).open("rb") as fh:
+        assert qpy.load(fh)[0] == CIRCUIT
+    # The run directory keeps its copies.
+    for name in ("config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"):
+        assert (tmp_path / "run" / name).is_file()
+    assert "H" in (tmp_path / "run" / "circuit.txt").read_text()
+    assert (tmp_path / "run" / "plot.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_existing_results_json_is_kept(tracker, client, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text('{"written": "by the runner"}')
+    run_id = _log(tracker, _estimator_result(), run_dir)
+    downloaded = Path(client.download_artifacts(run_id, "results.json", str(tmp_path)))
+    assert downloaded.read_text() == '{"written": "by the runner"}'
+
+
+def test_sampler_run_is_logged(tracker, client, tmp_path):
+    config = {"primitive": {"name": "sampler"}}
+    run_id = _log(tracker, _sampler_result(), tmp_path / "run", config=config)
+    tracker.end_run(run_id, "FINISHED")
+    run = client.get_run(run_id)
+
+    assert run.data.params == {"primitive.name": "sampler"}
+    assert "session_id" not in run.data.tags
+    assert run.data.tags["job_ids"] == "job-0"
+    assert _history(client, run_id, "shots") == [(0, 1000.0), (2, 1000.0)]
+    assert _history(client, run_id, "distinct_outcomes") == [(0, 2.0), (2, 3.0)]
+    assert _history(client, run_id, "hellinger_fidelity") == [(0, 0.99), (2, 0.98)]
+    assert run.data.metrics["jobs_finished"] == 1
+    assert run.data.metrics["usage_s"] == pytest.approx(0.5)
+    assert not any(key.startswith("ev/") for key in run.data.metrics)
+    artifacts = {info.path for info in client.list_artifacts(run_id)}
+    assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
+
+
+def test_large_run_is_logged_in_few_batches(tracker, client, tmp_path, monkeypatch):
+    n_sets, n_params = 600, 250
+    result = _estimator_result()
+    result.parameter_values = np.linspace(0, 1, n_sets).reshape(n_sets, 1)
+    result.estimator.evs = np.column_stack([np.linspace(-1, 1, n_sets), np.full(n_sets, 0.5)])
+    result.estimator.stds = np.full((n_sets, 2), 0.01)
+    config = {"grid": {f"p{i:03d}": i for i in range(n_params)}}
+
+    calls = []
+    original = tracker.client.log_batch
+
+    def counting_log_batch(run_id, metrics=(), params=(), tags=(), **kwargs):
+        calls.append((len(metrics), len(params), len(tags)))
+        return original(run_id, metrics=metrics, params=params, tags=tags, **kwargs)
+
+    monkeypatch.setattr(tracker.client, "log_batch", counting_log_batch)
+    run_id = _log(tracker, result, tmp_path / "run", config=config)
+
+    n_metrics = sum(call[0] for call in calls)
+    assert n_metrics == 4 * n_sets + len(TIMINGS) + 2
+    assert sum(call[1] for call in calls) == n_params
+    assert len(calls) == math.ceil((n_metrics + n_params + calls[0][2]) / 1000)
+    assert all(m + p + t <= 1000 and p <= 100 and t <= 100 for m, p, t in calls)
+    run = client.get_run(run_id)
+    assert len(run.data.params) == n_params
+    assert run.data.params["grid.p249"] == "249"
+    history = _history(client, run_id, "ev/0_ZZ")
+    assert [step for step, _ in history] == list(range(n_sets))
+    assert history[-1][1] == pytest.approx(1.0)
+
+
+def test_end_run_failed_sets_status_and_reason(tracker, client):
+    run_id = tracker.start_run(None, {})
+    tracker.end_run(run_id, "FAILED", reason="RuntimeJobMaxTimeoutError: job-3 exceeded 10 s")
+    run = client.get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.info.end_time is not None
+    assert run.data.tags["failure_reason"] == "RuntimeJobMaxTimeoutError: job-3 exceeded 10 s"
+    with pytest.raises(ValueError, match="RUNNING"):
+        tracker.end_run(run_id, "RUNNING")
+
+
+def test_parent_run_groups_children_and_fails_with_a_child(tracker, client):
+    parent = tracker.parent_run("sweep-a", "sweep a", {"sweep": "a"})
+    assert tracker.parent_run("sweep-a", "ignored", {}) == parent
+    # Another tracker on the same database and experiment sees the same parent.
+    same = MlflowTracker(tracker.uri, tracker.experiment_name)
+    assert same.parent_run("sweep-a", "x", {}) == parent
+    other = tracker.parent_run("sweep-b", "sweep b", {})
+    assert other != parent
+
+    child_ok = tracker.start_run("child-0", {}, parent_run_id=parent)
+    child_bad = tracker.start_run("child-1", {}, parent_run_id=parent)
+    tracker.end_run(child_ok, "FINISHED")
+    tracker.end_run(child_bad, "KILLED", reason="interrupted")
+    other_child = tracker.start_run("child-b", {}, parent_run_id=other)
+    tracker.end_run(other_child, "FINISHED")
+
+    assert client.get_run(parent).info.status == "RUNNING"
+    for child in (child_ok, child_bad):
+        assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
+    assert client.get_run(other_child).data.tags["mlflow.parentRunId"] == other
+    assert client.get_run(parent).data.tags["sweep_key"] == "sweep-a"
+    assert client.get_run(parent).data.tags["sweep"] == "a"
+
+    tracker.close_parents("FINISHED")
+    assert client.get_run(parent).info.status == "FAILED"
+    assert client.get_run(other).info.status == "FINISHED"
+    tracker.close_parents("FINISHED")  # idempotent
+    assert client.get_run(parent).info.status == "FAILED"
+    # A closed sweep is not reused.
+    again = tracker.parent_run("sweep-a", "sweep a again", {})
+    assert again != parent
+    tracker.close_parents("KILLED")
+    assert client.get_run(again).info.status == "KILLED"
+
+
+def test_client_is_cached_and_relative_sqlite_uri_made_absolute(tracker, db_dir, monkeypatch):
+    monkeypatch.chdir(db_dir)
+    relative = MlflowTracker("sqlite:///mlflow.db", "qrt-tests")
+    assert relative.uri == tracker.uri == f"sqlite:///{db_dir}/mlflow.db"
+    assert relative.client is tracker.client
+    assert relative.experiment_id == tracker.experiment_id
+
+
+def test_flatten_config():
+    assert flatten_config({}) == {}
+    assert flatten_config({"a": 1}) == {"a": "1"}
+    assert flatten_config({"a": {"b": {"c": 1.5}}, "d": True}) == {"a.b.c": "1.5", "d": "True"}
+    assert flatten_config({"terms": ["ZZ", "XX"], "none": None, "empty": {}}) == {
+        "terms": "['ZZ', 'XX']",
+        "none": "None",
+        "empty": "{}",
+    }
+    assert flatten_config({"zne": {"noise_factors": (1, 3, 5)}}, prefix="mitigation") == {
+        "mitigation.zne.noise_factors": "(1, 3, 5)"
+    }
+    assert flatten_config({"items": [{"a": 1}]}) == {"items": "[{'a': 1}]"}
+
+
+def test_git_commit_outside_a_repository(tmp_path):
+    assert git_commit(tmp_path) == (None, False)
+    assert git_commit(tmp_path / "does" / "not" / "exist") == (None, False)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_commit_in_a_repository(tracker, client, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+            + list(args),
+            cwd=repo, check=True, capture_output=True, text=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    (repo / "a.txt").write_text("1")
+    git("add", "a.txt")
+    git("commit", "-q", "-m", "first")
+    sha = git("rev-parse", "HEAD")
+    assert len(sha) == 40
+
+    (repo / "untracked.txt").write_text("output")
+    assert git_commit(repo) == (sha, False)
+    (repo / "a.txt").write_text("2")
+    assert git_commit(repo / "outputs" / "run") == (sha, True)
+
+    run_id = _log(tracker, _sampler_result(), repo / "outputs" / "run")
+    tags = client.get_run(run_id).data.tags
+    assert tags["git_commit"] == sha
+    assert tags["git_dirty"] == "true"
+    assert tags["mlflow.source.git.commit"] == sha
+
+
+def test_circuit_text_is_capped(monkeypatch):
+    qc = QuantumCircuit(2)
+    for _ in range(20):
+        qc.h(0)
+        qc.cx(0, 1)
+    full = tracking._circuit_text(qc, "circuit")
+    assert full.count("H") == 20 and not full.startswith("#")
+    monkeypatch.setattr(tracking, "_MAX_TEXT_COLUMNS", 30)
+    cut = tracking._circuit_text(qc, "circuit")
+    assert "cut at 30 columns" in cut
+    assert max(len(line) for line in cut.splitlines()[2:]) == 30
+    monkeypatch.setattr(tracking, "_MAX_DRAW_OPS", 10)
+    summary = tracking._circuit_text(qc, "circuit")
+    assert "not drawn" in summary and "size 40" in summary
+
+
+def test_plot_result_nothing_to_plot(tmp_path):
+    path = tmp_path / "plot.png"
+    empty = _estimator_result()
+    empty.estimator = None
+    assert plot_result(empty, path) is None
+    unfinished = _estimator_result()
+    unfinished.estimator.evs = np.full((3, 2), np.nan)
+    assert plot_result(unfinished, path) is None
+    assert plot_result(_sampler_result([None, None]), path) is None
+    assert not path.exists()
+
+
+def test_plot_result_variants(tmp_path):
+    single = _estimator_result()
+    single.parameter_values = np.zeros((0,))
+    single.estimator.evs = np.array([0.5, np.nan])
+    single.estimator.stds = np.array([0.1, np.nan])
+    assert plot_result(single, tmp_path / "single.png") == tmp_path / "single.png"
+    assert (tmp_path / "single.png").read_bytes().startswith(PNG_MAGIC)
+
+    many = {format(i, "06b"): 100 - i for i in range(MAX_BARS + 8)}
+    sampler = _sampler_result([None, many])
+    assert plot_result(sampler, tmp_path / "many.png") == tmp_path / "many.png"
+    assert (tmp_path / "many.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_metric_keys_of_composite_observables_are_valid():
+    result = _estimator_result()
+    result.estimator.observable_labels = ["ZZI + IZZ", "0.5*XX"]
+    keys = {metric.key for metric in tracking._result_metrics(result)}
+    assert {"ev/0_ZZI_IZZ", "std/0_ZZI_IZZ", "ev/1_0.5_XX", "std/1_0.5_XX"} <= keys
