@@ -1,0 +1,113 @@
+"""The installed CLI in a subprocess, read back through results.json and MlflowClient."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import REPO, run_cli
+
+
+def _runs(db: Path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    experiment = client.get_experiment_by_name("qrt_runner")
+    return client, client.search_runs([experiment.experiment_id])
+
+
+def test_default_run_writes_results_and_a_finished_mlflow_run(tmp_path):
+    proc = run_cli(["backend.max_parallel_threads=1", "hydra.run.dir=out"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["status"] == "FINISHED" and results["observables"] == ["ZZZ", "XXX", "ZZI + IZZ"]
+    assert results["evs"][1] == pytest.approx(1.0) and results["evs"][2] == pytest.approx(2.0)
+    assert abs(results["evs"][0]) < 5 * results["stds"][0] + 1e-9
+    assert (tmp_path / "out" / "config.yaml").read_text().count("num_qubits: 3") == 1
+    client, runs = _runs(tmp_path / "mlflow.db")
+    assert len(runs) == 1
+    run = runs[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["circuit.num_qubits"] == "3" and run.data.params["seed"] == "1234"
+    assert run.data.tags["backend"] == "aer" and run.data.tags["version.qiskit"]
+    assert run.data.metrics["ev/1_XXX"] == pytest.approx(1.0)
+    assert {"time_build_s", "time_transpile_s", "time_execute_s", "time_total_s"} <= set(run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
+
+
+def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
+    proc = run_cli(
+        ["-m", "experiment=ghz_sampler", "circuit.num_qubits=2,3", "backend=aer,fake_manila",
+         "backend.max_parallel_threads=1", "primitive.default_shots=512"],
+        cwd=tmp_path, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    client, runs = _runs(tmp_path / "mlflow.db")
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 4
+    assert parents[0].info.status == "FINISHED"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
+    assert {c.data.tags["overrides"] for c in children} == {
+        f"experiment=ghz_sampler circuit.num_qubits={n} backend={b} backend.max_parallel_threads=1 primitive.default_shots=512"
+        for n in (2, 3) for b in ("aer", "fake_manila")
+    }
+    ideal = [c for c in children if c.data.tags["backend"] == "aer"]
+    noisy = [c for c in children if c.data.tags["backend"] == "fake_manila"]
+    assert all(c.data.metrics["hellinger_fidelity"] > 0.98 for c in ideal)
+    assert all(c.data.metrics["distinct_outcomes"] > 2 for c in noisy)  # noise shows
+    assert len(list(tmp_path.glob("multirun/*/*/*/results.json"))) == 4
+
+
+def test_timed_out_session_exits_1_and_leaves_a_failed_run_with_finished_results(tmp_path):
+    proc = run_cli(
+        ["circuit=efficient_su2", "circuit.num_qubits=18", "circuit.parameter_values.num_sets=120",
+         "observables=paulis", f"observables.terms=[{'Z' * 18}]", "primitive.default_precision=0",
+         "session.mode=session", "session.max_time=2", "session.parameter_sets_per_job=6",
+         "backend.max_parallel_threads=1", "hydra.run.dir=out"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 1
+    assert "RuntimeJobMaxTimeoutError" not in proc.stderr or "Traceback" not in proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["status"] == "FAILED" and results["error_type"] == "RuntimeJobMaxTimeoutError"
+    finished = [ev for ev in results["evs"] if ev[0] is not None]
+    assert finished and len(finished) < 120
+    client, runs = _runs(tmp_path / "mlflow.db")
+    run = runs[0]
+    assert run.info.status == "FAILED" and "max_time" in run.data.tags["failure_reason"]
+    assert len(client.get_metric_history(run.info.run_id, f"ev/0_{'Z' * 18}")) == len(finished)
+
+
+def test_user_experiment_folder_is_found(tmp_path):
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "bell_zz.yaml").write_text(
+        "# @package _global_\ndefaults:\n  - override /circuit: ghz\n  - override /observables: paulis\n"
+        "circuit:\n  num_qubits: 2\nobservables:\n  terms: [ZZ, XX]\n"
+    )
+    proc = run_cli(["experiment=bell_zz", "tracking=none", "backend.max_parallel_threads=1", "hydra.run.dir=out"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["evs"] == [1.0, 1.0]
+
+
+def test_non_editable_install_runs_from_any_directory(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
+        check=True, capture_output=True, timeout=300,
+    )
+    assert (target / "qrt_runner" / "conf" / "config.yaml").is_file()
+    assert (target / "qrt_runner" / "experiments" / "ghz_sampler.yaml").is_file()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-c", "from qrt_runner.cli import main; main()", "experiment=ghz_sampler", "tracking=none",
+         "backend.max_parallel_threads=1", "hydra.run.dir=out"],
+        cwd=work, capture_output=True, text=True, timeout=180, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads((work / "out" / "results.json").read_text())["counts"][0]) == {"0000", "1111"}

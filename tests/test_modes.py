@@ -1,0 +1,83 @@
+"""Execution modes: time limits really stop the simulator; sessions expire and refuse jobs."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from qiskit.circuit.library import efficient_su2
+from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+from conftest import FAST, spec_for
+from qrt_runner.backend import LocalBackend
+from qrt_runner.modes import ExecutionMode, SessionClosedError
+from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
+from qrt_runner.runner import run_experiment
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return LocalBackend.create("aer", threads=1, seed_simulator=3)
+
+
+def _long_pub(num_sets: int = 300):
+    circuit = efficient_su2(20, reps=2)  # ~0.3 s per parameter set: ~90 s if never stopped
+    return (circuit, ["Z" * 20], np.random.default_rng(0).uniform(0, 1, (num_sets, circuit.num_parameters)))
+
+
+def test_job_over_max_execution_time_is_stopped_within_a_second(backend):
+    estimator = Estimator(backend, options=EstimatorOptions(default_precision=0, max_execution_time=1.0))
+    job = estimator.run([_long_pub()])
+    with pytest.raises(RuntimeJobMaxTimeoutError, match="max_execution_time=1"):
+        job.result()
+    history = dict(job.status_history)
+    assert job.status().name == "CANCELLED"
+    assert 1.0 <= history["CANCELLED"] - history["RUNNING"] < 2.0
+    # the simulator process was replaced: the next job runs normally
+    small = efficient_su2(2, reps=1)
+    value = Estimator(backend, options=EstimatorOptions(default_precision=0)).run(
+        [(small, ["ZZ"], np.zeros(small.num_parameters))]
+    ).result()[0].data.evs
+    assert value == pytest.approx(1.0)
+
+
+def test_closed_session_refuses_new_jobs(backend):
+    small = efficient_su2(2, reps=1)
+    with ExecutionMode("session", backend.executor, max_time=60) as session:
+        estimator = Estimator(backend, session)
+        estimator.run([(small, ["ZZ"], np.zeros(small.num_parameters))]).result()
+        assert session.session_id.startswith("session-")
+    with pytest.raises(SessionClosedError, match="is closed"):
+        estimator.run([(small, ["ZZ"], np.zeros(small.num_parameters))])
+
+
+def test_session_expiry_fails_the_run_and_keeps_finished_jobs():
+    spec = spec_for([
+        "circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=2", "circuit.parameter_values.num_sets=120",
+        "observables=paulis", f"observables.terms=[{'Z' * 18}]", "primitive.default_precision=0",
+        "session.mode=session", "session.max_time=2.5", "session.parameter_sets_per_job=6", *FAST,
+    ])
+    start = time.time()
+    result = run_experiment(spec)
+    assert result.status == "FAILED" and result.error_type == "RuntimeJobMaxTimeoutError"
+    assert "reached its max_time of 2.5 s" in result.error
+    statuses = [job.status for job in result.jobs]
+    assert statuses[0] == "DONE" and "CANCELLED" in statuses and statuses.count("DONE") < len(statuses)
+    done_sets = 6 * statuses.count("DONE")
+    evs = result.estimator.evs[:, 0]
+    assert np.all(np.isfinite(evs[:done_sets])) and np.all(np.isnan(evs[done_sets:]))
+    assert result.session_id.startswith("session-")
+    running = [t for job in result.jobs for s, t in job.status_history if s == "RUNNING"]
+    assert time.time() - start < result.timings["time_build_s"] + result.timings["time_transpile_s"] + (running[0] - start) + 2.5 + 2.0
+    assert sum(job.usage_s for job in result.jobs) < 2.5 + 1.0
+
+
+def test_batch_mode_records_ids_and_status_history():
+    spec = spec_for(["experiment=ising_estimator", "session.mode=batch", "session.parameter_sets_per_job=3", *FAST])
+    result = run_experiment(spec)
+    assert result.status == "FINISHED" and result.session_id.startswith("batch-")
+    assert len(result.jobs) == 3  # 8 parameter sets in jobs of at most 3
+    for job in result.jobs:
+        assert [s for s, _ in job.status_history] == ["QUEUED", "RUNNING", "DONE"] and job.usage_s > 0
+    assert len({job.seed_simulator for job in result.jobs}) == 3
