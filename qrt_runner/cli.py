@@ -1,13 +1,15 @@
 """``qrt-run``: Hydra composes the config, the runner runs it, MLflow records it.
 
-Exit codes: 0 success, 1 a run failed (time limit, expired session, interruption), 2 invalid
-config (one line on stderr naming the key and the fix; nothing is left in the run directory).
+Exit codes: 0 success, 1 a run failed (time limit, expired session, Ctrl-C in a job), 2 invalid
+config (one line on stderr naming the key and the fix; nothing is left in the run directory),
+130 interrupted outside a job.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -125,13 +127,22 @@ def _print_summary(result, run_dir: Path, run_id: str | None) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
-    return text or type(exc).__name__
+    """Hydra's multi-line composition errors as one line that names the key."""
+    text = str(exc)
+    unknown = re.search(r"Key '([^']+)' is not in struct\s+full_key: (\S+)", text)
+    if unknown:
+        return f"{unknown.group(2)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
+    override = re.match(r"Could not override '([^']+)'", text)
+    if override:
+        return f"{override.group(1)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
+    return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(exc).__name__
 
 
 def main() -> None:
     """Console entry point of ``qrt-run``."""
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if os.getcwd() not in sys.path:  # circuit=factory imports the user's own modules from here
+        sys.path.insert(0, os.getcwd())
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException

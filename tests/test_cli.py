@@ -100,7 +100,8 @@ def test_non_editable_install_runs_from_any_directory(tmp_path):
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
         check=True, capture_output=True, timeout=300,
     )
-    assert (target / "qrt_runner" / "conf" / "config.yaml").is_file()
+    for module in ("cli.py", "config/schema.py", "primitives/estimator.py", "simulation/worker.py", "conf/config.yaml", "conf/backend/aer.yaml"):
+        assert (target / "qrt_runner" / module).is_file(), module
     assert (target / "qrt_runner" / "experiments" / "ghz_sampler.yaml").is_file()
     work = tmp_path / "elsewhere"
     work.mkdir()

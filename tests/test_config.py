@@ -153,7 +153,7 @@ def test_hydra_refuses_unknown_keys_types_and_options(overrides):
 @pytest.mark.parametrize(
     "args,fragment",
     [
-        (["circuit.foo=1"], "circuit.foo"),
+        (["circuit.foo=1"], "circuit.foo: unknown key; check its spelling"),
         (["circuit.num_qubits=abc"], "circuit.num_qubits"),
         (["backend=fake_nowhere"], "fake_nowhere"),
         (["transpile.optimization_level=7"], "transpile.optimization_level=7: must be 0, 1, 2 or 3"),
