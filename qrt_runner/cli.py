@@ -49,6 +49,7 @@ def run_task(cfg) -> None:
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
+    from qrt_runner import ibm
     from qrt_runner.errors import ConfigError
     from qrt_runner.runner import build_workload, run_experiment
     from qrt_runner.spec import build_spec, resolve_config
@@ -57,11 +58,11 @@ def run_task(cfg) -> None:
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        default_executor().warm_up()
         spec = build_spec(cfg)
-        if spec.backend.name == "ibm":
-            raise ConfigError("backend", "ibm", "hardware runs are not available from qrt-run in this version", "use backend=aer or backend=fake_<device>")
+        if spec.backend.name != "ibm":
+            default_executor().warm_up()
         workload = build_workload(spec)
+        device = ibm.connect(spec) if spec.backend.name == "ibm" else None
     except ConfigError as exc:
         _remove_half_written(run_dir)
         _CONFIG_ERRORS.append(str(exc))  # reported after Hydra returns, as one line
@@ -85,7 +86,7 @@ def run_task(cfg) -> None:
 
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(overrides)}", flush=True)
     try:
-        result = run_experiment(spec, workload)
+        result = run_experiment(spec, workload, device=device)
     except BaseException as exc:  # never leave the MLflow run RUNNING
         if tracker is not None:
             killed = isinstance(exc, KeyboardInterrupt)

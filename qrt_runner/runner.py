@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
-from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
 
+from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
 from qrt_runner.circuits import build_circuit
 from qrt_runner.errors import ConfigError
@@ -26,6 +30,7 @@ from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
 from qrt_runner.simulation.executor import default_executor
 from qrt_runner.spec import RunSpec
+from qrt_runner.transpile import IsaCompiler
 
 _PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy")
 _MAX_FIDELITY_QUBITS = 14
@@ -41,6 +46,7 @@ class Workload:
     parameter_values: np.ndarray
 
 
+@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
     out = {}
     for name in _PACKAGES:
@@ -71,29 +77,33 @@ def _chunks(num_sets: int, per_job: int) -> list[tuple[int, int]]:
     return [(start, min(start + per_job, num_sets)) for start in range(0, num_sets, per_job)]
 
 
-def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: LocalBackend | None = None) -> RunResult:
-    """Run a validated spec on a local backend and return its result (never raises for job failures).
+def run_experiment(
+    spec: RunSpec,
+    workload: Workload | None = None,
+    backend: LocalBackend | None = None,
+    device: BackendV2 | None = None,
+) -> RunResult:
+    """Run a validated spec and return its result (never raises for job failures).
 
     A job cancelled for its time limit, or refused by an expired session, ends the run FAILED
     with the reason; the results of the jobs that finished are kept (NaN / None elsewhere).
+
+    Args:
+        spec: the validated experiment.
+        workload: its circuit, observables and parameters (built from ``spec`` when None).
+        backend: a local backend to reuse (its transpile cache too); built from ``spec`` when None.
+        device: for ``backend=ibm``, the device to use instead of connecting to IBM Quantum
+            (any ``BackendV2``; a fake device runs in qiskit-ibm-runtime's local testing mode).
     """
     t_start = time.perf_counter()
-    executor = default_executor()
-    executor.warm_up()
+    is_ibm = spec.backend.name == "ibm"
+    if not is_ibm:
+        default_executor().warm_up()
     if workload is None:
         workload = build_workload(spec)
     t_built = time.perf_counter()
-    if backend is None:
-        backend = LocalBackend.create(
-            spec.backend.name,
-            method=spec.backend.method,
-            threads=spec.backend.max_parallel_threads,
-            seed_simulator=spec.backend.seed_simulator,
-            optimization_level=spec.transpile.optimization_level,
-            seed_transpiler=spec.transpile.seed_transpiler,
-            executor=executor,
-        )
-    isa = backend.compiler.compile(workload.circuit)
+    target = _ibm_target(spec, device) if is_ibm else _local_target(spec, backend)
+    isa = target.compiler.compile(workload.circuit)
     t_transpiled = time.perf_counter()
 
     values = workload.parameter_values
@@ -101,17 +111,16 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
     num_sets = int(np.prod(param_shape)) if param_shape else 1
     flat = values.reshape(num_sets, values.shape[-1])
     has_params = flat.shape[1] > 0
-    mode = ExecutionMode(spec.session.mode, executor, spec.session.max_time)
     result = RunResult(
         status="FINISHED",
         primitive=spec.primitive.name,
-        backend=backend.name,
+        backend=target.name,
         mode=spec.session.mode,
-        session_id=mode.session_id,
+        session_id=target.session_id,
         parameter_names=[p.name for p in workload.circuit.parameters],
         parameter_values=values,
-        versions=package_versions(),
-        seeds={"seed": spec.seed, "seed_simulator": spec.backend.seed_simulator, "seed_transpiler": spec.transpile.seed_transpiler},
+        versions=dict(package_versions()),
+        seeds=_seeds(spec),
         transpiled={
             "physical_qubits": list(isa.physical_qubits),
             "depth": isa.circuit.depth(),
@@ -119,14 +128,13 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
             "count_ops": {k: int(v) for k, v in isa.circuit.count_ops().items()},
         },
     )
+    primitive = target.primitive
     if spec.is_estimator:
-        primitive = Estimator(backend, mode, EstimatorOptions(spec.primitive.default_precision, spec.primitive.default_shots, spec.primitive.max_execution_time))
         labels = [label for label, _ in workload.observables]
         evs = np.full((num_sets, len(labels)), np.nan)
         stds = np.full_like(evs, np.nan)
         observables = [op for _, op in workload.observables]
     else:
-        primitive = Sampler(backend, mode, SamplerOptions(spec.primitive.default_shots, spec.primitive.max_execution_time))
         counts: list[dict[str, int] | None] = [None] * num_sets
 
     submitted = []
@@ -147,12 +155,12 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
                 joined = pub_result.join_data()
                 for offset in range(stop - start):
                     counts[start + offset] = joined[offset].get_counts() if has_params else joined.get_counts()
-    except (RuntimeJobMaxTimeoutError, SessionClosedError) as exc:
+    except (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError) as exc:
         result.status, result.error, result.error_type = "FAILED", str(exc), type(exc).__name__
     except KeyboardInterrupt:
         result.status, result.error, result.error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
     finally:
-        mode.cancel()
+        target.close()
     t_executed = time.perf_counter()
 
     result.jobs = [
@@ -171,6 +179,54 @@ def run_experiment(spec: RunSpec, workload: Workload | None = None, backend: Loc
         "time_total_s": time.perf_counter() - t_start,
     }
     return result
+
+
+@dataclass
+class _Target:
+    """Where a run's jobs go: a local backend in an emulated mode, or IBM Quantum."""
+
+    name: str
+    compiler: IsaCompiler
+    primitive: object
+    session_id: str | None
+    close: Callable[[], None]
+
+
+def _seeds(spec: RunSpec) -> dict[str, int]:
+    seeds = {"seed": spec.seed, "seed_transpiler": spec.transpile.seed_transpiler}
+    if hasattr(spec.backend, "seed_simulator"):
+        seeds["seed_simulator"] = spec.backend.seed_simulator
+    return seeds
+
+
+def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
+    executor = default_executor()
+    if backend is None:
+        backend = LocalBackend.create(
+            spec.backend.name,
+            method=spec.backend.method,
+            threads=spec.backend.max_parallel_threads,
+            seed_simulator=spec.backend.seed_simulator,
+            optimization_level=spec.transpile.optimization_level,
+            seed_transpiler=spec.transpile.seed_transpiler,
+            executor=executor,
+        )
+    mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time)
+    prim = spec.primitive
+    if spec.is_estimator:
+        primitive = Estimator(backend, mode, EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time))
+    else:
+        primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time))
+    return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel)
+
+
+def _ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
+    device = device if device is not None else ibm.connect(spec)
+    mode = ibm.open_mode(spec.session.mode, device, spec.session.max_time)
+    primitive = ibm.IbmPrimitive(spec, device, mode)
+    session_id = getattr(mode, "session_id", None)
+    close = getattr(mode, "close", None) if mode is not device else None
+    return _Target(f"ibm:{device.name}", primitive.compiler, primitive, session_id, close or (lambda: None))
 
 
 def ideal_fidelities(circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]) -> list[float | None] | None:

@@ -53,7 +53,7 @@ class IsaCompiler:
 
     def __init__(self, target_backend: BackendV2, optimization_level: int, seed_transpiler: int):
         self.pass_manager = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=target_backend, seed_transpiler=seed_transpiler
+            optimization_level=optimization_level, target=target_backend.target, seed_transpiler=seed_transpiler
         )
         self._cache: dict[str, IsaCircuit] = {}
         self.transpile_count = 0

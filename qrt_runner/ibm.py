@@ -1,0 +1,110 @@
+"""IBM hardware through qiskit-ibm-runtime: the same spec mapped onto its primitives and modes.
+
+Credentials are never read from the config: ``QiskitRuntimeService()`` takes them from the
+user's environment or saved account. Any ``BackendV2`` works as the device, so the mapping is
+tested offline with a fake device (qiskit-ibm-runtime's local testing mode).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from qiskit.providers import BackendV2
+
+from qrt_runner.config import schema as s
+from qrt_runner.errors import ConfigError
+from qrt_runner.spec import RunSpec
+from qrt_runner.transpile import IsaCompiler
+
+
+def runtime_options(spec: RunSpec) -> dict[str, Any]:
+    """The primitive options of ``spec`` under qiskit-ibm-runtime's own leaf names."""
+    prim = spec.primitive
+    options: dict[str, Any] = {"default_shots": prim.default_shots, "max_execution_time": int(prim.max_execution_time)}
+    if isinstance(prim, s.EstimatorConfig):
+        options["default_precision"] = prim.default_precision
+        options["resilience_level"] = spec.mitigation.resilience_level
+    return options
+
+
+def connect(spec: RunSpec) -> BackendV2:
+    """The IBM device named by ``backend.device`` (least busy when null), from the user's account."""
+    from qiskit_ibm_runtime import QiskitRuntimeService
+
+    backend = spec.backend
+    try:
+        service = QiskitRuntimeService(channel=backend.channel, instance=backend.instance)
+        if backend.device:
+            return service.backend(backend.device)
+        return service.least_busy(operational=True, simulator=False)
+    except Exception as exc:  # no account, bad token, unknown device, no network
+        detail = " ".join(str(exc).split())[:200]
+        raise ConfigError(
+            "backend.device" if backend.device else "backend", backend.device or "ibm",
+            f"cannot reach it on IBM Quantum ({type(exc).__name__}: {detail})",
+            "save an account with QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN, and check the device name",
+        ) from None
+
+
+class IbmJob:
+    """A runtime job seen through the fields a :class:`~qrt_runner.results.JobRecord` needs."""
+
+    def __init__(self, job):
+        self._job = job
+        self.status_history: list[tuple[str, float]] = [("QUEUED", time.time())]
+        self.usage_s = 0.0
+        self.seed_simulator = 0
+        self.error: str | None = None
+
+    def job_id(self) -> str:
+        return self._job.job_id()
+
+    def result(self):
+        try:
+            result = self._job.result()
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.status_history.append(("CANCELLED" if "Timeout" in type(exc).__name__ else "ERROR", time.time()))
+            raise
+        self.status_history.append(("DONE", time.time()))
+        metrics = getattr(self._job, "metrics", None)
+        if callable(metrics):
+            try:
+                self.usage_s = float(metrics().get("usage", {}).get("seconds", 0.0))
+            except Exception:  # metrics need the service; local mode has none
+                self.usage_s = 0.0
+        return result
+
+
+class IbmPrimitive:
+    """Transpiles each PUB for the device and runs it with qiskit-ibm-runtime's V2 primitive."""
+
+    def __init__(self, spec: RunSpec, device: BackendV2, mode):
+        from qiskit_ibm_runtime import EstimatorV2, SamplerV2
+
+        self.is_estimator = spec.is_estimator
+        self.compiler = IsaCompiler(device, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
+        primitive_class = EstimatorV2 if self.is_estimator else SamplerV2
+        self.primitive = primitive_class(mode=mode, options=runtime_options(spec))
+
+    def run(self, pubs: list[tuple]) -> IbmJob:
+        mapped = []
+        for pub in pubs:
+            circuit, rest = pub[0], list(pub[1:])
+            isa = self.compiler.compile(circuit).device_circuit
+            if self.is_estimator:
+                rest[0] = [observable.apply_layout(isa.layout) for observable in rest[0]]
+            mapped.append((isa, *rest))
+        return IbmJob(self.primitive.run(mapped))
+
+
+def open_mode(mode: str, device: BackendV2, max_time: float):
+    """A qiskit-ibm-runtime ``Session`` or ``Batch``, or the device itself for job mode."""
+    from qiskit_ibm_runtime import Batch, Session
+
+    if mode == "session":
+        return Session(backend=device, max_time=int(max_time))
+    if mode == "batch":
+        return Batch(backend=device, max_time=int(max_time))
+    return device

@@ -1,0 +1,71 @@
+"""backend=ibm: the spec maps onto qiskit-ibm-runtime's options, modes and primitives (offline).
+
+A fake device stands in for IBM Quantum: qiskit-ibm-runtime then runs in its local testing
+mode, so the whole mapping is exercised without network or credentials.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit_ibm_runtime import Batch, Session
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+from qiskit_ibm_runtime.options import EstimatorOptions, SamplerOptions
+
+from conftest import spec_for
+from qrt_runner import ibm
+from qrt_runner.runner import run_experiment
+
+
+def test_resolved_config_maps_onto_ibm_options_models():
+    est = spec_for(["backend=ibm", "primitive.default_precision=0.02", "primitive.max_execution_time=300"])
+    options = ibm.runtime_options(est)
+    assert options == {"default_shots": None, "max_execution_time": 300, "default_precision": 0.02, "resilience_level": 0}
+    EstimatorOptions(**options)  # IBM's own model accepts every field
+    samp = spec_for(["backend=ibm", "experiment=ghz_sampler", "primitive.default_shots=1000"])
+    assert ibm.runtime_options(samp) == {"default_shots": 1000, "max_execution_time": 10800}
+    SamplerOptions(**ibm.runtime_options(samp))
+
+
+def test_ibm_backend_config_holds_no_credentials():
+    spec = spec_for(["backend=ibm", "backend.device=ibm_brisbane"])
+    assert set(vars(spec.backend)) == {"name", "device", "channel", "instance"}
+
+
+@pytest.mark.parametrize("mode,cls", [("session", Session), ("batch", Batch)])
+def test_modes_map_onto_runtime_session_and_batch(mode, cls):
+    opened = ibm.open_mode(mode, FakeManilaV2(), 600)
+    assert isinstance(opened, cls)
+    opened.close()
+    device = FakeManilaV2()
+    assert ibm.open_mode("job", device, 600) is device
+
+
+def test_estimator_experiment_runs_through_qiskit_ibm_runtime_in_local_mode():
+    spec = spec_for(["backend=ibm", "experiment=default", "session.mode=session", "primitive.default_precision=0.03"])
+    result = run_experiment(spec, device=FakeManilaV2())
+    assert result.status == "FINISHED" and result.backend == "ibm:fake_manila"
+    evs = result.estimator.evs
+    assert evs.shape == (3,)
+    assert evs[1] == pytest.approx(1.0, abs=0.25) and evs[2] == pytest.approx(2.0, abs=0.4)  # noisy GHZ
+    assert len(result.jobs) == 1 and result.jobs[0].status == "DONE"
+
+
+def test_sampler_experiment_runs_through_qiskit_ibm_runtime_in_local_mode():
+    spec = spec_for(["backend=ibm", "experiment=ghz_sampler", "circuit.num_qubits=3", "primitive.default_shots=500"])
+    result = run_experiment(spec, device=FakeManilaV2())
+    counts = result.sampler.counts[0]
+    assert sum(counts.values()) == 500
+    assert counts.get("000", 0) + counts.get("111", 0) > 400
+    assert np.isfinite(result.sampler.hellinger_fidelity[0])
+
+
+def test_cli_without_an_ibm_account_exits_2_with_one_line(tmp_path):
+    from conftest import run_cli
+
+    env = {"HOME": str(tmp_path), "QISKIT_IBM_TOKEN": "", "QISKIT_IBM_INSTANCE": ""}
+    proc = run_cli(["backend=ibm", "tracking=none"], cwd=tmp_path, env=env)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "backend='ibm': cannot reach it on IBM Quantum" in lines[0]
+    assert "save_account" in lines[0] and not list(tmp_path.rglob("config.yaml"))
