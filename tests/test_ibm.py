@@ -47,7 +47,7 @@ def test_estimator_experiment_runs_through_qiskit_ibm_runtime_in_local_mode():
     assert result.status == "FINISHED" and result.backend == "ibm:fake_manila"
     evs = result.estimator.evs
     assert evs.shape == (3,)
-    assert evs[1] == pytest.approx(1.0, abs=0.25) and evs[2] == pytest.approx(2.0, abs=0.4)  # noisy GHZ
+    assert 0.5 < evs[1] < 1.05 and 1.4 < evs[2] < 2.05  # a GHZ state, degraded by fake_manila's noise
     assert len(result.jobs) == 1 and result.jobs[0].status == "DONE"
 
 
