@@ -32,6 +32,7 @@ class LocalBackend:
         threads: Aer threads (0 = all cores).
         seed_simulator: seed of the first job; job ``i`` uses ``seed_simulator + i``.
         compiler: the cached ISA transpiler for this backend.
+        measurement_circuits: the estimator's circuits per (ISA circuit, Pauli set), built once.
     """
 
     name: str
@@ -42,6 +43,7 @@ class LocalBackend:
     compiler: IsaCompiler
     executor: ProcessExecutor = field(default_factory=default_executor)
     jobs_submitted: int = 0
+    measurement_circuits: dict = field(default_factory=dict)
 
     @classmethod
     def create(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from dataclasses import dataclass
 
 from qiskit import QuantumCircuit, QuantumRegister, qpy
@@ -27,12 +28,14 @@ class IsaCircuit:
         physical_qubits: the device qubits it touches, ascending.
         logical_to_compact: compact qubit index of each logical (virtual) qubit.
         device_circuit: the transpiled circuit on the full device (for drawing and QPY).
+        fingerprint: identifies this ISA circuit within the process (compiler and logical circuit).
     """
 
     circuit: QuantumCircuit
     physical_qubits: tuple[int, ...]
     logical_to_compact: tuple[int, ...]
     device_circuit: QuantumCircuit
+    fingerprint: str = ""
 
 
 def circuit_fingerprint(circuit: QuantumCircuit) -> str:
@@ -56,6 +59,7 @@ class IsaCompiler:
             optimization_level=optimization_level, target=target_backend.target, seed_transpiler=seed_transpiler
         )
         self._cache: dict[str, IsaCircuit] = {}
+        self._token = uuid.uuid4().hex[:12]  # ISA fingerprints differ between compilers
         self.transpile_count = 0
 
     def compile(self, circuit: QuantumCircuit) -> IsaCircuit:
@@ -65,11 +69,11 @@ class IsaCompiler:
         if cached is None:
             device_circuit = self.pass_manager.run(circuit)
             self.transpile_count += 1
-            cached = self._cache[key] = compact(device_circuit, circuit.num_qubits)
+            cached = self._cache[key] = compact(device_circuit, circuit.num_qubits, f"{self._token}:{key}")
         return cached
 
 
-def compact(device_circuit: QuantumCircuit, num_logical: int) -> IsaCircuit:
+def compact(device_circuit: QuantumCircuit, num_logical: int, fingerprint: str = "") -> IsaCircuit:
     """Renumber a transpiled circuit onto the physical qubits it uses."""
     layout = device_circuit.layout
     if layout is not None:
@@ -94,4 +98,4 @@ def compact(device_circuit: QuantumCircuit, num_logical: int) -> IsaCircuit:
         if instruction.operation.name in _IGNORED and not all(q in index for q in qubits):
             continue
         out.append(instruction.operation, [out.qubits[index[q]] for q in qubits], instruction.clbits, copy=False)
-    return IsaCircuit(out, physical, tuple(index[q] for q in logical_physical), device_circuit)
+    return IsaCircuit(out, physical, tuple(index[q] for q in logical_physical), device_circuit, fingerprint)

@@ -7,6 +7,7 @@ computed from those shots. With precision 0 on the ideal simulator it returns ex
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,16 +56,23 @@ class _PubPlan:
         self.values = pub.parameter_values.as_array([p.name for p in isa.circuit.parameters])
         self.param_shape = pub.parameter_values.shape
         flat_values = self.values.reshape(-1, self.values.shape[-1]) if self.values.size else None
-        if shots == 0:
-            self.groups = [paulis]
-            circuit = isa.circuit.copy()
-            for label in paulis:
-                circuit.save_expectation_value(Pauli(label), list(range(width)), label=label)
-            self.circuits = [circuit]
-        else:
-            self.groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
-            self.circuits = [self._measurement_circuit(group, backend) for group in self.groups]
+        cache_key = f"{isa.fingerprint}|{'exact' if shots == 0 else 'measured'}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+        cached = backend.measurement_circuits.get(cache_key)
+        if cached is None:
+            cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
+        self.groups, self.circuits = cached
+        self.circuit_keys = [f"{cache_key}|{index}" for index in range(len(self.circuits))]
         self.parameter_values = [flat_values] * len(self.circuits)
+
+    def _build_circuits(self, paulis: list[str], backend: LocalBackend):
+        """The circuits to run: one with saved expectation values (exact) or one per basis."""
+        if self.shots == 0:
+            circuit = self.isa.circuit.copy()
+            for label in paulis:
+                circuit.save_expectation_value(Pauli(label), list(range(circuit.num_qubits)), label=label)
+            return [paulis], [circuit]
+        groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
+        return groups, [self._measurement_circuit(group, backend) for group in groups]
 
     def _measurement_circuit(self, group: list[str], backend: LocalBackend):
         width = self.isa.circuit.num_qubits
@@ -171,8 +179,9 @@ class Estimator(BaseEstimatorV2):
                 threads=self.backend.threads,
                 seed=seed,
                 shots=plan.shots,
-                circuits=plan.circuits,
+                circuits=list(plan.circuits),
                 parameter_values=plan.parameter_values,
+                circuit_keys=plan.circuit_keys,
             )
             for plan in plans
         ]

@@ -68,6 +68,7 @@ class Sampler(BaseSamplerV2):
                     shots=pub.shots,
                     circuits=[isa.circuit],
                     parameter_values=[values.reshape(-1, values.shape[-1]) if values.size else None],
+                    circuit_keys=[f"{isa.fingerprint}|sampler"],
                 )
             )
 

@@ -11,6 +11,7 @@ import atexit
 import multiprocessing
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from qrt_runner.simulation.task import SimTask
@@ -52,6 +53,7 @@ class ProcessExecutor:
         process.start()
         child.close()
         self._process, self._connection, self._ready = process, parent, False
+        self._child_circuits: set[str] = set()
 
     def _await_ready(self) -> None:
         if not self._ready:
@@ -97,7 +99,7 @@ class ProcessExecutor:
             self._await_ready()
             self._next_id += 1
             task_id = self._next_id
-            self._connection.send((task_id, task))
+            self._connection.send((task_id, self._without_known_circuits(task)))
             kind, _, _ = self._receive(None)
             started = time.time()
             if on_start is not None:
@@ -115,6 +117,17 @@ class ProcessExecutor:
                 raise RuntimeError(f"simulation failed:\n{payload}")
             return payload
 
+    def _without_known_circuits(self, task: SimTask) -> SimTask:
+        """A copy of ``task`` in which circuits the child already holds are None."""
+        if not task.circuit_keys:
+            return task
+        if len(self._child_circuits) + len(task.circuit_keys) > _MAX_CACHED_CIRCUITS:
+            self._connection.send(("clear", None))
+            self._child_circuits.clear()
+        circuits = [None if key in self._child_circuits else circuit for key, circuit in zip(task.circuit_keys, task.circuits)]
+        self._child_circuits.update(task.circuit_keys)
+        return replace(task, circuits=circuits)
+
     def shutdown(self) -> None:
         """Stop the child process."""
         with self._lock:
@@ -126,6 +139,7 @@ class ProcessExecutor:
             self._kill()
 
 
+_MAX_CACHED_CIRCUITS = 256
 _DEFAULT: ProcessExecutor | None = None
 
 

@@ -21,6 +21,8 @@ class SimTask:
         qubits: device qubits the (compact) circuits stand for; the noise is restricted to them.
         parameter_values: per circuit an array ``(num_sets, num_parameters)`` in
             ``circuit.parameters`` order, or None.
+        circuit_keys: per circuit a content key; the simulator process keeps circuits by key,
+            so a circuit it has seen arrives as None and is not pickled again.
     """
 
     kind: str
@@ -30,8 +32,9 @@ class SimTask:
     threads: int
     seed: int
     shots: int
-    circuits: list[QuantumCircuit]
+    circuits: list[QuantumCircuit | None]
     parameter_values: list[np.ndarray | None]
+    circuit_keys: list[str] | None = None
 
 
 @lru_cache(maxsize=16)

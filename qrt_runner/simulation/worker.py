@@ -6,9 +6,14 @@ import traceback
 
 
 def serve(connection) -> None:
-    """Loop: receive ``(task_id, task)``, answer ``started``, then ``done`` or ``error``."""
+    """Loop: receive ``(task_id, task)``, answer ``started``, then ``done`` or ``error``.
+
+    Circuits are kept by ``task.circuit_keys``: one sent as None is taken from this cache. A
+    ``task_id`` of ``"clear"`` empties the cache (the parent mirrors its contents).
+    """
     from qrt_runner.simulation.task import execute
 
+    circuits: dict = {}
     connection.send(("ready", None, None))
     while True:
         try:
@@ -18,6 +23,15 @@ def serve(connection) -> None:
         if message is None:
             return
         task_id, task = message
+        if task_id == "clear":
+            circuits.clear()
+            continue
+        if task.circuit_keys:
+            for position, key in enumerate(task.circuit_keys):
+                if task.circuits[position] is None:
+                    task.circuits[position] = circuits[key]
+                else:
+                    circuits[key] = task.circuits[position]
         connection.send(("started", task_id, None))
         try:
             connection.send(("done", task_id, execute(task)))
