@@ -86,7 +86,7 @@ def run_task(cfg) -> None:
 
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(overrides)}", flush=True)
     try:
-        result = run_experiment(spec, workload, device=device)
+        result = run_experiment(spec, workload, device=device, progress=_print_progress)
     except BaseException as exc:  # never leave the MLflow run RUNNING
         if tracker is not None:
             killed = isinstance(exc, KeyboardInterrupt)
@@ -100,6 +100,11 @@ def run_task(cfg) -> None:
     _print_summary(result, run_dir, run_id)
     if result.status != "FINISHED":
         _FAILED_RUNS.append(f"{run_dir}: {result.error}")
+
+
+def _print_progress(finished: int, total: int, job) -> None:
+    if total > 1:
+        print(f"  job {finished}/{total} done: {job.job_id()} ({job.usage_s:.2f} s)", flush=True)
 
 
 def _print_summary(result, run_dir: Path, run_id: str | None) -> None:

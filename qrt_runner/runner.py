@@ -82,6 +82,7 @@ def run_experiment(
     workload: Workload | None = None,
     backend: LocalBackend | None = None,
     device: BackendV2 | None = None,
+    progress: Callable[[int, int, object], None] | None = None,
 ) -> RunResult:
     """Run a validated spec and return its result (never raises for job failures).
 
@@ -94,6 +95,7 @@ def run_experiment(
         backend: a local backend to reuse (its transpile cache too); built from ``spec`` when None.
         device: for ``backend=ibm``, the device to use instead of connecting to IBM Quantum
             (any ``BackendV2``; a fake device runs in qiskit-ibm-runtime's local testing mode).
+        progress: called as ``progress(finished, total, job)`` after each job's result arrives.
     """
     t_start = time.perf_counter()
     is_ibm = spec.backend.name == "ibm"
@@ -146,8 +148,10 @@ def run_experiment(
             else:
                 pub = (workload.circuit, chunk) if has_params else (workload.circuit,)
             submitted.append(((start, stop), primitive.run([pub])))
-        for (start, stop), job in submitted:
+        for number, ((start, stop), job) in enumerate(submitted, start=1):
             pub_result = job.result()[0]
+            if progress is not None:
+                progress(number, len(submitted), job)
             if spec.is_estimator:
                 evs[start:stop] = np.asarray(pub_result.data.evs).reshape(stop - start, len(labels))
                 stds[start:stop] = np.asarray(pub_result.data.stds).reshape(stop - start, len(labels))
