@@ -52,7 +52,9 @@ def run_task(cfg) -> None:
     from qrt_runner import ibm
     from qrt_runner.errors import ConfigError
     from qrt_runner.runner import build_workload, run_experiment
+    from qrt_runner.scan import summarize_scan
     from qrt_runner.spec import build_spec, resolve_config
+    from qrt_runner.variational import STATE_FILE, load_state
     from qrt_runner.simulation.executor import default_executor
 
     hydra_cfg = HydraConfig.get()
@@ -63,6 +65,9 @@ def run_task(cfg) -> None:
             default_executor().warm_up()
         workload = build_workload(spec)
         device = ibm.connect(spec) if spec.backend.name == "ibm" else None
+        state = None
+        if getattr(spec.task, "resume_from", None):
+            state = load_state(spec.task.resume_from, spec.tracking.uri if spec.tracking.enabled else None)
     except ConfigError as exc:
         _remove_half_written(run_dir)
         _CONFIG_ERRORS.append(str(exc))  # reported after Hydra returns, as one line
@@ -81,12 +86,19 @@ def run_task(cfg) -> None:
                 str(Path(hydra_cfg.sweep.dir).resolve()), f"sweep {Path(hydra_cfg.sweep.dir).name}",
                 {"hydra.sweep_dir": str(hydra_cfg.sweep.dir)},
             )
-        tags = {"overrides": " ".join(overrides) or "(none)", "run_dir": str(run_dir.resolve())}
+        tags = {"overrides": " ".join(overrides) or "(none)", "run_dir": str(run_dir.resolve()), "task": spec.task.name}
+        if state is not None:
+            tags["resumed_from"] = spec.task.resume_from
         run_id = tracker.start_run(spec.tracking.run_name, tags, parent)
 
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(overrides)}", flush=True)
     try:
-        result = run_experiment(spec, workload, device=device, progress=_print_progress)
+        if spec.task.name in ("vqe", "qaoa"):
+            result = _run_loop(spec, workload, state, run_dir, tracker, run_id)
+        else:
+            result = run_experiment(spec, workload, device=device, progress=_print_progress)
+            if spec.task.name == "scan":
+                result.scan = summarize_scan(spec, result)
     except BaseException as exc:  # never leave the MLflow run RUNNING
         if tracker is not None:
             killed = isinstance(exc, KeyboardInterrupt)
@@ -96,10 +108,42 @@ def run_task(cfg) -> None:
     if tracker is not None:
         circuits = {"circuit": workload.circuit}
         tracker.log_run(run_id, config=config, config_yaml=config_yaml, result=result, run_dir=run_dir, circuits=circuits)
+        for name in (STATE_FILE, "optimal_parameters.json"):
+            if (run_dir / name).is_file():
+                tracker.log_artifact(run_id, run_dir / name)
         tracker.end_run(run_id, result.status, result.error)
     _print_summary(result, run_dir, run_id)
     if result.status != "FINISHED":
         _FAILED_RUNS.append(f"{run_dir}: {result.error}")
+
+
+def _run_loop(spec, workload, state, run_dir: Path, tracker, run_id):
+    """A VQE/QAOA loop: per iteration, save the optimiser state, log metrics, draw progress."""
+    import json
+
+    from qrt_runner.progress import ProgressBar
+    from qrt_runner.variational import STATE_FILE, run_variational
+
+    bar = ProgressBar(spec.task.optimizer.maxiter)
+
+    def on_iteration(iteration, current, job_time):
+        (run_dir / STATE_FILE).write_text(json.dumps(current.to_dict()))
+        if tracker is not None:
+            tracker.log_metrics(run_id, {
+                "energy": iteration.energy, "energy_std": iteration.std, "best_energy_so_far": iteration.best_energy,
+                "grad_norm": iteration.grad_norm, "evaluations_used": iteration.evaluations, "job_time_s": job_time,
+            }, step=iteration.iteration)
+        bar.update(iteration.iteration, iteration.energy, iteration.std, iteration.best_energy)
+
+    try:
+        result = run_variational(spec, workload, state=state, on_iteration=on_iteration)
+    finally:
+        bar.close()
+    names = result.parameter_names
+    (run_dir / "optimal_parameters.json").write_text(
+        json.dumps(dict(zip(names, result.optimization["optimal_parameters"])), indent=2, ensure_ascii=False)
+    )
+    return result
 
 
 def _print_progress(finished: int, total: int, job) -> None:
@@ -108,6 +152,18 @@ def _print_progress(finished: int, total: int, job) -> None:
 
 
 def _print_summary(result, run_dir: Path, run_id: str | None) -> None:
+    opt = result.optimization
+    if opt is not None:
+        line = f"  {opt['optimizer']}: {opt['iterations']} iterations, {opt['evaluations']} evaluations; best <{opt['objective']}> = "
+        line += f"{opt['best_energy']:+.6f} ± {opt['best_std']:.6f}" if opt["best_energy"] is not None else "none"
+        if opt.get("exact_energy") is not None and opt["best_energy"] is not None:
+            line += f" (exact {opt['exact_energy']:+.6f}, error {opt['error_to_exact']:.2e})"
+        print(line)
+        if opt.get("best_bitstring"):
+            print(f"  best cut {opt['best_cut']:g} ({opt['best_bitstring']}) of optimum {opt['optimal_cut']}; approximation ratio {opt['approximation_ratio']:.3f}")
+    if result.scan is not None and result.scan.get("minimum") is not None:
+        where = ", ".join(f"{k}={v:.4f}" for k, v in result.scan["argmin"].items())
+        print(f"  scan minimum <{result.scan['observable']}> = {result.scan['minimum']:+.6f} at {where}")
     if result.estimator is not None:
         est = result.estimator
         evs = est.evs.reshape(-1, len(est.observable_labels))
@@ -126,7 +182,9 @@ def _print_summary(result, run_dir: Path, run_id: str | None) -> None:
         if fid:
             print(f"  Hellinger fidelity to ideal: {np.mean(fid):.4f}")
     timing = ", ".join(f"{k[5:-2]} {v:.2f}s" for k, v in result.timings.items())
-    print(f"  {result.status}: {timing}; jobs: {', '.join(j.job_id for j in result.jobs)}")
+    ids = [j.job_id for j in result.jobs]
+    jobs = ", ".join(ids) if len(ids) <= 4 else f"{len(ids)} ({ids[0]} … {ids[-1]})"
+    print(f"  {result.status}: {timing}; jobs: {jobs}")
     if result.error:
         print(f"  error: {result.error}")
     print(f"  results: {run_dir / 'results.json'}" + (f"  mlflow run: {run_id}" if run_id else ""), flush=True)

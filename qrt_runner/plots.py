@@ -51,7 +51,13 @@ def plot_result(result: RunResult, path: Path) -> Path | None:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     title = f"{result.primitive} on {result.backend} [{result.status}]"
-    if result.estimator is not None:
+    if result.optimization is not None:
+        title = f"{result.task} ({result.optimization['optimizer']}) on {result.backend} [{result.status}]"
+        detail = _plot_convergence(ax, result.optimization)
+    elif result.scan is not None and result.estimator is not None:
+        title = f"scan on {result.backend} [{result.status}]"
+        detail = _plot_landscape(fig, ax, result)
+    elif result.estimator is not None:
         detail = _plot_estimator(ax, result.estimator)
     elif result.sampler is not None:
         detail = _plot_sampler(ax, result.sampler)
@@ -66,6 +72,48 @@ def plot_result(result: RunResult, path: Path) -> Path | None:
     path = Path(path)
     fig.savefig(path, format="png")
     return path
+
+
+def _plot_convergence(ax: Axes, optimization: dict) -> str | None:
+    """Energy per iteration with error bars, best so far, and the exact ground energy."""
+    history = optimization.get("history") or []
+    if not history:
+        return None
+    steps = [h["iteration"] for h in history]
+    ax.errorbar(steps, [h["energy"] for h in history], yerr=[h["std"] for h in history], fmt="o-", ms=3, capsize=2, label="energy")
+    ax.plot(steps, [h["best_energy"] for h in history], "-", lw=1.5, label="best so far")
+    exact = optimization.get("exact_energy")
+    if exact is not None:
+        ax.axhline(exact, color="k", ls="--", lw=1, label=f"exact {exact:.6f}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"<{optimization.get('objective', 'H')}>")
+    ax.legend(fontsize=8)
+    best = optimization.get("best_energy")
+    error = optimization.get("error_to_exact")
+    detail = f"best {best:.6f}" if best is not None else ""
+    return detail + (f", error to exact {error:.2e}" if error is not None else "")
+
+
+def _plot_landscape(fig, ax: Axes, result: RunResult) -> str | None:
+    """A line (one grid axis) or a heat map (two axes) of the first observable."""
+    scan = result.scan
+    energies = np.asarray(result.estimator.evs)[..., 0]
+    stds = np.asarray(result.estimator.stds)[..., 0]
+    axes = scan["axes"]
+    if len(axes) == 1:
+        ax.errorbar(axes[0]["values"], energies, yerr=stds, fmt="o-", ms=3, capsize=2)
+        ax.set_xlabel(axes[0]["parameter"])
+        ax.set_ylabel(f"<{scan['observable']}>")
+    else:
+        extent = [axes[1]["values"][0], axes[1]["values"][-1], axes[0]["values"][0], axes[0]["values"][-1]]
+        image = ax.imshow(energies, origin="lower", aspect="auto", extent=extent, cmap="viridis")
+        fig.colorbar(image, ax=ax, label=f"<{scan['observable']}>")
+        ax.set_xlabel(axes[1]["parameter"])
+        ax.set_ylabel(axes[0]["parameter"])
+    if scan.get("minimum") is None:
+        return None
+    where = ", ".join(f"{k}={v:.3f}" for k, v in scan["argmin"].items())
+    return f"minimum {scan['minimum']:.5f} at {where}"
 
 
 def _plot_estimator(ax: Axes, est: EstimatorOutcome) -> str | None:

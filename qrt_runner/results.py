@@ -74,6 +74,9 @@ class RunResult:
     error_type: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     transpiled: dict[str, Any] = field(default_factory=dict)
+    task: str = "evaluate"
+    optimization: dict[str, Any] | None = None
+    scan: dict[str, Any] | None = None
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -110,6 +113,11 @@ class RunResult:
             "parameter_shape": list(self.param_shape),
             "parameter_values": _nan_to_none(self.parameter_values),
         }
+        out["task"] = self.task
+        if self.optimization is not None:
+            out["optimization"] = self.optimization
+        if self.scan is not None:
+            out["scan"] = self.scan
         if self.estimator is not None:
             est = self.estimator
             out.update(

@@ -20,7 +20,7 @@ from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxT
 
 from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
-from qrt_runner.circuits import build_circuit
+from qrt_runner.circuits import build_circuit, maxcut_cost
 from qrt_runner.errors import ConfigError
 from qrt_runner.modes import ExecutionMode, SessionClosedError
 from qrt_runner.observables import build_observables
@@ -60,13 +60,20 @@ def package_versions() -> dict[str, str]:
 def build_workload(spec: RunSpec) -> Workload:
     """Build and cross-check circuit, observables and parameter values (raises ConfigError)."""
     circuit = build_circuit(spec.circuit, measure=not spec.is_estimator)
-    observables = build_observables(spec.observables) if spec.is_estimator else []
+    if spec.task.name == "qaoa":
+        observables = [("maxcut_cost", maxcut_cost(spec.circuit.num_qubits, spec.circuit.edges))]
+    else:
+        observables = build_observables(spec.observables) if spec.is_estimator else []
     for label, operator in observables:
         if operator.num_qubits != circuit.num_qubits:
             raise ConfigError(
                 "observables", label, f"acts on {operator.num_qubits} qubits but the circuit has {circuit.num_qubits}",
                 "make the observable width equal to the circuit's number of qubits",
             )
+    if spec.task.name in ("vqe", "qaoa") and circuit.num_parameters == 0:
+        raise ConfigError("task", spec.task.name, "the circuit has no parameters to optimise", "choose a parametrised circuit such as efficient_su2")
+    if spec.task.name in ("vqe", "qaoa"):  # the optimiser chooses the parameter values
+        return Workload(circuit, observables, np.zeros((0,)))
     values = parameter_array(spec.circuit.parameter_values, circuit)
     return Workload(circuit, observables, values)
 

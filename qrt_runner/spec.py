@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -21,6 +21,8 @@ PRIMITIVES = ("estimator", "sampler")
 SESSION_MODES = ("job", "session", "batch")
 AER_METHODS = ("automatic", "statevector", "matrix_product_state", "stabilizer", "density_matrix")
 PARAMETER_KINDS = ("one", "list", "grid", "random")
+OPTIMIZERS = ("cobyla", "nelder-mead", "powell", "l-bfgs-b", "spsa", "adam")
+INITIAL_POINTS = ("zeros", "random", "list")
 ENTANGLEMENTS = ("full", "linear", "reverse_linear", "pairwise", "circular", "sca")
 
 
@@ -37,6 +39,7 @@ class RunSpec:
     session: s.SessionConfig
     mitigation: s.MitigationConfig
     tracking: s.TrackingConfig
+    task: s.TaskConfig = field(default_factory=s.EvaluateTask)
 
     @property
     def is_estimator(self) -> bool:
@@ -74,7 +77,7 @@ def build_spec(cfg: DictConfig) -> RunSpec:
     """
     resolve_config(cfg)
     groups = {}
-    for key in ("circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking"):
+    for key in ("circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking", "task"):
         node = cfg.get(key)
         if node is None:
             raise ConfigError(key, None, "config group is missing", f"choose one with {key}=<option>")
@@ -99,7 +102,8 @@ def _validate(spec: RunSpec) -> None:
             "error mitigation is not available in this version",
             "use mitigation.resilience_level=0 (mitigation=none)",
         )
-    if spec.is_estimator and spec.observables.name == "none":
+    _validate_task(spec)
+    if spec.is_estimator and spec.observables.name == "none" and spec.task.name != "qaoa":
         raise ConfigError(
             "observables", "none", "the estimator needs observables",
             "choose observables=paulis (with observables.terms=[...]), ising, heisenberg or h2",
@@ -209,3 +213,31 @@ def _validate_session(session: s.SessionConfig) -> None:
             "session.parameter_sets_per_job", session.parameter_sets_per_job, "must be >= 0",
             "set 0 (one job) or the number of parameter sets per job",
         )
+
+
+def _validate_task(spec: RunSpec) -> None:
+    task = spec.task
+    if isinstance(task, s.VqeTask):
+        if spec.backend.name == "ibm":
+            raise ConfigError("task", task.name, "optimisation loops on backend=ibm are not available in this version", "use backend=aer or backend=fake_<device>")
+        if not spec.is_estimator:
+            raise ConfigError("primitive", spec.primitive.name, f"task={task.name} optimises expectation values", "use primitive=estimator")
+        _one_of("task.optimizer.name", task.optimizer.name, OPTIMIZERS)
+        _positive_int("task.optimizer.maxiter", task.optimizer.maxiter)
+        for key in ("tol", "learning_rate", "perturbation"):
+            if getattr(task.optimizer, key) <= 0:
+                raise ConfigError(f"task.optimizer.{key}", getattr(task.optimizer, key), "must be > 0", f"set a positive task.optimizer.{key}")
+        _one_of("task.initial_point.kind", task.initial_point.kind, INITIAL_POINTS)
+        if task.initial_point.kind == "list" and not task.initial_point.values:
+            raise ConfigError("task.initial_point.values", task.initial_point.values, "kind=list needs values", "give task.initial_point.values=[...]")
+    if isinstance(task, s.QaoaTask):
+        if spec.circuit.name != "qaoa":
+            raise ConfigError("task", "qaoa", f"needs circuit=qaoa (a weighted graph), not circuit={spec.circuit.name}", "add circuit=qaoa with circuit.edges")
+        _positive_int("task.final_shots", task.final_shots)
+    if isinstance(task, s.ScanTask):
+        pv = spec.circuit.parameter_values
+        if pv.kind != "grid" or not 1 <= len(pv.grid) <= 2:
+            raise ConfigError(
+                "circuit.parameter_values.kind", pv.kind, "task=scan needs a grid over one or two parameters",
+                "set circuit.parameter_values.kind=grid with one or two grid axes",
+            )

@@ -189,6 +189,28 @@ class MlflowTracker:
         self.client = _client(self.uri)
         self.experiment_id = _experiment_id(self.client, self.uri, experiment_name)
 
+    @staticmethod
+    def client_for(uri: str):
+        """The process-wide ``MlflowClient`` of ``uri``."""
+        return _client(_normalize_uri(uri))
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int) -> None:
+        """Log several metrics at one ``step`` in one call (NaN and None are skipped)."""
+        from mlflow.entities import Metric
+
+        timestamp = int(time.time() * 1000)
+        entities = [
+            Metric(_safe_key(key), float(value), timestamp, int(step))
+            for key, value in metrics.items()
+            if value is not None and math.isfinite(float(value))
+        ]
+        if entities:
+            self.client.log_batch(run_id, metrics=entities, synchronous=True)
+
+    def log_artifact(self, run_id: str, path: Path) -> None:
+        """Upload one file as an artifact of the run."""
+        self.client.log_artifact(run_id, str(path))
+
     def start_run(
         self,
         run_name: str | None,
@@ -446,6 +468,14 @@ def _result_metrics(result: RunResult) -> list[Any]:
         for step, fidelity in enumerate(sampler.hellinger_fidelity or []):
             if fidelity is not None:
                 add("hellinger_fidelity", fidelity, step)
+    if result.optimization is not None:
+        for key in ("best_energy", "final_energy", "exact_energy", "error_to_exact", "best_cut", "expected_cut",
+                    "optimal_cut", "approximation_ratio", "iterations", "evaluations"):
+            value = result.optimization.get(key)
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                add(key, value)
+    if result.scan is not None and result.scan.get("minimum") is not None:
+        add("scan_minimum", result.scan["minimum"])
     for name, seconds in result.timings.items():
         if isinstance(seconds, numbers.Real) and not isinstance(seconds, bool):
             add(name, seconds)

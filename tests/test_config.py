@@ -41,7 +41,7 @@ def test_every_observable_group_composes(observables, width):
 
 @pytest.mark.parametrize(
     "group_option",
-    ["backend=aer", "backend=fake_manila", "backend=ibm", "session.mode=session", "session.mode=batch",
+    ["backend=aer", "backend=fake_manila", "backend=ibm", "session.mode=session", "session.mode=batch", "task=vqe",
      "tracking=none", "tracking=mlflow", "mitigation=none", "transpile.optimization_level=0", "primitive=sampler"],
 )
 def test_other_groups_compose(group_option):
@@ -174,3 +174,4 @@ def test_schemas_cover_every_circuit_and_observable_option():
     conf = Path(__file__).resolve().parents[1] / "conf"
     assert {p.stem for p in (conf / "circuit").glob("*.yaml")} == set(schema.CIRCUIT_SCHEMAS)
     assert {p.stem for p in (conf / "observables").glob("*.yaml")} == set(schema.OBSERVABLE_SCHEMAS)
+    assert {p.stem for p in (conf / "task").glob("*.yaml")} == set(schema.TASK_SCHEMAS)

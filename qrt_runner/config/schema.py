@@ -207,6 +207,60 @@ class TrackingConfig:
     run_name: Optional[str] = None
 
 
+@dataclass
+class OptimizerConfig:
+    """``name``: cobyla, nelder-mead, powell (SciPy), l-bfgs-b (SciPy, parameter-shift gradients),
+    spsa or adam (parameter-shift gradients). ``learning_rate`` is SPSA's ``a`` and Adam's step;
+    ``perturbation`` is SPSA's ``c``."""
+
+    name: str = "cobyla"
+    maxiter: int = 100
+    tol: float = 1e-6
+    learning_rate: float = 0.1
+    perturbation: float = 0.1
+    seed: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class InitialPointConfig:
+    """``kind``: zeros, random (uniform in [low, high) with ``seed``) or list (``values``)."""
+
+    kind: str = "random"
+    values: Optional[List[Any]] = None
+    low: float = -0.1
+    high: float = 0.1
+    seed: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class TaskConfig:
+    name: str = "evaluate"
+
+
+@dataclass
+class EvaluateTask(TaskConfig):
+    name: str = "evaluate"
+
+
+@dataclass
+class ScanTask(TaskConfig):
+    name: str = "scan"
+
+
+@dataclass
+class VqeTask(TaskConfig):
+    name: str = "vqe"
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    initial_point: InitialPointConfig = field(default_factory=InitialPointConfig)
+    resume_from: Optional[str] = None
+
+
+@dataclass
+class QaoaTask(VqeTask):
+    name: str = "qaoa"
+    final_shots: int = 4096
+
+
 CIRCUIT_SCHEMAS = {
     "ghz": GhzCircuit,
     "efficient_su2": EfficientSU2Circuit,
@@ -224,6 +278,8 @@ OBSERVABLE_SCHEMAS = {
     "heisenberg": HeisenbergObservables,
     "h2": H2Observables,
 }
+
+TASK_SCHEMAS = {"evaluate": EvaluateTask, "scan": ScanTask, "vqe": VqeTask, "qaoa": QaoaTask}
 
 
 def register_configs() -> None:
@@ -243,3 +299,5 @@ def register_configs() -> None:
     cs.store(group="session", name="base_session", node=SessionConfig)
     cs.store(group="mitigation", name="base_mitigation", node=MitigationConfig)
     cs.store(group="tracking", name="base_tracking", node=TrackingConfig)
+    for name, schema in TASK_SCHEMAS.items():
+        cs.store(group="task", name=f"base_{name}", node=schema)

@@ -11,8 +11,11 @@ def serve(connection) -> None:
     Circuits are kept by ``task.circuit_keys``: one sent as None is taken from this cache. A
     ``task_id`` of ``"clear"`` empties the cache (the parent mirrors its contents).
     """
+    import signal
+
     from qrt_runner.simulation.task import execute
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     circuits: dict = {}
     connection.send(("ready", None, None))
     while True:

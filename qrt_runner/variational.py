@@ -1,0 +1,226 @@
+"""Iterative workloads: VQE and QAOA loops whose every step is one job of the run's mode.
+
+With ``session.mode=session`` all iterations are jobs of one session, under its ``max_time``;
+a job that times out, an expired session or Ctrl-C ends the loop, and the best parameters and
+energy so far are kept in the result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from qiskit.quantum_info import SparsePauliOp
+from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
+
+from qrt_runner.backend import LocalBackend
+from qrt_runner.config import schema as s
+from qrt_runner.errors import ConfigError
+from qrt_runner.modes import SessionClosedError
+from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
+from qrt_runner.primitives.sampler import Sampler, SamplerOptions
+from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
+from qrt_runner.runner import Workload, _local_target, _seeds, package_versions
+from qrt_runner.spec import RunSpec
+
+STATE_FILE = "optimizer_state.json"
+MAX_EXACT_QUBITS = 14
+MAX_BRUTE_FORCE_NODES = 16
+
+
+def exact_ground_energy(operator: SparsePauliOp) -> float | None:
+    """The lowest eigenvalue of ``operator`` (None above 14 qubits)."""
+    if operator.num_qubits > MAX_EXACT_QUBITS:
+        return None
+    if operator.num_qubits <= 10:
+        return float(np.linalg.eigvalsh(operator.to_matrix()).min())
+    from scipy.sparse.linalg import eigsh
+
+    return float(eigsh(operator.to_matrix(sparse=True), k=1, which="SA")[0][0])
+
+
+def cut_value(bitstring: str, edges: list[list[float]]) -> float:
+    """Weight of the edges cut by ``bitstring`` (little-endian: node i is ``bitstring[-1-i]``)."""
+    return float(sum(w for a, b, w in edges if bitstring[-1 - int(a)] != bitstring[-1 - int(b)]))
+
+
+def max_cut(num_nodes: int, edges: list[list[float]]) -> float | None:
+    """The brute-force maximum cut (None above 16 nodes)."""
+    if num_nodes > MAX_BRUTE_FORCE_NODES:
+        return None
+    assignments = np.arange(2**num_nodes)
+    total = np.zeros(len(assignments))
+    for a, b, w in edges:
+        total += w * (((assignments >> int(a)) ^ (assignments >> int(b))) & 1)
+    return float(total.max())
+
+
+def initial_point(config: s.InitialPointConfig, num_parameters: int) -> np.ndarray:
+    if config.kind == "zeros":
+        return np.zeros(num_parameters)
+    if config.kind == "list":
+        values = np.asarray(config.values, dtype=float)
+        if values.shape != (num_parameters,):
+            raise ConfigError("task.initial_point.values", config.values, f"the circuit has {num_parameters} parameters", f"give {num_parameters} values")
+        return values
+    return np.random.default_rng(config.seed).uniform(config.low, config.high, num_parameters)
+
+
+def load_state(resume_from: str, tracking_uri: str | None) -> OptimizerState:
+    """The last saved optimiser state of a run directory or an MLflow run id."""
+    path = Path(resume_from).expanduser()
+    if path.is_dir():
+        file = path / STATE_FILE
+    else:
+        if tracking_uri is None:
+            raise ConfigError("task.resume_from", resume_from, "is not a run directory, and tracking is off", "give a run directory, or turn tracking on to resume an MLflow run id")
+        import tempfile
+
+        from qrt_runner.tracking import MlflowTracker
+
+        try:
+            client = MlflowTracker.client_for(tracking_uri)
+            file = Path(client.download_artifacts(resume_from, STATE_FILE, tempfile.mkdtemp()))
+        except Exception as exc:  # unknown run id, no such artifact
+            raise ConfigError("task.resume_from", resume_from, f"no optimiser state found ({type(exc).__name__})", "give the run directory or MLflow run id of a vqe/qaoa run") from None
+    if not file.is_file():
+        raise ConfigError("task.resume_from", resume_from, f"has no {STATE_FILE}", "give the run directory or MLflow run id of a vqe/qaoa run")
+    return OptimizerState.from_dict(json.loads(file.read_text()))
+
+
+def run_variational(
+    spec: RunSpec,
+    workload: Workload,
+    *,
+    backend: LocalBackend | None = None,
+    state: OptimizerState | None = None,
+    on_iteration: Callable[[Iteration, OptimizerState, float], None] | None = None,
+) -> RunResult:
+    """Minimise ``<H>`` (the first observable) over the circuit parameters; QAOA then samples.
+
+    Args:
+        spec: a spec with ``task=vqe`` or ``task=qaoa``.
+        workload: its circuit and observables.
+        backend: a local backend to reuse.
+        state: an optimiser state to continue from (``task.resume_from``).
+        on_iteration: called after every iteration with its record, the state and the job time.
+    """
+    task = spec.task
+    t_start = time.perf_counter()
+    target = _local_target(spec, backend)
+    circuit = workload.circuit
+    label, hamiltonian = workload.observables[0]
+    target.compiler.compile(circuit)
+    t_transpiled = time.perf_counter()
+    num_parameters = circuit.num_parameters
+    if state is not None and (state.optimizer != task.optimizer.name or len(state.x) != num_parameters):
+        raise ConfigError(
+            "task.resume_from", task.resume_from, f"was a {state.optimizer} run over {len(state.x)} parameters",
+            f"resume with task.optimizer.name={state.optimizer} and the same circuit",
+        )
+    x0 = np.array(state.x) if state is not None else initial_point(task.initial_point, num_parameters)
+    mode = target.primitive.mode
+    history: list[dict] = []
+
+    def objective(points: np.ndarray):
+        job = target.primitive.run([(circuit, [hamiltonian], points)])
+        data = job.result()[0].data
+        objective.job_time = job.usage_s
+        return np.asarray(data.evs).reshape(-1), np.asarray(data.stds).reshape(-1)
+
+    objective.job_time = 0.0
+
+    def record(iteration: Iteration, current: OptimizerState) -> None:
+        history.append({**iteration.__dict__, "job_time_s": objective.job_time})
+        if on_iteration is not None:
+            on_iteration(iteration, current, objective.job_time)
+
+    rule = gradient_rule(circuit)
+    optimizer = Optimizer(task.optimizer, rule, record)
+    current = state or OptimizerState(task.optimizer.name, x=list(map(float, x0)), best_x=list(map(float, x0)))
+    status, error, error_type = "FINISHED", None, None
+    try:
+        optimizer.run(objective, x0, current)
+    except (RuntimeJobMaxTimeoutError, SessionClosedError) as exc:
+        status, error, error_type = "FAILED", str(exc), type(exc).__name__
+    except KeyboardInterrupt:
+        status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
+    t_optimized = time.perf_counter()
+
+    best_x = np.array(current.best_x if current.best_x else x0)
+    exact = exact_ground_energy(hamiltonian)
+    optimization = {
+        "optimizer": task.optimizer.name,
+        "gradient_rule": rule,
+        "objective": label,
+        "iterations": current.iteration,
+        "evaluations": current.evaluations,
+        "history": history,
+        "optimal_parameters": best_x.tolist(),
+        "best_energy": current.best_energy if np.isfinite(current.best_energy) else None,
+        "best_std": current.best_std,
+        "final_energy": history[-1]["energy"] if history else None,
+        "exact_energy": exact,
+        "error_to_exact": (current.best_energy - exact) if exact is not None and np.isfinite(current.best_energy) else None,
+        "resumed_from": task.resume_from,
+        "state": current.to_dict(),
+    }
+    sampler_outcome = None
+    if isinstance(task, s.QaoaTask) and status == "FINISHED":
+        sampler_outcome = _sample_solution(spec, target, workload, best_x, optimization)
+    target.close()
+
+    result = RunResult(
+        status=status,
+        primitive=spec.primitive.name,
+        backend=target.name,
+        mode=spec.session.mode,
+        session_id=target.session_id,
+        parameter_names=[p.name for p in circuit.parameters],
+        parameter_values=best_x,
+        jobs=[
+            JobRecord(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, (0, 0), job.seed_simulator, job.error)
+            for job in mode.jobs
+        ],
+        seeds=_seeds(spec),
+        versions=dict(package_versions()),
+        task=task.name,
+        optimization=optimization,
+        sampler=sampler_outcome,
+        error=error,
+        error_type=error_type,
+    )
+    result.timings = {
+        "time_build_s": 0.0,
+        "time_transpile_s": t_transpiled - t_start,
+        "time_execute_s": time.perf_counter() - t_transpiled,
+        "time_optimize_s": t_optimized - t_transpiled,
+        "time_total_s": time.perf_counter() - t_start,
+    }
+    return result
+
+
+def _sample_solution(spec: RunSpec, target, workload: Workload, best_x: np.ndarray, optimization: dict) -> SamplerOutcome:
+    """Sample the optimised QAOA circuit and report the best cut found against the optimum."""
+    task = spec.task
+    measured = workload.circuit.measure_all(inplace=False)
+    sampler = Sampler(target.primitive.backend, target.primitive.mode, SamplerOptions(task.final_shots, spec.primitive.max_execution_time))
+    counts = sampler.run([(measured, best_x)]).result()[0].data.meas.get_counts()
+    edges = spec.circuit.edges
+    cuts = {bits: cut_value(bits, edges) for bits in counts}
+    best_bits = max(cuts, key=cuts.get)
+    optimum = max_cut(spec.circuit.num_qubits, edges)
+    expected = sum(cuts[bits] * n for bits, n in counts.items()) / sum(counts.values())
+    optimization.update(
+        best_bitstring=best_bits,
+        best_cut=cuts[best_bits],
+        expected_cut=expected,
+        optimal_cut=optimum,
+        approximation_ratio=expected / optimum if optimum else None,
+        best_cut_ratio=cuts[best_bits] / optimum if optimum else None,
+        found_optimum=bool(optimum is not None and cuts[best_bits] >= optimum - 1e-9),
+    )
+    return SamplerOutcome([counts], task.final_shots, None)
