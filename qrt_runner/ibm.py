@@ -8,6 +8,7 @@ tested offline with a fake device (qiskit-ibm-runtime's local testing mode).
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 from qiskit.providers import BackendV2
@@ -25,7 +26,24 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
     if isinstance(prim, s.EstimatorConfig):
         options["default_precision"] = prim.default_precision
         options["resilience_level"] = spec.mitigation.resilience_level
+        for group in ("resilience", "twirling", "dynamical_decoupling"):
+            subtree = _set_fields(asdict(getattr(spec.mitigation, group)))
+            if subtree:
+                options[group] = subtree
     return options
+
+
+def _set_fields(tree: dict) -> dict:
+    """The fields of a mitigation subtree that the user set (null = left to the service)."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            value = _set_fields(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
 
 
 def connect(spec: RunSpec) -> BackendV2:

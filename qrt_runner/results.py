@@ -77,6 +77,7 @@ class RunResult:
     task: str = "evaluate"
     optimization: dict[str, Any] | None = None
     scan: dict[str, Any] | None = None
+    mitigation: dict[str, Any] | None = None
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -118,6 +119,8 @@ class RunResult:
             out["optimization"] = self.optimization
         if self.scan is not None:
             out["scan"] = self.scan
+        if self.mitigation is not None:
+            out["mitigation"] = self.mitigation
         if self.estimator is not None:
             est = self.estimator
             out.update(

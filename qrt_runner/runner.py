@@ -147,6 +147,7 @@ def run_experiment(
         counts: list[dict[str, int] | None] = [None] * num_sets
 
     submitted = []
+    diagnostics: list[dict] = []
     try:
         for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
@@ -157,6 +158,8 @@ def run_experiment(
             submitted.append(((start, stop), primitive.run([pub])))
         for number, ((start, stop), job) in enumerate(submitted, start=1):
             pub_result = job.result()[0]
+            if "mitigation" in pub_result.metadata:
+                diagnostics.append({"job_id": job.job_id(), "parameter_sets": [start, stop], **pub_result.metadata["mitigation"]})
             if progress is not None:
                 progress(number, len(submitted), job)
             if spec.is_estimator:
@@ -179,6 +182,8 @@ def run_experiment(
         for span, job in submitted
     ]
     shots = spec.shots
+    if spec.is_estimator and spec.effective_mitigation.active:
+        result.mitigation = {"effective": spec.effective_mitigation.to_dict(), "jobs": diagnostics}
     if spec.is_estimator:
         result.estimator = EstimatorOutcome(labels, evs.reshape(param_shape + (len(labels),)), stds.reshape(param_shape + (len(labels),)), shots, spec.primitive.default_precision)
     else:
@@ -225,7 +230,8 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time)
     prim = spec.primitive
     if spec.is_estimator:
-        primitive = Estimator(backend, mode, EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time))
+        options = EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation)
+        primitive = Estimator(backend, mode, options)
     else:
         primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time))
     return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel)

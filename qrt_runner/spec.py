@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
+from qrt_runner.mitigation.options import EffectiveMitigation, finalize
 
 PRIMITIVES = ("estimator", "sampler")
 SESSION_MODES = ("job", "session", "batch")
@@ -44,6 +45,11 @@ class RunSpec:
     @property
     def is_estimator(self) -> bool:
         return self.primitive.name == "estimator"
+
+    @property
+    def effective_mitigation(self) -> EffectiveMitigation:
+        """The mitigation options with resilience-level defaults filled in."""
+        return finalize(self.mitigation, primitive=self.primitive.name)
 
     @property
     def shots(self) -> int:
@@ -95,12 +101,11 @@ def _validate(spec: RunSpec) -> None:
     _validate_backend(spec)
     _validate_transpile(spec.transpile)
     _validate_session(spec.session)
-    if spec.mitigation.resilience_level != 0:
+    effective = finalize(spec.mitigation, primitive=spec.primitive.name)
+    if effective.active and spec.is_estimator and spec.shots == 0:
         raise ConfigError(
-            "mitigation.resilience_level",
-            spec.mitigation.resilience_level,
-            "error mitigation is not available in this version",
-            "use mitigation.resilience_level=0 (mitigation=none)",
+            "mitigation.resilience_level", spec.mitigation.resilience_level, "mitigation works on measured shots, not exact values",
+            "set primitive.default_precision > 0 (e.g. 0.015625), or use mitigation=none",
         )
     _validate_task(spec)
     if spec.is_estimator and spec.observables.name == "none" and spec.task.name != "qaoa":

@@ -35,7 +35,7 @@ def exact_ground_energy(operator: SparsePauliOp) -> float | None:
     """The lowest eigenvalue of ``operator`` (None above 14 qubits)."""
     if operator.num_qubits > MAX_EXACT_QUBITS:
         return None
-    if operator.num_qubits <= 10:
+    if operator.num_qubits <= 5:
         return float(np.linalg.eigvalsh(operator.to_matrix()).min())
     from scipy.sparse.linalg import eigsh
 

@@ -114,7 +114,7 @@ BAD_SPECS = [
     (["transpile.optimization_level=4"], "transpile.optimization_level=4: must be 0, 1, 2 or 3"),
     (["backend.method=tensor"], "backend.method='tensor': unknown value"),
     (["backend=fake_manila", "primitive.default_precision=0"], "exact expectation values are only computed on backend=aer"),
-    (["mitigation.resilience_level=2"], "mitigation.resilience_level=2: error mitigation is not available"),
+    (["mitigation.resilience_level=5"], "mitigation.resilience_level=5: must be 0, 1 or 2"),
     (["circuit=random", "circuit.depth=0"], "circuit.depth=0: must be at least 1"),
     (["circuit.parameter_values.kind=sobol"], "circuit.parameter_values.kind='sobol': unknown value"),
     (["circuit=factory", "circuit.target=nomodule"], "circuit.target='nomodule': must be 'module:function'"),

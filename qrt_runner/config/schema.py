@@ -195,8 +195,61 @@ class SessionConfig:
 
 
 @dataclass
+class MeasureNoiseLearningConfig:
+    num_randomizations: Optional[int] = None
+    shots_per_randomization: Optional[int] = None
+
+
+@dataclass
+class ZneConfig:
+    amplifier: Optional[str] = None
+    noise_factors: Optional[List[float]] = None
+    extrapolator: Optional[List[str]] = None
+    extrapolated_noise_factors: Optional[List[float]] = None
+
+
+@dataclass
+class PecConfig:
+    max_overhead: Optional[float] = None
+    noise_gain: Optional[float] = None
+
+
+@dataclass
+class ResilienceConfig:
+    measure_mitigation: Optional[bool] = None
+    measure_noise_learning: MeasureNoiseLearningConfig = field(default_factory=MeasureNoiseLearningConfig)
+    zne_mitigation: Optional[bool] = None
+    zne: ZneConfig = field(default_factory=ZneConfig)
+    pec_mitigation: Optional[bool] = None
+    pec: PecConfig = field(default_factory=PecConfig)
+
+
+@dataclass
+class TwirlingConfig:
+    enable_gates: Optional[bool] = None
+    enable_measure: Optional[bool] = None
+    num_randomizations: Optional[int] = None
+    shots_per_randomization: Optional[int] = None
+    strategy: Optional[str] = None
+
+
+@dataclass
+class DynamicalDecouplingConfig:
+    enable: Optional[bool] = None
+    sequence_type: Optional[str] = None
+    extra_slack_distribution: Optional[str] = None
+    scheduling_method: Optional[str] = None
+    skip_reset_qubits: Optional[bool] = None
+
+
+@dataclass
 class MitigationConfig:
+    """Leaf names as ``qiskit_ibm_runtime.options_models``; null = unset, filled from the level."""
+
     resilience_level: int = 0
+    resilience: ResilienceConfig = field(default_factory=ResilienceConfig)
+    twirling: TwirlingConfig = field(default_factory=TwirlingConfig)
+    dynamical_decoupling: DynamicalDecouplingConfig = field(default_factory=DynamicalDecouplingConfig)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 Like the hardware service, it measures each qubit-wise commuting group of Pauli terms in its
 own basis, ``ceil(1/precision**2)`` shots per basis, and reports the mean and the standard error
 computed from those shots. With precision 0 on the ideal simulator it returns exact values.
+Mitigation (TREX with measurement twirling, ZNE by gate folding) runs inside the same job.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from qiskit import ClassicalRegister
+from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit.circuit import Parameter
 from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.backend import LocalBackend
+from qrt_runner.mitigation.extrapolation import extrapolate, fit
+from qrt_runner.mitigation.folding import fold_two_qubit_gates
+from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit
@@ -30,6 +35,7 @@ class EstimatorOptions:
     default_precision: float = 0.015625
     default_shots: int | None = None
     max_execution_time: float = 10800.0
+    mitigation: EffectiveMitigation | None = None
 
 
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
@@ -41,10 +47,18 @@ def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) 
 
 
 class _PubPlan:
-    """The measurement circuits of one PUB and how to turn their counts into evs and stds."""
+    """The circuits of one PUB, and how to turn their outputs into evs and stds.
 
-    def __init__(self, pub: EstimatorPub, isa: IsaCircuit, backend: LocalBackend, shots: int):
+    Without mitigation: one circuit per qubit-wise commuting basis (or one circuit of saved
+    expectation values when exact). With mitigation, per noise factor (ZNE, gate folding) one
+    circuit per basis whose measurements are twirled by a template ``sx rz(phi) sx`` (phi = 0
+    flips the bit, pi does not) bound per randomisation, plus one TREX calibration circuit.
+    """
+
+    def __init__(self, pub: EstimatorPub, isa: IsaCircuit, backend: LocalBackend, shots: int,
+                 mitigation: EffectiveMitigation | None, seed: int):
         self.pub, self.isa, self.shots = pub, isa, shots
+        self.mitigation = mitigation if (mitigation is not None and mitigation.active and shots > 0) else None
         width = isa.circuit.num_qubits
         self.obs_terms = [
             {_compact_label(label, isa.logical_to_compact, width): coeff for label, coeff in element.items()}
@@ -53,82 +67,222 @@ class _PubPlan:
         identity = "I" * width
         paulis = sorted({label for terms in self.obs_terms for label in terms if label != identity})
         self.identity = np.array([terms.get(identity, 0.0) for terms in self.obs_terms], dtype=float).real
-        self.values = pub.parameter_values.as_array([p.name for p in isa.circuit.parameters])
+        self.bounds = np.array([sum(abs(c) for c in terms.values()) for terms in self.obs_terms], dtype=float)
+        values = pub.parameter_values.as_array([p.name for p in isa.circuit.parameters])
         self.param_shape = pub.parameter_values.shape
-        flat_values = self.values.reshape(-1, self.values.shape[-1]) if self.values.size else None
-        cache_key = f"{isa.fingerprint}|{'exact' if shots == 0 else 'measured'}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+        self.num_sets = int(np.prod(self.param_shape)) if self.param_shape else 1
+        self.flat_values = values.reshape(self.num_sets, -1)
+        mit = self.mitigation
+        self.factors = mit.zne_noise_factors if mit and mit.zne_mitigation else (1.0,)
+        self.twirled = bool(mit and mit.enable_measure)
+        self.trex = bool(mit and mit.measure_mitigation)
+        self.randomizations = mit.num_randomizations if self.twirled else 1
+        self.shots_per_binding = (mit.shots_per_randomization or -(-shots // self.randomizations)) if self.twirled else shots
+        signature = "exact" if shots == 0 else "measured"
+        if mit is not None:
+            signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}|trex{self.trex}"
+        cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
             cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
-        self.groups, self.circuits = cached
-        self.circuit_keys = [f"{cache_key}|{index}" for index in range(len(self.circuits))]
-        self.parameter_values = [flat_values] * len(self.circuits)
+        self.groups, self.circuits, self.calibration = cached
+        self.cache_key = cache_key
+        rng = np.random.default_rng([seed, 7])
+        self.flips = rng.integers(0, 2, size=(self.randomizations, width)) if self.twirled else np.zeros((1, width), dtype=int)
+        if self.trex:
+            self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
 
+    # -- circuits -------------------------------------------------------------------------
     def _build_circuits(self, paulis: list[str], backend: LocalBackend):
-        """The circuits to run: one with saved expectation values (exact) or one per basis."""
+        """(groups, circuits per noise factor and basis, TREX calibration circuit or None)."""
         if self.shots == 0:
             circuit = self.isa.circuit.copy()
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), list(range(circuit.num_qubits)), label=label)
-            return [paulis], [circuit]
+            return [paulis], [circuit], None
         groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
-        return groups, [self._measurement_circuit(group, backend) for group in groups]
+        mit = self.mitigation
+        circuits = []
+        for factor in self.factors:
+            base = self.isa.circuit
+            if factor != 1.0:
+                base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
+            circuits += [self._measurement_circuit(base, group, backend) for group in groups]
+        calibration = None
+        if self.trex and groups:
+            measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
+            calibration = self._twirled_measurement(QuantumCircuit(base.num_qubits), measured, "qrt_cal", backend)
+        return groups, circuits, calibration
 
-    def _measurement_circuit(self, group: list[str], backend: LocalBackend):
-        width = self.isa.circuit.num_qubits
+    def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend):
+        width = base.num_qubits
         basis = ["I"] * width
         for label in group:
             for qubit, letter in enumerate(reversed(label)):
                 if letter != "I":
                     basis[qubit] = letter
         measured = [q for q in range(width) if basis[q] != "I"]
-        circuit = self.isa.circuit.copy()
-        register = ClassicalRegister(len(measured), "qrt_meas")
+        circuit = base.copy()
+        for qubit in measured:
+            if basis[qubit] in "XY":
+                for instruction in backend.basis_change(basis[qubit]).data:
+                    circuit.append(instruction.operation, [circuit.qubits[qubit]], copy=False)
+        return self._twirled_measurement(circuit, measured, "qrt_meas", backend)
+
+    def _twirled_measurement(self, circuit: QuantumCircuit, measured: list[int], name: str, backend: LocalBackend):
+        register = ClassicalRegister(len(measured), name)
         circuit.add_register(register)
         for clbit, qubit in enumerate(measured):
-            if basis[qubit] in "XY":
-                change = backend.basis_change(basis[qubit])
-                for instruction in change.data:
-                    circuit.append(instruction.operation, [circuit.qubits[qubit]], copy=False)
+            if self.twirled:
+                phi = Parameter(f"qrt_mt_{qubit}")
+                circuit.sx(qubit)
+                circuit.rz(phi, qubit)
+                circuit.sx(qubit)
             circuit.measure(qubit, register[clbit])
         circuit.metadata = {**(circuit.metadata or {}), "qrt_measured_qubits": measured}
         return circuit
 
-    def combine(self, outputs: list[list[dict]]) -> PubResult:
-        """Per-PUB evs and stds from the per-circuit, per-parameter-set outputs."""
-        num_sets = int(np.prod(self.param_shape)) if self.param_shape else 1
-        num_obs = len(self.obs_terms)
-        evs = np.tile(self.identity, (num_sets, 1))
-        variances = np.zeros((num_sets, num_obs))
-        for group, circuit, rows in zip(self.groups, self.circuits, outputs):
-            coeffs = np.array([[np.real(terms.get(label, 0.0)) for label in group] for terms in self.obs_terms])
-            if self.shots == 0:
-                for index, data in enumerate(rows):
-                    evs[index] += coeffs @ np.array([data[label] for label in group])
-                continue
-            measured = circuit.metadata["qrt_measured_qubits"]
-            masks = np.array([_parity_mask(label, measured) for label in group], dtype=np.int64)
-            for index, counts in enumerate(rows):
-                outcomes = np.array([int(key, 16) for key in counts], dtype=np.int64)
-                weights = np.array(list(counts.values()), dtype=float)
-                total = weights.sum()
-                signs = 1.0 - 2.0 * (_popcount(outcomes[:, None] & masks[None, :]) & 1)
-                per_shot = signs @ coeffs.T
-                mean = weights @ per_shot / total
-                evs[index] += mean
-                if total > 1:
-                    variances[index] += weights @ (per_shot - mean) ** 2 / total / (total - 1)
-        param_index = np.arange(num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
-        obs_index = np.arange(num_obs).reshape(self.pub.observables.shape)
-        p_idx, o_idx = np.broadcast_arrays(param_index, obs_index)
-        data = DataBin(evs=evs[p_idx, o_idx], stds=np.sqrt(variances[p_idx, o_idx]), shape=self.pub.shape)
+    # -- tasks ----------------------------------------------------------------------------
+    def _values(self, circuit: QuantumCircuit, flips: np.ndarray, with_user: bool) -> np.ndarray | None:
+        """Rows (set, randomisation) of circuit.parameters: user values, then twirl angles."""
+        repeats = len(flips)
+        sets = self.num_sets if with_user else 1
+        columns = {}
+        if with_user:
+            for index, param in enumerate(self.isa.circuit.parameters):
+                columns[param.name] = np.repeat(self.flat_values[:, index], repeats)
+        for qubit in range(flips.shape[1]):
+            columns[f"qrt_mt_{qubit}"] = np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets)
+        names = [p.name for p in circuit.parameters]
+        if not names:
+            return None
+        return np.stack([columns[name] for name in names], axis=1)
+
+    def sim_tasks(self, backend: LocalBackend, seed: int) -> list[SimTask]:
+        common = dict(
+            device=backend.name if backend.device is not None else None, qubits=self.isa.physical_qubits,
+            method=backend.method, threads=backend.threads, seed=seed,
+        )
+        tasks = [SimTask(
+            kind="expval" if self.shots == 0 else "counts", shots=self.shots_per_binding if self.shots else 0,
+            circuits=list(self.circuits), parameter_values=[self._values(c, self.flips, True) for c in self.circuits],
+            circuit_keys=[f"{self.cache_key}|{i}" for i in range(len(self.circuits))], **common,
+        )]
+        if self.calibration is not None:
+            tasks.append(SimTask(
+                kind="counts", shots=self.mitigation.measure_noise_learning_shots_per_randomization,
+                circuits=[self.calibration], parameter_values=[self._values(self.calibration, self.calibration_flips, False)],
+                circuit_keys=[f"{self.cache_key}|cal"], **common,
+            ))
+        return tasks
+
+    # -- combining --------------------------------------------------------------------------
+    def _pooled(self, rows: list[dict], flips: np.ndarray, measured: list[int], masks: np.ndarray):
+        """Outcomes of the rows of one parameter set pooled over randomisations, bit flips undone:
+        (signs per outcome and Pauli, weights)."""
+        signs, weights = [], []
+        for counts, flip in zip(rows, flips):
+            outcomes = np.array([int(key, 16) for key in counts], dtype=np.int64)
+            flip_bits = sum(int(flip[q]) << i for i, q in enumerate(measured))
+            parity = _popcount((outcomes[:, None] ^ flip_bits) & masks[None, :]) & 1
+            signs.append(1.0 - 2.0 * parity)
+            weights.append(np.array(list(counts.values()), dtype=float))
+        return np.vstack(signs), np.concatenate(weights)
+
+    def _calibration_factors(self, rows: list[dict]) -> dict[str, tuple[float, float]]:
+        """TREX: per Pauli, the measured <Z...Z> of |0...0> with twirled readout (ideal: 1)."""
+        measured = self.calibration.metadata["qrt_measured_qubits"]
+        labels = sorted({label for group in self.groups for label in group})
+        masks = np.array([_parity_mask(label, measured) for label in labels], dtype=np.int64)
+        signs, weights = self._pooled(rows, self.calibration_flips, measured, masks)
+        total = weights.sum()
+        means = weights @ signs / total
+        variances = weights @ (signs - means) ** 2 / total / max(total - 1, 1)
+        return {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(labels, means, variances)}
+
+    def combine(self, outputs: list[list[list[dict]]]) -> PubResult:
+        """Per-PUB evs and stds from the outputs of :meth:`sim_tasks`."""
+        num_sets, num_obs = self.num_sets, len(self.obs_terms)
+        calibration = self._calibration_factors(outputs[1][0]) if self.calibration is not None else None
+        per_factor_evs = np.zeros((len(self.factors), num_sets, num_obs))
+        per_factor_vars = np.zeros_like(per_factor_evs)
+        outputs = outputs[0]
+        num_groups = len(self.groups)
+        repeats = len(self.flips)
+        for f in range(len(self.factors)):
+            evs = np.tile(self.identity, (num_sets, 1))
+            variances = np.zeros((num_sets, num_obs))
+            for g, group in enumerate(self.groups):
+                circuit, rows = self.circuits[f * num_groups + g], outputs[f * num_groups + g]
+                coeffs = np.array([[np.real(terms.get(label, 0.0)) for label in group] for terms in self.obs_terms])
+                if self.shots == 0:
+                    for index, data in enumerate(rows):
+                        evs[index] += coeffs @ np.array([data[label] for label in group])
+                    continue
+                if calibration is not None:
+                    scale = np.array([calibration[label][0] for label in group])
+                    coeffs = coeffs / np.where(np.abs(scale) > 1e-3, scale, 1e-3)
+                measured = circuit.metadata["qrt_measured_qubits"]
+                masks = np.array([_parity_mask(label, measured) for label in group], dtype=np.int64)
+                for index in range(num_sets):
+                    signs, weights = self._pooled(rows[index * repeats:(index + 1) * repeats], self.flips, measured, masks)
+                    total = weights.sum()
+                    per_shot = signs @ coeffs.T
+                    mean = weights @ per_shot / total
+                    evs[index] += mean
+                    if total > 1:
+                        variances[index] += weights @ (per_shot - mean) ** 2 / total / (total - 1)
+            per_factor_evs[f], per_factor_vars[f] = evs, variances
         metadata = {
             "target_precision": self.pub.precision,
             "shots": self.shots,
-            "num_bases": len(self.circuits) if self.shots else 0,
+            "num_bases": num_groups if self.shots else 0,
             "circuit_metadata": self.pub.circuit.metadata,
         }
+        evs, stds = per_factor_evs[0], np.sqrt(per_factor_vars[0])
+        if self.mitigation is not None:
+            evs, stds = self._extrapolate(per_factor_evs, np.sqrt(per_factor_vars), metadata, calibration)
+        param_index = np.arange(num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
+        obs_index = np.arange(num_obs).reshape(self.pub.observables.shape)
+        p_idx, o_idx = np.broadcast_arrays(param_index, obs_index)
+        data = DataBin(evs=evs[p_idx, o_idx], stds=stds[p_idx, o_idx], shape=self.pub.shape)
         return PubResult(data, metadata=metadata)
+
+    def _extrapolate(self, evs_f: np.ndarray, stds_f: np.ndarray, metadata: dict, calibration) -> tuple[np.ndarray, np.ndarray]:
+        mit = self.mitigation
+        metadata["mitigation"] = {
+            "num_circuits": len(self.circuits) + (self.calibration is not None),
+            "num_randomizations": self.randomizations,
+            "shots_per_randomization": self.shots_per_binding,
+            "shots_spent": int(self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
+                               + (mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
+                                  if self.calibration is not None else 0)),
+        }
+        if calibration is not None:
+            metadata["mitigation"]["trex_calibration"] = {label: value for label, (value, _) in calibration.items()}
+        if not mit.zne_mitigation:
+            return evs_f[0], stds_f[0]
+        num_sets, num_obs = evs_f.shape[1:]
+        evs, stds = np.zeros((num_sets, num_obs)), np.zeros((num_sets, num_obs))
+        chosen = np.empty((num_sets, num_obs), dtype=object)
+        at = np.asarray(mit.zne_extrapolated_noise_factors)
+        extrapolated = np.zeros((num_sets, num_obs, len(mit.zne_extrapolator), len(at)))
+        for s_index in range(num_sets):
+            for o in range(num_obs):
+                best, fits = extrapolate(mit.zne_extrapolator, self.factors, evs_f[:, s_index, o], stds_f[:, s_index, o],
+                                         self.bounds[o], at=(0.0,))
+                evs[s_index, o], stds[s_index, o], chosen[s_index, o] = best.values[0], best.stds[0], best.name
+                for k, name in enumerate(mit.zne_extrapolator):
+                    extrapolated[s_index, o, k] = fit(name, self.factors, evs_f[:, s_index, o], stds_f[:, s_index, o], at).values
+        metadata["mitigation"].update(
+            noise_factors=list(self.factors),
+            evs_noise_factors=evs_f.transpose(1, 2, 0).tolist(),
+            stds_noise_factors=stds_f.transpose(1, 2, 0).tolist(),
+            extrapolator=chosen.tolist(),
+            extrapolated_noise_factors=at.tolist(),
+            evs_extrapolated=extrapolated.tolist(),
+        )
+        return evs, stds
 
 
 def _parity_mask(label: str, measured: list[int]) -> int:
@@ -163,32 +317,21 @@ class Estimator(BaseEstimatorV2):
         if precision is None:
             precision = self.options.default_precision
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
+        seed = self.backend.next_seed()
         plans = []
         for pub in coerced:
             if pub.precision == 0 and self.backend.device is not None and self.options.default_shots is None:
                 raise ValueError(f"precision 0 (exact) is only available on the ideal simulator, not {self.backend.name}")
             shots = self.options.default_shots or (0 if pub.precision == 0 else int(np.ceil(1 / pub.precision**2 - 1e-9)))
-            plans.append(_PubPlan(pub, self.backend.compiler.compile(pub.circuit), self.backend, shots))
-        seed = self.backend.next_seed()
-        tasks = [
-            SimTask(
-                kind="expval" if plan.shots == 0 else "counts",
-                device=self.backend.name if self.backend.device is not None else None,
-                qubits=plan.isa.physical_qubits,
-                method=self.backend.method,
-                threads=self.backend.threads,
-                seed=seed,
-                shots=plan.shots,
-                circuits=list(plan.circuits),
-                parameter_values=plan.parameter_values,
-                circuit_keys=plan.circuit_keys,
-            )
-            for plan in plans
-        ]
+            isa = self.backend.compiler.compile(pub.circuit)
+            plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed))
+        plan_tasks = [plan.sim_tasks(self.backend, seed) for plan in plans]
 
         def postprocess(outputs):
-            return PrimitiveResult(
-                [plan.combine(output) for plan, output in zip(plans, outputs)], metadata={"version": 2, "seed_simulator": seed}
-            )
+            results, position = [], 0
+            for plan, tasks in zip(plans, plan_tasks):
+                results.append(plan.combine(outputs[position:position + len(tasks)]))
+                position += len(tasks)
+            return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
-        return self.mode.submit(tasks, postprocess, self.options.max_execution_time)
+        return self.mode.submit([task for tasks in plan_tasks for task in tasks], postprocess, self.options.max_execution_time)

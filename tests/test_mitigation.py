@@ -1,0 +1,198 @@
+"""Mitigation: option finalisation as IBM's, extrapolators, folding, and physics on a noisy device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
+from qiskit_ibm_runtime.options import EstimatorOptions as IbmEstimatorOptions
+
+from conftest import FAST, spec_for
+from qrt_runner import ibm
+from qrt_runner.backend import LocalBackend
+from qrt_runner.config.schema import MitigationConfig
+from qrt_runner.errors import ConfigError
+from qrt_runner.mitigation.extrapolation import extrapolate, fit
+from qrt_runner.mitigation.folding import effective_factor, fold_two_qubit_gates
+from qrt_runner.mitigation.options import finalize
+from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
+
+
+def _config(**changes) -> MitigationConfig:
+    return spec_for([f"mitigation.{k}={v}" for k, v in changes.items()]).mitigation
+
+
+@pytest.mark.parametrize(
+    "level,gates,measure,trex,zne",
+    [(0, False, False, False, False), (1, False, True, True, False)],
+)
+def test_resilience_level_defaults_fill_only_unset_fields(level, gates, measure, trex, zne):
+    eff = finalize(_config(resilience_level=level))
+    assert (eff.enable_gates, eff.enable_measure, eff.measure_mitigation, eff.zne_mitigation) == (gates, measure, trex, zne)
+    assert eff.zne_noise_factors == (1.0, 3.0, 5.0) and eff.zne_extrapolator == ("exponential", "linear")
+
+
+def test_level_2_defaults_turn_on_gate_twirling_which_is_refused_until_built():
+    with pytest.raises(ConfigError, match="mitigation.twirling.enable_gates=True: this technique is not available"):
+        finalize(_config(resilience_level=2))
+    eff = finalize(_config(resilience_level=2, **{"twirling.enable_gates": "false"}))
+    assert eff.zne_mitigation and eff.measure_mitigation and eff.enable_measure and not eff.enable_gates
+
+
+def test_explicit_fields_override_the_level_and_dependencies_are_forced():
+    eff = finalize(_config(resilience_level=1, **{"resilience.measure_mitigation": "false"}))
+    assert not eff.measure_mitigation and eff.enable_measure  # level 1 still twirls measurements
+    eff = finalize(_config(**{"resilience.measure_mitigation": "true", "twirling.enable_measure": "false"}))
+    assert eff.measure_mitigation and eff.enable_measure  # TREX forces measurement twirling
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        ({"resilience.pec_mitigation": "true", "resilience.zne_mitigation": "true"}, "PEC cannot be combined with ZNE"),
+        ({"resilience_level": 3}, "mitigation.resilience_level=3: must be 0, 1 or 2"),
+        ({"resilience.zne.amplifier": "pea", "resilience.zne_mitigation": "true"}, "PEA is not available"),
+        ({"resilience.zne.amplifier": "magic"}, "mitigation.resilience.zne.amplifier='magic': unknown amplifier"),
+        ({"resilience.zne.noise_factors": "[1,3]", "resilience.zne.extrapolator": "[polynomial_degree_2]"},
+         "needs more than 3 noise factors, got 2"),
+        ({"resilience.zne.noise_factors": "[0.5,3]"}, "needs at least two factors, each >= 1"),
+        ({"twirling.num_randomizations": 0}, "mitigation.twirling.num_randomizations=0: must be at least 1"),
+        ({"dynamical_decoupling.enable": "true"}, "mitigation.dynamical_decoupling.enable=True: this technique is not available"),
+    ],
+)
+def test_refused_combinations(changes, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+        finalize(_config(**changes))
+
+
+def test_sampler_has_no_resilience_levels_and_exact_mode_cannot_be_mitigated():
+    with pytest.raises(ConfigError, match="the sampler has no resilience levels"):
+        spec_for(["experiment=ghz_sampler", "mitigation=level1"])
+    with pytest.raises(ConfigError, match="mitigation works on measured shots, not exact values"):
+        spec_for(["mitigation=level1", "primitive.default_precision=0"])
+
+
+@pytest.mark.parametrize("preset", ["none", "level1", "trex", "zne"])
+def test_presets_compose_and_round_trip_into_ibm_options(preset):
+    spec = spec_for([f"mitigation={preset}", "backend=ibm"])
+    options = ibm.runtime_options(spec)
+    IbmEstimatorOptions(**options)  # IBM's own model accepts our tree unchanged
+    assert options["resilience_level"] == spec.mitigation.resilience_level
+
+
+# --- extrapolators on synthetic data with known answers -----------------------------------
+X = np.array([1.0, 3.0, 5.0])
+SIGMA = np.full(3, 1e-3)
+
+
+def test_linear_and_polynomial_extrapolators_recover_known_intercepts():
+    assert fit("linear", X, 0.8 - 0.05 * X, SIGMA, [0]).values[0] == pytest.approx(0.8)
+    assert fit("polynomial_degree_2", X, 0.7 - 0.1 * X + 0.01 * X**2, SIGMA, [0]).values[0] == pytest.approx(0.7)
+    line = fit("linear", X, 0.8 - 0.05 * X, SIGMA, [0])
+    assert line.stds[0] == pytest.approx(np.sqrt(np.sum((np.array([13, 4, -5]) / 12) ** 2)) * 1e-3, rel=1e-6)
+
+
+def test_exponential_and_double_exponential_recover_known_values():
+    assert fit("exponential", X, 0.9 * np.exp(-X / 4), SIGMA, [0]).values[0] == pytest.approx(0.9)
+    x5 = np.arange(1.0, 6.0)
+    y5 = 0.5 * np.exp(-0.2 * x5) + 0.3 * np.exp(-1.0 * x5)
+    assert fit("double_exponential", x5, y5, np.full(5, 1e-5), [0]).values[0] == pytest.approx(0.8, abs=1e-3)
+    assert fit("fallback", X, np.array([0.5, 0.4, 0.3]), SIGMA, [0]).values[0] == 0.5
+
+
+def test_first_successful_extrapolator_is_picked():
+    crossing = np.array([0.1, -0.05, -0.2])  # changes sign: the exponential cannot fit it
+    best, fits = extrapolate(("exponential", "linear"), X, crossing, SIGMA, bound=1.0)
+    assert not fits[0].ok and best.name == "linear"
+    out_of_bounds = np.array([0.95, 0.6, 0.25])  # linear intercept 1.125 exceeds |O| <= 1
+    best, _ = extrapolate(("linear", "fallback"), X, out_of_bounds, SIGMA, bound=1.0)
+    assert best.name == "fallback"
+
+
+# --- folding --------------------------------------------------------------------------------
+def _bell_chain() -> QuantumCircuit:
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.rz(0.3, 2)
+    circuit.cx(0, 2)
+    circuit.cx(2, 1)
+    return circuit
+
+
+@pytest.mark.parametrize("factor,expected", [(1, 1.0), (3, 3.0), (5, 5.0), (2, 2.0)])
+def test_folding_multiplies_two_qubit_gates_and_keeps_the_unitary(factor, expected):
+    circuit = _bell_chain()
+    folded = fold_two_qubit_gates(circuit, factor, "gate_folding", seed=1)
+    assert effective_factor(circuit, folded) == pytest.approx(expected)
+    assert Operator(folded).equiv(Operator(circuit))
+
+
+def test_partial_folding_front_and_back_choose_ends():
+    circuit = _bell_chain()
+    front = fold_two_qubit_gates(circuit, 1.5, "gate_folding_front", seed=0)
+    back = fold_two_qubit_gates(circuit, 1.5, "gate_folding_back", seed=0)
+    names = lambda c: [i.operation.name for i in c.data]  # noqa: E731
+    assert names(front)[:4] == ["h", "cx", "cx", "cx"] and names(back)[-3:] == ["cx", "cx", "cx"]
+
+
+# --- physics on a noisy fake device -----------------------------------------------------------
+def _ghz(n=3) -> QuantumCircuit:
+    circuit = QuantumCircuit(n)
+    circuit.h(0)
+    for q in range(n - 1):
+        circuit.cx(q, q + 1)
+    return circuit
+
+
+def _run(mitigation: dict, circuit, observables, seed=3):
+    backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=seed, seed_transpiler=5)
+    spec = spec_for([f"mitigation.{k}={v}" for k, v in mitigation.items()])
+    options = EstimatorOptions(default_precision=1 / 64, mitigation=finalize(spec.mitigation))
+    return Estimator(backend, options=options).run([(circuit, observables)]).result()[0]
+
+
+def test_trex_cuts_readout_error_on_a_noisy_device():
+    circuit = _ghz()
+    observables = [SparsePauliOp("ZZZ"), SparsePauliOp.from_list([("ZZI", 1.0), ("IZZ", 1.0)]), SparsePauliOp("XXX")]
+    exact = np.array([Statevector(circuit).expectation_value(o).real for o in observables])
+    raw = _run({"resilience_level": 0}, circuit, observables)
+    trex = _run({"resilience_level": 1}, circuit, observables)
+    raw_error = np.abs(raw.data.evs - exact)
+    trex_error = np.abs(trex.data.evs - exact)
+    margin = 3 * np.hypot(raw.data.stds, trex.data.stds)
+    assert np.all(trex_error[1:] < raw_error[1:] - margin[1:])  # the non-zero observables
+    assert "trex_calibration" in trex.metadata["mitigation"]
+    assert all(0.5 < v < 1.0 for v in trex.metadata["mitigation"]["trex_calibration"].values())
+
+
+def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)  # a Bell state, then a long identity made of CX pairs: <ZZ> = <XX> = 1
+    for _ in range(16):
+        circuit.barrier()  # keeps the transpiler from cancelling the pairs
+        circuit.cx(0, 1)
+    observables = [SparsePauliOp("ZZ"), SparsePauliOp("XX")]
+    trex = _run({"resilience_level": 1}, circuit, observables)
+    zne = _run({"resilience_level": 1, "resilience.zne_mitigation": "true"}, circuit, observables)
+    trex_error = np.abs(trex.data.evs - 1.0)
+    zne_error = np.abs(zne.data.evs - 1.0)
+    assert np.all(zne_error < trex_error - 2 * np.hypot(trex.data.stds, zne.data.stds))
+    diagnostics = zne.metadata["mitigation"]
+    assert diagnostics["noise_factors"] == [1.0, 3.0, 5.0]
+    evs_by_factor = np.array(diagnostics["evs_noise_factors"])[0]  # (observables, factors)
+    assert np.all(np.diff(evs_by_factor, axis=1) < 0)  # more folding, more noise
+
+
+def test_mitigated_cli_run_writes_effective_options_and_diagnostics():
+    from qrt_runner.runner import run_experiment
+
+    spec = spec_for(["experiment=default", "backend=fake_manila", "mitigation=zne", *FAST])
+    result = run_experiment(spec)
+    data = result.to_dict()
+    assert data["mitigation"]["effective"]["resilience"]["zne_mitigation"] is True
+    job = data["mitigation"]["jobs"][0]
+    assert job["num_circuits"] == 7 and job["shots_spent"] > 0 and len(job["extrapolator"][0]) == 3
