@@ -25,7 +25,7 @@ def _config(**changes) -> MitigationConfig:
 
 @pytest.mark.parametrize(
     "level,gates,measure,trex,zne",
-    [(0, False, False, False, False), (1, False, True, True, False)],
+    [(0, False, False, False, False), (1, False, True, True, False), (2, True, True, True, True)],
 )
 def test_resilience_level_defaults_fill_only_unset_fields(level, gates, measure, trex, zne):
     eff = finalize(_config(resilience_level=level))
@@ -33,9 +33,7 @@ def test_resilience_level_defaults_fill_only_unset_fields(level, gates, measure,
     assert eff.zne_noise_factors == (1.0, 3.0, 5.0) and eff.zne_extrapolator == ("exponential", "linear")
 
 
-def test_level_2_defaults_turn_on_gate_twirling_which_is_refused_until_built():
-    with pytest.raises(ConfigError, match="mitigation.twirling.enable_gates=True: this technique is not available"):
-        finalize(_config(resilience_level=2))
+def test_level_2_with_an_explicit_field_keeps_the_rest_of_its_defaults():
     eff = finalize(_config(resilience_level=2, **{"twirling.enable_gates": "false"}))
     assert eff.zne_mitigation and eff.measure_mitigation and eff.enable_measure and not eff.enable_gates
 
@@ -59,6 +57,7 @@ def test_explicit_fields_override_the_level_and_dependencies_are_forced():
         ({"resilience.zne.noise_factors": "[0.5,3]"}, "needs at least two factors, each >= 1"),
         ({"twirling.num_randomizations": 0}, "mitigation.twirling.num_randomizations=0: must be at least 1"),
         ({"dynamical_decoupling.enable": "true"}, "mitigation.dynamical_decoupling.enable=True: this technique is not available"),
+        ({"resilience.pec_mitigation": "true"}, "mitigation.resilience.pec_mitigation=True: this technique is not available"),
     ],
 )
 def test_refused_combinations(changes, message):
@@ -130,6 +129,24 @@ def test_folding_multiplies_two_qubit_gates_and_keeps_the_unitary(factor, expect
     assert Operator(folded).equiv(Operator(circuit))
 
 
+def test_gate_twirling_template_keeps_the_circuit_for_every_randomisation():
+    from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
+
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.ecr(1, 0)
+    circuit.cz(0, 1)
+    template = twirl_template(circuit)
+    assert template.num_parameters == 3 * 8
+    columns = twirl_angles(template, 16, np.random.default_rng(4))
+    distinct = {tuple(columns[p.name][r] for p in template.parameters) for r in range(16)}
+    assert len(distinct) > 8  # really random Paulis
+    for r in range(16):
+        bound = template.assign_parameters({p: columns[p.name][r] for p in template.parameters})
+        assert Operator(bound).equiv(Operator(circuit))
+
+
 def test_partial_folding_front_and_back_choose_ends():
     circuit = _bell_chain()
     front = fold_two_qubit_gates(circuit, 1.5, "gate_folding_front", seed=0)
@@ -185,6 +202,22 @@ def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
     assert diagnostics["noise_factors"] == [1.0, 3.0, 5.0]
     evs_by_factor = np.array(diagnostics["evs_noise_factors"])[0]  # (observables, factors)
     assert np.all(np.diff(evs_by_factor, axis=1) < 0)  # more folding, more noise
+
+
+def test_level_2_beats_raw_on_a_noisy_ising_energy():
+    from qrt_runner.runner import build_workload, run_experiment
+
+    base = ["experiment=ising_estimator", "circuit.parameter_values.num_sets=4", "circuit.reps=3",
+            "primitive.default_precision=0.01", "backend=fake_manila", *FAST]
+    workload = build_workload(spec_for(base))
+    exact = np.array([Statevector(workload.circuit.assign_parameters(v)).expectation_value(workload.observables[0][1]).real
+                      for v in workload.parameter_values])
+    raw = run_experiment(spec_for(base + ["mitigation=none"])).estimator
+    level2 = run_experiment(spec_for(base + ["mitigation.resilience_level=2"])).estimator
+    raw_error = np.abs(raw.evs[:, 0] - exact).mean()
+    mitigated_error = np.abs(level2.evs[:, 0] - exact).mean()
+    standard_error_of_mean_difference = np.sqrt(np.mean(raw.stds**2 + level2.stds**2) / len(exact))
+    assert mitigated_error < raw_error - 2 * standard_error_of_mean_difference
 
 
 def test_mitigated_cli_run_writes_effective_options_and_diagnostics():

@@ -164,12 +164,10 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         raise ConfigError("mitigation.resilience.zne.amplifier", "pea", f"PEA {_NOT_YET}", "use gate_folding")
     for key, on in (
         ("mitigation.resilience.pec_mitigation", pec),
-        ("mitigation.twirling.enable_gates", enable_gates),
         ("mitigation.dynamical_decoupling.enable", dd_enable),
     ):
         if on:
-            fix = "set it to false" + (" (mitigation.resilience_level=2 turns gate twirling on: add mitigation.twirling.enable_gates=false)" if "gates" in key else "")
-            raise ConfigError(key, True, f"this technique {_NOT_YET}", fix)
+            raise ConfigError(key, True, f"this technique {_NOT_YET}", "set it to false")
     max_overhead = _pick(res.pec.max_overhead, 100.0)
     if max_overhead <= 0 or not math.isfinite(max_overhead):
         raise ConfigError("mitigation.resilience.pec.max_overhead", max_overhead, "must be > 0", "e.g. 100")

@@ -23,6 +23,7 @@ from qrt_runner.backend import LocalBackend
 from qrt_runner.mitigation.extrapolation import extrapolate, fit
 from qrt_runner.mitigation.folding import fold_two_qubit_gates
 from qrt_runner.mitigation.options import EffectiveMitigation
+from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit
@@ -52,7 +53,8 @@ class _PubPlan:
     Without mitigation: one circuit per qubit-wise commuting basis (or one circuit of saved
     expectation values when exact). With mitigation, per noise factor (ZNE, gate folding) one
     circuit per basis whose measurements are twirled by a template ``sx rz(phi) sx`` (phi = 0
-    flips the bit, pi does not) bound per randomisation, plus one TREX calibration circuit.
+    flips the bit, pi does not) and whose two-qubit gates are Pauli-twirled, all bound per
+    randomisation, plus one TREX calibration circuit.
     """
 
     def __init__(self, pub: EstimatorPub, isa: IsaCircuit, backend: LocalBackend, shots: int,
@@ -75,12 +77,14 @@ class _PubPlan:
         mit = self.mitigation
         self.factors = mit.zne_noise_factors if mit and mit.zne_mitigation else (1.0,)
         self.twirled = bool(mit and mit.enable_measure)
+        self.twirl_gates = bool(mit and mit.enable_gates)
         self.trex = bool(mit and mit.measure_mitigation)
-        self.randomizations = mit.num_randomizations if self.twirled else 1
-        self.shots_per_binding = (mit.shots_per_randomization or -(-shots // self.randomizations)) if self.twirled else shots
+        randomized = self.twirled or self.twirl_gates
+        self.randomizations = mit.num_randomizations if randomized else 1
+        self.shots_per_binding = (mit.shots_per_randomization or -(-shots // self.randomizations)) if randomized else shots
         signature = "exact" if shots == 0 else "measured"
         if mit is not None:
-            signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}|trex{self.trex}"
+            signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
         cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
@@ -88,7 +92,8 @@ class _PubPlan:
         self.groups, self.circuits, self.calibration = cached
         self.cache_key = cache_key
         rng = np.random.default_rng([seed, 7])
-        self.flips = rng.integers(0, 2, size=(self.randomizations, width)) if self.twirled else np.zeros((1, width), dtype=int)
+        self.flips = rng.integers(0, 2, size=(self.randomizations, width)) if self.twirled else np.zeros((self.randomizations, width), dtype=int)
+        self.rng = rng
         if self.trex:
             self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
 
@@ -107,11 +112,13 @@ class _PubPlan:
             base = self.isa.circuit
             if factor != 1.0:
                 base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
+            if self.twirl_gates:
+                base = twirl_template(base)
             circuits += [self._measurement_circuit(base, group, backend) for group in groups]
         calibration = None
         if self.trex and groups:
             measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
-            calibration = self._twirled_measurement(QuantumCircuit(base.num_qubits), measured, "qrt_cal", backend)
+            calibration = self._twirled_measurement(QuantumCircuit(self.isa.circuit.num_qubits), measured, "qrt_cal", backend)
         return groups, circuits, calibration
 
     def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend):
@@ -153,6 +160,9 @@ class _PubPlan:
                 columns[param.name] = np.repeat(self.flat_values[:, index], repeats)
         for qubit in range(flips.shape[1]):
             columns[f"qrt_mt_{qubit}"] = np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets)
+        if self.twirl_gates and with_user:
+            for name, column in twirl_angles(circuit, repeats, self.rng).items():
+                columns[name] = np.tile(column, sets)
         names = [p.name for p in circuit.parameters]
         if not names:
             return None
