@@ -26,6 +26,11 @@ def build_circuit(spec: s.CircuitConfig, *, measure: bool) -> QuantumCircuit:
         circuit.measure_all()
     if not measure and circuit.num_clbits:
         circuit = circuit.remove_final_measurements(inplace=False)
+        if any(inst.operation.name == "measure" for inst in circuit.data):
+            raise ConfigError(
+                "circuit", spec.name, "the estimator needs a circuit without mid-circuit measurements",
+                "remove them, or use primitive=sampler",
+            )
     circuit.metadata = {**(circuit.metadata or {}), "qrt_circuit": spec.name}
     return circuit
 
@@ -101,7 +106,11 @@ def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as exc:
         raise ConfigError("circuit.target", spec.target, f"cannot be imported ({exc})", "give an importable 'module:function'") from None
-    circuit = function(**spec.kwargs)
+    try:
+        circuit = function(**spec.kwargs)
+    except Exception as exc:  # the user's own code
+        detail = " ".join(str(exc).split())[:200]
+        raise ConfigError("circuit.target", spec.target, f"raised {type(exc).__name__}: {detail}", "fix the function or circuit.kwargs") from None
     if not isinstance(circuit, QuantumCircuit):
         raise ConfigError("circuit.target", spec.target, f"returned {type(circuit).__name__}, not a QuantumCircuit", "return a QuantumCircuit")
     return circuit

@@ -7,6 +7,7 @@ config (one line on stderr naming the key and the fix; nothing is left in the ru
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import re
@@ -54,7 +55,7 @@ def run_task(cfg) -> None:
     from qrt_runner.runner import build_workload, run_experiment
     from qrt_runner.scan import summarize_scan
     from qrt_runner.spec import build_spec, resolve_config
-    from qrt_runner.variational import STATE_FILE, load_state
+    from qrt_runner.variational import STATE_FILE, load_state, starting_point
     from qrt_runner.simulation.executor import default_executor
 
     hydra_cfg = HydraConfig.get()
@@ -68,6 +69,8 @@ def run_task(cfg) -> None:
         state = None
         if getattr(spec.task, "resume_from", None):
             state = load_state(spec.task.resume_from, spec.tracking.uri if spec.tracking.enabled else None)
+        if spec.task.name in ("vqe", "qaoa"):
+            starting_point(spec, workload, state)
     except ConfigError as exc:
         _remove_half_written(run_dir)
         _CONFIG_ERRORS.append(str(exc))  # reported after Hydra returns, as one line
@@ -196,6 +199,16 @@ def _one_line(exc: BaseException) -> str:
     unknown = re.search(r"Key '([^']+)' is not in struct\s+full_key: (\S+)", text)
     if unknown:
         return f"{unknown.group(2)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
+    missing = re.search(r"Could not find '([^/']+)/([^']+)'", text)
+    if missing:
+        group, name = missing.groups()
+        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
+        options = [o for o in options if not o.startswith("base_")]
+        if len(options) > 12:
+            close = difflib.get_close_matches(name, options, n=3)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            return f"{group}={name}: no such option; {hint}({len(options)} options: qrt-run --help lists them)"
+        return f"{group}={name}: no such option; choose one of {', '.join(options)}" if options else f"{group}={name}: no such option"
     override = re.match(r"Could not override '([^']+)'", text)
     if override:
         return f"{override.group(1)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"

@@ -7,6 +7,7 @@ tested offline with a fake device (qiskit-ibm-runtime's local testing mode).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from typing import Any
@@ -22,7 +23,7 @@ from qrt_runner.transpile import IsaCompiler
 def runtime_options(spec: RunSpec) -> dict[str, Any]:
     """The primitive options of ``spec`` under qiskit-ibm-runtime's own leaf names."""
     prim = spec.primitive
-    options: dict[str, Any] = {"default_shots": prim.default_shots, "max_execution_time": int(prim.max_execution_time)}
+    options: dict[str, Any] = {"default_shots": prim.default_shots, "max_execution_time": math.ceil(prim.max_execution_time)}
     if isinstance(prim, s.EstimatorConfig):
         options["default_precision"] = prim.default_precision
         options["resilience_level"] = spec.mitigation.resilience_level
@@ -122,7 +123,7 @@ def open_mode(mode: str, device: BackendV2, max_time: float):
     from qiskit_ibm_runtime import Batch, Session
 
     if mode == "session":
-        return Session(backend=device, max_time=int(max_time))
+        return Session(backend=device, max_time=math.ceil(max_time))
     if mode == "batch":
-        return Batch(backend=device, max_time=int(max_time))
+        return Batch(backend=device, max_time=math.ceil(max_time))
     return device

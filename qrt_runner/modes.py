@@ -84,6 +84,7 @@ class ExecutionMode:
         self.started_at: float | None = None
         self.closed = False
         self.expired = False
+        self.cancelled = False
         self.jobs: list[LocalJob] = []
         self._queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qrt-{mode}")
 
@@ -107,8 +108,13 @@ class ExecutionMode:
         self._queue.shutdown(wait=True)
 
     def cancel(self) -> None:
-        """Close without waiting: jobs not yet started are cancelled."""
+        """Close without waiting: queued jobs are cancelled, a running one is stopped."""
         self.closed = True
+        for job in self.jobs:
+            job.cancel()
+        if any(job.running() for job in self.jobs):
+            self.cancelled = True
+            self.executor.abort()
         self._queue.shutdown(wait=False, cancel_futures=True)
 
     def submit(
@@ -127,9 +133,11 @@ class ExecutionMode:
         return job
 
     def _execute(self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float) -> Any:
-        if self.expired:
+        remaining = self.remaining()
+        if self.expired or (self.started_at is not None and remaining is not None and remaining <= 0):
+            self.expired = True
             job._set_status("CANCELLED")
-            job.error = f"the {self.mode} expired before this job started"
+            job.error = f"the {self.mode} {self.session_id} expired before this job started"
             raise SessionClosedError(job.error)
         job.seed_simulator = tasks[0].seed if tasks else 0
         clock: dict[str, float] = {}
@@ -167,8 +175,8 @@ class ExecutionMode:
             job._set_status("CANCELLED")
             raise RuntimeJobMaxTimeoutError(f"Job {job.job_id()} was cancelled: {job.error}") from None
         except BaseException as exc:
-            job.error = f"{type(exc).__name__}: {exc}"
-            job._set_status("ERROR")
+            job.error = "cancelled: the run was interrupted" if self.cancelled else f"{type(exc).__name__}: {exc}"
+            job._set_status("CANCELLED" if self.cancelled else "ERROR")
             raise
         job._set_status("DONE")
         return result

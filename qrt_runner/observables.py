@@ -83,6 +83,9 @@ def build_observables(spec: s.ObservablesConfig) -> list[tuple[str, SparsePauliO
     if isinstance(spec, s.PauliObservables):
         if not spec.terms:
             raise ConfigError("observables.terms", [], "is empty", "give observables.terms=[ZZ,\"0.5*XX\"]")
+        for term in spec.terms:
+            if not isinstance(term, str):
+                raise ConfigError("observables.terms", term, "each entry must be a Pauli string or sum", "write observables.terms=[ZZI,\"0.5*XXX + IZZ\"]")
         return [(term.strip(), parse_observable(term)) for term in spec.terms]
     if isinstance(spec, s.IsingObservables):
         if spec.num_qubits < 1:

@@ -113,7 +113,7 @@ class Optimizer:
         """Count an iteration evaluated at ``x``; the caller saves the state once it is updated."""
         state.iteration += 1
         state.x = list(map(float, x))
-        if energy < state.best_energy:
+        if energy <= state.best_energy:
             state.best_energy, state.best_std, state.best_x = float(energy), float(std), list(map(float, x))
         return Iteration(state.iteration, float(energy), float(std), state.best_energy, grad_norm, state.evaluations, list(state.x))
 
@@ -128,13 +128,14 @@ class Optimizer:
             if gradient:
                 points, divisor = _gradient_points(x, self.rule)
                 energies, stds = objective(points)
-                half = len(x)
-                grad = (energies[1 : 1 + half] - energies[1 + half :]) / divisor
+                grad = _shift_gradient(energies, divisor)
                 seen[x.tobytes()] = (energies[0], stds[0], float(np.linalg.norm(grad)))
-                return energies[0], grad
-            energies, stds = objective(x[None, :])
-            seen[x.tobytes()] = (energies[0], stds[0], None)
-            return energies[0]
+            else:
+                energies, stds = objective(x[None, :])
+                seen[x.tobytes()] = (energies[0], stds[0], None)
+            if energies[0] < state.best_energy:  # every evaluation counts, reported or not
+                state.best_energy, state.best_std, state.best_x = float(energies[0]), float(stds[0]), list(map(float, x))
+            return (energies[0], grad) if gradient else energies[0]
 
         def callback(xk):
             x = np.asarray(getattr(xk, "x", xk), dtype=float)
@@ -147,7 +148,8 @@ class Optimizer:
 
     def _spsa(self, objective: "_Counted", state: OptimizerState) -> None:
         a, c = self.config.learning_rate, self.config.perturbation
-        stability = 0.1 * self.config.maxiter
+        # the stability constant is fixed by the first run, so a resumed run continues the same schedule
+        stability = state.extra.setdefault("stability", 0.1 * self.config.maxiter)
         x = np.array(state.x)
         for k in range(state.iteration, self.config.maxiter):
             ak = a / (k + 1 + stability) ** 0.602
@@ -168,8 +170,7 @@ class Optimizer:
         for k in range(state.iteration, self.config.maxiter):
             points, divisor = _gradient_points(x, self.rule)
             energies, stds = objective(points)
-            half = len(x)
-            grad = (energies[1 : 1 + half] - energies[1 + half :]) / divisor
+            grad = _shift_gradient(energies, divisor)
             record = self._record(state, x, energies[0], stds[0], float(np.linalg.norm(grad)))
             m = beta1 * m + (1 - beta1) * grad
             v = beta2 * v + (1 - beta2) * grad**2
@@ -180,6 +181,12 @@ class Optimizer:
             self.on_iteration(record, state)
             if np.linalg.norm(grad) < self.config.tol:
                 break
+
+
+def _shift_gradient(energies: np.ndarray, divisor: float) -> np.ndarray:
+    """The gradient from the energies at ``_gradient_points``: (E(x + s e_i) - E(x - s e_i)) / divisor."""
+    half = (len(energies) - 1) // 2
+    return (energies[1 : 1 + half] - energies[1 + half :]) / divisor
 
 
 class _Counted:

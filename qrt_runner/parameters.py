@@ -27,7 +27,10 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
             raise ConfigError(f"{KEY}.values", spec.values, "the circuit has no parameters", f"remove {KEY}.values")
         return np.zeros((0,))
     if spec.kind == "one":
-        values = np.asarray(_floats(spec.values), dtype=float)
+        try:
+            values = np.asarray(_floats(spec.values), dtype=float)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{KEY}.values", spec.values, "must be one list of numbers", f"give [{count} numbers]") from None
         if values.ndim != 1 or values.size != count:
             raise ConfigError(f"{KEY}.values", spec.values, f"the circuit has {count} parameters ({_preview(names)}), got {values.size} values", f"give {count} values")
         return values
@@ -35,8 +38,8 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
         try:
             values = np.asarray([_floats(row) for row in spec.values], dtype=float)
         except (TypeError, ValueError):
-            raise ConfigError(f"{KEY}.values", spec.values, "must be a list of lists of numbers", f"give [[{count} values], ...]") from None
-        if values.ndim != 2 or values.shape[1] != count:
+            raise ConfigError(f"{KEY}.values", spec.values, "must be a list of equally long lists of numbers", f"give [[{count} values], ...]") from None
+        if values.ndim != 2 or values.shape[1] != count:  # ragged rows fail in np.asarray above
             raise ConfigError(f"{KEY}.values", spec.values, f"every set needs {count} values ({_preview(names)})", f"give sets of {count} values")
         return values
     if spec.kind == "grid":

@@ -142,9 +142,20 @@ class RunResult:
         """Write ``results.json`` atomically (no half-written file on interruption)."""
         path = Path(path)
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2))
+        tmp.write_text(json.dumps(_finite(self.to_dict()), indent=2, allow_nan=False))
         tmp.replace(path)
         return path
+
+
+def _finite(value: Any) -> Any:
+    """Replace non-finite floats anywhere in a JSON-ready structure by None (valid JSON)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _nan_to_none(array: np.ndarray) -> Any:

@@ -20,6 +20,7 @@ from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxT
 
 from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
+from qrt_runner.capacity import check_capacity
 from qrt_runner.circuits import build_circuit, maxcut_cost
 from qrt_runner.errors import ConfigError
 from qrt_runner.modes import ExecutionMode, SessionClosedError
@@ -28,10 +29,11 @@ from qrt_runner.parameters import parameter_array
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
-from qrt_runner.simulation.executor import default_executor
+from qrt_runner.simulation.executor import SimulationFailed, SimulatorDied, default_executor
 from qrt_runner.spec import RunSpec
 from qrt_runner.transpile import IsaCompiler
 
+JOB_FAILURES = (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError, SimulatorDied, SimulationFailed)
 _PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy")
 _MAX_FIDELITY_QUBITS = 14
 _MAX_FIDELITY_SETS = 64
@@ -60,6 +62,7 @@ def package_versions() -> dict[str, str]:
 def build_workload(spec: RunSpec) -> Workload:
     """Build and cross-check circuit, observables and parameter values (raises ConfigError)."""
     circuit = build_circuit(spec.circuit, measure=not spec.is_estimator)
+    check_capacity(spec, circuit)
     if spec.task.name == "qaoa":
         observables = [("maxcut_cost", maxcut_cost(spec.circuit.num_qubits, spec.circuit.edges))]
     else:
@@ -148,6 +151,7 @@ def run_experiment(
 
     submitted = []
     diagnostics: list[dict] = []
+    failures: list[BaseException] = []
     try:
         for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
@@ -157,7 +161,11 @@ def run_experiment(
                 pub = (workload.circuit, chunk) if has_params else (workload.circuit,)
             submitted.append(((start, stop), primitive.run([pub])))
         for number, ((start, stop), job) in enumerate(submitted, start=1):
-            pub_result = job.result()[0]
+            try:
+                pub_result = job.result()[0]
+            except JOB_FAILURES as exc:  # jobs are independent: keep collecting the others
+                failures.append(exc)
+                continue
             if "mitigation" in pub_result.metadata:
                 diagnostics.append({"job_id": job.job_id(), "parameter_sets": [start, stop], **pub_result.metadata["mitigation"]})
             if progress is not None:
@@ -169,12 +177,14 @@ def run_experiment(
                 joined = pub_result.join_data()
                 for offset in range(stop - start):
                     counts[start + offset] = joined[offset].get_counts() if has_params else joined.get_counts()
-    except (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError) as exc:
-        result.status, result.error, result.error_type = "FAILED", str(exc), type(exc).__name__
     except KeyboardInterrupt:
         result.status, result.error, result.error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
     finally:
         target.close()
+    if failures and result.status == "FINISHED":
+        first = failures[0]
+        others = f" ({len(failures) - 1} more job(s) failed)" if len(failures) > 1 else ""
+        result.status, result.error, result.error_type = "FAILED", f"{first}{others}", type(first).__name__
     t_executed = time.perf_counter()
 
     result.jobs = [

@@ -133,7 +133,7 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
             raise ConfigError("circuit.max_operands", circuit.max_operands, "must be between 1 and 4", "set circuit.max_operands to 1, 2, 3 or 4")
     if isinstance(circuit, s.QaoaCircuit):
         for edge in circuit.edges:
-            if len(edge) != 3 or not all(0 <= int(q) < circuit.num_qubits for q in edge[:2]) or int(edge[0]) == int(edge[1]):
+            if not _is_edge(edge, circuit.num_qubits):
                 raise ConfigError(
                     "circuit.edges", edge, f"each edge must be [a, b, weight] with distinct nodes 0..{circuit.num_qubits - 1}",
                     "fix the edge or raise circuit.num_qubits",
@@ -152,8 +152,26 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
         if not pv.grid:
             raise ConfigError("circuit.parameter_values.grid", {}, "kind=grid needs at least one parameter", "give grid: {name: [start, stop, num]}")
         for name, axis in pv.grid.items():
-            if len(axis) != 3 or int(axis[2]) < 1:
+            if not _is_grid_axis(axis):
                 raise ConfigError(f"circuit.parameter_values.grid.{name}", axis, "must be [start, stop, num] with num >= 1", "e.g. [0, 3.1416, 11]")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_grid_axis(axis: Any) -> bool:
+    return (
+        isinstance(axis, (list, tuple)) and len(axis) == 3 and all(_is_number(v) for v in axis)
+        and float(axis[2]).is_integer() and axis[2] >= 1
+    )
+
+
+def _is_edge(edge: Any, num_nodes: int) -> bool:
+    if not (isinstance(edge, (list, tuple)) and len(edge) == 3 and all(_is_number(v) for v in edge)):
+        return False
+    a, b = edge[0], edge[1]
+    return float(a).is_integer() and float(b).is_integer() and 0 <= a < num_nodes and 0 <= b < num_nodes and a != b
 
 
 def _one_of(key: str, value: Any, allowed: tuple[str, ...]) -> None:

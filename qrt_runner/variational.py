@@ -14,16 +14,14 @@ from typing import Callable
 
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
-from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
 
 from qrt_runner.backend import LocalBackend
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
-from qrt_runner.modes import SessionClosedError
 from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
-from qrt_runner.runner import Workload, _local_target, _seeds, package_versions
+from qrt_runner.runner import JOB_FAILURES, Workload, _local_target, _seeds, package_versions
 from qrt_runner.spec import RunSpec
 
 STATE_FILE = "optimizer_state.json"
@@ -91,6 +89,20 @@ def load_state(resume_from: str, tracking_uri: str | None) -> OptimizerState:
     return OptimizerState.from_dict(json.loads(file.read_text()))
 
 
+def starting_point(spec: RunSpec, workload: Workload, state: OptimizerState | None) -> np.ndarray:
+    """The first point of the loop; checks a resumed state fits (raises ConfigError)."""
+    task = spec.task
+    num_parameters = workload.circuit.num_parameters
+    if state is not None:
+        if state.optimizer != task.optimizer.name or len(state.x) != num_parameters:
+            raise ConfigError(
+                "task.resume_from", task.resume_from, f"was a {state.optimizer} run over {len(state.x)} parameters",
+                f"resume with task.optimizer.name={state.optimizer} and the same circuit",
+            )
+        return np.array(state.x)
+    return initial_point(task.initial_point, num_parameters)
+
+
 def run_variational(
     spec: RunSpec,
     workload: Workload,
@@ -115,13 +127,7 @@ def run_variational(
     label, hamiltonian = workload.observables[0]
     target.compiler.compile(circuit)
     t_transpiled = time.perf_counter()
-    num_parameters = circuit.num_parameters
-    if state is not None and (state.optimizer != task.optimizer.name or len(state.x) != num_parameters):
-        raise ConfigError(
-            "task.resume_from", task.resume_from, f"was a {state.optimizer} run over {len(state.x)} parameters",
-            f"resume with task.optimizer.name={state.optimizer} and the same circuit",
-        )
-    x0 = np.array(state.x) if state is not None else initial_point(task.initial_point, num_parameters)
+    x0 = starting_point(spec, workload, state)
     mode = target.primitive.mode
     history: list[dict] = []
 
@@ -144,7 +150,7 @@ def run_variational(
     status, error, error_type = "FINISHED", None, None
     try:
         optimizer.run(objective, x0, current)
-    except (RuntimeJobMaxTimeoutError, SessionClosedError) as exc:
+    except JOB_FAILURES as exc:
         status, error, error_type = "FAILED", str(exc), type(exc).__name__
     except KeyboardInterrupt:
         status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
@@ -161,7 +167,7 @@ def run_variational(
         "history": history,
         "optimal_parameters": best_x.tolist(),
         "best_energy": current.best_energy if np.isfinite(current.best_energy) else None,
-        "best_std": current.best_std,
+        "best_std": current.best_std if np.isfinite(current.best_std) else None,
         "final_energy": history[-1]["energy"] if history else None,
         "exact_energy": exact,
         "error_to_exact": (current.best_energy - exact) if exact is not None and np.isfinite(current.best_energy) else None,
@@ -169,9 +175,15 @@ def run_variational(
         "state": current.to_dict(),
     }
     sampler_outcome = None
-    if isinstance(task, s.QaoaTask) and status == "FINISHED":
-        sampler_outcome = _sample_solution(spec, target, workload, best_x, optimization)
-    target.close()
+    try:
+        if isinstance(task, s.QaoaTask) and status == "FINISHED":
+            sampler_outcome = _sample_solution(spec, target, workload, best_x, optimization)
+    except JOB_FAILURES as exc:
+        status, error, error_type = "FAILED", f"final sampling: {exc}", type(exc).__name__
+    except KeyboardInterrupt:
+        status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
+    finally:
+        target.close()
 
     result = RunResult(
         status=status,

@@ -140,3 +140,22 @@ def test_parameter_sweep_transpiles_once(ideal):
         values = np.random.default_rng(seed).uniform(0, 1, (4, circuit.num_parameters))
         Estimator(ideal).run([(circuit, ["ZZ"], values)]).result()
     assert ideal.compiler.transpile_count - before == 1
+
+
+def test_estimator_ignores_classical_bits_the_circuit_already_has(ideal):
+    from qiskit import ClassicalRegister
+
+    circuit = QuantumCircuit(2)
+    circuit.add_register(ClassicalRegister(2, "c"))
+    circuit.x(1)
+    result = Estimator(ideal).run([(circuit, ["ZI", "IZ", "ZZ"])]).result()[0]
+    np.testing.assert_allclose(result.data.evs, [-1.0, 1.0, -1.0])
+
+
+def test_broadcast_values_land_on_the_right_observable_and_parameter_set(ideal):
+    circuit = efficient_su2(2, reps=1)
+    values = np.random.default_rng(9).uniform(0, 2 * np.pi, (3, 1, circuit.num_parameters))
+    observables = [SparsePauliOp("ZI"), SparsePauliOp("XX")]
+    result = Estimator(ideal, options=EstimatorOptions(default_precision=0)).run([(circuit, observables, values)]).result()[0]
+    assert result.data.evs.shape == (3, 2)
+    np.testing.assert_allclose(result.data.evs, _exact(circuit, observables, values[:, 0, :]), atol=1e-10)

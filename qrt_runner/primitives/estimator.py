@@ -146,7 +146,8 @@ class _PubPlan:
                 circuit.rz(phi, qubit)
                 circuit.sx(qubit)
             circuit.measure(qubit, register[clbit])
-        circuit.metadata = {**(circuit.metadata or {}), "qrt_measured_qubits": measured}
+        positions = [circuit.find_bit(bit).index for bit in register]  # after any clbits the circuit had
+        circuit.metadata = {**(circuit.metadata or {}), "qrt_measured_qubits": measured, "qrt_clbits": positions}
         return circuit
 
     # -- tasks ----------------------------------------------------------------------------
@@ -187,13 +188,14 @@ class _PubPlan:
         return tasks
 
     # -- combining --------------------------------------------------------------------------
-    def _pooled(self, rows: list[dict], flips: np.ndarray, measured: list[int], masks: np.ndarray):
+    def _pooled(self, rows: list[dict], flips: np.ndarray, circuit: QuantumCircuit, masks: np.ndarray):
         """Outcomes of the rows of one parameter set pooled over randomisations, bit flips undone:
         (signs per outcome and Pauli, weights)."""
+        measured, positions = circuit.metadata["qrt_measured_qubits"], circuit.metadata["qrt_clbits"]
         signs, weights = [], []
         for counts, flip in zip(rows, flips):
             outcomes = np.array([int(key, 16) for key in counts], dtype=np.int64)
-            flip_bits = sum(int(flip[q]) << i for i, q in enumerate(measured))
+            flip_bits = sum(int(flip[q]) << position for q, position in zip(measured, positions))
             parity = _popcount((outcomes[:, None] ^ flip_bits) & masks[None, :]) & 1
             signs.append(1.0 - 2.0 * parity)
             weights.append(np.array(list(counts.values()), dtype=float))
@@ -201,10 +203,9 @@ class _PubPlan:
 
     def _calibration_factors(self, rows: list[dict]) -> dict[str, tuple[float, float]]:
         """TREX: per Pauli, the measured <Z...Z> of |0...0> with twirled readout (ideal: 1)."""
-        measured = self.calibration.metadata["qrt_measured_qubits"]
         labels = sorted({label for group in self.groups for label in group})
-        masks = np.array([_parity_mask(label, measured) for label in labels], dtype=np.int64)
-        signs, weights = self._pooled(rows, self.calibration_flips, measured, masks)
+        masks = np.array([_parity_mask(label, self.calibration) for label in labels], dtype=np.int64)
+        signs, weights = self._pooled(rows, self.calibration_flips, self.calibration, masks)
         total = weights.sum()
         means = weights @ signs / total
         variances = weights @ (signs - means) ** 2 / total / max(total - 1, 1)
@@ -232,10 +233,9 @@ class _PubPlan:
                 if calibration is not None:
                     scale = np.array([calibration[label][0] for label in group])
                     coeffs = coeffs / np.where(np.abs(scale) > 1e-3, scale, 1e-3)
-                measured = circuit.metadata["qrt_measured_qubits"]
-                masks = np.array([_parity_mask(label, measured) for label in group], dtype=np.int64)
+                masks = np.array([_parity_mask(label, circuit) for label in group], dtype=np.int64)
                 for index in range(num_sets):
-                    signs, weights = self._pooled(rows[index * repeats:(index + 1) * repeats], self.flips, measured, masks)
+                    signs, weights = self._pooled(rows[index * repeats:(index + 1) * repeats], self.flips, circuit, masks)
                     total = weights.sum()
                     per_shot = signs @ coeffs.T
                     mean = weights @ per_shot / total
@@ -295,11 +295,12 @@ class _PubPlan:
         return evs, stds
 
 
-def _parity_mask(label: str, measured: list[int]) -> int:
+def _parity_mask(label: str, circuit: QuantumCircuit) -> int:
+    """Bits of the outcome (as Aer reports it, over all clbits) that carry ``label``'s parity."""
     mask = 0
-    for clbit, qubit in enumerate(measured):
+    for qubit, position in zip(circuit.metadata["qrt_measured_qubits"], circuit.metadata["qrt_clbits"]):
         if label[len(label) - 1 - qubit] != "I":
-            mask |= 1 << clbit
+            mask |= 1 << position
     return mask
 
 

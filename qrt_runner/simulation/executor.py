@@ -26,7 +26,11 @@ class TaskTimeout(Exception):
 
 
 class SimulatorDied(RuntimeError):
-    """The simulator process ended without answering (crash or out of memory)."""
+    """The simulator process ended without answering (crash, out of memory, or aborted)."""
+
+
+class SimulationFailed(RuntimeError):
+    """Aer reported an error for the task (the message carries its traceback)."""
 
 
 class ProcessExecutor:
@@ -69,7 +73,7 @@ class ProcessExecutor:
             return self._connection.recv()
         except (EOFError, OSError):
             self._kill()
-            raise SimulatorDied("the simulator process ended unexpectedly (out of memory?)") from None
+            raise SimulatorDied("the simulator process ended before answering (aborted, crashed or out of memory)") from None
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -100,6 +104,8 @@ class ProcessExecutor:
             self._next_id += 1
             task_id = self._next_id
             self._connection.send((task_id, self._without_known_circuits(task)))
+            if task.circuit_keys:  # only once the child has them
+                self._child_circuits.update(task.circuit_keys)
             kind, _, _ = self._receive(None)
             started = time.time()
             if on_start is not None:
@@ -114,7 +120,7 @@ class ProcessExecutor:
                 self._kill()
                 raise
             if kind == "error":
-                raise RuntimeError(f"simulation failed:\n{payload}")
+                raise SimulationFailed(f"simulation failed: {payload.strip().splitlines()[-1]}")
             return payload
 
     def _without_known_circuits(self, task: SimTask) -> SimTask:
@@ -125,8 +131,13 @@ class ProcessExecutor:
             self._connection.send(("clear", None))
             self._child_circuits.clear()
         circuits = [None if key in self._child_circuits else circuit for key, circuit in zip(task.circuit_keys, task.circuits)]
-        self._child_circuits.update(task.circuit_keys)
         return replace(task, circuits=circuits)
+
+    def abort(self) -> None:
+        """Kill the child now, from any thread: the task running in it ends with SimulatorDied."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
 
     def shutdown(self) -> None:
         """Stop the child process."""
