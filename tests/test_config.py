@@ -121,6 +121,13 @@ BAD_SPECS = [
     (["circuit=factory", "circuit.target=no_such_module_xyz:f"], "circuit.target='no_such_module_xyz:f': cannot be imported"),
     (["circuit=qaoa", "circuit.edges=[[0,9,1.0]]", "primitive=sampler"], "circuit.edges=[0, 9, 1.0]: each edge must be"),
     (["circuit=qft", "circuit.initial_state=012"], "circuit.initial_state='012': must be a bitstring of length 4"),
+    (["circuit=qaoa", "circuit.edges=[1,2]", "primitive=sampler"], "circuit.edges=1: each edge must be [a, b, weight]"),
+    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=one", "circuit.parameter_values.values=[a,b]"],
+     "must be one list of numbers"),
+    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=list", "circuit.parameter_values.values=[[1,2],[3]]"],
+     "must be a list of equally long lists of numbers"),
+    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:5}"],
+     "circuit.parameter_values.grid.0=5: must be [start, stop, num]"),
     (["seed=-1"], "seed=-1: must be >= 0"),
 ]
 
@@ -158,6 +165,13 @@ def test_hydra_refuses_unknown_keys_types_and_options(overrides):
         (["backend=fake_nowhere"], "fake_nowhere"),
         (["transpile.optimization_level=7"], "transpile.optimization_level=7: must be 0, 1, 2 or 3"),
         (["observables=none"], "the estimator needs observables"),
+        (["experiment=nope"], "experiment=nope: no such option; choose one of default, ghz_sampler"),
+        (["backend=fake_manilla"], "backend=fake_manilla: no such option; did you mean fake_manila"),
+        (["observables.terms=[[Z,Z,Z]]"], "each entry must be a Pauli string or sum"),
+        (["backend=fake_manila", "circuit.num_qubits=7", "observables=ising"], "fake_manila has only 5 qubits"),
+        (["circuit.num_qubits=40", "backend.method=statevector", "observables=ising"], "a 40-qubit statevector needs 16,384 GiB"),
+        (["experiment=ising_estimator", "backend.method=stabilizer"], "backend.method='stabilizer': cannot simulate non-Clifford gates"),
+        (["experiment=vqe_h2", "task.initial_point.kind=list", "task.initial_point.values=[1,2]"], "the circuit has 6 parameters"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line_and_no_run_dir(tmp_path, args, fragment):

@@ -81,3 +81,30 @@ def test_batch_mode_records_ids_and_status_history():
     for job in result.jobs:
         assert [s for s, _ in job.status_history] == ["QUEUED", "RUNNING", "DONE"] and job.usage_s > 0
     assert len({job.seed_simulator for job in result.jobs}) == 3
+
+
+def test_in_job_mode_a_timed_out_job_does_not_drop_the_independent_jobs_after_it():
+    spec = spec_for([
+        "circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=2", "circuit.parameter_values.num_sets=24",
+        "observables=paulis", f"observables.terms=[{'Z' * 18}]", "primitive.default_precision=0",
+        "primitive.max_execution_time=0.5", "session.parameter_sets_per_job=12", *FAST,
+    ])
+    spec_small = spec_for(["experiment=ising_estimator", "session.parameter_sets_per_job=4", *FAST])
+    result = run_experiment(spec)
+    assert result.status == "FAILED" and [job.status for job in result.jobs] == ["CANCELLED", "CANCELLED"]
+    assert "1 more job(s) failed" in result.error
+    assert run_experiment(spec_small).status == "FINISHED"  # the simulator process recovers
+
+
+def test_cancelling_a_mode_stops_the_running_simulation_at_once(backend):
+    mode = ExecutionMode("session", backend.executor, max_time=600)
+    estimator = Estimator(backend, mode, options=EstimatorOptions(default_precision=0))
+    job = estimator.run([_long_pub()])
+    while not job.running():
+        time.sleep(0.05)
+    started = time.time()
+    mode.cancel()
+    with pytest.raises(Exception):
+        job.result()
+    assert time.time() - started < 2.0
+    assert job.status().name == "CANCELLED"

@@ -32,8 +32,17 @@ def test_repeated_estimator_jobs_send_the_circuit_once_and_stay_correct():
     circuit = QuantumCircuit(1)
     circuit.ry(theta, 0)
     estimator = Estimator(backend, options=EstimatorOptions(default_precision=0))
+    sent = []
+    original = backend.executor._without_known_circuits
+
+    def spy(task):
+        trimmed = original(task)
+        sent.append(sum(c is not None for c in trimmed.circuits))
+        return trimmed
+
+    backend.executor._without_known_circuits = spy
     for angle in (0.0, 0.7, 1.9):
         ev = estimator.run([(circuit, ["Z", "X"], [angle])]).result()[0].data.evs
         np.testing.assert_allclose(ev, [np.cos(angle), np.sin(angle)], atol=1e-12)
     assert len(backend.measurement_circuits) == 1
-    assert len(backend.executor._child_circuits) >= 1
+    assert sent == [1, 0, 0]  # the circuit travels to the simulator process once

@@ -180,3 +180,20 @@ def test_ctrl_c_ends_the_run_killed_with_the_finished_iterations_kept(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
     assert run.info.status == "KILLED"
+
+
+def test_cobyla_best_energy_counts_evaluations_before_the_first_callback():
+    _, result = _run(["experiment=vqe_h2", "task.optimizer.maxiter=4"])
+    opt = result.optimization
+    assert opt["evaluations"] >= 4 and opt["best_energy"] is not None  # COBYLA needs at least n + 2
+    assert opt["best_energy"] <= min([h["energy"] for h in opt["history"]] or [np.inf])
+
+
+def test_results_json_is_valid_json_when_no_iteration_finished(tmp_path):
+    overrides = ["task=vqe", "circuit=efficient_su2", "circuit.num_qubits=20", "circuit.reps=1", "observables=paulis",
+                 f"observables.terms=[{'Z' * 20}]", "primitive.default_precision=0", "primitive.max_execution_time=0.5",
+                 "task.optimizer.name=adam"]
+    _, result = _run(overrides)
+    assert result.status == "FAILED" and result.optimization["iterations"] == 0
+    path = result.write_json(tmp_path / "results.json")
+    json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in results.json"))
