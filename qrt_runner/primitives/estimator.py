@@ -188,20 +188,19 @@ class _PubPlan:
         return tasks
 
     # -- combining --------------------------------------------------------------------------
-    def _pooled(self, rows: list[dict], flips: np.ndarray, circuit: QuantumCircuit, masks: np.ndarray):
+    def _pooled(self, rows: list[tuple[np.ndarray, np.ndarray]], flips: np.ndarray, circuit: QuantumCircuit, masks: np.ndarray):
         """Outcomes of the rows of one parameter set pooled over randomisations, bit flips undone:
         (signs per outcome and Pauli, weights)."""
         measured, positions = circuit.metadata["qrt_measured_qubits"], circuit.metadata["qrt_clbits"]
         signs, weights = [], []
-        for counts, flip in zip(rows, flips):
-            outcomes = np.array([int(key, 16) for key in counts], dtype=np.int64)
+        for (outcomes, counts), flip in zip(rows, flips):
             flip_bits = sum(int(flip[q]) << position for q, position in zip(measured, positions))
             parity = _popcount((outcomes[:, None] ^ flip_bits) & masks[None, :]) & 1
             signs.append(1.0 - 2.0 * parity)
-            weights.append(np.array(list(counts.values()), dtype=float))
+            weights.append(counts.astype(float))
         return np.vstack(signs), np.concatenate(weights)
 
-    def _calibration_factors(self, rows: list[dict]) -> dict[str, tuple[float, float]]:
+    def _calibration_factors(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
         """TREX: per Pauli, the measured <Z...Z> of |0...0> with twirled readout (ideal: 1)."""
         labels = sorted({label for group in self.groups for label in group})
         masks = np.array([_parity_mask(label, self.calibration) for label in labels], dtype=np.int64)

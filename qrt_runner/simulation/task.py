@@ -16,7 +16,8 @@ class SimTask:
     """One Aer call: circuits, each run for every row of its parameter array.
 
     Attributes:
-        kind: ``counts``, ``memory`` (per-shot hex outcomes) or ``expval`` (saved expectation values).
+        kind: ``counts`` (outcomes and their counts as two int64 arrays: cheap to send back),
+            ``memory`` (per-shot hex outcomes) or ``expval`` (saved expectation values).
         device: fake device name whose noise is simulated, or None for the ideal simulator.
         qubits: device qubits the (compact) circuits stand for; the noise is restricted to them.
         parameter_values: per circuit an array ``(num_sets, num_parameters)`` in
@@ -82,7 +83,7 @@ def execute(task: SimTask) -> tuple[list[list[Any]], float]:
         for offset in range(count):
             experiment = position + offset
             if task.kind == "counts":
-                rows.append(result.data(experiment)["counts"])
+                rows.append(_counts_arrays(result.data(experiment)["counts"]))
             elif task.kind == "memory":
                 rows.append(result.data(experiment)["memory"])
             else:
@@ -90,3 +91,10 @@ def execute(task: SimTask) -> tuple[list[list[Any]], float]:
         outputs.append(rows)
         position += count
     return outputs, time.perf_counter() - start
+
+
+def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Aer's hex-keyed counts as (outcomes, counts) int64 arrays."""
+    size = len(counts)
+    outcomes = np.fromiter((int(key, 16) for key in counts), dtype=np.int64, count=size)
+    return outcomes, np.fromiter(counts.values(), dtype=np.int64, count=size)
