@@ -27,7 +27,7 @@ def _combine(pub: SamplerPub, isa: IsaCircuit, rows: list[list[str]]) -> Sampler
     circuit = isa.circuit
     num_clbits = circuit.num_clbits
     shape = pub.parameter_values.shape
-    full = [BitArray.from_samples(memory, num_clbits) for memory in rows]
+    full = [BitArray(packed, num_clbits) for packed in rows]
     registers = {}
     for creg in circuit.cregs:
         indices = [circuit.find_bit(bit).index for bit in creg]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.primitives import BitArray
 
 
 @dataclass
@@ -17,7 +18,8 @@ class SimTask:
 
     Attributes:
         kind: ``counts`` (outcomes and their counts as two int64 arrays: cheap to send back),
-            ``memory`` (per-shot hex outcomes) or ``expval`` (saved expectation values).
+            ``memory`` (per-shot outcomes as a packed ``BitArray`` byte array) or ``expval``
+            (saved expectation values).
         device: fake device name whose noise is simulated, or None for the ideal simulator.
         qubits: device qubits the (compact) circuits stand for; the noise is restricted to them.
         parameter_values: per circuit an array ``(num_sets, num_parameters)`` in
@@ -85,7 +87,7 @@ def execute(task: SimTask) -> tuple[list[list[Any]], float]:
             if task.kind == "counts":
                 rows.append(_counts_arrays(result.data(experiment)["counts"]))
             elif task.kind == "memory":
-                rows.append(result.data(experiment)["memory"])
+                rows.append(BitArray.from_samples(result.data(experiment)["memory"], circuit.num_clbits).array)
             else:
                 rows.append({k: float(np.real(v)) for k, v in result.data(experiment).items() if k not in ("counts", "memory")})
         outputs.append(rows)
