@@ -197,3 +197,12 @@ def test_results_json_is_valid_json_when_no_iteration_finished(tmp_path):
     assert result.status == "FAILED" and result.optimization["iterations"] == 0
     path = result.write_json(tmp_path / "results.json")
     json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in results.json"))
+
+
+def test_vqe_h2_on_fake_manila_with_level2_ends_closer_to_exact_than_unmitigated():
+    errors = {}
+    for mitigation in ("mitigation=none", "mitigation.resilience_level=2"):
+        _, result = _run(["experiment=vqe_h2", "backend=fake_manila", "primitive.default_precision=0.01",
+                          "task.optimizer.maxiter=60", mitigation])
+        errors[mitigation] = abs(result.optimization["best_energy"] - H2_EXACT)
+    assert errors["mitigation.resilience_level=2"] < errors["mitigation=none"] / 3
