@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,12 +97,18 @@ def test_user_experiment_folder_is_found(tmp_path):
 
 def test_non_editable_install_runs_from_any_directory(tmp_path):
     target = tmp_path / "site"
+    source = tmp_path / "src"  # a clean copy: no stale build/ folder can hide a packaging gap
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".venv", "build", "*.egg-info", ".git", "outputs", "multirun", "mlruns", "mlartifacts", "mlflow.db", "__pycache__"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
-    for module in ("cli.py", "config/schema.py", "primitives/estimator.py", "simulation/worker.py", "conf/config.yaml", "conf/backend/aer.yaml"):
-        assert (target / "qrt_runner" / module).is_file(), module
+    installed = {p.relative_to(target / "qrt_runner").as_posix() for p in (target / "qrt_runner").rglob("*") if p.suffix in (".py", ".yaml")}
+    shipped = {p.relative_to(REPO / "qrt_runner").as_posix() for p in (REPO / "qrt_runner").rglob("*.py")}
+    shipped |= {"conf/" + p.relative_to(REPO / "conf").as_posix() for p in (REPO / "conf").rglob("*") if p.suffix in (".py", ".yaml")}
+    shipped |= {"experiments/" + p.name for p in (REPO / "experiments").iterdir() if p.suffix in (".py", ".yaml")}
+    assert shipped <= installed, sorted(shipped - installed)  # every module, config and experiment is in the wheel
     assert (target / "qrt_runner" / "experiments" / "ghz_sampler.yaml").is_file()
     work = tmp_path / "elsewhere"
     work.mkdir()
