@@ -36,16 +36,11 @@ shared 2-core machine the CPU figure is the steadier one. The load average is pr
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import statistics
 import time
-from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import PauliList, SparsePauliOp, hellinger_fidelity
@@ -55,23 +50,17 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 from qiskit_aer.primitives import SamplerV2 as AerSampler
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
+from common import cpu_seconds
 from qrt_runner.backend import LocalBackend
-from qrt_runner.config.experiments import register_experiments
-from qrt_runner.config.schema import register_configs
+from qrt_runner.config.compose import compose_spec
 from qrt_runner.runner import build_workload, run_experiment
-from qrt_runner.spec import RunSpec, build_spec
+from qrt_runner.spec import RunSpec
 
 THREADS = 1
 PRECISION = 0.015625
 SHOTS = 4096
 
 
-def compose_spec(overrides: list[str]) -> RunSpec:
-    """The real config tree composed as ``qrt-run`` would, validated into a RunSpec."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(files("qrt_runner.conf")), version_base=None):
-        cfg = compose(config_name="config", overrides=overrides)
-    return build_spec(cfg)
 
 
 def heisenberg_terms(num_qubits: int, count: int = 20) -> list[str]:
@@ -240,22 +229,12 @@ class SamplerCase:
         return f"counts {totals[0]} / {totals[1]}, identical={raw_counts == qrt_counts}, Hellinger fidelity {fidelity:.4f}"
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process (all threads) plus its live children (qrt's simulator process)."""
-    total = time.process_time()
-    for child in multiprocessing.active_children():
-        try:
-            tasks = Path(f"/proc/{child.pid}/task").iterdir()
-            total += sum(int((t / "schedstat").read_text().split()[0]) for t in tasks) / 1e9
-        except (OSError, ValueError, IndexError):
-            return float("nan")
-    return total
 
 
 def _timed(function, *args):
-    cpu, start = _cpu_seconds(), time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     out = function(*args)
-    return time.perf_counter() - start, _cpu_seconds() - cpu, out
+    return time.perf_counter() - start, cpu_seconds() - cpu, out
 
 
 def measure(case, cached: bool, repeats: int, exact=None) -> dict:
@@ -287,8 +266,6 @@ def main() -> None:
     repeats = args.repeats or (3 if args.quick else 7)
     qubits, sets = (6, 10) if args.quick else (12, 100)
 
-    register_configs()
-    register_experiments()
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     cases = [("estimator_exact", EstimatorCase(qubits, sets, 0.0))]
     if not args.no_shots:

@@ -51,31 +51,25 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import multiprocessing
 import os
 import pstats
 import statistics
 import time
-from importlib.resources import files
-from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 from qiskit.quantum_info import Pauli, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
+from common import cpu_seconds
 from qrt_runner.backend import LocalBackend
+from qrt_runner.config.compose import compose_spec
 from qrt_runner.config import schema as s
-from qrt_runner.config.experiments import register_experiments
-from qrt_runner.config.schema import register_configs
 from qrt_runner.modes import ExecutionMode
 from qrt_runner.observables import H2_0735, ising
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.runner import build_workload
-from qrt_runner.spec import RunSpec, build_spec
 from qrt_runner.variational import run_variational
 
 THREADS = 1
@@ -84,24 +78,8 @@ POINTS_PER_ITERATION = 3
 SIDES = ("raw", "raw_retranspile", "raw_expert", "qrt", "qrt_shots", "qrt_vqe")
 
 
-def compose_spec(overrides: list[str]) -> RunSpec:
-    """The real config tree composed as ``qrt-run`` would, validated into a RunSpec."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(files("qrt_runner.conf")), version_base=None):
-        cfg = compose(config_name="config", overrides=overrides)
-    return build_spec(cfg)
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process (all threads) plus its live children (qrt's simulator process)."""
-    total = time.process_time()
-    for child in multiprocessing.active_children():
-        try:
-            tasks = Path(f"/proc/{child.pid}/task").iterdir()
-            total += sum(int((t / "schedstat").read_text().split()[0]) for t in tasks) / 1e9
-        except (OSError, ValueError, IndexError):
-            return float("nan")
-    return total
 
 
 def spsa_like_points(num_parameters: int, iterations: int, seed: int, c: float = 0.1) -> list[np.ndarray]:
@@ -249,9 +227,9 @@ class VqeCase:
 
 
 def _timed(case: VqeCase, side: str):
-    cpu, start = _cpu_seconds(), time.perf_counter()
+    cpu, start = cpu_seconds(), time.perf_counter()
     out = getattr(case, side)()
-    return time.perf_counter() - start, _cpu_seconds() - cpu, out
+    return time.perf_counter() - start, cpu_seconds() - cpu, out
 
 
 def measure(case: VqeCase, repeats: int) -> dict:
@@ -340,8 +318,6 @@ def main() -> None:
     iterations = args.iterations or (8 if args.quick else 20)
     qubits = args.qubits or (6 if args.quick else 10)
 
-    register_configs()
-    register_experiments()
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     cases = [
         VqeCase("h2", ["experiment=vqe_h2"], iterations, H2_0735),

@@ -5,35 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
 
-from qrt_runner.config.experiments import register_experiments
-from qrt_runner.config.schema import register_configs
-from qrt_runner.spec import build_spec
+from qrt_runner.config.compose import compose_config, compose_spec
 
 REPO = Path(__file__).resolve().parents[1]
 QRT_RUN = Path(sys.executable).with_name("qrt-run")
 # Small and single-threaded: two xdist workers share the 2 CPU cores.
 FAST = ["backend.max_parallel_threads=1", "tracking=none"]
 
-register_configs()
-register_experiments()
-
-
-def compose_config(overrides: list[str]):
-    """Compose the shipped config tree with ``overrides`` (as ``qrt-run`` would)."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(files("qrt_runner.conf")), version_base=None):
-        return compose(config_name="config", overrides=overrides)
-
-
-def spec_for(overrides: list[str]):
-    return build_spec(compose_config(overrides))
+__all__ = ["FAST", "QRT_RUN", "REPO", "compose_config", "run_cli", "spec_for"]
+spec_for = compose_spec
 
 
 def run_cli(args: list[str], cwd: Path, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:

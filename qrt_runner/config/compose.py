@@ -1,0 +1,35 @@
+"""Compose the shipped config tree from Python (notebooks, benchmarks, tests), as ``qrt-run`` does."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+
+from omegaconf import DictConfig
+
+from qrt_runner.spec import RunSpec, build_spec
+
+
+@lru_cache(maxsize=1)
+def _register() -> None:
+    from qrt_runner.config.experiments import register_experiments
+    from qrt_runner.config.schema import register_configs
+
+    register_configs()
+    register_experiments()
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The composed config for command-line style ``overrides`` (e.g. ``["experiment=vqe_h2"]``)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    _register()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(files("qrt_runner.conf")), version_base=None):
+        return compose(config_name="config", overrides=overrides)
+
+
+def compose_spec(overrides: list[str]) -> RunSpec:
+    """The validated :class:`RunSpec` for ``overrides`` (raises ConfigError on bad input)."""
+    return build_spec(compose_config(overrides))
