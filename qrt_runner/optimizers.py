@@ -94,10 +94,8 @@ class Optimizer:
         self.rule = rule
         self.on_iteration = on_iteration
 
-    def run(self, objective: Objective, x0: np.ndarray, state: OptimizerState | None = None) -> OptimizerState:
-        """Optimise from ``x0``, or continue from ``state``; returns the final state."""
-        if state is None:
-            state = OptimizerState(self.config.name, x=list(map(float, x0)), best_x=list(map(float, x0)))
+    def run(self, objective: Objective, state: OptimizerState) -> OptimizerState:
+        """Optimise from ``state.x`` (a fresh state, or one resumed); returns the final state."""
         counted = _Counted(objective, state)
         name = self.config.name
         if name in SCIPY_METHODS:

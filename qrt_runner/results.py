@@ -26,6 +26,12 @@ class JobRecord:
     seed_simulator: int
     error: str | None = None
 
+    @classmethod
+    def from_job(cls, job: Any, parameter_sets: tuple[int, int]) -> "JobRecord":
+        """The record of a finished (or failed) job of an execution mode."""
+        return cls(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, parameter_sets,
+                   job.seed_simulator, job.error)
+
 
 @dataclass
 class EstimatorOutcome:

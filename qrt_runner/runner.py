@@ -188,7 +188,7 @@ def run_experiment(
     t_executed = time.perf_counter()
 
     result.jobs = [
-        JobRecord(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, span, job.seed_simulator, job.error)
+        JobRecord.from_job(job, span)
         for span, job in submitted
     ]
     shots = spec.shots

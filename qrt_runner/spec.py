@@ -56,12 +56,12 @@ class RunSpec:
         """Shots per circuit (sampler) or per measurement basis (estimator; 0 = exact)."""
         if self.primitive.default_shots is not None:
             return self.primitive.default_shots
-        precision = getattr(self.primitive, "default_precision", 0.0)
-        return 0 if precision == 0 else _ceil_inverse_square(precision)
+        return shots_for_precision(getattr(self.primitive, "default_precision", 0.0))
 
 
-def _ceil_inverse_square(precision: float) -> int:
-    return math.ceil(1.0 / precision**2 - 1e-9)
+def shots_for_precision(precision: float) -> int:
+    """Shots per measurement basis for a target standard error (IBM's rule); 0 = exact."""
+    return 0 if precision == 0 else math.ceil(1.0 / precision**2 - 1e-9)
 
 
 def resolve_config(cfg: DictConfig) -> dict[str, Any]:

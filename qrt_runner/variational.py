@@ -149,7 +149,7 @@ def run_variational(
     current = state or OptimizerState(task.optimizer.name, x=list(map(float, x0)), best_x=list(map(float, x0)))
     status, error, error_type = "FINISHED", None, None
     try:
-        optimizer.run(objective, x0, current)
+        optimizer.run(objective, current)
     except JOB_FAILURES as exc:
         status, error, error_type = "FAILED", str(exc), type(exc).__name__
     except KeyboardInterrupt:
@@ -194,7 +194,7 @@ def run_variational(
         parameter_names=[p.name for p in circuit.parameters],
         parameter_values=best_x,
         jobs=[
-            JobRecord(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, (0, 0), job.seed_simulator, job.error)
+            JobRecord.from_job(job, (0, 0))
             for job in mode.jobs
         ],
         seeds=_seeds(spec),

@@ -26,6 +26,7 @@ from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.simulation.task import SimTask
+from qrt_runner.spec import shots_for_precision
 from qrt_runner.transpile import IsaCircuit
 
 
@@ -332,7 +333,7 @@ class Estimator(BaseEstimatorV2):
         for pub in coerced:
             if pub.precision == 0 and self.backend.device is not None and self.options.default_shots is None:
                 raise ValueError(f"precision 0 (exact) is only available on the ideal simulator, not {self.backend.name}")
-            shots = self.options.default_shots or (0 if pub.precision == 0 else int(np.ceil(1 / pub.precision**2 - 1e-9)))
+            shots = self.options.default_shots or shots_for_precision(pub.precision)
             isa = self.backend.compiler.compile(pub.circuit)
             plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed))
         plan_tasks = [plan.sim_tasks(self.backend, seed) for plan in plans]
