@@ -182,8 +182,9 @@ def _print_summary(result, run_dir: Path, run_id: str | None) -> None:
             top = sorted(first.items(), key=lambda kv: -kv[1])[:6]
             print("  counts: " + ", ".join(f"{k}: {v}" for k, v in top) + (" …" if len(first) > 6 else ""))
         fid = [f for f in (result.sampler.hellinger_fidelity or []) if f is not None]
+        mitigated = [f for f in (result.sampler.hellinger_fidelity_mitigated or []) if f is not None]
         if fid:
-            print(f"  Hellinger fidelity to ideal: {np.mean(fid):.4f}")
+            print(f"  Hellinger fidelity to ideal: {np.mean(fid):.4f}" + (f" (readout-mitigated {np.mean(mitigated):.4f})" if mitigated else ""))
     timing = ", ".join(f"{k[5:-2]} {v:.2f}s" for k, v in result.timings.items())
     ids = [j.job_id for j in result.jobs]
     jobs = ", ".join(ids) if len(ids) <= 4 else f"{len(ids)} ({ids[0]} … {ids[-1]})"

@@ -58,6 +58,9 @@ class SamplerOutcome:
     counts: list[dict[str, int] | None]
     shots: int
     hellinger_fidelity: list[float | None] | None
+    quasi_dists: list[dict[str, float] | None] | None = None
+    hellinger_fidelity_mitigated: list[float | None] | None = None
+    readout_calibration: list[list[float]] | None = None
 
 
 @dataclass
@@ -142,6 +145,12 @@ class RunResult:
                 shots=self.sampler.shots,
                 hellinger_fidelity=self.sampler.hellinger_fidelity,
             )
+            if self.sampler.quasi_dists is not None:
+                out.update(
+                    quasi_dists=self.sampler.quasi_dists,
+                    hellinger_fidelity_mitigated=self.sampler.hellinger_fidelity_mitigated,
+                    readout_calibration=self.sampler.readout_calibration,
+                )
         return out
 
     def write_json(self, path: Path) -> Path:

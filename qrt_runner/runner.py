@@ -148,6 +148,8 @@ def run_experiment(
         observables = [op for _, op in workload.observables]
     else:
         counts: list[dict[str, int] | None] = [None] * num_sets
+        quasi: list[dict[str, float] | None] = [None] * num_sets
+        calibration = None
 
     submitted = []
     diagnostics: list[dict] = []
@@ -177,6 +179,9 @@ def run_experiment(
                 joined = pub_result.join_data()
                 for offset in range(stop - start):
                     counts[start + offset] = joined[offset].get_counts() if has_params else joined.get_counts()
+                if "quasi_dists" in pub_result.metadata:
+                    quasi[start:stop] = pub_result.metadata["quasi_dists"]
+                    calibration = pub_result.metadata["readout_calibration"]
     except KeyboardInterrupt:
         result.status, result.error, result.error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
     finally:
@@ -198,6 +203,11 @@ def run_experiment(
         result.estimator = EstimatorOutcome(labels, evs.reshape(param_shape + (len(labels),)), stds.reshape(param_shape + (len(labels),)), shots, spec.primitive.default_precision)
     else:
         result.sampler = SamplerOutcome(counts, shots, ideal_fidelities(workload.circuit, flat, counts))
+        if calibration is not None:
+            clipped = [None if q is None else {k: max(v, 0.0) for k, v in q.items()} for q in quasi]
+            result.sampler.quasi_dists = quasi
+            result.sampler.hellinger_fidelity_mitigated = ideal_fidelities(workload.circuit, flat, clipped)
+            result.sampler.readout_calibration = calibration
     result.timings = {
         "time_build_s": t_built - t_start,
         "time_transpile_s": t_transpiled - t_built,
@@ -243,7 +253,8 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
         options = EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation)
         primitive = Estimator(backend, mode, options)
     else:
-        primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time))
+        mitigation = spec.effective_mitigation if spec.effective_mitigation.measure_mitigation else None
+        primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation))
     return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel)
 
 

@@ -1,4 +1,5 @@
-"""A local Sampler (``BaseSamplerV2``): per-shot outcomes of every classical register."""
+"""A local Sampler (``BaseSamplerV2``): per-shot outcomes of every classical register, and with
+``measure_mitigation`` readout-mitigated quasi-probabilities (``metadata["quasi_dists"]``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import numpy as np
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
+from qiskit import QuantumCircuit
+
 from qrt_runner.backend import LocalBackend
+from qrt_runner.mitigation.options import EffectiveMitigation
+from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit
@@ -21,6 +26,46 @@ class SamplerOptions:
 
     default_shots: int = 4096
     max_execution_time: float = 10800.0
+    mitigation: EffectiveMitigation | None = None
+
+
+def _final_measurements(circuit) -> list[tuple[int, int]]:
+    """(qubit, clbit) of each measurement; readout mitigation needs each clbit measured once."""
+    pairs = [(circuit.find_bit(i.qubits[0]).index, circuit.find_bit(i.clbits[0]).index)
+             for i in circuit.data if i.operation.name == "measure"]
+    if len({clbit for _, clbit in pairs}) != len(pairs):
+        raise ValueError("readout mitigation needs every classical bit measured exactly once")
+    return pairs
+
+
+def _calibration_circuits(isa: IsaCircuit) -> list[QuantumCircuit]:
+    """All measured qubits prepared in |0>, then in |1>, measured into the same clbits."""
+    pairs = _final_measurements(isa.circuit)
+    circuits = []
+    for prepared in (0, 1):
+        circuit = QuantumCircuit(isa.circuit.num_qubits, isa.circuit.num_clbits)
+        for qubit, clbit in pairs:
+            if prepared:
+                circuit.x(qubit)
+            circuit.measure(qubit, clbit)
+        circuits.append(circuit)
+    return circuits
+
+
+def _quasi_dists(result: SamplerPubResult, isa: IsaCircuit, calibration: list) -> tuple[list[dict], list]:
+    """Readout-mitigated quasi-probabilities per parameter set, and the calibrated (p01, p10)."""
+    positions = [clbit for _, clbit in _final_measurements(isa.circuit)]
+    matrices = confusion_matrices(calibration[0][0], calibration[1][0], positions)
+    joined = result.join_data()
+    width = isa.circuit.num_clbits
+    dists = []
+    for index in np.ndindex(joined.shape):
+        counts = joined[index].get_int_counts() if joined.shape else joined.get_int_counts()
+        outcomes = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        values = np.fromiter(counts.values(), dtype=float, count=len(counts))
+        outcomes, quasi = mitigate(outcomes, values, matrices, positions)
+        dists.append({format(int(o), f"0{width}b"): float(q) for o, q in zip(outcomes, quasi)})
+    return dists, [[float(m[1, 0]), float(m[0, 1])] for m in matrices]
 
 
 def _combine(pub: SamplerPub, isa: IsaCircuit, rows: list[list[str]]) -> SamplerPubResult:
@@ -72,8 +117,23 @@ class Sampler(BaseSamplerV2):
                 )
             )
 
+        mitigate_readout = self.options.mitigation is not None and self.options.mitigation.measure_mitigation
+        if mitigate_readout:
+            calibration_shots = (self.options.mitigation.measure_noise_learning_num_randomizations
+                                 * self.options.mitigation.measure_noise_learning_shots_per_randomization)
+            for isa in isas:
+                tasks.append(SimTask(
+                    kind="counts", device=tasks[0].device, qubits=isa.physical_qubits, method=self.backend.method,
+                    threads=self.backend.threads, seed=seed, shots=calibration_shots,
+                    circuits=_calibration_circuits(isa), parameter_values=[None, None],
+                    circuit_keys=[f"{isa.fingerprint}|readout0", f"{isa.fingerprint}|readout1"],
+                ))
+
         def postprocess(outputs):
             results = [_combine(pub, isa, output[0]) for pub, isa, output in zip(coerced, isas, outputs)]
+            if mitigate_readout:
+                for result, isa, calibration in zip(results, isas, outputs[len(isas):]):
+                    result.metadata["quasi_dists"], result.metadata["readout_calibration"] = _quasi_dists(result, isa, calibration)
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
         return self.mode.submit(tasks, postprocess, self.options.max_execution_time)
