@@ -53,6 +53,7 @@ def run_task(cfg) -> None:
     from qrt_runner import ibm
     from qrt_runner.errors import ConfigError
     from qrt_runner.runner import build_workload, run_experiment
+    from qrt_runner.plots import plot_zne
     from qrt_runner.scan import summarize_scan
     from qrt_runner.spec import build_spec, resolve_config
     from qrt_runner.variational import STATE_FILE, load_state, starting_point
@@ -111,6 +112,8 @@ def run_task(cfg) -> None:
     if tracker is not None:
         circuits = {"circuit": workload.circuit}
         tracker.log_run(run_id, config=config, config_yaml=config_yaml, result=result, run_dir=run_dir, circuits=circuits)
+        if plot_zne(result, run_dir / "zne.png") is not None:
+            tracker.log_artifact(run_id, run_dir / "zne.png")
         for name in (STATE_FILE, "optimal_parameters.json"):
             if (run_dir / name).is_file():
                 tracker.log_artifact(run_id, run_dir / name)

@@ -196,3 +196,44 @@ def _plot_sampler(ax: Axes, sampler: SamplerOutcome) -> str | None:
 def _rotation(items: Any) -> int:
     """Tick-label rotation: vertical when there are many labels."""
     return 90 if len(items) > 8 else 0
+
+
+def plot_zne(result: RunResult, path: Path) -> Path | None:
+    """ZNE diagnostics of the first job and parameter set: each observable's values against the
+    noise factor with error bars, and every extrapolator's fitted curve down to zero noise."""
+    jobs = (result.mitigation or {}).get("jobs") or []
+    job = next((j for j in jobs if "noise_factors" in j), None)
+    if job is None or result.estimator is None:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from qrt_runner.mitigation.extrapolation import fit
+
+    factors = np.asarray(job["noise_factors"])
+    evs = np.asarray(job["evs_noise_factors"])[0]  # (observables, factors) of the first set
+    stds = np.asarray(job["stds_noise_factors"])[0]
+    chosen = job["extrapolator"][0]
+    names = result.mitigation["effective"]["resilience"]["zne"]["extrapolator"]
+    labels = result.estimator.observable_labels[:MAX_OBSERVABLES]
+    grid = np.linspace(0.0, factors.max(), 60)
+    fig = Figure(figsize=_FIGSIZE, dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for k, label in enumerate(labels):
+        line = ax.errorbar(factors, evs[k], yerr=stds[k], fmt="o", capsize=3, label=f"{label} (used: {chosen[k]})")
+        for name in names:
+            curve = fit(name, factors, evs[k], stds[k], grid)
+            if curve.ok:
+                style = "-" if name == chosen[k] else ":"
+                ax.plot(grid, curve.values, style, color=line[0].get_color(), lw=1.2)
+        zero = fit(chosen[k], factors, evs[k], stds[k], [0.0])
+        ax.errorbar([0.0], zero.values, yerr=zero.stds, fmt="*", ms=10, color=line[0].get_color())
+    ax.set_xlabel("noise factor")
+    ax.set_ylabel("expectation value")
+    ax.set_title(f"ZNE on {result.backend}: fits (solid: used, dotted: others), ★ zero-noise value", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(Path(path), format="png")
+    return Path(path)

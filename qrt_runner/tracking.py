@@ -474,6 +474,13 @@ def _result_metrics(result: RunResult) -> list[Any]:
             value = result.optimization.get(key)
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
                 add(key, value)
+    for job_index, job in enumerate((result.mitigation or {}).get("jobs") or []):
+        add("mitigation_circuits", job.get("num_circuits", 0), job_index)
+        add("mitigation_shots_spent", job.get("shots_spent", 0), job_index)
+    if result.sampler is not None and result.sampler.hellinger_fidelity_mitigated:
+        for step, fidelity in enumerate(result.sampler.hellinger_fidelity_mitigated):
+            if fidelity is not None:
+                add("hellinger_fidelity_mitigated", fidelity, step)
     if result.scan is not None and result.scan.get("minimum") is not None:
         add("scan_minimum", result.scan["minimum"])
     for name, seconds in result.timings.items():

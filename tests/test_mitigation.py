@@ -220,7 +220,7 @@ def test_level_2_beats_raw_on_a_noisy_ising_energy():
     assert mitigated_error < raw_error - 2 * standard_error_of_mean_difference
 
 
-def test_mitigated_cli_run_writes_effective_options_and_diagnostics():
+def test_mitigated_cli_run_writes_effective_options_and_diagnostics(tmp_path):
     from qrt_runner.runner import run_experiment
 
     spec = spec_for(["experiment=default", "backend=fake_manila", "mitigation=zne", *FAST])
@@ -229,6 +229,11 @@ def test_mitigated_cli_run_writes_effective_options_and_diagnostics():
     assert data["mitigation"]["effective"]["resilience"]["zne_mitigation"] is True
     job = data["mitigation"]["jobs"][0]
     assert job["num_circuits"] == 7 and job["shots_spent"] > 0 and len(job["extrapolator"][0]) == 3
+    from qrt_runner.plots import plot_zne
+
+    path = plot_zne(result, tmp_path / "zne.png")
+    assert path is not None and path.stat().st_size > 10_000
+    assert plot_zne(run_experiment(spec_for(["experiment=default", *FAST])), tmp_path / "none.png") is None
 
 
 # --- sampler readout mitigation ---------------------------------------------------------------
