@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/vqe_loop.py
 
 clean:
 	rm -rf $(VENV) outputs multirun mlflow.db mlruns mlartifacts
