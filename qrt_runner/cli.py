@@ -8,7 +8,6 @@ config (one line on stderr naming the key and the fix; nothing is left in the ru
 from __future__ import annotations
 
 import difflib
-import logging
 import os
 import re
 import shutil
@@ -20,7 +19,6 @@ import numpy as np
 _FAILED_RUNS: list[str] = []
 _CONFIG_ERRORS: list[str] = []
 _TRACKERS: dict[tuple[str, str], object] = {}
-log = logging.getLogger("qrt_runner")
 
 
 def _config_dir() -> str:
@@ -109,11 +107,12 @@ def run_task(cfg) -> None:
             tracker.end_run(run_id, "KILLED" if killed else "FAILED", f"{type(exc).__name__}: {exc}")
         raise
     result.write_json(run_dir / "results.json")
+    zne_plot = plot_zne(result, run_dir / "zne.png")
     if tracker is not None:
         circuits = {"circuit": workload.circuit}
         tracker.log_run(run_id, config=config, config_yaml=config_yaml, result=result, run_dir=run_dir, circuits=circuits)
-        if plot_zne(result, run_dir / "zne.png") is not None:
-            tracker.log_artifact(run_id, run_dir / "zne.png")
+        if zne_plot is not None:
+            tracker.log_artifact(run_id, zne_plot)
         for name in (STATE_FILE, "optimal_parameters.json"):
             if (run_dir / name).is_file():
                 tracker.log_artifact(run_id, run_dir / name)
