@@ -69,9 +69,20 @@ class LocalBackend:
         self.jobs_submitted += 1
         return seed
 
+    def compact_target(self, physical_qubits: tuple[int, ...]):
+        """The device target restricted to ``physical_qubits`` (compact numbering), for scheduling."""
+        return _compact_target(self.device, physical_qubits)
+
     def basis_change(self, letter: str) -> QuantumCircuit:
         """A 1-qubit ISA circuit rotating the ``letter`` (X or Y) eigenbasis onto Z."""
         return _basis_change(self.device, letter)
+
+
+@lru_cache(maxsize=64)
+def _compact_target(device: BackendV2, physical_qubits: tuple[int, ...]):
+    from qrt_runner.simulation.noise import sub_target
+
+    return sub_target(device.target, physical_qubits)
 
 
 @lru_cache(maxsize=64)

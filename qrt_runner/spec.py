@@ -102,6 +102,11 @@ def _validate(spec: RunSpec) -> None:
     _validate_transpile(spec.transpile)
     _validate_session(spec.session)
     effective = finalize(spec.mitigation, primitive=spec.primitive.name)
+    if effective.dd_enable and spec.backend.name == "aer":
+        raise ConfigError(
+            "mitigation.dynamical_decoupling.enable", True, "needs a device's instruction durations, and backend=aer has none",
+            "use backend=fake_<device>, or turn decoupling off",
+        )
     if effective.active and spec.is_estimator and spec.shots == 0:
         raise ConfigError(
             "mitigation.resilience_level", spec.mitigation.resilience_level, "mitigation works on measured shots, not exact values",

@@ -56,7 +56,10 @@ def test_explicit_fields_override_the_level_and_dependencies_are_forced():
          "needs more than 3 noise factors, got 2"),
         ({"resilience.zne.noise_factors": "[0.5,3]"}, "needs at least two factors, each >= 1"),
         ({"twirling.num_randomizations": 0}, "mitigation.twirling.num_randomizations=0: must be at least 1"),
-        ({"dynamical_decoupling.enable": "true"}, "mitigation.dynamical_decoupling.enable=True: this technique is not available"),
+        ({"dynamical_decoupling.enable": "true", "dynamical_decoupling.sequence_type": "XY4"},
+         "mitigation.dynamical_decoupling.sequence_type='XY4': this sequence is not available"),
+        ({"dynamical_decoupling.enable": "true", "dynamical_decoupling.scheduling_method": "asa"},
+         "mitigation.dynamical_decoupling.scheduling_method='asa': unknown value"),
         ({"resilience.pec_mitigation": "true"}, "mitigation.resilience.pec_mitigation=True: this technique is not available"),
     ],
 )
@@ -145,6 +148,42 @@ def test_gate_twirling_template_keeps_the_circuit_for_every_randomisation():
     for r in range(16):
         bound = template.assign_parameters({p: columns[p.name][r] for p in template.parameters})
         assert Operator(bound).equiv(Operator(circuit))
+
+
+def test_dynamical_decoupling_fills_idle_windows_without_changing_the_circuit():
+    from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
+
+    backend = LocalBackend.create("fake_manila", threads=1)
+    circuit = QuantumCircuit(3)
+    circuit.h(0)
+    for _ in range(2):
+        circuit.cx(0, 1)
+        circuit.cx(1, 2)
+    circuit.cx(0, 1)
+    isa = backend.compiler.compile(circuit)
+    padded = add_dynamical_decoupling(isa.circuit, backend.compact_target(isa.physical_qubits), "XX", "alap", "middle", False)
+    assert padded.count_ops().get("x", 0) >= 2 and padded.count_ops().get("delay", 0) > 0
+
+    def without_delays(qc):
+        out = qc.copy_empty_like()
+        for instruction in qc.data:
+            if instruction.operation.name != "delay":
+                out.append(instruction)
+        return out
+
+    assert Operator(without_delays(padded)).equiv(Operator(without_delays(isa.circuit)))
+
+
+def test_dynamical_decoupling_runs_on_a_device_and_is_refused_on_the_ideal_simulator():
+    from qrt_runner.runner import run_experiment
+
+    with pytest.raises(ConfigError, match="needs a device's instruction durations"):
+        spec_for(["mitigation.dynamical_decoupling.enable=true"])
+    spec = spec_for(["experiment=default", "backend=fake_manila", "mitigation.dynamical_decoupling.enable=true", *FAST])
+    result = run_experiment(spec)
+    assert result.status == "FINISHED"
+    assert result.to_dict()["mitigation"]["effective"]["dynamical_decoupling"]["enable"] is True
+    assert abs(result.estimator.evs[1] - 1.0) < 0.4  # still a GHZ state
 
 
 def test_partial_folding_front_and_back_choose_ends():

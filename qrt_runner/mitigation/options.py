@@ -60,10 +60,13 @@ class EffectiveMitigation:
     strategy: str
     dd_enable: bool
     dd_sequence_type: str
+    dd_extra_slack_distribution: str = "middle"
+    dd_scheduling_method: str = "alap"
+    dd_skip_reset_qubits: bool = False
 
     @property
     def active(self) -> bool:
-        return self.measure_mitigation or self.zne_mitigation or self.enable_measure or self.enable_gates
+        return self.measure_mitigation or self.zne_mitigation or self.enable_measure or self.enable_gates or self.dd_enable
 
     def to_dict(self) -> dict:
         """The effective options under IBM's option-tree names (for results.json and MLflow)."""
@@ -93,7 +96,11 @@ class EffectiveMitigation:
                 "shots_per_randomization": flat["shots_per_randomization"] or "auto",
                 "strategy": flat["strategy"],
             },
-            "dynamical_decoupling": {"enable": flat["dd_enable"], "sequence_type": flat["dd_sequence_type"]},
+            "dynamical_decoupling": {
+                "enable": flat["dd_enable"], "sequence_type": flat["dd_sequence_type"],
+                "extra_slack_distribution": flat["dd_extra_slack_distribution"],
+                "scheduling_method": flat["dd_scheduling_method"], "skip_reset_qubits": flat["dd_skip_reset_qubits"],
+            },
         }
 
 
@@ -167,12 +174,21 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     dd_sequence = _pick(dd.sequence_type, "XX")
     if zne and amplifier == "pea":
         raise ConfigError("mitigation.resilience.zne.amplifier", "pea", f"PEA {_NOT_YET}", "use gate_folding")
-    for key, on in (
-        ("mitigation.resilience.pec_mitigation", pec),
-        ("mitigation.dynamical_decoupling.enable", dd_enable),
-    ):
-        if on:
-            raise ConfigError(key, True, f"this technique {_NOT_YET}", "set it to false")
+    if pec:
+        raise ConfigError("mitigation.resilience.pec_mitigation", True, f"this technique {_NOT_YET}", "set it to false")
+    slack = _pick(dd.extra_slack_distribution, "middle")
+    scheduling = _pick(dd.scheduling_method, "alap")
+    if dd_enable:
+        if primitive == "sampler":
+            raise ConfigError("mitigation.dynamical_decoupling.enable", True, f"decoupling for the sampler {_NOT_YET}", "set it to false")
+        if dd_sequence != "XX":
+            raise ConfigError("mitigation.dynamical_decoupling.sequence_type", dd_sequence, f"this sequence {_NOT_YET}", "use XX")
+        for key, value, allowed in (
+            ("mitigation.dynamical_decoupling.extra_slack_distribution", slack, ("middle", "edges")),
+            ("mitigation.dynamical_decoupling.scheduling_method", scheduling, ("alap", "asap")),
+        ):
+            if value not in allowed:
+                raise ConfigError(key, value, "unknown value", f"choose one of {', '.join(allowed)}")
     max_overhead = _pick(res.pec.max_overhead, 100.0)
     if max_overhead <= 0 or not math.isfinite(max_overhead):
         raise ConfigError("mitigation.resilience.pec.max_overhead", max_overhead, "must be > 0", "e.g. 100")
@@ -197,4 +213,7 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         strategy=strategy,
         dd_enable=bool(dd_enable),
         dd_sequence_type=dd_sequence,
+        dd_extra_slack_distribution=slack,
+        dd_scheduling_method=scheduling,
+        dd_skip_reset_qubits=bool(_pick(dd.skip_reset_qubits, False)),
     )

@@ -20,6 +20,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPu
 from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.backend import LocalBackend
+from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
 from qrt_runner.mitigation.extrapolation import extrapolate, fit
 from qrt_runner.mitigation.folding import fold_two_qubit_gates
 from qrt_runner.mitigation.options import EffectiveMitigation
@@ -86,6 +87,8 @@ class _PubPlan:
         signature = "exact" if shots == 0 else "measured"
         if mit is not None:
             signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
+            if mit.dd_enable:
+                signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
         cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
@@ -113,6 +116,11 @@ class _PubPlan:
             base = self.isa.circuit
             if factor != 1.0:
                 base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
+            if mit is not None and mit.dd_enable:
+                base = add_dynamical_decoupling(
+                    base, backend.compact_target(self.isa.physical_qubits), mit.dd_sequence_type,
+                    mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
+                )
             if self.twirl_gates:
                 base = twirl_template(base)
             circuits += [self._measurement_circuit(base, group, backend) for group in groups]
