@@ -584,12 +584,13 @@ def _write_artifacts(
     result: RunResult,
     circuits: Mapping[str, QuantumCircuit],
 ) -> list[Path]:
-    """Write every artifact file into ``run_dir`` and return their paths."""
+    """Write every artifact file not yet in ``run_dir`` (config and results are kept) and return their paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = []
 
     config_path = run_dir / "config.yaml"
-    config_path.write_text(config_yaml)
+    if not config_path.exists():  # qrt-run writes it before the run starts
+        config_path.write_text(config_yaml)
     paths.append(config_path)
 
     results_path = run_dir / "results.json"
