@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
+from qrt_runner.mitigation.decoupling import SEQUENCES as DD_SEQUENCES
 
 LEVEL_DEFAULTS = {
     0: {"enable_gates": False, "enable_measure": False, "measure_mitigation": False, "zne_mitigation": False},
@@ -181,8 +182,9 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     if dd_enable:
         if primitive == "sampler":
             raise ConfigError("mitigation.dynamical_decoupling.enable", True, f"decoupling for the sampler {_NOT_YET}", "set it to false")
-        if dd_sequence != "XX":
-            raise ConfigError("mitigation.dynamical_decoupling.sequence_type", dd_sequence, f"this sequence {_NOT_YET}", "use XX")
+        if dd_sequence not in DD_SEQUENCES:
+            raise ConfigError("mitigation.dynamical_decoupling.sequence_type", dd_sequence, "unknown sequence",
+                              f"choose one of {', '.join(DD_SEQUENCES)}")
         for key, value, allowed in (
             ("mitigation.dynamical_decoupling.extra_slack_distribution", slack, ("middle", "edges")),
             ("mitigation.dynamical_decoupling.scheduling_method", scheduling, ("alap", "asap")),
