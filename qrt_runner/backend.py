@@ -32,7 +32,7 @@ class LocalBackend:
         threads: Aer threads (0 = all cores).
         seed_simulator: seed of the first job; job ``i`` uses ``seed_simulator + i``.
         compiler: the cached ISA transpiler for this backend.
-        measurement_circuits: the estimator's circuits per (ISA circuit, Pauli set), built once.
+        measurement_circuits: the primitives' mitigation circuits per (ISA circuit, options), built once.
     """
 
     name: str

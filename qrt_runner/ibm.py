@@ -24,13 +24,15 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
     """The primitive options of ``spec`` under qiskit-ibm-runtime's own leaf names."""
     prim = spec.primitive
     options: dict[str, Any] = {"default_shots": prim.default_shots, "max_execution_time": math.ceil(prim.max_execution_time)}
+    groups = ("twirling", "dynamical_decoupling")  # IBM's Sampler has no resilience options
     if isinstance(prim, s.EstimatorConfig):
         options["default_precision"] = prim.default_precision
         options["resilience_level"] = spec.mitigation.resilience_level
-        for group in ("resilience", "twirling", "dynamical_decoupling"):
-            subtree = _set_fields(asdict(getattr(spec.mitigation, group)))
-            if subtree:
-                options[group] = subtree
+        groups = ("resilience", *groups)
+    for group in groups:
+        subtree = _set_fields(asdict(getattr(spec.mitigation, group)))
+        if subtree:
+            options[group] = subtree
     return options
 
 

@@ -197,7 +197,7 @@ def run_experiment(
         for span, job in submitted
     ]
     shots = spec.shots
-    if spec.is_estimator and spec.effective_mitigation.active:
+    if spec.effective_mitigation.active:
         result.mitigation = {"effective": spec.effective_mitigation.to_dict(), "jobs": diagnostics}
     if spec.is_estimator:
         result.estimator = EstimatorOutcome(labels, evs.reshape(param_shape + (len(labels),)), stds.reshape(param_shape + (len(labels),)), shots, spec.primitive.default_precision)
@@ -253,7 +253,7 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
         options = EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation)
         primitive = Estimator(backend, mode, options)
     else:
-        mitigation = spec.effective_mitigation if spec.effective_mitigation.measure_mitigation else None
+        mitigation = spec.effective_mitigation if spec.effective_mitigation.active else None
         primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation))
     return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel)
 

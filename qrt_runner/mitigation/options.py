@@ -120,11 +120,6 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         raise ConfigError("mitigation.resilience_level", level, "must be 0, 1 or 2", "set mitigation.resilience_level to 0, 1 or 2")
     res, twirl, dd = config.resilience, config.twirling, config.dynamical_decoupling
     if primitive == "sampler":
-        if twirl.enable_gates or twirl.enable_measure:
-            raise ConfigError(
-                "mitigation.twirling.enable_gates" if twirl.enable_gates else "mitigation.twirling.enable_measure", True,
-                f"twirling for the sampler {_NOT_YET}", "set it to false",
-            )
         if level != 0 or res.zne_mitigation or res.pec_mitigation:
             raise ConfigError(
                 "mitigation.resilience_level", level, "the sampler has no resilience levels, ZNE or PEC",
@@ -180,8 +175,6 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     slack = _pick(dd.extra_slack_distribution, "middle")
     scheduling = _pick(dd.scheduling_method, "alap")
     if dd_enable:
-        if primitive == "sampler":
-            raise ConfigError("mitigation.dynamical_decoupling.enable", True, f"decoupling for the sampler {_NOT_YET}", "set it to false")
         if dd_sequence not in DD_SEQUENCES:
             raise ConfigError("mitigation.dynamical_decoupling.sequence_type", dd_sequence, "unknown sequence",
                               f"choose one of {', '.join(DD_SEQUENCES)}")

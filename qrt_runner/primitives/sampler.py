@@ -1,8 +1,16 @@
 """A local Sampler (``BaseSamplerV2``): per-shot outcomes of every classical register, and with
-``measure_mitigation`` readout-mitigated quasi-probabilities (``metadata["quasi_dists"]``)."""
+``measure_mitigation`` readout-mitigated quasi-probabilities (``metadata["quasi_dists"]``).
+
+Suppression as IBM's Sampler options: dynamical decoupling (fake devices), Pauli twirling of
+two-qubit gates and measurement twirling. Twirled PUBs run ``num_randomizations`` parameter
+bindings of one template circuit, ``shots_per_randomization`` shots each (default
+``ceil(shots / num_randomizations)``), in one simulator call; the measurement flips are undone
+on the returned bits, which hold every shot of every randomisation.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -13,8 +21,11 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 from qiskit import QuantumCircuit
 
 from qrt_runner.backend import LocalBackend
+from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
+from qrt_runner.mitigation.measure_twirl import clbit_flips, flip_angles, twirl_measurements, twirled_confusion, unflip
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
+from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit
@@ -52,10 +63,16 @@ def _calibration_circuits(isa: IsaCircuit) -> list[QuantumCircuit]:
     return circuits
 
 
-def _quasi_dists(result: SamplerPubResult, isa: IsaCircuit, calibration: list) -> tuple[list[dict], list]:
-    """Readout-mitigated quasi-probabilities per parameter set, and the calibrated (p01, p10)."""
+def _quasi_dists(result: SamplerPubResult, isa: IsaCircuit, calibration: list,
+                 flip_fraction: np.ndarray | None = None) -> tuple[list[dict], list]:
+    """Readout-mitigated quasi-probabilities per parameter set, and the calibrated (p01, p10).
+
+    With measurement twirling, ``flip_fraction[c]`` of the shots of bit ``c`` were read flipped,
+    which mixes its calibrated confusion matrix with the flipped one (:func:`twirled_confusion`).
+    """
     positions = [clbit for _, clbit in _final_measurements(isa.circuit)]
-    matrices = confusion_matrices(calibration[0][0], calibration[1][0], positions)
+    calibrated = confusion_matrices(calibration[0][0], calibration[1][0], positions)
+    matrices = calibrated if flip_fraction is None else twirled_confusion(calibrated, flip_fraction[positions])
     joined = result.join_data()
     width = isa.circuit.num_clbits
     dists = []
@@ -65,10 +82,10 @@ def _quasi_dists(result: SamplerPubResult, isa: IsaCircuit, calibration: list) -
         values = np.fromiter(counts.values(), dtype=float, count=len(counts))
         outcomes, quasi = mitigate(outcomes, values, matrices, positions)
         dists.append({format(int(o), f"0{width}b"): float(q) for o, q in zip(outcomes, quasi)})
-    return dists, [[float(m[1, 0]), float(m[0, 1])] for m in matrices]
+    return dists, [[float(m[1, 0]), float(m[0, 1])] for m in calibrated]
 
 
-def _combine(pub: SamplerPub, isa: IsaCircuit, rows: list[list[str]]) -> SamplerPubResult:
+def _combine(pub: SamplerPub, isa: IsaCircuit, rows: list[np.ndarray], metadata: dict | None = None) -> SamplerPubResult:
     circuit = isa.circuit
     num_clbits = circuit.num_clbits
     shape = pub.parameter_values.shape
@@ -78,9 +95,109 @@ def _combine(pub: SamplerPub, isa: IsaCircuit, rows: list[list[str]]) -> Sampler
         indices = [circuit.find_bit(bit).index for bit in creg]
         arrays = np.stack([bits.slice_bits(indices).array for bits in full])
         registers[creg.name] = BitArray(arrays.reshape(shape + arrays.shape[1:]), len(indices))
+    shots = full[0].num_shots if full else pub.shots
     return SamplerPubResult(
-        DataBin(**registers, shape=shape), metadata={"shots": pub.shots, "circuit_metadata": pub.circuit.metadata}
+        DataBin(**registers, shape=shape),
+        metadata={"shots": shots, "circuit_metadata": pub.circuit.metadata, **(metadata or {})},
     )
+
+
+class _SamplerPlan:
+    """The circuit of one PUB (decoupled, gate- and measurement-twirled as asked), its parameter
+    rows (set-major, then randomisation) and how to turn the sampled rows into one PUB result."""
+
+    def __init__(self, pub: SamplerPub, isa: IsaCircuit, backend: LocalBackend,
+                 mitigation: EffectiveMitigation | None, seed: int):
+        self.pub, self.isa = pub, isa
+        mit = self.mitigation = mitigation if mitigation is not None and mitigation.active else None
+        self.dd = bool(mit and mit.dd_enable)
+        self.dd_sequence = mit.dd_sequence_type if self.dd else None
+        self.twirl_gates = bool(mit and mit.enable_gates)
+        self.twirl_measure = bool(mit and mit.enable_measure)
+        randomized = self.twirl_gates or self.twirl_measure
+        self.randomizations = mit.num_randomizations if randomized else 1
+        self.shots_per_randomization = (
+            (mit.shots_per_randomization or math.ceil(pub.shots / self.randomizations)) if randomized else pub.shots
+        )
+        signature = "sampler"
+        if self.dd:
+            if backend.device is None:
+                raise ValueError("dynamical decoupling needs a device's instruction durations; the ideal simulator has none")
+            signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
+        signature += f"|twirl{self.twirl_gates}{self.twirl_measure}"
+        self.key = f"{isa.fingerprint}|{signature}"
+        cached = backend.measurement_circuits.get(self.key)
+        if cached is None:
+            cached = backend.measurement_circuits[self.key] = self._build(backend, mit)
+        self.circuit, self.template = cached
+        if randomized and self.circuit.num_parameters == isa.circuit.num_parameters:  # nothing to twirl
+            self.randomizations, self.shots_per_randomization = 1, self.randomizations * self.shots_per_randomization
+        rng = np.random.default_rng([seed, 11])
+        num_measurements = len(self.circuit.metadata.get("qrt_mt_clbits", [])) if self.twirl_measure else 0
+        self.flips = rng.integers(0, 2, size=(self.randomizations, num_measurements))
+        self.gate_angles = twirl_angles(self.template, self.randomizations, rng) if self.twirl_gates else {}
+        self.clbit_flips = (clbit_flips(self.circuit, self.flips) if self.twirl_measure
+                            else np.zeros((self.randomizations, isa.circuit.num_clbits), dtype=np.uint8))
+
+    def _build(self, backend: LocalBackend, mit: EffectiveMitigation | None) -> tuple[QuantumCircuit, QuantumCircuit | None]:
+        circuit = self.isa.circuit
+        if self.dd:
+            circuit = add_dynamical_decoupling(
+                circuit, backend.compact_target(self.isa.physical_qubits), mit.dd_sequence_type,
+                mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
+            )
+        template = None
+        if self.twirl_gates:
+            circuit = template = twirl_template(circuit)
+        if self.twirl_measure:
+            circuit = twirl_measurements(circuit)
+        return circuit, template
+
+    def values(self) -> np.ndarray | None:
+        """Rows (parameter set, randomisation) in ``self.circuit.parameters`` order."""
+        user = self.pub.parameter_values.as_array([p.name for p in self.isa.circuit.parameters])
+        sets = int(np.prod(self.pub.parameter_values.shape)) if self.pub.parameter_values.shape else 1
+        user = user.reshape(sets, -1)
+        repeats = self.randomizations
+        columns = {p.name: np.repeat(user[:, i], repeats) for i, p in enumerate(self.isa.circuit.parameters)}
+        for name, column in {**flip_angles(self.flips), **self.gate_angles}.items():
+            columns[name] = np.tile(column, sets)
+        names = [p.name for p in self.circuit.parameters]
+        if not names:
+            return None
+        return np.stack([columns[name] for name in names], axis=1)
+
+    def task(self, backend: LocalBackend, seed: int) -> SimTask:
+        return SimTask(
+            kind="memory", device=backend.name if backend.device is not None else None, qubits=self.isa.physical_qubits,
+            method=backend.method, threads=backend.threads, seed=seed, shots=self.shots_per_randomization,
+            circuits=[self.circuit], parameter_values=[self.values()], circuit_keys=[self.key],
+        )
+
+    def combine(self, rows: list[np.ndarray]) -> SamplerPubResult:
+        """Per parameter set, the shots of all its randomisations with the measurement flips undone."""
+        repeats = self.randomizations
+        per_set = []
+        for start in range(0, len(rows), repeats):
+            chunk = rows[start:start + repeats]
+            if self.twirl_measure:
+                chunk = [unflip(packed, flips) for packed, flips in zip(chunk, self.clbit_flips)]
+            per_set.append(np.concatenate(chunk, axis=0))
+        metadata = {}
+        if self.mitigation is not None:
+            metadata["mitigation"] = {
+                "num_circuits": 1,
+                "num_randomizations": repeats,
+                "shots_per_randomization": self.shots_per_randomization,
+                "shots_spent": int(self.shots_per_randomization * repeats * len(per_set)),
+                "twirling": {"enable_gates": self.twirl_gates, "enable_measure": self.twirl_measure},
+                "dynamical_decoupling": self.dd_sequence,
+            }
+        return _combine(self.pub, self.isa, per_set, metadata)
+
+    def flip_fraction(self) -> np.ndarray | None:
+        """Per classical bit, the fraction of shots read with a flip (None without measurement twirling)."""
+        return self.clbit_flips.mean(axis=0) if self.twirl_measure else None
 
 
 class Sampler(BaseSamplerV2):
@@ -99,25 +216,11 @@ class Sampler(BaseSamplerV2):
                 raise ValueError("the sampler needs measurements: the circuit has no classical bits")
         isas = [self.backend.compiler.compile(pub.circuit) for pub in coerced]
         seed = self.backend.next_seed()
-        tasks = []
-        for pub, isa in zip(coerced, isas):
-            values = pub.parameter_values.as_array([p.name for p in isa.circuit.parameters])
-            tasks.append(
-                SimTask(
-                    kind="memory",
-                    device=self.backend.name if self.backend.device is not None else None,
-                    qubits=isa.physical_qubits,
-                    method=self.backend.method,
-                    threads=self.backend.threads,
-                    seed=seed,
-                    shots=pub.shots,
-                    circuits=[isa.circuit],
-                    parameter_values=[values.reshape(-1, values.shape[-1]) if values.size else None],
-                    circuit_keys=[f"{isa.fingerprint}|sampler"],
-                )
-            )
+        mitigation = self.options.mitigation
+        plans = [_SamplerPlan(pub, isa, self.backend, mitigation, seed) for pub, isa in zip(coerced, isas)]
+        tasks = [plan.task(self.backend, seed) for plan in plans]
 
-        mitigate_readout = self.options.mitigation is not None and self.options.mitigation.measure_mitigation
+        mitigate_readout = mitigation is not None and mitigation.measure_mitigation
         if mitigate_readout:
             calibration_shots = (self.options.mitigation.measure_noise_learning_num_randomizations
                                  * self.options.mitigation.measure_noise_learning_shots_per_randomization)
@@ -130,10 +233,13 @@ class Sampler(BaseSamplerV2):
                 ))
 
         def postprocess(outputs):
-            results = [_combine(pub, isa, output[0]) for pub, isa, output in zip(coerced, isas, outputs)]
+            results = [plan.combine(output[0]) for plan, output in zip(plans, outputs)]
             if mitigate_readout:
-                for result, isa, calibration in zip(results, isas, outputs[len(isas):]):
-                    result.metadata["quasi_dists"], result.metadata["readout_calibration"] = _quasi_dists(result, isa, calibration)
+                for result, plan, calibration in zip(results, plans, outputs[len(plans):]):
+                    result.metadata["quasi_dists"], result.metadata["readout_calibration"] = _quasi_dists(
+                        result, plan.isa, calibration, plan.flip_fraction())
+                    result.metadata["mitigation"]["num_circuits"] += 2
+                    result.metadata["mitigation"]["shots_spent"] += 2 * calibration_shots
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
         return self.mode.submit(tasks, postprocess, self.options.max_execution_time)
