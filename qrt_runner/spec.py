@@ -107,6 +107,16 @@ def _validate(spec: RunSpec) -> None:
             "mitigation.dynamical_decoupling.enable", True, "needs a device's instruction durations, and backend=aer has none",
             "use backend=fake_<device>, or turn decoupling off",
         )
+    if effective.needs_layer_noise and effective.layer_noise_model is None and spec.backend.name == "aer":
+        raise ConfigError(
+            "mitigation.resilience.layer_noise_model", None,
+            f"{'PEC' if effective.pec_mitigation else 'PEA'} needs a layer noise model, and backend=aer is noiseless",
+            "use backend=fake_<device>, or give mitigation.resilience.layer_noise_model=<file>",
+        )
+    if effective.layer_noise_model is not None and spec.backend.name == "ibm":
+        raise ConfigError("mitigation.resilience.layer_noise_model", effective.layer_noise_model,
+                          "layer noise model files are for local backends; the hardware service learns the layer noise itself",
+                          "remove it (set it to null) for backend=ibm")
     if effective.active and spec.is_estimator and spec.shots == 0:
         raise ConfigError(
             "mitigation.resilience_level", spec.mitigation.resilience_level, "mitigation works on measured shots, not exact values",

@@ -211,7 +211,7 @@ class ZneConfig:
 @dataclass
 class PecConfig:
     max_overhead: Optional[float] = None
-    noise_gain: Optional[float] = None
+    noise_gain: Any = None  # a float >= 0, or "auto"
 
 
 @dataclass
@@ -222,6 +222,7 @@ class ResilienceConfig:
     zne: ZneConfig = field(default_factory=ZneConfig)
     pec_mitigation: Optional[bool] = None
     pec: PecConfig = field(default_factory=PecConfig)
+    layer_noise_model: Optional[str] = None  # a layer noise model file for PEC/PEA (default: the fake device's own)
 
 
 @dataclass

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.mitigation.decoupling import SEQUENCES as DD_SEQUENCES
+from qrt_runner.mitigation.twirling import STRATEGIES
 
 LEVEL_DEFAULTS = {
     0: {"enable_gates": False, "enable_measure": False, "measure_mitigation": False, "zne_mitigation": False},
@@ -64,6 +66,18 @@ class EffectiveMitigation:
     dd_extra_slack_distribution: str = "middle"
     dd_scheduling_method: str = "alap"
     dd_skip_reset_qubits: bool = False
+    pec_noise_gain: float | str = "auto"
+    layer_noise_model: str | None = None
+    num_randomizations_auto: bool = False
+
+    @property
+    def pea(self) -> bool:
+        return self.zne_mitigation and self.zne_amplifier == "pea"
+
+    @property
+    def needs_layer_noise(self) -> bool:
+        """PEC and PEA need a layer noise model."""
+        return self.pec_mitigation or self.pea
 
     @property
     def active(self) -> bool:
@@ -88,12 +102,13 @@ class EffectiveMitigation:
                     "extrapolated_noise_factors": list(flat["zne_extrapolated_noise_factors"]),
                 },
                 "pec_mitigation": flat["pec_mitigation"],
-                "pec": {"max_overhead": flat["pec_max_overhead"]},
+                "pec": {"max_overhead": flat["pec_max_overhead"], "noise_gain": flat["pec_noise_gain"]},
+                "layer_noise_model": flat["layer_noise_model"],
             },
             "twirling": {
                 "enable_gates": flat["enable_gates"],
                 "enable_measure": flat["enable_measure"],
-                "num_randomizations": flat["num_randomizations"],
+                "num_randomizations": "auto" if self.num_randomizations_auto and self.needs_layer_noise else flat["num_randomizations"],
                 "shots_per_randomization": flat["shots_per_randomization"] or "auto",
                 "strategy": flat["strategy"],
             },
@@ -103,6 +118,31 @@ class EffectiveMitigation:
                 "scheduling_method": flat["dd_scheduling_method"], "skip_reset_qubits": flat["dd_skip_reset_qubits"],
             },
         }
+
+
+def _noise_gain(value) -> float | str:
+    if value is None or value == "auto":
+        return "auto"
+    try:
+        gain = float(value)
+    except (TypeError, ValueError):
+        gain = float("nan")
+    if not math.isfinite(gain) or gain < 0:
+        raise ConfigError("mitigation.resilience.pec.noise_gain", value, "must be a number >= 0 or auto",
+                          "e.g. auto (chosen to fit max_overhead), 0 (cancel all learned noise) or 0.5")
+    return gain
+
+
+def _check_layer_noise_file(path: str) -> None:
+    from qrt_runner.mitigation.layer_noise import load_layer_noise
+
+    key = "mitigation.resilience.layer_noise_model"
+    if not Path(path).is_file():
+        raise ConfigError(key, path, "no such file", "give the path of a JSON/YAML layer noise model, or null for the fake device's own")
+    try:
+        load_layer_noise(path)
+    except Exception as exc:  # malformed JSON/YAML or layers
+        raise ConfigError(key, path, f"cannot be read ({' '.join(str(exc).split())[:160]})", "fix the file (see README: layer noise model)") from None
 
 
 def _pick(value, default):
@@ -168,10 +208,12 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     strategy = _pick(twirl.strategy, "active-accum")
     dd_enable = _pick(dd.enable, False)
     dd_sequence = _pick(dd.sequence_type, "XX")
-    if zne and amplifier == "pea":
-        raise ConfigError("mitigation.resilience.zne.amplifier", "pea", f"PEA {_NOT_YET}", "use gate_folding")
-    if pec:
-        raise ConfigError("mitigation.resilience.pec_mitigation", True, f"this technique {_NOT_YET}", "set it to false")
+    if strategy not in STRATEGIES:
+        raise ConfigError("mitigation.twirling.strategy", strategy, "unknown strategy", f"choose one of {', '.join(STRATEGIES)}")
+    noise_gain = _noise_gain(res.pec.noise_gain)
+    layer_noise_model = res.layer_noise_model
+    if layer_noise_model is not None:
+        _check_layer_noise_file(layer_noise_model)
     slack = _pick(dd.extra_slack_distribution, "middle")
     scheduling = _pick(dd.scheduling_method, "alap")
     if dd_enable:
@@ -201,6 +243,9 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         zne_extrapolated_noise_factors=extrapolated,
         pec_mitigation=bool(pec),
         pec_max_overhead=max_overhead,
+        pec_noise_gain=noise_gain,
+        layer_noise_model=layer_noise_model,
+        num_randomizations_auto=twirl.num_randomizations is None,
         enable_gates=bool(enable_gates),
         enable_measure=bool(enable_measure),
         num_randomizations=randomizations,

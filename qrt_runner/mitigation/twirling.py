@@ -1,14 +1,22 @@
-"""Pauli twirling of two-qubit Clifford gates as one parametrised template circuit.
+"""Pauli twirling of two-qubit Clifford layers as one parametrised template circuit.
 
-Every two-qubit gate G gets a random Pauli P before it and G P G^dagger after it (so the circuit
-is unchanged, while coherent gate errors become Pauli noise). Each Pauli is the pair of
-parametrised gates ``rx(x * pi) rz(z * pi)`` on each qubit, so all randomisations of a circuit
-are parameter bindings of one template, run in one simulator call. On hardware these Paulis are
-merged into the neighbouring single-qubit layers; here they are simulated without error.
+The circuit is rearranged into layers of two-qubit Clifford gates on disjoint qubits (each
+single-qubit operation moves as early as its qubit allows, so the circuit is unchanged). Around
+every layer each twirled qubit gets a random Pauli P before and its conjugate G P G^dagger after
+(P itself on a twirled qubit that the layer leaves idle), which turns the layer's noise into a
+Pauli channel. Which qubits are twirled follows IBM's ``twirling.strategy``: ``active`` (the
+layer's gate qubits), ``active-accum`` (gate qubits of this and every earlier layer),
+``active-circuit`` (gate qubits of any layer) or ``all`` (every qubit of the circuit).
+
+Each Pauli is the pair ``rx(x * pi) rz(z * pi)``, so all randomisations are parameter bindings
+of one template, run in one simulator call. On hardware these Paulis merge into the neighbouring
+single-qubit layers; here they are simulated without error. PEC and PEA pass extra Pauli bits per
+layer that are multiplied into the "after" Paulis (see :func:`twirl_angles`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -17,9 +25,19 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import Clifford, Pauli
 
+STRATEGIES = ("active", "active-accum", "active-circuit", "all")
+TWIRLABLE = frozenset({"cx", "cy", "cz", "ecr", "swap", "iswap", "dcx"})
 # Pauli index -> (x, z) bits: I, X, Y (= i X Z), Z
 _BITS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
 _LETTERS = "IXYZ"
+
+
+@dataclass(frozen=True)
+class TwirlLayer:
+    """One twirled layer: its gates as ``(name, qubit0, qubit1)`` and the qubits it twirls."""
+
+    gates: tuple[tuple[str, int, int], ...]
+    twirled: tuple[int, ...]
 
 
 @lru_cache(maxsize=32)
@@ -37,41 +55,105 @@ def _table(name: str) -> np.ndarray:
     return table
 
 
-def twirl_template(circuit: QuantumCircuit) -> QuantumCircuit:
-    """``circuit`` with parametrised Pauli slots around every two-qubit gate.
+def _is_twirlable(instruction) -> bool:
+    operation = instruction.operation
+    return (operation.name in TWIRLABLE and operation.num_qubits == 2 and not instruction.clbits
+            and not operation.is_parameterized() and getattr(operation, "condition", None) is None)
 
-    Parameters are named ``qrt_gt_<k>_<slot>`` for the k-th two-qubit gate; the gates, in order,
-    are listed in ``metadata["qrt_twirl_gates"]``.
+
+def _twirled_sets(layers: list[list], width: int, strategy: str) -> list[tuple[int, ...]]:
+    active = [sorted({q for _, qubits in layer for q in qubits}) for layer in layers]
+    if strategy == "active":
+        return [tuple(a) for a in active]
+    if strategy == "all":
+        return [tuple(range(width))] * len(layers)
+    if strategy == "active-circuit":
+        union = tuple(sorted({q for a in active for q in a}))
+        return [union] * len(layers)
+    sets, seen = [], set()
+    for a in active:
+        seen |= set(a)
+        sets.append(tuple(sorted(seen)))
+    return sets
+
+
+def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> QuantumCircuit:
+    """``circuit`` rearranged into two-qubit layers with parametrised Pauli slots around each.
+
+    Parameters are named ``qrt_gt_<layer>_<qubit>_<b|a><x|z>`` (before/after the layer); the
+    layers are listed in ``metadata["qrt_twirl_layers"]`` as :class:`TwirlLayer`.
     """
-    out = circuit.copy_empty_like()
-    gates = []
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown twirling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    wires = {bit: i for i, bit in enumerate(list(circuit.qubits) + list(circuit.clbits))}
+    front = [0] * len(wires)   # per wire: the first layer an operation on it may still join
+    layers: list[list] = []    # per layer: (instruction, qubit indices)
+    before: list[list] = [[]]  # per layer: the other operations placed just before it (last: after all)
     for instruction in circuit.data:
-        operation = instruction.operation
-        if operation.num_qubits != 2 or instruction.clbits or operation.name == "barrier" or operation.is_parameterized():
-            out.append(operation, instruction.qubits, instruction.clbits, copy=False)
-            continue
-        k = len(gates)
-        gates.append(operation)
-        for i, qubit in enumerate(instruction.qubits):
-            out.rx(Parameter(f"qrt_gt_{k}_b{i}x"), qubit)
-            out.rz(Parameter(f"qrt_gt_{k}_b{i}z"), qubit)
-        out.append(operation, instruction.qubits, copy=False)
-        for i, qubit in enumerate(instruction.qubits):
-            out.rx(Parameter(f"qrt_gt_{k}_a{i}x"), qubit)
-            out.rz(Parameter(f"qrt_gt_{k}_a{i}z"), qubit)
-    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_gates": [g.name for g in gates]}
+        indices = [wires[bit] for bit in (*instruction.qubits, *instruction.clbits)]
+        start = max(front[i] for i in indices) if indices else 0
+        if _is_twirlable(instruction):
+            while len(layers) <= start:
+                layers.append([])
+                before.append([])
+            layers[start].append((instruction, tuple(indices)))
+            for i in indices:
+                front[i] = start + 1
+        else:
+            before[start].append(instruction)
+            for i in indices:
+                front[i] = start
+    sets = _twirled_sets(layers, circuit.num_qubits, strategy)
+    out = circuit.copy_empty_like()
+    described = []
+    for number, layer in enumerate(layers):
+        for instruction in before[number]:
+            out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
+        for qubit in sets[number]:
+            out.rx(Parameter(f"qrt_gt_{number}_{qubit}_bx"), qubit)
+            out.rz(Parameter(f"qrt_gt_{number}_{qubit}_bz"), qubit)
+        for instruction, _ in layer:
+            out.append(instruction.operation, instruction.qubits, copy=False)
+        for qubit in sets[number]:
+            out.rx(Parameter(f"qrt_gt_{number}_{qubit}_ax"), qubit)
+            out.rz(Parameter(f"qrt_gt_{number}_{qubit}_az"), qubit)
+        described.append(TwirlLayer(tuple((inst.operation.name, *qubits) for inst, qubits in layer), sets[number]))
+    for instruction in before[len(layers)]:
+        out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
+    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_layers": described}
     return out
 
 
-def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Angle columns (one value per randomisation) for every twirl parameter of ``circuit``."""
+def twirl_layers(circuit: QuantumCircuit) -> list[TwirlLayer]:
+    """The layers of a template made by :func:`twirl_template` (empty for other circuits)."""
+    return list((circuit.metadata or {}).get("qrt_twirl_layers", []))
+
+
+def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator,
+                 corrections: dict[int, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Angle columns (one value per randomisation) for every twirl parameter of ``circuit``.
+
+    Args:
+        corrections: per layer number, Pauli bits ``(randomizations, num_qubits, 2)`` (x, z)
+            applied right after the layer's gates (merged into its "after" Paulis); they must
+            lie on the layer's twirled qubits.
+    """
     columns: dict[str, np.ndarray] = {}
-    for k, name in enumerate(circuit.metadata.get("qrt_twirl_gates", [])):
-        before = rng.integers(0, 4, size=(randomizations, 2))
-        after = _table(name)[before[:, 0], before[:, 1]]
-        for i in range(2):
-            for prefix, paulis in (("b", before[:, i]), ("a", after[:, i])):
-                bits = _BITS[paulis]
-                columns[f"qrt_gt_{k}_{prefix}{i}x"] = bits[:, 0] * np.pi
-                columns[f"qrt_gt_{k}_{prefix}{i}z"] = bits[:, 1] * np.pi
+    for number, layer in enumerate(twirl_layers(circuit)):
+        paulis = {q: rng.integers(0, 4, size=randomizations) for q in layer.twirled}
+        before = {q: _BITS[p] for q, p in paulis.items()}
+        after = dict(before)  # idle twirled qubits: P before and P after
+        for name, q0, q1 in layer.gates:
+            conjugated = _table(name)[paulis[q0], paulis[q1]]
+            after[q0], after[q1] = _BITS[conjugated[:, 0]], _BITS[conjugated[:, 1]]
+        if corrections is not None and number in corrections:
+            extra = corrections[number]
+            outside = set(np.flatnonzero(extra.any(axis=(0, 2)))) - set(layer.twirled)
+            if outside:
+                raise ValueError(f"layer {number}: Pauli corrections on untwirled qubits {sorted(outside)}")
+            after = {q: bits ^ extra[:, q, :] for q, bits in after.items()}
+        for q in layer.twirled:
+            for prefix, bits in (("b", before[q]), ("a", after[q])):
+                columns[f"qrt_gt_{number}_{q}_{prefix}x"] = bits[:, 0] * np.pi
+                columns[f"qrt_gt_{number}_{q}_{prefix}z"] = bits[:, 1] * np.pi
     return columns

@@ -9,6 +9,7 @@ Mitigation (TREX with measurement twirling, ZNE by gate folding) runs inside the
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from qrt_runner.backend import LocalBackend
 from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
 from qrt_runner.mitigation.extrapolation import extrapolate, fit
 from qrt_runner.mitigation.folding import fold_two_qubit_gates
+from qrt_runner.mitigation.layer_noise import layer_noise_source
+from qrt_runner.mitigation.layer_sampling import LayerNoisePlan, randomizations_for
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.modes import ExecutionMode, LocalJob
@@ -81,12 +84,11 @@ class _PubPlan:
         self.twirled = bool(mit and mit.enable_measure)
         self.twirl_gates = bool(mit and mit.enable_gates)
         self.trex = bool(mit and mit.measure_mitigation)
-        randomized = self.twirled or self.twirl_gates
-        self.randomizations = mit.num_randomizations if randomized else 1
-        self.shots_per_binding = (mit.shots_per_randomization or -(-shots // self.randomizations)) if randomized else shots
         signature = "exact" if shots == 0 else "measured"
         if mit is not None:
             signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
+            if self.twirl_gates:
+                signature += f"|{mit.strategy}"
             if mit.dd_enable:
                 signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
         cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
@@ -95,6 +97,20 @@ class _PubPlan:
             cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
         self.groups, self.circuits, self.calibration = cached
         self.cache_key = cache_key
+        self.noise, self.gain, self.gamma, total_shots = None, None, 1.0, shots
+        if mit is not None and mit.needs_layer_noise and self.circuits:
+            source = layer_noise_source(mit.layer_noise_model, backend.name if backend.device is not None else None)
+            self.noise = LayerNoisePlan(self.circuits[0], isa.physical_qubits, source)
+            if mit.pec_mitigation:
+                self.gain = self.noise.pec_gain(mit.pec_noise_gain, mit.pec_max_overhead)
+                total_shots = math.ceil(shots * self.noise.overhead(self.gain))
+        randomized = self.twirled or self.twirl_gates
+        if randomized:
+            self.randomizations, self.shots_per_binding = randomizations_for(
+                total_shots, mit.num_randomizations, mit.shots_per_randomization, mit.num_randomizations_auto and self.noise is not None)
+        else:
+            self.randomizations, self.shots_per_binding = 1, shots
+        self.signs: dict[int, np.ndarray] = {}
         rng = np.random.default_rng([seed, 7])
         self.flips = rng.integers(0, 2, size=(self.randomizations, width)) if self.twirled else np.zeros((self.randomizations, width), dtype=int)
         self.rng = rng
@@ -114,7 +130,7 @@ class _PubPlan:
         circuits = []
         for factor in self.factors:
             base = self.isa.circuit
-            if factor != 1.0:
+            if factor != 1.0 and mit.zne_amplifier != "pea":
                 base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
             if mit is not None and mit.dd_enable:
                 base = add_dynamical_decoupling(
@@ -122,7 +138,7 @@ class _PubPlan:
                     mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
                 )
             if self.twirl_gates:
-                base = twirl_template(base)
+                base = twirl_template(base, mit.strategy)
             circuits += [self._measurement_circuit(base, group, backend) for group in groups]
         calibration = None
         if self.trex and groups:
@@ -160,18 +176,29 @@ class _PubPlan:
         return circuit
 
     # -- tasks ----------------------------------------------------------------------------
-    def _values(self, circuit: QuantumCircuit, flips: np.ndarray, with_user: bool) -> np.ndarray | None:
+    def _corrections(self, index: int, randomizations: int) -> dict[int, np.ndarray] | None:
+        """PEC or PEA Paulis per layer of circuit ``index`` (PEC also records its signs and gamma)."""
+        if self.noise is None:
+            return None
+        if self.mitigation.pec_mitigation:
+            corrections, self.signs[index], self.gamma = self.noise.sample(self.gain - 1.0, randomizations, self.rng)
+            return corrections
+        factor = self.factors[index // max(len(self.groups), 1)]
+        return self.noise.sample(factor - 1.0, randomizations, self.rng)[0]
+
+    def _values(self, circuit: QuantumCircuit, flips: np.ndarray, with_user: bool, index: int | None = None) -> np.ndarray | None:
         """Rows (set, randomisation) of circuit.parameters: user values, then twirl angles."""
         repeats = len(flips)
         sets = self.num_sets if with_user else 1
         columns = {}
         if with_user:
-            for index, param in enumerate(self.isa.circuit.parameters):
-                columns[param.name] = np.repeat(self.flat_values[:, index], repeats)
+            for column, param in enumerate(self.isa.circuit.parameters):
+                columns[param.name] = np.repeat(self.flat_values[:, column], repeats)
         for qubit in range(flips.shape[1]):
             columns[f"qrt_mt_{qubit}"] = np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets)
         if self.twirl_gates and with_user:
-            for name, column in twirl_angles(circuit, repeats, self.rng).items():
+            corrections = self._corrections(index, repeats) if index is not None else None
+            for name, column in twirl_angles(circuit, repeats, self.rng, corrections).items():
                 columns[name] = np.tile(column, sets)
         names = [p.name for p in circuit.parameters]
         if not names:
@@ -185,7 +212,7 @@ class _PubPlan:
         )
         tasks = [SimTask(
             kind="expval" if self.shots == 0 else "counts", shots=self.shots_per_binding if self.shots else 0,
-            circuits=list(self.circuits), parameter_values=[self._values(c, self.flips, True) for c in self.circuits],
+            circuits=list(self.circuits), parameter_values=[self._values(c, self.flips, True, i) for i, c in enumerate(self.circuits)],
             circuit_keys=[f"{self.cache_key}|{i}" for i in range(len(self.circuits))], **common,
         )]
         if self.calibration is not None:
@@ -199,21 +226,28 @@ class _PubPlan:
     # -- combining --------------------------------------------------------------------------
     def _pooled(self, rows: list[tuple[np.ndarray, np.ndarray]], flips: np.ndarray, circuit: QuantumCircuit, masks: np.ndarray):
         """Outcomes of the rows of one parameter set pooled over randomisations, bit flips undone:
-        (signs per outcome and Pauli, weights)."""
+        (signs per outcome and Pauli, weights, the row of every outcome)."""
         measured, positions = circuit.metadata["qrt_measured_qubits"], circuit.metadata["qrt_clbits"]
-        signs, weights = [], []
-        for (outcomes, counts), flip in zip(rows, flips):
-            flip_bits = sum(int(flip[q]) << position for q, position in zip(measured, positions))
-            parity = _popcount((outcomes[:, None] ^ flip_bits) & masks[None, :]) & 1
-            signs.append(1.0 - 2.0 * parity)
-            weights.append(counts.astype(float))
-        return np.vstack(signs), np.concatenate(weights)
+        flip_bits = (flips[:, measured].astype(np.int64) << np.asarray(positions, dtype=np.int64)).sum(axis=1)
+        outcomes = np.concatenate([outcome for outcome, _ in rows])
+        weights = np.concatenate([counts for _, counts in rows]).astype(float)
+        row_of = np.repeat(np.arange(len(rows)), [len(outcome) for outcome, _ in rows])
+        parity = _popcount((outcomes ^ flip_bits[row_of])[:, None] & masks[None, :]) & 1
+        return 1.0 - 2.0 * parity, weights, row_of
+
+    def _randomization_means(self, rows, circuit: QuantumCircuit, masks: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
+        """Per randomisation, the mean of every observable's group part: ``(randomisations, observables)``."""
+        signs, weights, row_of = self._pooled(rows, self.flips, circuit, masks)
+        weighted = weights[:, None] * (signs @ coeffs.T)
+        totals = np.bincount(row_of, weights=weights, minlength=len(rows))
+        sums = np.stack([np.bincount(row_of, weights=column, minlength=len(rows)) for column in weighted.T], axis=1)
+        return sums / totals[:, None]
 
     def _calibration_factors(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
         """TREX: per Pauli, the measured <Z...Z> of |0...0> with twirled readout (ideal: 1)."""
         labels = sorted({label for group in self.groups for label in group})
         masks = np.array([_parity_mask(label, self.calibration) for label in labels], dtype=np.int64)
-        signs, weights = self._pooled(rows, self.calibration_flips, self.calibration, masks)
+        signs, weights, _ = self._pooled(rows, self.calibration_flips, self.calibration, masks)
         total = weights.sum()
         means = weights @ signs / total
         variances = weights @ (signs - means) ** 2 / total / max(total - 1, 1)
@@ -243,7 +277,16 @@ class _PubPlan:
                     coeffs = coeffs / np.where(np.abs(scale) > 1e-3, scale, 1e-3)
                 masks = np.array([_parity_mask(label, circuit) for label in group], dtype=np.int64)
                 for index in range(num_sets):
-                    signs, weights = self._pooled(rows[index * repeats:(index + 1) * repeats], self.flips, circuit, masks)
+                    chunk = rows[index * repeats:(index + 1) * repeats]
+                    if self.noise is not None and repeats > 1:
+                        # PEC/PEA: randomisations differ on purpose; their means are the samples
+                        values = self._randomization_means(chunk, circuit, masks, coeffs)
+                        if self.mitigation.pec_mitigation:
+                            values = values * (self.gamma * self.signs[f * num_groups + g])[:, None]
+                        evs[index] += values.mean(axis=0)
+                        variances[index] += values.var(axis=0, ddof=1) / repeats
+                        continue
+                    signs, weights, _ = self._pooled(chunk, self.flips, circuit, masks)
                     total = weights.sum()
                     per_shot = signs @ coeffs.T
                     mean = weights @ per_shot / total
@@ -278,6 +321,13 @@ class _PubPlan:
         }
         if calibration is not None:
             metadata["mitigation"]["trex_calibration"] = {label: value for label, (value, _) in calibration.items()}
+        if self.noise is not None:
+            metadata["mitigation"]["layer_noise_model"] = self.noise.describe()
+        if mit.pec_mitigation and self.noise is not None:
+            metadata["mitigation"]["pec"] = {
+                "noise_gain": self.gain, "gamma": self.gamma, "sampling_overhead": self.noise.overhead(self.gain),
+                "max_overhead": mit.pec_max_overhead,
+            }
         if not mit.zne_mitigation:
             return evs_f[0], stds_f[0]
         num_sets, num_obs = evs_f.shape[1:]

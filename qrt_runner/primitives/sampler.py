@@ -124,7 +124,7 @@ class _SamplerPlan:
             if backend.device is None:
                 raise ValueError("dynamical decoupling needs a device's instruction durations; the ideal simulator has none")
             signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
-        signature += f"|twirl{self.twirl_gates}{self.twirl_measure}"
+        signature += f"|twirl{self.twirl_gates}{self.twirl_measure}{mit.strategy if self.twirl_gates else ''}"
         self.key = f"{isa.fingerprint}|{signature}"
         cached = backend.measurement_circuits.get(self.key)
         if cached is None:
@@ -148,7 +148,7 @@ class _SamplerPlan:
             )
         template = None
         if self.twirl_gates:
-            circuit = template = twirl_template(circuit)
+            circuit = template = twirl_template(circuit, mit.strategy)
         if self.twirl_measure:
             circuit = twirl_measurements(circuit)
         return circuit, template
