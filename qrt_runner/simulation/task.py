@@ -52,8 +52,36 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
 
         noise_model = restricted_noise_model(fake_backend(device), qubits)
         # rx carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
-        options.update(noise_model=noise_model, basis_gates=sorted(set(noise_model.basis_gates) | {"rx"}))
+        gates = (set(noise_model.basis_gates) | {"rx"}) - _NOT_GATES
+        options.update(noise_model=noise_model, basis_gates=sorted(gates))
     return AerSimulator(**options)
+
+
+_NOT_GATES = {"measure", "reset", "delay"}  # instructions every method runs, not basis gates
+
+
+def resolve_method(method: str, noisy: bool, num_qubits: int, shots: int) -> str:
+    """Aer's method, choosing the density matrix for small noisy circuits sampled few times.
+
+    Aer's ``automatic`` simulates noisy circuits as statevector trajectories, one per shot, unless
+    shots > 2**n. Twirled runs bind many randomisations of tens of shots each; there one
+    density-matrix run per binding is several times cheaper (5 qubits, 32 shots: 5 ms against
+    35). Below 8 shots per binding (PEC, PEA) trajectories bound at runtime are cheaper still.
+    """
+    if method == "automatic" and noisy and num_qubits <= 10 and shots >= 8 and 8 * shots >= 2**num_qubits:
+        return "density_matrix"
+    return method
+
+
+def _bind_at_runtime(task: SimTask, method: str) -> bool:
+    """Whether Aer should bind parameters inside one experiment instead of one per binding.
+
+    For noisy statevector trajectories over many bindings of few shots (PEC and PEA draw a new
+    set of Paulis for every shot) this cuts Aer's per-binding cost about 4-7 times (5 qubits:
+    0.9 ms instead of 3-6 ms per binding), with the same distributions.
+    """
+    return (task.device is not None and task.kind != "expval" and method in ("statevector", "automatic")
+            and all(values is not None and values.size and len(values) > 1 for values in task.parameter_values))
 
 
 def execute(task: SimTask) -> tuple[list[list[Any]], float]:
@@ -61,17 +89,22 @@ def execute(task: SimTask) -> tuple[list[list[Any]], float]:
     start = time.perf_counter()
     if not task.circuits:
         return [], 0.0
-    sim = simulator(task.device, task.qubits, task.method, task.threads)
-    binds = None
+    width = max(circuit.num_qubits for circuit in task.circuits)
+    method = resolve_method(task.method, task.device is not None, width, task.shots) if task.kind != "expval" else task.method
+    sim = simulator(task.device, task.qubits, method, task.threads)
+    binds, options = None, {}
     if any(values is not None and values.size for values in task.parameter_values):
         binds = [
             {param: values[:, i].tolist() for i, param in enumerate(circuit.parameters)}
             for circuit, values in zip(task.circuits, task.parameter_values)
         ]
+        if _bind_at_runtime(task, method):
+            options["runtime_parameter_bind_enable"] = True
     result = sim.run(
         task.circuits,
         parameter_binds=binds,
         shots=max(task.shots, 1),
+        **options,
         seed_simulator=task.seed,
         memory=task.kind == "memory",
     ).result()
