@@ -107,12 +107,13 @@ def run_task(cfg) -> None:
             tracker.end_run(run_id, "KILLED" if killed else "FAILED", f"{type(exc).__name__}: {exc}")
         raise
     result.write_json(run_dir / "results.json")
-    zne_plot = plot_zne(result, run_dir / "zne.png")
+    extra_artifacts = [plot_zne(result, run_dir / "zne.png"), result.write_layer_noise_model(run_dir / "layer_noise_model.json")]
     if tracker is not None:
         circuits = {"circuit": workload.circuit}
         tracker.log_run(run_id, config=config, config_yaml=config_yaml, result=result, run_dir=run_dir, circuits=circuits)
-        if zne_plot is not None:
-            tracker.log_artifact(run_id, zne_plot)
+        for artifact in extra_artifacts:
+            if artifact is not None:
+                tracker.log_artifact(run_id, artifact)
         for name in (STATE_FILE, "optimal_parameters.json"):
             if (run_dir / name).is_file():
                 tracker.log_artifact(run_id, run_dir / name)

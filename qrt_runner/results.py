@@ -161,6 +161,16 @@ class RunResult:
         tmp.replace(path)
         return path
 
+    def write_layer_noise_model(self, path: Path) -> Path | None:
+        """Write the layer noise model PEC or PEA used (the first job's), in the format
+        ``mitigation.resilience.layer_noise_model`` reads back; None when there was none."""
+        for job in (self.mitigation or {}).get("jobs") or []:
+            model = (job or {}).get("layer_noise_model")
+            if model:
+                Path(path).write_text(json.dumps(_finite(model), indent=2, allow_nan=False))
+                return Path(path)
+        return None
+
 
 def _finite(value: Any) -> Any:
     """Replace non-finite floats anywhere in a JSON-ready structure by None (valid JSON)."""

@@ -477,6 +477,9 @@ def _result_metrics(result: RunResult) -> list[Any]:
     for job_index, job in enumerate((result.mitigation or {}).get("jobs") or []):
         add("mitigation_circuits", job.get("num_circuits", 0), job_index)
         add("mitigation_shots_spent", job.get("shots_spent", 0), job_index)
+        for key, value in (job.get("pec") or {}).items():
+            if key in ("noise_gain", "gamma", "sampling_overhead"):
+                add(f"pec_{key}", value, job_index)
     if result.sampler is not None and result.sampler.hellinger_fidelity_mitigated:
         for step, fidelity in enumerate(result.sampler.hellinger_fidelity_mitigated):
             if fidelity is not None:

@@ -172,16 +172,27 @@ def test_malformed_layer_noise_files_are_refused_in_one_line(tmp_path, content, 
     assert "\n" not in str(info.value)
 
 
-def test_cli_pec_run_logs_overhead_and_layer_model(tmp_path):
-    result = run_cli([
-        "experiment=ising_estimator", "circuit.num_qubits=3", "circuit.reps=1", "circuit.parameter_values.num_sets=1",
-        "backend=fake_manila", "mitigation=pec", "primitive.default_precision=0.05", *FAST,
-    ], cwd=tmp_path)
+def test_cli_pec_run_logs_overhead_and_layer_model_and_the_model_file_feeds_back(tmp_path):
+    from mlflow import MlflowClient
+
+    base = ["experiment=ising_estimator", "circuit.num_qubits=3", "circuit.reps=1", "circuit.parameter_values.num_sets=1",
+            "backend=fake_manila", "mitigation=pec", "primitive.default_precision=0.05", "backend.max_parallel_threads=1"]
+    result = run_cli(base, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    (results,) = list(tmp_path.glob("outputs/*/*/results.json"))
-    data = json.loads(results.read_text())
+    (run_dir,) = [p.parent for p in tmp_path.glob("outputs/*/*/results.json")]
+    data = json.loads((run_dir / "results.json").read_text())
     effective = data["mitigation"]["effective"]
     assert effective["resilience"]["pec_mitigation"] and effective["twirling"]["enable_gates"]
     assert effective["twirling"]["num_randomizations"] == "auto" and effective["twirling"]["strategy"] == "active-accum"
-    text = json.dumps(data)
-    assert '"sampling_overhead"' in text and '"layer_noise_model"' in text
+    overhead = data["mitigation"]["jobs"][0]["pec"]["sampling_overhead"]
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+    assert run.data.metrics["pec_sampling_overhead"] == pytest.approx(overhead) and overhead > 1
+    assert "layer_noise_model.json" in {a.path for a in client.list_artifacts(run.info.run_id)}
+    model_file = run_dir / "layer_noise_model.json"
+    again = run_cli([*base, "tracking=none", f"mitigation.resilience.layer_noise_model={model_file}"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    (second,) = [p for p in tmp_path.glob("outputs/*/*/results.json") if p.parent != run_dir]
+    job = json.loads(second.read_text())["mitigation"]["jobs"][0]
+    assert job["layer_noise_model"]["source"] == str(model_file)
+    assert job["pec"]["sampling_overhead"] == pytest.approx(overhead)
