@@ -9,7 +9,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator, SparsePauliOp
 
-from conftest import FAST, run_cli, spec_for
+from conftest import run_cli, spec_for
 from qrt_runner.backend import LocalBackend
 from qrt_runner.mitigation.layer_noise import (
     CompactModel, PauliLindblad, _anticommutes, gate_model, load_layer_noise, pauli_fidelities, sample_paulis,
