@@ -79,7 +79,7 @@ def test_sampler_has_no_resilience_levels_and_exact_mode_cannot_be_mitigated():
         spec_for(["mitigation=level1", "primitive.default_precision=0"])
 
 
-@pytest.mark.parametrize("preset", ["none", "level1", "level2", "trex", "zne", "dd", "twirling"])
+@pytest.mark.parametrize("preset", ["none", "level1", "level2", "trex", "zne", "pec", "pea", "dd", "twirling"])
 def test_presets_compose_and_round_trip_into_ibm_options(preset):
     spec = spec_for([f"mitigation={preset}", "backend=ibm"])
     options = ibm.runtime_options(spec)
