@@ -145,7 +145,8 @@ def test_gate_twirling_template_keeps_the_circuit_for_every_randomisation():
     circuit.ecr(1, 0)
     circuit.cz(0, 1)
     template = twirl_template(circuit)
-    assert template.num_parameters == 3 * 8
+    # one u slot per qubit before the first layer, between consecutive layers and after the last
+    assert template.num_parameters == 3 * 8 and template.count_ops()["u"] == 8
     columns = twirl_angles(template, 16, np.random.default_rng(4))
     distinct = {tuple(columns[p.name][r] for p in template.parameters) for r in range(16)}
     assert len(distinct) > 8  # really random Paulis

@@ -196,3 +196,23 @@ def test_cli_pec_run_logs_overhead_and_layer_model_and_the_model_file_feeds_back
     job = json.loads(second.read_text())["mitigation"]["jobs"][0]
     assert job["layer_noise_model"]["source"] == str(model_file)
     assert job["pec"]["sampling_overhead"] == pytest.approx(overhead)
+
+
+def test_corrections_need_a_slot_and_idle_slots_provide_one():
+    circuit = QuantumCircuit(3)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    x_on_qubit_2 = np.zeros((4, 3, 2), dtype=np.int64)
+    x_on_qubit_2[:, 2, 0] = 1  # an X on qubit 2 right after layer 0, which leaves qubit 2 idle
+    lean = twirl_template(circuit, "all")
+    with pytest.raises(ValueError, match="qubit 2, which has no twirl slot there"):
+        twirl_angles(lean, 4, np.random.default_rng(0), {0: x_on_qubit_2})
+    template = twirl_template(circuit, "all", idle_slots=True)
+    columns = twirl_angles(template, 4, np.random.default_rng(0), {0: x_on_qubit_2})
+    expected = circuit.copy_empty_like()
+    expected.cx(0, 1)
+    expected.x(2)
+    expected.cx(1, 2)
+    for r in range(4):
+        bound = template.assign_parameters({p: columns[p.name][r] for p in template.parameters})
+        assert Operator(bound).equiv(Operator(expected))  # the correction applied, twirls cancelled

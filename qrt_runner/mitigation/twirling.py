@@ -8,8 +8,8 @@ Pauli channel. Which qubits are twirled follows IBM's ``twirling.strategy``: ``a
 layer's gate qubits), ``active-accum`` (gate qubits of this and every earlier layer),
 ``active-circuit`` (gate qubits of any layer) or ``all`` (every qubit of the circuit).
 
-Each Pauli is the pair ``rx(x * pi) rz(z * pi)``, so all randomisations are parameter bindings
-of one template, run in one simulator call. On hardware these Paulis merge into the neighbouring
+Each slot is one ``u`` gate holding a Pauli, so all randomisations are parameter bindings of one
+template, run in one simulator call. On hardware these Paulis merge into the neighbouring
 single-qubit layers; here they are simulated without error. PEC and PEA pass extra Pauli bits per
 layer that are multiplied into the "after" Paulis (see :func:`twirl_angles`).
 """
@@ -77,11 +77,16 @@ def _twirled_sets(layers: list[list], width: int, strategy: str) -> list[tuple[i
     return sets
 
 
-def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> QuantumCircuit:
+def twirl_template(circuit: QuantumCircuit, strategy: str = "active", idle_slots: bool = False) -> QuantumCircuit:
     """``circuit`` rearranged into two-qubit layers with parametrised Pauli slots around each.
 
-    Parameters are named ``qrt_gt_<layer>_<qubit>_<b|a><x|z>`` (before/after the layer); the
-    layers are listed in ``metadata["qrt_twirl_layers"]`` as :class:`TwirlLayer`.
+    Every slot is one ``u(theta, phi, lam)`` gate (parameters ``qrt_gt_<k>_{t,p,l}``) holding the
+    product of the Paulis that meet there: the "after" Pauli of one layer and the "before" Pauli
+    of the next on a qubit with nothing in between share a slot. On a twirled qubit that a layer
+    leaves idle, P before and P after cancel, so no slot is simulated for it unless
+    ``idle_slots`` (needed when PEC or PEA corrections may act there). The layers are listed in
+    ``metadata["qrt_twirl_layers"]`` (:class:`TwirlLayer`), the slots in
+    ``metadata["qrt_twirl_slots"]`` as (qubit, ((layer, "b" or "a"), ...)).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown twirling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -105,22 +110,39 @@ def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> Quantum
                 front[i] = start
     sets = _twirled_sets(layers, circuit.num_qubits, strategy)
     out = circuit.copy_empty_like()
+    pending: dict[int, list[tuple[int, str]]] = {}
+    slots: list[tuple[int, tuple[tuple[int, str], ...]]] = []
+
+    def flush(qubits) -> None:
+        for qubit in qubits:
+            parts = pending.pop(qubit, None)
+            if parts:
+                k = len(slots)
+                slots.append((qubit, tuple(parts)))
+                out.u(Parameter(f"qrt_gt_{k}_t"), Parameter(f"qrt_gt_{k}_p"), Parameter(f"qrt_gt_{k}_l"), qubit)
+
+    def emit(instruction) -> None:
+        flush(circuit.find_bit(q).index for q in instruction.qubits)
+        out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
+
     described = []
     for number, layer in enumerate(layers):
         for instruction in before[number]:
-            out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
+            emit(instruction)
+        active = {q for _, qubits in layer for q in qubits}
         for qubit in sets[number]:
-            out.rx(Parameter(f"qrt_gt_{number}_{qubit}_bx"), qubit)
-            out.rz(Parameter(f"qrt_gt_{number}_{qubit}_bz"), qubit)
+            if qubit in active or idle_slots:
+                pending.setdefault(qubit, []).append((number, "b"))
         for instruction, _ in layer:
-            out.append(instruction.operation, instruction.qubits, copy=False)
+            emit(instruction)
         for qubit in sets[number]:
-            out.rx(Parameter(f"qrt_gt_{number}_{qubit}_ax"), qubit)
-            out.rz(Parameter(f"qrt_gt_{number}_{qubit}_az"), qubit)
+            if qubit in active or idle_slots:
+                pending.setdefault(qubit, []).append((number, "a"))
         described.append(TwirlLayer(tuple((inst.operation.name, *qubits) for inst, qubits in layer), sets[number]))
     for instruction in before[len(layers)]:
-        out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
-    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_layers": described}
+        emit(instruction)
+    flush(sorted(pending))
+    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_layers": described, "qrt_twirl_slots": slots}
     return out
 
 
@@ -136,24 +158,38 @@ def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Ge
     Args:
         corrections: per layer number, Pauli bits ``(randomizations, num_qubits, 2)`` (x, z)
             applied right after the layer's gates (merged into its "after" Paulis); they must
-            lie on the layer's twirled qubits.
+            lie on qubits that have slots in that layer.
     """
-    columns: dict[str, np.ndarray] = {}
+    bits: dict[tuple[int, int, str], np.ndarray] = {}  # (layer, qubit, "b"/"a") -> (randomizations, 2)
     for number, layer in enumerate(twirl_layers(circuit)):
         paulis = {q: rng.integers(0, 4, size=randomizations) for q in layer.twirled}
-        before = {q: _BITS[p] for q, p in paulis.items()}
-        after = dict(before)  # idle twirled qubits: P before and P after
+        after = {}
+        for q, p in paulis.items():
+            bits[number, q, "b"] = after[q] = _BITS[p]  # idle twirled qubits: P before and P after
         for name, q0, q1 in layer.gates:
             conjugated = _table(name)[paulis[q0], paulis[q1]]
             after[q0], after[q1] = _BITS[conjugated[:, 0]], _BITS[conjugated[:, 1]]
         if corrections is not None and number in corrections:
-            extra = corrections[number]
-            outside = set(np.flatnonzero(extra.any(axis=(0, 2)))) - set(layer.twirled)
-            if outside:
-                raise ValueError(f"layer {number}: Pauli corrections on untwirled qubits {sorted(outside)}")
-            after = {q: bits ^ extra[:, q, :] for q, bits in after.items()}
-        for q in layer.twirled:
-            for prefix, bits in (("b", before[q]), ("a", after[q])):
-                columns[f"qrt_gt_{number}_{q}_{prefix}x"] = bits[:, 0] * np.pi
-                columns[f"qrt_gt_{number}_{q}_{prefix}z"] = bits[:, 1] * np.pi
+            after = {q: b ^ corrections[number][:, q, :] for q, b in after.items()}
+        for q, b in after.items():
+            bits[number, q, "a"] = b
+    columns: dict[str, np.ndarray] = {}
+    slotted = set()
+    for k, (qubit, parts) in enumerate((circuit.metadata or {}).get("qrt_twirl_slots", [])):
+        total = np.zeros((randomizations, 2), dtype=np.int64)
+        for number, side in parts:
+            total ^= bits[number, qubit, side]
+            slotted.add((number, qubit))
+        angles = _U_ANGLES[total[:, 0] * 2 + total[:, 1]]  # index x*2 + z
+        for i, suffix in enumerate("tpl"):
+            columns[f"qrt_gt_{k}_{suffix}"] = angles[:, i]
+    if corrections is not None:
+        for number, extra in corrections.items():
+            for qubit in np.flatnonzero(extra.any(axis=(0, 2))):
+                if (number, int(qubit)) not in slotted:
+                    raise ValueError(f"layer {number}: Pauli corrections on qubit {qubit}, which has no twirl slot there")
     return columns
+
+
+# u(theta, phi, lam) of the Pauli with bits (x, z), up to a global phase: I, Z, X, Y
+_U_ANGLES = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, np.pi], [np.pi, 0.0, np.pi], [np.pi, np.pi / 2, np.pi / 2]])

@@ -84,11 +84,13 @@ class _PubPlan:
         self.twirled = bool(mit and mit.enable_measure)
         self.twirl_gates = bool(mit and mit.enable_gates)
         self.trex = bool(mit and mit.measure_mitigation)
+        # a model from a file may put PEC/PEA Paulis on qubits a layer leaves idle
+        self.idle_slots = bool(mit and mit.needs_layer_noise and mit.layer_noise_model is not None)
         signature = "exact" if shots == 0 else "measured"
         if mit is not None:
             signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
             if self.twirl_gates:
-                signature += f"|{mit.strategy}"
+                signature += f"|{mit.strategy}|idle{self.idle_slots}"
             if mit.dd_enable:
                 signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
         cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
@@ -138,7 +140,7 @@ class _PubPlan:
                     mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
                 )
             if self.twirl_gates:
-                base = twirl_template(base, mit.strategy)
+                base = twirl_template(base, mit.strategy, idle_slots=self.idle_slots)
             circuits += [self._measurement_circuit(base, group, backend) for group in groups]
         calibration = None
         if self.trex and groups:

@@ -51,8 +51,8 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
         from qrt_runner.simulation.noise import restricted_noise_model
 
         noise_model = restricted_noise_model(fake_backend(device), qubits)
-        # rx carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
-        gates = (set(noise_model.basis_gates) | {"rx"}) - _NOT_GATES
+        # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
+        gates = (set(noise_model.basis_gates) | {"u"}) - _NOT_GATES
         options.update(noise_model=noise_model, basis_gates=sorted(gates))
     return AerSimulator(**options)
 
