@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -94,10 +95,12 @@ class _PubPlan:
             if mit.dd_enable:
                 signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
         cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+        started = time.perf_counter()
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
             cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
         self.groups, self.circuits, self.calibration = cached
+        self.build_s = time.perf_counter() - started  # ~0 when the circuits were cached
         self.cache_key = cache_key
         self.noise, self.gain, self.gamma, total_shots = None, None, 1.0, shots
         if mit is not None and mit.needs_layer_noise and self.circuits:
@@ -257,6 +260,7 @@ class _PubPlan:
 
     def combine(self, outputs: list[list[list[dict]]]) -> PubResult:
         """Per-PUB evs and stds from the outputs of :meth:`sim_tasks`."""
+        started = time.perf_counter()
         num_sets, num_obs = self.num_sets, len(self.obs_terms)
         calibration = self._calibration_factors(outputs[1][0]) if self.calibration is not None else None
         per_factor_evs = np.zeros((len(self.factors), num_sets, num_obs))
@@ -305,6 +309,7 @@ class _PubPlan:
         evs, stds = per_factor_evs[0], np.sqrt(per_factor_vars[0])
         if self.mitigation is not None:
             evs, stds = self._extrapolate(per_factor_evs, np.sqrt(per_factor_vars), metadata, calibration)
+            metadata["mitigation"].update(build_s=self.build_s, combine_s=time.perf_counter() - started)
         param_index = np.arange(num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
         obs_index = np.arange(num_obs).reshape(self.pub.observables.shape)
         p_idx, o_idx = np.broadcast_arrays(param_index, obs_index)
