@@ -107,8 +107,18 @@ def test_exponential_and_double_exponential_recover_known_values():
     assert fit("fallback", X, np.array([0.5, 0.4, 0.3]), SIGMA, [0]).values[0] == 0.5
 
 
+def test_exponential_fits_values_not_logs_so_a_decayed_point_near_zero_is_kept():
+    truth = 0.4 * np.exp(-0.8 * X)  # 0.180, 0.036, 0.007: the last point is below the noise
+    noisy = truth + np.array([0.0, 0.0, -0.012])  # ... and measured just below zero
+    best, fits = extrapolate(("exponential", "linear"), X, noisy, np.full(3, 0.01), bound=1.0)
+    assert fits[0].ok and best.name == "exponential"
+    assert best.values[0] == pytest.approx(0.4, abs=0.05)  # linear would give 0.22
+    flat = fit("exponential", X, np.full(3, 0.5), np.zeros(3), [0])  # exact, noise-free data
+    assert flat.ok and flat.values[0] == pytest.approx(0.5) and flat.stds[0] == 0
+
+
 def test_first_successful_extrapolator_is_picked():
-    crossing = np.array([0.1, -0.05, -0.2])  # changes sign: the exponential cannot fit it
+    crossing = np.array([0.1, -0.05, -0.2])  # changes sign far beyond its errors: no exponential does
     best, fits = extrapolate(("exponential", "linear"), X, crossing, SIGMA, bound=1.0)
     assert not fits[0].ok and best.name == "linear"
     out_of_bounds = np.array([0.95, 0.6, 0.25])  # linear intercept 1.125 exceeds |O| <= 1
