@@ -281,7 +281,7 @@ def goals(cases_, stats, impls, seeds):
         return verdicts.count(False)
     print("G3 qrt no less accurate than IBM, every technique (median |ex-mit|; PASS~ = worse by less than the standard error)")
     for name, *_ in cases_:
-        worst, margin_text, strict = None, "", True
+        worst, strict = None, True
         for tech in TECHNIQUES:
             q, i = stats["qrt", name, tech]["mit"], stats["ibm", name, tech]["mit"]
             excess = np.median(q) - np.median(i)

@@ -27,7 +27,6 @@ DEFAULT_NOISE_FACTORS = (1.0, 3.0, 5.0)
 DEFAULT_EXTRAPOLATORS = ("exponential", "linear")
 DEFAULT_RANDOMIZATIONS = 32
 DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION = 128
-_NOT_YET = "is not available in this version (planned)"
 
 
 def degrees_of_freedom(extrapolator: str) -> int:

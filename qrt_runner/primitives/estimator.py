@@ -3,7 +3,8 @@
 Like the hardware service, it measures each qubit-wise commuting group of Pauli terms in its
 own basis, ``ceil(1/precision**2)`` shots per basis, and reports the mean and the standard error
 computed from those shots. With precision 0 on the ideal simulator it returns exact values.
-Mitigation (TREX with measurement twirling, ZNE by gate folding) runs inside the same job.
+Mitigation (TREX with measurement twirling, gate twirling, ZNE by gate folding or PEA, PEC)
+runs inside the same job.
 """
 
 from __future__ import annotations
