@@ -133,13 +133,13 @@ def _noise_gain(value) -> float | str:
 
 
 def _check_layer_noise_file(path: str) -> None:
-    from qrt_runner.mitigation.layer_noise import load_layer_noise
+    from qrt_runner.mitigation.layer_noise import layer_noise_source
 
     key = "mitigation.resilience.layer_noise_model"
     if not Path(path).is_file():
         raise ConfigError(key, path, "no such file", "give the path of a JSON/YAML layer noise model, or null for the fake device's own")
     try:
-        load_layer_noise(path)
+        layer_noise_source(path, None)  # parsed once per file version; the estimator reuses it
     except Exception as exc:  # malformed JSON/YAML or layers
         raise ConfigError(key, path, f"cannot be read ({' '.join(str(exc).split())[:160]})", "fix the file (see README: layer noise model)") from None
 
