@@ -58,7 +58,7 @@ def _table(name: str) -> np.ndarray:
 def _is_twirlable(instruction) -> bool:
     operation = instruction.operation
     return (operation.name in TWIRLABLE and operation.num_qubits == 2 and not instruction.clbits
-            and not operation.is_parameterized() and getattr(operation, "condition", None) is None)
+            and not operation.is_parameterized())
 
 
 def _twirled_sets(layers: list[list], width: int, strategy: str) -> list[tuple[int, ...]]:
