@@ -165,30 +165,6 @@ def test_gate_twirling_template_keeps_the_circuit_for_every_randomisation():
         assert Operator(bound).equiv(Operator(circuit))
 
 
-def test_dynamical_decoupling_fills_idle_windows_without_changing_the_circuit():
-    from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
-
-    backend = LocalBackend.create("fake_manila", threads=1)
-    circuit = QuantumCircuit(3)
-    circuit.h(0)
-    for _ in range(2):
-        circuit.cx(0, 1)
-        circuit.cx(1, 2)
-    circuit.cx(0, 1)
-    isa = backend.compiler.compile(circuit)
-    padded = add_dynamical_decoupling(isa.circuit, backend.compact_target(isa.physical_qubits), "XX", "alap", "middle", False)
-    assert padded.count_ops().get("x", 0) >= 2 and padded.count_ops().get("delay", 0) > 0
-
-    def without_delays(qc):
-        out = qc.copy_empty_like()
-        for instruction in qc.data:
-            if instruction.operation.name != "delay":
-                out.append(instruction)
-        return out
-
-    assert Operator(without_delays(padded)).equiv(Operator(without_delays(isa.circuit)))
-
-
 def test_dynamical_decoupling_runs_on_a_device_and_is_refused_on_the_ideal_simulator():
     from qrt_runner.runner import run_experiment
 

@@ -66,6 +66,7 @@ def test_decoupling_sequence_keeps_the_unitary_and_is_timed_with_device_duration
     padded = add_dynamical_decoupling(isa.circuit, target, sequence, "alap", "middle", False)
     added_x = padded.count_ops().get("x", 0) - isa.circuit.count_ops().get("x", 0)
     assert added_x >= len(SEQUENCES[sequence]) and added_x % len(SEQUENCES[sequence]) == 0
+    assert padded.count_ops().get("delay", 0) > 0
     # the same unitary, global phase included, once the delays are dropped
     assert Operator(_without_delays(padded)) == Operator(_without_delays(isa.circuit))
     # every qubit's timeline (device durations + delays) spans the same scheduled length
