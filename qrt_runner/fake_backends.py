@@ -1,13 +1,24 @@
-"""The fake IBM devices of ``qiskit_ibm_runtime.fake_provider``, by their backend names."""
+"""The fake IBM devices of ``qiskit_ibm_runtime.fake_provider``, by their backend names.
+
+The names are read from the provider's source files (each device module sets
+``backend_name = "fake_<device>"``) without importing ``qiskit_ibm_runtime`` (seconds), so that
+listing them, as every ``qrt-run`` does to offer ``backend=fake_<device>``, is cheap. A device is
+imported only when it is used.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qiskit.providers import BackendV2
+if TYPE_CHECKING:
+    from qiskit.providers import BackendV2
 
-_EXCLUDED = {"FakeFractionalBackend"}
+_EXCLUDED = {"FakeFractionalBackend", "fake_fractional"}
+_BACKEND_NAME = re.compile(r"^\s+backend_name\s*=\s*[\"']([\w.-]+)[\"']", re.M)
 
 
 def _device_name(class_name: str) -> str:
@@ -18,24 +29,28 @@ def _device_name(class_name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _classes() -> dict[str, type]:
+    from qiskit.providers import BackendV2
     from qiskit_ibm_runtime import fake_provider
 
     found = {}
     for attr in dir(fake_provider):
         cls = getattr(fake_provider, attr)
-        if (
-            attr.startswith("Fake")
-            and attr not in _EXCLUDED
-            and isinstance(cls, type)
-            and issubclass(cls, BackendV2)
-        ):
+        if attr.startswith("Fake") and attr not in _EXCLUDED and isinstance(cls, type) and issubclass(cls, BackendV2):
             found[_device_name(attr)] = cls
     return found
 
 
+@lru_cache(maxsize=1)
 def fake_backend_names() -> list[str]:
     """Names usable as ``backend=<name>``, sorted."""
-    return sorted(_classes())
+    spec = importlib.util.find_spec("qiskit_ibm_runtime")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    names: set[str] = set()
+    for folder in folders:
+        for module in (Path(folder) / "fake_provider" / "backends").glob("*/fake_*.py"):
+            names.update(_BACKEND_NAME.findall(module.read_text(encoding="utf-8")))
+    names -= _EXCLUDED
+    return sorted(names) if names else sorted(_classes())  # another layout: ask the provider itself
 
 
 @lru_cache(maxsize=None)

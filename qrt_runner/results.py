@@ -87,6 +87,7 @@ class RunResult:
     optimization: dict[str, Any] | None = None
     scan: dict[str, Any] | None = None
     mitigation: dict[str, Any] | None = None
+    objective: dict[str, Any] | None = None
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -130,6 +131,8 @@ class RunResult:
             out["scan"] = self.scan
         if self.mitigation is not None:
             out["mitigation"] = self.mitigation
+        if self.objective is not None:
+            out["objective"] = self.objective
         if self.estimator is not None:
             est = self.estimator
             out.update(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.mitigation.options import EffectiveMitigation, finalize
+from qrt_runner.objective import Objective, parse_objective
 
 PRIMITIVES = ("estimator", "sampler")
 SESSION_MODES = ("job", "session", "batch")
@@ -41,6 +42,7 @@ class RunSpec:
     mitigation: s.MitigationConfig
     tracking: s.TrackingConfig
     task: s.TaskConfig = field(default_factory=s.EvaluateTask)
+    objective: Objective | None = None
 
     @property
     def is_estimator(self) -> bool:
@@ -90,7 +92,8 @@ def build_spec(cfg: DictConfig) -> RunSpec:
         groups[key] = OmegaConf.to_object(node)
     spec = RunSpec(seed=int(cfg.seed), **groups)
     _validate(spec)
-    return spec
+    objective = parse_objective(cfg.get("objective", "auto"), spec.task.name, spec.primitive.name)
+    return replace(spec, objective=objective)
 
 
 def _validate(spec: RunSpec) -> None:

@@ -34,7 +34,7 @@ def test_default_run_writes_results_and_a_finished_mlflow_run(tmp_path):
     assert run.info.status == "FINISHED"
     assert run.data.params["circuit.num_qubits"] == "3" and run.data.params["seed"] == "1234"
     assert run.data.tags["backend"] == "aer" and run.data.tags["version.qiskit"]
-    assert run.data.metrics["ev/1_XXX"] == pytest.approx(1.0)
+    assert run.data.metrics["ev/1"] == pytest.approx(1.0) and run.data.tags["observable.1"] == "XXX"
     assert {"time_build_s", "time_transpile_s", "time_execute_s", "time_total_s"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
@@ -54,9 +54,11 @@ def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
     assert parents[0].info.status == "FINISHED"
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     assert {c.data.tags["overrides"] for c in children} == {
-        f"experiment=ghz_sampler circuit.num_qubits={n} backend={b} backend.max_parallel_threads=1 primitive.default_shots=512"
+        json.dumps(["experiment=ghz_sampler", f"circuit.num_qubits={n}", f"backend={b}", "backend.max_parallel_threads=1",
+                    "primitive.default_shots=512"])
         for n in (2, 3) for b in ("aer", "fake_manila")
     }
+    assert {c.info.run_name for c in children} == {f"circuit.num_qubits={n} backend={b}" for n in (2, 3) for b in ("aer", "fake_manila")}
     ideal = [c for c in children if c.data.tags["backend"] == "aer"]
     noisy = [c for c in children if c.data.tags["backend"] == "fake_manila"]
     assert all(c.data.metrics["hellinger_fidelity"] > 0.98 for c in ideal)
@@ -81,7 +83,7 @@ def test_timed_out_session_exits_1_and_leaves_a_failed_run_with_finished_results
     client, runs = _runs(tmp_path / "mlflow.db")
     run = runs[0]
     assert run.info.status == "FAILED" and "max_time" in run.data.tags["failure_reason"]
-    assert len(client.get_metric_history(run.info.run_id, f"ev/0_{'Z' * 18}")) == len(finished)
+    assert len(client.get_metric_history(run.info.run_id, "ev/0")) == len(finished)
 
 
 def test_user_experiment_folder_is_found(tmp_path):

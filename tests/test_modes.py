@@ -85,8 +85,8 @@ def test_batch_mode_records_ids_and_status_history():
 
 def test_in_job_mode_a_timed_out_job_does_not_drop_the_independent_jobs_after_it():
     spec = spec_for([
-        "circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=2", "circuit.parameter_values.num_sets=24",
-        "observables=paulis", f"observables.terms=[{'Z' * 18}]", "primitive.default_precision=0",
+        "circuit=efficient_su2", "circuit.num_qubits=20", "circuit.reps=2", "circuit.parameter_values.num_sets=24",
+        "observables=paulis", f"observables.terms=[{'Z' * 20}]", "primitive.default_precision=0",
         "primitive.max_execution_time=0.5", "session.parameter_sets_per_job=12", *FAST,
     ])
     spec_small = spec_for(["experiment=ising_estimator", "session.parameter_sets_per_job=4", *FAST])

@@ -1,13 +1,15 @@
-"""MLflow tracking and the run plot, read back through ``MlflowClient``.
+"""Tracking: the journal, the MLflow store, offline runs and sync, read back through ``MlflowClient``.
 
-All tests share one sqlite database (its first creation runs MLflow's migrations, seconds).
+Most tests share one sqlite database (its first creation runs MLflow's migrations, seconds).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,13 @@ from mlflow import MlflowClient
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 
-from qrt_runner import tracking
 from qrt_runner.plots import MAX_BARS, plot_result
 from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
-from qrt_runner.tracking import MlflowTracker, flatten_config, git_commit
+from qrt_runner.tracking import LiveStore, RunTracker, flatten_config, git_commit, live_store, result_metrics
+from qrt_runner.tracking import artifacts as artifact_files
+from qrt_runner.tracking.mlflow_store import open_store
+from qrt_runner.tracking.record import record_result
+from qrt_runner.tracking.sync import sync_directory
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -105,39 +110,36 @@ def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tracker(db_dir: Path) -> MlflowTracker:
-    return MlflowTracker(f"sqlite:///{db_dir}/mlflow.db", "qrt-tests")
+def live(db_dir: Path) -> LiveStore:
+    return live_store(f"sqlite:///{db_dir}/mlflow.db", "qrt-tests", 30)
 
 
 @pytest.fixture(scope="module")
-def client(tracker: MlflowTracker) -> MlflowClient:
+def client(live: LiveStore) -> MlflowClient:
     """An independent client, to read back what the tracker wrote."""
-    return MlflowClient(tracking_uri=tracker.uri)
+    return MlflowClient(tracking_uri=live.uri)
 
 
 def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
 
 
-def _log(
-    tracker: MlflowTracker, result: RunResult, run_dir: Path, config: dict | None = None
-) -> str:
-    run_id = tracker.start_run("test-run", {"user_tag": "yes"})
-    tracker.log_run(
-        run_id,
-        config=CONFIG if config is None else config,
-        config_yaml=CONFIG_YAML,
-        result=result,
-        run_dir=run_dir,
-        circuits={"circuit": CIRCUIT},
-    )
-    return run_id
+def _log(live, result: RunResult, run_dir: Path, config: dict | None = None, parent: str | None = None) -> RunTracker:
+    tracker = RunTracker(run_dir, live)
+    tracker.start("test-run", {"user_tag": "yes"}, parent)
+    tracker.log_params(flatten_config(CONFIG if config is None else config))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(CONFIG_YAML)
+    tracker.log_artifact(run_dir / "config.yaml")
+    record_result(tracker, result, run_dir, {"circuit": CIRCUIT})
+    return tracker
 
 
-def test_estimator_run_is_logged(tracker, client, db_dir, tmp_path):
-    run_id = _log(tracker, _estimator_result(), tmp_path / "run")
-    tracker.end_run(run_id, "FINISHED")
-    run = client.get_run(run_id)
+def test_estimator_run_is_logged(live, client, db_dir, tmp_path):
+    tracker = _log(live, _estimator_result(), tmp_path / "run")
+    tracker.end("FINISHED")
+    assert tracker.tracked
+    run = client.get_run(tracker.run_id)
 
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "test-run"
@@ -160,12 +162,13 @@ def test_estimator_run_is_logged(tracker, client, db_dir, tmp_path):
     assert tags["job_ids"] == "job-0,job-1"
     assert tags["status"] == "FINISHED"
     assert tags["seed.seed_simulator"] == "11"
+    assert tags["observable.0"] == "ZZ" and tags["observable.1"] == "XX"
     assert "mlflow.parentRunId" not in tags
 
-    assert _history(client, run_id, "ev/0_ZZ") == [(0, 1.0), (1, 0.9), (2, 0.8)]
-    assert _history(client, run_id, "ev/1_XX") == [(0, 0.5), (2, -0.25)]  # NaN skipped
-    assert _history(client, run_id, "std/0_ZZ") == [(0, 0.01), (1, 0.03), (2, 0.05)]
-    assert _history(client, run_id, "std/1_XX") == [(0, 0.02), (2, 0.06)]
+    assert _history(client, tracker.run_id, "ev/0") == [(0, 1.0), (1, 0.9), (2, 0.8)]
+    assert _history(client, tracker.run_id, "ev/1") == [(0, 0.5), (2, -0.25)]  # NaN skipped
+    assert _history(client, tracker.run_id, "std/0") == [(0, 0.01), (1, 0.03), (2, 0.05)]
+    assert _history(client, tracker.run_id, "std/1") == [(0, 0.02), (2, 0.06)]
     metrics = run.data.metrics
     for key, value in TIMINGS.items():
         assert metrics[key] == pytest.approx(value)
@@ -173,51 +176,55 @@ def test_estimator_run_is_logged(tracker, client, db_dir, tmp_path):
     assert metrics["usage_s"] == pytest.approx(0.75)
     assert "shots" not in metrics
 
-    artifacts = {info.path for info in client.list_artifacts(run_id)}
+    artifacts = {info.path for info in client.list_artifacts(tracker.run_id)}
     assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
     # Artifacts live beside the database, not relative to the working directory.
     assert run.info.artifact_uri.startswith((db_dir / "mlartifacts").as_uri())
+    # The experiment opens in MLflow's model-training view.
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
 
-    downloaded = Path(client.download_artifacts(run_id, "config.yaml", str(tmp_path)))
+    downloaded = Path(client.download_artifacts(tracker.run_id, "config.yaml", str(tmp_path)))
     assert downloaded.read_text() == CONFIG_YAML
-    with Path(client.download_artifacts(run_id, "circuit.qpy", str(tmp_path))).open("rb") as fh:
+    with Path(client.download_artifacts(tracker.run_id, "circuit.qpy", str(tmp_path))).open("rb") as fh:
         assert qpy.load(fh)[0] == CIRCUIT
-    # The run directory keeps its copies.
-    for name in ("config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"):
+    # The run directory keeps its copies, and the journal holds the whole record.
+    for name in ("config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png", "tracking.jsonl"):
         assert (tmp_path / "run" / name).is_file()
     assert "H" in (tmp_path / "run" / "circuit.txt").read_text()
     assert (tmp_path / "run" / "plot.png").read_bytes().startswith(PNG_MAGIC)
+    ops = [entry["op"] for entry in tracker.journal.entries()]
+    assert ops[0] == "start" and ops[-1] == "end" and ops.count("artifact") >= 5
+    assert tracker.journal.sync_state()["synced"] == len(ops)
 
 
-def test_existing_results_json_is_kept(tracker, client, tmp_path):
+def test_existing_results_json_is_kept(live, client, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "results.json").write_text('{"written": "by the runner"}')
-    run_id = _log(tracker, _estimator_result(), run_dir)
-    downloaded = Path(client.download_artifacts(run_id, "results.json", str(tmp_path)))
+    tracker = _log(live, _estimator_result(), run_dir)
+    downloaded = Path(client.download_artifacts(tracker.run_id, "results.json", str(tmp_path)))
     assert downloaded.read_text() == '{"written": "by the runner"}'
 
 
-def test_sampler_run_is_logged(tracker, client, tmp_path):
-    config = {"primitive": {"name": "sampler"}}
-    run_id = _log(tracker, _sampler_result(), tmp_path / "run", config=config)
-    tracker.end_run(run_id, "FINISHED")
-    run = client.get_run(run_id)
+def test_sampler_run_is_logged(live, client, tmp_path):
+    tracker = _log(live, _sampler_result(), tmp_path / "run", config={"primitive": {"name": "sampler"}})
+    tracker.end("FINISHED")
+    run = client.get_run(tracker.run_id)
 
     assert run.data.params == {"primitive.name": "sampler"}
     assert "session_id" not in run.data.tags
     assert run.data.tags["job_ids"] == "job-0"
-    assert _history(client, run_id, "shots") == [(0, 1000.0), (2, 1000.0)]
-    assert _history(client, run_id, "distinct_outcomes") == [(0, 2.0), (2, 3.0)]
-    assert _history(client, run_id, "hellinger_fidelity") == [(0, 0.99), (2, 0.98)]
+    assert _history(client, tracker.run_id, "shots") == [(0, 1000.0), (2, 1000.0)]
+    assert _history(client, tracker.run_id, "distinct_outcomes") == [(0, 2.0), (2, 3.0)]
+    assert _history(client, tracker.run_id, "hellinger_fidelity") == [(0, 0.99), (2, 0.98)]
     assert run.data.metrics["jobs_finished"] == 1
     assert run.data.metrics["usage_s"] == pytest.approx(0.5)
     assert not any(key.startswith("ev/") for key in run.data.metrics)
-    artifacts = {info.path for info in client.list_artifacts(run_id)}
+    artifacts = {info.path for info in client.list_artifacts(tracker.run_id)}
     assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
 
 
-def test_large_run_is_logged_in_few_batches(tracker, client, tmp_path, monkeypatch):
+def test_large_run_is_logged_in_few_batches(live, client, tmp_path, monkeypatch):
     n_sets, n_params = 600, 250
     result = _estimator_result()
     result.parameter_values = np.linspace(0, 1, n_sets).reshape(n_sets, 1)
@@ -226,80 +233,131 @@ def test_large_run_is_logged_in_few_batches(tracker, client, tmp_path, monkeypat
     config = {"grid": {f"p{i:03d}": i for i in range(n_params)}}
 
     calls = []
-    original = tracker.client.log_batch
+    store = live.call(lambda s: s)
+    original = store.client.log_batch
 
     def counting_log_batch(run_id, metrics=(), params=(), tags=(), **kwargs):
         calls.append((len(metrics), len(params), len(tags)))
         return original(run_id, metrics=metrics, params=params, tags=tags, **kwargs)
 
-    monkeypatch.setattr(tracker.client, "log_batch", counting_log_batch)
-    run_id = _log(tracker, result, tmp_path / "run", config=config)
+    monkeypatch.setattr(store.client, "log_batch", counting_log_batch)
+    tracker = _log(live, result, tmp_path / "run", config=config)
 
-    n_metrics = sum(call[0] for call in calls)
+    metric_calls = [call for call in calls if call[0]]
+    n_metrics = sum(call[0] for call in metric_calls)
     assert n_metrics == 4 * n_sets + len(TIMINGS) + 2
+    assert len(metric_calls) == math.ceil(n_metrics / 1000)  # all metrics of a run in one entry
     assert sum(call[1] for call in calls) == n_params
-    assert len(calls) == math.ceil((n_metrics + n_params + calls[0][2]) / 1000)
     assert all(m + p + t <= 1000 and p <= 100 and t <= 100 for m, p, t in calls)
-    run = client.get_run(run_id)
+    run = client.get_run(tracker.run_id)
     assert len(run.data.params) == n_params
     assert run.data.params["grid.p249"] == "249"
-    history = _history(client, run_id, "ev/0_ZZ")
+    history = _history(client, tracker.run_id, "ev/0")
     assert [step for step, _ in history] == list(range(n_sets))
     assert history[-1][1] == pytest.approx(1.0)
 
 
-def test_end_run_failed_sets_status_and_reason(tracker, client):
-    run_id = tracker.start_run(None, {})
-    tracker.end_run(run_id, "FAILED", reason="RuntimeJobMaxTimeoutError: job-3 exceeded 10 s")
-    run = client.get_run(run_id)
+def test_end_failed_sets_status_and_reason(live, client, tmp_path):
+    tracker = RunTracker(tmp_path, live)
+    tracker.start(None, {})
+    tracker.end("FAILED", reason="RuntimeJobMaxTimeoutError: job-3 exceeded 10 s")
+    run = client.get_run(tracker.run_id)
     assert run.info.status == "FAILED"
     assert run.info.end_time is not None
     assert run.data.tags["failure_reason"] == "RuntimeJobMaxTimeoutError: job-3 exceeded 10 s"
     with pytest.raises(ValueError, match="RUNNING"):
-        tracker.end_run(run_id, "RUNNING")
+        tracker.end("RUNNING")
+    assert not live.offline  # a wrong status is the caller's error, not the store's
 
 
-def test_parent_run_groups_children_and_fails_with_a_child(tracker, client):
-    parent = tracker.parent_run("sweep-a", "sweep a", {"sweep": "a"})
-    assert tracker.parent_run("sweep-a", "ignored", {}) == parent
-    # Another tracker on the same database and experiment sees the same parent.
-    same = MlflowTracker(tracker.uri, tracker.experiment_name)
-    assert same.parent_run("sweep-a", "x", {}) == parent
-    other = tracker.parent_run("sweep-b", "sweep b", {})
-    assert other != parent
-
-    child_ok = tracker.start_run("child-0", {}, parent_run_id=parent)
-    child_bad = tracker.start_run("child-1", {}, parent_run_id=parent)
-    tracker.end_run(child_ok, "FINISHED")
-    tracker.end_run(child_bad, "KILLED", reason="interrupted")
-    other_child = tracker.start_run("child-b", {}, parent_run_id=other)
-    tracker.end_run(other_child, "FINISHED")
-
-    assert client.get_run(parent).info.status == "RUNNING"
-    for child in (child_ok, child_bad):
-        assert client.get_run(child).data.tags["mlflow.parentRunId"] == parent
-    assert client.get_run(other_child).data.tags["mlflow.parentRunId"] == other
-    assert client.get_run(parent).data.tags["sweep_key"] == "sweep-a"
-    assert client.get_run(parent).data.tags["sweep"] == "a"
-
-    tracker.close_parents("FINISHED")
-    assert client.get_run(parent).info.status == "FAILED"
-    assert client.get_run(other).info.status == "FINISHED"
-    tracker.close_parents("FINISHED")  # idempotent
-    assert client.get_run(parent).info.status == "FAILED"
-    # A closed sweep is not reused.
-    again = tracker.parent_run("sweep-a", "sweep a again", {})
-    assert again != parent
-    tracker.close_parents("KILLED")
-    assert client.get_run(again).info.status == "KILLED"
+def test_children_nest_under_their_parent(live, client, tmp_path):
+    parent = RunTracker(tmp_path / "sweep", live)
+    parent_id = parent.start("sweep a", {"sweep": "a"})
+    child = _log(live, _sampler_result(), tmp_path / "sweep" / "0", parent=parent_id)
+    child.end("FINISHED")
+    assert client.get_run(child.run_id).data.tags["mlflow.parentRunId"] == parent_id
+    store = live.call(lambda s: s)
+    assert [run.info.run_id for run in store.children(parent_id)] == [child.run_id]
 
 
-def test_client_is_cached_and_relative_sqlite_uri_made_absolute(tracker, db_dir, monkeypatch):
+def test_store_is_opened_once_and_relative_sqlite_uri_made_absolute(live, db_dir, monkeypatch):
     monkeypatch.chdir(db_dir)
-    relative = MlflowTracker("sqlite:///mlflow.db", "qrt-tests")
-    assert relative.uri == tracker.uri == f"sqlite:///{db_dir}/mlflow.db"
-    assert relative.client is tracker.client
-    assert relative.experiment_id == tracker.experiment_id
+    relative = live_store("sqlite:///mlflow.db", "qrt-tests", 30)
+    assert relative is live and relative.uri == f"sqlite:///{db_dir}/mlflow.db"
+    assert open_store("sqlite:///mlflow.db", "qrt-tests") is live.call(lambda s: s)
+
+
+def test_unreachable_store_keeps_the_run_in_its_journal_and_sync_uploads_it(tmp_path):
+    def refuse(uri, experiment):
+        raise ConnectionRefusedError("nothing listens there")
+
+    offline = LiveStore("http://127.0.0.1:9", "qrt-tests", 5, opener=refuse)
+    tracker = _log(offline, _estimator_result(), tmp_path / "run")
+    tracker.end("FINISHED")
+    assert tracker.run_id is None and not tracker.tracked
+    assert "ConnectionRefusedError" in tracker.offline_reason
+    assert [entry["op"] for entry in tracker.journal.entries()][-1] == "end"
+
+    uri = f"sqlite:///{tmp_path}/later.db"
+    result = sync_directory(tmp_path / "run", uri=uri)
+    assert result.error is None and result.status == "FINISHED"
+    client = MlflowClient(tracking_uri=uri)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "test-run"
+    assert run.data.params["circuit.num_qubits"] == "2" and run.data.tags["backend"] == "aer_statevector"
+    assert _history(client, result.run_id, "ev/0") == [(0, 1.0), (1, 0.9), (2, 0.8)]
+    assert {"config.yaml", "results.json", "circuit.qpy", "plot.png"} <= {a.path for a in client.list_artifacts(result.run_id)}
+    again = sync_directory(tmp_path / "run", uri=uri)  # nothing left to upload
+    assert again.run_id == result.run_id and again.uploaded == 0
+
+
+def test_a_store_that_stops_answering_turns_offline_within_its_timeout_and_sync_completes_the_run(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    store = open_store(uri, "qrt-tests")
+    hang = {"on": False}
+
+    def opener(uri_, experiment):
+        return store
+
+    live = LiveStore(store.uri, "qrt-tests", 1.0, opener=opener)
+    tracker = RunTracker(tmp_path / "run", live)
+    run_id = tracker.start("vqe", {})
+    tracker.log_metrics({"energy": -1.0}, step=1)
+    original = store.log
+
+    def slow_log(*args, **kwargs):
+        if hang["on"]:
+            time.sleep(3)
+        return original(*args, **kwargs)
+
+    store.log = slow_log
+    hang["on"] = True
+    started = time.perf_counter()
+    tracker.log_metrics({"energy": -1.5}, step=2)
+    tracker.log_metrics({"energy": -1.7}, step=3)
+    tracker.end("FINISHED")
+    assert time.perf_counter() - started < 2.5  # one timeout, then offline at once
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_run(run_id).info.status == "RUNNING"  # what the dead server is left with
+    hang["on"] = False
+    time.sleep(3)  # the abandoned call finishes
+    result = sync_directory(tmp_path / "run", timeout_s=10)
+    assert result.run_id == run_id and result.status == "FINISHED"
+    assert _history(client, run_id, "energy") == [(1, -1.0), (2, -1.5), (3, -1.7)]
+    assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_sync_closes_a_journal_whose_process_died_as_killed(tmp_path):
+    tracker = RunTracker(tmp_path / "run", None)
+    tracker.start("crashed", {})
+    tracker.log_metrics({"energy": -1.0}, step=1)
+    entries = tracker.journal.entries()
+    entries[0]["pid"] = 2**22 + 1  # a process that does not exist
+    tracker.journal.path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = sync_directory(tmp_path / "run", uri=uri)
+    run = MlflowClient(tracking_uri=uri).get_run(result.run_id)
+    assert run.info.status == "KILLED" and "closed by qrt-run sync" in run.data.tags["failure_reason"]
 
 
 def test_flatten_config():
@@ -323,7 +381,7 @@ def test_git_commit_outside_a_repository(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_git_commit_in_a_repository(tracker, client, tmp_path):
+def test_git_commit_in_a_repository(live, client, tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
 
@@ -346,8 +404,8 @@ def test_git_commit_in_a_repository(tracker, client, tmp_path):
     (repo / "a.txt").write_text("2")
     assert git_commit(repo / "outputs" / "run") == (sha, True)
 
-    run_id = _log(tracker, _sampler_result(), repo / "outputs" / "run")
-    tags = client.get_run(run_id).data.tags
+    tracker = _log(live, _sampler_result(), repo / "outputs" / "run")
+    tags = client.get_run(tracker.run_id).data.tags
     assert tags["git_commit"] == sha
     assert tags["git_dirty"] == "true"
     assert tags["mlflow.source.git.commit"] == sha
@@ -358,14 +416,14 @@ def test_circuit_text_is_capped(monkeypatch):
     for _ in range(20):
         qc.h(0)
         qc.cx(0, 1)
-    full = tracking._circuit_text(qc, "circuit")
+    full = artifact_files.circuit_text(qc, "circuit")
     assert full.count("H") == 20 and not full.startswith("#")
-    monkeypatch.setattr(tracking, "_MAX_TEXT_COLUMNS", 30)
-    cut = tracking._circuit_text(qc, "circuit")
+    monkeypatch.setattr(artifact_files, "_MAX_TEXT_COLUMNS", 30)
+    cut = artifact_files.circuit_text(qc, "circuit")
     assert "cut at 30 columns" in cut
     assert max(len(line) for line in cut.splitlines()[2:]) == 30
-    monkeypatch.setattr(tracking, "_MAX_DRAW_OPS", 10)
-    summary = tracking._circuit_text(qc, "circuit")
+    monkeypatch.setattr(artifact_files, "_MAX_DRAW_OPS", 10)
+    summary = artifact_files.circuit_text(qc, "circuit")
     assert "not drawn" in summary and "size 40" in summary
 
 
@@ -395,8 +453,8 @@ def test_plot_result_variants(tmp_path):
     assert (tmp_path / "many.png").read_bytes().startswith(PNG_MAGIC)
 
 
-def test_metric_keys_of_composite_observables_are_valid():
-    result = _estimator_result()
-    result.estimator.observable_labels = ["ZZI + IZZ", "0.5*XX"]
-    keys = {metric.key for metric in tracking._result_metrics(result)}
-    assert {"ev/0_ZZI_IZZ", "std/0_ZZI_IZZ", "ev/1_0.5_XX", "std/1_0.5_XX"} <= keys
+def test_metric_keys_do_not_depend_on_observable_labels():
+    first, second = _estimator_result(), _estimator_result()
+    second.estimator.observable_labels = ["ZZI + IZZ", "0.5*XX"]
+    keys = [{key for key, _, _ in result_metrics(result)} for result in (first, second)]
+    assert keys[0] == keys[1] and {"ev/0", "std/0", "ev/1", "std/1"} <= keys[0]

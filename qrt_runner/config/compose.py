@@ -10,12 +10,18 @@ from omegaconf import DictConfig
 from qrt_runner.spec import RunSpec, build_spec
 
 
-@lru_cache(maxsize=1)
-def _register() -> None:
-    from qrt_runner.config.experiments import register_experiments
-    from qrt_runner.config.schema import register_configs
+def config_dir() -> str:
+    """The folder of the shipped config tree (``conf/``, installed as ``qrt_runner.conf``)."""
+    return str(files("qrt_runner.conf"))
 
-    register_configs()
+
+@lru_cache(maxsize=1)
+def register_configs() -> None:
+    """Register the structured schemas, the fake devices and the experiments, once per process."""
+    from qrt_runner.config.experiments import register_experiments
+    from qrt_runner.config.schema import register_configs as register_schemas
+
+    register_schemas()
     register_experiments()
 
 
@@ -24,9 +30,9 @@ def compose_config(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    _register()
+    register_configs()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(files("qrt_runner.conf")), version_base=None):
+    with initialize_config_dir(config_dir=config_dir(), version_base=None):
         return compose(config_name="config", overrides=overrides)
 
 

@@ -259,6 +259,7 @@ class TrackingConfig:
     uri: str = "sqlite:///mlflow.db"
     experiment_name: str = "qrt_runner"
     run_name: Optional[str] = None
+    timeout_s: float = 10.0
 
 
 @dataclass

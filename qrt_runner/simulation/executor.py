@@ -3,18 +3,38 @@
 Aer cannot be interrupted from Python, so every simulation runs in one long-lived child process
 (started once per process, early, while the parent transpiles). A task over its deadline gets
 the child killed within a fraction of a second; the next task starts a fresh child.
+
+The child is a plain ``python`` subprocess that talks over an inherited socket
+(:mod:`~qrt_runner.simulation.channel`), not a ``multiprocessing`` process: it starts the same
+way whatever start method the caller's process uses (Hydra's joblib launcher runs points in
+loky workers, whose start method a ``spawn`` child could not restore). It never outlives its
+parent (see :mod:`~qrt_runner.simulation.worker`).
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Callable
 
+from qrt_runner.simulation.channel import Channel
 from qrt_runner.simulation.task import SimTask
+
+_BOOTSTRAP = (
+    "import json, os, sys\n"
+    "sys.path[:] = json.loads(os.environ.pop('QRT_SIMULATOR_SYS_PATH'))\n"
+    "from qrt_runner.simulation.worker import main\n"
+    "main()\n"
+)
 
 
 class TaskTimeout(Exception):
@@ -37,26 +57,36 @@ class ProcessExecutor:
     """A simulator child process with kill-on-deadline semantics; thread-safe, one task at a time."""
 
     def __init__(self) -> None:
-        self._context = multiprocessing.get_context("spawn")
-        self._process = None
-        self._connection = None
+        self._process: subprocess.Popen | None = None
+        self._connection: Channel | None = None
         self._lock = threading.Lock()
         self._next_id = 0
 
     def warm_up(self) -> None:
         """Start the child now (in the background), so its import cost overlaps other work."""
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if not self._alive():
                 self._start()
 
-    def _start(self) -> None:
-        from qrt_runner.simulation.worker import serve
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None when no child runs)."""
+        return self._process.pid if self._alive() else None
 
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=serve, args=(child,), daemon=True, name="qrt-simulator")
-        process.start()
-        child.close()
-        self._process, self._connection, self._ready = process, parent, False
+    def _alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def _start(self) -> None:
+        if self._process is not None:
+            self._kill()
+        parent, child = socket.socketpair()
+        env = {**os.environ, "QRT_SIMULATOR_SYS_PATH": json.dumps(sys.path)}
+        command = [sys.executable, "-c", _BOOTSTRAP, str(child.fileno()), str(os.getpid())]
+        try:
+            self._process = _spawn(command, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        finally:
+            child.close()
+        self._connection, self._ready = Channel(parent), False
         self._child_circuits: set[str] = set()
 
     def _await_ready(self) -> None:
@@ -78,7 +108,10 @@ class ProcessExecutor:
     def _kill(self) -> None:
         if self._process is not None:
             self._process.kill()
-            self._process.join(timeout=5)
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
         if self._connection is not None:
             self._connection.close()
         self._process = self._connection = None
@@ -98,7 +131,7 @@ class ProcessExecutor:
             TaskTimeout: it was still running at the deadline (the process was killed).
         """
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if not self._alive():
                 self._start()
             self._await_ready()
             self._next_id += 1
@@ -136,7 +169,7 @@ class ProcessExecutor:
     def abort(self) -> None:
         """Kill the child now, from any thread: the task running in it ends with SimulatorDied."""
         process = self._process
-        if process is not None and process.is_alive():
+        if process is not None and process.poll() is None:
             process.kill()
 
     def shutdown(self) -> None:
@@ -152,6 +185,34 @@ class ProcessExecutor:
 
 _MAX_CACHED_CIRCUITS = 256
 _DEFAULT: ProcessExecutor | None = None
+_SPAWN_REQUESTS: queue.SimpleQueue | None = None
+_SPAWN_LOCK = threading.Lock()
+
+
+def _spawn(command: list[str], **options: Any) -> subprocess.Popen:
+    """``subprocess.Popen`` run on one long-lived thread of this process.
+
+    Linux sends the child's parent-death signal when the *thread* that started it ends, so a
+    child started from a job's worker thread would die with that thread; started here, it dies
+    only with the process.
+    """
+    global _SPAWN_REQUESTS
+    with _SPAWN_LOCK:
+        if _SPAWN_REQUESTS is None:
+            _SPAWN_REQUESTS = queue.SimpleQueue()
+            threading.Thread(target=_spawn_loop, args=(_SPAWN_REQUESTS,), name="qrt-spawner", daemon=True).start()
+    done: Future = Future()
+    _SPAWN_REQUESTS.put((command, options, done))
+    return done.result()
+
+
+def _spawn_loop(requests: queue.SimpleQueue) -> None:
+    while True:
+        command, options, done = requests.get()
+        try:
+            done.set_result(subprocess.Popen(command, **options))
+        except BaseException as exc:  # reported to the caller
+            done.set_exception(exc)
 
 
 def default_executor() -> ProcessExecutor:

@@ -1,0 +1,80 @@
+"""The ``qrt-run`` entry point: subcommands, help, then Hydra; the exit code.
+
+``qrt-run <overrides>`` runs (``-m`` sweeps); ``qrt-run sync ...`` and the other subcommands
+are handled before Hydra parses anything. Exit codes (the README's table is the contract):
+0 every run finished and was tracked; 1 a run ended FAILED or KILLED; 2 invalid config or
+input, nothing ran; 3 every run finished but some were not tracked (``qrt-run sync`` uploads
+them); 130 interrupted outside a job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+from qrt_runner.cli import outcome
+
+__all__ = ["main"]
+
+
+def _subcommands() -> dict[str, Callable[[list[str]], int]]:
+    from qrt_runner.cli.sync import sync_command
+
+    return {"sync": sync_command}
+
+
+SUBCOMMAND_NAMES = ("sync",)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point of ``qrt-run``."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args and args[0] in SUBCOMMAND_NAMES:
+        sys.exit(_subcommands()[args[0]](args[1:]))
+    if "--help" in args or "-h" in args:
+        from qrt_runner.cli.help import help_text
+
+        print(help_text())
+        sys.exit(0)
+    sys.exit(run_hydra(args))
+
+
+def run_hydra(args: list[str]) -> int:
+    """Compose with Hydra and run (or sweep); returns the exit code."""
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    if os.getcwd() not in sys.path:  # circuit=factory imports the user's own modules from here
+        sys.path.insert(0, os.getcwd())
+    import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from qrt_runner.cli.errors import one_line
+    from qrt_runner.cli.task import run_task
+    from qrt_runner.config.compose import config_dir, register_configs
+    from qrt_runner.errors import ConfigError
+    from qrt_runner.sweep.lifecycle import close_open_sweeps
+
+    register_configs()
+    entry = hydra.main(version_base=None, config_path=config_dir(), config_name="config")(run_task)
+    code = 0
+    saved_argv = sys.argv
+    sys.argv = [saved_argv[0], *args]
+    try:
+        entry()
+    except ConfigError as exc:
+        print(f"qrt-run: invalid config: {exc}", file=sys.stderr)
+        code = outcome.EXIT_INVALID
+    except (HydraException, OmegaConfBaseException) as exc:
+        print(f"qrt-run: invalid config: {one_line(exc)}", file=sys.stderr)
+        code = outcome.EXIT_INVALID
+    except KeyboardInterrupt:
+        print("qrt-run: interrupted", file=sys.stderr)
+        code = outcome.EXIT_INTERRUPTED
+    finally:
+        sys.argv = saved_argv
+        close_open_sweeps("KILLED")
+    result = outcome.current()
+    for line in result.messages():
+        print(line, file=sys.stderr)
+    return code or result.exit_code()

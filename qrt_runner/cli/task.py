@@ -1,0 +1,279 @@
+"""Hydra's task function: one composed config, one run, in four steps.
+
+* **prepare**: the typed spec, the workload, the objective, everything checked before anything
+  runs; ``config.yaml`` is written.
+* **track**: the run's record is opened (journal in the run directory, mirrored to the store),
+  with the config as params, before any job starts.
+* **execute**: the jobs (or the optimisation loop, its iterations recorded as they come).
+* **record**: ``results.json``, artifacts, tags and metrics, the final status.
+
+The function returns the run's objective (a float, NaN when the run produced none), which is
+what optimising sweepers such as Optuna minimise or maximise. It never raises for a run that
+failed or an invalid config (a sweep goes on with its other points); the outcome is reported
+through :mod:`~qrt_runner.cli.outcome` (standalone runs) or the point's ``point.json`` (sweeps).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qrt_runner.cli import outcome
+from qrt_runner.cli.output import print_progress, print_summary
+from qrt_runner.cli.point import Point
+from qrt_runner.errors import ConfigError
+
+__all__ = ["run_task"]
+
+
+@dataclass
+class Prepared:
+    """A run that passed every check: what it runs, and its resolved config."""
+
+    spec: Any
+    workload: Any
+    device: Any
+    state: Any
+    config: dict
+    config_yaml: str
+    objective: Any
+
+
+def run_task(cfg) -> float:
+    """The Hydra task: prepare, track, execute, record. Returns the objective."""
+    point = Point.from_hydra()
+    try:
+        prepared = prepare(cfg, point)
+    except ConfigError as exc:
+        point.discard(str(exc))
+        if not point.in_sweep:
+            outcome.invalid(str(exc))
+        else:
+            print(f"qrt-run: invalid config: {exc}", flush=True)
+        return math.nan
+    if point.in_sweep and point.sweep.resume:
+        reused = _reuse_finished(prepared, point)
+        if reused is not None:
+            return reused
+    tracker = track(prepared, point)
+    result = execute(prepared, point, tracker)
+    return record(prepared, point, tracker, result)
+
+
+def check(cfg) -> tuple[Any, Any, Any]:
+    """The typed spec, the workload and the checked objective of a composed config (raises ConfigError)."""
+    import numpy as np
+
+    from qrt_runner.runner import build_workload
+    from qrt_runner.spec import build_spec
+
+    spec = build_spec(cfg)
+    workload = build_workload(spec)
+    values = workload.parameter_values
+    num_sets = int(np.prod(values.shape[:-1])) if values.ndim > 1 else 1
+    labels = [label for label, _ in workload.observables]
+    objective = spec.objective.check(spec.task.name, spec.primitive.name, labels, num_sets, workload.circuit.num_qubits)
+    return spec, workload, objective
+
+
+def prepare(cfg, point: Point) -> Prepared:
+    """Check everything and build the workload (raises ConfigError); writes ``config.yaml``."""
+    from omegaconf import OmegaConf, open_dict
+
+    from qrt_runner import ibm
+    from qrt_runner.simulation.executor import default_executor
+    from qrt_runner.spec import resolve_config
+    from qrt_runner.variational import load_state, starting_point
+
+    threads = _threads_per_point(point)
+    if threads and cfg.backend.get("max_parallel_threads") == 0:
+        with open_dict(cfg):  # points run side by side: each gets its share of the cores
+            cfg.backend.max_parallel_threads = threads
+    if cfg.backend.get("name") != "ibm":
+        default_executor().warm_up()  # the simulator's imports overlap the checks below
+    spec, workload, objective = check(cfg)
+    device = ibm.connect(spec) if spec.backend.name == "ibm" else None
+    state = None
+    if getattr(spec.task, "resume_from", None):
+        state = load_state(spec.task.resume_from, spec.tracking if spec.tracking.enabled else None)
+    if spec.task.name in ("vqe", "qaoa"):
+        starting_point(spec, workload, state)
+    config = resolve_config(cfg)
+    config_yaml = OmegaConf.to_yaml(config)
+    point.run_dir.mkdir(parents=True, exist_ok=True)
+    (point.run_dir / "config.yaml").write_text(config_yaml)
+    return Prepared(spec, workload, device, state, config, config_yaml, objective)
+
+
+def _threads_per_point(point: Point) -> int | None:
+    """Aer threads for a sweep point: its SLURM allocation, or its share of this machine's cores."""
+    if point.sweep is None:
+        return None
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK")
+    if slurm and slurm.isdigit():
+        return int(slurm)
+    return point.sweep.threads
+
+
+def track(prepared: Prepared, point: Point):
+    """Open the run's record (None when tracking is off): tags, params and config first."""
+    from qrt_runner.tracking import RunTracker, config_hash, flatten_config, live_store, run_name
+
+    spec = prepared.spec
+    if not spec.tracking.enabled:
+        return None
+    live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
+    sweep = point.sweep
+    same_store = sweep is not None and sweep.uri == live.uri and sweep.experiment == spec.tracking.experiment_name
+    parent_id = sweep.parent_id if same_store else None
+    tags = {
+        "overrides": json.dumps(point.overrides), "run_dir": str(point.run_dir.resolve()), "task": spec.task.name,
+        "config_hash": config_hash(prepared.config), "objective_name": prepared.objective.text,
+        "mlflow.source.name": "qrt-run", "mlflow.source.type": "LOCAL", "mlflow.user": _user(),
+    }
+    if point.job_num is not None:
+        tags["sweep_job"] = str(point.job_num)
+    if prepared.state is not None:
+        tags["resumed_from"] = spec.task.resume_from
+    name = spec.tracking.run_name or run_name(point.overrides, sweep.swept_keys if sweep else None)
+    tracker = RunTracker(point.run_dir, live)
+    tracker.start(name, tags, parent_id, Path(sweep.sweep_dir) if sweep else None)
+    tracker.log_params(flatten_config(prepared.config))
+    tracker.log_artifact(point.run_dir / "config.yaml")
+    return tracker
+
+
+def execute(prepared: Prepared, point: Point, tracker):
+    """Run the jobs or the optimisation loop; an interruption closes the record as KILLED."""
+    from qrt_runner.runner import run_experiment
+    from qrt_runner.scan import summarize_scan
+
+    spec = prepared.spec
+    print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(point.overrides)}", flush=True)
+    try:
+        if spec.task.name in ("vqe", "qaoa"):
+            return _run_loop(prepared, point, tracker)
+        result = run_experiment(spec, prepared.workload, device=prepared.device, progress=print_progress)
+        if spec.task.name == "scan":
+            result.scan = summarize_scan(spec, result)
+        return result
+    except BaseException as exc:  # never leave the run RUNNING
+        if tracker is not None:
+            killed = isinstance(exc, KeyboardInterrupt)
+            tracker.end("KILLED" if killed else "FAILED", f"{type(exc).__name__}: {exc}")
+        if point.in_sweep:
+            point.write_point_file({"status": "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
+                                    "error": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
+def record(prepared: Prepared, point: Point, tracker, result) -> float:
+    """Write and upload what the run produced; returns its objective."""
+    from qrt_runner.tracking.record import record_result
+
+    run_dir = point.run_dir
+    objective = prepared.objective.value(result, prepared.objective.exact(
+        prepared.workload.circuit, prepared.workload.observables, prepared.workload.parameter_values))
+    result.objective = {"name": prepared.objective.text, "value": objective}
+    result.write_json(run_dir / "results.json")
+    extra_metrics = [("objective", objective, 0)] if math.isfinite(objective) else []
+    if tracker is not None:
+        extra = [run_dir / name for name in ("optimizer_state.json", "optimal_parameters.json")]
+        record_result(tracker, result, run_dir, {"circuit": prepared.workload.circuit}, extra_metrics, extra)
+        tracker.end(result.status, result.error)
+    else:
+        from qrt_runner.plots import plot_zne
+
+        plot_zne(result, run_dir / "zne.png")
+        result.write_layer_noise_model(run_dir / "layer_noise_model.json")
+    run_id = tracker.run_id if tracker is not None else None
+    print_summary(result, run_dir, run_id)
+    untracked = tracker is not None and not tracker.tracked
+    if untracked:
+        print(f"  not tracked: {tracker.offline_reason}; upload later with: qrt-run sync {run_dir}", flush=True)
+    if point.in_sweep:
+        point.write_point_file({
+            "status": result.status, "error": result.error, "objective": objective if math.isfinite(objective) else None,
+            "run_id": run_id, "tracked": not untracked,
+            "metrics": _first_step_metrics(result, extra_metrics),
+        })
+    else:
+        outcome.finished(str(run_dir), result.status, result.error, tracker.offline_reason if untracked else None)
+    return objective
+
+
+def _run_loop(prepared: Prepared, point: Point, tracker):
+    """A VQE/QAOA loop: per iteration, save the optimiser state, log metrics, draw progress."""
+    from qrt_runner.progress import ProgressBar
+    from qrt_runner.variational import STATE_FILE, run_variational
+
+    spec, run_dir = prepared.spec, point.run_dir
+    bar = ProgressBar(spec.task.optimizer.maxiter)
+
+    def on_iteration(iteration, current, job_time):
+        (run_dir / STATE_FILE).write_text(json.dumps(current.to_dict()))
+        if tracker is not None:
+            tracker.log_metrics({
+                "energy": iteration.energy, "energy_std": iteration.std, "best_energy_so_far": iteration.best_energy,
+                "grad_norm": iteration.grad_norm, "evaluations_used": iteration.evaluations, "job_time_s": job_time,
+            }, step=iteration.iteration)
+        bar.update(iteration.iteration, iteration.energy, iteration.std, iteration.best_energy)
+
+    try:
+        result = run_variational(spec, prepared.workload, state=prepared.state, on_iteration=on_iteration)
+    finally:
+        bar.close()
+    names = result.parameter_names
+    (run_dir / "optimal_parameters.json").write_text(
+        json.dumps(dict(zip(names, result.optimization["optimal_parameters"])), indent=2, ensure_ascii=False)
+    )
+    return result
+
+
+def _reuse_finished(prepared: Prepared, point: Point) -> float | None:
+    """A sweep run again: the objective of an earlier FINISHED run of the same config, if any."""
+    from qrt_runner.tracking import TrackingUnavailable, config_hash, live_store
+
+    spec = prepared.spec
+    if not spec.tracking.enabled:
+        return None
+    live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
+    query = f"tags.config_hash = '{config_hash(prepared.config)}' and attributes.status = 'FINISHED'"
+    try:
+        runs = live.call(lambda store: store.search(query, max_results=1))
+    except TrackingUnavailable:
+        return None
+    if not runs:
+        return None
+    run = runs[0]
+    earlier = Path(run.data.tags.get("run_dir", "")) / "point.json"
+    try:
+        metrics = json.loads(earlier.read_text())["metrics"]
+    except (OSError, ValueError, KeyError):
+        metrics = dict(run.data.metrics)
+    objective = run.data.metrics.get("objective", math.nan)
+    print(f"qrt-run: skipped {' '.join(point.overrides)}: the same config finished as run {run.info.run_id} "
+          "(sweep.resume=false runs it again)", flush=True)
+    point.write_point_file({"status": "FINISHED", "reused_from": run.info.run_id, "run_id": run.info.run_id,
+                            "objective": objective if math.isfinite(objective) else None, "tracked": True,
+                            "metrics": metrics})
+    return objective
+
+
+def _first_step_metrics(result, extra: list) -> dict[str, float]:
+    """The run's metrics at step 0 (the first parameter set), for the sweep's summary."""
+    from qrt_runner.tracking import result_metrics
+
+    return {key: value for key, value, step in [*result_metrics(result), *extra] if step == 0}
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (containers)
+        return "unknown"

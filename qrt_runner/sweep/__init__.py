@@ -1,0 +1,1 @@
+"""Sweeps (``qrt-run -m``) on any Hydra launcher: one record per sweep, read back from its points."""

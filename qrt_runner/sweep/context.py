@@ -1,0 +1,53 @@
+"""What every point of a sweep needs to know about the sweep, passed on by any launcher.
+
+The sweep's callback (in the launching process) appends ``hydra.job.env_set.QRT_SWEEP=<value>``
+to the sweep's Hydra overrides, so the value travels inside each point's config to wherever the
+launcher runs it (loky workers, SLURM jobs, Ray tasks) and is set in the point's environment.
+The value is JSON, base64url-encoded so that it is a plain Hydra override value.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["ENV_VAR", "SweepContext"]
+
+ENV_VAR = "QRT_SWEEP"
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    """The sweep a point belongs to.
+
+    Attributes:
+        sweep_dir: The sweep directory (absolute).
+        parent_id: The sweep's parent run in the store (None: tracking off or unavailable).
+        uri: The store's URI; experiment: its experiment.
+        swept_keys: The keys the sweep varies (child run names and summary columns).
+        threads: Aer threads per point when points run in parallel here (None: the config's).
+        resume: Skip points whose identical config already finished in the store.
+    """
+
+    sweep_dir: str
+    parent_id: str | None = None
+    uri: str | None = None
+    experiment: str | None = None
+    swept_keys: list[str] = field(default_factory=list)
+    threads: int | None = None
+    resume: bool = False
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(json.dumps(asdict(self)).encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> "SweepContext":
+        padded = value + "=" * (-len(value) % 4)
+        return cls(**json.loads(base64.urlsafe_b64decode(padded.encode())))
+
+    @classmethod
+    def from_env(cls) -> "SweepContext | None":
+        value = os.environ.get(ENV_VAR)
+        return cls.decode(value) if value else None

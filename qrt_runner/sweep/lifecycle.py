@@ -1,0 +1,177 @@
+"""A sweep's record: opened in the launching process before any point runs, closed after the last.
+
+Opening checks every point, opens the parent run (its journal in the sweep directory, mirrored
+to the store), works out each point's share of the cores, and hands all of it to the points
+through their configs (:mod:`~qrt_runner.sweep.context`). Closing reads the points' records
+(:mod:`~qrt_runner.sweep.summary`), closes runs that points left RUNNING, writes the sweep's
+table and plot, ends the parent FINISHED only if every point finished, and reports the outcome
+for the exit code. An interrupted sweep is closed as KILLED by the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from qrt_runner.sweep.context import ENV_VAR, SweepContext
+
+__all__ = ["close_open_sweeps", "close_sweep", "open_sweep"]
+
+
+@dataclass
+class OpenSweep:
+    directory: Path
+    context: SweepContext
+    tracker: object | None
+    points: list[list[str]] | None
+    objective_name: str
+
+
+_OPEN: dict[str, OpenSweep] = {}
+
+
+def open_sweep(config) -> None:
+    """Check the points, open the parent run and pass the sweep's context on to every point."""
+    from omegaconf import open_dict, read_write
+
+    from qrt_runner.sweep import points as p
+
+    directory = Path(str(config.hydra.sweep.dir)).resolve()
+    points = p.expand_points(config)
+    p.check_points(points, config.hydra.job.config_name, p.fixed_overrides(config))
+    swept = p.swept_keys(config)
+    objective_name = str(config.get("objective", "auto"))
+    _warn_direction(config, objective_name)
+    cores = p.available_cores()
+    parallel = p.parallel_points(config.hydra.launcher, len(points) if points is not None else None, cores)
+    threads = max(1, cores // parallel) if parallel > 1 else None
+    tracker, live = _open_parent(config, directory, swept, points)
+    context = SweepContext(
+        sweep_dir=str(directory), parent_id=tracker.run_id if tracker else None, uri=live.uri if live else None,
+        experiment=str(config.tracking.experiment_name) if live else None, swept_keys=swept, threads=threads,
+        resume=bool(config.get("sweep", {}).get("resume", True)),
+    )
+    with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
+        config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sweep.json").write_text(json.dumps({**asdict(context), "points": points}, indent=2))
+    _OPEN[str(directory)] = OpenSweep(directory, context, tracker, points, objective_name)
+    count = f"{len(points)} points" if points is not None else "points drawn by the sweeper"
+    share = f", {parallel} at a time with {threads} Aer thread(s) each" if threads else ""
+    parent = f"; parent run {tracker.run_id}" if tracker and tracker.run_id else ""
+    print(f"qrt-run: sweep of {count}{share} in {directory}{parent}", flush=True)
+
+
+def _open_parent(config, directory: Path, swept: list[str], points):
+    if not config.tracking.enabled:
+        return None, None
+    from qrt_runner.cli.task import _user
+    from qrt_runner.tracking import RunTracker, live_store
+
+    live = live_store(str(config.tracking.uri), str(config.tracking.experiment_name), float(config.tracking.timeout_s))
+    tracker = RunTracker(directory, live)
+    tags = {"sweep_dir": str(directory), "overrides": json.dumps(list(config.hydra.overrides.task)),
+            "launcher": str(config.hydra.launcher.get("_target_", "")), "sweeper": str(config.hydra.sweeper.get("_target_", "")),
+            "mlflow.source.name": "qrt-run", "mlflow.source.type": "LOCAL", "mlflow.user": _user()}
+    tracker.start(f"sweep {directory.name}", tags)
+    params = {f"sweep.{key}": _values(config, key) for key in swept}
+    params["sweep.points"] = str(len(points)) if points is not None else "drawn"
+    tracker.log_params(params)
+    return tracker, live
+
+
+def _values(config, key: str) -> str:
+    for override in config.hydra.overrides.task:
+        if override.lstrip("+~").partition("=")[0] == key:
+            return override.partition("=")[2]
+    return str((config.hydra.sweeper.get("params") or {}).get(key, ""))
+
+
+def _warn_direction(config, objective_name: str) -> None:
+    direction = config.hydra.sweeper.get("direction")
+    if not isinstance(direction, str):
+        return
+    from qrt_runner.errors import ConfigError
+    from qrt_runner.objective import parse_objective
+
+    try:
+        objective = parse_objective(objective_name, str(config.task.name), str(config.primitive.name))
+    except ConfigError:
+        return
+    if objective.maximise != (direction == "maximize"):
+        better = "maximize" if objective.maximise else "minimize"
+        print(f"qrt-run: warning: objective {objective.name} is better when {'larger' if objective.maximise else 'smaller'}, "
+              f"but hydra.sweeper.direction={direction}; set hydra.sweeper.direction={better}", file=sys.stderr, flush=True)
+
+
+def close_sweep(config, status: str | None = None) -> None:
+    """Close the sweep opened for ``config``'s sweep directory (no-op if none is open)."""
+    _close(str(Path(str(config.hydra.sweep.dir)).resolve()), status)
+
+
+def close_open_sweeps(status: str) -> None:
+    """Close every sweep still open in this process (an interrupted sweep) with ``status``."""
+    for key in list(_OPEN):
+        _close(key, status)
+
+
+def _close(key: str, status: str | None) -> None:
+    from qrt_runner.cli import outcome
+    from qrt_runner.sweep.summary import collect_rows, format_table, plot_rows, write_csv
+
+    sweep = _OPEN.pop(key, None)
+    if sweep is None:
+        return
+    tracker = sweep.tracker
+    store_runs = _close_left_running(tracker)
+    rows = collect_rows(sweep.directory, sweep.points, store_runs)
+    swept = sweep.context.swept_keys
+    files = [write_csv(rows, swept, sweep.directory / "sweep_summary.csv")]
+    try:
+        files.append(plot_rows(rows, swept, sweep.objective_name, sweep.directory / "sweep_summary.png"))
+    except Exception as exc:  # a broken plot must not lose the sweep's record
+        print(f"qrt-run: warning: no sweep plot ({type(exc).__name__}: {exc})", file=sys.stderr)
+    print(f"qrt-run: sweep summary ({sweep.directory / 'sweep_summary.csv'}):\n" + format_table(rows, swept, sweep.objective_name), flush=True)
+    result = outcome.Outcome(
+        invalid=[row.error for row in rows if row.status == "INVALID" and row.error],
+        failed=[f"#{row.job} {' '.join(row.overrides)}: {row.status}{': ' + row.error if row.error else ''}"
+                for row in rows if row.status in ("FAILED", "KILLED", "NOT_RUN")],
+        untracked=[f"#{row.job} {' '.join(row.overrides)}" for row in rows if not row.tracked],
+    )
+    if tracker is not None:
+        objectives = [row.objective for row in rows if row.objective is not None]
+        tracker.log_metrics({"points": len(rows), "points_finished": sum(row.status == "FINISHED" for row in rows),
+                             "points_failed": len(result.failed) + len(result.invalid),
+                             "objective_min": min(objectives, default=None), "objective_max": max(objectives, default=None)})
+        for path in [*files, sweep.directory / "sweep.json"]:
+            if path is not None:
+                tracker.log_artifact(path)
+        final = status or ("FINISHED" if not (result.failed or result.invalid) else "FAILED")
+        tracker.end(final, None if final == "FINISHED" else f"{len(result.failed) + len(result.invalid)} of {len(rows)} points did not finish")
+        if not tracker.tracked:
+            result.untracked.append(f"the sweep's parent run ({tracker.offline_reason}); upload with: qrt-run sync {sweep.directory}")
+    outcome.sweep(result)
+
+
+def _close_left_running(tracker) -> list:
+    """The parent's children in the store; those a dead point left RUNNING are closed as KILLED."""
+    if tracker is None or tracker.run_id is None or tracker.live.offline:
+        return []
+    from qrt_runner.tracking import TrackingUnavailable
+
+    parent_id = tracker.run_id
+
+    def close(store):
+        runs = store.children(parent_id)
+        for run in runs:
+            if run.info.status == "RUNNING":
+                store.log(run.info.run_id, tags={"failure_reason": "the point's process ended before it closed the run"})
+                store.end_run(run.info.run_id, "KILLED")
+        return store.children(parent_id) if any(run.info.status == "RUNNING" for run in runs) else runs
+
+    try:
+        return tracker.live.call(close)
+    except TrackingUnavailable:
+        return []

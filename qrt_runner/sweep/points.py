@@ -1,0 +1,105 @@
+"""A sweep's points before they run: their overrides, and a check of every one of them.
+
+With Hydra's basic sweeper (the default, whatever the launcher), the points are the cartesian
+product of the sweep overrides, known before anything runs; each is composed and checked as its
+run would check it, so that a bad value is refused in one line before any point runs (and
+before a cluster queue is joined). Optimising sweepers draw their points as they go: there only
+the sweep's own config is checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from qrt_runner.errors import ConfigError
+
+__all__ = ["MAX_CHECKED_POINTS", "available_cores", "check_points", "expand_points", "fixed_overrides", "parallel_points", "swept_keys"]
+
+#: Points checked one by one before a sweep starts; larger sweeps check this many (the first).
+MAX_CHECKED_POINTS = 256
+
+
+def is_basic_sweeper(config) -> bool:
+    return str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper")
+
+
+def _parsed(config) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = list(config.hydra.overrides.task)
+    params = config.hydra.sweeper.get("params") or {}
+    overrides = [f"{key}={value}" for key, value in params.items()] + overrides
+    return OverridesParser.create().parse_overrides(overrides)
+
+
+def swept_keys(config) -> list[str]:
+    """The keys a sweep varies (with the basic sweeper's syntax ``key=a,b`` or its ``params``, or
+    the optimising sweeper's ``hydra.sweeper.params``)."""
+    keys = [o.get_key_element() for o in _parsed(config) if o.is_sweep_override()]
+    if not is_basic_sweeper(config):
+        keys += [str(key) for key in (config.hydra.sweeper.get("params") or {})]
+    return list(dict.fromkeys(keys))
+
+
+def fixed_overrides(config) -> list[str]:
+    """The overrides every point shares (the sweep's own config)."""
+    return [o.input_line for o in _parsed(config) if not o.is_sweep_override()]
+
+
+def expand_points(config) -> list[list[str]] | None:
+    """Every point's overrides, in the basic sweeper's order; None for other sweepers."""
+    if not is_basic_sweeper(config):
+        return None
+    choices = []
+    for override in _parsed(config):
+        if override.is_sweep_override():
+            key = override.get_key_element()
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
+        else:
+            choices.append([override.input_line])
+    return [list(point) for point in itertools.product(*choices)]
+
+
+def check_points(points: list[list[str]] | None, config_name: str, master_overrides: list[str]) -> None:
+    """Compose and check every point (or the sweep's own config): raises ConfigError naming the point."""
+    from hydra import compose
+
+    from qrt_runner.cli.task import check
+
+    to_check = points[:MAX_CHECKED_POINTS] if points is not None else [master_overrides]
+    for number, overrides in enumerate(to_check):
+        cfg = compose(config_name=config_name, overrides=list(overrides))
+        try:
+            check(cfg)
+        except ConfigError as exc:
+            if points is None or len(points) == 1:
+                raise
+            where = " ".join(o for o in overrides if o not in master_overrides) or " ".join(overrides)
+            raise ConfigError(exc.key, exc.value, exc.problem, f"{exc.fix} (sweep point #{number}: {where})") from None
+
+
+def parallel_points(launcher, num_points: int | None, cores: int) -> int:
+    """How many points the launcher runs at once on this machine (1 for one at a time)."""
+    target = str(launcher.get("_target_", ""))
+    limit = num_points or cores
+    if target.endswith("JoblibLauncher"):
+        n_jobs = int(launcher.get("n_jobs") or -1)
+        wanted = n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
+    elif target.endswith("submitit_launcher.LocalLauncher"):
+        wanted = int(launcher.get("array_parallelism") or limit)
+    elif target.endswith("RayLauncher"):
+        remote = (launcher.get("ray") or {}).get("remote") or {}
+        wanted = max(1, cores // int(remote.get("num_cpus") or 1))
+    else:  # the basic launcher, SLURM (each point has its own allocation), unknown launchers
+        wanted = 1
+    return max(1, min(wanted, limit))
+
+
+def available_cores() -> int:
+    """CPU cores this process may use (its affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1

@@ -1,0 +1,198 @@
+"""What a run records, independent of where it is recorded: params, tags and metrics.
+
+* **params**: the resolved config flattened to dotted keys (``circuit.num_qubits``).
+* **tags**: package versions (``version.qiskit``), backend, primitive, mode, session and job ids,
+  seeds, the observable labels (``observable.<k>``), the git commit of the run's directory.
+* **metrics** ``(key, value, step)``: per flattened parameter-set index (the step) the
+  expectation values ``ev/<k>`` and standard errors ``std/<k>`` of observable ``k`` (Estimator),
+  or shots, distinct outcomes and Hellinger fidelities (Sampler); optimisation results,
+  mitigation costs, timings. Keys never contain labels or other run-specific text, so every run
+  of a sweep has the same keys and MLflow's compare view can chart them side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qrt_runner.results import RunResult
+
+__all__ = ["config_hash", "flatten_config", "git_commit", "result_metrics", "result_tags", "run_name"]
+
+_GIT_TIMEOUT_S = 5.0
+_MAX_RUN_NAME = 200
+_OPTIMIZATION_METRICS = (
+    "best_energy", "final_energy", "exact_energy", "error_to_exact", "best_cut", "expected_cut",
+    "optimal_cut", "approximation_ratio", "iterations", "evaluations",
+)
+
+Metric = tuple[str, float, int]
+
+
+def flatten_config(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Flatten a nested config into dotted keys with string values.
+
+    Nested mappings become dotted keys; lists, tuples and every other value are stringified
+    as a whole (``str(value)``), so ``None`` becomes ``"None"``. An empty mapping is kept as the
+    value ``"{}"`` so that it stays visible.
+
+    Example:
+        >>> flatten_config({"a": {"b": 1, "c": [1, 2]}, "d": None})
+        {'a.b': '1', 'a.c': '[1, 2]', 'd': 'None'}
+    """
+    flat: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            if value:
+                flat.update(flatten_config(value, name))
+            else:
+                flat[name] = "{}"
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """A hash of what a run computes: the resolved config without ``tracking`` and ``sweep``.
+
+    Two runs with the same hash run the same work (same seeds included), wherever they are
+    recorded; a sweep that is run again skips the points whose hash already finished.
+    """
+    work = {key: value for key, value in config.items() if key not in ("tracking", "sweep")}
+    text = json.dumps(work, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_name(overrides: list[str], swept_keys: list[str] | None = None) -> str | None:
+    """A run's display name from its overrides: the swept ones in a sweep, else all of them.
+
+    ``hydra.*`` overrides are left out; None when nothing is left (the tracker then names it).
+    """
+    keep = [o for o in overrides if not o.lstrip("+~").startswith("hydra.")]
+    if swept_keys:
+        swept = [o for o in keep if o.lstrip("+~").partition("=")[0] in swept_keys]
+        keep = swept or keep
+    name = " ".join(keep)
+    if not name:
+        return None
+    return name if len(name) <= _MAX_RUN_NAME else name[: _MAX_RUN_NAME - 3] + "..."
+
+
+def git_commit(directory: Path) -> tuple[str | None, bool]:
+    """The HEAD commit of the git work tree that contains ``directory``, and whether it is dirty.
+
+    Dirty means tracked files differ from HEAD (staged or not); untracked files do not count,
+    so run outputs written inside the repository do not mark it dirty. Never raises: a missing
+    ``git`` executable, a directory outside any repository, a repository without commits or a
+    slow ``git`` all give ``(None, False)``.
+    """
+    path = Path(directory).absolute()
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    head = _git(path, "rev-parse", "--verify", "HEAD")
+    if not head:
+        return None, False
+    status = _git(path, "status", "--porcelain", "--untracked-files=no")
+    return head, bool(status)
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    """Output of ``git -C directory *args`` (stripped), or None when it fails in any way."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def result_tags(result: RunResult, run_dir: Path) -> dict[str, str]:
+    """The tags of a finished run."""
+    tags = {f"version.{package}": str(version) for package, version in result.versions.items()}
+    tags.update(
+        backend=str(result.backend),
+        primitive=str(result.primitive),
+        mode=str(result.mode),
+        status=str(result.status),
+        job_ids=",".join(job.job_id for job in result.jobs),
+    )
+    if result.session_id is not None:
+        tags["session_id"] = str(result.session_id)
+    tags.update({f"seed.{name}": str(seed) for name, seed in result.seeds.items()})
+    if result.estimator is not None:
+        tags.update({f"observable.{k}": str(label) for k, label in enumerate(result.estimator.observable_labels)})
+    commit, dirty = git_commit(run_dir)
+    if commit is None:
+        commit, dirty = git_commit(Path.cwd())
+    if commit is not None:
+        tags["git_commit"] = commit
+        tags["git_dirty"] = str(dirty).lower()
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def result_metrics(result: RunResult) -> list[Metric]:
+    """Every metric of a finished run as ``(key, value, step)``; non-finite values are left out."""
+    metrics: list[Metric] = []
+
+    def add(key: str, value: Any, step: int = 0) -> None:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value)):
+            metrics.append((key, float(value), int(step)))
+
+    if result.estimator is not None:
+        _estimator_metrics(result, add)
+    if result.sampler is not None:
+        _sampler_metrics(result, add)
+    for key in _OPTIMIZATION_METRICS:
+        add(key, (result.optimization or {}).get(key))
+    _mitigation_metrics(result, add)
+    if result.scan is not None:
+        add("scan_minimum", result.scan.get("minimum"))
+    for name, seconds in result.timings.items():
+        add(name, seconds)
+    add("jobs_finished", sum(1 for job in result.jobs if job.status == "DONE"))
+    add("usage_s", sum(float(job.usage_s) for job in result.jobs))
+    return metrics
+
+
+def _estimator_metrics(result: RunResult, add) -> None:
+    import numpy as np
+
+    est = result.estimator
+    n_obs = len(est.observable_labels)
+    evs = np.asarray(est.evs, dtype=float).reshape(-1, n_obs) if n_obs else np.zeros((0, 0))
+    stds = np.asarray(est.stds, dtype=float).reshape(-1, n_obs) if n_obs else np.zeros((0, 0))
+    for k in range(n_obs):
+        for step in range(evs.shape[0]):
+            add(f"ev/{k}", evs[step, k], step)
+            add(f"std/{k}", stds[step, k], step)
+
+
+def _sampler_metrics(result: RunResult, add) -> None:
+    sampler = result.sampler
+    for step, counts in enumerate(sampler.counts):
+        if counts is not None:
+            add("shots", sum(counts.values()), step)
+            add("distinct_outcomes", len(counts), step)
+    for step, fidelity in enumerate(sampler.hellinger_fidelity or []):
+        add("hellinger_fidelity", fidelity, step)
+    for step, fidelity in enumerate(sampler.hellinger_fidelity_mitigated or []):
+        add("hellinger_fidelity_mitigated", fidelity, step)
+
+
+def _mitigation_metrics(result: RunResult, add) -> None:
+    for job_index, job in enumerate((result.mitigation or {}).get("jobs") or []):
+        add("mitigation_circuits", job.get("num_circuits", 0), job_index)
+        add("mitigation_shots_spent", job.get("shots_spent", 0), job_index)
+        for key, value in (job.get("pec") or {}).items():
+            if key in ("noise_gain", "gamma", "sampling_overhead"):
+                add(f"pec_{key}", value, job_index)

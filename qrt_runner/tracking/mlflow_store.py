@@ -1,0 +1,213 @@
+"""The MLflow tracking store, through ``MlflowClient`` only (never the fluent API's global run).
+
+One :class:`MlflowStore` per (tracking URI, experiment) and process. Opening it is safe when
+many processes open a fresh store at once: for a sqlite URI, the database's creation (MLflow's
+schema migrations) happens under a file lock beside the database, and an experiment that
+another process created first is simply used. Experiments this module creates are marked as
+model-development experiments (MLflow's ``mlflow.experimentKind`` tag), so MLflow's UI opens
+them in its training-runs view; a sqlite store keeps their artifacts in ``mlartifacts/`` beside
+the database file.
+
+Keys are made valid MLflow names here (allowed characters only, at most 250 characters; a key
+that collides after cleaning gets a ``_N`` suffix) and values are cut to MLflow's limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities import Run
+
+__all__ = ["MlflowStore", "normalize_uri", "open_store"]
+
+_LOG = logging.getLogger(__name__)
+
+PARENT_RUN_TAG = "mlflow.parentRunId"
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+_TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+_MAX_PARAM_VAL_LENGTH = 6000
+_MAX_TAG_VAL_LENGTH = 8000
+_MAX_KEY_LENGTH = 250
+_PARAMS_TAGS_PER_BATCH = 100
+_ENTITIES_PER_BATCH = 1000
+_INVALID_KEY_CHARS = re.compile(r"[^\w.\- :]")
+_INVALID_NAME_CHARS = re.compile(r"[^\w.\-]")
+# A dead tracking server must cost seconds, not MLflow's default 7 retries with backoff (~4 min).
+_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+                  "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+
+_LOCK = threading.RLock()
+_STORES: dict[tuple[str, str], "MlflowStore"] = {}
+
+
+def normalize_uri(uri: str) -> str:
+    """Make the database path of a sqlite URI absolute; leave every other URI alone."""
+    db = sqlite_path(uri)
+    if db is None:
+        return uri
+    query = uri.partition("?")[2]
+    normalized = f"sqlite:///{db}"
+    return f"{normalized}?{query}" if query else normalized
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The absolute database file of a ``sqlite:///`` URI; None for other or in-memory URIs."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///"):].partition("?")[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path).expanduser().absolute()
+
+
+def open_store(uri: str, experiment_name: str) -> "MlflowStore":
+    """The process-wide store of (``uri``, ``experiment_name``), opened (and created) on first use."""
+    key = (normalize_uri(uri), experiment_name)
+    with _LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = MlflowStore(*key)
+        return store
+
+
+class MlflowStore:
+    """Runs of one MLflow experiment.
+
+    Args:
+        uri: A normalized tracking URI (:func:`normalize_uri`).
+        experiment_name: Created when missing, restored when deleted.
+    """
+
+    def __init__(self, uri: str, experiment_name: str) -> None:
+        for key, value in _HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        self.uri = uri
+        self.experiment_name = experiment_name
+        db = sqlite_path(uri)
+        with _file_lock(db.with_name(db.name + ".lock") if db is not None else None):
+            from mlflow import MlflowClient
+
+            self.client: MlflowClient = MlflowClient(tracking_uri=uri)
+            self.experiment_id = self._experiment_id(db)
+
+    def _experiment_id(self, db: Path | None) -> str:
+        from mlflow.exceptions import MlflowException
+
+        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            artifacts = (db.parent / "mlartifacts" / _safe_name(self.experiment_name)).as_uri() if db else None
+            try:
+                return self.client.create_experiment(
+                    self.experiment_name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                )
+            except MlflowException:  # another process created it first
+                experiment = self.client.get_experiment_by_name(self.experiment_name)
+                if experiment is None:
+                    raise
+        if experiment.lifecycle_stage == "deleted":
+            _LOG.warning("MLflow experiment %r was deleted; restoring it", self.experiment_name)
+            self.client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+
+    def create_run(self, name: str | None, tags: Mapping[str, str], parent_id: str | None = None,
+                   start_time: int | None = None) -> str:
+        """A new RUNNING run (nested under ``parent_id``); returns its id."""
+        all_tags = {key: _truncate(str(value), _MAX_TAG_VAL_LENGTH) for key, value in _unique_keys(tags.items())}
+        if parent_id is not None:
+            all_tags[PARENT_RUN_TAG] = parent_id
+        run = self.client.create_run(self.experiment_id, start_time=start_time, tags=all_tags, run_name=name)
+        return run.info.run_id
+
+    def log(self, run_id: str, params: Mapping[str, str] = (), tags: Mapping[str, str] = (),
+            metrics: Iterable[tuple[str, float, int, int]] = ()) -> None:
+        """Params, tags and ``(key, value, step, unix ms)`` metrics in as few batches as MLflow allows."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        param_list = [Param(k, _truncate(str(v), _MAX_PARAM_VAL_LENGTH)) for k, v in _unique_keys(dict(params).items())]
+        tag_list = [RunTag(k, _truncate(str(v), _MAX_TAG_VAL_LENGTH)) for k, v in _unique_keys(dict(tags).items())]
+        metric_list = [Metric(_safe_key(k), float(v), int(t), int(s)) for k, v, s, t in metrics]
+        while param_list or tag_list or metric_list:
+            batch_params, param_list = param_list[:_PARAMS_TAGS_PER_BATCH], param_list[_PARAMS_TAGS_PER_BATCH:]
+            batch_tags, tag_list = tag_list[:_PARAMS_TAGS_PER_BATCH], tag_list[_PARAMS_TAGS_PER_BATCH:]
+            room = _ENTITIES_PER_BATCH - len(batch_params) - len(batch_tags)
+            batch_metrics, metric_list = metric_list[:room], metric_list[room:]
+            self.client.log_batch(run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags, synchronous=True)
+
+    def log_artifact(self, run_id: str, path: Path) -> None:
+        self.client.log_artifact(run_id, str(path))
+
+    def end_run(self, run_id: str, status: str, end_time: int | None = None) -> None:
+        """Terminate a run with a terminal status (FINISHED, FAILED or KILLED)."""
+        if status not in _TERMINAL_STATUSES:
+            raise ValueError(f"run status {status!r} is not one of {', '.join(_TERMINAL_STATUSES)}")
+        self.client.set_terminated(run_id, status, end_time=end_time)
+
+    def run(self, run_id: str) -> Run:
+        return self.client.get_run(run_id)
+
+    def search(self, filter_string: str, max_results: int = 1000) -> list[Run]:
+        """Runs of this experiment matching an MLflow filter, newest first."""
+        return list(self.client.search_runs([self.experiment_id], filter_string=filter_string,
+                                            max_results=max_results, order_by=["attributes.start_time DESC"]))
+
+    def children(self, parent_id: str) -> list[Run]:
+        """The runs nested under ``parent_id``."""
+        return self.search(f"tags.`{PARENT_RUN_TAG}` = '{parent_id}'")
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive lock on ``path`` across processes (none where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    if path is None or fcntl is None or not path.parent.is_dir():
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _unique_keys(items: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    seen: set[str] = set()
+    for key, value in items:
+        safe = _safe_key(key)
+        candidate, n = safe, 1
+        while candidate in seen:
+            n += 1
+            candidate = _safe_key(f"{safe}_{n}")
+        seen.add(candidate)
+        yield candidate, value
+
+
+def _safe_key(key: str) -> str:
+    """A valid MLflow key: allowed characters only, no part starting with a dot, <= 250 characters."""
+    parts = [_INVALID_KEY_CHARS.sub("_", part) for part in key.split("/")]
+    parts = [part if part and not part.startswith(".") else f"_{part}" for part in parts]
+    return "/".join(parts)[:_MAX_KEY_LENGTH]
+
+
+def _safe_name(name: str) -> str:
+    return _INVALID_NAME_CHARS.sub("_", name).lstrip(".") or "_"
+
+
+def _truncate(value: str, limit: int) -> str:
+    if len(value) <= limit:
+        return value
+    marker = "...[truncated]"
+    return value[: limit - len(marker)] + marker

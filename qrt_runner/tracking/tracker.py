@@ -1,0 +1,271 @@
+"""The tracker interface of a run: its record is journaled in its directory, then mirrored to a store.
+
+Every call of a :class:`RunTracker` first appends to the run directory's journal
+(:mod:`~qrt_runner.tracking.journal`), then, while the store answers, applies the same entry to
+it. A store call that fails or does not answer within ``timeout_s`` turns the store offline for
+the rest of the process (:class:`LiveStore`): the run goes on, the journal keeps everything, and
+``qrt-run sync`` uploads the rest later. Nothing here ever blocks a run for longer than
+``timeout_s`` or raises because of the store.
+
+The CLI, the optimisation loop and the sweep callbacks all record through this one interface.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, Callable
+
+from qrt_runner.tracking.journal import Journal
+
+__all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entry", "live_store"]
+
+_LOG = logging.getLogger(__name__)
+# Answers of a working store to a wrong request: raised to the caller, the store stays online.
+_REQUEST_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST", "NOT_FOUND"}
+
+
+class TrackingUnavailable(RuntimeError):
+    """The tracking store failed or did not answer in time; the run is kept in its journal."""
+
+
+class LiveStore:
+    """A tracking store reached through calls bounded by ``timeout_s``, on one worker thread.
+
+    The store is opened by the first call. A call refused as a wrong request (an unknown run id)
+    raises the store's own error. A call that fails otherwise, or takes longer than
+    ``timeout_s``, makes the store offline: that call and every later one raise
+    :class:`TrackingUnavailable` at once (an unanswered call is left behind on the daemon
+    worker thread, which cannot block the process's exit).
+
+    Args:
+        uri: The tracking URI.
+        experiment_name: The experiment.
+        timeout_s: The bound of each call, store opening included.
+        opener: ``opener(uri, experiment_name)`` returns the store (default: MLflow).
+    """
+
+    def __init__(self, uri: str, experiment_name: str, timeout_s: float, opener: Callable | None = None) -> None:
+        self.uri, self.experiment_name, self.timeout_s = uri, experiment_name, float(timeout_s)
+        self._opener = opener
+        self._store: Any = None
+        self.offline_reason: str | None = None
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="qrt-tracking", daemon=True).start()
+
+    @property
+    def offline(self) -> bool:
+        return self.offline_reason is not None
+
+    def check(self) -> bool:
+        """Open the store now; False (and offline) when it cannot be reached in time."""
+        try:
+            self.call(lambda store: None)
+        except TrackingUnavailable:
+            return False
+        return True
+
+    def call(self, function: Callable[[Any], Any]) -> Any:
+        """``function(store)`` on the worker thread, within ``timeout_s``."""
+        if self.offline_reason is not None:
+            raise TrackingUnavailable(self.offline_reason)
+        done: Future = Future()
+        self._requests.put((function, done))
+        try:
+            try:
+                return done.result(timeout=self.timeout_s)
+            except KeyboardInterrupt:  # let this call finish (bounded), so the record stays whole
+                self._finish_interrupted(done)
+                raise
+        except TimeoutError:
+            reason = f"no answer from {self.uri} within {self.timeout_s:g} s"
+        except Exception as exc:  # whatever the store raised: connection refused, corrupt database, ...
+            if getattr(exc, "error_code", None) in _REQUEST_ERRORS:
+                raise  # the store answered: the request was wrong (an unknown run id), it is not down
+            detail = " ".join(str(exc).split())[:300]
+            reason = f"{type(exc).__name__} from {self.uri}: {detail}"
+        self.offline_reason = reason
+        _LOG.warning("tracking is offline: %s", reason)
+        raise TrackingUnavailable(reason)
+
+    def _finish_interrupted(self, done: Future) -> None:
+        try:
+            done.result(timeout=self.timeout_s)
+        except Exception as exc:  # it failed or hangs: offline from here on
+            self.offline_reason = f"{type(exc).__name__} from {self.uri} while the run was interrupted"
+
+    def _serve(self) -> None:
+        while True:
+            function, done = self._requests.get()
+            if not done.set_running_or_notify_cancel():
+                continue
+            try:
+                if self._store is None:
+                    self._store = self._open()
+                done.set_result(function(self._store))
+            except BaseException as exc:  # reported to the caller
+                done.set_exception(exc)
+
+    def _open(self):
+        if self._opener is not None:
+            return self._opener(self.uri, self.experiment_name)
+        from qrt_runner.tracking.mlflow_store import open_store
+
+        return open_store(self.uri, self.experiment_name)
+
+
+_LIVE: dict[tuple[str, str], LiveStore] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def live_store(uri: str, experiment_name: str, timeout_s: float) -> LiveStore:
+    """The process-wide :class:`LiveStore` of (``uri``, ``experiment_name``)."""
+    from qrt_runner.tracking.mlflow_store import normalize_uri
+
+    key = (normalize_uri(uri), experiment_name)
+    with _LIVE_LOCK:
+        store = _LIVE.get(key)
+        if store is None:
+            store = _LIVE[key] = LiveStore(key[0], experiment_name, timeout_s)
+        return store
+
+
+def apply_entry(store: Any, run_id: str, entry: Mapping[str, Any], base_dir: Path) -> None:
+    """Apply one journal entry (not ``start``) to run ``run_id`` of ``store``."""
+    op = entry["op"]
+    if op == "params":
+        store.log(run_id, params=entry["params"])
+    elif op == "tags":
+        store.log(run_id, tags=entry["tags"])
+    elif op == "metrics":
+        store.log(run_id, metrics=[(key, value, step, entry["time"]) for key, value, step in entry["metrics"]])
+    elif op == "artifact":
+        path = Path(entry["path"])
+        store.log_artifact(run_id, path if path.is_absolute() else base_dir / path)
+    elif op == "end":
+        if entry.get("reason"):
+            store.log(run_id, tags={"failure_reason": entry["reason"]})
+        store.end_run(run_id, entry["status"], entry.get("time"))
+
+
+class RunTracker:
+    """Records one run: into its journal, and into ``live`` while the store answers.
+
+    Args:
+        directory: The run (or sweep) directory that holds the journal.
+        live: The store to mirror to, or None to keep the record local only.
+    """
+
+    def __init__(self, directory: Path, live: LiveStore | None) -> None:
+        self.directory = Path(directory)
+        self.journal = Journal(self.directory)
+        self.live = live
+        self.run_id: str | None = None  # the run's id in the live store
+        self._experiment_id: str | None = None
+        self._entries = 0
+        self._synced = 0
+
+    @property
+    def tracked(self) -> bool:
+        """Whether everything recorded so far reached the store."""
+        return self.run_id is not None and self._synced == self._entries
+
+    @property
+    def offline_reason(self) -> str | None:
+        if self.live is None:
+            return None
+        return self.live.offline_reason
+
+    def start(self, name: str | None, tags: Mapping[str, str], parent_id: str | None = None,
+              parent_dir: Path | None = None) -> str | None:
+        """Open the run; returns its id in the store (None when the store is unavailable)."""
+        entry = {"op": "start", "name": name, "tags": dict(tags), "parent": parent_id,
+                 "parent_dir": str(parent_dir) if parent_dir else None, "time": _now_ms(),
+                 "uri": self.live.uri if self.live else None,
+                 "experiment": self.live.experiment_name if self.live else None,
+                 "host": socket.gethostname(), "pid": os.getpid()}
+        self._entries = self.journal.append(entry)
+        if self.live is not None:
+            try:
+                self.run_id, self._experiment_id = self.live.call(
+                    lambda store: (store.create_run(name, tags, parent_id, entry["time"]), store.experiment_id))
+                self._synced = self._entries
+                self._save_sync_state()
+            except TrackingUnavailable:
+                pass
+        return self.run_id
+
+    def log_params(self, params: Mapping[str, str]) -> None:
+        self._record({"op": "params", "params": {k: str(v) for k, v in params.items()}})
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        self._record({"op": "tags", "tags": {k: str(v) for k, v in tags.items()}})
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
+        """Log several metrics at one step (None, NaN and infinities are left out)."""
+        self.log_metric_series([(key, value, step) for key, value in metrics.items()])
+
+    def log_metric_series(self, metrics: list[tuple[str, Any, int]]) -> None:
+        """Log ``(key, value, step)`` triples in one entry (non-finite values are left out)."""
+        finite = [[key, float(value), int(step)] for key, value, step in metrics if _is_finite(value)]
+        if finite:
+            self._record({"op": "metrics", "time": _now_ms(), "metrics": finite})
+
+    def log_artifact(self, path: Path) -> None:
+        path = Path(path)
+        try:
+            stored = str(path.resolve().relative_to(self.directory.resolve()))
+        except ValueError:
+            stored = str(path.resolve())
+        self._record({"op": "artifact", "path": stored})
+
+    def end(self, status: str, reason: str | None = None) -> None:
+        """Close the run with FINISHED, FAILED or KILLED (``reason``: tag ``failure_reason``)."""
+        if status not in ("FINISHED", "FAILED", "KILLED"):
+            raise ValueError(f"run status {status!r} is not one of FINISHED, FAILED, KILLED")
+        self._record({"op": "end", "status": status, "reason": reason, "time": _now_ms()})
+        self._save_sync_state()
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        self._entries = self.journal.append(entry)
+        if self.live is None or self.run_id is None or self._synced != self._entries - 1:
+            return
+        run_id, directory = self.run_id, self.directory
+        interrupted = None
+        try:
+            self.live.call(lambda store: apply_entry(store, run_id, entry, directory))
+        except TrackingUnavailable:
+            self._save_sync_state()
+            return
+        except KeyboardInterrupt as exc:  # the call was finished before this came through
+            if self.live.offline:
+                raise
+            interrupted = exc
+        self._synced = self._entries
+        if entry["op"] == "metrics":
+            self._save_sync_state()
+        if interrupted is not None:
+            raise interrupted
+
+    def _save_sync_state(self) -> None:
+        if self.run_id is not None and self.live is not None:
+            self.journal.save_sync_state(self.live.uri, self._experiment_id, self.run_id, self._synced)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _is_finite(value: Any) -> bool:
+    try:
+        return value is not None and not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
