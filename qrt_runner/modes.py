@@ -15,7 +15,6 @@ from typing import Any, Callable
 
 from qiskit.primitives import BasePrimitiveJob
 from qiskit.providers import JobStatus
-from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
 
 from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
 from qrt_runner.simulation.task import SimTask
@@ -173,6 +172,8 @@ class ExecutionMode:
                 reason = f"the job exceeded max_execution_time={max_execution_time:g} s"
             job.error = f"{reason}; stopped after {exc.ran_s:.2f} s of execution"
             job._set_status("CANCELLED")
+            from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError  # imported when needed: seconds
+
             raise RuntimeJobMaxTimeoutError(f"Job {job.job_id()} was cancelled: {job.error}") from None
         except BaseException as exc:
             job.error = "cancelled: the run was interrupted" if self.cancelled else f"{type(exc).__name__}: {exc}"

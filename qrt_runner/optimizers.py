@@ -15,7 +15,6 @@ from typing import Callable
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
-from scipy.optimize import minimize as scipy_minimize
 
 from qrt_runner.config.schema import OptimizerConfig
 
@@ -141,6 +140,8 @@ class Optimizer:
             self.on_iteration(self._record(state, x, energy, std, grad_norm), state)
 
         options = {"maxiter": remaining}
+        from scipy.optimize import minimize as scipy_minimize  # imported when used
+
         scipy_minimize(fun, np.array(state.x), method=SCIPY_METHODS[self.config.name], jac=gradient or None,
                        tol=self.config.tol, options=options, callback=callback)
 

@@ -44,7 +44,7 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
         return values
     if spec.kind == "grid":
         positions = [_position(key, names) for key in spec.grid]
-        axes = [np.linspace(float(a), float(b), int(n)) for a, b, n in spec.grid.values()]
+        axes = [np.linspace(float(a), float(b), int(n)) for a, b, n in map(grid_axis, spec.grid.values())]
         mesh = np.meshgrid(*axes, indexing="ij")
         values = np.full(mesh[0].shape + (count,), float(spec.fill))
         for position, axis_values in zip(positions, mesh):
@@ -52,6 +52,15 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
         return values
     rng = np.random.default_rng(spec.seed)
     return rng.uniform(spec.low, spec.high, size=(spec.num_sets, count))
+
+
+def grid_axis(axis) -> tuple[float, float, int]:
+    """A grid axis ``[start, stop, num]``; a single number ``v`` is the one-point axis ``[v, v, 1]``
+    (so that an optimising sweeper can set one parameter: ``circuit.parameter_values.grid.0=0.3``)."""
+    if isinstance(axis, (int, float)) and not isinstance(axis, bool):
+        return float(axis), float(axis), 1
+    start, stop, num = axis
+    return float(start), float(stop), int(num)
 
 
 def _position(key, names: list[str]) -> int:

@@ -16,7 +16,6 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
-from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
 
 from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
@@ -33,7 +32,12 @@ from qrt_runner.simulation.executor import SimulationFailed, SimulatorDied, defa
 from qrt_runner.spec import RunSpec
 from qrt_runner.transpile import IsaCompiler
 
-JOB_FAILURES = (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError, SimulatorDied, SimulationFailed)
+def job_failures() -> tuple[type[BaseException], ...]:
+    """The errors a job can end with that end the run FAILED, not the process (evaluated when one
+    is raised, so ``qiskit_ibm_runtime`` is imported only then or when already in use)."""
+    from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
+
+    return (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError, SimulatorDied, SimulationFailed)
 _PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy")
 _MAX_FIDELITY_QUBITS = 14
 _MAX_FIDELITY_SETS = 64
@@ -165,7 +169,7 @@ def run_experiment(
         for number, ((start, stop), job) in enumerate(submitted, start=1):
             try:
                 pub_result = job.result()[0]
-            except JOB_FAILURES as exc:  # jobs are independent: keep collecting the others
+            except job_failures() as exc:  # jobs are independent: keep collecting the others
                 failures.append(exc)
                 continue
             if "mitigation" in pub_result.metadata:

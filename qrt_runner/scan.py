@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qrt_runner.parameters import grid_axis
 from qrt_runner.results import RunResult
 from qrt_runner.spec import RunSpec
 
@@ -13,7 +14,7 @@ def summarize_scan(spec: RunSpec, result: RunResult) -> dict:
     grid = spec.circuit.parameter_values.grid
     names = result.parameter_names
     axes = []
-    for key, (start, stop, num) in grid.items():
+    for key, (start, stop, num) in ((key, grid_axis(axis)) for key, axis in grid.items()):
         name = names[int(key)] if str(key) not in names and str(key).isdigit() else str(key)
         axes.append({"parameter": name, "values": np.linspace(float(start), float(stop), int(num)).tolist()})
     summary: dict = {"axes": axes, "observable": None, "minimum": None, "argmin": None}

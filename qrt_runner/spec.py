@@ -171,7 +171,7 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
             raise ConfigError("circuit.parameter_values.grid", {}, "kind=grid needs at least one parameter", "give grid: {name: [start, stop, num]}")
         for name, axis in pv.grid.items():
             if not _is_grid_axis(axis):
-                raise ConfigError(f"circuit.parameter_values.grid.{name}", axis, "must be [start, stop, num] with num >= 1", "e.g. [0, 3.1416, 11]")
+                raise ConfigError(f"circuit.parameter_values.grid.{name}", axis, "must be [start, stop, num] with num >= 1, or one value", "e.g. [0, 3.1416, 11] or 0.5")
 
 
 def _is_number(value: Any) -> bool:
@@ -179,6 +179,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _is_grid_axis(axis: Any) -> bool:
+    if _is_number(axis):
+        return True
     return (
         isinstance(axis, (list, tuple)) and len(axis) == 3 and all(_is_number(v) for v in axis)
         and float(axis[2]).is_integer() and axis[2] >= 1

@@ -21,7 +21,7 @@ from qrt_runner.errors import ConfigError
 from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
-from qrt_runner.runner import JOB_FAILURES, Workload, _local_target, _seeds, package_versions
+from qrt_runner.runner import Workload, job_failures, _local_target, _seeds, package_versions
 from qrt_runner.spec import RunSpec
 
 STATE_FILE = "optimizer_state.json"
@@ -172,7 +172,7 @@ def run_variational(
     status, error, error_type = "FINISHED", None, None
     try:
         optimizer.run(objective, current)
-    except JOB_FAILURES as exc:
+    except job_failures() as exc:
         status, error, error_type = "FAILED", str(exc), type(exc).__name__
     except KeyboardInterrupt:
         status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
@@ -200,7 +200,7 @@ def run_variational(
     try:
         if isinstance(task, s.QaoaTask) and status == "FINISHED":
             sampler_outcome = _sample_solution(spec, target, workload, best_x, optimization)
-    except JOB_FAILURES as exc:
+    except job_failures() as exc:
         status, error, error_type = "FAILED", f"final sampling: {exc}", type(exc).__name__
     except KeyboardInterrupt:
         status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"

@@ -72,6 +72,9 @@ def test_parameter_values_kinds():
     grid = build_workload(spec_for(base + ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,3],1:[0,2,5]}"]))
     assert grid.parameter_values.shape == (3, 5, 4)
     assert grid.parameter_values[2, 4].tolist() == [1.0, 2.0, 0.0, 0.0]
+    point = build_workload(spec_for(base + ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:0.5,3:[0,2,5]}"]))
+    assert point.parameter_values.shape == (1, 5, 4)  # a single value is a one-point axis
+    assert point.parameter_values[0, 4].tolist() == [0.5, 0.0, 0.0, 2.0]
     rand = build_workload(spec_for(base + ["circuit.parameter_values.num_sets=7"]))
     assert rand.parameter_values.shape == (7, 4)
 
@@ -126,8 +129,8 @@ BAD_SPECS = [
      "must be one list of numbers"),
     (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=list", "circuit.parameter_values.values=[[1,2],[3]]"],
      "must be a list of equally long lists of numbers"),
-    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:5}"],
-     "circuit.parameter_values.grid.0=5: must be [start, stop, num]"),
+    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,5]}"],
+     "circuit.parameter_values.grid.0=[0, 5]: must be [start, stop, num] with num >= 1, or one value"),
     (["seed=-1"], "seed=-1: must be >= 0"),
 ]
 

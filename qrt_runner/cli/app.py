@@ -49,11 +49,11 @@ def run_hydra(args: list[str]) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from qrt_runner.cli.errors import one_line
+    from qrt_runner.cli.errors import config_error, one_line
     from qrt_runner.cli.task import run_task
     from qrt_runner.config.compose import config_dir, register_configs
     from qrt_runner.errors import ConfigError
-    from qrt_runner.sweep.lifecycle import close_open_sweeps
+    from qrt_runner.sweep.lifecycle import SweepRefused, close_open_sweeps
 
     register_configs()
     entry = hydra.main(version_base=None, config_path=config_dir(), config_name="config")(run_task)
@@ -65,8 +65,16 @@ def run_hydra(args: list[str]) -> int:
     except ConfigError as exc:
         print(f"qrt-run: invalid config: {exc}", file=sys.stderr)
         code = outcome.EXIT_INVALID
-    except (HydraException, OmegaConfBaseException) as exc:
+    except SweepRefused as refused:
+        error = refused.error
+        text = one_line(error) if isinstance(error, HydraException) else str(error)
+        print(f"qrt-run: invalid config: {text}", file=sys.stderr)
+        code = outcome.EXIT_INVALID
+    except HydraException as exc:
         print(f"qrt-run: invalid config: {one_line(exc)}", file=sys.stderr)
+        code = outcome.EXIT_INVALID
+    except OmegaConfBaseException as exc:
+        print(f"qrt-run: invalid config: {config_error(exc)}", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except KeyboardInterrupt:
         print("qrt-run: interrupted", file=sys.stderr)

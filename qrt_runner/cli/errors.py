@@ -22,7 +22,21 @@ def one_line(exc: BaseException) -> str:
             hint = f"did you mean {' or '.join(close)}? " if close else ""
             return f"{group}={name}: no such option; {hint}({len(options)} options: qrt-run --help lists them)"
         return f"{group}={name}: no such option; choose one of {', '.join(options)}" if options else f"{group}={name}: no such option"
+    if text.startswith("Error merging override") and exc.__cause__ is not None:
+        return str(config_error(exc.__cause__))
     override = re.match(r"Could not override '([^']+)'", text)
     if override:
         return f"{override.group(1)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(exc).__name__
+
+
+def config_error(exc: BaseException):
+    """An OmegaConf error (an unknown key, a value of the wrong type) as a ConfigError naming the key."""
+    from qrt_runner.errors import ConfigError
+
+    key = getattr(exc, "full_key", None) or "config"
+    message = str(getattr(exc, "msg", None) or exc).splitlines()[0].strip()
+    if "not in" in message or "not in struct" in message:
+        return ConfigError(key, None, "unknown key", "check its spelling (qrt-run <overrides> --cfg job lists every key)")
+    value = getattr(exc, "value", None)
+    return ConfigError(key, value, message, f"give {key} a value of the type its default has (qrt-run --cfg job shows it)")

@@ -130,7 +130,7 @@ def track(prepared: Prepared, point: Point):
     live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
     sweep = point.sweep
     same_store = sweep is not None and sweep.uri == live.uri and sweep.experiment == spec.tracking.experiment_name
-    parent_id = sweep.parent_id if same_store else None
+    parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store else None
     tags = {
         "overrides": json.dumps(point.overrides), "run_dir": str(point.run_dir.resolve()), "task": spec.task.name,
         "config_hash": config_hash(prepared.config), "objective_name": prepared.objective.text,

@@ -12,6 +12,7 @@ import base64
 import json
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 __all__ = ["ENV_VAR", "SweepContext"]
 
@@ -23,21 +24,40 @@ class SweepContext:
     """The sweep a point belongs to.
 
     Attributes:
-        sweep_dir: The sweep directory (absolute).
-        parent_id: The sweep's parent run in the store (None: tracking off or unavailable).
-        uri: The store's URI; experiment: its experiment.
+        sweep_dir: The sweep directory (absolute); the parent run's journal is there, and its id
+            in the store once the launching process has created it (:meth:`parent_id`).
+        uri: The store's URI; experiment: its experiment (None: tracking off).
         swept_keys: The keys the sweep varies (child run names and summary columns).
         threads: Aer threads per point when points run in parallel here (None: the config's).
         resume: Skip points whose identical config already finished in the store.
     """
 
     sweep_dir: str
-    parent_id: str | None = None
     uri: str | None = None
     experiment: str | None = None
     swept_keys: list[str] = field(default_factory=list)
     threads: int | None = None
     resume: bool = False
+
+    def parent_id(self, timeout_s: float) -> str | None:
+        """The parent run's id in the store, waiting up to ``timeout_s`` for the launching process
+        to create it (None: not created in time, tracking off, or the store unavailable)."""
+        import time
+
+        from qrt_runner.tracking.journal import Journal
+
+        if self.uri is None:
+            return None
+        journal = Journal(Path(self.sweep_dir))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            state = journal.sync_state()
+            if state and state.get("uri") == self.uri and state.get("run_id"):
+                return state["run_id"]
+            entries = journal.entries()[:2] if journal.exists() else []
+            if time.monotonic() > deadline or (entries and state is None and _offline(entries)):
+                return None
+            time.sleep(0.05)
 
     def encode(self) -> str:
         return base64.urlsafe_b64encode(json.dumps(asdict(self)).encode()).decode().rstrip("=")
@@ -51,3 +71,8 @@ class SweepContext:
     def from_env(cls) -> "SweepContext | None":
         value = os.environ.get(ENV_VAR)
         return cls.decode(value) if value else None
+
+
+def _offline(entries: list[dict]) -> bool:
+    """Whether the parent's journal went on past its start without reaching the store."""
+    return len(entries) > 1

@@ -17,7 +17,16 @@ from pathlib import Path
 
 from qrt_runner.sweep.context import ENV_VAR, SweepContext
 
-__all__ = ["close_open_sweeps", "close_sweep", "open_sweep"]
+__all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "open_sweep"]
+
+
+class SweepRefused(BaseException):
+    """A sweep whose points are invalid: nothing ran. A BaseException because Hydra turns a
+    callback's ordinary exceptions into warnings and goes on."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -25,6 +34,7 @@ class OpenSweep:
     directory: Path
     context: SweepContext
     tracker: object | None
+    opening: object | None  # the thread that opens the parent run
     points: list[list[str]] | None
     objective_name: str
 
@@ -40,16 +50,19 @@ def open_sweep(config) -> None:
 
     directory = Path(str(config.hydra.sweep.dir)).resolve()
     points = p.expand_points(config)
-    p.check_points(points, config.hydra.job.config_name, p.fixed_overrides(config))
+    try:
+        p.check_points(points, config.hydra.job.config_name, p.fixed_overrides(config))
+    except Exception as exc:  # ConfigError, or a composition error of a point
+        raise SweepRefused(exc) from None
     swept = p.swept_keys(config)
     objective_name = str(config.get("objective", "auto"))
     _warn_direction(config, objective_name)
     cores = p.available_cores()
     parallel = p.parallel_points(config.hydra.launcher, len(points) if points is not None else None, cores)
     threads = max(1, cores // parallel) if parallel > 1 else None
-    tracker, live = _open_parent(config, directory, swept, points)
+    tracker, live, opening = _open_parent(config, directory, swept, points)
     context = SweepContext(
-        sweep_dir=str(directory), parent_id=tracker.run_id if tracker else None, uri=live.uri if live else None,
+        sweep_dir=str(directory), uri=live.uri if live else None,
         experiment=str(config.tracking.experiment_name) if live else None, swept_keys=swept, threads=threads,
         resume=bool(config.get("sweep", {}).get("resume", True)),
     )
@@ -57,16 +70,19 @@ def open_sweep(config) -> None:
         config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sweep.json").write_text(json.dumps({**asdict(context), "points": points}, indent=2))
-    _OPEN[str(directory)] = OpenSweep(directory, context, tracker, points, objective_name)
+    _OPEN[str(directory)] = OpenSweep(directory, context, tracker, opening, points, objective_name)
     count = f"{len(points)} points" if points is not None else "points drawn by the sweeper"
     share = f", {parallel} at a time with {threads} Aer thread(s) each" if threads else ""
-    parent = f"; parent run {tracker.run_id}" if tracker and tracker.run_id else ""
-    print(f"qrt-run: sweep of {count}{share} in {directory}{parent}", flush=True)
+    print(f"qrt-run: sweep of {count}{share} in {directory}", flush=True)
 
 
 def _open_parent(config, directory: Path, swept: list[str], points):
+    """The parent run, opened on a background thread while the launcher starts its points
+    (creating a fresh store takes seconds); points find its id in the sweep directory."""
     if not config.tracking.enabled:
-        return None, None
+        return None, None, None
+    import threading
+
     from qrt_runner.cli.task import _user
     from qrt_runner.tracking import RunTracker, live_store
 
@@ -75,11 +91,16 @@ def _open_parent(config, directory: Path, swept: list[str], points):
     tags = {"sweep_dir": str(directory), "overrides": json.dumps(list(config.hydra.overrides.task)),
             "launcher": str(config.hydra.launcher.get("_target_", "")), "sweeper": str(config.hydra.sweeper.get("_target_", "")),
             "mlflow.source.name": "qrt-run", "mlflow.source.type": "LOCAL", "mlflow.user": _user()}
-    tracker.start(f"sweep {directory.name}", tags)
     params = {f"sweep.{key}": _values(config, key) for key in swept}
     params["sweep.points"] = str(len(points)) if points is not None else "drawn"
-    tracker.log_params(params)
-    return tracker, live
+
+    def open_parent() -> None:
+        tracker.start(f"sweep {directory.name}", tags)
+        tracker.log_params(params)
+
+    opening = threading.Thread(target=open_parent, name="qrt-sweep-parent", daemon=True)
+    opening.start()
+    return tracker, live, opening
 
 
 def _values(config, key: str) -> str:
@@ -125,6 +146,8 @@ def _close(key: str, status: str | None) -> None:
     if sweep is None:
         return
     tracker = sweep.tracker
+    if sweep.opening is not None:
+        sweep.opening.join()
     store_runs = _close_left_running(tracker)
     rows = collect_rows(sweep.directory, sweep.points, store_runs)
     swept = sweep.context.swept_keys
@@ -150,6 +173,8 @@ def _close(key: str, status: str | None) -> None:
                 tracker.log_artifact(path)
         final = status or ("FINISHED" if not (result.failed or result.invalid) else "FAILED")
         tracker.end(final, None if final == "FINISHED" else f"{len(result.failed) + len(result.invalid)} of {len(rows)} points did not finish")
+        if tracker.run_id is not None:
+            print(f"qrt-run: sweep's parent run: {tracker.run_id}", flush=True)
         if not tracker.tracked:
             result.untracked.append(f"the sweep's parent run ({tracker.offline_reason}); upload with: qrt-run sync {sweep.directory}")
     outcome.sweep(result)

@@ -18,7 +18,7 @@ from qrt_runner.errors import ConfigError
 __all__ = ["MAX_CHECKED_POINTS", "available_cores", "check_points", "expand_points", "fixed_overrides", "parallel_points", "swept_keys"]
 
 #: Points checked one by one before a sweep starts; larger sweeps check this many (the first).
-MAX_CHECKED_POINTS = 256
+MAX_CHECKED_POINTS = 1000
 
 
 def is_basic_sweeper(config) -> bool:
@@ -62,22 +62,59 @@ def expand_points(config) -> list[list[str]] | None:
     return [list(point) for point in itertools.product(*choices)]
 
 
-def check_points(points: list[list[str]] | None, config_name: str, master_overrides: list[str]) -> None:
-    """Compose and check every point (or the sweep's own config): raises ConfigError naming the point."""
-    from hydra import compose
+def check_points(points: list[list[str]] | None, config_name: str, fixed: list[str]) -> None:
+    """Compose and check every point (or, without a list, the sweep's own config).
 
+    Points that differ only in plain values (``key=value`` on existing keys) share one Hydra
+    composition; each applies its values to a copy of it, as Hydra would (struct mode refuses
+    unknown keys, the schemas wrong types). Group choices (``backend=...``) and ``+``/``~``
+    overrides get a composition of their own.
+
+    Raises:
+        ConfigError: for the first point that is invalid, naming it.
+    """
+    import copy
+
+    from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from qrt_runner.cli.errors import config_error
     from qrt_runner.cli.task import check
 
-    to_check = points[:MAX_CHECKED_POINTS] if points is not None else [master_overrides]
+    parser = OverridesParser.create()
+    bases: dict[tuple[str, ...], Any] = {}
+    to_check = points[:MAX_CHECKED_POINTS] if points is not None else [fixed]
     for number, overrides in enumerate(to_check):
-        cfg = compose(config_name=config_name, overrides=list(overrides))
+        parsed = parser.parse_overrides(list(overrides))
+        composed = tuple(o.input_line for o in parsed if not _plain_value(o))
         try:
+            if composed not in bases:
+                bases[composed] = compose(config_name=config_name, overrides=list(composed))
+            cfg = copy.deepcopy(bases[composed])
+            for override in parsed:
+                if _plain_value(override):
+                    OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
             check(cfg)
-        except ConfigError as exc:
+        except (ConfigError, OmegaConfBaseException) as exc:
+            error = exc if isinstance(exc, ConfigError) else config_error(exc)
             if points is None or len(points) == 1:
-                raise
-            where = " ".join(o for o in overrides if o not in master_overrides) or " ".join(overrides)
-            raise ConfigError(exc.key, exc.value, exc.problem, f"{exc.fix} (sweep point #{number}: {where})") from None
+                raise error from None
+            where = " ".join(o for o in overrides if o not in fixed) or " ".join(overrides)
+            raise ConfigError(error.key, error.value, error.problem, f"{error.fix} (sweep point #{number}: {where})") from None
+
+
+_GROUPS = {"circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking", "task", "experiment"}
+
+
+def _plain_value(override) -> bool:
+    """``key=value`` on a config key (not a group choice, not hydra's, not ``+``/``++``/``~``)."""
+    from hydra.core.override_parser.types import OverrideType
+
+    key = override.key_or_group
+    return (override.type == OverrideType.CHANGE and override.package is None and not override.is_sweep_override()
+            and "/" not in key and key not in _GROUPS and not key.startswith("hydra"))
 
 
 def parallel_points(launcher, num_points: int | None, cores: int) -> int:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -104,6 +105,21 @@ def git_commit(directory: Path) -> tuple[str | None, bool]:
     return head, bool(status)
 
 
+def _work_tree_commit(run_dir: Path) -> tuple[str | None, bool]:
+    """The commit of the run directory's work tree, else the working directory's (a run directory
+    below the working directory has the working directory's answer, asked once per process)."""
+    cwd = Path.cwd().resolve()
+    if run_dir.resolve().is_relative_to(cwd):
+        return _cwd_commit(cwd)
+    commit, dirty = git_commit(run_dir)
+    return (commit, dirty) if commit is not None else _cwd_commit(cwd)
+
+
+@functools.lru_cache(maxsize=4)
+def _cwd_commit(cwd: Path) -> tuple[str | None, bool]:
+    return git_commit(cwd)
+
+
 def _git(directory: Path, *args: str) -> str | None:
     """Output of ``git -C directory *args`` (stripped), or None when it fails in any way."""
     try:
@@ -130,9 +146,7 @@ def result_tags(result: RunResult, run_dir: Path) -> dict[str, str]:
     tags.update({f"seed.{name}": str(seed) for name, seed in result.seeds.items()})
     if result.estimator is not None:
         tags.update({f"observable.{k}": str(label) for k, label in enumerate(result.estimator.observable_labels)})
-    commit, dirty = git_commit(run_dir)
-    if commit is None:
-        commit, dirty = git_commit(Path.cwd())
+    commit, dirty = _work_tree_commit(Path(run_dir))
     if commit is not None:
         tags["git_commit"] = commit
         tags["git_dirty"] = str(dirty).lower()

@@ -97,6 +97,9 @@ class MlflowStore:
         with _file_lock(db.with_name(db.name + ".lock") if db is not None else None):
             from mlflow import MlflowClient
 
+            for name in ("mlflow", "alembic"):  # no INFO lines about schema migrations on stderr
+                logging.getLogger(name).setLevel(logging.WARNING)
+
             self.client: MlflowClient = MlflowClient(tracking_uri=uri)
             self.experiment_id = self._experiment_id(db)
 

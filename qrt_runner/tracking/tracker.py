@@ -29,6 +29,7 @@ from qrt_runner.tracking.journal import Journal
 __all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entry", "live_store"]
 
 _LOG = logging.getLogger(__name__)
+_LOCAL_OPEN_S = 60.0
 # Answers of a working store to a wrong request: raised to the caller, the store stays online.
 _REQUEST_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST", "NOT_FOUND"}
 
@@ -59,6 +60,7 @@ class LiveStore:
         self._store: Any = None
         self.offline_reason: str | None = None
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._imported = threading.Event()
         threading.Thread(target=self._serve, name="qrt-tracking", daemon=True).start()
 
     @property
@@ -79,9 +81,10 @@ class LiveStore:
             raise TrackingUnavailable(self.offline_reason)
         done: Future = Future()
         self._requests.put((function, done))
+        self._imported.wait()  # importing the tracking library is local work, not the store's answer
         try:
             try:
-                return done.result(timeout=self.timeout_s)
+                return done.result(timeout=self._bound())
             except KeyboardInterrupt:  # let this call finish (bounded), so the record stays whole
                 self._finish_interrupted(done)
                 raise
@@ -96,6 +99,13 @@ class LiveStore:
         _LOG.warning("tracking is offline: %s", reason)
         raise TrackingUnavailable(reason)
 
+    def _bound(self) -> float:
+        """The call's time limit: a local store (sqlite, files) is given a minute to open, since it
+        may be waiting for another process that creates it; a server gets ``timeout_s``."""
+        if self._store is None and not self.uri.startswith(("http://", "https://")):
+            return max(self.timeout_s, _LOCAL_OPEN_S)
+        return self.timeout_s
+
     def _finish_interrupted(self, done: Future) -> None:
         try:
             done.result(timeout=self.timeout_s)
@@ -103,6 +113,13 @@ class LiveStore:
             self.offline_reason = f"{type(exc).__name__} from {self.uri} while the run was interrupted"
 
     def _serve(self) -> None:
+        try:
+            if self._opener is None:
+                import mlflow  # noqa: F401  (seconds; not counted against the store)
+        except ImportError:
+            pass
+        finally:
+            self._imported.set()
         while True:
             function, done = self._requests.get()
             if not done.set_running_or_notify_cancel():
