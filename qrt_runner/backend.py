@@ -60,7 +60,7 @@ class LocalBackend:
         """Build a backend by name (``aer`` or ``fake_<device>``)."""
         device = None if name == "aer" else fake_backend(name)
         target_backend = device if device is not None else _ideal_target_backend(method)
-        compiler = IsaCompiler(target_backend, optimization_level, seed_transpiler)
+        compiler = shared_compiler(target_backend, optimization_level, seed_transpiler)
         return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor())
 
     def next_seed(self) -> int:
@@ -76,6 +76,13 @@ class LocalBackend:
     def basis_change(self, letter: str) -> QuantumCircuit:
         """A 1-qubit ISA circuit rotating the ``letter`` (X or Y) eigenbasis onto Z."""
         return _basis_change(self.device, letter)
+
+
+@lru_cache(maxsize=32)
+def shared_compiler(target_backend: BackendV2, optimization_level: int, seed_transpiler: int) -> IsaCompiler:
+    """One compiler per (target, level, seed) and process: its pass manager is built once (tens of
+    milliseconds) and its transpiled circuits are reused by every run of a sweep that shares them."""
+    return IsaCompiler(target_backend, optimization_level, seed_transpiler)
 
 
 @lru_cache(maxsize=64)

@@ -145,6 +145,7 @@ def track(prepared: Prepared, point: Point):
     tracker.start(name, tags, parent_id, Path(sweep.sweep_dir) if sweep else None)
     tracker.log_params(flatten_config(prepared.config))
     tracker.log_artifact(point.run_dir / "config.yaml")
+    tracker.flush()  # the config is in the store before any job starts
     return tracker
 
 

@@ -97,6 +97,7 @@ def _open_parent(config, directory: Path, swept: list[str], points):
     def open_parent() -> None:
         tracker.start(f"sweep {directory.name}", tags)
         tracker.log_params(params)
+        tracker.flush()
 
     opening = threading.Thread(target=open_parent, name="qrt-sweep-parent", daemon=True)
     opening.start()

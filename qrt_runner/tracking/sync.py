@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qrt_runner.tracking.journal import JOURNAL_FILE, Journal
-from qrt_runner.tracking.tracker import TrackingUnavailable, apply_entry, live_store
+from qrt_runner.tracking.tracker import TrackingUnavailable, apply_entries, live_store
 
 __all__ = ["SyncOutcome", "find_journals", "sync_directory"]
 
@@ -79,13 +79,10 @@ def sync_directory(directory: Path, uri: str | None = None, experiment: str | No
                        "reason": "the run stopped before it was closed (closed by qrt-run sync)"}
             journal.append(closing)
             entries.append(closing)
-        uploaded = 0
-        for entry in entries[synced:]:
-            live.call(lambda store, entry=entry: apply_entry(store, run_id, entry, directory))
-            synced += 1
-            uploaded += 1
-            journal.save_sync_state(live.uri, experiment_id, run_id, synced)
-        journal.save_sync_state(live.uri, experiment_id, run_id, synced)
+        remaining = entries[synced:]
+        live.call(lambda store: apply_entries(store, run_id, remaining, directory))
+        uploaded = len(remaining)
+        journal.save_sync_state(live.uri, experiment_id, run_id, synced + uploaded)
     except TrackingUnavailable as exc:
         outcome = SyncOutcome(directory, run_id, 0, None, str(exc))
     else:

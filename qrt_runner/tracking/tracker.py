@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from qrt_runner.tracking.journal import Journal
 
-__all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entry", "live_store"]
+__all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entries", "live_store"]
 
 _LOG = logging.getLogger(__name__)
 _LOCAL_OPEN_S = 60.0
@@ -155,22 +155,38 @@ def live_store(uri: str, experiment_name: str, timeout_s: float) -> LiveStore:
         return store
 
 
-def apply_entry(store: Any, run_id: str, entry: Mapping[str, Any], base_dir: Path) -> None:
-    """Apply one journal entry (not ``start``) to run ``run_id`` of ``store``."""
-    op = entry["op"]
-    if op == "params":
-        store.log(run_id, params=entry["params"])
-    elif op == "tags":
-        store.log(run_id, tags=entry["tags"])
-    elif op == "metrics":
-        store.log(run_id, metrics=[(key, value, step, entry["time"]) for key, value, step in entry["metrics"]])
-    elif op == "artifact":
-        path = Path(entry["path"])
-        store.log_artifact(run_id, path if path.is_absolute() else base_dir / path)
-    elif op == "end":
-        if entry.get("reason"):
-            store.log(run_id, tags={"failure_reason": entry["reason"]})
-        store.end_run(run_id, entry["status"], entry.get("time"))
+def apply_entries(store: Any, run_id: str, entries: list[Mapping[str, Any]], base_dir: Path) -> None:
+    """Apply journal entries (not ``start``) to run ``run_id``, in order, in as few store calls as
+    possible: the params, tags and metrics of consecutive entries go in one batch."""
+    params: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    metrics: list[tuple[str, float, int, int]] = []
+
+    def send_batch() -> None:
+        if params or tags or metrics:
+            store.log(run_id, params=dict(params), tags=dict(tags), metrics=list(metrics))
+            params.clear()
+            tags.clear()
+            metrics.clear()
+
+    for entry in entries:
+        op = entry["op"]
+        if op == "params":
+            params.update(entry["params"])
+        elif op == "tags":
+            tags.update(entry["tags"])
+        elif op == "metrics":
+            metrics.extend((key, value, step, entry["time"]) for key, value, step in entry["metrics"])
+        elif op == "artifact":
+            send_batch()
+            path = Path(entry["path"])
+            store.log_artifact(run_id, path if path.is_absolute() else base_dir / path)
+        elif op == "end":
+            if entry.get("reason"):
+                tags["failure_reason"] = entry["reason"]
+            send_batch()
+            store.end_run(run_id, entry["status"], entry.get("time"))
+    send_batch()
 
 
 class RunTracker:
@@ -189,6 +205,7 @@ class RunTracker:
         self._experiment_id: str | None = None
         self._entries = 0
         self._synced = 0
+        self._pending: list[dict[str, Any]] = []
 
     @property
     def tracked(self) -> bool:
@@ -210,6 +227,7 @@ class RunTracker:
                  "experiment": self.live.experiment_name if self.live else None,
                  "host": socket.gethostname(), "pid": os.getpid()}
         self._entries = self.journal.append(entry)
+        self._pending.clear()
         if self.live is not None:
             try:
                 self.run_id, self._experiment_id = self.live.call(
@@ -227,8 +245,10 @@ class RunTracker:
         self._record({"op": "tags", "tags": {k: str(v) for k, v in tags.items()}})
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int = 0) -> None:
-        """Log several metrics at one step (None, NaN and infinities are left out)."""
+        """Log several metrics at one step, now (an iteration's progress: what is pending with it
+        reaches the store at once). None, NaN and infinities are left out."""
         self.log_metric_series([(key, value, step) for key, value in metrics.items()])
+        self.flush()
 
     def log_metric_series(self, metrics: list[tuple[str, Any, int]]) -> None:
         """Log ``(key, value, step)`` triples in one entry (non-finite values are left out)."""
@@ -249,16 +269,21 @@ class RunTracker:
         if status not in ("FINISHED", "FAILED", "KILLED"):
             raise ValueError(f"run status {status!r} is not one of FINISHED, FAILED, KILLED")
         self._record({"op": "end", "status": status, "reason": reason, "time": _now_ms()})
-        self._save_sync_state()
+        self.flush()
 
     def _record(self, entry: dict[str, Any]) -> None:
+        """Journal an entry now; it reaches the store with the next :meth:`flush`."""
         self._entries = self.journal.append(entry)
-        if self.live is None or self.run_id is None or self._synced != self._entries - 1:
+        self._pending.append(entry)
+
+    def flush(self) -> None:
+        """Send what the store has not seen yet, coalesced into as few calls as possible."""
+        if self.live is None or self.run_id is None or not self._pending or self._synced + len(self._pending) != self._entries:
             return
-        run_id, directory = self.run_id, self.directory
+        run_id, directory, pending = self.run_id, self.directory, list(self._pending)
         interrupted = None
         try:
-            self.live.call(lambda store: apply_entry(store, run_id, entry, directory))
+            self.live.call(lambda store: apply_entries(store, run_id, pending, directory))
         except TrackingUnavailable:
             self._save_sync_state()
             return
@@ -266,9 +291,9 @@ class RunTracker:
             if self.live.offline:
                 raise
             interrupted = exc
+        self._pending.clear()
         self._synced = self._entries
-        if entry["op"] == "metrics":
-            self._save_sync_state()
+        self._save_sync_state()
         if interrupted is not None:
             raise interrupted
 
