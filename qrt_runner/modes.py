@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
 from qiskit.primitives import BasePrimitiveJob
@@ -18,6 +18,9 @@ from qiskit.providers import JobStatus
 
 from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
 from qrt_runner.simulation.task import SimTask
+
+
+_STOP_WAIT_S = 5.0
 
 
 class SessionClosedError(RuntimeError):
@@ -107,14 +110,17 @@ class ExecutionMode:
         self._queue.shutdown(wait=True)
 
     def cancel(self) -> None:
-        """Close without waiting: queued jobs are cancelled, a running one is stopped."""
+        """Close now: queued jobs are cancelled, a running one is stopped (its simulator process
+        killed); returns once the stopped job has recorded its CANCELLED status (a few seconds at most)."""
         self.closed = True
         for job in self.jobs:
             job.cancel()
-        if any(job.running() for job in self.jobs):
+        running = [job for job in self.jobs if job.running()]
+        if running:
             self.cancelled = True
             self.executor.abort()
         self._queue.shutdown(wait=False, cancel_futures=True)
+        wait([job._future for job in running if job._future is not None], timeout=_STOP_WAIT_S)
 
     def submit(
         self,

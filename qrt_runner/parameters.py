@@ -6,10 +6,13 @@ a Python loop of jobs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from qiskit import QuantumCircuit
 
 from qrt_runner.config.schema import ParameterValuesConfig
+from qrt_runner.capacity import check_array_size
 from qrt_runner.errors import ConfigError
 
 KEY = "circuit.parameter_values"
@@ -44,12 +47,15 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
         return values
     if spec.kind == "grid":
         positions = [_position(key, names) for key in spec.grid]
+        points = math.prod(grid_axis(axis)[2] for axis in spec.grid.values())
+        check_array_size(f"{KEY}.grid", dict(spec.grid), points, count, "use fewer points per axis")
         axes = [np.linspace(float(a), float(b), int(n)) for a, b, n in map(grid_axis, spec.grid.values())]
         mesh = np.meshgrid(*axes, indexing="ij")
         values = np.full(mesh[0].shape + (count,), float(spec.fill))
         for position, axis_values in zip(positions, mesh):
             values[..., position] = axis_values
         return values
+    check_array_size(f"{KEY}.num_sets", spec.num_sets, spec.num_sets, count, "use fewer parameter sets")
     rng = np.random.default_rng(spec.seed)
     return rng.uniform(spec.low, spec.high, size=(spec.num_sets, count))
 

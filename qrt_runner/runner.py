@@ -19,9 +19,10 @@ from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
 
 from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
-from qrt_runner.capacity import check_capacity
+from qrt_runner.capacity import check_capacity, check_work_size
 from qrt_runner.circuits import build_circuit, maxcut_cost
 from qrt_runner.errors import ConfigError
+from qrt_runner.interrupts import describe
 from qrt_runner.modes import ExecutionMode, SessionClosedError
 from qrt_runner.observables import build_observables
 from qrt_runner.parameters import parameter_array
@@ -82,6 +83,8 @@ def build_workload(spec: RunSpec) -> Workload:
     if spec.task.name in ("vqe", "qaoa"):  # the optimiser chooses the parameter values
         return Workload(circuit, observables, np.zeros((0,)))
     values = parameter_array(spec.circuit.parameter_values, circuit)
+    num_sets = int(np.prod(values.shape[:-1])) if values.ndim > 1 else 1
+    check_work_size(spec, num_sets, observables, circuit)
     return Workload(circuit, observables, values)
 
 
@@ -186,8 +189,8 @@ def run_experiment(
                 if "quasi_dists" in pub_result.metadata:
                     quasi[start:stop] = pub_result.metadata["quasi_dists"]
                     calibration = pub_result.metadata["readout_calibration"]
-    except KeyboardInterrupt:
-        result.status, result.error, result.error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (qrt_runner.interrupts)
+        result.status, result.error, result.error_type = "KILLED", describe(exc), type(exc).__name__
     finally:
         target.close()
     if failures and result.status == "FINISHED":

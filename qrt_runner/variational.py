@@ -18,6 +18,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qrt_runner.backend import LocalBackend
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
+from qrt_runner.interrupts import describe
 from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
@@ -174,8 +175,8 @@ def run_variational(
         optimizer.run(objective, current)
     except job_failures() as exc:
         status, error, error_type = "FAILED", str(exc), type(exc).__name__
-    except KeyboardInterrupt:
-        status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (qrt_runner.interrupts)
+        status, error, error_type = "KILLED", describe(exc), type(exc).__name__
     t_optimized = time.perf_counter()
 
     best_x = np.array(current.best_x if current.best_x else x0)
@@ -202,8 +203,8 @@ def run_variational(
             sampler_outcome = _sample_solution(spec, target, workload, best_x, optimization)
     except job_failures() as exc:
         status, error, error_type = "FAILED", f"final sampling: {exc}", type(exc).__name__
-    except KeyboardInterrupt:
-        status, error, error_type = "KILLED", "interrupted by the user (Ctrl-C)", "KeyboardInterrupt"
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (qrt_runner.interrupts)
+        status, error, error_type = "KILLED", describe(exc), type(exc).__name__
     finally:
         target.close()
 

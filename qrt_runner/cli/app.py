@@ -10,9 +10,11 @@ them); 130 interrupted outside a job.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Callable
 
+from qrt_runner import interrupts
 from qrt_runner.cli import outcome
 
 __all__ = ["main"]
@@ -56,6 +58,7 @@ def run_hydra(args: list[str]) -> int:
     from qrt_runner.sweep.lifecycle import SweepRefused, close_open_sweeps
 
     register_configs()
+    interrupts.install()
     entry = hydra.main(version_base=None, config_path=config_dir(), config_name="config")(run_task)
     code = 0
     saved_argv = sys.argv
@@ -77,12 +80,17 @@ def run_hydra(args: list[str]) -> int:
         print(f"qrt-run: invalid config: {config_error(exc)}", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except KeyboardInterrupt:
-        print("qrt-run: interrupted", file=sys.stderr)
         code = outcome.EXIT_INTERRUPTED
     finally:
         sys.argv = saved_argv
         close_open_sweeps("KILLED")
     result = outcome.current()
+    signum = interrupts.received()
+    if signum or code == outcome.EXIT_INTERRUPTED:
+        what = f"terminated by {signal.Signals(signum).name}" if signum else "interrupted"
+        kept = f": what finished is kept in {', '.join(result.run_dirs)}" if result.run_dirs else "; nothing had finished"
+        print(f"qrt-run: {what}{kept}", file=sys.stderr)
+        return 128 + signum if signum else outcome.EXIT_INTERRUPTED
     for line in result.messages():
         print(line, file=sys.stderr)
     return code or result.exit_code()

@@ -24,6 +24,7 @@ class Outcome:
     invalid: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     untracked: list[str] = field(default_factory=list)
+    run_dirs: list[str] = field(default_factory=list)  # of standalone runs and sweeps, for messages
 
     def exit_code(self) -> int:
         if self.invalid:
@@ -57,14 +58,16 @@ def invalid(message: str) -> None:
 
 def finished(run_dir: str, status: str, error: str | None, offline_reason: str | None) -> None:
     """Record a standalone run's end: failed unless FINISHED; untracked when the store was offline."""
+    _CURRENT.run_dirs.append(run_dir)
     if status != "FINISHED":
         _CURRENT.failed.append(f"{run_dir}: {error}")
     if offline_reason is not None:
         _CURRENT.untracked.append(f"{offline_reason}; upload with: qrt-run sync {run_dir}")
 
 
-def sweep(result: Outcome) -> None:
+def sweep(result: Outcome, directory: str) -> None:
     """Merge a closed sweep's outcome."""
+    _CURRENT.run_dirs.append(directory)
     _CURRENT.invalid.extend(result.invalid)
     _CURRENT.failed.extend(result.failed)
     _CURRENT.untracked.extend(result.untracked)

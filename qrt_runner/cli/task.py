@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qrt_runner import interrupts
 from qrt_runner.cli import outcome
 from qrt_runner.cli.output import print_progress, print_summary
 from qrt_runner.cli.point import Point
@@ -45,7 +46,12 @@ class Prepared:
 
 
 def run_task(cfg) -> float:
-    """The Hydra task: prepare, track, execute, record. Returns the objective."""
+    """The Hydra task: prepare, track, execute, record. Returns the objective.
+
+    A run stopped by Ctrl-C, SIGTERM or SIGHUP is recorded as KILLED; in a sweep the interruption
+    then goes on up, so that the sweep stops too.
+    """
+    interrupts.install()  # also in a launcher's worker process
     point = Point.from_hydra()
     try:
         prepared = prepare(cfg, point)
@@ -62,7 +68,10 @@ def run_task(cfg) -> float:
             return reused
     tracker = track(prepared, point)
     result = execute(prepared, point, tracker)
-    return record(prepared, point, tracker, result)
+    objective = record(prepared, point, tracker, result)
+    if result.status == "KILLED" and (point.in_sweep or interrupts.received()):
+        raise interrupts.Terminated(interrupts.received()) if interrupts.received() else KeyboardInterrupt()
+    return objective
 
 
 def check(cfg) -> tuple[Any, Any, Any]:

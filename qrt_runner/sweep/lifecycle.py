@@ -178,7 +178,7 @@ def _close(key: str, status: str | None) -> None:
             print(f"qrt-run: sweep's parent run: {tracker.run_id}", flush=True)
         if not tracker.tracked:
             result.untracked.append(f"the sweep's parent run ({tracker.offline_reason}); upload with: qrt-run sync {sweep.directory}")
-    outcome.sweep(result)
+    outcome.sweep(result, str(sweep.directory))
 
 
 def _close_left_running(tracker) -> list:

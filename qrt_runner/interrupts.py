@@ -1,0 +1,51 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C: raised in the main thread as a KeyboardInterrupt.
+
+``timeout``, SLURM preemption and ``docker stop`` send SIGTERM; a closed terminal sends SIGHUP.
+With :func:`install`, each becomes a :class:`Terminated` exception, a ``KeyboardInterrupt``, so
+every path that handles Ctrl-C (stop the running job, keep what finished, close the records
+KILLED) handles them too. The signal received is remembered for the exit code (128 + signal).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+__all__ = ["Terminated", "describe", "install", "received"]
+
+_HANDLED = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
+_RECEIVED: list[int] = []
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop by a signal (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+
+def install() -> None:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _HANDLED:
+        if signal.getsignal(signum) is not _raise:
+            signal.signal(signum, _raise)
+
+
+def _raise(signum: int, frame) -> None:
+    _RECEIVED.append(signum)
+    raise Terminated(signum)
+
+
+def received() -> int | None:
+    """The first terminating signal this process received (None: none)."""
+    return _RECEIVED[0] if _RECEIVED else None
+
+
+def describe(exc: BaseException) -> str:
+    """What stopped a run, for its ``error``: the signal's name, or Ctrl-C."""
+    if isinstance(exc, Terminated):
+        return f"{exc} (the jobs that finished are kept)"
+    return "interrupted by the user (Ctrl-C)"
