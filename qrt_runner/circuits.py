@@ -85,9 +85,13 @@ def _random(spec: s.RandomCircuit) -> QuantumCircuit:
 def _qasm(spec: s.QasmCircuit) -> QuantumCircuit:
     path = Path(spec.path).expanduser()
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError("circuit.path", spec.path, f"cannot read the file ({exc.strerror})", "give the path of an OpenQASM 2 or 3 file") from None
+    except UnicodeDecodeError:
+        raise ConfigError("circuit.path", spec.path, "is not a text file", "give the path of an OpenQASM 2 or 3 file") from None
+    if not text.strip():
+        raise ConfigError("circuit.path", spec.path, "the file is empty", "give the path of an OpenQASM 2 or 3 file")
     version3 = "OPENQASM 3" in text
     try:
         if version3:
@@ -104,8 +108,9 @@ def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
     module_name, _, function_name = spec.target.partition(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError("circuit.target", spec.target, f"cannot be imported ({exc})", "give an importable 'module:function'") from None
+    except Exception as exc:  # ImportError, AttributeError, or whatever the module raises on import (SyntaxError)
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise ConfigError("circuit.target", spec.target, f"cannot be imported ({detail})", "give an importable 'module:function'") from None
     try:
         circuit = function(**spec.kwargs)
     except Exception as exc:  # the user's own code

@@ -8,13 +8,17 @@ KILLED) handles them too. The signal received is remembered for the exit code (1
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 
-__all__ = ["Terminated", "describe", "install", "received"]
+__all__ = ["Terminated", "deferred", "describe", "install", "received"]
 
 _HANDLED = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
 _RECEIVED: list[int] = []
+_DEFERRING = [0]
+_PENDING: list[int] = []
 
 
 class Terminated(KeyboardInterrupt):
@@ -26,17 +30,41 @@ class Terminated(KeyboardInterrupt):
 
 
 def install() -> None:
-    """Turn SIGTERM and SIGHUP into :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    """Turn SIGTERM and SIGHUP into :class:`Terminated`, and Ctrl-C into KeyboardInterrupt, both
+    deferrable (main thread only; elsewhere a no-op)."""
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum in _HANDLED:
+    for signum in (*_HANDLED, signal.SIGINT):
         if signal.getsignal(signum) is not _raise:
             signal.signal(signum, _raise)
 
 
 def _raise(signum: int, frame) -> None:
-    _RECEIVED.append(signum)
-    raise Terminated(signum)
+    if signum != signal.SIGINT:
+        _RECEIVED.append(signum)
+    if _DEFERRING[0]:
+        _PENDING.append(signum)
+        return
+    raise _exception(signum)
+
+
+def _exception(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back until the block ends (for short work that must not be
+    cut in half, such as a bounded call to the tracking store); then raise the first one held."""
+    _DEFERRING[0] += 1
+    try:
+        yield
+    finally:
+        _DEFERRING[0] -= 1
+        if not _DEFERRING[0] and _PENDING:
+            signum = _PENDING[0]
+            _PENDING.clear()
+            raise _exception(signum)
 
 
 def received() -> int | None:

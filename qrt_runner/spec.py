@@ -83,6 +83,7 @@ def build_spec(cfg: DictConfig) -> RunSpec:
     Raises:
         ConfigError: naming the first offending key, its value and what to change.
     """
+    _check_known_keys(cfg, "")
     resolve_config(cfg)
     groups = {}
     for key in ("circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking", "task"):
@@ -96,9 +97,32 @@ def build_spec(cfg: DictConfig) -> RunSpec:
     return replace(spec, objective=objective)
 
 
+def _check_known_keys(node: Any, key: str) -> None:
+    """Refuse keys that no schema declares, however they arrived (``+key=...``, an overlay, a
+    typo in a nested key): Hydra's ``+`` adds keys even to structured configs."""
+    from dataclasses import fields, is_dataclass
+
+    schema = OmegaConf.get_type(node)
+    if not is_dataclass(schema):
+        return  # a free-form mapping (circuit.kwargs, parameter_values.grid)
+    allowed = {item.name for item in fields(schema)} | ({"hydra"} if not key else set())
+    for name in node.keys():
+        full = f"{key}.{name}" if key else str(name)
+        if name not in allowed:
+            value = OmegaConf.to_container(node, resolve=False).get(name)
+            close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
+            hint = f"did you mean {f'{key}.' if key else ''}{close[0]}? " if close else ""
+            raise ConfigError(full, value, "unknown key", f"{hint}remove it (qrt-run <overrides> --cfg job lists every key)")
+        child = node._get_node(name)
+        if isinstance(child, DictConfig) and not child._is_none():
+            _check_known_keys(child, full)
+
+
 def _validate(spec: RunSpec) -> None:
     if spec.seed < 0:
         raise ConfigError("seed", spec.seed, "must be >= 0", "set seed to a non-negative integer")
+    _validate_numbers(spec)
+    _validate_tracking(spec.tracking)
     _validate_circuit(spec.circuit)
     _validate_primitive(spec)
     _validate_backend(spec)
@@ -131,6 +155,53 @@ def _validate(spec: RunSpec) -> None:
             "observables", "none", "the estimator needs observables",
             "choose observables=paulis (with observables.terms=[...]), ising, heisenberg or h2",
         )
+
+
+MAX_SEED = 2**62  # the simulator takes 64-bit seeds, and job i of a run uses seed_simulator + i
+
+
+def _validate_numbers(spec: RunSpec) -> None:
+    """Every number in the spec is finite (NaN and infinity are refused wherever they appear), and
+    every seed is one the simulator accepts."""
+    for key, value in _leaves(spec, ""):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(key, value, "must be a finite number", f"set {key} to a finite number")
+        if key.rpartition(".")[2].startswith("seed") and isinstance(value, int) and not 0 <= value <= MAX_SEED:
+            raise ConfigError(key, value, f"must be between 0 and 2**62 ({MAX_SEED})", f"set {key} to a non-negative integer below 2**62")
+
+
+def _leaves(value: Any, key: str):
+    """``(dotted key, value)`` of every number (and seed) inside a spec's dataclasses, lists and dicts."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        for item in fields(value):
+            if item.name != "objective":
+                yield from _leaves(getattr(value, item.name), f"{key}.{item.name}" if key else item.name)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{key}[{index}]")
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _leaves(item, f"{key}.{name}")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield key, value
+
+
+_TRACKING_SCHEMES = ("sqlite:///", "file:", "http://", "https://", "databricks", "postgresql", "mysql", "mssql")
+
+
+def _validate_tracking(tracking: s.TrackingConfig) -> None:
+    if not tracking.enabled:
+        return
+    uri = tracking.uri.strip()
+    if not uri or ("://" in uri and not uri.startswith(_TRACKING_SCHEMES)):
+        raise ConfigError("tracking.uri", tracking.uri, "is not a tracking store MLflow can use",
+                          "use sqlite:///mlflow.db, file:./mlruns or http://host:5000 (or tracking=none)")
+    if not tracking.experiment_name.strip():
+        raise ConfigError("tracking.experiment_name", tracking.experiment_name, "is empty", "give the experiment a name, e.g. tracking.experiment_name=qrt_runner")
+    if tracking.timeout_s <= 0:
+        raise ConfigError("tracking.timeout_s", tracking.timeout_s, "must be > 0 seconds", "set a time limit for each call to the store, e.g. 10")
 
 
 def _positive_int(key: str, value: int, minimum: int = 1) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +20,8 @@ QRT_RUN = Path(sys.executable).with_name("qrt-run")
 # Small and single-threaded: two xdist workers share the 2 CPU cores.
 FAST = ["backend.max_parallel_threads=1", "tracking=none"]
 
-__all__ = ["FAST", "QRT_RUN", "REPO", "compose_config", "run_cli", "spec_for"]
+__all__ = ["FAST", "QRT_RUN", "REPO", "compose_config", "free_port", "mlflow_server", "run_cli", "spec_for",
+           "start_mlflow_server", "stop_mlflow_server"]
 spec_for = compose_spec
 
 
@@ -31,3 +36,48 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 180, env: dict | None =
 @pytest.fixture
 def compose_spec():
     return spec_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_mlflow_server(folder: Path, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """An MLflow tracking server on loopback with its store in ``folder`` (reused when restarted)."""
+    port = port or free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination", str(folder / "server-artifacts"),
+         "--workers", "1"],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{uri}/health", timeout=1)
+            return uri, server
+        except OSError:
+            time.sleep(0.3)
+    stop_mlflow_server(server)
+    pytest.fail("the MLflow server did not start")
+
+
+def stop_mlflow_server(server: subprocess.Popen) -> None:
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    server.wait()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """The URI of an MLflow tracking server on loopback, stopped after the test."""
+    folder = tmp_path / "server"
+    folder.mkdir()
+    uri, server = start_mlflow_server(folder)
+    yield uri
+    stop_mlflow_server(server)

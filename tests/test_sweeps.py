@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import json
-import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import QRT_RUN, run_cli
+from conftest import QRT_RUN, mlflow_server, run_cli  # noqa: F401  (fixture)
 
 SAMPLER = ["experiment=ghz_sampler", "primitive.default_shots=256", "backend.max_parallel_threads=1"]
 
@@ -96,38 +90,6 @@ def test_ray_sweep(tmp_path):
                    cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 2)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """An MLflow tracking server on loopback, with its own sqlite store."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination", str(tmp_path / "server-artifacts"),
-         "--workers", "1"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail("the MLflow server did not start")
-    yield uri
-    os.killpg(server.pid, 9)
-    server.wait()
 
 
 def test_joblib_sweep_logging_to_a_tracking_server(tmp_path, mlflow_server):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Callable
 
 from qrt_runner import interrupts
@@ -34,12 +35,28 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] in SUBCOMMAND_NAMES:
         sys.exit(_subcommands()[args[0]](args[1:]))
+    refused = _null_group(args)
+    if refused:
+        print(f"qrt-run: invalid config: {refused}", file=sys.stderr)
+        sys.exit(outcome.EXIT_INVALID)
     if "--help" in args or "-h" in args:
         from qrt_runner.cli.help import help_text
 
         print(help_text())
         sys.exit(0)
     sys.exit(run_hydra(args))
+
+
+def _null_group(args: list[str]) -> str | None:
+    """``group=null`` (which Hydra answers with a traceback) as one line, before Hydra starts."""
+    from importlib.resources import files
+
+    groups = {p.name for p in Path(str(files("qrt_runner.conf"))).iterdir() if p.is_dir()} | {"experiment"}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key.lstrip("+~") in groups and value.strip() in ("null", "~"):
+            return f"{arg}: a config group needs an option; choose one (qrt-run --help lists them)"
+    return None
 
 
 def run_hydra(args: list[str]) -> int:
@@ -78,6 +95,11 @@ def run_hydra(args: list[str]) -> int:
         code = outcome.EXIT_INVALID
     except OmegaConfBaseException as exc:
         print(f"qrt-run: invalid config: {config_error(exc)}", file=sys.stderr)
+        code = outcome.EXIT_INVALID
+    except OSError as exc:  # a read-only or full working directory, most often
+        place = exc.filename or "a file"
+        print(f"qrt-run: cannot write {place} ({exc.strerror or type(exc).__name__}); run from a writable folder, "
+              "or set hydra.run.dir=<a writable folder> (hydra.sweep.dir for -m)", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except KeyboardInterrupt:
         code = outcome.EXIT_INTERRUPTED

@@ -9,12 +9,26 @@ import re
 def one_line(exc: BaseException) -> str:
     """Hydra's multi-line composition errors as one line that names the key."""
     text = str(exc)
+    clash = re.search(r"In '([^']+)/([^']+)': \w+ raised while composing config:\s+Key '([^']+)' not in '(\w+)'\s+full_key: (\S+)", text)
+    if clash:
+        group, option, _, schema, full_key = clash.groups()
+        where = f"{group}={option}"
+        top = full_key.split(".")[0]
+        if schema == "RootConfig":
+            return (f"{where} sets {full_key}, which is not a config key; keys go under their group "
+                    f"(e.g. circuit: num_qubits: 4); fix the {group} file")
+        return (f"{where} sets {full_key}, which the chosen {top} option ({schema}) does not have; drop your "
+                f"{top}=... override to keep the {group}'s own {top}, or remove {full_key} from the {group} file")
     unknown = re.search(r"Key '([^']+)' is not in struct\s+full_key: (\S+)", text)
     if unknown:
         return f"{unknown.group(2)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
     missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
     if missing:
         group, name = missing.groups()
+        from qrt_runner.config.experiments import BROKEN
+
+        if group == "experiment" and name in BROKEN:
+            return f"experiment={name}: cannot read {BROKEN[name]}; fix the file"
         options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
         options = [o for o in options if not o.startswith("base_")]
         if len(options) > 12:

@@ -54,5 +54,13 @@ class Point:
         """An invalid config: leave nothing behind (a sweep point keeps only its ``point.json``)."""
         if self.run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in self.run_dir.iterdir()):
             shutil.rmtree(self.run_dir, ignore_errors=True)
+            if not self.in_sweep:  # and the dated folders Hydra made for it, when they are empty now
+                for parent in self.run_dir.parents:
+                    if parent == Path.cwd() or not parent.is_relative_to(Path.cwd()):
+                        break
+                    try:
+                        parent.rmdir()
+                    except OSError:
+                        break
         if self.in_sweep:
             self.write_point_file({"status": "INVALID", "error": reason})

@@ -19,6 +19,7 @@ import getpass
 import json
 import math
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from qrt_runner.cli.point import Point
 from qrt_runner.errors import ConfigError
 
 __all__ = ["run_task"]
+
+_STATE_UPLOAD_S = 10.0  # how often an optimisation's state is uploaded during the run
 
 
 @dataclass
@@ -66,9 +69,18 @@ def run_task(cfg) -> float:
         reused = _reuse_finished(prepared, point)
         if reused is not None:
             return reused
-    tracker = track(prepared, point)
-    result = execute(prepared, point, tracker)
-    objective = record(prepared, point, tracker, result)
+    tracker = new_tracker(prepared, point)
+    try:
+        if tracker is not None:
+            track(tracker, prepared, point)
+        result = execute(prepared, point, tracker)
+    except KeyboardInterrupt as exc:  # before the jobs started (run_experiment keeps its own)
+        result = _stopped_early(prepared, exc)
+    except BaseException as exc:  # an error of ours: the record is closed FAILED, then it surfaces
+        _close_failed(point, tracker, exc)
+        raise
+    with interrupts.deferred():  # the record is written whole, then a pending interruption comes through
+        objective = record(prepared, point, tracker, result)
     if result.status == "KILLED" and (point.in_sweep or interrupts.received()):
         raise interrupts.Terminated(interrupts.received()) if interrupts.received() else KeyboardInterrupt()
     return objective
@@ -129,16 +141,23 @@ def _threads_per_point(point: Point) -> int | None:
     return point.sweep.threads
 
 
-def track(prepared: Prepared, point: Point):
-    """Open the run's record (None when tracking is off): tags, params and config first."""
-    from qrt_runner.tracking import RunTracker, config_hash, flatten_config, live_store, run_name
+def new_tracker(prepared: Prepared, point: Point):
+    """The run's tracker (None when tracking is off); nothing is recorded yet."""
+    from qrt_runner.tracking import RunTracker, live_store
 
     spec = prepared.spec
     if not spec.tracking.enabled:
         return None
-    live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
+    return RunTracker(point.run_dir, live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s))
+
+
+def track(tracker, prepared: Prepared, point: Point) -> None:
+    """Open the run's record: tags, params and config first, in the store before any job starts."""
+    from qrt_runner.tracking import config_hash, flatten_config, run_name
+
+    spec = prepared.spec
     sweep = point.sweep
-    same_store = sweep is not None and sweep.uri == live.uri and sweep.experiment == spec.tracking.experiment_name
+    same_store = sweep is not None and sweep.uri == tracker.live.uri and sweep.experiment == spec.tracking.experiment_name
     parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store else None
     tags = {
         "overrides": json.dumps(point.overrides), "run_dir": str(point.run_dir.resolve()), "task": spec.task.name,
@@ -150,36 +169,47 @@ def track(prepared: Prepared, point: Point):
     if prepared.state is not None:
         tags["resumed_from"] = spec.task.resume_from
     name = spec.tracking.run_name or run_name(point.overrides, sweep.swept_keys if sweep else None)
-    tracker = RunTracker(point.run_dir, live)
     tracker.start(name, tags, parent_id, Path(sweep.sweep_dir) if sweep else None)
     tracker.log_params(flatten_config(prepared.config))
     tracker.log_artifact(point.run_dir / "config.yaml")
-    tracker.flush()  # the config is in the store before any job starts
-    return tracker
+    tracker.flush()
+
+
+def _stopped_early(prepared: Prepared, exc: KeyboardInterrupt):
+    """The result of a run interrupted before its first job: KILLED, nothing finished."""
+    from qrt_runner.results import RunResult
+    from qrt_runner.runner import package_versions
+
+    spec, workload = prepared.spec, prepared.workload
+    return RunResult(status="KILLED", primitive=spec.primitive.name, backend=spec.backend.name, mode=spec.session.mode,
+                     session_id=None, parameter_names=[p.name for p in workload.circuit.parameters],
+                     parameter_values=workload.parameter_values, versions=dict(package_versions()), task=spec.task.name,
+                     error=interrupts.describe(exc), error_type=type(exc).__name__)
+
+
+def _close_failed(point: Point, tracker, exc: BaseException) -> None:
+    """Never leave a run RUNNING: an unexpected error closes its record FAILED."""
+    reason = f"{type(exc).__name__}: {exc}"
+    if tracker is not None:
+        tracker.end("FAILED", reason)
+    if point.in_sweep:
+        point.write_point_file({"status": "FAILED", "error": reason})
 
 
 def execute(prepared: Prepared, point: Point, tracker):
-    """Run the jobs or the optimisation loop; an interruption closes the record as KILLED."""
+    """Run the jobs or the optimisation loop (a job that fails or is interrupted ends the run
+    FAILED or KILLED with what finished; the result says so)."""
     from qrt_runner.runner import run_experiment
     from qrt_runner.scan import summarize_scan
 
     spec = prepared.spec
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(point.overrides)}", flush=True)
-    try:
-        if spec.task.name in ("vqe", "qaoa"):
-            return _run_loop(prepared, point, tracker)
-        result = run_experiment(spec, prepared.workload, device=prepared.device, progress=print_progress)
-        if spec.task.name == "scan":
-            result.scan = summarize_scan(spec, result)
-        return result
-    except BaseException as exc:  # never leave the run RUNNING
-        if tracker is not None:
-            killed = isinstance(exc, KeyboardInterrupt)
-            tracker.end("KILLED" if killed else "FAILED", f"{type(exc).__name__}: {exc}")
-        if point.in_sweep:
-            point.write_point_file({"status": "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED",
-                                    "error": f"{type(exc).__name__}: {exc}"})
-        raise
+    if spec.task.name in ("vqe", "qaoa"):
+        return _run_loop(prepared, point, tracker)
+    result = run_experiment(spec, prepared.workload, device=prepared.device, progress=print_progress)
+    if spec.task.name == "scan":
+        result.scan = summarize_scan(spec, result)
+    return result
 
 
 def record(prepared: Prepared, point: Point, tracker, result) -> float:
@@ -224,10 +254,17 @@ def _run_loop(prepared: Prepared, point: Point, tracker):
 
     spec, run_dir = prepared.spec, point.run_dir
     bar = ProgressBar(spec.task.optimizer.maxiter)
+    uploaded = [time.monotonic()]
 
     def on_iteration(iteration, current, job_time):
-        (run_dir / STATE_FILE).write_text(json.dumps(current.to_dict()))
+        state = run_dir / STATE_FILE
+        tmp = state.with_suffix(".tmp")
+        tmp.write_text(json.dumps(current.to_dict()))
+        os.replace(tmp, state)  # a kill never leaves half a state behind
         if tracker is not None:
+            if time.monotonic() - uploaded[0] >= _STATE_UPLOAD_S:  # the store has a recent state to resume from
+                tracker.log_artifact(state)
+                uploaded[0] = time.monotonic()
             tracker.log_metrics({
                 "energy": iteration.energy, "energy_std": iteration.std, "best_energy_so_far": iteration.best_energy,
                 "grad_norm": iteration.grad_norm, "evaluations_used": iteration.evaluations, "job_time_s": job_time,

@@ -316,6 +316,31 @@ class QaoaTask(VqeTask):
     final_shots: int = 4096
 
 
+@dataclass
+class SweepConfig:
+    """``resume``: a repeated sweep skips points whose identical config already finished."""
+
+    resume: bool = True
+
+
+@dataclass
+class RootConfig:
+    """The primary config's own keys; the groups are filled in by the defaults list."""
+
+    seed: int = 1234
+    objective: str = "auto"
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    circuit: Any = None
+    observables: Any = None
+    primitive: Any = None
+    backend: Any = None
+    transpile: Any = None
+    session: Any = None
+    mitigation: Any = None
+    tracking: Any = None
+    task: Any = None
+
+
 CIRCUIT_SCHEMAS = {
     "ghz": GhzCircuit,
     "efficient_su2": EfficientSU2Circuit,
@@ -340,6 +365,7 @@ TASK_SCHEMAS = {"evaluate": EvaluateTask, "scan": ScanTask, "vqe": VqeTask, "qao
 def register_configs() -> None:
     """Register every schema, and one ``backend`` option per fake IBM device."""
     cs = ConfigStore.instance()
+    cs.store(name="base_config", node=RootConfig)
     for name, schema in CIRCUIT_SCHEMAS.items():
         cs.store(group="circuit", name=f"base_{name}", node=schema)
     for name, schema in OBSERVABLE_SCHEMAS.items():

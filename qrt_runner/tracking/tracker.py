@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable
 
+from qrt_runner import interrupts
 from qrt_runner.tracking.journal import Journal
 
 __all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entries", "live_store"]
@@ -81,19 +82,16 @@ class LiveStore:
             raise TrackingUnavailable(self.offline_reason)
         done: Future = Future()
         self._requests.put((function, done))
-        self._imported.wait()  # importing the tracking library is local work, not the store's answer
         try:
-            try:
+            with interrupts.deferred():  # a bounded call: Ctrl-C or SIGTERM waits for its answer
+                self._imported.wait()  # importing the tracking library is local work, not the store's answer
                 return done.result(timeout=self._bound())
-            except KeyboardInterrupt:  # let this call finish (bounded), so the record stays whole
-                self._finish_interrupted(done)
-                raise
         except TimeoutError:
             reason = f"no answer from {self.uri} within {self.timeout_s:g} s"
         except Exception as exc:  # whatever the store raised: connection refused, corrupt database, ...
-            if getattr(exc, "error_code", None) in _REQUEST_ERRORS:
-                raise  # the store answered: the request was wrong (an unknown run id), it is not down
-            detail = " ".join(str(exc).split())[:300]
+            if self._store is not None and getattr(exc, "error_code", None) in _REQUEST_ERRORS:
+                raise  # the open store answered: the request was wrong (an unknown run id), it is not down
+            detail = " ".join(str(exc).split(" [SQL:")[0].split())[:200]
             reason = f"{type(exc).__name__} from {self.uri}: {detail}"
         self.offline_reason = reason
         _LOG.warning("tracking is offline: %s", reason)
@@ -105,12 +103,6 @@ class LiveStore:
         if self._store is None and not self.uri.startswith(("http://", "https://")):
             return max(self.timeout_s, _LOCAL_OPEN_S)
         return self.timeout_s
-
-    def _finish_interrupted(self, done: Future) -> None:
-        try:
-            done.result(timeout=self.timeout_s)
-        except Exception as exc:  # it failed or hangs: offline from here on
-            self.offline_reason = f"{type(exc).__name__} from {self.uri} while the run was interrupted"
 
     def _serve(self) -> None:
         try:
@@ -229,13 +221,14 @@ class RunTracker:
         self._entries = self.journal.append(entry)
         self._pending.clear()
         if self.live is not None:
-            try:
-                self.run_id, self._experiment_id = self.live.call(
-                    lambda store: (store.create_run(name, tags, parent_id, entry["time"]), store.experiment_id))
-                self._synced = self._entries
-                self._save_sync_state()
-            except TrackingUnavailable:
-                pass
+            with interrupts.deferred():  # a run created in the store is always known here
+                try:
+                    self.run_id, self._experiment_id = self.live.call(
+                        lambda store: (store.create_run(name, tags, parent_id, entry["time"]), store.experiment_id))
+                    self._synced = self._entries
+                    self._save_sync_state()
+                except TrackingUnavailable:
+                    pass
         return self.run_id
 
     def log_params(self, params: Mapping[str, str]) -> None:
@@ -281,21 +274,15 @@ class RunTracker:
         if self.live is None or self.run_id is None or not self._pending or self._synced + len(self._pending) != self._entries:
             return
         run_id, directory, pending = self.run_id, self.directory, list(self._pending)
-        interrupted = None
-        try:
-            self.live.call(lambda store: apply_entries(store, run_id, pending, directory))
-        except TrackingUnavailable:
+        with interrupts.deferred():  # the store call and its bookkeeping stay together
+            try:
+                self.live.call(lambda store: apply_entries(store, run_id, pending, directory))
+            except TrackingUnavailable:
+                self._save_sync_state()
+                return
+            self._pending.clear()
+            self._synced = self._entries
             self._save_sync_state()
-            return
-        except KeyboardInterrupt as exc:  # the call was finished before this came through
-            if self.live.offline:
-                raise
-            interrupted = exc
-        self._pending.clear()
-        self._synced = self._entries
-        self._save_sync_state()
-        if interrupted is not None:
-            raise interrupted
 
     def _save_sync_state(self) -> None:
         if self.run_id is not None and self.live is not None:

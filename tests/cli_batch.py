@@ -1,0 +1,63 @@
+"""Run many ``qrt-run`` command lines in one Python process (the CLI's own ``main``).
+
+Used by the bad-input corpus: starting a process per case would cost seconds each. Reads a JSON
+list of ``{"args": [...], "files": {name: text or null}}`` on stdin; for each, in a fresh empty
+folder (its ``files`` written first; ``null`` makes a folder, text starting with ``b64:`` binary
+bytes), calls ``main(args)`` with stderr captured, and prints one JSON line per case: the exit
+code, stderr, whether anything uncaught escaped (its traceback), and what is left in the folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+
+def _run(case: dict) -> dict:
+    from hydra.core.config_store import ConfigStore
+
+    from qrt_runner.cli import outcome
+    from qrt_runner.cli.app import main
+    from qrt_runner.config import experiments
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        for name, text in (case.get("files") or {}).items():
+            path = Path(folder) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if text is None:
+                path.mkdir()
+            elif text.startswith("b64:"):
+                path.write_bytes(base64.b64decode(text[4:]))
+            else:
+                path.write_text(text)
+        ConfigStore.instance().repo.get("experiment", {}).clear()  # this folder's ./experiments
+        experiments.BROKEN.clear()
+        experiments.register_experiments()
+        outcome._CURRENT = outcome.Outcome()
+        stderr, escaped, code = io.StringIO(), None, None
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                main(case["args"])
+            except SystemExit as exc:
+                code = exc.code
+            except BaseException:  # noqa: BLE001 - reported to the test
+                escaped = traceback.format_exc()
+        given = {Path(name) for name in case.get("files") or {}}
+        given |= {parent for name in given for parent in name.parents}
+        left = sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.relative_to(folder) not in given)
+        os.chdir("/")
+    return {"code": code, "stderr": stderr.getvalue(), "escaped": escaped, "left": left}
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.getcwd())
+    for case in json.loads(sys.stdin.read()):
+        print(json.dumps(_run(case)), flush=True)

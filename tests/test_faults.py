@@ -1,0 +1,195 @@
+"""Faults: SIGTERM, SIGKILL, a tracking store that is down or dies, resuming after a kill.
+
+Each test runs ``qrt-run`` in a subprocess and checks that what finished is kept (results.json,
+the tracking store), the runs end with the right status, no process is left behind, nothing hangs
+for long, and the exit code says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import QRT_RUN, free_port, run_cli, start_mlflow_server, stop_mlflow_server
+
+LONG_JOBS = ["circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=4", "circuit.parameter_values.num_sets=60",
+             "session.parameter_sets_per_job=3", "observables=paulis", f"observables.terms=[{'Z' * 18}]",
+             "primitive.default_precision=0", "backend.max_parallel_threads=1", "session.mode=batch", "hydra.run.dir=out"]
+LONG_VQE = ["experiment=vqe_ising", "task.optimizer.maxiter=2000", "backend.max_parallel_threads=1", "hydra.run.dir=out"]
+
+
+def _start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(QRT_RUN), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _wait_for(predicate, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+def _done_jobs(run_dir: Path) -> int:
+    try:
+        return sum(1 for line in (run_dir / "tracking.jsonl").read_text().splitlines() if '"op": "metrics"' in line)
+    except OSError:
+        return 0
+
+
+def _only_run(db: Path):
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+    return client, run
+
+
+def test_sigterm_during_a_job_keeps_the_finished_jobs_and_closes_the_run_killed(tmp_path):
+    proc = _start(LONG_JOBS, tmp_path)
+    results = tmp_path / "out" / "tracking.jsonl"
+    _wait_for(lambda: results.exists())
+    time.sleep(4)  # a few jobs finish
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "terminated by SIGTERM" in stderr and "Traceback" not in stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    statuses = [job["status"] for job in results["jobs"]]
+    assert results["status"] == "KILLED" and "SIGTERM" in results["error"]
+    assert "RUNNING" not in statuses and "QUEUED" not in statuses and statuses[-1] == "CANCELLED"
+    finished = [ev for ev in results["evs"] if ev[0] is not None]
+    assert len(finished) == 3 * statuses.count("DONE") > 0
+    client, run = _only_run(tmp_path / "mlflow.db")
+    assert run.info.status == "KILLED" and "SIGTERM" in run.data.tags["failure_reason"]
+    assert len(client.get_metric_history(run.info.run_id, "ev/0")) == len(finished)
+
+
+def test_sigterm_during_an_optimisation_keeps_every_iteration(tmp_path):
+    proc = _start(LONG_VQE, tmp_path)
+    state = tmp_path / "out" / "optimizer_state.json"
+    _wait_for(lambda: state.exists())
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    iterations = results["optimization"]["iterations"]
+    assert results["status"] == "KILLED" and iterations >= 1 and results["optimization"]["best_energy"] is not None
+    client, run = _only_run(tmp_path / "mlflow.db")
+    assert run.info.status == "KILLED"
+    assert len(client.get_metric_history(run.info.run_id, "energy")) == iterations
+    assert json.loads(state.read_text())["iteration"] == iterations
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def test_the_simulator_process_dies_within_a_second_of_a_sigkill(tmp_path):
+    proc = _start(LONG_JOBS, tmp_path)
+    _wait_for(lambda: (tmp_path / "out" / "tracking.jsonl").exists())
+    (simulator,) = [child for child in _children(proc.pid) if "simulation.worker" in Path(f"/proc/{child}/cmdline").read_text()]
+    proc.kill()
+    proc.wait()
+    killed = time.time()
+    _wait_for(lambda: _gone(simulator), timeout=5)
+    assert time.time() - killed < 1.0
+
+
+def test_an_unreachable_store_costs_seconds_and_sync_uploads_the_run_later(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    started = time.time()
+    proc = run_cli(["experiment=vqe_h2", "task.optimizer.name=spsa", "task.optimizer.maxiter=10", "backend.max_parallel_threads=1", f"tracking.uri={dead}",
+                    "hydra.run.dir=out"], cwd=tmp_path)
+    assert time.time() - started < 60
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not tracked" in lines[0] and "qrt-run sync" in lines[0] and "Traceback" not in proc.stderr
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "FINISHED"
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    uri, server = start_mlflow_server(server_dir)
+    try:
+        sync = subprocess.run([str(QRT_RUN), "sync", "out", "--uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert sync.returncode == 0, sync.stderr
+        client = MlflowClient(tracking_uri=uri)
+        (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+        assert run.info.status == "FINISHED" and run.data.params["task.optimizer.maxiter"] == "10"
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "energy")) == list(range(1, 11))
+        assert {"results.json", "config.yaml", "optimizer_state.json"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    finally:
+        stop_mlflow_server(server)
+
+
+def test_a_server_killed_mid_run_leaves_a_finished_local_run_that_sync_completes(tmp_path):
+    server_dir = tmp_path / "server"
+    server_dir.mkdir()
+    port = free_port()
+    uri, server = start_mlflow_server(server_dir, port)
+    proc = _start(["experiment=vqe_h2", "task.optimizer.name=spsa", "task.optimizer.maxiter=300", "primitive.default_precision=0.05",
+                   "backend.max_parallel_threads=1", f"tracking.uri={uri}", "hydra.run.dir=out"], tmp_path)
+    _wait_for(lambda: _done_jobs(tmp_path / "out") >= 5)
+    stop_mlflow_server(server)
+    killed = time.time()
+    _, stderr = proc.communicate(timeout=240)
+    assert time.time() - killed < 120  # bounded: a few timed-out calls, not minutes of retries
+    assert proc.returncode == 3, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "not tracked" in stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["status"] == "FINISHED" and results["optimization"]["iterations"] == 300
+    uri, server = start_mlflow_server(server_dir, port)
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+        assert run.info.status == "RUNNING"  # what the dead server was left with
+        sync = subprocess.run([str(QRT_RUN), "sync", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert sync.returncode == 0, sync.stderr
+        run = client.get_run(run.info.run_id)
+        assert run.info.status == "FINISHED"
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "energy")) == list(range(1, 301))
+    finally:
+        stop_mlflow_server(server)
+
+
+def test_resume_by_run_id_after_a_kill(tmp_path):
+    proc = _start(LONG_VQE, tmp_path)
+    state = tmp_path / "out" / "optimizer_state.json"
+    _wait_for(lambda: state.exists() and json.loads(state.read_text())["iteration"] >= 3)
+    proc.kill()
+    proc.wait()
+    reached = json.loads(state.read_text())["iteration"]
+    client, run = _only_run(tmp_path / "mlflow.db")
+    assert run.info.status == "RUNNING"  # a SIGKILL closes nothing
+    resumed = run_cli(["experiment=vqe_ising", f"task.optimizer.maxiter={reached + 2}", "backend.max_parallel_threads=1",
+                       f"task.resume_from={run.info.run_id}", "hydra.run.dir=again"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    history = json.loads((tmp_path / "again" / "results.json").read_text())["optimization"]["history"]
+    assert [h["iteration"] for h in history] == [reached + 1, reached + 2]
+
+
+@pytest.mark.parametrize("args", [
+    ["experiment=ising_estimator", "circuit.parameter_values.num_sets=1000000"],
+    ["experiment=ising_estimator", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,1e16]}"],
+])
+def test_work_too_big_for_this_machine_is_refused_before_anything_runs(tmp_path, args):
+    started = time.time()
+    proc = run_cli([*args, "tracking=none"], cwd=tmp_path)
+    assert proc.returncode == 2 and time.time() - started < 30
+    assert "more than half this machine's" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "outputs").exists()
