@@ -147,7 +147,7 @@ def test_running_the_same_sweep_again_skips_the_finished_points(tmp_path):
     (["objective=ev:XYZ"], "objective='ev:XYZ': no observable is labelled 'XYZ'"),
     (["objective=best_energy"], "objective='best_energy': best_energy is produced by task=vqe or task=qaoa"),
     (["objective=fidelity"], "objective='fidelity': unknown objective"),
-    (["objective=123"], "objective=123: must be the name of what the run returns"),
+    (["objective=123"], "objective='123': unknown objective"),
     (["objective=ev:0:7"], "objective='ev:0:7': the run has 1 parameter set(s)"),
     (["circuit.num_qubits=3,30", "backend=fake_manila"], "fake_manila has only 5 qubits; use a smaller circuit"),
 ])
