@@ -4,7 +4,7 @@
 are handled before Hydra parses anything. Exit codes (the README's table is the contract):
 0 every run finished and was tracked; 1 a run ended FAILED or KILLED; 2 invalid config or
 input, nothing ran; 3 every run finished but some were not tracked (``qrt-run sync`` uploads
-them); 130 interrupted outside a job.
+them); 130 interrupted outside a job; 128 + signal (143, 129) terminated by SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ sweeps:
 exit codes:
   0 every run finished and was tracked    1 a run ended FAILED or KILLED
   2 invalid config or input; nothing ran  3 finished, but not tracked (qrt-run sync uploads it)
-  130 interrupted (Ctrl-C) outside a job
+  130 interrupted (Ctrl-C) outside a job   143/129 terminated by SIGTERM/SIGHUP (what finished is kept)
 
 Hydra's own flags: qrt-run --hydra-help. Documentation: the README."""
 
