@@ -104,6 +104,22 @@ def _qasm(spec: s.QasmCircuit) -> QuantumCircuit:
         ) from None
 
 
+def _qpy(spec: s.QpyCircuit) -> QuantumCircuit:
+    from qiskit import qpy
+
+    try:
+        with Path(spec.path).expanduser().open("rb") as handle:
+            circuits = qpy.load(handle)
+    except OSError as exc:
+        raise ConfigError("circuit.path", spec.path, f"cannot read the file ({exc.strerror})", "give the path of a QPY file, e.g. a run's circuit.qpy") from None
+    except Exception as exc:  # QPY's own errors for a file that is not QPY
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise ConfigError("circuit.path", spec.path, f"is not a QPY file ({detail})", "give the path of a QPY file, e.g. a run's circuit.qpy") from None
+    if not 0 <= spec.index < len(circuits):
+        raise ConfigError("circuit.index", spec.index, f"the file holds {len(circuits)} circuit(s)", f"give an index from 0 to {len(circuits) - 1}")
+    return circuits[spec.index]
+
+
 def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
     module_name, _, function_name = spec.target.partition(":")
     try:
@@ -129,5 +145,6 @@ _BUILDERS = {
     "qaoa": _qaoa,
     "random": _random,
     "qasm": _qasm,
+    "qpy": _qpy,
     "factory": _factory,
 }

@@ -88,6 +88,9 @@ class RunResult:
     scan: dict[str, Any] | None = None
     mitigation: dict[str, Any] | None = None
     objective: dict[str, Any] | None = None
+    device: dict[str, Any] | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -119,6 +122,9 @@ class RunResult:
             "timings": self.timings,
             "seeds": self.seeds,
             "versions": self.versions,
+            "environment": self.environment,
+            "device": self.device,
+            "inputs": self.inputs,
             "transpiled": self.transpiled,
             "parameter_names": self.parameter_names,
             "parameter_shape": list(self.param_shape),

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
-from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -26,6 +24,7 @@ from qrt_runner.interrupts import describe
 from qrt_runner.modes import ExecutionMode, SessionClosedError
 from qrt_runner.observables import build_observables
 from qrt_runner.parameters import parameter_array
+from qrt_runner.provenance import device_snapshot, environment
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
@@ -39,7 +38,6 @@ def job_failures() -> tuple[type[BaseException], ...]:
     from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
 
     return (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError, SimulatorDied, SimulationFailed)
-_PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy")
 _MAX_FIDELITY_QUBITS = 14
 _MAX_FIDELITY_SETS = 64
 
@@ -53,15 +51,28 @@ class Workload:
     parameter_values: np.ndarray
 
 
-@lru_cache(maxsize=1)
 def package_versions() -> dict[str, str]:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "unknown"
-    return out
+    """The versions of qrt_runner and the libraries that compute its numbers."""
+    return dict(environment()["versions"])
+
+
+def transpiled_record(isa) -> dict:
+    """What the ISA circuit is: device qubits, size, and which device qubit each logical qubit and
+    each classical bit stands for (``layout``, ``clbit_to_qubit``: measured, not assumed)."""
+    circuit = isa.circuit
+    clbits = {}
+    for instruction in circuit.data:
+        if instruction.operation.name == "measure":
+            clbit = circuit.find_bit(instruction.clbits[0]).index
+            clbits[str(clbit)] = isa.physical_qubits[circuit.find_bit(instruction.qubits[0]).index]
+    return {
+        "physical_qubits": list(isa.physical_qubits),
+        "layout": [isa.physical_qubits[c] for c in isa.logical_to_compact],
+        "clbit_to_qubit": clbits,
+        "depth": circuit.depth(),
+        "size": circuit.size(),
+        "count_ops": {k: int(v) for k, v in circuit.count_ops().items()},
+    }
 
 
 def build_workload(spec: RunSpec) -> Workload:
@@ -140,12 +151,8 @@ def run_experiment(
         parameter_values=values,
         versions=dict(package_versions()),
         seeds=_seeds(spec),
-        transpiled={
-            "physical_qubits": list(isa.physical_qubits),
-            "depth": isa.circuit.depth(),
-            "size": isa.circuit.size(),
-            "count_ops": {k: int(v) for k, v in isa.circuit.count_ops().items()},
-        },
+        transpiled=transpiled_record(isa),
+        device=device_snapshot(target.device),
     )
     primitive = target.primitive
     if spec.is_estimator:
@@ -233,6 +240,7 @@ class _Target:
     primitive: object
     session_id: str | None
     close: Callable[[], None]
+    device: BackendV2 | None = None
 
 
 def _seeds(spec: RunSpec) -> dict[str, int]:
@@ -262,7 +270,7 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     else:
         mitigation = spec.effective_mitigation if spec.effective_mitigation.active else None
         primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation))
-    return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel)
+    return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel, backend.device)
 
 
 def _ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
@@ -271,7 +279,7 @@ def _ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
     primitive = ibm.IbmPrimitive(spec, device, mode)
     session_id = getattr(mode, "session_id", None)
     close = getattr(mode, "close", None) if mode is not device else None
-    return _Target(f"ibm:{device.name}", primitive.compiler, primitive, session_id, close or (lambda: None))
+    return _Target(f"ibm:{device.name}", primitive.compiler, primitive, session_id, close or (lambda: None), device)
 
 
 def ideal_fidelities(circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]) -> list[float | None] | None:

@@ -22,7 +22,8 @@ from qrt_runner.interrupts import describe
 from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
-from qrt_runner.runner import Workload, job_failures, _local_target, _seeds, package_versions
+from qrt_runner.provenance import device_snapshot
+from qrt_runner.runner import Workload, job_failures, _local_target, _seeds, package_versions, transpiled_record
 from qrt_runner.spec import RunSpec
 
 STATE_FILE = "optimizer_state.json"
@@ -148,7 +149,7 @@ def run_variational(
     target = _local_target(spec, backend)
     circuit = workload.circuit
     label, hamiltonian = workload.observables[0]
-    target.compiler.compile(circuit)
+    isa = target.compiler.compile(circuit)
     t_transpiled = time.perf_counter()
     x0 = starting_point(spec, workload, state)
     mode = target.primitive.mode
@@ -222,6 +223,8 @@ def run_variational(
         ],
         seeds=_seeds(spec),
         versions=dict(package_versions()),
+        transpiled=transpiled_record(isa),
+        device=device_snapshot(target.device),
         task=task.name,
         optimization=optimization,
         sampler=sampler_outcome,

@@ -1,10 +1,12 @@
 """Run many ``qrt-run`` command lines in one Python process (the CLI's own ``main``).
 
-Used by the bad-input corpus: starting a process per case would cost seconds each. Reads a JSON
-list of ``{"args": [...], "files": {name: text or null}}`` on stdin; for each, in a fresh empty
-folder (its ``files`` written first; ``null`` makes a folder, text starting with ``b64:`` binary
-bytes), calls ``main(args)`` with stderr captured, and prints one JSON line per case: the exit
-code, stderr, whether anything uncaught escaped (its traceback), and what is left in the folder.
+Used by the bad-input corpus and the replay tests: starting a process per case would cost seconds
+each. Reads a JSON list of ``{"args": [...], "files": {name: text or null}, "cwd": folder,
+"remove": [paths]}`` on stdin; for each, in ``cwd`` (default: a fresh empty folder; ``files``
+written first, ``null`` making a folder and text starting with ``b64:`` binary bytes; ``remove``
+deleted first), calls ``main(args)`` with stdout and stderr captured, and prints one JSON line per
+case: the exit code, stdout, stderr, whether anything uncaught escaped (its traceback), and what is
+left in a fresh folder.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -27,8 +30,14 @@ def _run(case: dict) -> dict:
     from qrt_runner.cli.app import main
     from qrt_runner.config import experiments
 
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = case.get("cwd") or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
         os.chdir(folder)
+        for name in case.get("remove") or []:
+            target = Path(folder) / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+            sys.modules.pop(Path(name).stem, None)
         for name, text in (case.get("files") or {}).items():
             path = Path(folder) / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,8 +51,8 @@ def _run(case: dict) -> dict:
         experiments.BROKEN.clear()
         experiments.register_experiments()
         outcome._CURRENT = outcome.Outcome()
-        stderr, escaped, code = io.StringIO(), None, None
-        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        stdout, stderr, escaped, code = io.StringIO(), io.StringIO(), None, None
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
             try:
                 main(case["args"])
             except SystemExit as exc:
@@ -52,9 +61,10 @@ def _run(case: dict) -> dict:
                 escaped = traceback.format_exc()
         given = {Path(name) for name in case.get("files") or {}}
         given |= {parent for name in given for parent in name.parents}
-        left = sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.relative_to(folder) not in given)
+        left = [] if case.get("cwd") else sorted(
+            str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.relative_to(folder) not in given)
         os.chdir("/")
-    return {"code": code, "stderr": stderr.getvalue(), "escaped": escaped, "left": left}
+    return {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "escaped": escaped, "left": left}
 
 
 if __name__ == "__main__":

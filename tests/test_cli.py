@@ -37,7 +37,13 @@ def test_default_run_writes_results_and_a_finished_mlflow_run(tmp_path):
     assert run.data.metrics["ev/1"] == pytest.approx(1.0) and run.data.tags["observable.1"] == "XXX"
     assert {"time_build_s", "time_transpile_s", "time_execute_s", "time_total_s"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png"} <= artifacts
+    assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png", ".hydra"} <= artifacts
+    assert {"config.yaml", "hydra.yaml", "overrides.yaml"} <= {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, ".hydra")}
+    environment = results["environment"]
+    assert environment["versions"]["scipy"] and environment["python"] and environment["platform"]
+    assert environment["qrt_runner_commit"] == run.data.tags["qrt_runner.commit"] == run.data.tags["mlflow.source.git.commit"]
+    assert len(environment["qrt_runner_commit"]) == 40  # this checkout's own commit
+    assert results["transpiled"]["layout"] == [0, 1, 2] and results["device"] is None
 
 
 def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
@@ -121,3 +127,16 @@ def test_non_editable_install_runs_from_any_directory(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads((work / "out" / "results.json").read_text())["counts"][0]) == {"0000", "1111"}
+
+
+def test_a_fake_device_run_records_its_snapshot_and_which_qubit_each_bit_measured(tmp_path):
+    proc = run_cli(["experiment=ghz_sampler", "backend=fake_manila", "primitive.default_shots=64", "backend.max_parallel_threads=1",
+                    "tracking=none", "hydra.run.dir=out"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    device = results["device"]
+    assert device["name"] == "fake_manila" and device["backend_version"] and device["properties_date"].startswith("20")
+    assert len(device["properties_sha256"]) == 64
+    transpiled = results["transpiled"]
+    assert sorted(transpiled["clbit_to_qubit"]) == ["0", "1", "2", "3"]
+    assert sorted(transpiled["clbit_to_qubit"].values()) == sorted(transpiled["layout"]) == sorted(transpiled["physical_qubits"])

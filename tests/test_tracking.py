@@ -409,9 +409,9 @@ def test_git_commit_in_a_repository(live, client, tmp_path):
 
     tracker = _log(live, _sampler_result(), repo / "outputs" / "run")
     tags = client.get_run(tracker.run_id).data.tags
-    assert tags["git_commit"] == sha
+    assert tags["git_commit"] == sha  # the working directory's project
     assert tags["git_dirty"] == "true"
-    assert tags["mlflow.source.git.commit"] == sha
+    assert "mlflow.source.git.commit" not in tags  # MLflow's source commit is qrt_runner's own, when known
 
 
 def test_circuit_text_is_capped(monkeypatch):

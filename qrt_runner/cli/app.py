@@ -22,12 +22,14 @@ __all__ = ["main"]
 
 
 def _subcommands() -> dict[str, Callable[[list[str]], int]]:
+    from qrt_runner.cli.replay import diff_command, replay_command
     from qrt_runner.cli.sync import sync_command
 
-    return {"sync": sync_command}
+    return {"sync": sync_command, "replay": replay_command, "diff": diff_command}
 
 
-SUBCOMMAND_NAMES = ("sync",)
+SUBCOMMAND_NAMES = ("sync", "replay", "diff")
+_CONFIG_FLAGS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,6 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] in SUBCOMMAND_NAMES:
         sys.exit(_subcommands()[args[0]](args[1:]))
+    if any(arg.partition("=")[0] in _CONFIG_FLAGS for arg in args):
+        print("qrt-run: invalid input: --config-dir/--config-name do not re-run a recorded run (Hydra would compose "
+              "the packaged defaults); use qrt-run replay <run dir | run id>", file=sys.stderr)
+        sys.exit(outcome.EXIT_INVALID)
     refused = _null_group(args)
     if refused:
         print(f"qrt-run: invalid config: {refused}", file=sys.stderr)

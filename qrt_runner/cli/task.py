@@ -19,8 +19,9 @@ import getpass
 import json
 import math
 import os
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class Prepared:
     config: dict
     config_yaml: str
     objective: Any
+    inputs: list = field(default_factory=list)  # provenance.Input: the files the run read, kept
 
 
 def run_task(cfg) -> float:
@@ -107,6 +109,8 @@ def prepare(cfg, point: Point) -> Prepared:
     from omegaconf import OmegaConf, open_dict
 
     from qrt_runner import ibm
+    from qrt_runner.config.experiments import experiment_file
+    from qrt_runner.provenance import capture_inputs
     from qrt_runner.simulation.executor import default_executor
     from qrt_runner.spec import resolve_config
     from qrt_runner.variational import load_state, starting_point
@@ -128,7 +132,18 @@ def prepare(cfg, point: Point) -> Prepared:
     config_yaml = OmegaConf.to_yaml(config)
     point.run_dir.mkdir(parents=True, exist_ok=True)
     (point.run_dir / "config.yaml").write_text(config_yaml)
-    return Prepared(spec, workload, device, state, config, config_yaml, objective)
+    inputs = capture_inputs(spec, point.run_dir, experiment_file(_chosen(point.overrides, "experiment")))
+    return Prepared(spec, workload, device, state, config, config_yaml, objective, inputs)
+
+
+def _chosen(overrides: list[str], group: str) -> str | None:
+    """The option a run's overrides choose for ``group`` (the last one wins), or None."""
+    chosen = None
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key == group:
+            chosen = value
+    return chosen
 
 
 def _threads_per_point(point: Point) -> int | None:
@@ -153,6 +168,7 @@ def new_tracker(prepared: Prepared, point: Point):
 
 def track(tracker, prepared: Prepared, point: Point) -> None:
     """Open the run's record: tags, params and config first, in the store before any job starts."""
+    from qrt_runner.replay import REPLAY_ENV
     from qrt_runner.tracking import config_hash, flatten_config, run_name
 
     spec = prepared.spec
@@ -169,10 +185,39 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
     if prepared.state is not None:
         tags["resumed_from"] = spec.task.resume_from
     name = spec.tracking.run_name or run_name(point.overrides, sweep.swept_keys if sweep else None)
+    replay = json.loads(os.environ.get(REPLAY_ENV, "null"))
+    if replay:  # qrt-run replay: which run, and what it varied
+        tags.update(replay_of=replay["of"], replay_variation=json.dumps(replay["variation"]))
+        name = spec.tracking.run_name or " ".join([f"replay of {replay['of']}", *replay["variation"]])
+    tags.update({f"input.{item.key}.sha256": item.sha256 for item in prepared.inputs})
     tracker.start(name, tags, parent_id, Path(sweep.sweep_dir) if sweep else None)
     tracker.log_params(flatten_config(prepared.config))
     tracker.log_artifact(point.run_dir / "config.yaml")
+    for item in prepared.inputs:
+        tracker.log_artifact(point.run_dir / item.copy, "inputs")
+    for path in sorted((point.run_dir / ".hydra").glob("*.yaml")):
+        tracker.log_artifact(path, ".hydra")
     tracker.flush()
+    _warn_changed_inputs(tracker, prepared)
+
+
+def _warn_changed_inputs(tracker, prepared: Prepared) -> None:
+    """One line when an input file changed since the last finished run of the same config."""
+    if not prepared.inputs or tracker.run_id is None:
+        return
+    from qrt_runner.tracking import TrackingUnavailable, config_hash
+
+    query = f"tags.config_hash = '{config_hash(prepared.config)}' and attributes.status = 'FINISHED'"
+    try:
+        runs = tracker.live.call(lambda store: store.search(query, max_results=1))
+    except TrackingUnavailable:
+        return
+    for run in runs:
+        for item in prepared.inputs:
+            before = run.data.tags.get(f"input.{item.key}.sha256")
+            if before and before != item.sha256:
+                print(f"qrt-run: warning: {item.key}={item.source} changed since run {run.info.run_id} "
+                      f"(sha256 {before[:12]} then, {item.sha256[:12]} now)", file=sys.stderr, flush=True)
 
 
 def _stopped_early(prepared: Prepared, exc: KeyboardInterrupt):
@@ -214,12 +259,15 @@ def execute(prepared: Prepared, point: Point, tracker):
 
 def record(prepared: Prepared, point: Point, tracker, result) -> float:
     """Write and upload what the run produced; returns its objective."""
+    from qrt_runner.provenance import environment, inputs_record
     from qrt_runner.tracking.record import record_result
 
     run_dir = point.run_dir
     objective = prepared.objective.value(result, prepared.objective.exact(
         prepared.workload.circuit, prepared.workload.observables, prepared.workload.parameter_values))
     result.objective = {"name": prepared.objective.text, "value": objective}
+    result.environment = environment()
+    result.inputs = inputs_record(prepared.inputs)
     result.write_json(run_dir / "results.json")
     extra_metrics = [("objective", objective, 0)] if math.isfinite(objective) else []
     if tracker is not None:

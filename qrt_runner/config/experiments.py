@@ -48,3 +48,14 @@ def _problem(path: Path, exc: Exception) -> str:
     where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
     detail = getattr(exc, "problem", None) or " ".join(str(exc).split())[:200]
     return f"{where}: {detail}"
+
+
+def experiment_file(name: str | None, cwd: Path | None = None) -> Path | None:
+    """The overlay file ``experiment=<name>`` reads (the user's folder wins), or None."""
+    if not name:
+        return None
+    found = None
+    for directory in experiment_dirs(cwd):
+        if (directory / f"{name}.yaml").is_file():
+            found = directory / f"{name}.yaml"
+    return found

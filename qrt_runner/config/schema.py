@@ -98,6 +98,13 @@ class QasmCircuit(CircuitConfig):
 
 
 @dataclass
+class QpyCircuit(CircuitConfig):
+    name: str = "qpy"
+    path: str = "???"
+    index: int = 0
+
+
+@dataclass
 class FactoryCircuit(CircuitConfig):
     name: str = "factory"
     target: str = "???"
@@ -349,6 +356,7 @@ CIRCUIT_SCHEMAS = {
     "qaoa": QaoaCircuit,
     "random": RandomCircuit,
     "qasm": QasmCircuit,
+    "qpy": QpyCircuit,
     "factory": FactoryCircuit,
 }
 OBSERVABLE_SCHEMAS = {

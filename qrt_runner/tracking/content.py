@@ -146,11 +146,22 @@ def result_tags(result: RunResult, run_dir: Path) -> dict[str, str]:
     tags.update({f"seed.{name}": str(seed) for name, seed in result.seeds.items()})
     if result.estimator is not None:
         tags.update({f"observable.{k}": str(label) for k, label in enumerate(result.estimator.observable_labels)})
+    environment = result.environment or {}
+    for key in ("python", "platform"):
+        if environment.get(key):
+            tags[key] = str(environment[key])
+    if environment.get("qrt_runner_commit"):  # the source of these numbers: qrt_runner's own commit
+        tags["qrt_runner.commit"] = environment["qrt_runner_commit"]
+        tags["qrt_runner.dirty"] = str(bool(environment.get("qrt_runner_dirty"))).lower()
+        tags["mlflow.source.git.commit"] = environment["qrt_runner_commit"]
+    for key, value in (result.device or {}).items():
+        tags[f"device.{key}"] = str(value)
+    for item in result.inputs:
+        tags[f"input.{item['key']}.sha256"] = item["sha256"]
     commit, dirty = _work_tree_commit(Path(run_dir))
-    if commit is not None:
+    if commit is not None:  # the working directory's repository: the user's project
         tags["git_commit"] = commit
         tags["git_dirty"] = str(dirty).lower()
-        tags["mlflow.source.git.commit"] = commit
     return tags
 
 

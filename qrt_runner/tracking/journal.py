@@ -5,7 +5,8 @@
 * ``{"op": "start", "uri", "experiment", "name", "tags", "parent", "parent_dir", "time"}``
 * ``{"op": "params", "params": {key: text}}`` and ``{"op": "tags", "tags": {key: text}}``
 * ``{"op": "metrics", "time", "metrics": [[key, value, step], ...]}``
-* ``{"op": "artifact", "path"}`` (relative to the run directory when inside it)
+* ``{"op": "artifact", "path", "dir"}`` (``path`` relative to the run directory when inside it;
+  ``dir``, optional, the folder among the run's artifacts)
 * ``{"op": "end", "status", "reason", "time"}``
 
 ``tracking_sync.json`` says how far the journal reached a store: ``{"uri", "experiment_id",

@@ -70,7 +70,7 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(path).expanduser().absolute()
 
 
-def open_store(uri: str, experiment_name: str) -> "MlflowStore":
+def open_store(uri: str, experiment_name: str | None) -> "MlflowStore":
     """The process-wide store of (``uri``, ``experiment_name``), opened (and created) on first use."""
     key = (normalize_uri(uri), experiment_name)
     with _LOCK:
@@ -88,7 +88,7 @@ class MlflowStore:
         experiment_name: Created when missing, restored when deleted.
     """
 
-    def __init__(self, uri: str, experiment_name: str) -> None:
+    def __init__(self, uri: str, experiment_name: str | None) -> None:
         for key, value in _HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)
         self.uri = uri
@@ -101,7 +101,8 @@ class MlflowStore:
                 logging.getLogger(name).setLevel(logging.WARNING)
 
             self.client: MlflowClient = MlflowClient(tracking_uri=uri)
-            self.experiment_id = self._experiment_id(db)
+            # no experiment: a store opened only to read runs by id (nothing is created in it)
+            self.experiment_id = self._experiment_id(db) if experiment_name is not None else None
 
     def _experiment_id(self, db: Path | None) -> str:
         from mlflow.exceptions import MlflowException
@@ -146,8 +147,8 @@ class MlflowStore:
             batch_metrics, metric_list = metric_list[:room], metric_list[room:]
             self.client.log_batch(run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags, synchronous=True)
 
-    def log_artifact(self, run_id: str, path: Path) -> None:
-        self.client.log_artifact(run_id, str(path))
+    def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path)
 
     def end_run(self, run_id: str, status: str, end_time: int | None = None) -> None:
         """Terminate a run with a terminal status (FINISHED, FAILED or KILLED)."""

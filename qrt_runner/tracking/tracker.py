@@ -55,7 +55,7 @@ class LiveStore:
         opener: ``opener(uri, experiment_name)`` returns the store (default: MLflow).
     """
 
-    def __init__(self, uri: str, experiment_name: str, timeout_s: float, opener: Callable | None = None) -> None:
+    def __init__(self, uri: str, experiment_name: str | None, timeout_s: float, opener: Callable | None = None) -> None:
         self.uri, self.experiment_name, self.timeout_s = uri, experiment_name, float(timeout_s)
         self._opener = opener
         self._store: Any = None
@@ -94,7 +94,7 @@ class LiveStore:
             detail = " ".join(str(exc).split(" [SQL:")[0].split())[:200]
             reason = f"{type(exc).__name__} from {self.uri}: {detail}"
         self.offline_reason = reason
-        _LOG.warning("tracking is offline: %s", reason)
+        _LOG.info("tracking is offline: %s", reason)  # the CLI says so once, in its own words
         raise TrackingUnavailable(reason)
 
     def _bound(self) -> float:
@@ -135,7 +135,7 @@ _LIVE: dict[tuple[str, str], LiveStore] = {}
 _LIVE_LOCK = threading.Lock()
 
 
-def live_store(uri: str, experiment_name: str, timeout_s: float) -> LiveStore:
+def live_store(uri: str, experiment_name: str | None, timeout_s: float) -> LiveStore:
     """The process-wide :class:`LiveStore` of (``uri``, ``experiment_name``)."""
     from qrt_runner.tracking.mlflow_store import normalize_uri
 
@@ -172,7 +172,7 @@ def apply_entries(store: Any, run_id: str, entries: list[Mapping[str, Any]], bas
         elif op == "artifact":
             send_batch()
             path = Path(entry["path"])
-            store.log_artifact(run_id, path if path.is_absolute() else base_dir / path)
+            store.log_artifact(run_id, path if path.is_absolute() else base_dir / path, entry.get("dir"))
         elif op == "end":
             if entry.get("reason"):
                 tags["failure_reason"] = entry["reason"]
@@ -249,13 +249,17 @@ class RunTracker:
         if finite:
             self._record({"op": "metrics", "time": _now_ms(), "metrics": finite})
 
-    def log_artifact(self, path: Path) -> None:
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        """Keep a file with the run (under ``artifact_path`` in the store when given)."""
         path = Path(path)
         try:
             stored = str(path.resolve().relative_to(self.directory.resolve()))
         except ValueError:
             stored = str(path.resolve())
-        self._record({"op": "artifact", "path": stored})
+        entry = {"op": "artifact", "path": stored}
+        if artifact_path:
+            entry["dir"] = artifact_path
+        self._record(entry)
 
     def end(self, status: str, reason: str | None = None) -> None:
         """Close the run with FINISHED, FAILED or KILLED (``reason``: tag ``failure_reason``)."""

@@ -1,0 +1,145 @@
+"""Where a run's numbers come from: the software, the device snapshot and the input files.
+
+* :func:`environment`: qrt_runner's version and its own source commit (from the package's git
+  work tree, or as baked into the package when it was built), Python, the platform, and the
+  versions of the libraries that compute the numbers (SciPy drives COBYLA, L-BFGS-B and GMRES).
+* :func:`device_snapshot`: a fake device's backend version, calibration date and a hash of its
+  properties file, so that a changed snapshot shows in a replay.
+* :func:`capture_inputs`: copies of the files a run reads (an OpenQASM file, a factory module, a
+  layer noise model file, the experiment overlay), with their content hashes, kept in the run
+  directory under ``inputs/``: a run can be replayed after they changed or vanished.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import platform
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Input", "capture_inputs", "device_snapshot", "environment", "sha256_of"]
+
+PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy", "scipy")
+INPUTS_DIR = "inputs"
+_BUILD_INFO = "_build_info.json"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> dict[str, Any]:
+    """The software a run ran with (the same for every run of a process)."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "unknown"
+    commit, dirty = source_commit()
+    return {
+        "versions": versions,
+        "qrt_runner_commit": commit,
+        "qrt_runner_dirty": dirty,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def source_commit() -> tuple[str | None, bool]:
+    """qrt_runner's own source commit: its git work tree's, else the one baked in at build time."""
+    from qrt_runner.tracking.content import git_commit
+
+    package = Path(__file__).resolve().parent
+    commit, dirty = git_commit(package)
+    if commit is not None and (package.parent / "pyproject.toml").is_file():
+        return commit, dirty
+    try:
+        info = json.loads((package / _BUILD_INFO).read_text())
+        return info.get("commit"), bool(info.get("dirty", False))
+    except (OSError, ValueError):
+        return None, False
+
+
+def device_snapshot(device: Any) -> dict[str, Any] | None:
+    """A fake device's calibration snapshot: backend version, properties date, properties hash."""
+    if device is None:
+        return None
+    snapshot: dict[str, Any] = {"name": device.name, "backend_version": str(getattr(device, "backend_version", ""))}
+    properties = getattr(device, "properties", None)
+    if callable(properties):
+        try:
+            date = properties().last_update_date
+            snapshot["properties_date"] = date.isoformat() if date is not None else None
+        except Exception:  # devices without properties
+            snapshot["properties_date"] = None
+    folder, name = getattr(device, "dirname", None), getattr(device, "props_filename", None)
+    if folder and name and (Path(folder) / name).is_file():
+        snapshot["properties_sha256"] = sha256_of(Path(folder) / name)
+    return snapshot
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Input:
+    """A file a run read: which config key named it, where it was, its hash, and the kept copy."""
+
+    key: str
+    source: str
+    sha256: str
+    copy: str  # relative to the run directory
+
+
+def capture_inputs(spec: Any, run_dir: Path, experiment_file: Path | None = None) -> list[Input]:
+    """Copy the files ``spec`` reads into ``run_dir/inputs/`` and hash them."""
+    found: list[tuple[str, Path]] = []
+    circuit = spec.circuit
+    if circuit.name == "qasm":
+        found.append(("circuit.path", Path(circuit.path).expanduser()))
+    elif circuit.name == "factory":
+        module = _module_file(circuit.target.partition(":")[0])
+        if module is not None:
+            found.append(("circuit.target", module))
+    elif circuit.name == "qpy":
+        found.append(("circuit.path", Path(circuit.path).expanduser()))
+    model = getattr(spec.mitigation.resilience, "layer_noise_model", None)
+    if model:
+        found.append(("mitigation.resilience.layer_noise_model", Path(model).expanduser()))
+    if experiment_file is not None:
+        found.append(("experiment", experiment_file))
+    captured = []
+    folder = Path(run_dir) / INPUTS_DIR
+    for key, path in found:
+        if not path.is_file():
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / path.name
+        shutil.copyfile(path, copy)
+        captured.append(Input(key, str(path.resolve()), sha256_of(copy), f"{INPUTS_DIR}/{path.name}"))
+    return captured
+
+
+def inputs_record(inputs: list[Input]) -> list[dict[str, str]]:
+    return [asdict(item) for item in inputs]
+
+
+def _module_file(module_name: str) -> Path | None:
+    """The source file of a factory module (None for built-in or namespace modules)."""
+    module = sys.modules.get(module_name)
+    origin = getattr(module, "__file__", None) if module is not None else None
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            return None
+        origin = spec.origin if spec is not None else None
+    if origin is None or not origin.endswith(".py"):
+        return None
+    return Path(origin)
