@@ -115,7 +115,7 @@ class ExecutionMode:
         self.closed = True
         for job in self.jobs:
             job.cancel()
-        running = [job for job in self.jobs if job.running()]
+        running = [job for job in self.jobs if job._future is not None and job._future.running()]  # RUNNING, or about to be
         if running:
             self.cancelled = True
             self.executor.abort()
@@ -138,6 +138,10 @@ class ExecutionMode:
         return job
 
     def _execute(self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float) -> Any:
+        if self.cancelled:  # the mode was cancelled while this job was being picked up
+            job._set_status("CANCELLED")
+            job.error = "cancelled: the run was interrupted"
+            raise SessionClosedError(job.error)
         remaining = self.remaining()
         if self.expired or (self.started_at is not None and remaining is not None and remaining <= 0):
             self.expired = True
@@ -164,6 +168,8 @@ class ExecutionMode:
         outputs = []
         try:
             for task in tasks:
+                if self.cancelled:
+                    raise SessionClosedError("cancelled: the run was interrupted")
                 output, ran = self.executor.run(task, deadline, on_start)
                 job.usage_s += ran
                 outputs.append(output)
