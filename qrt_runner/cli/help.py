@@ -13,6 +13,8 @@ usage:
   qrt-run [group=option] [key=value] ...        one run
   qrt-run -m key=a,b,c [hydra/launcher=joblib]  a sweep: one run per combination
   qrt-run sync <run or sweep dir>...            upload runs that were not tracked (--help)
+  qrt-run replay <run dir | run id> [overrides] run a recorded run again, report what moved (--help)
+  qrt-run diff <run A> <run B>                  what differs between two runs (--help)
 
 config groups (group=option):
 {groups}
@@ -28,6 +30,7 @@ sweeps:
 exit codes:
   0 every run finished and was tracked    1 a run ended FAILED or KILLED
   2 invalid config or input; nothing ran  3 finished, but not tracked (qrt-run sync uploads it)
+  4 replay/diff: the results differ
   130 interrupted (Ctrl-C) outside a job   143/129 terminated by SIGTERM/SIGHUP (what finished is kept)
 
 Hydra's own flags: qrt-run --hydra-help. Documentation: the README."""
