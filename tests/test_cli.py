@@ -118,6 +118,7 @@ def test_non_editable_install_runs_from_any_directory(tmp_path):
     shipped |= {"experiments/" + p.name for p in (REPO / "experiments").iterdir() if p.suffix in (".py", ".yaml")}
     assert shipped <= installed, sorted(shipped - installed)  # every module, config and experiment is in the wheel
     assert (target / "qrt_runner" / "experiments" / "ghz_sampler.yaml").is_file()
+    assert set(json.loads((target / "qrt_runner" / "_build_info.json").read_text())) == {"commit", "dirty"}  # baked at build
     work = tmp_path / "elsewhere"
     work.mkdir()
     proc = subprocess.run(
