@@ -153,6 +153,8 @@ CASES: list[tuple[list[str], str, dict]] = [
     ([*VQE, "task.resume_from=old"], "its optimizer_state.json is not an optimiser state", {"old/optimizer_state.json": "garbage"}),
     ([*VQE, "task.resume_from=empty_run"], "task.resume_from='empty_run': has no optimizer_state.json", {"empty_run": None}),
     ([*VQE, "task.resume_from=0123456789abcdef", "tracking=none"], "is not a run directory, and tracking is off", {}),
+    # a run directory that cannot be written (here: below a file)
+    (["hydra.run.dir=a_file/out"], "cannot write", {"a_file": "not a folder"}),
     # tracking
     (["tracking.uri=ftp://x"], "tracking.uri='ftp://x': is not a tracking store MLflow can use", {}),
     (["tracking.uri="], "tracking.uri=''", {}),

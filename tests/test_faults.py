@@ -193,3 +193,14 @@ def test_work_too_big_for_this_machine_is_refused_before_anything_runs(tmp_path,
     assert proc.returncode == 2 and time.time() - started < 30
     assert "more than half this machine's" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_corrupt_store_costs_one_line_and_keeps_the_run(tmp_path):
+    (tmp_path / "mlflow.db").write_text("this is not a database")
+    proc = run_cli(["experiment=ghz_sampler", "primitive.default_shots=64", "backend.max_parallel_threads=1", "hydra.run.dir=out"],
+                   cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not tracked" in lines[0] and "DatabaseError" in lines[0] and "Traceback" not in proc.stderr
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "FINISHED"
+    assert (tmp_path / "out" / "tracking.jsonl").is_file()

@@ -103,9 +103,9 @@ def run_hydra(args: list[str]) -> int:
         print(f"qrt-run: invalid config: {config_error(exc)}", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except OSError as exc:  # a read-only or full working directory, most often
-        place = exc.filename or "a file"
-        print(f"qrt-run: cannot write {place} ({exc.strerror or type(exc).__name__}); run from a writable folder, "
-              "or set hydra.run.dir=<a writable folder> (hydra.sweep.dir for -m)", file=sys.stderr)
+        place = exc.filename or "the run directory"
+        print(f"qrt-run: invalid config: hydra.run.dir: cannot write {place} ({exc.strerror or type(exc).__name__}); run "
+              "from a writable folder, or set hydra.run.dir=<a writable folder> (hydra.sweep.dir for -m)", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except KeyboardInterrupt:
         code = outcome.EXIT_INTERRUPTED
