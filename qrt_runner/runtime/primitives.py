@@ -1,0 +1,161 @@
+"""``EstimatorV2`` and ``SamplerV2`` with qiskit-ibm-runtime's signatures, mitigation applied locally.
+
+A script written for IBM's primitives runs with its import line changed: ``mode=`` a fake device,
+an ``AerSimulator``, a :class:`~qrt_runner.runtime.session.Session` or ``Batch``; ``options=`` a
+dict or an options object; ``primitive.options.<IBM path> = value``; jobs with ``job_id()``,
+``status()``, ``result()``, ``cancel()``, ``usage()``, ``metrics()`` and ``session_id``. Unlike
+IBM's local testing mode, the resilience, twirling and dynamical-decoupling options are applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Iterable
+
+from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, BaseSamplerV2
+
+from qrt_runner.errors import ConfigError
+from qrt_runner.modes import ExecutionMode, LocalJob
+from qrt_runner.runtime.options import EstimatorOptions, SamplerOptions, coerce_options
+from qrt_runner.runtime.session import Session, local_backend
+
+__all__ = ["EstimatorV2", "RuntimeJob", "SamplerV2"]
+
+_DEFAULT_MAX_EXECUTION_TIME = 10800.0
+
+
+class RuntimeJob(BasePrimitiveJob):
+    """A job seen as qiskit-ibm-runtime's ``RuntimeJobV2``: ``status()`` is a string."""
+
+    def __init__(self, job: LocalJob, session_id: str | None, tags: list | None) -> None:
+        super().__init__(job.job_id())
+        self._job, self.session_id, self.tags = job, session_id, list(tags or [])
+        self.creation_date = time.time()
+
+    def result(self) -> Any:
+        return self._job.result()
+
+    def status(self) -> str:
+        return self._job.status_history[-1][0]
+
+    def done(self) -> bool:
+        return self._job.done()
+
+    def running(self) -> bool:
+        return self._job.running()
+
+    def cancelled(self) -> bool:
+        return self._job.cancelled()
+
+    def in_final_state(self) -> bool:
+        return self._job.in_final_state()
+
+    def cancel(self) -> bool:
+        return self._job.cancel()
+
+    def usage(self) -> float:
+        """Seconds the job ran (IBM: quantum seconds billed)."""
+        return float(self._job.usage_s)
+
+    def metrics(self) -> dict[str, Any]:
+        """IBM's job metrics: usage seconds and the timestamps of the job's states."""
+        history = {status: stamp for status, stamp in self._job.status_history}
+        return {"usage": {"seconds": self.usage(), "quantum_seconds": self.usage()},
+                "timestamps": {"created": history.get("QUEUED"), "running": history.get("RUNNING"),
+                               "finished": history.get("DONE") or history.get("CANCELLED") or history.get("ERROR")},
+                "status_history": list(self._job.status_history), "tags": self.tags}
+
+
+class _RuntimePrimitive:
+    """What both primitives share: the mode, the options, and the local primitive per run."""
+
+    _options_kind: type = EstimatorOptions
+
+    def __init__(self, mode: Any = None, options: Any = None) -> None:
+        if mode is None:
+            raise TypeError(f"{type(self).__name__}: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
+        self._mode = mode
+        self._backends: dict = {}
+        self.options = coerce_options(options, self._options_kind)
+
+    @property
+    def mode(self) -> Any:
+        return self._mode
+
+    def _target(self):
+        seed = self.options.simulator.seed_simulator
+        if isinstance(self._mode, Session):
+            return self._mode._open(seed)
+        if seed not in self._backends:
+            self._backends[seed] = local_backend(self._mode, seed)
+        backend = self._backends[seed]
+        return backend, ExecutionMode("job", backend.executor)
+
+    def _mitigation(self, primitive: str, backend) -> Any:
+        from qrt_runner.mitigation.options import finalize
+
+        logging.getLogger("qrt_runner").setLevel(self.options.environment.log_level or "WARNING")
+        try:
+            mitigation = finalize(self.options.mitigation(), primitive=primitive)
+        except ConfigError as exc:  # the CLI's message, with options.<path> for the key
+            raise ValueError(f"options.{str(exc).removeprefix('mitigation.')}") from None
+        if mitigation.dd_enable and backend.device is None:
+            raise ValueError("options.dynamical_decoupling.enable=True: needs a device's instruction durations; use a fake device as the mode")
+        if mitigation.needs_layer_noise and mitigation.layer_noise_model is None and backend.device is None:
+            raise ValueError("options.resilience: PEC and PEA need a layer noise model; use a fake device as the mode")
+        return mitigation
+
+    def _max_execution_time(self) -> float:
+        return float(self.options.max_execution_time or _DEFAULT_MAX_EXECUTION_TIME)
+
+
+class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
+    """qiskit-ibm-runtime's ``EstimatorV2``, run locally with its mitigation applied.
+
+    Args:
+        mode: a fake device (``FakeManilaV2()``), an ``AerSimulator``, a ``Session`` or a ``Batch``.
+        options: a dict, an :class:`~qrt_runner.runtime.options.EstimatorOptions` or IBM's options.
+    """
+
+    _options_kind = EstimatorOptions
+
+    def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> RuntimeJob:
+        from qrt_runner.primitives.estimator import Estimator
+
+        backend, mode = self._target()
+        job = Estimator(backend, mode, self.local_options(backend)).run(pubs, precision=precision)
+        return RuntimeJob(job, mode.session_id, self.options.environment.job_tags)
+
+    def local_options(self, backend) -> Any:
+        """The local Estimator's options these options stand for (ValueError for a bad combination)."""
+        from qrt_runner.primitives.estimator import EstimatorOptions as LocalOptions
+
+        options = self.options
+        return LocalOptions(options.default_precision, options.default_shots, self._max_execution_time(),
+                            self._mitigation("estimator", backend))
+
+
+class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
+    """qiskit-ibm-runtime's ``SamplerV2``, run locally with twirling and decoupling applied.
+
+    Args:
+        mode: a fake device (``FakeManilaV2()``), an ``AerSimulator``, a ``Session`` or a ``Batch``.
+        options: a dict, a :class:`~qrt_runner.runtime.options.SamplerOptions` or IBM's options.
+    """
+
+    _options_kind = SamplerOptions
+
+    def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> RuntimeJob:
+        from qrt_runner.primitives.sampler import Sampler
+
+        backend, mode = self._target()
+        job = Sampler(backend, mode, self.local_options(backend)).run(pubs, shots=shots)
+        return RuntimeJob(job, mode.session_id, self.options.environment.job_tags)
+
+    def local_options(self, backend) -> Any:
+        """The local Sampler's options these options stand for (ValueError for a bad combination)."""
+        from qrt_runner.primitives.sampler import SamplerOptions as LocalOptions
+
+        mitigation = self._mitigation("sampler", backend)
+        return LocalOptions(self.options.default_shots, self._max_execution_time(), mitigation if mitigation.active else None)
