@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict
 from typing import Any
 
@@ -18,6 +19,12 @@ from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.spec import RunSpec
 from qrt_runner.transpile import IsaCompiler
+
+
+LOCAL_CHANNEL = "local"
+LOCAL_NOTE = ("backend=ibm with backend.channel=local runs qiskit-ibm-runtime's local testing mode on {device}: "
+              "the whole hardware path (options, Session/Batch, jobs) without an account, but IBM's local mode "
+              "ignores every mitigation option (use backend={device} for local mitigation)")
 
 
 def runtime_options(spec: RunSpec) -> dict[str, Any]:
@@ -50,10 +57,16 @@ def _set_fields(tree: dict) -> dict:
 
 
 def connect(spec: RunSpec) -> BackendV2:
-    """The IBM device named by ``backend.device`` (least busy when null), from the user's account."""
+    """The IBM device named by ``backend.device`` (least busy when null), from the user's account;
+    with ``backend.channel=local``, the fake device of that name, run by qiskit-ibm-runtime's
+    local testing mode (the hardware path rehearsed offline)."""
+    backend = spec.backend
+    if backend.channel == LOCAL_CHANNEL:
+        from qrt_runner.fake_backends import fake_backend
+
+        return fake_backend(backend.device)
     from qiskit_ibm_runtime import QiskitRuntimeService
 
-    backend = spec.backend
     try:
         service = QiskitRuntimeService(channel=backend.channel, instance=backend.instance)
         if backend.device:
@@ -99,15 +112,28 @@ class IbmJob:
 
 
 class IbmPrimitive:
-    """Transpiles each PUB for the device and runs it with qiskit-ibm-runtime's V2 primitive."""
+    """Transpiles each PUB for the device and runs it with qiskit-ibm-runtime's V2 primitive.
 
-    def __init__(self, spec: RunSpec, device: BackendV2, mode):
+    Args:
+        spec: the run (its primitive and options).
+        device: the IBM device (or, in local testing mode, a fake device).
+        mode: the device, or a qiskit-ibm-runtime ``Session`` or ``Batch`` on it.
+        sampler_shots: a Sampler with these default shots instead of the spec's primitive (the
+            final sampling of a QAOA run).
+        jobs: a list to record the jobs in (shared by the primitives of one run).
+    """
+
+    def __init__(self, spec: RunSpec, device: BackendV2, mode, sampler_shots: int | None = None, jobs: list | None = None):
         from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
-        self.is_estimator = spec.is_estimator
+        self.is_estimator = spec.is_estimator and sampler_shots is None
         self.compiler = IsaCompiler(device, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
-        primitive_class = EstimatorV2 if self.is_estimator else SamplerV2
-        self.primitive = primitive_class(mode=mode, options=runtime_options(spec))
+        self.jobs: list[IbmJob] = jobs if jobs is not None else []
+        options = runtime_options(spec) if sampler_shots is None else {
+            "default_shots": sampler_shots, "max_execution_time": math.ceil(spec.primitive.max_execution_time)}
+        with warnings.catch_warnings():  # qiskit-ibm-runtime 0.50+ deprecates EstimatorV2 for its client-side one
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.primitive = (EstimatorV2 if self.is_estimator else SamplerV2)(mode=mode, options=options)
 
     def run(self, pubs: list[tuple]) -> IbmJob:
         mapped = []
@@ -117,7 +143,11 @@ class IbmPrimitive:
             if self.is_estimator:
                 rest[0] = [observable.apply_layout(isa.layout) for observable in rest[0]]
             mapped.append((isa, *rest))
-        return IbmJob(self.primitive.run(mapped))
+        with warnings.catch_warnings():  # local testing mode says so per job; qrt-run says it once
+            warnings.filterwarnings("ignore", message=".*no effect in local testing mode")
+            job = IbmJob(self.primitive.run(mapped))
+        self.jobs.append(job)
+        return job
 
 
 def open_mode(mode: str, device: BackendV2, max_time: float):

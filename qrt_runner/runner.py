@@ -132,7 +132,7 @@ def run_experiment(
     if workload is None:
         workload = build_workload(spec)
     t_built = time.perf_counter()
-    target = _ibm_target(spec, device) if is_ibm else _local_target(spec, backend)
+    target = ibm_target(spec, device) if is_ibm else _local_target(spec, backend)
     isa = target.compiler.compile(workload.circuit)
     t_transpiled = time.perf_counter()
 
@@ -241,6 +241,8 @@ class _Target:
     session_id: str | None
     close: Callable[[], None]
     device: BackendV2 | None = None
+    sampler: Callable[[int, float], object] | None = None  # a Sampler on the same backend and mode
+    jobs: Callable[[], list] | None = None  # the jobs run so far, in submission order
 
 
 def _seeds(spec: RunSpec) -> dict[str, int]:
@@ -270,16 +272,27 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     else:
         mitigation = spec.effective_mitigation if spec.effective_mitigation.active else None
         primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation))
-    return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel, backend.device)
+    def sampler(shots: int, max_execution_time: float):
+        return Sampler(backend, mode, SamplerOptions(shots, max_execution_time))
+
+    return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel, backend.device,
+                   sampler, lambda: list(mode.jobs))
 
 
-def _ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
+def ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
+    """Jobs of qiskit-ibm-runtime's primitives in the run's IBM mode (a Session, a Batch or jobs)."""
     device = device if device is not None else ibm.connect(spec)
     mode = ibm.open_mode(spec.session.mode, device, spec.session.max_time)
     primitive = ibm.IbmPrimitive(spec, device, mode)
     session_id = getattr(mode, "session_id", None)
     close = getattr(mode, "close", None) if mode is not device else None
-    return _Target(f"ibm:{device.name}", primitive.compiler, primitive, session_id, close or (lambda: None), device)
+    jobs = primitive.jobs
+
+    def sampler(shots: int, max_execution_time: float):
+        return ibm.IbmPrimitive(spec, device, mode, sampler_shots=shots, jobs=jobs)
+
+    return _Target(f"ibm:{device.name}", primitive.compiler, primitive, session_id, close or (lambda: None), device,
+                   sampler, lambda: list(jobs))
 
 
 def ideal_fidelities(circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]) -> list[float | None] | None:

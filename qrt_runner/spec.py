@@ -298,6 +298,12 @@ def _validate_primitive(spec: RunSpec) -> None:
 
 def _validate_backend(spec: RunSpec) -> None:
     backend = spec.backend
+    if isinstance(backend, s.IbmBackendConfig) and backend.channel == "local":
+        from qrt_runner.fake_backends import fake_backend_names
+
+        if backend.device not in fake_backend_names():
+            raise ConfigError("backend.device", backend.device, "backend.channel=local rehearses the hardware path on a fake device",
+                              "give a fake device, e.g. backend.device=fake_manila")
     if isinstance(backend, s.BackendConfig):
         _one_of("backend.method", backend.method, AER_METHODS)
         if backend.max_parallel_threads < 0:
@@ -332,8 +338,6 @@ def _validate_session(session: s.SessionConfig) -> None:
 def _validate_task(spec: RunSpec) -> None:
     task = spec.task
     if isinstance(task, s.VqeTask):
-        if spec.backend.name == "ibm":
-            raise ConfigError("task", task.name, "optimisation loops on backend=ibm are not available in this version", "use backend=aer or backend=fake_<device>")
         if not spec.is_estimator:
             raise ConfigError("primitive", spec.primitive.name, f"task={task.name} optimises expectation values", "use primitive=estimator")
         _one_of("task.optimizer.name", task.optimizer.name, OPTIMIZERS)

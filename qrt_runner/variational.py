@@ -20,10 +20,9 @@ from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.interrupts import describe
 from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
-from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
 from qrt_runner.provenance import device_snapshot
-from qrt_runner.runner import Workload, job_failures, _local_target, _seeds, package_versions, transpiled_record
+from qrt_runner.runner import Workload, _local_target, _seeds, ibm_target, job_failures, package_versions, transpiled_record
 from qrt_runner.spec import RunSpec
 
 STATE_FILE = "optimizer_state.json"
@@ -132,6 +131,7 @@ def run_variational(
     workload: Workload,
     *,
     backend: LocalBackend | None = None,
+    device=None,
     state: OptimizerState | None = None,
     on_iteration: Callable[[Iteration, OptimizerState, float], None] | None = None,
 ) -> RunResult:
@@ -141,18 +141,19 @@ def run_variational(
         spec: a spec with ``task=vqe`` or ``task=qaoa``.
         workload: its circuit and observables.
         backend: a local backend to reuse.
+        device: for ``backend=ibm``, the device (every iteration is a job of one IBM Session in
+            session mode); connected from the spec when None.
         state: an optimiser state to continue from (``task.resume_from``).
         on_iteration: called after every iteration with its record, the state and the job time.
     """
     task = spec.task
     t_start = time.perf_counter()
-    target = _local_target(spec, backend)
+    target = ibm_target(spec, device) if spec.backend.name == "ibm" else _local_target(spec, backend)
     circuit = workload.circuit
     label, hamiltonian = workload.observables[0]
     isa = target.compiler.compile(circuit)
     t_transpiled = time.perf_counter()
     x0 = starting_point(spec, workload, state)
-    mode = target.primitive.mode
     history: list[dict] = []
 
     def objective(points: np.ndarray):
@@ -217,10 +218,7 @@ def run_variational(
         session_id=target.session_id,
         parameter_names=[p.name for p in circuit.parameters],
         parameter_values=best_x,
-        jobs=[
-            JobRecord.from_job(job, (0, 0))
-            for job in mode.jobs
-        ],
+        jobs=[JobRecord.from_job(job, (0, 0)) for job in target.jobs()],
         seeds=_seeds(spec),
         versions=dict(package_versions()),
         transpiled=transpiled_record(isa),
@@ -245,7 +243,7 @@ def _sample_solution(spec: RunSpec, target, workload: Workload, best_x: np.ndarr
     """Sample the optimised QAOA circuit and report the best cut found against the optimum."""
     task = spec.task
     measured = workload.circuit.measure_all(inplace=False)
-    sampler = Sampler(target.primitive.backend, target.primitive.mode, SamplerOptions(task.final_shots, spec.primitive.max_execution_time))
+    sampler = target.sampler(task.final_shots, spec.primitive.max_execution_time)
     counts = sampler.run([(measured, best_x)]).result()[0].data.meas.get_counts()
     edges = spec.circuit.edges
     cuts = {bits: cut_value(bits, edges) for bits in counts}

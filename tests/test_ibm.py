@@ -69,3 +69,46 @@ def test_cli_without_an_ibm_account_exits_2_with_one_line(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "backend='ibm': cannot reach it on IBM Quantum" in lines[0]
     assert "save_account" in lines[0] and not list(tmp_path.rglob("config.yaml"))
+
+
+REHEARSAL = ["backend=ibm", "backend.device=fake_manila", "backend.channel=local", "backend.instance=null"]
+
+
+def _store_run(db):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{db}")
+    (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+    return client, run
+
+
+def test_a_vqe_in_an_ibm_session_is_rehearsed_offline_from_the_cli(tmp_path):
+    from conftest import run_cli
+
+    proc = run_cli(["experiment=vqe_h2", *REHEARSAL, "task.optimizer.name=spsa", "task.optimizer.maxiter=3",
+                    "primitive.default_precision=0.1", "session.mode=session", "hydra.run.dir=out"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "ignores every mitigation option" in proc.stdout and "Warning" not in proc.stderr
+    import json
+
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["backend"] == "ibm:fake_manila" and results["mode"] == "session"
+    assert results["optimization"]["iterations"] == 3 and len(results["jobs"]) == 3  # one job of the session per step
+    assert {job["status"] for job in results["jobs"]} == {"DONE"}
+    client, run = _store_run(tmp_path / "mlflow.db")
+    assert run.info.status == "FINISHED" and run.data.tags["backend"] == "ibm:fake_manila"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "energy")] == [1, 2, 3]
+
+
+def test_a_scan_is_rehearsed_offline_from_the_cli(tmp_path):
+    from conftest import run_cli
+
+    proc = run_cli(["experiment=h2_estimator", *REHEARSAL, "primitive.default_precision=0.1", "hydra.run.dir=out"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    client, run = _store_run(tmp_path / "mlflow.db")
+    assert run.info.status == "FINISHED" and len(client.get_metric_history(run.info.run_id, "ev/0")) == 21
+
+
+def test_the_local_channel_needs_a_fake_device():
+    with pytest.raises(Exception, match="backend.device='ibm_torino': backend.channel=local rehearses the hardware path on a fake device"):
+        spec_for(["backend=ibm", "backend.channel=local", "backend.device=ibm_torino"])

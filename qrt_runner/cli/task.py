@@ -247,8 +247,12 @@ def execute(prepared: Prepared, point: Point, tracker):
     from qrt_runner.runner import run_experiment
     from qrt_runner.scan import summarize_scan
 
+    from qrt_runner import ibm
+
     spec = prepared.spec
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(point.overrides)}", flush=True)
+    if spec.backend.name == "ibm" and spec.backend.channel == ibm.LOCAL_CHANNEL:
+        print("qrt-run: note: " + ibm.LOCAL_NOTE.format(device=spec.backend.device), flush=True)
     if spec.task.name in ("vqe", "qaoa"):
         return _run_loop(prepared, point, tracker)
     result = run_experiment(spec, prepared.workload, device=prepared.device, progress=print_progress)
@@ -320,7 +324,7 @@ def _run_loop(prepared: Prepared, point: Point, tracker):
         bar.update(iteration.iteration, iteration.energy, iteration.std, iteration.best_energy)
 
     try:
-        result = run_variational(spec, prepared.workload, state=prepared.state, on_iteration=on_iteration)
+        result = run_variational(spec, prepared.workload, device=prepared.device, state=prepared.state, on_iteration=on_iteration)
     finally:
         bar.close()
     names = result.parameter_names
