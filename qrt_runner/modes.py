@@ -21,6 +21,8 @@ from qrt_runner.simulation.task import SimTask
 
 
 _STOP_WAIT_S = 5.0
+#: IBM's service ends any job after three hours of QPU time; the local emulation uses the same bound.
+SYSTEM_LIMIT_S = 10800.0
 
 
 class SessionClosedError(RuntimeError):
@@ -35,6 +37,8 @@ class LocalJob(BasePrimitiveJob):
         self.mode = mode
         self.status_history: list[tuple[str, float]] = [("QUEUED", time.time())]
         self.usage_s = 0.0
+        self.limit_s: float | None = None  # the time limit that applied: the smallest of the bounds
+        self.limit_reason: str | None = None  # which bound it was
         self.seed_simulator = 0
         self.error: str | None = None
         self._future: Future | None = None
@@ -72,22 +76,36 @@ class ExecutionMode:
 
     Jobs run one after another, in submission order, on one simulator process.
 
+    A job's time limit is the smallest of its ``max_execution_time``, the time its session or
+    batch has left, and the service's own limit (:data:`SYSTEM_LIMIT_S`); each job records which
+    applied. A session with no job queued or running for longer than ``interactive_ttl`` is
+    paused (as IBM's sessions are, "due to a lack of queued session jobs"); the next job resumes
+    it. ``state_history`` holds ``(state, unix time)``: pending, active, paused, then closed,
+    expired or cancelled.
+
     Args:
         mode: ``job``, ``session`` or ``batch``.
         executor: the simulator process.
         max_time: seconds a session or batch may run, counted from its first job's start.
+        interactive_ttl: seconds without a queued job after which a session is paused (None: never).
+        system_limit: the service's time limit of one job.
     """
 
-    def __init__(self, mode: str, executor: ProcessExecutor, max_time: float | None = None):
+    def __init__(self, mode: str, executor: ProcessExecutor, max_time: float | None = None,
+                 interactive_ttl: float | None = None, system_limit: float = SYSTEM_LIMIT_S):
         self.mode = mode
         self.executor = executor
         self.max_time = max_time if mode != "job" else None
+        self.interactive_ttl = interactive_ttl if mode == "session" else None
+        self.system_limit = system_limit
         self.session_id = f"{mode}-{uuid.uuid4().hex[:12]}" if mode != "job" else None
         self.started_at: float | None = None
         self.closed = False
         self.expired = False
         self.cancelled = False
         self.jobs: list[LocalJob] = []
+        self.state_history: list[tuple[str, float]] = [("pending", time.time())]
+        self._idle_since: float | None = None
         self._queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qrt-{mode}")
 
     def __enter__(self) -> "ExecutionMode":
@@ -104,21 +122,34 @@ class ExecutionMode:
             return self.max_time
         return self.max_time - (time.time() - self.started_at)
 
+    def record(self) -> dict[str, Any] | None:
+        """The session or batch as results.json shows it (None in job mode)."""
+        if self.mode == "job":
+            return None
+        return {"session_id": self.session_id, "mode": self.mode, "max_time": self.max_time,
+                "interactive_ttl": self.interactive_ttl, "state_history": [list(item) for item in self.state_history]}
+
+    def _state(self, state: str, at: float | None = None) -> None:
+        if self.state_history[-1][0] != state:
+            self.state_history.append((state, time.time() if at is None else at))
+
     def close(self) -> None:
         """Let submitted jobs finish; refuse new ones."""
         self.closed = True
         self._queue.shutdown(wait=True)
+        if not (self.expired or self.cancelled):
+            self._state("closed")
 
     def cancel(self) -> None:
         """Close now: queued jobs are cancelled, a running one is stopped (its simulator process
         killed); returns once the stopped job has recorded its CANCELLED status (a few seconds at most)."""
         self.closed = True
-        for job in self.jobs:
-            job.cancel()
+        stopped = [job for job in self.jobs if job.cancel()]
         running = [job for job in self.jobs if job._future is not None and job._future.running()]  # RUNNING, or about to be
         if running:
             self.cancelled = True
             self.executor.abort()
+        self._state("cancelled" if running or stopped else "closed")
         self._queue.shutdown(wait=False, cancel_futures=True)
         wait([job._future for job in running if job._future is not None], timeout=_STOP_WAIT_S)
 
@@ -132,6 +163,11 @@ class ExecutionMode:
         if self.closed or self.expired:
             state = "expired" if self.expired else "closed"
             raise SessionClosedError(f"the {self.mode} {self.session_id} is {state}; no new jobs are accepted")
+        now = time.time()
+        if (self.interactive_ttl is not None and self._idle_since is not None and not any(not j.in_final_state() for j in self.jobs)
+                and now - self._idle_since > self.interactive_ttl):
+            self._state("paused", self._idle_since + self.interactive_ttl)  # no queued job within the TTL
+            self._state("active", now)  # this job resumes it
         job = LocalJob(f"job-{uuid.uuid4().hex[:12]}", self)
         self.jobs.append(job)
         job._future = self._queue.submit(self._execute, job, tasks, postprocess, max_execution_time)
@@ -145,6 +181,7 @@ class ExecutionMode:
         remaining = self.remaining()
         if self.expired or (self.started_at is not None and remaining is not None and remaining <= 0):
             self.expired = True
+            self._state("expired")
             job._set_status("CANCELLED")
             job.error = f"the {self.mode} {self.session_id} expired before this job started"
             raise SessionClosedError(job.error)
@@ -157,13 +194,16 @@ class ExecutionMode:
                 job._set_status("RUNNING")
                 if self.started_at is None:
                     self.started_at = started
+                if self.mode != "job":
+                    self._state("active", started)
+                bounds = {"max_execution_time": max_execution_time, "system": self.system_limit}
+                if self.max_time is not None:
+                    bounds[f"{self.mode} max_time"] = self.started_at + self.max_time - started
+                job.limit_reason = min(bounds, key=bounds.get)
+                job.limit_s = bounds[job.limit_reason]
 
         def deadline(started: float) -> float:
-            limit = clock["start"] + max_execution_time
-            remaining = self.remaining()
-            if remaining is not None:
-                limit = min(limit, self.started_at + self.max_time)
-            return limit
+            return clock["start"] + job.limit_s
 
         outputs = []
         try:
@@ -179,7 +219,10 @@ class ExecutionMode:
             session_limited = self.max_time is not None and self.remaining() is not None and self.remaining() <= 0.05
             if session_limited:
                 self.expired = True
+                self._state("expired")
                 reason = f"the {self.mode} {self.session_id} reached its max_time of {self.max_time:g} s"
+            elif job.limit_reason == "system":
+                reason = f"the job exceeded the service's limit of {self.system_limit:g} s"
             else:
                 reason = f"the job exceeded max_execution_time={max_execution_time:g} s"
             job.error = f"{reason}; stopped after {exc.ran_s:.2f} s of execution"
@@ -192,4 +235,6 @@ class ExecutionMode:
             job._set_status("CANCELLED" if self.cancelled else "ERROR")
             raise
         job._set_status("DONE")
+        if all(j.in_final_state() or j is job for j in self.jobs):
+            self._idle_since = time.time()
         return result

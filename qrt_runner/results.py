@@ -25,12 +25,14 @@ class JobRecord:
     parameter_sets: tuple[int, int]
     seed_simulator: int
     error: str | None = None
+    limit_s: float | None = None  # the time limit that applied, and which bound it was
+    limit: str | None = None
 
     @classmethod
     def from_job(cls, job: Any, parameter_sets: tuple[int, int]) -> "JobRecord":
         """The record of a finished (or failed) job of an execution mode."""
         return cls(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, parameter_sets,
-                   job.seed_simulator, job.error)
+                   job.seed_simulator, job.error, getattr(job, "limit_s", None), getattr(job, "limit_reason", None))
 
 
 @dataclass
@@ -89,6 +91,7 @@ class RunResult:
     mitigation: dict[str, Any] | None = None
     objective: dict[str, Any] | None = None
     device: dict[str, Any] | None = None
+    session: dict[str, Any] | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, str]] = field(default_factory=list)
 
@@ -106,6 +109,7 @@ class RunResult:
             "backend": self.backend,
             "mode": self.mode,
             "session_id": self.session_id,
+            "session": self.session,
             "job_ids": [job.job_id for job in self.jobs],
             "jobs": [
                 {
@@ -116,6 +120,8 @@ class RunResult:
                     "parameter_sets": list(job.parameter_sets),
                     "seed_simulator": job.seed_simulator,
                     "error": job.error,
+                    "limit_s": job.limit_s,
+                    "limit": job.limit,
                 }
                 for job in self.jobs
             ],

@@ -210,6 +210,7 @@ def run_experiment(
         JobRecord.from_job(job, span)
         for span, job in submitted
     ]
+    result.session = target.session_record()
     shots = spec.shots
     if spec.effective_mitigation.active:
         result.mitigation = {"effective": spec.effective_mitigation.to_dict(), "jobs": diagnostics}
@@ -243,6 +244,7 @@ class _Target:
     device: BackendV2 | None = None
     sampler: Callable[[int, float], object] | None = None  # a Sampler on the same backend and mode
     jobs: Callable[[], list] | None = None  # the jobs run so far, in submission order
+    session_record: Callable[[], dict | None] = lambda: None  # the session's limits and state history
 
 
 def _seeds(spec: RunSpec) -> dict[str, int]:
@@ -264,7 +266,7 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
             seed_transpiler=spec.transpile.seed_transpiler,
             executor=executor,
         )
-    mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time)
+    mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time, spec.session.interactive_ttl)
     prim = spec.primitive
     if spec.is_estimator:
         options = EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation)
@@ -276,7 +278,7 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
         return Sampler(backend, mode, SamplerOptions(shots, max_execution_time))
 
     return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel, backend.device,
-                   sampler, lambda: list(mode.jobs))
+                   sampler, lambda: list(mode.jobs), mode.record)
 
 
 def ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:

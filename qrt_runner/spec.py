@@ -328,6 +328,9 @@ def _validate_session(session: s.SessionConfig) -> None:
     _one_of("session.mode", session.mode, SESSION_MODES)
     if session.max_time <= 0:
         raise ConfigError("session.max_time", session.max_time, "must be > 0 seconds", "set the session's time limit in seconds")
+    if session.interactive_ttl is not None and session.interactive_ttl <= 0:
+        raise ConfigError("session.interactive_ttl", session.interactive_ttl, "must be > 0 seconds, or null",
+                          "set the seconds without a queued job after which a session pauses, or null for never")
     if session.parameter_sets_per_job < 0:
         raise ConfigError(
             "session.parameter_sets_per_job", session.parameter_sets_per_job, "must be >= 0",

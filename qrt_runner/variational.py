@@ -219,6 +219,7 @@ def run_variational(
         parameter_names=[p.name for p in circuit.parameters],
         parameter_values=best_x,
         jobs=[JobRecord.from_job(job, (0, 0)) for job in target.jobs()],
+        session=target.session_record(),
         seeds=_seeds(spec),
         versions=dict(package_versions()),
         transpiled=transpiled_record(isa),

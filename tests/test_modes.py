@@ -108,3 +108,38 @@ def test_cancelling_a_mode_stops_the_running_simulation_at_once(backend):
         job.result()
     assert time.time() - started < 2.0
     assert job.status().name == "CANCELLED"
+
+
+def test_a_session_pauses_after_its_interactive_ttl_and_the_next_job_resumes_it(backend):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1)
+    circuit.h(0)
+    with ExecutionMode("session", backend.executor, max_time=600, interactive_ttl=0.2) as session:
+        estimator = Estimator(backend, session, options=EstimatorOptions(default_precision=0))
+        estimator.run([(circuit, "X")]).result()
+        time.sleep(0.5)  # no job queued for longer than the TTL
+        job = estimator.run([(circuit, "X")])
+        job.result()
+    states = [state for state, _ in session.state_history]
+    assert states == ["pending", "active", "paused", "active", "closed"]
+    times = dict(zip(states[:3], [t for _, t in session.state_history]))
+    assert times["paused"] > times["active"]
+    assert job.limit_reason == "session max_time" and job.limit_s < 600  # the session had less left than 10800 s
+    record = session.record()
+    assert record["interactive_ttl"] == 0.2 and record["state_history"][2][0] == "paused"
+
+
+def test_a_jobs_limit_is_the_smallest_of_its_bounds(backend):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1)
+    circuit.h(0)
+    with ExecutionMode("session", backend.executor, max_time=30, system_limit=50) as session:
+        job = Estimator(backend, session, options=EstimatorOptions(default_precision=0, max_execution_time=100)).run([(circuit, "Z")])
+        job.result()
+    assert job.limit_reason == "session max_time" and 29 < job.limit_s <= 30
+    mode = ExecutionMode("job", backend.executor, system_limit=5)
+    job = Estimator(backend, mode, options=EstimatorOptions(default_precision=0, max_execution_time=100)).run([(circuit, "Z")])
+    job.result()
+    assert (job.limit_reason, job.limit_s) == ("system", 5)

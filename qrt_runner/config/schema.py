@@ -199,6 +199,7 @@ class SessionConfig:
     mode: str = "job"
     max_time: float = 28800.0
     parameter_sets_per_job: int = 0
+    interactive_ttl: Optional[float] = 60.0
 
 
 @dataclass
