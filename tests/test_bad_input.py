@@ -17,6 +17,8 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
+
 SU2 = ["circuit=efficient_su2", "circuit.num_qubits=3", "observables=ising"]
 VQE = ["task=vqe", "circuit=efficient_su2", "circuit.num_qubits=2", "circuit.reps=1", "observables=ising"]
 QAOA = ["circuit=qaoa", "observables=ising"]

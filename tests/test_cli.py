@@ -13,6 +13,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import REPO, run_cli
 
+pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
+
 
 def _runs(db: Path):
     client = MlflowClient(tracking_uri=f"sqlite:///{db}")

@@ -19,6 +19,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import QRT_RUN, free_port, run_cli, start_mlflow_server, stop_mlflow_server
 
+pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
+
 LONG_JOBS = ["circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=4", "circuit.parameter_values.num_sets=60",
              "session.parameter_sets_per_job=3", "observables=paulis", f"observables.terms=[{'Z' * 18}]",
              "primitive.default_precision=0", "backend.max_parallel_threads=1", "session.mode=batch", "hydra.run.dir=out"]

@@ -60,6 +60,7 @@ def test_sampler_experiment_runs_through_qiskit_ibm_runtime_in_local_mode():
     assert np.isfinite(result.sampler.hellinger_fidelity[0])
 
 
+@pytest.mark.slow
 def test_cli_without_an_ibm_account_exits_2_with_one_line(tmp_path):
     from conftest import run_cli
 
@@ -82,6 +83,7 @@ def _store_run(db):
     return client, run
 
 
+@pytest.mark.slow
 def test_a_vqe_in_an_ibm_session_is_rehearsed_offline_from_the_cli(tmp_path):
     from conftest import run_cli
 
@@ -100,6 +102,7 @@ def test_a_vqe_in_an_ibm_session_is_rehearsed_offline_from_the_cli(tmp_path):
     assert [m.step for m in client.get_metric_history(run.info.run_id, "energy")] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_a_scan_is_rehearsed_offline_from_the_cli(tmp_path):
     from conftest import run_cli
 

@@ -17,6 +17,8 @@ import pytest
 
 from conftest import QRT_RUN, REPO
 
+pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
+
 GHZ_QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\nmeasure q -> c;\n'
 FACTORY = ("from qiskit import QuantumCircuit\n\n\ndef build(n=3):\n    qc = QuantumCircuit(n)\n    qc.h(0)\n"
            "    for i in range(n - 1):\n        qc.cx(i, i + 1)\n    qc.measure_all()\n    return qc\n")

@@ -18,6 +18,8 @@ from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qrt_runner.runtime import Batch, EstimatorV2, SamplerV2, Session, UnsupportedOption
 
+pytestmark = pytest.mark.slow  # IBM's scripts run in subprocesses: the full suite, not make test-fast
+
 ESTIMATOR_SCRIPT = """
 import json, sys
 import numpy as np

@@ -16,6 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from conftest import QRT_RUN, mlflow_server, run_cli  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
+
 SAMPLER = ["experiment=ghz_sampler", "primitive.default_shots=256", "backend.max_parallel_threads=1"]
 
 

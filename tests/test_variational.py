@@ -135,6 +135,7 @@ def test_bad_task_configs_are_refused(overrides, message):
     assert message in str(info.value)
 
 
+@pytest.mark.slow
 def test_cli_loop_logs_every_iteration_and_resumes_from_run_dir_and_mlflow_id(tmp_path):
     base = ["experiment=vqe_h2", "task.optimizer.name=spsa", "primitive.default_precision=0.05", "backend.max_parallel_threads=1"]
     first = run_cli([*base, "task.optimizer.maxiter=5", "hydra.run.dir=first"], cwd=tmp_path)
@@ -161,6 +162,7 @@ def test_cli_loop_logs_every_iteration_and_resumes_from_run_dir_and_mlflow_id(tm
     assert len(runs) == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_killed_with_the_finished_iterations_kept(tmp_path):
     proc = subprocess.Popen(
         [str(QRT_RUN), "experiment=vqe_ising", "task.optimizer.maxiter=2000", "backend.max_parallel_threads=1", "hydra.run.dir=out"],
@@ -199,6 +201,7 @@ def test_results_json_is_valid_json_when_no_iteration_finished(tmp_path):
     json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in results.json"))
 
 
+@pytest.mark.slow
 def test_vqe_h2_on_fake_manila_with_level2_ends_closer_to_exact_than_unmitigated():
     errors = {}
     for mitigation in ("mitigation=none", "mitigation.resilience_level=2"):
