@@ -39,7 +39,7 @@ def test_every_experiment_runs_on_small_sizes(name):
     result = run_variational(spec, workload) if spec.task.name in ("vqe", "qaoa") else run_experiment(spec, workload)
     assert result.status == "FINISHED", result.error
     if spec.task.name in ("vqe", "qaoa"):
-        assert result.optimization["iterations"] >= 1 and result.optimization["best_energy"] is not None
+        assert result.optimization["evaluations"] >= 1 and result.optimization["best_energy"] is not None
     else:
         assert (result.estimator is not None) == spec.is_estimator and (result.sampler is not None) != spec.is_estimator
     assert Path(REPO / "experiments" / f"{name}.yaml").read_text().startswith("# @package _global_")
