@@ -37,21 +37,22 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
         options["resilience_level"] = spec.mitigation.resilience_level
         groups = ("resilience", *groups)
     for group in groups:
-        subtree = _set_fields(asdict(getattr(spec.mitigation, group)))
+        subtree = set_fields(asdict(getattr(spec.mitigation, group)))
         if subtree:
             options[group] = subtree
     return options
 
 
-def _set_fields(tree: dict) -> dict:
-    """The fields of a mitigation subtree that the user set (null = left to the service)."""
+def set_fields(tree: dict) -> dict:
+    """The fields of an options tree that are set: null (or IBM's ``Unset``) means the level or the
+    service decides, and is left out, as are subtrees left empty."""
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            value = _set_fields(value)
+            value = set_fields(value)
             if value:
                 out[key] = value
-        elif value is not None:
+        elif value is not None and type(value).__name__ != "UnsetType":
             out[key] = value
     return out
 

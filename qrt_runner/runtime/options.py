@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any
 
 from qrt_runner.config import schema as s
+from qrt_runner.ibm import set_fields
 
 __all__ = ["EstimatorOptions", "SamplerOptions", "UnsupportedOption"]
 
@@ -107,31 +108,30 @@ class _Execution:
 
 
 @dataclasses.dataclass
-class _EstimatorTree:
-    default_precision: float = 0.015625
-    default_shots: int | None = None
+class _CommonTree:
+    """The options both of IBM's primitives have."""
+
     max_execution_time: float | None = None
-    resilience_level: int = 1
-    resilience: s.ResilienceConfig = dataclasses.field(default_factory=s.ResilienceConfig)
     twirling: s.TwirlingConfig = dataclasses.field(default_factory=s.TwirlingConfig)
     dynamical_decoupling: s.DynamicalDecouplingConfig = dataclasses.field(default_factory=s.DynamicalDecouplingConfig)
     environment: _Environment = dataclasses.field(default_factory=_Environment)
     simulator: _Simulator = dataclasses.field(default_factory=_Simulator)
     execution: _Execution = dataclasses.field(default_factory=_Execution)
     experimental: Any = None
+
+
+@dataclasses.dataclass
+class _EstimatorTree(_CommonTree):
+    default_precision: float = 0.015625
+    default_shots: int | None = None
+    resilience_level: int = 1
+    resilience: s.ResilienceConfig = dataclasses.field(default_factory=s.ResilienceConfig)
     seed_estimator: Any = None
 
 
 @dataclasses.dataclass
-class _SamplerTree:
+class _SamplerTree(_CommonTree):
     default_shots: int = 4096
-    max_execution_time: float | None = None
-    twirling: s.TwirlingConfig = dataclasses.field(default_factory=s.TwirlingConfig)
-    dynamical_decoupling: s.DynamicalDecouplingConfig = dataclasses.field(default_factory=s.DynamicalDecouplingConfig)
-    environment: _Environment = dataclasses.field(default_factory=_Environment)
-    simulator: _Simulator = dataclasses.field(default_factory=_Simulator)
-    execution: _Execution = dataclasses.field(default_factory=_Execution)
-    experimental: Any = None
 
 
 class _Options(_Node):
@@ -178,21 +178,8 @@ def _as_dict(value: Any, path: str) -> dict:
     if isinstance(value, _Node):
         return _plain(value._data)
     if dataclasses.is_dataclass(value):  # qiskit-ibm-runtime's options are (pydantic) dataclasses
-        return _without_unset({k: v for k, v in dataclasses.asdict(value).items() if not k.startswith("_")})
+        return set_fields({k: v for k, v in dataclasses.asdict(value).items() if not k.startswith("_")})
     raise TypeError(f"options.{path or '(all)'}: give a dict or an options object, not {type(value).__name__}")
-
-
-def _without_unset(tree: dict) -> dict:
-    """IBM's ``Unset`` leaves left out (they mean: the level or the service decides)."""
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            value = _without_unset(value)
-            if value:
-                out[key] = value
-        elif value is not None and type(value).__name__ != "UnsetType":
-            out[key] = value
-    return out
 
 
 def _unset(value: Any) -> Any:
