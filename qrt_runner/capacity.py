@@ -6,7 +6,7 @@ import os
 
 from qiskit import QuantumCircuit
 
-from qrt_runner.errors import ConfigError
+from qrt_runner.errors import CapacityError, ConfigError
 from qrt_runner.fake_backends import fake_backend
 from qrt_runner.spec import RunSpec
 
@@ -57,7 +57,7 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
         available = _memory_bytes()
         if needed > 0.8 * available:
             kind = "density matrix" if backend.method == "density_matrix" else "statevector"
-            raise ConfigError(
+            raise CapacityError(
                 "circuit.num_qubits", width,
                 f"a {width}-qubit {kind} needs {needed / 2**30:,.0f} GiB, more than this machine's {available / 2**30:.0f} GiB",
                 "use fewer qubits or backend.method=matrix_product_state",
@@ -83,7 +83,7 @@ def check_array_size(key: str, value: object, count: int, width: int, fix: str) 
     """Refuse an array of ``count`` x ``width`` numbers that would not fit in memory."""
     needed = 8 * max(count, 1) * max(width, 1)
     if needed > memory_budget():
-        raise ConfigError(key, value, f"{count:,} parameter sets of {width} values need {_size(needed)}, "
+        raise CapacityError(key, value, f"{count:,} parameter sets of {width} values need {_size(needed)}, "
                           f"more than half this machine's {_size(_memory_bytes())}", fix)
 
 
@@ -133,8 +133,8 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
                   f"more than half this machine's {machine}")
         fix = (f"split the sets into jobs with session.parameter_sets_per_job={sets_fit:,} or fewer"
                if per_job > 1 else "use fewer shots, randomisations or observables")
-        raise ConfigError("circuit.parameter_values", f"{num_sets:,} sets", detail, fix)
-    raise ConfigError("circuit.parameter_values", f"{num_sets:,} sets",
+        raise CapacityError("circuit.parameter_values", f"{num_sets:,} sets", detail, fix)
+    raise CapacityError("circuit.parameter_values", f"{num_sets:,} sets",
                       f"the run would keep about {_size(kept)} of counts, more than half this machine's {machine}",
                       "use fewer parameter sets or shots")
 

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from qiskit.primitives import BasePrimitiveJob
 from qiskit.providers import JobStatus
 
+from qrt_runner.errors import JobError
 from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
 from qrt_runner.simulation.task import SimTask
 
@@ -25,7 +26,7 @@ _STOP_WAIT_S = 5.0
 SYSTEM_LIMIT_S = 10800.0
 
 
-class SessionClosedError(RuntimeError):
+class SessionClosedError(JobError):
     """A job was submitted to a session or batch that is closed or expired."""
 
 

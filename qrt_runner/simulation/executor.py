@@ -26,6 +26,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, Callable
 
+from qrt_runner.errors import JobError
 from qrt_runner.simulation.channel import Channel
 from qrt_runner.simulation.task import SimTask
 
@@ -45,11 +46,11 @@ class TaskTimeout(Exception):
         self.ran_s = ran_s
 
 
-class SimulatorDied(RuntimeError):
+class SimulatorDied(JobError):
     """The simulator process ended without answering (crash, out of memory, or aborted)."""
 
 
-class SimulationFailed(RuntimeError):
+class SimulationFailed(JobError):
     """Aer reported an error for the task (the message carries its traceback)."""
 
 

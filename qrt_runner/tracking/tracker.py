@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qrt_runner import interrupts
+from qrt_runner.errors import TrackingError
 from qrt_runner.tracking.journal import Journal
 
 __all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entries", "live_store"]
@@ -35,7 +36,7 @@ _LOCAL_OPEN_S = 60.0
 _REQUEST_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST", "NOT_FOUND"}
 
 
-class TrackingUnavailable(RuntimeError):
+class TrackingUnavailable(TrackingError):
     """The tracking store failed or did not answer in time; the run is kept in its journal."""
 
 
