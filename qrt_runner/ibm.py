@@ -11,14 +11,16 @@ import math
 import time
 import warnings
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qiskit.providers import BackendV2
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
-from qrt_runner.spec import RunSpec
 from qrt_runner.transpile import IsaCompiler
+
+if TYPE_CHECKING:
+    from qrt_runner.spec import RunSpec
 
 
 LOCAL_CHANNEL = "local"

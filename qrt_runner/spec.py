@@ -18,6 +18,7 @@ from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.mitigation.options import EffectiveMitigation, finalize
 from qrt_runner.objective import Objective, parse_objective
+from qrt_runner.primitives.precision import shots_for_precision
 
 PRIMITIVES = ("estimator", "sampler")
 SESSION_MODES = ("job", "session", "batch")
@@ -59,11 +60,6 @@ class RunSpec:
         if self.primitive.default_shots is not None:
             return self.primitive.default_shots
         return shots_for_precision(getattr(self.primitive, "default_precision", 0.0))
-
-
-def shots_for_precision(precision: float) -> int:
-    """Shots per measurement basis for a target standard error (IBM's rule); 0 = exact."""
-    return 0 if precision == 0 else math.ceil(1.0 / precision**2 - 1e-9)
 
 
 def resolve_config(cfg: DictConfig) -> dict[str, Any]:

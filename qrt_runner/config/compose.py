@@ -19,7 +19,7 @@ def config_dir() -> str:
 def register_configs() -> None:
     """Register the structured schemas, the fake devices and the experiments, once per process."""
     from qrt_runner.config.experiments import register_experiments
-    from qrt_runner.config.schema import register_configs as register_schemas
+    from qrt_runner.config.registration import register_schemas
 
     register_schemas()
     register_experiments()

@@ -1,8 +1,9 @@
-"""Structured-config schemas for every config group, registered in Hydra's ConfigStore.
+"""Structured-config schemas for every config group: plain dataclasses, importable without Hydra.
 
-These dataclasses give Hydra the key names and types of the config contract, so that an
-unknown key or a value of the wrong type is refused at composition time. Range checks and
-cross-group consistency are the job of :mod:`qrt_runner.spec`.
+They give the key names and types of the config contract. :mod:`qrt_runner.config.registration`
+registers them in Hydra's ConfigStore (with the interpolations that derive every seed from the
+root ``seed``), so that an unknown key or a value of the wrong type is refused at composition
+time. Range checks and cross-group consistency are the job of :mod:`qrt_runner.spec`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
-
-from hydra.core.config_store import ConfigStore
-
-from qrt_runner.fake_backends import fake_backend_names
 
 TWO_PI = 2 * math.pi
 
@@ -35,7 +32,7 @@ class ParameterValuesConfig:
     num_sets: int = 1
     low: float = 0.0
     high: float = TWO_PI
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int = 1234
 
 
 @dataclass
@@ -88,7 +85,7 @@ class RandomCircuit(CircuitConfig):
     num_qubits: int = 4
     depth: int = 4
     max_operands: int = 2
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int = 1234
 
 
 @dataclass
@@ -130,7 +127,7 @@ class PauliObservables(ObservablesConfig):
 @dataclass
 class IsingObservables(ObservablesConfig):
     name: str = "ising"
-    num_qubits: int = "${circuit.num_qubits}"  # type: ignore[assignment]
+    num_qubits: int = 4
     j: float = 1.0
     h: float = 1.0
     periodic: bool = False
@@ -139,7 +136,7 @@ class IsingObservables(ObservablesConfig):
 @dataclass
 class HeisenbergObservables(ObservablesConfig):
     name: str = "heisenberg"
-    num_qubits: int = "${circuit.num_qubits}"  # type: ignore[assignment]
+    num_qubits: int = 4
     jx: float = 1.0
     jy: float = 1.0
     jz: float = 1.0
@@ -177,7 +174,7 @@ class BackendConfig:
     name: str = "aer"
     method: str = "automatic"
     max_parallel_threads: int = 0
-    seed_simulator: int = "${seed}"  # type: ignore[assignment]
+    seed_simulator: int = 1234
 
 
 @dataclass
@@ -191,7 +188,7 @@ class IbmBackendConfig:
 @dataclass
 class TranspileConfig:
     optimization_level: int = 2
-    seed_transpiler: int = "${seed}"  # type: ignore[assignment]
+    seed_transpiler: int = 1234
 
 
 @dataclass
@@ -281,7 +278,7 @@ class OptimizerConfig:
     tol: float = 1e-6
     learning_rate: float = 0.1
     perturbation: float = 0.1
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int = 1234
 
 
 @dataclass
@@ -292,7 +289,7 @@ class InitialPointConfig:
     values: Optional[List[Any]] = None
     low: float = -0.1
     high: float = 0.1
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int = 1234
 
 
 @dataclass
@@ -369,25 +366,3 @@ OBSERVABLE_SCHEMAS = {
 }
 
 TASK_SCHEMAS = {"evaluate": EvaluateTask, "scan": ScanTask, "vqe": VqeTask, "qaoa": QaoaTask}
-
-
-def register_configs() -> None:
-    """Register every schema, and one ``backend`` option per fake IBM device."""
-    cs = ConfigStore.instance()
-    cs.store(name="base_config", node=RootConfig)
-    for name, schema in CIRCUIT_SCHEMAS.items():
-        cs.store(group="circuit", name=f"base_{name}", node=schema)
-    for name, schema in OBSERVABLE_SCHEMAS.items():
-        cs.store(group="observables", name=f"base_{name}", node=schema)
-    cs.store(group="primitive", name="base_estimator", node=EstimatorConfig)
-    cs.store(group="primitive", name="base_sampler", node=SamplerConfig)
-    cs.store(group="backend", name="base_aer", node=BackendConfig)
-    cs.store(group="backend", name="base_ibm", node=IbmBackendConfig)
-    for device in fake_backend_names():
-        cs.store(group="backend", name=device, node=BackendConfig(name=device))
-    cs.store(group="transpile", name="base_transpile", node=TranspileConfig)
-    cs.store(group="session", name="base_session", node=SessionConfig)
-    cs.store(group="mitigation", name="base_mitigation", node=MitigationConfig)
-    cs.store(group="tracking", name="base_tracking", node=TrackingConfig)
-    for name, schema in TASK_SCHEMAS.items():
-        cs.store(group="task", name=f"base_{name}", node=schema)

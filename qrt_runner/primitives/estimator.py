@@ -32,7 +32,7 @@ from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.simulation.task import SimTask
-from qrt_runner.spec import shots_for_precision
+from qrt_runner.primitives.precision import shots_for_precision
 from qrt_runner.transpile import IsaCircuit
 
 
