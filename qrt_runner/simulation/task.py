@@ -14,7 +14,7 @@ from qiskit.primitives import BitArray
 
 @dataclass
 class SimTask:
-    """One Aer call: circuits, each run for every row of its parameter array.
+    """One simulator request: circuits, each run for every row of its parameter array.
 
     Attributes:
         kind: ``counts`` (outcomes and their counts as two int64 arrays: cheap to send back),
@@ -22,10 +22,14 @@ class SimTask:
             (saved expectation values).
         device: fake device name whose noise is simulated, or None for the ideal simulator.
         qubits: device qubits the (compact) circuits stand for; the noise is restricted to them.
+            A circuit may have more qubits than these (PEC's sign qubit): those are noiseless.
+        shots: shots per parameter row.
         parameter_values: per circuit an array ``(num_sets, num_parameters)`` in
             ``circuit.parameters`` order, or None.
         circuit_keys: per circuit a content key; the simulator process keeps circuits by key,
             so a circuit it has seen arrives as None and is not pickled again.
+        circuit_shots: per circuit its shots per row, where they differ from ``shots`` (the
+            circuits of one shot count share one Aer call).
     """
 
     kind: str
@@ -38,6 +42,17 @@ class SimTask:
     circuits: list[QuantumCircuit | None]
     parameter_values: list[np.ndarray | None]
     circuit_keys: list[str] | None = None
+    circuit_shots: list[int] | None = None
+
+
+class SimOutput(list):
+    """Per circuit of a task, its rows (one entry per parameter row), and in ``seconds`` the
+    simulator time each circuit took (its Aer call's wall time shared out in proportion to the
+    time Aer reports per experiment)."""
+
+    def __init__(self, rows=(), seconds=()):
+        super().__init__(rows)
+        self.seconds = list(seconds)
 
 
 @lru_cache(maxsize=16)
@@ -50,7 +65,7 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
         from qrt_runner.fake_backends import fake_backend
         from qrt_runner.simulation.noise import restricted_noise_model
 
-        noise_model = restricted_noise_model(fake_backend(device), qubits)
+        noise_model = restricted_noise_model(fake_backend(device), qubits, kraus=method == "density_matrix")
         # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
         gates = (set(noise_model.basis_gates) | {"u"}) - _NOT_GATES
         options.update(noise_model=noise_model, basis_gates=sorted(gates))
@@ -61,75 +76,93 @@ _NOT_GATES = {"measure", "reset", "delay"}  # instructions every method runs, no
 
 
 def resolve_method(method: str, noisy: bool, num_qubits: int, shots: int) -> str:
-    """Aer's method, choosing the density matrix for small noisy circuits sampled few times.
+    """Aer's method, choosing the density matrix for small noisy circuits sampled often enough.
 
     Aer's ``automatic`` simulates noisy circuits as statevector trajectories, one per shot, unless
     shots > 2**n. Twirled runs bind many randomisations of tens of shots each; there one
     density-matrix run per binding is several times cheaper (5 qubits, 32 shots: 5 ms against
-    35). Below 8 shots per binding (PEC, PEA) trajectories bound at runtime are cheaper still.
+    35). Below 8 shots per binding trajectories bound at runtime are cheaper still.
     """
     if method == "automatic" and noisy and num_qubits <= 10 and shots >= 8 and 8 * shots >= 2**num_qubits:
         return "density_matrix"
     return method
 
 
-def _bind_at_runtime(task: SimTask, method: str) -> bool:
+def _bind_at_runtime(task: SimTask, method: str, indices: list[int]) -> bool:
     """Whether Aer should bind parameters inside one experiment instead of one per binding.
 
-    For noisy statevector trajectories over many bindings of few shots (PEC and PEA draw a new
-    set of Paulis for every shot) this cuts Aer's per-binding cost about 4-7 times (5 qubits:
-    0.9 ms instead of 3-6 ms per binding), with the same distributions.
+    For noisy statevector trajectories over many bindings of few shots this cuts Aer's
+    per-binding cost about 4-7 times (5 qubits: 0.9 ms instead of 3-6 ms per binding), with the
+    same distributions.
     """
+    values = [task.parameter_values[i] for i in indices]
     return (task.device is not None and task.kind != "expval" and method in ("statevector", "automatic")
-            and all(values is not None and values.size and len(values) > 1 for values in task.parameter_values))
+            and all(v is not None and v.size and len(v) > 1 for v in values))
 
 
-def execute(task: SimTask) -> tuple[list[list[Any]], float]:
+def _method_options(method: str) -> dict[str, Any]:
+    """Aer options per method: the density matrix fuses gates with their noise into 2-qubit
+    superoperators at every width (Aer's default starts at 7 qubits); on 5-qubit twirled
+    circuits with noise that cuts the time per binding by about a third."""
+    return {"fusion_threshold": 1} if method == "density_matrix" else {}
+
+
+def execute(task: SimTask) -> tuple[SimOutput, float]:
     """Run a task; returns per circuit a list (one entry per parameter set) and the seconds it ran."""
     start = time.perf_counter()
     if not task.circuits:
-        return [], 0.0
-    width = max(circuit.num_qubits for circuit in task.circuits)
-    method = resolve_method(task.method, task.device is not None, width, task.shots) if task.kind != "expval" else task.method
+        return SimOutput(), 0.0
+    shots = task.circuit_shots or [task.shots] * len(task.circuits)
+    groups: dict[int, list[int]] = {}
+    for index, count in enumerate(shots):
+        groups.setdefault(count, []).append(index)
+    rows: list[Any] = [None] * len(task.circuits)
+    seconds = [0.0] * len(task.circuits)
+    for count, indices in groups.items():
+        _run_group(task, indices, count, rows, seconds)
+    return SimOutput(rows, seconds), time.perf_counter() - start
+
+
+def _run_group(task: SimTask, indices: list[int], shots: int, rows: list, seconds: list) -> None:
+    """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row."""
+    started = time.perf_counter()
+    circuits = [task.circuits[i] for i in indices]
+    values = [task.parameter_values[i] for i in indices]
+    width = max(circuit.num_qubits for circuit in circuits)
+    method = resolve_method(task.method, task.device is not None, width, shots) if task.kind != "expval" else task.method
     sim = simulator(task.device, task.qubits, method, task.threads)
-    binds, options = None, {}
-    if any(values is not None and values.size for values in task.parameter_values):
-        binds = [
-            {param: values[:, i].tolist() for i, param in enumerate(circuit.parameters)}
-            for circuit, values in zip(task.circuits, task.parameter_values)
-        ]
-        if _bind_at_runtime(task, method):
+    binds, options = None, dict(_method_options(method))
+    if any(v is not None and v.size for v in values):
+        binds = [{param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} for circuit, v in zip(circuits, values)]
+        if _bind_at_runtime(task, method, indices):
             options["runtime_parameter_bind_enable"] = True
-        elif task.threads != 1 and width <= 12 and sum(len(values) for values in task.parameter_values if values is not None) > 1:
+        elif task.threads != 1 and width <= 12 and sum(len(v) for v in values if v is not None) > 1:
             # many small bindings: one thread each, in parallel, beats threads fighting over one
             # small state (5-qubit density matrix, 2 cores: 1.6 s instead of 2.8-3.1 s)
             options["max_parallel_experiments"] = 0
-    result = sim.run(
-        task.circuits,
-        parameter_binds=binds,
-        shots=max(task.shots, 1),
-        **options,
-        seed_simulator=task.seed,
-        memory=task.kind == "memory",
-    ).result()
+    result = sim.run(circuits, parameter_binds=binds, shots=max(shots, 1), **options, seed_simulator=task.seed,
+                     memory=task.kind == "memory").result()
     if not result.success:
         raise RuntimeError(f"Aer simulation failed: {result.status}")
-    outputs: list[list[Any]] = []
-    position = 0
-    for circuit, values in zip(task.circuits, task.parameter_values):
-        count = 1 if binds is None else len(values)
-        rows = []
-        for offset in range(count):
-            experiment = position + offset
+    experiment_times = [experiment.time_taken for experiment in result.results]
+    position, reported = 0, []
+    for index, circuit, v in zip(indices, circuits, values):
+        count = 1 if binds is None else len(v)
+        out = []
+        for experiment in range(position, position + count):
+            data = result.data(experiment)
             if task.kind == "counts":
-                rows.append(_counts_arrays(result.data(experiment)["counts"]))
+                out.append(_counts_arrays(data["counts"]))
             elif task.kind == "memory":
-                rows.append(BitArray.from_samples(result.data(experiment)["memory"], circuit.num_clbits).array)
+                out.append(BitArray.from_samples(data["memory"], circuit.num_clbits).array)
             else:
-                rows.append({k: float(np.real(v)) for k, v in result.data(experiment).items() if k not in ("counts", "memory")})
-        outputs.append(rows)
+                out.append({key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")})
+        rows[index] = out
+        reported.append(sum(experiment_times[position:position + count]))
         position += count
-    return outputs, time.perf_counter() - start
+    wall, total = time.perf_counter() - started, sum(reported)
+    for index, taken in zip(indices, reported):
+        seconds[index] = wall * (taken / total if total > 0 else 1 / len(indices))
 
 
 def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
