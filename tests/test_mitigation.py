@@ -194,10 +194,10 @@ def _ghz(n=3) -> QuantumCircuit:
     return circuit
 
 
-def _run(mitigation: dict, circuit, observables, seed=3):
+def _run(mitigation: dict, circuit, observables, seed=3, precision=1 / 64):
     backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=seed, seed_transpiler=5)
     spec = spec_for([f"mitigation.{k}={v}" for k, v in mitigation.items()])
-    options = EstimatorOptions(default_precision=1 / 64, mitigation=finalize(spec.mitigation))
+    options = EstimatorOptions(default_precision=precision, mitigation=finalize(spec.mitigation))
     return Estimator(backend, options=options).run([(circuit, observables)]).result()[0]
 
 
@@ -223,8 +223,9 @@ def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
         circuit.barrier()  # keeps the transpiler from cancelling the pairs
         circuit.cx(0, 1)
     observables = [SparsePauliOp("ZZ"), SparsePauliOp("XX")]
-    trex = _run({"resilience_level": 1}, circuit, observables)
-    zne = _run({"resilience_level": 1, "resilience.zne_mitigation": "true"}, circuit, observables)
+    # TREX leaves about 0.03 of gate error on ZZ: 1/128 makes that 4 standard errors, not 2
+    trex = _run({"resilience_level": 1}, circuit, observables, precision=1 / 128)
+    zne = _run({"resilience_level": 1, "resilience.zne_mitigation": "true"}, circuit, observables, precision=1 / 128)
     trex_error = np.abs(trex.data.evs - 1.0)
     zne_error = np.abs(zne.data.evs - 1.0)
     assert np.all(zne_error < trex_error - 2 * np.hypot(trex.data.stds, zne.data.stds))
