@@ -30,6 +30,12 @@ class SimTask:
             so a circuit it has seen arrives as None and is not pickled again.
         circuit_shots: per circuit its shots per row, where they differ from ``shots`` (the
             circuits of one shot count share one Aer call).
+        prefix_of: per circuit, the index of the circuit whose final density matrix it starts
+            from, or None. A circuit that others start from (a prefix: no measurements, one
+            parameter row per set) is simulated once per row and returns no rows itself; a
+            circuit that starts from it has ``rows_per_set`` rows per row of the prefix. So the
+            randomisations of a measurement twirl share the simulation of everything before it.
+        rows_per_set: per circuit with a prefix, its parameter rows per row of the prefix.
     """
 
     kind: str
@@ -43,6 +49,8 @@ class SimTask:
     parameter_values: list[np.ndarray | None]
     circuit_keys: list[str] | None = None
     circuit_shots: list[int] | None = None
+    prefix_of: list[int | None] | None = None
+    rows_per_set: list[int] | None = None
 
 
 class SimOutput(list):
@@ -88,14 +96,13 @@ def resolve_method(method: str, noisy: bool, num_qubits: int, shots: int) -> str
     return method
 
 
-def _bind_at_runtime(task: SimTask, method: str, indices: list[int]) -> bool:
+def _bind_at_runtime(task: SimTask, method: str, values: list) -> bool:
     """Whether Aer should bind parameters inside one experiment instead of one per binding.
 
     For noisy statevector trajectories over many bindings of few shots this cuts Aer's
     per-binding cost about 4-7 times (5 qubits: 0.9 ms instead of 3-6 ms per binding), with the
     same distributions.
     """
-    values = [task.parameter_values[i] for i in indices]
     return (task.device is not None and task.kind != "expval" and method in ("statevector", "automatic")
             and all(v is not None and v.size and len(v) > 1 for v in values))
 
@@ -112,29 +119,91 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
     start = time.perf_counter()
     if not task.circuits:
         return SimOutput(), 0.0
-    shots = task.circuit_shots or [task.shots] * len(task.circuits)
-    groups: dict[int, list[int]] = {}
-    for index, count in enumerate(shots):
-        groups.setdefault(count, []).append(index)
     rows: list[Any] = [None] * len(task.circuits)
     seconds = [0.0] * len(task.circuits)
-    for count, indices in groups.items():
-        _run_group(task, indices, count, rows, seconds)
+    circuits, values = list(task.circuits), list(task.parameter_values)
+    prefix_of = task.prefix_of or [None] * len(circuits)
+    prefixes = sorted({p for p in prefix_of if p is not None})
+    if prefixes:
+        states = _prefix_states(task, prefixes, rows, seconds)
+        for index, prefix in enumerate(prefix_of):
+            if prefix is not None:
+                circuits[index], values[index] = _continued(circuits[index], values[index], states[prefix], task.rows_per_set[index])
+    shots = task.circuit_shots or [task.shots] * len(task.circuits)
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for index, count in enumerate(shots):
+        if index not in prefixes:
+            groups.setdefault((count, prefix_of[index] is not None), []).append(index)
+    for (count, continued), indices in groups.items():
+        _run_group(task, circuits, values, indices, count, rows, seconds, continued)
     return SimOutput(rows, seconds), time.perf_counter() - start
 
 
-def _run_group(task: SimTask, indices: list[int], shots: int, rows: list, seconds: list) -> None:
-    """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row."""
+def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list) -> dict[int, list]:
+    """The final density matrix of every prefix, per parameter row (one Aer call)."""
+    from qiskit_aer.library import SaveDensityMatrix
+
     started = time.perf_counter()
-    circuits = [task.circuits[i] for i in indices]
-    values = [task.parameter_values[i] for i in indices]
+    sim = simulator(task.device, task.qubits, "density_matrix", task.threads)
+    circuits, binds = [], []
+    for index in prefixes:
+        circuit = task.circuits[index].copy()
+        circuit.append(SaveDensityMatrix(circuit.num_qubits), circuit.qubits)
+        circuits.append(circuit)
+        v = task.parameter_values[index]
+        binds.append({param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} if v is not None and v.size else {})
+    any_binds = any(binds)
+    result = sim.run(circuits, parameter_binds=binds if any_binds else None, shots=1, seed_simulator=task.seed,
+                     **_method_options("density_matrix")).result()
+    if not result.success:
+        raise RuntimeError(f"Aer simulation failed: {result.status}")
+    states, position = {}, 0
+    for index, bind in zip(prefixes, binds):
+        count = len(next(iter(bind.values()))) if bind else 1
+        states[index] = [result.data(e)["density_matrix"] for e in range(position, position + count)]
+        rows[index] = []
+        position += count
+    wall = time.perf_counter() - started
+    for index in prefixes:
+        seconds[index] = wall / len(prefixes)
+    return states
+
+
+def _continued(suffix: QuantumCircuit, values: np.ndarray | None, states: list, per_set: int):
+    """One circuit per prefix state: that state, then ``suffix``; with its rows split accordingly."""
+    from qiskit_aer.library import SetDensityMatrix
+
+    circuits = []
+    for state in states:
+        circuit = suffix.copy_empty_like()
+        circuit.append(SetDensityMatrix(state), circuit.qubits)
+        circuit.compose(suffix, inplace=True)
+        circuits.append(circuit)
+    split = [None if values is None else values[k * per_set:(k + 1) * per_set] for k in range(len(states))]
+    return circuits, split
+
+
+def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: list[int], shots: int, rows: list,
+               seconds: list, continued: bool = False) -> None:
+    """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row; a
+    continued circuit is a list of circuits (one per prefix state) whose rows are concatenated."""
+    started = time.perf_counter()
+    circuits, values, owner = [], [], []
+    for index in indices:
+        parts = all_circuits[index] if continued else [all_circuits[index]]
+        part_values = all_values[index] if continued else [all_values[index]]
+        circuits += parts
+        values += part_values
+        owner += [index] * len(parts)
     width = max(circuit.num_qubits for circuit in circuits)
     method = resolve_method(task.method, task.device is not None, width, shots) if task.kind != "expval" else task.method
+    if continued:
+        method = "density_matrix"  # they start from a density matrix
     sim = simulator(task.device, task.qubits, method, task.threads)
     binds, options = None, dict(_method_options(method))
     if any(v is not None and v.size for v in values):
         binds = [{param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} for circuit, v in zip(circuits, values)]
-        if _bind_at_runtime(task, method, indices):
+        if _bind_at_runtime(task, method, values):
             options["runtime_parameter_bind_enable"] = True
         elif task.threads != 1 and width <= 12 and sum(len(v) for v in values if v is not None) > 1:
             # many small bindings: one thread each, in parallel, beats threads fighting over one
@@ -145,24 +214,24 @@ def _run_group(task: SimTask, indices: list[int], shots: int, rows: list, second
     if not result.success:
         raise RuntimeError(f"Aer simulation failed: {result.status}")
     experiment_times = [experiment.time_taken for experiment in result.results]
-    position, reported = 0, []
-    for index, circuit, v in zip(indices, circuits, values):
+    position, reported = 0, {index: 0.0 for index in indices}
+    for index in indices:
+        rows[index] = []
+    for index, circuit, v in zip(owner, circuits, values):
         count = 1 if binds is None else len(v)
-        out = []
         for experiment in range(position, position + count):
             data = result.data(experiment)
             if task.kind == "counts":
-                out.append(_counts_arrays(data["counts"]))
+                rows[index].append(_counts_arrays(data["counts"]))
             elif task.kind == "memory":
-                out.append(BitArray.from_samples(data["memory"], circuit.num_clbits).array)
+                rows[index].append(BitArray.from_samples(data["memory"], circuit.num_clbits).array)
             else:
-                out.append({key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")})
-        rows[index] = out
-        reported.append(sum(experiment_times[position:position + count]))
+                rows[index].append({key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")})
+        reported[index] += sum(experiment_times[position:position + count])
         position += count
-    wall, total = time.perf_counter() - started, sum(reported)
-    for index, taken in zip(indices, reported):
-        seconds[index] = wall * (taken / total if total > 0 else 1 / len(indices))
+    wall, total = time.perf_counter() - started, sum(reported.values())
+    for index, taken in reported.items():
+        seconds[index] += wall * (taken / total if total > 0 else 1 / len(indices))
 
 
 def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
