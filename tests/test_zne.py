@@ -133,3 +133,15 @@ def test_ibm_receives_its_own_zne_options_only():
     options = ibm.runtime_options(spec)
     assert options["resilience"] == {"zne": {"noise_factors": [1.0, 2.0, 3.0]}}
     IbmEstimatorOptions(**options)
+
+
+def test_a_value_just_beyond_the_bound_is_clipped_to_it_and_a_far_one_gives_way():
+    near = 1.004 * np.exp(-0.05 * X)  # exponential intercept 1.004: beyond 1 by less than 2 standard errors
+    chosen, fits = extrapolate(("exponential", "linear"), X, near, np.full(3, 0.01), bound=1.0, choice="uncertainty")
+    assert fits[0].values[0] == pytest.approx(1.004) and chosen.name == "exponential"
+    assert chosen.values[0] == 1.0 and chosen.stds[0] == pytest.approx(fits[0].stds[0])
+    ibm, _ = extrapolate(("exponential", "linear"), X, near, np.full(3, 0.01), bound=1.0, choice="order")
+    assert ibm.name == "linear"  # strictly out of bounds
+    far = 1.2 * np.exp(-0.05 * X)
+    chosen, _ = extrapolate(("exponential", "fallback"), X, far, np.full(3, 0.01), bound=1.0, choice="uncertainty")
+    assert chosen.name == "fallback"

@@ -33,7 +33,7 @@ from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
 from qrt_runner.modes import ExecutionMode, LocalJob
 from qrt_runner.primitives.pauli_terms import mean_and_covariance, parity_mask, shot_values
-from qrt_runner.simulation.task import SimTask
+from qrt_runner.simulation.task import SimTask, resolve_method
 from qrt_runner.spec import shots_for_precision
 from qrt_runner.transpile import IsaCircuit
 
@@ -46,6 +46,9 @@ class EstimatorOptions:
     default_shots: int | None = None
     max_execution_time: float = 10800.0
     mitigation: EffectiveMitigation | None = None
+
+
+PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits that continue it
 
 
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
@@ -91,12 +94,13 @@ class _PubPlan:
         self.twirl_gates = bool(mit and mit.enable_gates)
         self.trex = bool(mit and mit.measure_mitigation)
         self.pec = bool(mit and mit.pec_mitigation)
+        self.share_prefix = self._shares_prefix(backend)
         cache_key = f"{isa.fingerprint}|{self._signature(backend)}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         started = time.perf_counter()
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
             cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
-        self.groups, self.circuits, self.calibration, self.noise, self.gain = cached
+        self.groups, self.circuits, self.calibration, self.noise, self.gain, self.prefixes = cached
         self.build_s = time.perf_counter() - started  # ~0 when the circuits were cached
         self.cache_key = cache_key
         self.labels = [label for group in self.groups for label in group]
@@ -116,12 +120,28 @@ class _PubPlan:
         if self.trex:
             self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
 
+    def _shares_prefix(self, backend: LocalBackend) -> bool:
+        """Whether the randomisations of a measurement twirl can share the simulation of the
+        circuit before it: nothing else is randomised (no gate twirling, PEC or PEA), and each
+        binding would be a small density matrix anyway (see
+        :func:`~qrt_runner.simulation.task.resolve_method`). The circuit is then simulated once per
+        noise factor and parameter set, and every randomisation continues from its density matrix
+        with only the basis change, the twirled measurement and the readout (the same distribution
+        of outcomes as the whole circuit)."""
+        mit = self.mitigation
+        if mit is None or not self.twirled or self.twirl_gates or mit.needs_layer_noise or backend.device is None:
+            return False
+        width = self.isa.circuit.num_qubits
+        randomizations, per = randomizations_for(self.shots, mit.num_randomizations, mit.shots_per_randomization, False)
+        return width <= PREFIX_MAX_QUBITS and randomizations > 1 and resolve_method(backend.method, True, width, per) == "density_matrix"
+
     def _signature(self, backend: LocalBackend) -> str:
         """What the circuits depend on besides the ISA circuit and the Paulis."""
         mit = self.mitigation
         signature = "exact" if self.shots == 0 else "measured"
         if mit is None:
             return signature
+        signature += f"|prefix{self.share_prefix}"
         signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
         if self.twirl_gates:
             signature += f"|{mit.strategy}"
@@ -141,7 +161,7 @@ class _PubPlan:
             circuit = self.isa.circuit.copy()
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), list(range(circuit.num_qubits)), label=label)
-            return [paulis], [circuit], None, None, None
+            return [paulis], [circuit], None, None, None, []
         groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
         mit = self.mitigation
         templates = []
@@ -167,12 +187,15 @@ class _PubPlan:
                 templates = [with_channels(t, noise.channels(1.0 - gain, sign_qubit), sign=True) for t in templates]
             else:
                 templates = [with_channels(t, noise.channels(factor - 1.0), sign=False) for t, factor in zip(templates, self.factors)]
+        prefixes = []
+        if self.share_prefix:
+            prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
         circuits = [self._measurement_circuit(base, group, backend) for base in templates for group in groups]
         calibration = None
         if self.trex and groups:
             measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
             calibration = self._twirled_measurement(QuantumCircuit(self.isa.circuit.num_qubits), measured, "qrt_cal", backend)
-        return groups, circuits, calibration, noise, gain
+        return groups, circuits, calibration, noise, gain, prefixes
 
     def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend):
         width = self.isa.circuit.num_qubits
@@ -234,11 +257,25 @@ class _PubPlan:
             values.append(self._values(self.calibration, self.calibration_flips, False))
             keys.append(f"{self.cache_key}|cal")
             circuit_shots.append(self.mitigation.measure_noise_learning_shots_per_randomization)
+        prefix_of = rows_per_set = None
+        if self.prefixes:
+            first = len(circuits)
+            groups = max(len(self.groups), 1)
+            prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (len(circuits) - len(self.circuits))
+            prefix_of += [None] * len(self.prefixes)
+            rows_per_set = [self.randomizations] * len(prefix_of)
+            user = self.flat_values if self.flat_values.size else None
+            for f, prefix in enumerate(self.prefixes):
+                circuits.append(prefix)
+                values.append(user)
+                keys.append(f"{self.cache_key}|prefix{f}")
+                circuit_shots.append(shots)
         return SimTask(
             kind="expval" if self.shots == 0 else "counts", device=backend.name if backend.device is not None else None,
             qubits=self.isa.physical_qubits, method=backend.method, threads=backend.threads, seed=seed, shots=shots,
             circuits=circuits, parameter_values=values, circuit_keys=keys,
             circuit_shots=None if len(set(circuit_shots)) <= 1 else circuit_shots,
+            prefix_of=prefix_of, rows_per_set=rows_per_set,
         )
 
     # -- combining --------------------------------------------------------------------------
@@ -321,6 +358,10 @@ class _PubPlan:
             out[role] = out.get(role, 0.0) + taken
         if self.calibration is not None:
             out["trex"] = seconds[len(self.circuits)]
+        first = len(self.circuits) + (self.calibration is not None)
+        for f, taken in enumerate(seconds[first:first + len(self.prefixes)]):
+            role = "circuits" if f == 0 else amplified
+            out[role] = out.get(role, 0.0) + taken
         return out
 
     def _diagnostics(self, calibration, zne: dict | None, seconds: list[float]) -> dict:
