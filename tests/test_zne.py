@@ -25,6 +25,7 @@ def test_ill_conditioned_exponential_gives_way_to_the_next_extrapolator():
     ibm, fits = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, bound=1.0, choice="order")
     assert ibm.name == "exponential" and ibm.values[0] == pytest.approx(-0.225, abs=0.001)
     assert ibm.stds[0] > MAX_STD_RATIO * DEMO_STD.max()  # within the bounds, but its error is 65x the data's
+    assert abs(DEMO[0]) < 3 * DEMO_STD[0]  # ... and the data resolve no signal
     chosen, _ = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, bound=1.0, choice="uncertainty")
     assert chosen.name == "linear" and chosen.values[0] == pytest.approx(fits[1].values[0])
     assert abs(chosen.values[0]) < 3 * chosen.stds[0] < 0.1
@@ -37,11 +38,17 @@ def test_uncertainty_choice_keeps_a_well_conditioned_exponential():
 
 
 def test_when_no_fit_is_well_conditioned_the_most_certain_usable_one_is_taken():
-    exponential = fit("exponential", X, DEMO, DEMO_STD, [0.0])
-    quadratic = fit("polynomial_degree_2", X, DEMO, DEMO_STD, [0.0])
-    assert quadratic.stds[0] < exponential.stds[0]
-    chosen, _ = extrapolate(("exponential", "polynomial_degree_2"), X, DEMO, DEMO_STD / 100, bound=1.0, choice="uncertainty")
-    assert chosen.name == "polynomial_degree_2"  # neither within 10x of such small data errors
+    from qrt_runner.mitigation.extrapolation import Fit, choose
+
+    def fake(name, value, std):
+        return Fit(name, np.array([value]), np.array([std]), True, np.zeros((1, 3)))
+
+    unresolved, stds = np.array([0.01, 0.005, 0.0]), np.full(3, 0.01)
+    fits = [fake("exponential", 0.3, 0.5), fake("double_exponential", -0.2, 0.3), fake("linear", 2.0, 0.02)]
+    assert choose(fits, X, unresolved, stds, bound=1.0).name == "double_exponential"  # linear is out of bounds
+    assert choose(fits, X, unresolved, stds, bound=1.0, choice="order").name == "exponential"
+    resolved = np.array([0.2, 0.05, 0.01])  # a signal 20 errors above zero, decaying steeply: its fit is kept
+    assert choose(fits, X, resolved, stds, bound=1.0).name == "exponential"
 
 
 def test_fit_gradients_match_finite_differences():

@@ -4,11 +4,11 @@ Each fit returns the value and standard error at the requested noise factors, wh
 succeeded, and the gradient of its values with respect to the data (exact for polynomials,
 linearised at the optimum for the nonlinear fits), which propagates correlated errors.
 :func:`extrapolate` picks one per observable: ``order`` takes the first successful fit within the
-bounds, as IBM's ZNE does; ``uncertainty`` (the default) also passes over a fit whose standard
-error exceeds :data:`MAX_STD_RATIO` times the largest standard error of the data it was fitted to
-(an ill-conditioned fit, such as an exponential through values near zero), and keeps a fit whose
-value lies beyond the bound by less than :data:`BOUND_SLACK` standard errors, clipped to the bound
-(a mirror circuit's <Z> = 1 extrapolated to 1.01 +- 0.02 is 1, not a biased linear 0.97).
+bounds, as IBM's ZNE does; ``uncertainty`` (the default) also passes over an ill-conditioned fit
+(a standard error above :data:`MAX_STD_RATIO` times the data's largest, on data that resolve no
+signal: an exponential through values near zero), and keeps a precise fit whose value lies beyond
+the bound by less than :data:`BOUND_SLACK` standard errors, clipped to the bound (a mirror
+circuit's <Z> = 1 extrapolated to 1.01 +- 0.02 is 1, not a biased linear 0.97).
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import numpy as np
 
 CHOICES = ("uncertainty", "order")
 MAX_STD_RATIO = 10.0
+RESOLVED = 3.0
 BOUND_SLACK = 2.0
+PRECISE = 0.1
 
 
 @dataclass
@@ -164,17 +166,27 @@ def fit(name: str, x, y, stds, at) -> Fit:
 
 
 def usable(candidate: Fit, bound: float, slack: float = 0.0) -> bool:
-    """Successful, finite, and its zero-noise value within ``±bound`` widened by ``slack`` of its
-    standard errors."""
+    """Successful, finite, and its zero-noise value within ``±bound``, widened by ``slack`` of its
+    standard errors when those are below :data:`PRECISE` times the bound."""
     zero = candidate.values[0]
-    limit = bound * (1 + 1e-9) + slack * candidate.stds[0]
+    limit = bound * (1 + 1e-9)
+    if candidate.stds[0] <= PRECISE * bound:
+        limit += slack * candidate.stds[0]
     return bool(candidate.ok and np.isfinite(zero) and abs(zero) <= limit and np.all(np.isfinite(candidate.stds)))
 
 
-def well_conditioned(candidate: Fit, stds) -> bool:
-    """Its standard error at zero noise is at most :data:`MAX_STD_RATIO` times the data's largest."""
-    largest = float(np.max(np.asarray(stds, dtype=float))) if len(stds) else 0.0
-    return bool(candidate.stds[0] <= MAX_STD_RATIO * largest or largest == 0)
+def well_conditioned(candidate: Fit, x, y, stds) -> bool:
+    """Not ill-conditioned. A fit is ill-conditioned when its standard error at zero noise exceeds
+    :data:`MAX_STD_RATIO` times the data's largest while the data resolve no signal: the value at
+    the lowest noise factor lies within :data:`RESOLVED` of its standard errors of zero (an
+    exponential through values near zero: it amplifies the noise and has nothing to extrapolate).
+    A resolved signal that decays steeply keeps its large-error fit, as IBM's rule would."""
+    stds = np.asarray(stds, dtype=float)
+    largest = float(np.max(stds)) if stds.size else 0.0
+    if largest == 0 or candidate.stds[0] <= MAX_STD_RATIO * largest:
+        return True
+    lowest = int(np.argmin(np.asarray(x, dtype=float)))
+    return bool(abs(y[lowest]) > RESOLVED * stds[lowest])
 
 
 def clipped(candidate: Fit, bound: float) -> Fit:
@@ -188,21 +200,21 @@ def clipped(candidate: Fit, bound: float) -> Fit:
     return Fit(candidate.name, values, candidate.stds, candidate.ok, candidate.gradient)
 
 
-def choose(fits: list[Fit], stds, bound: float, choice: str = "uncertainty") -> Fit:
-    """The fit to use.
+def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty") -> Fit:
+    """The fit of data ``y`` (standard errors ``stds``) at noise factors ``x`` to use.
 
     ``order`` (IBM's rule): the first usable fit (see :func:`usable`), else the last fit.
     ``uncertainty``: a fit is usable when its value lies within the bound to within
-    :data:`BOUND_SLACK` standard errors (and is then clipped to it); the first usable and
-    well-conditioned fit (:func:`well_conditioned`) is taken; if none is well conditioned, the
-    usable fit with the smallest standard error; else the last fit.
+    :data:`BOUND_SLACK` standard errors, if those are precise (and is then clipped to it); the
+    first usable and well-conditioned fit (:func:`well_conditioned`) is taken; if none is well
+    conditioned, the usable fit with the smallest standard error; else the last fit.
     """
     if choice == "order":
         usable_fits = [candidate for candidate in fits if usable(candidate, bound)]
         return usable_fits[0] if usable_fits else fits[-1]
     usable_fits = [clipped(candidate, bound) for candidate in fits if usable(candidate, bound, BOUND_SLACK)]
     for candidate in usable_fits:
-        if well_conditioned(candidate, stds):
+        if well_conditioned(candidate, x, y, stds):
             return candidate
     if usable_fits:
         return min(usable_fits, key=lambda candidate: candidate.stds[0])
@@ -216,4 +228,4 @@ def extrapolate(names: tuple[str, ...], x, y, stds, bound: float, at=(0.0,), cho
     When none succeeds, the last fit is used (its ``ok`` says it failed).
     """
     fits = [fit(name, x, y, stds, at) for name in names]
-    return choose(fits, stds, bound, choice), fits
+    return choose(fits, x, y, stds, bound, choice), fits

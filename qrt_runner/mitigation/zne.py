@@ -66,7 +66,7 @@ def extrapolate_pub(factors, data: TermData, coeffs: np.ndarray, identity: np.nd
             extrapolated[s, o] = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], at).values for name in extrapolators]
             if not per_term:
                 fits = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], [0.0]) for name in extrapolators]
-                best = choose(fits, stds_f[:, s, o], bounds[o], choice)
+                best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice)
                 evs[s, o], stds[s, o], chosen[s, o] = best.values[0], best.stds[0], best.name
         if per_term:
             evs[s], stds[s], chosen[s], names = _per_term(factors, data, s, coeffs, identity, extrapolators, choice)
@@ -95,7 +95,7 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
         y = data.means[:, s, term]
         sigma = np.sqrt(np.clip(data.cov[:, s, term, term], 0.0, None))
         fits = [fit(name, factors, y, sigma, [0.0]) for name in extrapolators]
-        best = choose(fits, sigma, 1.0, choice)
+        best = choose(fits, factors, y, sigma, 1.0, choice)
         values[term] = best.values[0]
         names[int(term)] = best.name
         gradients[term] = best.gradient[0] if best.gradient is not None else np.nan
