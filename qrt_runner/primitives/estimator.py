@@ -156,7 +156,8 @@ class _PubPlan:
     # -- circuits -------------------------------------------------------------------------
     def _build_circuits(self, paulis: list[str], backend: LocalBackend):
         """(groups, circuits per noise factor and basis, TREX calibration circuit or None,
-        layer noise plan or None, PEC noise gain or None)."""
+        layer noise plan or None, PEC noise gain or None, prefixes): with shared prefixes the
+        circuits are only the measurements, continued from the prefix of their noise factor."""
         if self.shots == 0:
             circuit = self.isa.circuit.copy()
             for label in paulis:
@@ -188,7 +189,7 @@ class _PubPlan:
             else:
                 templates = [with_channels(t, noise.channels(factor - 1.0), sign=False) for t, factor in zip(templates, self.factors)]
         prefixes = []
-        if self.share_prefix:
+        if self.share_prefix and groups:
             prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
         circuits = [self._measurement_circuit(base, group, backend) for base in templates for group in groups]
         calibration = None
