@@ -107,11 +107,18 @@ def _bind_at_runtime(task: SimTask, method: str, values: list) -> bool:
             and all(v is not None and v.size and len(v) > 1 for v in values))
 
 
-def _method_options(method: str) -> dict[str, Any]:
-    """Aer options per method: the density matrix fuses gates with their noise into 2-qubit
-    superoperators at every width (Aer's default starts at 7 qubits); on 5-qubit twirled
-    circuits with noise that cuts the time per binding by about a third."""
-    return {"fusion_threshold": 1} if method == "density_matrix" else {}
+FUSE_FROM_GATES = 64
+
+
+def _method_options(method: str, circuits: list[QuantumCircuit]) -> dict[str, Any]:
+    """Aer options per method: density matrices of circuits with at least
+    :data:`FUSE_FROM_GATES` gates fuse gates with their noise into 2-qubit superoperators at
+    every width (Aer's default starts at 7 qubits): on 5-qubit twirled circuits with noise that
+    cuts the time per binding by about a quarter, while on a few gates (a twirled measurement
+    continued from a density matrix) the fusion pass costs more than it saves."""
+    if method == "density_matrix" and max(circuit.size() for circuit in circuits) >= FUSE_FROM_GATES:
+        return {"fusion_threshold": 1}
+    return {}
 
 
 def execute(task: SimTask) -> tuple[SimOutput, float]:
@@ -130,12 +137,19 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
             if prefix is not None:
                 circuits[index], values[index] = _continued(circuits[index], values[index], states[prefix], task.rows_per_set[index])
     shots = task.circuit_shots or [task.shots] * len(task.circuits)
-    groups: dict[tuple[int, bool], list[int]] = {}
+    groups: dict[tuple[int, str], list[int]] = {}  # one Aer call per shot count and method
     for index, count in enumerate(shots):
-        if index not in prefixes:
-            groups.setdefault((count, prefix_of[index] is not None), []).append(index)
-    for (count, continued), indices in groups.items():
-        _run_group(task, circuits, values, indices, count, rows, seconds, continued)
+        if index in prefixes:
+            continue
+        if prefix_of[index] is not None:
+            method = "density_matrix"  # it starts from a density matrix
+        elif task.kind == "expval":
+            method = task.method
+        else:
+            method = resolve_method(task.method, task.device is not None, task.circuits[index].num_qubits, count)
+        groups.setdefault((count, method), []).append(index)
+    for (count, method), indices in groups.items():
+        _run_group(task, circuits, values, indices, count, method, rows, seconds)
     return SimOutput(rows, seconds), time.perf_counter() - start
 
 
@@ -154,7 +168,7 @@ def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list
         binds.append({param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} if v is not None and v.size else {})
     any_binds = any(binds)
     result = sim.run(circuits, parameter_binds=binds if any_binds else None, shots=1, seed_simulator=task.seed,
-                     **_method_options("density_matrix")).result()
+                     **_method_options("density_matrix", circuits)).result()
     if not result.success:
         raise RuntimeError(f"Aer simulation failed: {result.status}")
     states, position = {}, 0
@@ -183,24 +197,22 @@ def _continued(suffix: QuantumCircuit, values: np.ndarray | None, states: list, 
     return circuits, split
 
 
-def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: list[int], shots: int, rows: list,
-               seconds: list, continued: bool = False) -> None:
+def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: list[int], shots: int, method: str,
+               rows: list, seconds: list) -> None:
     """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row; a
     continued circuit is a list of circuits (one per prefix state) whose rows are concatenated."""
     started = time.perf_counter()
     circuits, values, owner = [], [], []
     for index in indices:
+        continued = isinstance(all_circuits[index], list)
         parts = all_circuits[index] if continued else [all_circuits[index]]
         part_values = all_values[index] if continued else [all_values[index]]
         circuits += parts
         values += part_values
         owner += [index] * len(parts)
     width = max(circuit.num_qubits for circuit in circuits)
-    method = resolve_method(task.method, task.device is not None, width, shots) if task.kind != "expval" else task.method
-    if continued:
-        method = "density_matrix"  # they start from a density matrix
     sim = simulator(task.device, task.qubits, method, task.threads)
-    binds, options = None, dict(_method_options(method))
+    binds, options = None, dict(_method_options(method, circuits))
     if any(v is not None and v.size for v in values):
         binds = [{param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} for circuit, v in zip(circuits, values)]
         if _bind_at_runtime(task, method, values):
