@@ -316,7 +316,7 @@ def table(cases_, stats, impls, precisions, shots):
             for impl in impls:
                 s = stats[impl, name, tech]
                 raw, mit = np.median(s["raw"]), np.median(s["mit"])
-                ratio = "" if tech == "level0" else f"{raw / max(mit, 1e-12):.1f}x"
+                ratio = "" if tech == "level0" else (f"{raw / mit:.1f}x"[:6] if mit > 1e-9 else "exact")
                 cells.append(f"{raw:>9.4f}{mit:>9.4f}{np.median(s['std']):>8.4f}{ratio:>7}{np.median(s['wall']):>7.2f}")
             print(f"{name:<9}{device:<16}{shots_for(precisions[name], shots)[0]:<7}{tech:<8}" + "  ".join(cells))
 
@@ -331,7 +331,7 @@ def goals(cases_, stats, impls, seeds):
 
     def error_ratio(impl, name, tech, raw="raw", mit="mit"):
         s = stats[impl, name, tech]
-        return np.median(s[raw]) / max(np.median(s[mit]), 1e-12)
+        return np.median(s[raw]) / max(np.median(s[mit]), 1e-12)  # inf-like when exact: printed as such
 
     names = [name for name, *_ in cases_]
     print(f"\ngoals (medians over {seeds} seed{'s' if seeds > 1 else ''})")
