@@ -277,6 +277,7 @@ class _PubPlan:
             circuits=circuits, parameter_values=values, circuit_keys=keys,
             circuit_shots=None if len(set(circuit_shots)) <= 1 else circuit_shots,
             prefix_of=prefix_of, rows_per_set=rows_per_set,
+            call_groups=[1 if key.endswith("|cal") else 0 for key in keys],
         )
 
     # -- combining --------------------------------------------------------------------------

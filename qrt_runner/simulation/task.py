@@ -36,6 +36,9 @@ class SimTask:
             circuit that starts from it has ``rows_per_set`` rows per row of the prefix. So the
             randomisations of a measurement twirl share the simulation of everything before it.
         rows_per_set: per circuit with a prefix, its parameter rows per row of the prefix.
+        call_groups: per circuit a group number; circuits of different groups never share an
+            Aer call, so that one group's samples (and seeds) do not depend on the others' (a
+            TREX calibration stays the same whatever circuits the job measures).
     """
 
     kind: str
@@ -51,6 +54,7 @@ class SimTask:
     circuit_shots: list[int] | None = None
     prefix_of: list[int | None] | None = None
     rows_per_set: list[int] | None = None
+    call_groups: list[int] | None = None
 
 
 class SimOutput(list):
@@ -137,7 +141,8 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
             if prefix is not None:
                 circuits[index], values[index] = _continued(circuits[index], values[index], states[prefix], task.rows_per_set[index])
     shots = task.circuit_shots or [task.shots] * len(task.circuits)
-    groups: dict[tuple[int, str], list[int]] = {}  # one Aer call per shot count and method
+    call_groups = task.call_groups or [0] * len(task.circuits)
+    groups: dict[tuple[int, int, str], list[int]] = {}  # one Aer call per group, shot count and method
     for index, count in enumerate(shots):
         if index in prefixes:
             continue
@@ -147,8 +152,8 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
             method = task.method
         else:
             method = resolve_method(task.method, task.device is not None, task.circuits[index].num_qubits, count)
-        groups.setdefault((count, method), []).append(index)
-    for (count, method), indices in groups.items():
+        groups.setdefault((call_groups[index], count, method), []).append(index)
+    for (_, count, method), indices in groups.items():
         _run_group(task, circuits, values, indices, count, method, rows, seconds)
     return SimOutput(rows, seconds), time.perf_counter() - start
 
