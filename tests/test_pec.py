@@ -11,7 +11,7 @@ from qiskit.quantum_info import Operator, Pauli, SparsePauliOp
 
 from conftest import run_cli, spec_for
 from qrt_runner.backend import LocalBackend
-from qrt_runner.mitigation.layer_channels import LayerNoisePlan, measure_sign, with_channels
+from qrt_runner.mitigation.layer_channels import LayerNoisePlan, with_channels
 from qrt_runner.mitigation.layer_noise import (
     DeviceLayerNoise, FileLayerNoise, PauliLindblad, _anticommutes, gate_model, load_layer_noise, pauli_fidelities,
     single_gate_model,
