@@ -97,7 +97,7 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
     Raises:
         ConfigError: naming ``circuit.parameter_values`` (or the shots) with the size and the fix.
     """
-    from qrt_runner.mitigation.layer_sampling import randomizations_for
+    from qrt_runner.mitigation.layer_channels import randomizations_for
 
     per_job = spec.session.parameter_sets_per_job or num_sets
     per_job = min(per_job, num_sets)

@@ -40,9 +40,22 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
         groups = ("resilience", *groups)
     for group in groups:
         subtree = set_fields(asdict(getattr(spec.mitigation, group)))
+        if group == "resilience":
+            _drop_local_only(subtree)
         if subtree:
             options[group] = subtree
     return options
+
+
+def _drop_local_only(resilience: dict) -> None:
+    """Remove qrt_runner's own options, which IBM's models refuse (the spec has checked that what
+    they ask for is what the service does)."""
+    resilience.pop("nearest_probability", None)
+    zne = resilience.get("zne", {})
+    for key in ("extrapolator_choice", "extrapolate_per_term"):
+        zne.pop(key, None)
+    if "zne" in resilience and not zne:
+        del resilience["zne"]
 
 
 def set_fields(tree: dict) -> dict:

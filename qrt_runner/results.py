@@ -54,7 +54,10 @@ class SamplerOutcome:
     """Counts of a PUB, one dict per parameter set (flattened), and ideal-distribution fidelities.
 
     ``counts`` entries of jobs that did not finish are None. ``hellinger_fidelity`` is None where
-    the ideal distribution was not computed.
+    the ideal distribution was not computed. With readout mitigation: ``quasi_dists`` (raw
+    quasi-probabilities; ``hellinger_fidelity_mitigated`` of them with negatives clipped) and,
+    unless switched off, ``nearest_probability_dists`` (their nearest probability distributions)
+    with ``hellinger_fidelity_nearest``.
     """
 
     counts: list[dict[str, int] | None]
@@ -63,6 +66,8 @@ class SamplerOutcome:
     quasi_dists: list[dict[str, float] | None] | None = None
     hellinger_fidelity_mitigated: list[float | None] | None = None
     readout_calibration: list[list[float]] | None = None
+    nearest_probability_dists: list[dict[str, float] | None] | None = None
+    hellinger_fidelity_nearest: list[float | None] | None = None
 
 
 @dataclass
@@ -165,6 +170,11 @@ class RunResult:
                     quasi_dists=self.sampler.quasi_dists,
                     hellinger_fidelity_mitigated=self.sampler.hellinger_fidelity_mitigated,
                     readout_calibration=self.sampler.readout_calibration,
+                )
+            if self.sampler.nearest_probability_dists is not None:
+                out.update(
+                    nearest_probability_dists=self.sampler.nearest_probability_dists,
+                    hellinger_fidelity_nearest=self.sampler.hellinger_fidelity_nearest,
                 )
         return out
 

@@ -163,6 +163,8 @@ def run_experiment(
     else:
         counts: list[dict[str, int] | None] = [None] * num_sets
         quasi: list[dict[str, float] | None] = [None] * num_sets
+        nearest: list[dict[str, float] | None] = [None] * num_sets
+        has_nearest = False
         calibration = None
 
     submitted = []
@@ -196,6 +198,9 @@ def run_experiment(
                 if "quasi_dists" in pub_result.metadata:
                     quasi[start:stop] = pub_result.metadata["quasi_dists"]
                     calibration = pub_result.metadata["readout_calibration"]
+                if "nearest_probability_dists" in pub_result.metadata:
+                    nearest[start:stop] = pub_result.metadata["nearest_probability_dists"]
+                    has_nearest = True
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (qrt_runner.interrupts)
         result.status, result.error, result.error_type = "KILLED", describe(exc), type(exc).__name__
     finally:
@@ -221,6 +226,9 @@ def run_experiment(
         if calibration is not None:
             clipped = [None if q is None else {k: max(v, 0.0) for k, v in q.items()} for q in quasi]
             result.sampler.quasi_dists = quasi
+            if has_nearest:
+                result.sampler.nearest_probability_dists = nearest
+                result.sampler.hellinger_fidelity_nearest = ideal_fidelities(workload.circuit, flat, nearest)
             result.sampler.hellinger_fidelity_mitigated = ideal_fidelities(workload.circuit, flat, clipped)
             result.sampler.readout_calibration = calibration
     result.timings = {

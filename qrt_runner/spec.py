@@ -136,6 +136,7 @@ def _validate(spec: RunSpec) -> None:
             f"{'PEC' if effective.pec_mitigation else 'PEA'} needs a layer noise model, and backend=aer is noiseless",
             "use backend=fake_<device>, or give mitigation.resilience.layer_noise_model=<file>",
         )
+    _validate_local_only_mitigation(spec)
     if effective.layer_noise_model is not None and spec.backend.name == "ibm":
         raise ConfigError("mitigation.resilience.layer_noise_model", effective.layer_noise_model,
                           "layer noise model files are for local backends; the hardware service learns the layer noise itself",
@@ -198,6 +199,21 @@ def _validate_tracking(tracking: s.TrackingConfig) -> None:
         raise ConfigError("tracking.experiment_name", tracking.experiment_name, "is empty", "give the experiment a name, e.g. tracking.experiment_name=qrt_runner")
     if tracking.timeout_s <= 0:
         raise ConfigError("tracking.timeout_s", tracking.timeout_s, "must be > 0 seconds", "set a time limit for each call to the store, e.g. 10")
+
+
+def _validate_local_only_mitigation(spec: RunSpec) -> None:
+    """qrt_runner's own mitigation options: refused where they cannot apply."""
+    res = spec.mitigation.resilience
+    if spec.backend.name == "ibm":
+        if res.zne.extrapolator_choice == "uncertainty":
+            raise ConfigError("mitigation.resilience.zne.extrapolator_choice", "uncertainty",
+                              "the hardware service takes the first successful extrapolator", "set it to order or null for backend=ibm")
+        if res.zne.extrapolate_per_term is False:
+            raise ConfigError("mitigation.resilience.zne.extrapolate_per_term", False,
+                              "the hardware service extrapolates every Pauli term on its own", "set it to true or null for backend=ibm")
+    if res.nearest_probability is not None and spec.is_estimator:
+        raise ConfigError("mitigation.resilience.nearest_probability", res.nearest_probability,
+                          "applies to the sampler's readout-mitigated quasi-distributions", "remove it, or use primitive=sampler")
 
 
 def _positive_int(key: str, value: int, minimum: int = 1) -> None:

@@ -1,4 +1,4 @@
-"""PEC and PEA: layer noise models, their sampling, twirling strategies, and physics on a noisy device."""
+"""PEC and PEA: layer noise models, their channels, twirling strategies, and physics on a noisy device."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import json
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit
-from qiskit.quantum_info import Operator, SparsePauliOp
+from qiskit.quantum_info import Operator, Pauli, SparsePauliOp
 
 from conftest import run_cli, spec_for
 from qrt_runner.backend import LocalBackend
+from qrt_runner.mitigation.layer_channels import LayerNoisePlan, with_channels
 from qrt_runner.mitigation.layer_noise import (
-    CompactModel, PauliLindblad, _anticommutes, gate_model, load_layer_noise, pauli_fidelities, sample_paulis,
+    DeviceLayerNoise, FileLayerNoise, PauliLindblad, _anticommutes, gate_model, load_layer_noise, pauli_fidelities,
+    single_gate_model,
 )
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_layers, twirl_template
@@ -56,21 +58,66 @@ def test_device_gate_model_reproduces_the_twirled_gate_error_exactly():
         assert predicted == pytest.approx(fidelity, abs=1e-9)
 
 
-@pytest.mark.parametrize("change", [-1.0, 2.0])
-def test_sampled_paulis_cancel_or_amplify_the_channel(change):
-    """PEC (change -1): gamma * E[sign * (-1)^<Q, P>] = 1 / f_Q; PEA (change 2): E[(-1)^<Q, P>] = f_Q**2."""
+def _fidelity(model: PauliLindblad, label: str) -> float:
+    return float(np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if _anticommutes(label, g))))
+
+
+def _exact_pauli_expectation(circuit: QuantumCircuit, label: str, sign_qubit: int | None = None) -> float:
+    """<label> (times the sign qubit's Z when given) of ``circuit``'s final state, by density matrix."""
+    from qiskit_aer import AerSimulator
+
+    run = circuit.copy()
+    qubits = list(range(len(label))) + ([sign_qubit] if sign_qubit is not None else [])
+    run.save_expectation_value(Pauli(("Z" if sign_qubit is not None else "") + label), qubits)
+    return float(AerSimulator(method="density_matrix").run(run).result().data(0)["expectation_value"])
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+@pytest.mark.parametrize("sign", [True, False])
+def test_layer_channels_cancel_or_amplify_the_model(sign, scale):
+    """PEC (sign qubit): gamma * <Q x Z_sign> = <Q> / f_Q**scale; PEA: <Q> f_Q**scale, exactly."""
     model = PauliLindblad((0, 1), ("XI", "IZ", "YY"), (0.05, 0.02, 0.08))
-    compact = CompactModel.from_model(model, {0: 0, 1: 1}, 2)
-    bits, signs, gamma = sample_paulis(compact, change, 200_000, np.random.default_rng(1))
-    assert gamma == pytest.approx(np.exp(2 * 0.15) if change < 0 else 1.0)
-    for label in ("ZI", "IX", "XX", "YZ"):  # qubit 0 is the last letter
-        qx = np.array([label[1] in "XY", label[0] in "XY"])
-        qz = np.array([label[1] in "YZ", label[0] in "YZ"])
-        anticommute = ((bits[:, :, 0] & qz).sum(1) + (bits[:, :, 1] & qx).sum(1)) % 2
-        estimate = gamma * np.mean(signs * (1 - 2 * anticommute))
-        fidelity = np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if _anticommutes(label, g)))
-        expected = 1 / fidelity if change < 0 else fidelity**2
-        assert estimate == pytest.approx(expected, abs=4 * gamma / np.sqrt(len(signs)))
+    source = FileLayerNoise("test", {((("cx", 0, 1),), ()): model})
+    layer = QuantumCircuit(2)
+    layer.cx(0, 1)
+    plan = LayerNoisePlan(twirl_template(layer), (0, 1), source)
+    assert plan.total_rate == pytest.approx(0.15)
+    gamma = np.exp(2 * scale * 0.15) if sign else 1.0
+    for label, prepare in (("ZZ", []), ("XX", ["h0", "h1"]), ("YZ", ["h1", "s1"]), ("XZ", ["h1"]), ("XY", ["h0", "s0", "h1"])):
+        state = QuantumCircuit(2)
+        for gate in prepare:  # a state with <Q> != 0 after the cx
+            getattr(state, gate[0])(int(gate[1]))
+        template = twirl_template(layer)
+        corrected = with_channels(template, plan.channels(scale, 2 if sign else None), sign=sign)
+        assert len(corrected.data) == len(template.data) + 1  # one channel right behind the layer
+        full = QuantumCircuit(corrected.num_qubits)
+        full.compose(state, qubits=[0, 1], inplace=True)
+        full.compose(corrected.assign_parameters({p: 0.0 for p in corrected.parameters}), inplace=True)
+        noiseless = _exact_pauli_expectation(state.compose(layer), label)
+        assert abs(noiseless) > 0.5
+        value = gamma * _exact_pauli_expectation(full, label, 2 if sign else None)
+        fidelity = _fidelity(model, label)
+        expected = noiseless / fidelity**scale if sign else noiseless * fidelity**scale
+        assert value == pytest.approx(expected, abs=1e-9), label
+
+
+def test_dressed_layer_carries_single_qubit_errors_through_the_layer():
+    """sx errors before cx(1, 2) join the layer's model as G P G^dagger: on the control X -> XX,
+    Y -> XY (target X), Z -> Z; on the target X -> X, Y -> ZY, Z -> ZZ (labels: qubit 2 first)."""
+    device = DeviceLayerNoise("fake_manila")
+    bare = dict(zip(*_labels_rates(device.model((("cx", 1, 2),)))))
+    dressed = dict(zip(*_labels_rates(device.model((("cx", 1, 2),), (("sx", 1), ("rz", 2), ("sx", 2))))))
+    control = dict(zip(*_labels_rates(single_gate_model("fake_manila", "sx", 1))))
+    target = dict(zip(*_labels_rates(single_gate_model("fake_manila", "sx", 2))))
+    assert set(control) == set(target) == {"X", "Y", "Z"} and min(control.values()) > 0
+    moved = {"XX": control["X"], "XY": control["Y"], "IZ": control["Z"], "XI": target["X"], "YZ": target["Y"], "ZZ": target["Z"]}
+    assert set(dressed) == set(bare)
+    for label, rate in dressed.items():
+        assert rate == pytest.approx(bare[label] + moved.get(label, 0.0), rel=1e-12), label
+
+
+def _labels_rates(model: PauliLindblad):
+    return model.labels, model.rates
 
 
 @pytest.mark.parametrize("strategy,expected", [
@@ -115,9 +162,10 @@ def test_pec_cuts_gate_error_beyond_trex_and_reports_its_overhead():
     assert diagnostics["pec"]["gamma"] ** 2 == pytest.approx(diagnostics["pec"]["sampling_overhead"])
     model = diagnostics["layer_noise_model"]
     assert model["source"] == "fake_manila noise model" and model["num_layers"] == DEPTH + 1 and model["num_unique_layers"] == 1
-    # shots grow with the overhead, spread over many randomisations
-    assert diagnostics["shots_per_randomization"] == 1
-    assert diagnostics["num_randomizations"] >= 1024 * diagnostics["pec"]["sampling_overhead"]
+    # shots grow with the overhead; the signs are drawn per shot inside each twirled circuit
+    assert diagnostics["num_randomizations"] == 32
+    assert diagnostics["num_randomizations"] * diagnostics["shots_per_randomization"] >= 1024 * diagnostics["pec"]["sampling_overhead"]
+    assert set(diagnostics["simulate_s_by_technique"]) == {"pec", "trex"}
 
 
 def test_pec_overhead_is_capped_by_max_overhead():
@@ -144,9 +192,11 @@ def test_layer_noise_model_file_round_trips_and_missing_layers_are_noiseless(tmp
     path = tmp_path / "model.json"
     path.write_text(json.dumps(model))
     loaded = load_layer_noise(str(path))
-    (key, layer), = loaded.layers.items()
-    assert len(key) == 1 and key[0][0] == "cx" and set(key[0][1:]) == set(layer.qubits)
-    assert layer.total_rate == pytest.approx(sum(model["layers"][0]["generators"].values()))
+    # the first layer is dressed with the sx of the Bell state's H, the others are bare
+    assert [len(layer.get("dressing", [])) > 0 for layer in model["layers"]] == [True, False]
+    for ((key, dressing), layer), written in zip(loaded.layers.items(), model["layers"]):
+        assert len(key) == 1 and key[0][0] == "cx" and set(key[0][1:]) == set(layer.qubits)
+        assert layer.total_rate == pytest.approx(sum(written["generators"].values()))
     from_file = _run(["mitigation=pec", f"mitigation.resilience.layer_noise_model={path}"])
     assert from_file.metadata["mitigation"]["pec"]["gamma"] == pytest.approx(pec.metadata["mitigation"]["pec"]["gamma"])
     np.testing.assert_allclose(from_file.data.evs, pec.data.evs)  # same model, same seeds
@@ -196,23 +246,3 @@ def test_cli_pec_run_logs_overhead_and_layer_model_and_the_model_file_feeds_back
     job = json.loads(second.read_text())["mitigation"]["jobs"][0]
     assert job["layer_noise_model"]["source"] == str(model_file)
     assert job["pec"]["sampling_overhead"] == pytest.approx(overhead)
-
-
-def test_corrections_need_a_slot_and_idle_slots_provide_one():
-    circuit = QuantumCircuit(3)
-    circuit.cx(0, 1)
-    circuit.cx(1, 2)
-    x_on_qubit_2 = np.zeros((4, 3, 2), dtype=np.int64)
-    x_on_qubit_2[:, 2, 0] = 1  # an X on qubit 2 right after layer 0, which leaves qubit 2 idle
-    lean = twirl_template(circuit, "all")
-    with pytest.raises(ValueError, match="qubit 2, which has no twirl slot there"):
-        twirl_angles(lean, 4, np.random.default_rng(0), {0: x_on_qubit_2})
-    template = twirl_template(circuit, "all", idle_slots=True)
-    columns = twirl_angles(template, 4, np.random.default_rng(0), {0: x_on_qubit_2})
-    expected = circuit.copy_empty_like()
-    expected.cx(0, 1)
-    expected.x(2)
-    expected.cx(1, 2)
-    for r in range(4):
-        bound = template.assign_parameters({p: columns[p.name][r] for p in template.parameters})
-        assert Operator(bound).equiv(Operator(expected))  # the correction applied, twirls cancelled

@@ -46,3 +46,39 @@ def test_repeated_estimator_jobs_send_the_circuit_once_and_stay_correct():
         np.testing.assert_allclose(ev, [np.cos(angle), np.sin(angle)], atol=1e-12)
     assert len(backend.measurement_circuits) == 1
     assert sent == [1, 0, 0]  # the circuit travels to the simulator process once
+
+
+def test_randomisations_continued_from_a_shared_density_matrix_sample_the_whole_circuit():
+    """Measurement-twirl randomisations that continue from the prefix's density matrix (one
+    simulation of the prefix) give the distribution of the whole circuit, row by row."""
+    from qrt_runner.simulation.task import SimTask, execute
+
+    backend = LocalBackend.create("fake_manila", threads=1)
+    logical = QuantumCircuit(3)
+    logical.h(0)
+    logical.cx(0, 1)
+    logical.cx(1, 2)
+    logical.ry(0.7, 2)
+    isa = backend.compiler.compile(logical)
+    suffix = QuantumCircuit(3, 3)
+    phis = [Parameter(f"phi{q}") for q in range(3)]
+    for q in range(3):
+        suffix.sx(q)
+        suffix.rz(phis[q], q)
+        suffix.sx(q)
+    suffix.measure(range(3), range(3))
+    rows = np.array([[0.0, np.pi, np.pi], [np.pi, 0.0, np.pi], [np.pi, np.pi, np.pi], [0.0, 0.0, 0.0]])
+    whole = isa.circuit.compose(suffix)
+    common = dict(kind="counts", device="fake_manila", qubits=isa.physical_qubits, method="automatic", threads=1, seed=3, shots=40_000)
+    reference, _ = execute(SimTask(circuits=[whole], parameter_values=[rows], **common))
+    shared, _ = execute(SimTask(circuits=[suffix, isa.circuit], parameter_values=[rows, None], prefix_of=[1, None],
+                                rows_per_set=[4, None], **common))
+    assert shared[1] == [] and shared.seconds[1] > 0  # the prefix: simulated, no rows of its own
+    def distribution(outcomes, counts):
+        return np.bincount(outcomes, weights=counts, minlength=8) / counts.sum()
+
+    for row_a, row_b in zip(reference[0], shared[0]):
+        assert 0.5 * np.abs(distribution(*row_a) - distribution(*row_b)).sum() < 0.015  # statistical TVD ~0.005
+    unflipped, first_flipped = distribution(*shared[0][2]), distribution(*shared[0][0])
+    assert 0.5 * np.abs(unflipped - first_flipped[np.arange(8) ^ 1]).sum() < 0.015  # bit 0 read inverted
+    assert 0.5 * np.abs(unflipped - first_flipped).sum() > 0.3

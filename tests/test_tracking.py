@@ -461,3 +461,15 @@ def test_metric_keys_do_not_depend_on_observable_labels():
     second.estimator.observable_labels = ["ZZI + IZZ", "0.5*XX"]
     keys = [{key for key, _, _ in result_metrics(result)} for result in (first, second)]
     assert keys[0] == keys[1] and {"ev/0", "std/0", "ev/1", "std/1"} <= keys[0]
+
+
+def test_mitigation_cost_of_every_job_becomes_metrics():
+    result = _estimator_result()
+    result.mitigation = {"jobs": [
+        {"num_circuits": 7, "shots_spent": 100, "build_s": 0.01, "simulate_s": 0.5, "combine_s": 0.02,
+         "simulate_s_by_technique": {"circuits": 0.2, "zne": 0.3}},
+        {"num_circuits": 7, "shots_spent": 100, "simulate_s": 0.6, "combine_s": 0.03},
+    ]}
+    metrics = {(key, step): value for key, value, step in result_metrics(result)}
+    assert metrics[("mitigation_simulate_s", 1)] == 0.6 and metrics[("mitigation_combine_s", 0)] == 0.02
+    assert metrics[("simulate_s/zne", 0)] == 0.3 and ("simulate_s/zne", 1) not in metrics

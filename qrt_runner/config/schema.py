@@ -211,6 +211,11 @@ class ZneConfig:
     noise_factors: Optional[List[float]] = None
     extrapolator: Optional[List[str]] = None
     extrapolated_noise_factors: Optional[List[float]] = None
+    # qrt_runner only (IBM has no such leaves): how the extrapolator is chosen (uncertainty: the
+    # first well-conditioned one, default; order: the first successful one, as IBM), and whether
+    # each Pauli term is extrapolated on its own (default true, as IBM's service) or each observable
+    extrapolator_choice: Optional[str] = None
+    extrapolate_per_term: Optional[bool] = None
 
 
 @dataclass
@@ -228,6 +233,9 @@ class ResilienceConfig:
     pec_mitigation: Optional[bool] = None
     pec: PecConfig = field(default_factory=PecConfig)
     layer_noise_model: Optional[str] = None  # a layer noise model file for PEC/PEA (default: the fake device's own)
+    # qrt_runner only, sampler with measure_mitigation: also report the nearest probability
+    # distribution to each readout-mitigated quasi-distribution (default true; the raw stay)
+    nearest_probability: Optional[bool] = None
 
 
 @dataclass

@@ -7,8 +7,11 @@ given by generators ``P_k`` and rates ``r_k >= 0``; it multiplies a Pauli Q by
 On a fake device the model needs no learning: the simulator's own error on every two-qubit gate
 (Aer's ``basic_device_gate_errors``, the same the noise model uses) is Pauli-twirled (the
 diagonal of its Pauli transfer matrix) and fitted exactly with all 15 two-qubit generators. A
-layer's model is the product of its gates' models. A model can also come from a JSON or YAML
-file in the format :func:`layer_to_dict` writes (IBM's local mode needs the user to bring one).
+layer's model is the product of its gates' models, dressed as IBM's learned layers are: the
+errors of the single-qubit gates placed before the layer (since the previous one), each fitted
+with the generators X, Y, Z and carried through the layer's Clifford gates (an error P before G
+is G P G^dagger after it), are part of it. A model can also come from a JSON or YAML file in the
+format :func:`layer_to_dict` writes (IBM's local mode needs the user to bring one).
 """
 
 from __future__ import annotations
@@ -106,7 +109,8 @@ def _embed(label: str, qubits: tuple[int, ...], into: tuple[int, ...]) -> str:
 
 
 def combine(models: list[PauliLindblad]) -> PauliLindblad:
-    """The product of channels on disjoint qubits, as one model on all their qubits."""
+    """The generators of several models, each embedded on the union of their qubits (the
+    product of the channels when their generators differ; see :func:`merge`)."""
     qubits = tuple(sorted({q for m in models for q in m.qubits}))
     labels, rates = [], []
     for model in models:
@@ -116,38 +120,98 @@ def combine(models: list[PauliLindblad]) -> PauliLindblad:
     return PauliLindblad(qubits, tuple(labels), tuple(rates))
 
 
+def merge(models: list[PauliLindblad]) -> PauliLindblad:
+    """The product of channels on any qubits, as one model on all their qubits: generators of
+    equal label add their rates (Pauli-Lindblad generators commute, so the product is their sum)."""
+    combined = combine(models)
+    rates: dict[str, float] = {}
+    for label, rate in zip(combined.labels, combined.rates):
+        rates[label] = rates.get(label, 0.0) + rate
+    return PauliLindblad(combined.qubits, tuple(rates), tuple(rates.values()))
+
+
+@lru_cache(maxsize=512)
+def single_gate_model(device_name: str, gate: str, qubit: int) -> PauliLindblad:
+    """The Pauli-twirled error of the single-qubit ``gate`` on device ``qubit`` (generators X, Y, Z)."""
+    from qiskit_aer.noise.device.models import basic_device_gate_errors
+
+    from qrt_runner.fake_backends import fake_backend
+    from qrt_runner.simulation.noise import sub_target
+
+    target = sub_target(fake_backend(device_name).target, (qubit,))
+    errors = {(name, tuple(qubits)): error for name, qubits, error in basic_device_gate_errors(target=target)}
+    error = errors.get((gate, (0,)))
+    if error is None:
+        return PauliLindblad((qubit,), (), ())
+    generators = ["X", "Y", "Z"]
+    rates = fit_rates(pauli_fidelities(error), generators)
+    kept = [(g, float(r)) for g, r in zip(generators, rates) if r > 1e-12]
+    return PauliLindblad((qubit,), tuple(g for g, _ in kept), tuple(r for _, r in kept))
+
+
 LayerKey = tuple[tuple[str, int, int], ...]  # sorted (gate, physical qubit0, physical qubit1)
+Dressing = tuple[tuple[str, int], ...]  # (single-qubit gate, physical qubit) before the layer, in order
+
+
+def carried_through(model: PauliLindblad, key: LayerKey) -> PauliLindblad:
+    """A single-qubit model on ``model.qubits[0]`` before the layer ``key``, as the model after it."""
+    from qrt_runner.mitigation.twirling import conjugate
+
+    (qubit,) = model.qubits
+    gate = next(((name, q0, q1) for name, q0, q1 in key if qubit in (q0, q1)), None)
+    if gate is None:
+        return model
+    name, q0, q1 = gate
+    labels = []
+    for label in model.labels:
+        p = _LETTERS.index(label)
+        c0, c1 = conjugate(name, p, 0) if qubit == q0 else conjugate(name, 0, p)
+        labels.append(_LETTERS[c1] + _LETTERS[c0])  # qubits (q0, q1): q0 is the last letter
+    return PauliLindblad((q0, q1), tuple(labels), model.rates)
 
 
 class DeviceLayerNoise:
-    """Layer models derived from a fake device's own noise model."""
+    """Layer models derived from a fake device's own noise model (dressed with the single-qubit
+    gates before each layer)."""
 
     def __init__(self, device_name: str):
         self.device_name = device_name
         self.source = f"{device_name} noise model"
 
-    def model(self, key: LayerKey) -> PauliLindblad | None:
-        return combine([gate_model(self.device_name, name, q0, q1) for name, q0, q1 in key])
+    def model(self, key: LayerKey, dressing: Dressing = ()) -> PauliLindblad | None:
+        parts = [gate_model(self.device_name, name, q0, q1) for name, q0, q1 in key]
+        for name, qubit in dressing:
+            single = single_gate_model(self.device_name, name, qubit)
+            if single.labels:
+                parts.append(carried_through(single, key))
+        return merge(parts)
 
 
 class FileLayerNoise:
-    """Layer models read from a file; layers it does not list are treated as noiseless (as IBM does)."""
+    """Layer models read from a file; layers it does not list are treated as noiseless (as IBM does).
 
-    def __init__(self, path: str, layers: dict[LayerKey, PauliLindblad]):
+    A layer is found by its gates and dressing; failing that, by its gates alone.
+    """
+
+    def __init__(self, path: str, layers: dict[tuple[LayerKey, Dressing], PauliLindblad]):
         self.source = path
         self.layers = layers
+        self._by_gates: dict[LayerKey, PauliLindblad] = {}
+        for (key, dressing), model in layers.items():
+            if not dressing or key not in self._by_gates:
+                self._by_gates[key] = model
 
-    def model(self, key: LayerKey) -> PauliLindblad | None:
-        return self.layers.get(key)
+    def model(self, key: LayerKey, dressing: Dressing = ()) -> PauliLindblad | None:
+        return self.layers.get((key, dressing)) or self._by_gates.get(key)
 
 
-def layer_to_dict(key: LayerKey, model: PauliLindblad) -> dict:
-    """One layer in the file format: gates, qubits and generator rates."""
-    return {
-        "gates": [list(gate) for gate in key],
-        "qubits": list(model.qubits),
-        "generators": {label: rate for label, rate in zip(model.labels, model.rates)},
-    }
+def layer_to_dict(key: LayerKey, model: PauliLindblad, dressing: Dressing = ()) -> dict:
+    """One layer in the file format: gates, dressing (when any), qubits and generator rates."""
+    out: dict = {"gates": [list(gate) for gate in key]}
+    if dressing:
+        out["dressing"] = [list(gate) for gate in dressing]
+    out.update(qubits=list(model.qubits), generators={label: rate for label, rate in zip(model.labels, model.rates)})
+    return out
 
 
 def load_layer_noise(path: str) -> FileLayerNoise:
@@ -167,6 +231,7 @@ def load_layer_noise(path: str) -> FileLayerNoise:
     for number, layer in enumerate(data["layers"]):
         try:
             key = tuple(sorted((str(g[0]), int(g[1]), int(g[2])) for g in layer["gates"]))
+            dressing = tuple((str(g[0]), int(g[1])) for g in layer.get("dressing") or [])
             qubits = tuple(int(q) for q in layer["qubits"])
             generators = {str(label): float(rate) for label, rate in layer["generators"].items()}
         except (KeyError, TypeError, ValueError, IndexError) as exc:
@@ -179,59 +244,8 @@ def load_layer_noise(path: str) -> FileLayerNoise:
         gate_qubits = {q for _, q0, q1 in key for q in (q0, q1)}
         if not gate_qubits <= set(qubits):
             raise ValueError(f"layer {number}: qubits {list(qubits)} must include every gate qubit")
-        layers[key] = PauliLindblad(qubits, tuple(generators), tuple(generators.values()))
+        layers[key, dressing] = PauliLindblad(qubits, tuple(generators), tuple(generators.values()))
     return FileLayerNoise(path, layers)
-
-
-@dataclass
-class CompactModel:
-    """A layer model on a circuit's compact qubits, ready for sampling."""
-
-    x: np.ndarray  # (generators, width) bool
-    z: np.ndarray
-    rates: np.ndarray
-
-    @classmethod
-    def from_model(cls, model: PauliLindblad | None, compact_of: dict[int, int], width: int) -> "CompactModel":
-        x = np.zeros((0, width), dtype=bool)
-        z = np.zeros((0, width), dtype=bool)
-        if model is None or not model.labels:
-            return cls(x, z, np.zeros(0))
-        xs, zs = [], []
-        for label in model.labels:
-            gx, gz = _symplectic(label)
-            row_x, row_z = np.zeros(width, dtype=bool), np.zeros(width, dtype=bool)
-            for i, q in enumerate(model.qubits):
-                if q not in compact_of:
-                    if gx[i] or gz[i]:
-                        raise ValueError(f"layer noise on qubit {q}, which the circuit does not use")
-                    continue
-                row_x[compact_of[q]], row_z[compact_of[q]] = gx[i], gz[i]
-            xs.append(row_x)
-            zs.append(row_z)
-        return cls(np.array(xs), np.array(zs), np.asarray(model.rates, dtype=float))
-
-
-def sample_paulis(model: CompactModel, change: float, randomizations: int, rng: np.random.Generator):
-    """Pauli bits that change every rate by ``change`` times itself, sampled per randomisation.
-
-    ``change > 0`` injects noise (PEA: probabilities, no signs); ``change < 0`` cancels it (PEC:
-    each generator P_k is applied with probability (1 - exp(-2 |change| r_k)) / 2 and flips the
-    sign; the estimate is gamma times the signed mean, gamma = exp(2 |change| sum r_k)).
-
-    Returns:
-        bits ``(randomizations, width, 2)`` (x, z), signs ``(randomizations,)`` and gamma.
-    """
-    width = model.x.shape[1]
-    if change == 0 or model.rates.size == 0:
-        return np.zeros((randomizations, width, 2), dtype=np.int64), np.ones(randomizations), 1.0
-    rates = abs(change) * model.rates
-    chosen = rng.random((randomizations, rates.size)) < (1 - np.exp(-2 * rates)) / 2
-    bits = np.stack([(chosen.astype(np.int64) @ model.x) % 2, (chosen.astype(np.int64) @ model.z) % 2], axis=2)
-    if change > 0:
-        return bits, np.ones(randomizations), 1.0
-    signs = np.where(chosen.sum(axis=1) % 2 == 1, -1.0, 1.0)
-    return bits, signs, float(np.exp(2 * rates.sum()))
 
 
 @lru_cache(maxsize=8)

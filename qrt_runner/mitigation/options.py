@@ -14,6 +14,7 @@ from pathlib import Path
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.mitigation.decoupling import SEQUENCES as DD_SEQUENCES
+from qrt_runner.mitigation.extrapolation import CHOICES as EXTRAPOLATOR_CHOICES
 from qrt_runner.mitigation.twirling import STRATEGIES
 
 LEVEL_DEFAULTS = {
@@ -68,6 +69,9 @@ class EffectiveMitigation:
     pec_noise_gain: float | str = "auto"
     layer_noise_model: str | None = None
     num_randomizations_auto: bool = False
+    zne_extrapolator_choice: str = "uncertainty"
+    zne_extrapolate_per_term: bool = True
+    nearest_probability: bool = True
 
     @property
     def pea(self) -> bool:
@@ -99,10 +103,13 @@ class EffectiveMitigation:
                     "noise_factors": list(flat["zne_noise_factors"]),
                     "extrapolator": list(flat["zne_extrapolator"]),
                     "extrapolated_noise_factors": list(flat["zne_extrapolated_noise_factors"]),
+                    "extrapolator_choice": flat["zne_extrapolator_choice"],
+                    "extrapolate_per_term": flat["zne_extrapolate_per_term"],
                 },
                 "pec_mitigation": flat["pec_mitigation"],
                 "pec": {"max_overhead": flat["pec_max_overhead"], "noise_gain": flat["pec_noise_gain"]},
                 "layer_noise_model": flat["layer_noise_model"],
+                "nearest_probability": flat["nearest_probability"],
             },
             "twirling": {
                 "enable_gates": flat["enable_gates"],
@@ -195,6 +202,10 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
                 "add noise factors or pick a simpler extrapolator",
             )
     extrapolated = tuple(float(f) for f in _pick(res.zne.extrapolated_noise_factors, (0.0, *factors)))
+    choice = _pick(res.zne.extrapolator_choice, "uncertainty")
+    if choice not in EXTRAPOLATOR_CHOICES:
+        raise ConfigError("mitigation.resilience.zne.extrapolator_choice", choice, "unknown choice",
+                          "choose uncertainty (first well-conditioned fit) or order (first successful fit, as IBM)")
     randomizations = _pick(twirl.num_randomizations, DEFAULT_RANDOMIZATIONS)
     for key, value in (
         ("mitigation.twirling.num_randomizations", randomizations),
@@ -245,6 +256,9 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         pec_noise_gain=noise_gain,
         layer_noise_model=layer_noise_model,
         num_randomizations_auto=twirl.num_randomizations is None,
+        zne_extrapolator_choice=choice,
+        zne_extrapolate_per_term=bool(_pick(res.zne.extrapolate_per_term, True)),
+        nearest_probability=bool(_pick(res.nearest_probability, True)),
         enable_gates=bool(enable_gates),
         enable_measure=bool(enable_measure),
         num_randomizations=randomizations,

@@ -10,8 +10,9 @@ layer's gate qubits), ``active-accum`` (gate qubits of this and every earlier la
 
 Each slot is one ``u`` gate holding a Pauli, so all randomisations are parameter bindings of one
 template, run in one simulator call. On hardware these Paulis merge into the neighbouring
-single-qubit layers; here they are simulated without error. PEC and PEA pass extra Pauli bits per
-layer that are multiplied into the "after" Paulis (see :func:`twirl_angles`).
+single-qubit layers; here they are simulated without error. The template records where each
+layer ends, so that PEC and PEA can put a channel right behind it
+(:mod:`qrt_runner.mitigation.layer_channels`).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ _LETTERS = "IXYZ"
 
 @dataclass(frozen=True)
 class TwirlLayer:
-    """One twirled layer: its gates as ``(name, qubit0, qubit1)`` and the qubits it twirls."""
+    """One twirled layer: its gates as ``(name, qubit0, qubit1)``, the qubits it twirls, and its
+    dressing: the single-qubit gates ``(name, qubit)`` placed between the previous layer and it."""
 
     gates: tuple[tuple[str, int, int], ...]
     twirled: tuple[int, ...]
+    dressing: tuple[tuple[str, int], ...] = ()
 
 
 @lru_cache(maxsize=32)
@@ -53,6 +56,13 @@ def _table(name: str) -> np.ndarray:
             after = Pauli(label).evolve(clifford, frame="s").to_label().lstrip("-i")
             table[p0, p1] = (_LETTERS.index(after[1]), _LETTERS.index(after[0]))
     return table
+
+
+def conjugate(name: str, p0: int, p1: int) -> tuple[int, int]:
+    """The Paulis (indices into ``IXYZ``) on (qubit 0, qubit 1) that ``G (P_p0 x P_p1) G^dagger``
+    is, up to phase, for the two-qubit Clifford gate called ``name``."""
+    q0, q1 = _table(name)[p0, p1]
+    return int(q0), int(q1)
 
 
 def _is_twirlable(instruction) -> bool:
@@ -77,16 +87,16 @@ def _twirled_sets(layers: list[list], width: int, strategy: str) -> list[tuple[i
     return sets
 
 
-def twirl_template(circuit: QuantumCircuit, strategy: str = "active", idle_slots: bool = False) -> QuantumCircuit:
+def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> QuantumCircuit:
     """``circuit`` rearranged into two-qubit layers with parametrised Pauli slots around each.
 
     Every slot is one ``u(theta, phi, lam)`` gate (parameters ``qrt_gt_<k>_{t,p,l}``) holding the
     product of the Paulis that meet there: the "after" Pauli of one layer and the "before" Pauli
     of the next on a qubit with nothing in between share a slot. On a twirled qubit that a layer
-    leaves idle, P before and P after cancel, so no slot is simulated for it unless
-    ``idle_slots`` (needed when PEC or PEA corrections may act there). The layers are listed in
-    ``metadata["qrt_twirl_layers"]`` (:class:`TwirlLayer`), the slots in
-    ``metadata["qrt_twirl_slots"]`` as (qubit, ((layer, "b" or "a"), ...)).
+    leaves idle, P before and P after cancel, so no slot is simulated for it. The layers are
+    listed in ``metadata["qrt_twirl_layers"]`` (:class:`TwirlLayer`), the slots in
+    ``metadata["qrt_twirl_slots"]`` as (qubit, ((layer, "b" or "a"), ...)), and in
+    ``metadata["qrt_layer_ends"]`` the position in ``data`` right after each layer's last gate.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown twirling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -125,24 +135,27 @@ def twirl_template(circuit: QuantumCircuit, strategy: str = "active", idle_slots
         flush(circuit.find_bit(q).index for q in instruction.qubits)
         out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
 
-    described = []
+    described, ends = [], []
     for number, layer in enumerate(layers):
         for instruction in before[number]:
             emit(instruction)
         active = {q for _, qubits in layer for q in qubits}
         for qubit in sets[number]:
-            if qubit in active or idle_slots:
+            if qubit in active:
                 pending.setdefault(qubit, []).append((number, "b"))
         for instruction, _ in layer:
             emit(instruction)
+        ends.append(len(out.data))
         for qubit in sets[number]:
-            if qubit in active or idle_slots:
+            if qubit in active:
                 pending.setdefault(qubit, []).append((number, "a"))
-        described.append(TwirlLayer(tuple((inst.operation.name, *qubits) for inst, qubits in layer), sets[number]))
+        dressing = tuple((inst.operation.name, circuit.find_bit(inst.qubits[0]).index) for inst in before[number]
+                         if inst.operation.num_qubits == 1 and not inst.clbits and inst.operation.name not in ("barrier", "delay"))
+        described.append(TwirlLayer(tuple((inst.operation.name, *qubits) for inst, qubits in layer), sets[number], dressing))
     for instruction in before[len(layers)]:
         emit(instruction)
     flush(sorted(pending))
-    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_layers": described, "qrt_twirl_slots": slots}
+    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_layers": described, "qrt_twirl_slots": slots, "qrt_layer_ends": ends}
     return out
 
 
@@ -151,15 +164,8 @@ def twirl_layers(circuit: QuantumCircuit) -> list[TwirlLayer]:
     return list((circuit.metadata or {}).get("qrt_twirl_layers", []))
 
 
-def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator,
-                 corrections: dict[int, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Angle columns (one value per randomisation) for every twirl parameter of ``circuit``.
-
-    Args:
-        corrections: per layer number, Pauli bits ``(randomizations, num_qubits, 2)`` (x, z)
-            applied right after the layer's gates (merged into its "after" Paulis); they must
-            lie on qubits that have slots in that layer.
-    """
+def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Angle columns (one value per randomisation) for every twirl parameter of ``circuit``."""
     bits: dict[tuple[int, int, str], np.ndarray] = {}  # (layer, qubit, "b"/"a") -> (randomizations, 2)
     for number, layer in enumerate(twirl_layers(circuit)):
         paulis = {q: rng.integers(0, 4, size=randomizations) for q in layer.twirled}
@@ -169,25 +175,16 @@ def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Ge
         for name, q0, q1 in layer.gates:
             conjugated = _table(name)[paulis[q0], paulis[q1]]
             after[q0], after[q1] = _BITS[conjugated[:, 0]], _BITS[conjugated[:, 1]]
-        if corrections is not None and number in corrections:
-            after = {q: b ^ corrections[number][:, q, :] for q, b in after.items()}
         for q, b in after.items():
             bits[number, q, "a"] = b
     columns: dict[str, np.ndarray] = {}
-    slotted = set()
     for k, (qubit, parts) in enumerate((circuit.metadata or {}).get("qrt_twirl_slots", [])):
         total = np.zeros((randomizations, 2), dtype=np.int64)
         for number, side in parts:
             total ^= bits[number, qubit, side]
-            slotted.add((number, qubit))
         angles = _U_ANGLES[total[:, 0] * 2 + total[:, 1]]  # index x*2 + z
         for i, suffix in enumerate("tpl"):
             columns[f"qrt_gt_{k}_{suffix}"] = angles[:, i]
-    if corrections is not None:
-        for number, extra in corrections.items():
-            for qubit in np.flatnonzero(extra.any(axis=(0, 2))):
-                if (number, int(qubit)) not in slotted:
-                    raise ValueError(f"layer {number}: Pauli corrections on qubit {qubit}, which has no twirl slot there")
     return columns
 
 

@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
@@ -24,15 +25,16 @@ from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.backend import LocalBackend
 from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
-from qrt_runner.mitigation.extrapolation import extrapolate, fit
 from qrt_runner.mitigation.folding import fold_two_qubit_gates
+from qrt_runner.mitigation.layer_channels import LayerNoisePlan, measure_sign, randomizations_for, with_channels
 from qrt_runner.mitigation.layer_noise import layer_noise_source
-from qrt_runner.mitigation.layer_sampling import LayerNoisePlan, randomizations_for
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
+from qrt_runner.mitigation.zne import TermData, extrapolate_pub
 from qrt_runner.modes import ExecutionMode, LocalJob
-from qrt_runner.simulation.task import SimTask
+from qrt_runner.primitives.pauli_terms import mean_and_covariance, parity_mask, shot_values
 from qrt_runner.primitives.precision import shots_for_precision
+from qrt_runner.simulation.task import SimTask, resolve_method
 from qrt_runner.transpile import IsaCircuit
 
 
@@ -44,6 +46,9 @@ class EstimatorOptions:
     default_shots: int | None = None
     max_execution_time: float = 10800.0
     mitigation: EffectiveMitigation | None = None
+
+
+PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits that continue it
 
 
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
@@ -61,7 +66,9 @@ class _PubPlan:
     expectation values when exact). With mitigation, per noise factor (ZNE, gate folding) one
     circuit per basis whose measurements are twirled by a template ``sx rz(phi) sx`` (phi = 0
     flips the bit, pi does not) and whose two-qubit gates are Pauli-twirled, all bound per
-    randomisation, plus one TREX calibration circuit.
+    randomisation, plus one TREX calibration circuit; PEC and PEA add a Pauli channel behind every
+    layer (:mod:`qrt_runner.mitigation.layer_channels`). Every circuit of the PUB goes to the
+    simulator in one task.
     """
 
     def __init__(self, pub: EstimatorPub, isa: IsaCircuit, backend: LocalBackend, shots: int,
@@ -86,54 +93,79 @@ class _PubPlan:
         self.twirled = bool(mit and mit.enable_measure)
         self.twirl_gates = bool(mit and mit.enable_gates)
         self.trex = bool(mit and mit.measure_mitigation)
-        # a model from a file may put PEC/PEA Paulis on qubits a layer leaves idle
-        self.idle_slots = bool(mit and mit.needs_layer_noise and mit.layer_noise_model is not None)
-        signature = "exact" if shots == 0 else "measured"
-        if mit is not None:
-            signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
-            if self.twirl_gates:
-                signature += f"|{mit.strategy}|idle{self.idle_slots}"
-            if mit.dd_enable:
-                signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
-        cache_key = f"{isa.fingerprint}|{signature}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+        self.pec = bool(mit and mit.pec_mitigation)
+        self.share_prefix = self._shares_prefix(backend)
+        cache_key = f"{isa.fingerprint}|{self._signature(backend)}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         started = time.perf_counter()
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
             cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
-        self.groups, self.circuits, self.calibration = cached
+        self.groups, self.circuits, self.calibration, self.noise, self.gain, self.prefixes = cached
         self.build_s = time.perf_counter() - started  # ~0 when the circuits were cached
         self.cache_key = cache_key
-        self.noise, self.gain, self.gamma, total_shots = None, None, 1.0, shots
-        if mit is not None and mit.needs_layer_noise and self.circuits:
-            source = layer_noise_source(mit.layer_noise_model, backend.name if backend.device is not None else None)
-            self.noise = LayerNoisePlan(self.circuits[0], isa.physical_qubits, source)
-            if mit.pec_mitigation:
-                self.gain = self.noise.pec_gain(mit.pec_noise_gain, mit.pec_max_overhead)
-                total_shots = math.ceil(shots * self.noise.overhead(self.gain))
-        randomized = self.twirled or self.twirl_gates
-        if randomized:
+        self.labels = [label for group in self.groups for label in group]
+        self.coeffs = np.array([[np.real(terms.get(label, 0.0)) for label in self.labels] for terms in self.obs_terms]).reshape(
+            len(self.obs_terms), len(self.labels))
+        total_shots = shots
+        if self.pec and self.noise is not None:
+            total_shots = math.ceil(shots * self.noise.overhead(self.gain))
+        if self.twirled or self.twirl_gates:
             self.randomizations, self.shots_per_binding = randomizations_for(
                 total_shots, mit.num_randomizations, mit.shots_per_randomization, mit.num_randomizations_auto and self.noise is not None)
         else:
             self.randomizations, self.shots_per_binding = 1, shots
-        self.signs: dict[int, np.ndarray] = {}
         rng = np.random.default_rng([seed, 7])
         self.flips = rng.integers(0, 2, size=(self.randomizations, width)) if self.twirled else np.zeros((self.randomizations, width), dtype=int)
         self.rng = rng
         if self.trex:
             self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
 
+    def _shares_prefix(self, backend: LocalBackend) -> bool:
+        """Whether the randomisations of a measurement twirl can share the simulation of the
+        circuit before it: nothing else is randomised (no gate twirling, PEC or PEA), and each
+        binding would be a small density matrix anyway (see
+        :func:`~qrt_runner.simulation.task.resolve_method`). The circuit is then simulated once per
+        noise factor and parameter set, and every randomisation continues from its density matrix
+        with only the basis change, the twirled measurement and the readout (the same distribution
+        of outcomes as the whole circuit)."""
+        mit = self.mitigation
+        if mit is None or not self.twirled or self.twirl_gates or mit.needs_layer_noise or backend.device is None:
+            return False
+        width = self.isa.circuit.num_qubits
+        randomizations, per = randomizations_for(self.shots, mit.num_randomizations, mit.shots_per_randomization, False)
+        return width <= PREFIX_MAX_QUBITS and randomizations > 1 and resolve_method(backend.method, True, width, per) == "density_matrix"
+
+    def _signature(self, backend: LocalBackend) -> str:
+        """What the circuits depend on besides the ISA circuit and the Paulis."""
+        mit = self.mitigation
+        signature = "exact" if self.shots == 0 else "measured"
+        if mit is None:
+            return signature
+        signature += f"|prefix{self.share_prefix}"
+        signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
+        if self.twirl_gates:
+            signature += f"|{mit.strategy}"
+        if mit.dd_enable:
+            signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
+        if mit.needs_layer_noise:
+            path = mit.layer_noise_model
+            version = Path(path).stat().st_mtime if path else backend.name
+            signature += f"|layers{path}{version}|pec{mit.pec_mitigation}{mit.pec_noise_gain}{mit.pec_max_overhead}"
+        return signature
+
     # -- circuits -------------------------------------------------------------------------
     def _build_circuits(self, paulis: list[str], backend: LocalBackend):
-        """(groups, circuits per noise factor and basis, TREX calibration circuit or None)."""
+        """(groups, circuits per noise factor and basis, TREX calibration circuit or None,
+        layer noise plan or None, PEC noise gain or None, prefixes): with shared prefixes the
+        circuits are only the measurements, continued from the prefix of their noise factor."""
         if self.shots == 0:
             circuit = self.isa.circuit.copy()
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), list(range(circuit.num_qubits)), label=label)
-            return [paulis], [circuit], None
+            return [paulis], [circuit], None, None, None, []
         groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
         mit = self.mitigation
-        circuits = []
+        templates = []
         for factor in self.factors:
             base = self.isa.circuit
             if factor != 1.0 and mit.zne_amplifier != "pea":
@@ -144,16 +176,30 @@ class _PubPlan:
                     mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
                 )
             if self.twirl_gates:
-                base = twirl_template(base, mit.strategy, idle_slots=self.idle_slots)
-            circuits += [self._measurement_circuit(base, group, backend) for group in groups]
+                base = twirl_template(base, mit.strategy)
+            templates.append(base)
+        noise, gain = None, None
+        if mit is not None and mit.needs_layer_noise and groups:
+            source = layer_noise_source(mit.layer_noise_model, backend.name if backend.device is not None else None)
+            noise = LayerNoisePlan(templates[0], self.isa.physical_qubits, source)
+            if mit.pec_mitigation:
+                gain = noise.pec_gain(mit.pec_noise_gain, mit.pec_max_overhead)
+                sign_qubit = self.isa.circuit.num_qubits
+                templates = [with_channels(t, noise.channels(1.0 - gain, sign_qubit), sign=True) for t in templates]
+            else:
+                templates = [with_channels(t, noise.channels(factor - 1.0), sign=False) for t, factor in zip(templates, self.factors)]
+        prefixes = []
+        if self.share_prefix and groups:
+            prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
+        circuits = [self._measurement_circuit(base, group, backend) for base in templates for group in groups]
         calibration = None
         if self.trex and groups:
             measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
             calibration = self._twirled_measurement(QuantumCircuit(self.isa.circuit.num_qubits), measured, "qrt_cal", backend)
-        return groups, circuits, calibration
+        return groups, circuits, calibration, noise, gain, prefixes
 
     def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend):
-        width = base.num_qubits
+        width = self.isa.circuit.num_qubits
         basis = ["I"] * width
         for label in group:
             for qubit, letter in enumerate(reversed(label)):
@@ -165,7 +211,7 @@ class _PubPlan:
             if basis[qubit] in "XY":
                 for instruction in backend.basis_change(basis[qubit]).data:
                     circuit.append(instruction.operation, [circuit.qubits[qubit]], copy=False)
-        return self._twirled_measurement(circuit, measured, "qrt_meas", backend)
+        return measure_sign(self._twirled_measurement(circuit, measured, "qrt_meas", backend))
 
     def _twirled_measurement(self, circuit: QuantumCircuit, measured: list[int], name: str, backend: LocalBackend):
         register = ClassicalRegister(len(measured), name)
@@ -182,17 +228,7 @@ class _PubPlan:
         return circuit
 
     # -- tasks ----------------------------------------------------------------------------
-    def _corrections(self, index: int, randomizations: int) -> dict[int, np.ndarray] | None:
-        """PEC or PEA Paulis per layer of circuit ``index`` (PEC also records its signs and gamma)."""
-        if self.noise is None:
-            return None
-        if self.mitigation.pec_mitigation:
-            corrections, self.signs[index], self.gamma = self.noise.sample(self.gain - 1.0, randomizations, self.rng)
-            return corrections
-        factor = self.factors[index // max(len(self.groups), 1)]
-        return self.noise.sample(factor - 1.0, randomizations, self.rng)[0]
-
-    def _values(self, circuit: QuantumCircuit, flips: np.ndarray, with_user: bool, index: int | None = None) -> np.ndarray | None:
+    def _values(self, circuit: QuantumCircuit, flips: np.ndarray, with_user: bool) -> np.ndarray | None:
         """Rows (set, randomisation) of circuit.parameters: user values, then twirl angles."""
         repeats = len(flips)
         sets = self.num_sets if with_user else 1
@@ -203,177 +239,158 @@ class _PubPlan:
         for qubit in range(flips.shape[1]):
             columns[f"qrt_mt_{qubit}"] = np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets)
         if self.twirl_gates and with_user:
-            corrections = self._corrections(index, repeats) if index is not None else None
-            for name, column in twirl_angles(circuit, repeats, self.rng, corrections).items():
+            for name, column in twirl_angles(circuit, repeats, self.rng).items():
                 columns[name] = np.tile(column, sets)
         names = [p.name for p in circuit.parameters]
         if not names:
             return None
         return np.stack([columns[name] for name in names], axis=1)
 
-    def sim_tasks(self, backend: LocalBackend, seed: int) -> list[SimTask]:
-        common = dict(
-            device=backend.name if backend.device is not None else None, qubits=self.isa.physical_qubits,
-            method=backend.method, threads=backend.threads, seed=seed,
-        )
-        tasks = [SimTask(
-            kind="expval" if self.shots == 0 else "counts", shots=self.shots_per_binding if self.shots else 0,
-            circuits=list(self.circuits), parameter_values=[self._values(c, self.flips, True, i) for i, c in enumerate(self.circuits)],
-            circuit_keys=[f"{self.cache_key}|{i}" for i in range(len(self.circuits))], **common,
-        )]
+    def sim_task(self, backend: LocalBackend, seed: int) -> SimTask:
+        """One task: the PUB's circuits, then the TREX calibration circuit (if any)."""
+        circuits = list(self.circuits)
+        values = [self._values(c, self.flips, True) for c in self.circuits]
+        keys = [f"{self.cache_key}|{i}" for i in range(len(self.circuits))]
+        shots = self.shots_per_binding if self.shots else 0
+        circuit_shots = [shots] * len(circuits)
         if self.calibration is not None:
-            tasks.append(SimTask(
-                kind="counts", shots=self.mitigation.measure_noise_learning_shots_per_randomization,
-                circuits=[self.calibration], parameter_values=[self._values(self.calibration, self.calibration_flips, False)],
-                circuit_keys=[f"{self.cache_key}|cal"], **common,
-            ))
-        return tasks
+            circuits.append(self.calibration)
+            values.append(self._values(self.calibration, self.calibration_flips, False))
+            keys.append(f"{self.cache_key}|cal")
+            circuit_shots.append(self.mitigation.measure_noise_learning_shots_per_randomization)
+        prefix_of = rows_per_set = None
+        if self.prefixes:
+            first = len(circuits)
+            groups = max(len(self.groups), 1)
+            prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (len(circuits) - len(self.circuits))
+            prefix_of += [None] * len(self.prefixes)
+            rows_per_set = [self.randomizations] * len(prefix_of)
+            user = self.flat_values if self.flat_values.size else None
+            for f, prefix in enumerate(self.prefixes):
+                circuits.append(prefix)
+                values.append(user)
+                keys.append(f"{self.cache_key}|prefix{f}")
+                circuit_shots.append(shots)
+        return SimTask(
+            kind="expval" if self.shots == 0 else "counts", device=backend.name if backend.device is not None else None,
+            qubits=self.isa.physical_qubits, method=backend.method, threads=backend.threads, seed=seed, shots=shots,
+            circuits=circuits, parameter_values=values, circuit_keys=keys,
+            circuit_shots=None if len(set(circuit_shots)) <= 1 else circuit_shots,
+            prefix_of=prefix_of, rows_per_set=rows_per_set,
+            call_groups=[1 if key.endswith("|cal") else 0 for key in keys],
+        )
 
     # -- combining --------------------------------------------------------------------------
-    def _pooled(self, rows: list[tuple[np.ndarray, np.ndarray]], flips: np.ndarray, circuit: QuantumCircuit, masks: np.ndarray):
-        """Outcomes of the rows of one parameter set pooled over randomisations, bit flips undone:
-        (signs per outcome and Pauli, weights, the row of every outcome)."""
-        measured, positions = circuit.metadata["qrt_measured_qubits"], circuit.metadata["qrt_clbits"]
-        flip_bits = (flips[:, measured].astype(np.int64) << np.asarray(positions, dtype=np.int64)).sum(axis=1)
-        outcomes = np.concatenate([outcome for outcome, _ in rows])
-        weights = np.concatenate([counts for _, counts in rows]).astype(float)
-        row_of = np.repeat(np.arange(len(rows)), [len(outcome) for outcome, _ in rows])
-        parity = _popcount((outcomes ^ flip_bits[row_of])[:, None] & masks[None, :]) & 1
-        return 1.0 - 2.0 * parity, weights, row_of
-
-    def _randomization_means(self, rows, circuit: QuantumCircuit, masks: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
-        """Per randomisation, the mean of every observable's group part: ``(randomisations, observables)``."""
-        signs, weights, row_of = self._pooled(rows, self.flips, circuit, masks)
-        weighted = weights[:, None] * (signs @ coeffs.T)
-        totals = np.bincount(row_of, weights=weights, minlength=len(rows))
-        sums = np.stack([np.bincount(row_of, weights=column, minlength=len(rows)) for column in weighted.T], axis=1)
-        return sums / totals[:, None]
-
     def _calibration_factors(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
         """TREX: per Pauli, the measured <Z...Z> of |0...0> with twirled readout (ideal: 1)."""
-        labels = sorted({label for group in self.groups for label in group})
-        masks = np.array([_parity_mask(label, self.calibration) for label in labels], dtype=np.int64)
-        signs, weights, _ = self._pooled(rows, self.calibration_flips, self.calibration, masks)
-        total = weights.sum()
-        means = weights @ signs / total
-        variances = weights @ (signs - means) ** 2 / total / max(total - 1, 1)
-        return {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(labels, means, variances)}
+        labels = sorted(set(self.labels))
+        masks = np.array([parity_mask(label, self.calibration) for label in labels], dtype=np.int64)
+        values, weights = shot_values(rows, self.calibration_flips, self.calibration, masks)
+        means, cov = mean_and_covariance(values, weights)
+        return {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(labels, means, np.diag(cov))}
 
-    def combine(self, outputs: list[list[list[dict]]]) -> PubResult:
-        """Per-PUB evs and stds from the outputs of :meth:`sim_tasks`."""
-        started = time.perf_counter()
-        num_sets, num_obs = self.num_sets, len(self.obs_terms)
-        calibration = self._calibration_factors(outputs[1][0]) if self.calibration is not None else None
-        per_factor_evs = np.zeros((len(self.factors), num_sets, num_obs))
-        per_factor_vars = np.zeros_like(per_factor_evs)
-        outputs = outputs[0]
-        num_groups = len(self.groups)
+    def _term_data(self, rows_per_circuit: list, calibration) -> TermData:
+        """Means and covariances of every measured Pauli term per noise factor and set."""
+        num_groups, num_terms = len(self.groups), len(self.labels)
+        means = np.zeros((len(self.factors), self.num_sets, num_terms))
+        cov = np.zeros((len(self.factors), self.num_sets, num_terms, num_terms))
         repeats = len(self.flips)
-        for f in range(len(self.factors)):
-            evs = np.tile(self.identity, (num_sets, 1))
-            variances = np.zeros((num_sets, num_obs))
-            for g, group in enumerate(self.groups):
-                circuit, rows = self.circuits[f * num_groups + g], outputs[f * num_groups + g]
-                coeffs = np.array([[np.real(terms.get(label, 0.0)) for label in group] for terms in self.obs_terms])
+        gamma = self.noise.gamma(self.gain) if self.pec and self.noise is not None else 1.0
+        start = 0
+        for g, group in enumerate(self.groups):
+            span = slice(start, start + len(group))
+            start += len(group)
+            scale = np.ones(len(group))
+            if calibration is not None:
+                scale = np.array([calibration[label][0] for label in group])
+                scale = np.where(np.abs(scale) > 1e-3, scale, 1e-3)
+            for f in range(len(self.factors)):
+                circuit, rows = self.circuits[f * num_groups + g], rows_per_circuit[f * num_groups + g]
                 if self.shots == 0:
                     for index, data in enumerate(rows):
-                        evs[index] += coeffs @ np.array([data[label] for label in group])
+                        means[f, index, span] = [data[label] for label in group]
                     continue
-                if calibration is not None:
-                    scale = np.array([calibration[label][0] for label in group])
-                    coeffs = coeffs / np.where(np.abs(scale) > 1e-3, scale, 1e-3)
-                masks = np.array([_parity_mask(label, circuit) for label in group], dtype=np.int64)
-                for index in range(num_sets):
+                masks = np.array([parity_mask(label, circuit) for label in group], dtype=np.int64)
+                for index in range(self.num_sets):
                     chunk = rows[index * repeats:(index + 1) * repeats]
-                    if self.noise is not None and repeats > 1:
-                        # PEC/PEA: randomisations differ on purpose; their means are the samples
-                        values = self._randomization_means(chunk, circuit, masks, coeffs)
-                        if self.mitigation.pec_mitigation:
-                            values = values * (self.gamma * self.signs[f * num_groups + g])[:, None]
-                        evs[index] += values.mean(axis=0)
-                        variances[index] += values.var(axis=0, ddof=1) / repeats
-                        continue
-                    signs, weights, _ = self._pooled(chunk, self.flips, circuit, masks)
-                    total = weights.sum()
-                    per_shot = signs @ coeffs.T
-                    mean = weights @ per_shot / total
-                    evs[index] += mean
-                    if total > 1:
-                        variances[index] += weights @ (per_shot - mean) ** 2 / total / (total - 1)
-            per_factor_evs[f], per_factor_vars[f] = evs, variances
+                    values, weights = shot_values(chunk, self.flips, circuit, masks, gamma)
+                    mean, covariance = mean_and_covariance(values / scale, weights)
+                    means[f, index, span], cov[f, index, span, span] = mean, covariance
+        return TermData(means, cov)
+
+    def combine(self, outputs: list) -> PubResult:
+        """Per-PUB evs and stds from the output of :meth:`sim_task`."""
+        started = time.perf_counter()
+        (output,) = outputs
+        calibration = self._calibration_factors(output[len(self.circuits)]) if self.calibration is not None else None
+        data = self._term_data(output[:len(self.circuits)], calibration)
         metadata = {
             "target_precision": self.pub.precision,
             "shots": self.shots,
-            "num_bases": num_groups if self.shots else 0,
+            "num_bases": len(self.groups) if self.shots else 0,
             "circuit_metadata": self.pub.circuit.metadata,
         }
-        evs, stds = per_factor_evs[0], np.sqrt(per_factor_vars[0])
-        if self.mitigation is not None:
-            evs, stds = self._extrapolate(per_factor_evs, np.sqrt(per_factor_vars), metadata, calibration)
-            metadata["mitigation"].update(build_s=self.build_s, combine_s=time.perf_counter() - started)
-        param_index = np.arange(num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
-        obs_index = np.arange(num_obs).reshape(self.pub.observables.shape)
-        p_idx, o_idx = np.broadcast_arrays(param_index, obs_index)
-        data = DataBin(evs=evs[p_idx, o_idx], stds=stds[p_idx, o_idx], shape=self.pub.shape)
-        return PubResult(data, metadata=metadata)
-
-    def _extrapolate(self, evs_f: np.ndarray, stds_f: np.ndarray, metadata: dict, calibration) -> tuple[np.ndarray, np.ndarray]:
         mit = self.mitigation
-        metadata["mitigation"] = {
+        if mit is not None and mit.zne_mitigation:
+            evs, stds, zne = extrapolate_pub(self.factors, data, self.coeffs, self.identity, self.bounds, mit.zne_extrapolator,
+                                             mit.zne_extrapolated_noise_factors, mit.zne_extrapolator_choice,
+                                             mit.zne_extrapolate_per_term, self.labels)
+        else:
+            evs_f, stds_f = data.observables(self.coeffs, self.identity)
+            evs, stds, zne = evs_f[0], stds_f[0], None
+        if mit is not None:
+            metadata["mitigation"] = self._diagnostics(calibration, zne, getattr(output, "seconds", []))
+            metadata["mitigation"].update(build_s=self.build_s, combine_s=time.perf_counter() - started)
+        param_index = np.arange(self.num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
+        obs_index = np.arange(len(self.obs_terms)).reshape(self.pub.observables.shape)
+        p_idx, o_idx = np.broadcast_arrays(param_index, obs_index)
+        result = DataBin(evs=evs[p_idx, o_idx], stds=stds[p_idx, o_idx], shape=self.pub.shape)
+        return PubResult(result, metadata=metadata)
+
+    def _simulate_s(self, seconds: list[float]) -> dict[str, float]:
+        """Simulator seconds per technique: the circuits at the first noise factor (``pec`` for
+        PEC), the other noise factors (``zne`` or ``pea``), the TREX calibration (``trex``)."""
+        out: dict[str, float] = {}
+        if not seconds:
+            return out
+        mit, groups = self.mitigation, max(len(self.groups), 1)
+        amplified = "pea" if mit.pea else "zne"
+        for index, taken in enumerate(seconds[:len(self.circuits)]):
+            role = "pec" if self.pec else ("circuits" if index < groups else amplified)
+            out[role] = out.get(role, 0.0) + taken
+        if self.calibration is not None:
+            out["trex"] = seconds[len(self.circuits)]
+        first = len(self.circuits) + (self.calibration is not None)
+        for f, taken in enumerate(seconds[first:first + len(self.prefixes)]):
+            role = "circuits" if f == 0 else amplified
+            out[role] = out.get(role, 0.0) + taken
+        return out
+
+    def _diagnostics(self, calibration, zne: dict | None, seconds: list[float]) -> dict:
+        mit = self.mitigation
+        by_technique = self._simulate_s(seconds)
+        out = {
             "num_circuits": len(self.circuits) + (self.calibration is not None),
             "num_randomizations": self.randomizations,
             "shots_per_randomization": self.shots_per_binding,
             "shots_spent": int(self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
                                + (mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
                                   if self.calibration is not None else 0)),
+            "simulate_s": float(sum(seconds)),
+            "simulate_s_by_technique": by_technique,
         }
         if calibration is not None:
-            metadata["mitigation"]["trex_calibration"] = {label: value for label, (value, _) in calibration.items()}
+            out["trex_calibration"] = {label: value for label, (value, _) in calibration.items()}
         if self.noise is not None:
-            metadata["mitigation"]["layer_noise_model"] = self.noise.describe()
-        if mit.pec_mitigation and self.noise is not None:
-            metadata["mitigation"]["pec"] = {
-                "noise_gain": self.gain, "gamma": self.gamma, "sampling_overhead": self.noise.overhead(self.gain),
+            out["layer_noise_model"] = self.noise.describe()
+        if self.pec and self.noise is not None:
+            out["pec"] = {
+                "noise_gain": self.gain, "gamma": self.noise.gamma(self.gain), "sampling_overhead": self.noise.overhead(self.gain),
                 "max_overhead": mit.pec_max_overhead,
             }
-        if not mit.zne_mitigation:
-            return evs_f[0], stds_f[0]
-        num_sets, num_obs = evs_f.shape[1:]
-        evs, stds = np.zeros((num_sets, num_obs)), np.zeros((num_sets, num_obs))
-        chosen = np.empty((num_sets, num_obs), dtype=object)
-        at = np.asarray(mit.zne_extrapolated_noise_factors)
-        extrapolated = np.zeros((num_sets, num_obs, len(mit.zne_extrapolator), len(at)))
-        for s_index in range(num_sets):
-            for o in range(num_obs):
-                best, fits = extrapolate(mit.zne_extrapolator, self.factors, evs_f[:, s_index, o], stds_f[:, s_index, o],
-                                         self.bounds[o], at=(0.0,))
-                evs[s_index, o], stds[s_index, o], chosen[s_index, o] = best.values[0], best.stds[0], best.name
-                for k, name in enumerate(mit.zne_extrapolator):
-                    extrapolated[s_index, o, k] = fit(name, self.factors, evs_f[:, s_index, o], stds_f[:, s_index, o], at).values
-        metadata["mitigation"].update(
-            noise_factors=list(self.factors),
-            evs_noise_factors=evs_f.transpose(1, 2, 0).tolist(),
-            stds_noise_factors=stds_f.transpose(1, 2, 0).tolist(),
-            extrapolator=chosen.tolist(),
-            extrapolated_noise_factors=at.tolist(),
-            evs_extrapolated=extrapolated.tolist(),
-        )
-        return evs, stds
-
-
-def _parity_mask(label: str, circuit: QuantumCircuit) -> int:
-    """Bits of the outcome (as Aer reports it, over all clbits) that carry ``label``'s parity."""
-    mask = 0
-    for qubit, position in zip(circuit.metadata["qrt_measured_qubits"], circuit.metadata["qrt_clbits"]):
-        if label[len(label) - 1 - qubit] != "I":
-            mask |= 1 << position
-    return mask
-
-
-def _popcount(values: np.ndarray) -> np.ndarray:
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(values)
-    return np.vectorize(lambda v: bin(v).count("1"))(values)
+        if zne is not None:
+            out.update(noise_factors=list(self.factors), extrapolator_choice=mit.zne_extrapolator_choice, **zne)
+        return out
 
 
 class Estimator(BaseEstimatorV2):
@@ -402,7 +419,7 @@ class Estimator(BaseEstimatorV2):
             shots = self.options.default_shots or shots_for_precision(pub.precision)
             isa = self.backend.compiler.compile(pub.circuit)
             plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed))
-        plan_tasks = [plan.sim_tasks(self.backend, seed) for plan in plans]
+        plan_tasks = [[plan.sim_task(self.backend, seed)] for plan in plans]
 
         def postprocess(outputs):
             results, position = [], 0

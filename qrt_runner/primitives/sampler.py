@@ -1,5 +1,7 @@
 """A local Sampler (``BaseSamplerV2``): per-shot outcomes of every classical register, and with
-``measure_mitigation`` readout-mitigated quasi-probabilities (``metadata["quasi_dists"]``).
+``measure_mitigation`` readout-mitigated quasi-probabilities (``metadata["quasi_dists"]``) and,
+unless ``nearest_probability`` is off, the nearest probability distribution to each of them
+(``metadata["nearest_probability_dists"]``).
 
 Suppression as IBM's Sampler options: dynamical decoupling (fake devices), Pauli twirling of
 two-qubit gates and measurement twirling. Twirled PUBs run ``num_randomizations`` parameter
@@ -11,6 +13,7 @@ on the returned bits, which hold every shot of every randomisation.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +27,7 @@ from qrt_runner.backend import LocalBackend
 from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
 from qrt_runner.mitigation.measure_twirl import clbit_flips, flip_angles, twirl_measurements, twirled_confusion, unflip
 from qrt_runner.mitigation.options import EffectiveMitigation
+from qrt_runner.mitigation.projection import nearest_probability_dist
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.modes import ExecutionMode, LocalJob
@@ -174,8 +178,10 @@ class _SamplerPlan:
             circuits=[self.circuit], parameter_values=[self.values()], circuit_keys=[self.key],
         )
 
-    def combine(self, rows: list[np.ndarray]) -> SamplerPubResult:
-        """Per parameter set, the shots of all its randomisations with the measurement flips undone."""
+    def combine(self, rows: list[np.ndarray], seconds=()) -> SamplerPubResult:
+        """Per parameter set, the shots of all its randomisations with the measurement flips
+        undone; ``seconds``: the simulator time of the task's circuits."""
+        started = time.perf_counter()
         repeats = self.randomizations
         per_set = []
         for start in range(0, len(rows), repeats):
@@ -192,8 +198,13 @@ class _SamplerPlan:
                 "shots_spent": int(self.shots_per_randomization * repeats * len(per_set)),
                 "twirling": {"enable_gates": self.twirl_gates, "enable_measure": self.twirl_measure},
                 "dynamical_decoupling": self.dd_sequence,
+                "simulate_s": float(sum(seconds)),
+                "simulate_s_by_technique": {"circuits": float(sum(seconds))},
             }
-        return _combine(self.pub, self.isa, per_set, metadata)
+        result = _combine(self.pub, self.isa, per_set, metadata)
+        if self.mitigation is not None:
+            result.metadata["mitigation"]["combine_s"] = time.perf_counter() - started
+        return result
 
     def flip_fraction(self) -> np.ndarray | None:
         """Per classical bit, the fraction of shots read with a flip (None without measurement twirling)."""
@@ -233,13 +244,21 @@ class Sampler(BaseSamplerV2):
                 ))
 
         def postprocess(outputs):
-            results = [plan.combine(output[0]) for plan, output in zip(plans, outputs)]
+            results = [plan.combine(output[0], getattr(output, "seconds", ())) for plan, output in zip(plans, outputs)]
             if mitigate_readout:
                 for result, plan, calibration in zip(results, plans, outputs[len(plans):]):
-                    result.metadata["quasi_dists"], result.metadata["readout_calibration"] = _quasi_dists(
-                        result, plan.isa, calibration, plan.flip_fraction())
-                    result.metadata["mitigation"]["num_circuits"] += 2
-                    result.metadata["mitigation"]["shots_spent"] += 2 * calibration_shots
+                    started = time.perf_counter()
+                    quasi, result.metadata["readout_calibration"] = _quasi_dists(result, plan.isa, calibration, plan.flip_fraction())
+                    result.metadata["quasi_dists"] = quasi
+                    if mitigation.nearest_probability:
+                        result.metadata["nearest_probability_dists"] = [nearest_probability_dist(q) for q in quasi]
+                    record = result.metadata["mitigation"]
+                    record["num_circuits"] += 2
+                    record["shots_spent"] += 2 * calibration_shots
+                    seconds = float(sum(getattr(calibration, "seconds", [])))
+                    record["simulate_s"] += seconds
+                    record["simulate_s_by_technique"]["readout_calibration"] = seconds
+                    record["combine_s"] += time.perf_counter() - started
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
         return self.mode.submit(tasks, postprocess, self.options.max_execution_time)

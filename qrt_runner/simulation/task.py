@@ -14,7 +14,7 @@ from qiskit.primitives import BitArray
 
 @dataclass
 class SimTask:
-    """One Aer call: circuits, each run for every row of its parameter array.
+    """One simulator request: circuits, each run for every row of its parameter array.
 
     Attributes:
         kind: ``counts`` (outcomes and their counts as two int64 arrays: cheap to send back),
@@ -22,10 +22,23 @@ class SimTask:
             (saved expectation values).
         device: fake device name whose noise is simulated, or None for the ideal simulator.
         qubits: device qubits the (compact) circuits stand for; the noise is restricted to them.
+            A circuit may have more qubits than these (PEC's sign qubit): those are noiseless.
+        shots: shots per parameter row.
         parameter_values: per circuit an array ``(num_sets, num_parameters)`` in
             ``circuit.parameters`` order, or None.
         circuit_keys: per circuit a content key; the simulator process keeps circuits by key,
             so a circuit it has seen arrives as None and is not pickled again.
+        circuit_shots: per circuit its shots per row, where they differ from ``shots`` (the
+            circuits of one shot count share one Aer call).
+        prefix_of: per circuit, the index of the circuit whose final density matrix it starts
+            from, or None. A circuit that others start from (a prefix: no measurements, one
+            parameter row per set) is simulated once per row and returns no rows itself; a
+            circuit that starts from it has ``rows_per_set`` rows per row of the prefix. So the
+            randomisations of a measurement twirl share the simulation of everything before it.
+        rows_per_set: per circuit with a prefix, its parameter rows per row of the prefix.
+        call_groups: per circuit a group number; circuits of different groups never share an
+            Aer call, so that one group's samples (and seeds) do not depend on the others' (a
+            TREX calibration stays the same whatever circuits the job measures).
     """
 
     kind: str
@@ -38,6 +51,20 @@ class SimTask:
     circuits: list[QuantumCircuit | None]
     parameter_values: list[np.ndarray | None]
     circuit_keys: list[str] | None = None
+    circuit_shots: list[int] | None = None
+    prefix_of: list[int | None] | None = None
+    rows_per_set: list[int] | None = None
+    call_groups: list[int] | None = None
+
+
+class SimOutput(list):
+    """Per circuit of a task, its rows (one entry per parameter row), and in ``seconds`` the
+    simulator time each circuit took (its Aer call's wall time shared out in proportion to the
+    time Aer reports per experiment)."""
+
+    def __init__(self, rows=(), seconds=()):
+        super().__init__(rows)
+        self.seconds = list(seconds)
 
 
 @lru_cache(maxsize=16)
@@ -50,7 +77,7 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
         from qrt_runner.fake_backends import fake_backend
         from qrt_runner.simulation.noise import restricted_noise_model
 
-        noise_model = restricted_noise_model(fake_backend(device), qubits)
+        noise_model = restricted_noise_model(fake_backend(device), qubits, kraus=method == "density_matrix")
         # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
         gates = (set(noise_model.basis_gates) | {"u"}) - _NOT_GATES
         options.update(noise_model=noise_model, basis_gates=sorted(gates))
@@ -61,75 +88,167 @@ _NOT_GATES = {"measure", "reset", "delay"}  # instructions every method runs, no
 
 
 def resolve_method(method: str, noisy: bool, num_qubits: int, shots: int) -> str:
-    """Aer's method, choosing the density matrix for small noisy circuits sampled few times.
+    """Aer's method, choosing the density matrix for small noisy circuits sampled often enough.
 
     Aer's ``automatic`` simulates noisy circuits as statevector trajectories, one per shot, unless
     shots > 2**n. Twirled runs bind many randomisations of tens of shots each; there one
     density-matrix run per binding is several times cheaper (5 qubits, 32 shots: 5 ms against
-    35). Below 8 shots per binding (PEC, PEA) trajectories bound at runtime are cheaper still.
+    35). Below 8 shots per binding trajectories bound at runtime are cheaper still.
     """
     if method == "automatic" and noisy and num_qubits <= 10 and shots >= 8 and 8 * shots >= 2**num_qubits:
         return "density_matrix"
     return method
 
 
-def _bind_at_runtime(task: SimTask, method: str) -> bool:
+def _bind_at_runtime(task: SimTask, method: str, values: list) -> bool:
     """Whether Aer should bind parameters inside one experiment instead of one per binding.
 
-    For noisy statevector trajectories over many bindings of few shots (PEC and PEA draw a new
-    set of Paulis for every shot) this cuts Aer's per-binding cost about 4-7 times (5 qubits:
-    0.9 ms instead of 3-6 ms per binding), with the same distributions.
+    For noisy statevector trajectories over many bindings of few shots this cuts Aer's
+    per-binding cost about 4-7 times (5 qubits: 0.9 ms instead of 3-6 ms per binding), with the
+    same distributions.
     """
     return (task.device is not None and task.kind != "expval" and method in ("statevector", "automatic")
-            and all(values is not None and values.size and len(values) > 1 for values in task.parameter_values))
+            and all(v is not None and v.size and len(v) > 1 for v in values))
 
 
-def execute(task: SimTask) -> tuple[list[list[Any]], float]:
+FUSE_FROM_GATES = 64
+
+
+def _method_options(method: str, circuits: list[QuantumCircuit]) -> dict[str, Any]:
+    """Aer options per method: density matrices of circuits with at least
+    :data:`FUSE_FROM_GATES` gates fuse gates with their noise into 2-qubit superoperators at
+    every width (Aer's default starts at 7 qubits): on 5-qubit twirled circuits with noise that
+    cuts the time per binding by about a quarter, while on a few gates (a twirled measurement
+    continued from a density matrix) the fusion pass costs more than it saves."""
+    if method == "density_matrix" and max(circuit.size() for circuit in circuits) >= FUSE_FROM_GATES:
+        return {"fusion_threshold": 1}
+    return {}
+
+
+def execute(task: SimTask) -> tuple[SimOutput, float]:
     """Run a task; returns per circuit a list (one entry per parameter set) and the seconds it ran."""
     start = time.perf_counter()
     if not task.circuits:
-        return [], 0.0
-    width = max(circuit.num_qubits for circuit in task.circuits)
-    method = resolve_method(task.method, task.device is not None, width, task.shots) if task.kind != "expval" else task.method
+        return SimOutput(), 0.0
+    rows: list[Any] = [None] * len(task.circuits)
+    seconds = [0.0] * len(task.circuits)
+    circuits, values = list(task.circuits), list(task.parameter_values)
+    prefix_of = task.prefix_of or [None] * len(circuits)
+    prefixes = sorted({p for p in prefix_of if p is not None})
+    if prefixes:
+        states = _prefix_states(task, prefixes, rows, seconds)
+        for index, prefix in enumerate(prefix_of):
+            if prefix is not None:
+                circuits[index], values[index] = _continued(circuits[index], values[index], states[prefix], task.rows_per_set[index])
+    shots = task.circuit_shots or [task.shots] * len(task.circuits)
+    call_groups = task.call_groups or [0] * len(task.circuits)
+    groups: dict[tuple[int, int, str], list[int]] = {}  # one Aer call per group, shot count and method
+    for index, count in enumerate(shots):
+        if index in prefixes:
+            continue
+        if prefix_of[index] is not None:
+            method = "density_matrix"  # it starts from a density matrix
+        elif task.kind == "expval":
+            method = task.method
+        else:
+            method = resolve_method(task.method, task.device is not None, task.circuits[index].num_qubits, count)
+        groups.setdefault((call_groups[index], count, method), []).append(index)
+    for (_, count, method), indices in groups.items():
+        _run_group(task, circuits, values, indices, count, method, rows, seconds)
+    return SimOutput(rows, seconds), time.perf_counter() - start
+
+
+def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list) -> dict[int, list]:
+    """The final density matrix of every prefix, per parameter row (one Aer call)."""
+    from qiskit_aer.library import SaveDensityMatrix
+
+    started = time.perf_counter()
+    sim = simulator(task.device, task.qubits, "density_matrix", task.threads)
+    circuits, binds = [], []
+    for index in prefixes:
+        circuit = task.circuits[index].copy()
+        circuit.append(SaveDensityMatrix(circuit.num_qubits), circuit.qubits)
+        circuits.append(circuit)
+        v = task.parameter_values[index]
+        binds.append({param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} if v is not None and v.size else {})
+    any_binds = any(binds)
+    result = sim.run(circuits, parameter_binds=binds if any_binds else None, shots=1, seed_simulator=task.seed,
+                     **_method_options("density_matrix", circuits)).result()
+    if not result.success:
+        raise RuntimeError(f"Aer simulation failed: {result.status}")
+    states, position = {}, 0
+    for index, bind in zip(prefixes, binds):
+        count = len(next(iter(bind.values()))) if bind else 1
+        states[index] = [result.data(e)["density_matrix"] for e in range(position, position + count)]
+        rows[index] = []
+        position += count
+    wall = time.perf_counter() - started
+    for index in prefixes:
+        seconds[index] = wall / len(prefixes)
+    return states
+
+
+def _continued(suffix: QuantumCircuit, values: np.ndarray | None, states: list, per_set: int):
+    """One circuit per prefix state: that state, then ``suffix``; with its rows split accordingly."""
+    from qiskit_aer.library import SetDensityMatrix
+
+    circuits = []
+    for state in states:
+        circuit = suffix.copy_empty_like()
+        circuit.append(SetDensityMatrix(state), circuit.qubits)
+        circuit.compose(suffix, inplace=True)
+        circuits.append(circuit)
+    split = [None if values is None else values[k * per_set:(k + 1) * per_set] for k in range(len(states))]
+    return circuits, split
+
+
+def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: list[int], shots: int, method: str,
+               rows: list, seconds: list) -> None:
+    """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row; a
+    continued circuit is a list of circuits (one per prefix state) whose rows are concatenated."""
+    started = time.perf_counter()
+    circuits, values, owner = [], [], []
+    for index in indices:
+        continued = isinstance(all_circuits[index], list)
+        parts = all_circuits[index] if continued else [all_circuits[index]]
+        part_values = all_values[index] if continued else [all_values[index]]
+        circuits += parts
+        values += part_values
+        owner += [index] * len(parts)
+    width = max(circuit.num_qubits for circuit in circuits)
     sim = simulator(task.device, task.qubits, method, task.threads)
-    binds, options = None, {}
-    if any(values is not None and values.size for values in task.parameter_values):
-        binds = [
-            {param: values[:, i].tolist() for i, param in enumerate(circuit.parameters)}
-            for circuit, values in zip(task.circuits, task.parameter_values)
-        ]
-        if _bind_at_runtime(task, method):
+    binds, options = None, dict(_method_options(method, circuits))
+    if any(v is not None and v.size for v in values):
+        binds = [{param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} for circuit, v in zip(circuits, values)]
+        if _bind_at_runtime(task, method, values):
             options["runtime_parameter_bind_enable"] = True
-        elif task.threads != 1 and width <= 12 and sum(len(values) for values in task.parameter_values if values is not None) > 1:
+        elif task.threads != 1 and width <= 12 and sum(len(v) for v in values if v is not None) > 1:
             # many small bindings: one thread each, in parallel, beats threads fighting over one
             # small state (5-qubit density matrix, 2 cores: 1.6 s instead of 2.8-3.1 s)
             options["max_parallel_experiments"] = 0
-    result = sim.run(
-        task.circuits,
-        parameter_binds=binds,
-        shots=max(task.shots, 1),
-        **options,
-        seed_simulator=task.seed,
-        memory=task.kind == "memory",
-    ).result()
+    result = sim.run(circuits, parameter_binds=binds, shots=max(shots, 1), **options, seed_simulator=task.seed,
+                     memory=task.kind == "memory").result()
     if not result.success:
         raise RuntimeError(f"Aer simulation failed: {result.status}")
-    outputs: list[list[Any]] = []
-    position = 0
-    for circuit, values in zip(task.circuits, task.parameter_values):
-        count = 1 if binds is None else len(values)
-        rows = []
-        for offset in range(count):
-            experiment = position + offset
+    experiment_times = [experiment.time_taken for experiment in result.results]
+    position, reported = 0, {index: 0.0 for index in indices}
+    for index in indices:
+        rows[index] = []
+    for index, circuit, v in zip(owner, circuits, values):
+        count = 1 if binds is None else len(v)
+        for experiment in range(position, position + count):
+            data = result.data(experiment)
             if task.kind == "counts":
-                rows.append(_counts_arrays(result.data(experiment)["counts"]))
+                rows[index].append(_counts_arrays(data["counts"]))
             elif task.kind == "memory":
-                rows.append(BitArray.from_samples(result.data(experiment)["memory"], circuit.num_clbits).array)
+                rows[index].append(BitArray.from_samples(data["memory"], circuit.num_clbits).array)
             else:
-                rows.append({k: float(np.real(v)) for k, v in result.data(experiment).items() if k not in ("counts", "memory")})
-        outputs.append(rows)
+                rows[index].append({key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")})
+        reported[index] += sum(experiment_times[position:position + count])
         position += count
-    return outputs, time.perf_counter() - start
+    wall, total = time.perf_counter() - started, sum(reported.values())
+    for index, taken in reported.items():
+        seconds[index] += wall * (taken / total if total > 0 else 1 / len(indices))
 
 
 def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:

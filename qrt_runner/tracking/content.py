@@ -221,3 +221,8 @@ def _mitigation_metrics(result: RunResult, add) -> None:
         for key, value in (job.get("pec") or {}).items():
             if key in ("noise_gain", "gamma", "sampling_overhead"):
                 add(f"pec_{key}", value, job_index)
+        for key in ("build_s", "simulate_s", "combine_s"):  # the cost of mitigation, per job
+            if job.get(key) is not None:
+                add(f"mitigation_{key}", job[key], job_index)
+        for technique, seconds in (job.get("simulate_s_by_technique") or {}).items():
+            add(f"simulate_s/{technique}", seconds, job_index)

@@ -1,0 +1,154 @@
+"""ZNE: extrapolator choice that weighs uncertainty, extrapolation per Pauli term, and the
+standard errors propagated through the fits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qiskit.quantum_info import SparsePauliOp, Statevector
+
+from conftest import spec_for
+from qrt_runner.backend import LocalBackend
+from qrt_runner.errors import ConfigError
+from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, extrapolate, fit
+from qrt_runner.mitigation.options import finalize
+from qrt_runner.mitigation.zne import TermData, extrapolate_pub
+from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
+
+X = np.array([1.0, 3.0, 5.0])
+# <ZZZ> of the default demo (GHZ(3), fake_manila, level 2) at noise factors 1, 3, 5; exact 0
+DEMO = np.array([-0.0444, -0.0033, 0.0202])
+DEMO_STD = np.full(3, 0.0209)
+
+
+def test_ill_conditioned_exponential_gives_way_to_the_next_extrapolator():
+    ibm, fits = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, bound=1.0, choice="order")
+    assert ibm.name == "exponential" and ibm.values[0] == pytest.approx(-0.225, abs=0.001)
+    assert ibm.stds[0] > MAX_STD_RATIO * DEMO_STD.max()  # within the bounds, but its error is 65x the data's
+    assert abs(DEMO[0]) < 3 * DEMO_STD[0]  # ... and the data resolve no signal
+    chosen, _ = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, bound=1.0, choice="uncertainty")
+    assert chosen.name == "linear" and chosen.values[0] == pytest.approx(fits[1].values[0])
+    assert abs(chosen.values[0]) < 3 * chosen.stds[0] < 0.1
+
+
+def test_uncertainty_choice_keeps_a_well_conditioned_exponential():
+    decaying = 0.9 * np.exp(-X / 4)
+    chosen, _ = extrapolate(("exponential", "linear"), X, decaying, np.full(3, 0.01), bound=1.0, choice="uncertainty")
+    assert chosen.name == "exponential" and chosen.values[0] == pytest.approx(0.9)
+
+
+def test_when_no_fit_is_well_conditioned_the_most_certain_usable_one_is_taken():
+    from qrt_runner.mitigation.extrapolation import Fit, choose
+
+    def fake(name, value, std):
+        return Fit(name, np.array([value]), np.array([std]), True, np.zeros((1, 3)))
+
+    unresolved, stds = np.array([0.01, 0.005, 0.0]), np.full(3, 0.01)
+    fits = [fake("exponential", 0.3, 0.5), fake("double_exponential", -0.2, 0.3), fake("linear", 2.0, 0.02)]
+    assert choose(fits, X, unresolved, stds, bound=1.0).name == "double_exponential"  # linear is out of bounds
+    assert choose(fits, X, unresolved, stds, bound=1.0, choice="order").name == "exponential"
+    resolved = np.array([0.2, 0.05, 0.01])  # a signal 20 errors above zero, decaying steeply: its fit is kept
+    assert choose(fits, X, resolved, stds, bound=1.0).name == "exponential"
+
+
+def test_fit_gradients_match_finite_differences():
+    data = 0.6 * np.exp(-0.3 * X) + np.array([0.004, -0.003, 0.002])
+    sigma = np.array([0.01, 0.012, 0.015])
+    for name in ("linear", "exponential", "polynomial_degree_2", "fallback"):
+        base = fit(name, X, data, sigma, [0.0])
+        numeric = [(fit(name, X, data + 1e-7 * e, sigma, [0.0]).values[0] - fit(name, X, data - 1e-7 * e, sigma, [0.0]).values[0]) / 2e-7
+                   for e in np.eye(3)]
+        np.testing.assert_allclose(base.gradient[0], numeric, rtol=0.05, atol=1e-6, err_msg=name)
+
+
+def _two_terms(rates=(0.1, 0.5), amplitudes=(1.0, 0.8)):
+    """Two Pauli terms decaying exponentially at different rates, one observable (their mean)."""
+    means = np.stack([a * np.exp(-r * X) for a, r in zip(amplitudes, rates)], axis=1)[:, None, :]  # (factors, 1 set, 2 terms)
+    cov = np.zeros((3, 1, 2, 2))
+    cov[:, 0] = np.diag([1e-4, 1e-4])
+    return TermData(means, cov), np.array([[0.5, 0.5]])
+
+
+def test_per_term_extrapolation_recovers_terms_that_decay_at_different_rates():
+    data, coeffs = _two_terms()
+    args = (X, data, coeffs, np.zeros(1), np.ones(1), ("exponential", "linear"), (0.0,), "uncertainty")
+    per_term, _, diagnostics = extrapolate_pub(*args, per_term=True, labels=["ZI", "IZ"])
+    per_observable, _, _ = extrapolate_pub(*args, per_term=False)
+    assert per_term[0, 0] == pytest.approx(0.9, abs=1e-9)  # (1.0 + 0.8) / 2 exactly
+    assert abs(per_observable[0, 0] - 0.9) > 0.01  # a sum of two exponentials is not one
+    assert diagnostics["term_extrapolators"] == [{"ZI": "exponential", "IZ": "exponential"}]
+
+
+def test_per_term_standard_error_includes_the_covariance_of_terms_sharing_shots():
+    data, coeffs = _two_terms()
+    independent = extrapolate_pub(X, data, coeffs, np.zeros(1), np.ones(1), ("linear",), (0.0,), "order", True)[1][0, 0]
+    data.cov[:, 0, 0, 1] = data.cov[:, 0, 1, 0] = 1e-4  # fully correlated terms: the errors add, not in quadrature
+    correlated = extrapolate_pub(X, data, coeffs, np.zeros(1), np.ones(1), ("linear",), (0.0,), "order", True)[1][0, 0]
+    assert correlated == pytest.approx(np.sqrt(2) * independent, rel=1e-9)
+    line = fit("linear", X, data.means[:, 0, 0], np.full(3, 1e-2), [0.0])
+    assert independent == pytest.approx(line.stds[0] * np.sqrt(0.5), rel=1e-9)  # 0.5^2 + 0.5^2 of one line's variance
+
+
+def test_per_term_zne_on_a_noisy_mean_correlation_beats_raw():
+    from qiskit import QuantumCircuit
+
+    n = 4
+    circuit = QuantumCircuit(n)
+    for _ in range(5):  # Trotterised transverse-field Ising chain: 30 CX on the device
+        for first in (0, 1):
+            for i in range(first, n - 1, 2):
+                circuit.rzz(0.4, i, i + 1)
+        circuit.rx(0.4, range(n))
+    correlation = SparsePauliOp.from_sparse_list([("ZZ", [i, i + 1], 1 / (n - 1)) for i in range(n - 1)], n)
+    exact = Statevector(circuit).expectation_value(correlation).real
+
+    def run(overrides):
+        backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=5, seed_transpiler=5)
+        options = EstimatorOptions(default_precision=1 / 64, mitigation=finalize(spec_for(overrides).mitigation))
+        return Estimator(backend, options=options).run([(circuit, [correlation])]).result()[0]
+
+    raw = run(["mitigation=none"])
+    level2 = run(["mitigation=level2"])
+    assert level2.metadata["mitigation"]["per_term"] is True
+    assert len(level2.metadata["mitigation"]["term_extrapolators"][0]) == n - 1
+    raw_error, error = abs(raw.data.evs[0] - exact), abs(level2.data.evs[0] - exact)
+    assert error < raw_error - 2 * np.hypot(raw.data.stds[0], level2.data.stds[0])
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["mitigation.resilience.zne.extrapolator_choice=best"],
+     "mitigation.resilience.zne.extrapolator_choice='best': unknown choice; choose uncertainty"),
+    (["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolator_choice=uncertainty"],
+     "extrapolator_choice='uncertainty': the hardware service takes the first successful extrapolator; set it to order or null"),
+    (["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolate_per_term=false"],
+     "extrapolate_per_term=False: the hardware service extrapolates every Pauli term on its own"),
+])
+def test_zne_choice_options_are_checked_in_one_line(overrides, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
+        spec = spec_for(overrides)
+        finalize(spec.mitigation)
+    assert "\n" not in str(info.value)
+
+
+def test_ibm_receives_its_own_zne_options_only():
+    from qiskit_ibm_runtime.options import EstimatorOptions as IbmEstimatorOptions
+
+    from qrt_runner import ibm
+
+    spec = spec_for(["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolator_choice=order",
+                     "mitigation.resilience.zne.extrapolate_per_term=true", "mitigation.resilience.zne.noise_factors=[1,2,3]"])
+    options = ibm.runtime_options(spec)
+    assert options["resilience"] == {"zne": {"noise_factors": [1.0, 2.0, 3.0]}}
+    IbmEstimatorOptions(**options)
+
+
+def test_a_value_just_beyond_the_bound_is_clipped_to_it_and_a_far_one_gives_way():
+    near = 1.004 * np.exp(-0.05 * X)  # exponential intercept 1.004: beyond 1 by less than 2 standard errors
+    chosen, fits = extrapolate(("exponential", "linear"), X, near, np.full(3, 0.01), bound=1.0, choice="uncertainty")
+    assert fits[0].values[0] == pytest.approx(1.004) and chosen.name == "exponential"
+    assert chosen.values[0] == 1.0 and chosen.stds[0] == pytest.approx(fits[0].stds[0])
+    ibm, _ = extrapolate(("exponential", "linear"), X, near, np.full(3, 0.01), bound=1.0, choice="order")
+    assert ibm.name == "linear"  # strictly out of bounds
+    far = 1.2 * np.exp(-0.05 * X)
+    chosen, _ = extrapolate(("exponential", "fallback"), X, far, np.full(3, 0.01), bound=1.0, choice="uncertainty")
+    assert chosen.name == "fallback"
