@@ -11,19 +11,30 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from qiskit.primitives import BasePrimitiveJob
 from qiskit.providers import JobStatus
 
+from qrt_runner.cost import JobCost, system_limit
 from qrt_runner.errors import JobError
 from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
 from qrt_runner.simulation.task import SimTask
 
 
 _STOP_WAIT_S = 5.0
-#: IBM's service ends any job after three hours of QPU time; the local emulation uses the same bound.
-SYSTEM_LIMIT_S = 10800.0
+
+
+@dataclass
+class Planned:
+    """A job before it is submitted: its simulator tasks, how their outputs become its result,
+    and its cost (:class:`~qrt_runner.cost.JobCost`: circuits, shots, estimated QPU time)."""
+
+    tasks: list[SimTask]
+    postprocess: Callable[[list[Any]], Any]
+    cost: JobCost | None = None
+    multipliers: dict[str, Any] | None = None  # what multiplies the shots (randomisations, noise factors...)
 
 
 class SessionClosedError(JobError):
@@ -41,6 +52,8 @@ class LocalJob(BasePrimitiveJob):
         self.limit_s: float | None = None  # the time limit that applied: the smallest of the bounds
         self.limit_reason: str | None = None  # which bound it was
         self.seed_simulator = 0
+        self.shots_spent = 0  # shots the simulator sampled for this job
+        self.estimate: dict | None = None  # its cost estimated before it ran (qrt_runner.cost)
         self.error: str | None = None
         self._future: Future | None = None
 
@@ -78,8 +91,9 @@ class ExecutionMode:
     Jobs run one after another, in submission order, on one simulator process.
 
     A job's time limit is the smallest of its ``max_execution_time``, the time its session or
-    batch has left, and the service's own limit (:data:`SYSTEM_LIMIT_S`); each job records which
-    applied. A session with no job queued or running for longer than ``interactive_ttl`` is
+    batch has left, and the system's limit: like IBM's service, calculated per job from its
+    estimated cost (:func:`qrt_runner.cost.system_limit`: 100x the estimated QPU time, between one
+    and three hours); each job records which applied. A session with no job queued or running for longer than ``interactive_ttl`` is
     paused (as IBM's sessions are, "due to a lack of queued session jobs"); the next job resumes
     it. ``state_history`` holds ``(state, unix time)``: pending, active, paused, then closed,
     expired or cancelled.
@@ -89,11 +103,11 @@ class ExecutionMode:
         executor: the simulator process.
         max_time: seconds a session or batch may run, counted from its first job's start.
         interactive_ttl: seconds without a queued job after which a session is paused (None: never).
-        system_limit: the service's time limit of one job.
+        system_limit: a fixed system limit for every job instead of the calculated one.
     """
 
     def __init__(self, mode: str, executor: ProcessExecutor, max_time: float | None = None,
-                 interactive_ttl: float | None = None, system_limit: float = SYSTEM_LIMIT_S):
+                 interactive_ttl: float | None = None, system_limit: float | None = None):
         self.mode = mode
         self.executor = executor
         self.max_time = max_time if mode != "job" else None
@@ -159,8 +173,10 @@ class ExecutionMode:
         tasks: list[SimTask],
         postprocess: Callable[[list[Any]], Any],
         max_execution_time: float,
+        cost: JobCost | None = None,
     ) -> LocalJob:
-        """Queue a job made of simulator tasks; ``postprocess`` turns their outputs into its result."""
+        """Queue a job made of simulator tasks; ``postprocess`` turns their outputs into its
+        result; ``cost``, its estimate, is recorded with it and sets its system limit."""
         if self.closed or self.expired:
             state = "expired" if self.expired else "closed"
             raise SessionClosedError(f"the {self.mode} {self.session_id} is {state}; no new jobs are accepted")
@@ -170,11 +186,13 @@ class ExecutionMode:
             self._state("paused", self._idle_since + self.interactive_ttl)  # no queued job within the TTL
             self._state("active", now)  # this job resumes it
         job = LocalJob(f"job-{uuid.uuid4().hex[:12]}", self)
+        job.estimate = cost.record() if cost is not None else None
+        limit = self.system_limit if self.system_limit is not None else system_limit(cost.qpu_s if cost else None)
         self.jobs.append(job)
-        job._future = self._queue.submit(self._execute, job, tasks, postprocess, max_execution_time)
+        job._future = self._queue.submit(self._execute, job, tasks, postprocess, max_execution_time, limit)
         return job
 
-    def _execute(self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float) -> Any:
+    def _execute(self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float, limit: float) -> Any:
         if self.cancelled:  # the mode was cancelled while this job was being picked up
             job._set_status("CANCELLED")
             job.error = "cancelled: the run was interrupted"
@@ -197,7 +215,7 @@ class ExecutionMode:
                     self.started_at = started
                 if self.mode != "job":
                     self._state("active", started)
-                bounds = {"max_execution_time": max_execution_time, "system": self.system_limit}
+                bounds = {"max_execution_time": max_execution_time, "system": limit}
                 if self.max_time is not None:
                     bounds[f"{self.mode} max_time"] = self.started_at + self.max_time - started
                 job.limit_reason = min(bounds, key=bounds.get)
@@ -213,6 +231,7 @@ class ExecutionMode:
                     raise SessionClosedError("cancelled: the run was interrupted")
                 output, ran = self.executor.run(task, deadline, on_start)
                 job.usage_s += ran
+                job.shots_spent += getattr(output, "shots", 0)
                 outputs.append(output)
             result = postprocess(outputs)
         except TaskTimeout as exc:
@@ -223,7 +242,7 @@ class ExecutionMode:
                 self._state("expired")
                 reason = f"the {self.mode} {self.session_id} reached its max_time of {self.max_time:g} s"
             elif job.limit_reason == "system":
-                reason = f"the job exceeded the service's limit of {self.system_limit:g} s"
+                reason = f"the job exceeded the system limit of {limit:g} s"
             else:
                 reason = f"the job exceeded max_execution_time={max_execution_time:g} s"
             job.error = f"{reason}; stopped after {exc.ran_s:.2f} s of execution"

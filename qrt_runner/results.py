@@ -27,12 +27,15 @@ class JobRecord:
     error: str | None = None
     limit_s: float | None = None  # the time limit that applied, and which bound it was
     limit: str | None = None
+    shots_spent: int | None = None  # shots the simulator sampled (None on IBM)
+    estimate: dict | None = None  # its cost estimated before it ran (qrt_runner.cost), next to usage_s
 
     @classmethod
     def from_job(cls, job: Any, parameter_sets: tuple[int, int]) -> "JobRecord":
         """The record of a finished (or failed) job of an execution mode."""
         return cls(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, parameter_sets,
-                   job.seed_simulator, job.error, getattr(job, "limit_s", None), getattr(job, "limit_reason", None))
+                   job.seed_simulator, job.error, getattr(job, "limit_s", None), getattr(job, "limit_reason", None),
+                   getattr(job, "shots_spent", None), getattr(job, "estimate", None))
 
 
 @dataclass
@@ -99,6 +102,7 @@ class RunResult:
     session: dict[str, Any] | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, str]] = field(default_factory=list)
+    estimate: dict[str, Any] | None = None  # backend=ibm: the run's cost estimated before it started
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -127,6 +131,8 @@ class RunResult:
                     "error": job.error,
                     "limit_s": job.limit_s,
                     "limit": job.limit,
+                    "shots_spent": job.shots_spent,
+                    "estimate": job.estimate,
                 }
                 for job in self.jobs
             ],
@@ -150,6 +156,8 @@ class RunResult:
             out["mitigation"] = self.mitigation
         if self.objective is not None:
             out["objective"] = self.objective
+        if self.estimate is not None:
+            out["estimate"] = self.estimate
         if self.estimator is not None:
             est = self.estimator
             out.update(

@@ -15,6 +15,7 @@ usage:
   qrt-run sync <run or sweep dir>...            upload runs that were not tracked (--help)
   qrt-run replay <run dir | run id> [overrides] run a recorded run again, report what moved (--help)
   qrt-run diff <run A> <run B>                  what differs between two runs (--help)
+  qrt-run estimate [--json] [overrides]         circuits, shots and QPU time, before anything runs (--help)
 
 config groups (group=option):
 {groups}

@@ -48,6 +48,7 @@ class Prepared:
     config_yaml: str
     objective: Any
     inputs: list = field(default_factory=list)  # provenance.Input: the files the run read, kept
+    estimate: dict | None = None  # backend=ibm: the cost estimated before the run (qrt-run estimate)
 
 
 def run_task(cfg) -> float:
@@ -133,7 +134,25 @@ def prepare(cfg, point: Point) -> Prepared:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     (point.run_dir / "config.yaml").write_text(config_yaml)
     inputs = capture_inputs(spec, point.run_dir, experiment_file(_chosen(point.overrides, "experiment")))
-    return Prepared(spec, workload, device, state, config, config_yaml, objective, inputs)
+    return Prepared(spec, workload, device, state, config, config_yaml, objective, inputs, _hardware_estimate(spec, workload))
+
+
+def _hardware_estimate(spec, workload) -> dict | None:
+    """For backend=ibm, the run's estimated cost, with a warning when the session's max_time is
+    shorter (before anything is sent); recorded in results.json next to the measured usage."""
+    if spec.backend.name != "ibm":
+        return None
+    from qrt_runner.estimate import estimate, max_time_warning
+
+    try:
+        est = estimate(spec, workload)
+    except Exception as exc:  # noqa: BLE001 - an estimate never stops a run
+        print(f"qrt-run: warning: no cost estimate ({type(exc).__name__}: {exc})", file=sys.stderr, flush=True)
+        return None
+    warning = max_time_warning(spec, est)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    return {"total": est["total"], "jobs": est["jobs"], "iterations": est.get("iterations"), "model": est["model"]}
 
 
 def _chosen(overrides: list[str], group: str) -> str | None:
@@ -272,6 +291,7 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
     result.objective = {"name": prepared.objective.text, "value": objective}
     result.environment = environment()
     result.inputs = inputs_record(prepared.inputs)
+    result.estimate = prepared.estimate
     result.write_json(run_dir / "results.json")
     extra_metrics = [("objective", objective, 0)] if math.isfinite(objective) else []
     if tracker is not None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from qiskit import ClassicalRegister, QuantumCircuit
@@ -31,7 +32,8 @@ from qrt_runner.mitigation.layer_noise import layer_noise_source
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
-from qrt_runner.modes import ExecutionMode, LocalJob
+from qrt_runner.cost import job_cost
+from qrt_runner.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.primitives.pauli_terms import mean_and_covariance, parity_mask, shot_values
 from qrt_runner.primitives.precision import shots_for_precision
 from qrt_runner.simulation.task import SimTask, resolve_method
@@ -347,22 +349,40 @@ class _PubPlan:
         result = DataBin(evs=evs[p_idx, o_idx], stds=stds[p_idx, o_idx], shape=self.pub.shape)
         return PubResult(result, metadata=metadata)
 
-    def _simulate_s(self, seconds: list[float]) -> dict[str, float]:
-        """Simulator seconds per technique: the circuits at the first noise factor (``pec`` for
-        PEC), the other noise factors (``zne`` or ``pea``), the TREX calibration (``trex``)."""
-        out: dict[str, float] = {}
-        if not seconds:
-            return out
+    def multipliers(self) -> dict[str, Any]:
+        """What the shots of the PUB are made of: per parameter set, measurement bases x noise
+        factors x randomisations x shots per randomisation, plus the TREX calibration."""
+        mit = self.mitigation
+        out: dict[str, Any] = {"shots_per_basis": self.shots, "measurement_bases": len(self.groups)}
+        if self.shots == 0:
+            return {"exact": True, "measurement_bases": 0}
+        if mit is not None:
+            out["noise_factors"] = list(self.factors)
+            out["randomizations"] = self.randomizations
+            out["shots_per_randomization"] = self.shots_per_binding
+            if self.pec and self.noise is not None:
+                out["pec_sampling_overhead"] = round(self.noise.overhead(self.gain), 4)
+            if self.calibration is not None:
+                out["trex_calibration_shots"] = (mit.measure_noise_learning_num_randomizations
+                                                 * mit.measure_noise_learning_shots_per_randomization)
+        return out
+
+    def roles(self) -> list[str]:
+        """The technique of every circuit of :meth:`sim_task`: the circuits at the first noise
+        factor (``pec`` for PEC), the other noise factors (``zne`` or ``pea``), the TREX
+        calibration (``trex``), then the prefixes (as their noise factor)."""
         mit, groups = self.mitigation, max(len(self.groups), 1)
-        amplified = "pea" if mit.pea else "zne"
-        for index, taken in enumerate(seconds[:len(self.circuits)]):
-            role = "pec" if self.pec else ("circuits" if index < groups else amplified)
-            out[role] = out.get(role, 0.0) + taken
+        amplified = "pea" if mit is not None and mit.pea else "zne"
+        roles = ["pec" if self.pec else ("circuits" if i < groups else amplified) for i in range(len(self.circuits))]
         if self.calibration is not None:
-            out["trex"] = seconds[len(self.circuits)]
-        first = len(self.circuits) + (self.calibration is not None)
-        for f, taken in enumerate(seconds[first:first + len(self.prefixes)]):
-            role = "circuits" if f == 0 else amplified
+            roles.append("trex")
+        roles += ["circuits" if f == 0 else amplified for f in range(len(self.prefixes))]
+        return roles
+
+    def _simulate_s(self, seconds: list[float]) -> dict[str, float]:
+        """Simulator seconds per technique (see :meth:`roles`)."""
+        out: dict[str, float] = {}
+        for role, taken in zip(self.roles(), seconds):
             out[role] = out.get(role, 0.0) + taken
         return out
 
@@ -408,10 +428,16 @@ class Estimator(BaseEstimatorV2):
         self.options = options or EstimatorOptions()
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> LocalJob:
+        planned = self.plan(pubs, precision=precision, seed=self.backend.next_seed())
+        return self.mode.submit(planned.tasks, planned.postprocess, self.options.max_execution_time, planned.cost)
+
+    def plan(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None, seed: int | None = None) -> Planned:
+        """The simulator tasks of a job on ``pubs``, how to combine their outputs, and the job's
+        cost (circuits, shots, estimated QPU time), without running anything."""
         if precision is None:
             precision = self.options.default_precision
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
-        seed = self.backend.next_seed()
+        seed = self.backend.seed_simulator if seed is None else seed
         plans = []
         for pub in coerced:
             if pub.precision == 0 and self.backend.device is not None and self.options.default_shots is None:
@@ -419,13 +445,11 @@ class Estimator(BaseEstimatorV2):
             shots = self.options.default_shots or shots_for_precision(pub.precision)
             isa = self.backend.compiler.compile(pub.circuit)
             plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed))
-        plan_tasks = [[plan.sim_task(self.backend, seed)] for plan in plans]
+        tasks = [plan.sim_task(self.backend, seed) for plan in plans]
 
         def postprocess(outputs):
-            results, position = [], 0
-            for plan, tasks in zip(plans, plan_tasks):
-                results.append(plan.combine(outputs[position:position + len(tasks)]))
-                position += len(tasks)
+            results = [plan.combine([output]) for plan, output in zip(plans, outputs)]
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
-        return self.mode.submit([task for tasks in plan_tasks for task in tasks], postprocess, self.options.max_execution_time)
+        return Planned(tasks, postprocess, job_cost(tasks, [plan.roles() for plan in plans], self.backend.device),
+                       plans[0].multipliers() if plans else None)

@@ -30,7 +30,8 @@ from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.projection import nearest_probability_dist
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
-from qrt_runner.modes import ExecutionMode, LocalJob
+from qrt_runner.cost import job_cost
+from qrt_runner.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit
 
@@ -220,16 +221,23 @@ class Sampler(BaseSamplerV2):
         self.options = options or SamplerOptions()
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> LocalJob:
+        planned = self.plan(pubs, shots=shots, seed=self.backend.next_seed())
+        return self.mode.submit(planned.tasks, planned.postprocess, self.options.max_execution_time, planned.cost)
+
+    def plan(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None, seed: int | None = None) -> Planned:
+        """The simulator tasks of a job on ``pubs``, how to combine their outputs, and the job's
+        cost (circuits, shots, estimated QPU time), without running anything."""
         shots = shots or self.options.default_shots
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         for pub in coerced:
             if pub.circuit.num_clbits == 0:
                 raise ValueError("the sampler needs measurements: the circuit has no classical bits")
         isas = [self.backend.compiler.compile(pub.circuit) for pub in coerced]
-        seed = self.backend.next_seed()
+        seed = self.backend.seed_simulator if seed is None else seed
         mitigation = self.options.mitigation
         plans = [_SamplerPlan(pub, isa, self.backend, mitigation, seed) for pub, isa in zip(coerced, isas)]
         tasks = [plan.task(self.backend, seed) for plan in plans]
+        roles = [["circuits"] for _ in plans]
 
         mitigate_readout = mitigation is not None and mitigation.measure_mitigation
         if mitigate_readout:
@@ -242,6 +250,7 @@ class Sampler(BaseSamplerV2):
                     circuits=_calibration_circuits(isa), parameter_values=[None, None],
                     circuit_keys=[f"{isa.fingerprint}|readout0", f"{isa.fingerprint}|readout1"],
                 ))
+                roles.append(["readout_calibration"] * 2)
 
         def postprocess(outputs):
             results = [plan.combine(output[0], getattr(output, "seconds", ())) for plan, output in zip(plans, outputs)]
@@ -261,4 +270,9 @@ class Sampler(BaseSamplerV2):
                     record["combine_s"] += time.perf_counter() - started
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
-        return self.mode.submit(tasks, postprocess, self.options.max_execution_time)
+        multipliers = {"shots": coerced[0].shots if coerced else shots}
+        if plans and plans[0].mitigation is not None:
+            multipliers.update(randomizations=plans[0].randomizations, shots_per_randomization=plans[0].shots_per_randomization)
+        if mitigate_readout:
+            multipliers["readout_calibration_shots"] = 2 * calibration_shots
+        return Planned(tasks, postprocess, job_cost(tasks, roles, self.backend.device), multipliers)

@@ -58,13 +58,23 @@ class SimTask:
 
 
 class SimOutput(list):
-    """Per circuit of a task, its rows (one entry per parameter row), and in ``seconds`` the
+    """Per circuit of a task, its rows (one entry per parameter row), in ``seconds`` the
     simulator time each circuit took (its Aer call's wall time shared out in proportion to the
-    time Aer reports per experiment)."""
+    time Aer reports per experiment), and in ``shots`` how many shots were sampled in all
+    (counted in the returned outcomes; 0 for saved expectation values)."""
 
-    def __init__(self, rows=(), seconds=()):
+    def __init__(self, rows=(), seconds=(), kind: str = "counts"):
         super().__init__(rows)
         self.seconds = list(seconds)
+        self.shots = sum(_shots_of(row, kind) for circuit_rows in self for row in (circuit_rows or ()))
+
+
+def _shots_of(row: Any, kind: str) -> int:
+    if kind == "counts":
+        return int(row[1].sum())
+    if kind == "memory":
+        return int(row.shape[0])
+    return 0
 
 
 @lru_cache(maxsize=16)
@@ -155,7 +165,7 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
         groups.setdefault((call_groups[index], count, method), []).append(index)
     for (_, count, method), indices in groups.items():
         _run_group(task, circuits, values, indices, count, method, rows, seconds)
-    return SimOutput(rows, seconds), time.perf_counter() - start
+    return SimOutput(rows, seconds, task.kind), time.perf_counter() - start
 
 
 def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list) -> dict[int, list]:

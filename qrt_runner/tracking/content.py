@@ -186,6 +186,15 @@ def result_metrics(result: RunResult) -> list[Metric]:
         add(name, seconds)
     add("jobs_finished", sum(1 for job in result.jobs if job.status == "DONE"))
     add("usage_s", sum(float(job.usage_s) for job in result.jobs))
+    for index, job in enumerate(result.jobs):  # the estimate next to what was measured, per job
+        add("job_usage_s", job.usage_s, index)
+        if job.shots_spent is not None:
+            add("shots_spent", job.shots_spent, index)
+        estimate = job.estimate or {}
+        if estimate.get("qpu_s") is not None:
+            add("qpu_s_estimated", estimate["qpu_s"], index)
+        if estimate.get("shots") is not None:
+            add("shots_estimated", estimate["shots"], index)
     return metrics
 
 
