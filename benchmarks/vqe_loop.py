@@ -64,8 +64,8 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
 from common import cpu_seconds
 from qrt_runner.backend import LocalBackend
-from qrt_runner.config.compose import compose_spec
 from qrt_runner.config import schema as s
+from qrt_runner.config.compose import compose_spec
 from qrt_runner.modes import ExecutionMode
 from qrt_runner.observables import H2_0735, ising
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions

@@ -56,7 +56,7 @@ class LocalBackend:
         optimization_level: int = 2,
         seed_transpiler: int = 0,
         executor: ProcessExecutor | None = None,
-    ) -> "LocalBackend":
+    ) -> LocalBackend:
         """Build a backend by name (``aer`` or ``fake_<device>``)."""
         device = None if name == "aer" else fake_backend(name)
         target_backend = device if device is not None else _ideal_target_backend(method)

@@ -154,7 +154,7 @@ def format_estimate(est: dict[str, Any]) -> str:
         lines.append(f"  {index:>3} {job['parameter_sets']:>5} {job['circuits']:>9} {job['bindings']:>9} {job['shots']:>11,} {qpu:>14}")
     if len(jobs) > 10:
         lines.append(f"  ... {len(jobs) - 10} more job(s)")
-    for index, job in enumerate(jobs[:1]):
+    for job in jobs[:1]:
         parts = ", ".join(f"{role} {entry['shots']:,}" for role, entry in job["by_technique"].items())
         lines.append(f"  shots by technique (job 0): {parts}")
     if "iterations" in est:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +53,7 @@ def fake_backend_names() -> list[str]:
     return sorted(names) if names else sorted(_classes())  # another layout: ask the provider itself
 
 
-@lru_cache(maxsize=None)
+@cache
 def fake_backend(name: str) -> BackendV2:
     """The fake device called ``name`` (one instance per process)."""
     try:

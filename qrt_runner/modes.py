@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from qiskit.primitives import BasePrimitiveJob
 from qiskit.providers import JobStatus
@@ -21,7 +22,6 @@ from qrt_runner.cost import JobCost, system_limit
 from qrt_runner.errors import JobError
 from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
 from qrt_runner.simulation.task import SimTask
-
 
 _STOP_WAIT_S = 5.0
 
@@ -44,7 +44,7 @@ class SessionClosedError(JobError):
 class LocalJob(BasePrimitiveJob):
     """A primitive job run by the local simulator; records its status history and usage."""
 
-    def __init__(self, job_id: str, mode: "ExecutionMode"):
+    def __init__(self, job_id: str, mode: ExecutionMode):
         super().__init__(job_id)
         self.mode = mode
         self.status_history: list[tuple[str, float]] = [("QUEUED", time.time())]
@@ -123,7 +123,7 @@ class ExecutionMode:
         self._idle_since: float | None = None
         self._queue = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"qrt-{mode}")
 
-    def __enter__(self) -> "ExecutionMode":
+    def __enter__(self) -> ExecutionMode:
         return self
 
     def __exit__(self, *exc) -> None:

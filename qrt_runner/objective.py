@@ -59,7 +59,7 @@ class Objective:
         """Whether larger is better (fidelities, cut values); smaller otherwise."""
         return self.name in _MAXIMISED
 
-    def check(self, task: str, primitive: str, labels: list[str], num_sets: int, num_qubits: int) -> "Objective":
+    def check(self, task: str, primitive: str, labels: list[str], num_sets: int, num_qubits: int) -> Objective:
         """Refuse an objective the run cannot produce; returns it with the observable as an index.
 
         Raises:

@@ -9,8 +9,8 @@ is a JSON-ready dict, so an interrupted run can be resumed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -54,7 +54,7 @@ class OptimizerState:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "OptimizerState":
+    def from_dict(cls, data: dict) -> OptimizerState:
         return cls(**data)
 
 
@@ -114,7 +114,7 @@ class Optimizer:
             state.best_energy, state.best_std, state.best_x = float(energy), float(std), list(map(float, x))
         return Iteration(state.iteration, float(energy), float(std), state.best_energy, grad_norm, state.evaluations, list(state.x))
 
-    def _scipy(self, objective: "_Counted", state: OptimizerState) -> None:
+    def _scipy(self, objective: _Counted, state: OptimizerState) -> None:
         remaining = self.config.maxiter - state.iteration
         if remaining <= 0:
             return
@@ -145,7 +145,7 @@ class Optimizer:
         scipy_minimize(fun, np.array(state.x), method=SCIPY_METHODS[self.config.name], jac=gradient or None,
                        tol=self.config.tol, options=options, callback=callback)
 
-    def _spsa(self, objective: "_Counted", state: OptimizerState) -> None:
+    def _spsa(self, objective: _Counted, state: OptimizerState) -> None:
         a, c = self.config.learning_rate, self.config.perturbation
         # the stability constant is fixed by the first run, so a resumed run continues the same schedule
         stability = state.extra.setdefault("stability", 0.1 * self.config.maxiter)
@@ -161,7 +161,7 @@ class Optimizer:
             state.x = list(map(float, x))
             self.on_iteration(record, state)
 
-    def _adam(self, objective: "_Counted", state: OptimizerState) -> None:
+    def _adam(self, objective: _Counted, state: OptimizerState) -> None:
         beta1, beta2, eps = 0.9, 0.999, 1e-8
         x = np.array(state.x)
         m = np.array(state.extra.get("m", np.zeros_like(x)))

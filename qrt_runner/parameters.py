@@ -11,8 +11,8 @@ import math
 import numpy as np
 from qiskit import QuantumCircuit
 
-from qrt_runner.config.schema import ParameterValuesConfig
 from qrt_runner.capacity import check_array_size
+from qrt_runner.config.schema import ParameterValuesConfig
 from qrt_runner.errors import ConfigError
 
 KEY = "circuit.parameter_values"

@@ -12,6 +12,7 @@ variation: a value replaces the recorded one; a group choice takes that option's
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,12 @@ class Record:
     config: dict
     results: dict
     overrides: list[str]
+    temporary: bool = False  # folder is a download from the store, removed by discard()
+
+    def discard(self) -> None:
+        """Remove a record downloaded from the store (a run directory is left alone)."""
+        if self.temporary:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def load_record(source: str, uri: str | None, timeout_s: float = 10.0) -> Record:
@@ -80,10 +87,15 @@ def _from_store(run_id: str, uri: str, timeout_s: float) -> Record:
         if "inputs" in names:
             live.call(lambda store: store.client.download_artifacts(run_id, "inputs", str(folder)))
     except Exception as exc:  # the run kept no record
+        shutil.rmtree(folder, ignore_errors=True)
         raise ConfigError("run", run_id, f"its record cannot be read from the store ({type(exc).__name__})",
                           "give the run directory, or a run id of a qrt-run run") from None
-    config, results = _read(folder, run_id)
-    return Record(run_id, run_id, folder, config, results, json.loads(run.data.tags.get("overrides", "[]")))
+    try:
+        config, results = _read(folder, run_id)
+    except ConfigError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Record(run_id, run_id, folder, config, results, json.loads(run.data.tags.get("overrides", "[]")), temporary=True)
 
 
 def _read(folder: Path, source: str) -> tuple[dict, dict]:

@@ -7,8 +7,8 @@ and MLflow around it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -24,13 +24,14 @@ from qrt_runner.interrupts import describe
 from qrt_runner.modes import ExecutionMode, SessionClosedError
 from qrt_runner.observables import build_observables
 from qrt_runner.parameters import parameter_array
-from qrt_runner.provenance import device_snapshot, environment
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
+from qrt_runner.provenance import device_snapshot, environment
 from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
 from qrt_runner.simulation.executor import SimulationFailed, SimulatorDied, default_executor
 from qrt_runner.spec import RunSpec
 from qrt_runner.transpile import IsaCompiler
+
 
 def job_failures() -> tuple[type[BaseException], ...]:
     """The errors a job can end with that end the run FAILED, not the process (evaluated when one

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
@@ -20,9 +20,17 @@ from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.interrupts import describe
 from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
-from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
 from qrt_runner.provenance import device_snapshot
-from qrt_runner.runner import Workload, _local_target, _seeds, ibm_target, job_failures, package_versions, transpiled_record
+from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
+from qrt_runner.runner import (
+    Workload,
+    _local_target,
+    _seeds,
+    ibm_target,
+    job_failures,
+    package_versions,
+    transpiled_record,
+)
 from qrt_runner.spec import RunSpec
 
 STATE_FILE = "optimizer_state.json"

@@ -6,8 +6,8 @@ import json
 import subprocess
 
 import pytest
-from conftest import QRT_RUN
 
+from conftest import QRT_RUN
 from qrt_runner import cost
 from qrt_runner.config.compose import compose_spec
 from qrt_runner.estimate import estimate, max_time_warning

@@ -13,13 +13,18 @@ from conftest import run_cli, spec_for
 from qrt_runner.backend import LocalBackend
 from qrt_runner.mitigation.layer_channels import LayerNoisePlan, with_channels
 from qrt_runner.mitigation.layer_noise import (
-    DeviceLayerNoise, FileLayerNoise, PauliLindblad, _anticommutes, gate_model, load_layer_noise, pauli_fidelities,
+    DeviceLayerNoise,
+    FileLayerNoise,
+    PauliLindblad,
+    _anticommutes,
+    gate_model,
+    load_layer_noise,
+    pauli_fidelities,
     single_gate_model,
 )
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_layers, twirl_template
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
-
 
 DEPTH = 32
 
@@ -194,7 +199,7 @@ def test_layer_noise_model_file_round_trips_and_missing_layers_are_noiseless(tmp
     loaded = load_layer_noise(str(path))
     # the first layer is dressed with the sx of the Bell state's H, the others are bare
     assert [len(layer.get("dressing", [])) > 0 for layer in model["layers"]] == [True, False]
-    for ((key, dressing), layer), written in zip(loaded.layers.items(), model["layers"]):
+    for ((key, _dressing), layer), written in zip(loaded.layers.items(), model["layers"]):
         assert len(key) == 1 and key[0][0] == "cx" and set(key[0][1:]) == set(layer.qubits)
         assert layer.total_rate == pytest.approx(sum(written["generators"].values()))
     from_file = _run(["mitigation=pec", f"mitigation.resilience.layer_noise_model={path}"])

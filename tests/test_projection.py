@@ -21,7 +21,7 @@ def test_projection_is_the_nearest_point_of_the_simplex():
         quasi = rng.normal(0.1, 0.2, 6)
         quasi /= quasi.sum()
         projected = nearest_probability(quasi)
-        best = minimize(lambda p: np.sum((p - quasi) ** 2), np.full(6, 1 / 6), method="SLSQP", bounds=[(0, None)] * 6,
+        best = minimize(lambda p, q=quasi: np.sum((p - q) ** 2), np.full(6, 1 / 6), method="SLSQP", bounds=[(0, None)] * 6,
                         constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}], options={"ftol": 1e-15})
         np.testing.assert_allclose(projected, best.x, atol=1e-6)
         assert projected.sum() == pytest.approx(1.0) and projected.min() >= 0

@@ -7,11 +7,13 @@ that holds the tracking store.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import re
 import subprocess
 import sys
-from pathlib import Path
+import tempfile
 
 import pytest
 
@@ -79,6 +81,7 @@ def test_replay_is_bit_identical_from_the_run_directory_and_from_the_store_alone
         assert "differ" not in report and "identical" in report
         assert "config: the same" in report and "environment: the same" in report
     assert f"qrt-run replay of {ids[name]}" in from_store[name]["stdout"]
+    assert not glob.glob(os.path.join(tempfile.gettempdir(), f"qrt-replay-{ids[name][:8]}-*"))  # the download is removed
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow.db'}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import QRT_RUN, mlflow_server, run_cli  # noqa: F401  (fixture)
+from conftest import QRT_RUN, run_cli
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 

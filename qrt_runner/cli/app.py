@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from qrt_runner import interrupts
 from qrt_runner.cli import outcome

@@ -27,7 +27,7 @@ class Point:
     sweep: SweepContext | None
 
     @classmethod
-    def from_hydra(cls) -> "Point":
+    def from_hydra(cls) -> Point:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 

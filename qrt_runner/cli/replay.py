@@ -30,13 +30,7 @@ results. Exit codes: 0 identical results, 4 different results, 2 bad input."""
 
 def replay_command(args: list[str]) -> int:
     """Run ``qrt-run replay``; returns the exit code."""
-    from hydra.core.config_store import ConfigStore
-    from omegaconf import OmegaConf
-
-    from qrt_runner.cli.app import run_hydra
-    from qrt_runner.compare import compare
-    from qrt_runner.config.compose import register_configs
-    from qrt_runner.replay import REPLAY_ENV, factory_folder, load_record, replay_overlay
+    from qrt_runner.replay import load_record
 
     if not args or args[0] in ("-h", "--help"):
         print(REPLAY_USAGE)
@@ -44,6 +38,26 @@ def replay_command(args: list[str]) -> int:
     source, variation = args[0], args[1:]
     try:
         record = load_record(source, _uri(variation))
+    except ConfigError as exc:
+        print(f"qrt-run: invalid input: {exc}", file=sys.stderr)
+        return outcome.EXIT_INVALID
+    try:
+        return _replay(record, variation)
+    finally:
+        record.discard()
+
+
+def _replay(record, variation: list[str]) -> int:
+    """Run a loaded record again and report what moved."""
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    from qrt_runner.cli.app import run_hydra
+    from qrt_runner.compare import compare
+    from qrt_runner.config.compose import register_configs
+    from qrt_runner.replay import REPLAY_ENV, factory_folder, replay_overlay
+
+    try:
         overlay = replay_overlay(record, variation)
     except ConfigError as exc:
         print(f"qrt-run: invalid input: {exc}", file=sys.stderr)
@@ -82,11 +96,17 @@ def diff_command(args: list[str]) -> int:
     if len(runs) != 2 or any(arg in ("-h", "--help") for arg in args):
         print(DIFF_USAGE)
         return outcome.EXIT_OK if any(arg in ("-h", "--help") for arg in args) else outcome.EXIT_INVALID
+    records = []
     try:
-        a, b = (load_record(run, _uri(args)) for run in runs)
+        for run in runs:
+            records.append(load_record(run, _uri(args)))
     except ConfigError as exc:
         print(f"qrt-run: invalid input: {exc}", file=sys.stderr)
         return outcome.EXIT_INVALID
+    finally:
+        for record in records:
+            record.discard()
+    a, b = records
     report = compare(a.results, b.results, a.config, b.config)
     print(f"qrt-run diff {a.source} -> {b.source}")
     print("\n".join(report.lines()))

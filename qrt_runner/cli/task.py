@@ -263,10 +263,9 @@ def _close_failed(point: Point, tracker, exc: BaseException) -> None:
 def execute(prepared: Prepared, point: Point, tracker):
     """Run the jobs or the optimisation loop (a job that fails or is interrupted ends the run
     FAILED or KILLED with what finished; the result says so)."""
+    from qrt_runner import ibm
     from qrt_runner.runner import run_experiment
     from qrt_runner.scan import summarize_scan
-
-    from qrt_runner import ibm
 
     spec = prepared.spec
     print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(point.overrides)}", flush=True)

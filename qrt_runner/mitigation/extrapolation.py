@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 CHOICES = ("uncertainty", "order")
 MAX_STD_RATIO = 10.0
 RESOLVED = 3.0

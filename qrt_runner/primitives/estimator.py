@@ -25,6 +25,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPu
 from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.backend import LocalBackend
+from qrt_runner.cost import job_cost
 from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
 from qrt_runner.mitigation.folding import fold_two_qubit_gates
 from qrt_runner.mitigation.layer_channels import LayerNoisePlan, measure_sign, randomizations_for, with_channels
@@ -32,7 +33,6 @@ from qrt_runner.mitigation.layer_noise import layer_noise_source
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
-from qrt_runner.cost import job_cost
 from qrt_runner.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.primitives.pauli_terms import mean_and_covariance, parity_mask, shot_values
 from qrt_runner.primitives.precision import shots_for_precision

@@ -18,19 +18,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
-from qiskit import QuantumCircuit
-
 from qrt_runner.backend import LocalBackend
+from qrt_runner.cost import job_cost
 from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
 from qrt_runner.mitigation.measure_twirl import clbit_flips, flip_angles, twirl_measurements, twirled_confusion, unflip
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.projection import nearest_probability_dist
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
-from qrt_runner.cost import job_cost
 from qrt_runner.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit

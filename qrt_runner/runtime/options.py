@@ -43,7 +43,7 @@ class UnsupportedOption(AttributeError):
 class _Node:
     """One subtree of options: attribute access to a dataclass's fields, validated on set."""
 
-    def __init__(self, data: Any, path: str, owner: "_Options") -> None:
+    def __init__(self, data: Any, path: str, owner: _Options) -> None:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_path", path)
         object.__setattr__(self, "_owner", owner)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, BaseSamplerV2
 

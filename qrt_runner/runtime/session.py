@@ -104,7 +104,7 @@ class Session:
         """Seconds the session's jobs ran."""
         return float(sum(job.usage_s for job in self._mode.jobs)) if self._mode else 0.0
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: Any) -> None:

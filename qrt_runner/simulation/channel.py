@@ -28,7 +28,7 @@ class Channel:
         self._sock = sock
 
     @classmethod
-    def from_fd(cls, fd: int) -> "Channel":
+    def from_fd(cls, fd: int) -> Channel:
         """The channel on an inherited socket file descriptor."""
         return cls(socket.socket(fileno=fd))
 

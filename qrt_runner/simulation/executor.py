@@ -22,9 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from qrt_runner.errors import JobError
 from qrt_runner.simulation.channel import Channel

@@ -120,7 +120,7 @@ class SerialisedOnceNoiseModel(NoiseModel):
         return super().add_basis_gates(*args, **kwargs)
 
     @classmethod
-    def of(cls, model: NoiseModel, kraus: bool = False) -> "SerialisedOnceNoiseModel":
+    def of(cls, model: NoiseModel, kraus: bool = False) -> SerialisedOnceNoiseModel:
         """The same model (its state copied) as a :class:`SerialisedOnceNoiseModel`."""
         out = cls.__new__(cls)
         out.__dict__.update(copy.deepcopy(model.__dict__))

@@ -63,12 +63,12 @@ class SweepContext:
         return base64.urlsafe_b64encode(json.dumps(asdict(self)).encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, value: str) -> "SweepContext":
+    def decode(cls, value: str) -> SweepContext:
         padded = value + "=" * (-len(value) % 4)
         return cls(**json.loads(base64.urlsafe_b64decode(padded.encode())))
 
     @classmethod
-    def from_env(cls) -> "SweepContext | None":
+    def from_env(cls) -> SweepContext | None:
         value = os.environ.get(ENV_VAR)
         return cls.decode(value) if value else None
 

@@ -47,7 +47,7 @@ _HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_T
                   "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
 
 _LOCK = threading.RLock()
-_STORES: dict[tuple[str, str], "MlflowStore"] = {}
+_STORES: dict[tuple[str, str], MlflowStore] = {}
 
 
 def normalize_uri(uri: str) -> str:
@@ -70,7 +70,7 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(path).expanduser().absolute()
 
 
-def open_store(uri: str, experiment_name: str | None) -> "MlflowStore":
+def open_store(uri: str, experiment_name: str | None) -> MlflowStore:
     """The process-wide store of (``uri``, ``experiment_name``), opened (and created) on first use."""
     key = (normalize_uri(uri), experiment_name)
     with _LOCK:

@@ -19,10 +19,10 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qrt_runner import interrupts
 from qrt_runner.errors import TrackingError
