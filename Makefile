@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: run test test-fast bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: Python >= 3.11 is required (none found on PATH)"; exit 2; }
@@ -22,6 +23,10 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,ray]'
 	@touch $(TEST_STAMP)
 
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[lint]'
+	@touch $(LINT_STAMP)
+
 run: $(STAMP)
 	$(BIN)/qrt-run
 
@@ -31,6 +36,12 @@ test: $(TEST_STAMP)
 # The fast lane (under 2 minutes): everything but the CLI subprocess runs and the long physics checks.
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+# Lint, format and types (ruff and mypy, configured in pyproject.toml); .ci/run runs it before the tests.
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check qrt_runner tests benchmarks
+	$(BIN)/ruff format --check qrt_runner tests benchmarks
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

@@ -140,11 +140,18 @@ def mirror(n: int, depth: int = 3, seed: int = 7):
 
 
 def cases(quick: bool):
-    out = [("ghz3", "fake_manila", *ghz(3)), ("ghz5", "fake_manila", *ghz(5)),
-           ("ising5", "fake_manila", *ising(5)), ("mirror5", "fake_manila", *mirror(5))]
+    out = [
+        ("ghz3", "fake_manila", *ghz(3)),
+        ("ghz5", "fake_manila", *ghz(5)),
+        ("ising5", "fake_manila", *ising(5)),
+        ("mirror5", "fake_manila", *mirror(5)),
+    ]
     if not quick:
-        out += [("ghz4", "fake_lima", *ghz(4)), ("ising4", "fake_quito", *ising(4)),
-                ("ising8", "fake_guadalupe", *ising(8, steps=2))]
+        out += [
+            ("ghz4", "fake_lima", *ghz(4)),
+            ("ising4", "fake_quito", *ising(4)),
+            ("ising8", "fake_guadalupe", *ising(8, steps=2)),
+        ]
     return out
 
 
@@ -165,7 +172,9 @@ def _isa(device: str, circuit: QuantumCircuit, observables):
 
     from qrt_runner.fake_backends import fake_backend
 
-    isa = generate_preset_pass_manager(optimization_level=2, backend=fake_backend(device), seed_transpiler=0).run(circuit)
+    isa = generate_preset_pass_manager(optimization_level=2, backend=fake_backend(device), seed_transpiler=0).run(
+        circuit
+    )
     return isa, [op.apply_layout(isa.layout) for op in observables]
 
 
@@ -180,12 +189,22 @@ def gate_noise_values(device: str, circuit: QuantumCircuit, observables) -> np.n
 
     isa, _ = _isa(device, circuit, observables)
     small = compact(isa, circuit.num_qubits)
-    sim = AerSimulator(method="density_matrix", noise_model=restricted_noise_model(fake_backend(device), small.physical_qubits))
+    sim = AerSimulator(
+        method="density_matrix", noise_model=restricted_noise_model(fake_backend(device), small.physical_qubits)
+    )
     run = small.circuit.copy()
     width = run.num_qubits
     for index, op in enumerate(observables):
-        terms = [("".join(label[len(label) - 1 - small.logical_to_compact.index(q)] if q in small.logical_to_compact else "I"
-                          for q in reversed(range(width))), coeff) for label, coeff in op.to_list()]
+        terms = [
+            (
+                "".join(
+                    label[len(label) - 1 - small.logical_to_compact.index(q)] if q in small.logical_to_compact else "I"
+                    for q in reversed(range(width))
+                ),
+                coeff,
+            )
+            for label, coeff in op.to_list()
+        ]
         run.save_expectation_value(SparsePauliOp.from_list(terms), list(range(width)), label=f"o{index}")
     data = sim.run(run, shots=1).result().data(0)
     return np.array([np.real(data[f"o{index}"]) for index in range(len(observables))])
@@ -209,10 +228,12 @@ class QrtRunner:
         key = technique, precision
         if key not in self.mitigations:
             _, per = shots_for(precision, self.shots)
-            same_as_ibm = [f"mitigation.twirling.num_randomizations={RANDOMIZATIONS}",
-                           f"mitigation.twirling.shots_per_randomization={per}",
-                           f"mitigation.resilience.measure_noise_learning.num_randomizations={RANDOMIZATIONS}",
-                           f"mitigation.resilience.measure_noise_learning.shots_per_randomization={per}"]
+            same_as_ibm = [
+                f"mitigation.twirling.num_randomizations={RANDOMIZATIONS}",
+                f"mitigation.twirling.shots_per_randomization={per}",
+                f"mitigation.resilience.measure_noise_learning.num_randomizations={RANDOMIZATIONS}",
+                f"mitigation.resilience.measure_noise_learning.shots_per_randomization={per}",
+            ]
             self.mitigations[key] = finalize(compose_spec(TECHNIQUES[technique] + same_as_ibm).mitigation)
         return self.mitigations[key]
 
@@ -223,8 +244,9 @@ class QrtRunner:
             self.backends[device] = self._create(device, threads=2, seed_simulator=seed)
         backend = self.backends[device]
         backend.seed_simulator, backend.jobs_submitted = seed, 0  # this job gets Aer seed `seed`
-        options = EstimatorOptions(default_precision=precision, default_shots=self.shots,
-                                   mitigation=self._mitigation(technique, precision))
+        options = EstimatorOptions(
+            default_precision=precision, default_shots=self.shots, mitigation=self._mitigation(technique, precision)
+        )
         start = time.perf_counter()
         data = Estimator(backend, options=options).run([(circuit, observables)]).result()[0].data
         return np.asarray(data.evs), np.asarray(data.stds), time.perf_counter() - start
@@ -256,8 +278,13 @@ class IbmRunner:
             return np.asarray(hit["evs"]), np.asarray(hit["stds"]), hit["wall"]
         result = self._run(device, circuit, observables, technique, precision, seed)
         if self.cache_path is not None and name is not None:
-            self.cache[key] = {"evs": result[0].tolist(), "stds": result[1].tolist(), "wall": result[2],
-                               "load1": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+            self.cache[key] = {
+                "evs": result[0].tolist(),
+                "stds": result[1].tolist(),
+                "wall": result[2],
+                "load1": os.getloadavg()[0],
+                "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
             self.cache_path.write_text(json.dumps(self.cache, indent=1))
         return result
 
@@ -348,11 +375,16 @@ def goals(cases_, stats, impls, seeds):
     for name in names:
         if name not in LEVEL2_GOAL_CASES and name.startswith("ising"):
             ratios = "  ".join(f"{impl} {error_ratio(impl, name, 'level2'):.1f}x" for impl in impls)
-            print(f"  {name:<9}{'(no goal)':<11}{ratios}" + ("  hard case: shot-noise limited at 1/64, see the docstring" if name == HARD_CASE else ""))
+            print(
+                f"  {name:<9}{'(no goal)':<11}{ratios}"
+                + ("  hard case: shot-noise limited at 1/64, see the docstring" if name == HARD_CASE else "")
+            )
     if "ibm" not in impls:
         print("G3, G4: need the IBM runs (skipped)")
         return verdicts.count(False)
-    print("G3 qrt no less accurate than IBM, every technique (median |ex-mit|; PASS~ = worse by less than the standard error)")
+    print(
+        "G3 qrt no less accurate than IBM, every technique (median |ex-mit|; PASS~ = worse by less than the standard error)"
+    )
     for name in names:
         worst, strict = None, True
         for tech in TECHNIQUES:
@@ -372,7 +404,12 @@ def goals(cases_, stats, impls, seeds):
         for tech in TECHNIQUES:
             q, i = np.median(stats["qrt", name, tech]["wall"]), np.median(stats["ibm", name, tech]["wall"])
             limit = SPEED_GOAL.get(tech, 0.5)
-            verdict("G4", name, q <= limit * i, f"{tech:<7} ratio {q / i:5.2f} (limit {limit:g}; qrt {q:.3f} s, IBM {i:.3f} s)")
+            verdict(
+                "G4",
+                name,
+                q <= limit * i,
+                f"{tech:<7} ratio {q / i:5.2f} (limit {limit:g}; qrt {q:.3f} s, IBM {i:.3f} s)",
+            )
     return verdicts.count(False)
 
 
@@ -380,13 +417,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N per case and technique (default 5)")
     parser.add_argument("--precision", type=float, default=None, help="target precision (default 1/64; --quick: 1/32)")
-    parser.add_argument("--shots", type=int, default=None, help="default_shots per basis for every case (instead of a precision)")
-    parser.add_argument("--same-precision", action="store_true", help="no per-case precision (ising5 at --precision too)")
+    parser.add_argument(
+        "--shots", type=int, default=None, help="default_shots per basis for every case (instead of a precision)"
+    )
+    parser.add_argument(
+        "--same-precision", action="store_true", help="no per-case precision (ising5 at --precision too)"
+    )
     parser.add_argument("--quick", action="store_true", help="four cases (fake_manila), precision 1/32")
     parser.add_argument("--cases", default=None, help="comma-separated case names to run (default: all)")
-    parser.add_argument("--techniques", default=None, help="comma-separated techniques (default: all; level0 always runs)")
+    parser.add_argument(
+        "--techniques", default=None, help="comma-separated techniques (default: all; level0 always runs)"
+    )
     parser.add_argument("--no-ibm", action="store_true", help="qrt_runner only (G3 and G4 skipped)")
-    parser.add_argument("--ibm-cache", default=None, help="JSON file keeping IBM's results per case, technique, shots and seed")
+    parser.add_argument(
+        "--ibm-cache", default=None, help="JSON file keeping IBM's results per case, technique, shots and seed"
+    )
     args = parser.parse_args()
     base = args.precision or (1 / 32 if args.quick else 1 / 64)
     cases_ = cases(args.quick)
@@ -400,16 +445,24 @@ def main():
     same = args.same_precision or args.shots is not None
     precisions = {name: base * (1.0 if same else PRECISION_SCALE.get(name, 1.0)) for name, *_ in cases_}
     scaled = ", ".join(f"{n} at 1/{round(1 / p)}" for n, p in precisions.items() if p != base)
-    setting = f"default_shots {args.shots}" if args.shots else f"precision 1/{round(1 / base)}{' (' + scaled + ')' if scaled else ''}"
-    print(f"{setting}, seeds 1..{args.seeds}, {RANDOMIZATIONS} randomisations, threads 2, seed_transpiler 0; "
-          f"load average at start {os.getloadavg()[0]:.2f}")
+    setting = (
+        f"default_shots {args.shots}"
+        if args.shots
+        else f"precision 1/{round(1 / base)}{' (' + scaled + ')' if scaled else ''}"
+    )
+    print(
+        f"{setting}, seeds 1..{args.seeds}, {RANDOMIZATIONS} randomisations, threads 2, seed_transpiler 0; "
+        f"load average at start {os.getloadavg()[0]:.2f}"
+    )
 
     runners = {"qrt": QrtRunner(args.shots)}
     if not args.no_ibm:
         try:
             runners["ibm"] = IbmRunner(args.shots, args.ibm_cache)
         except Exception as exc:  # noqa: BLE001 - report, never crash
-            print(f"qiskit_ibm_runtime.executor_estimator skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            print(
+                f"qiskit_ibm_runtime.executor_estimator skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
     warm_name, warm_device, warm_circuit, warm_obs = cases_[0]
     for runner in runners.values():  # start the simulator process / import everything, untimed
         runner.run(warm_device, warm_circuit, warm_obs, "level1", base, 0)
@@ -431,7 +484,9 @@ def main():
                     except Exception as exc:  # noqa: BLE001 - IBM's local mode may be missing or fail
                         if impl == "qrt":
                             raise
-                        print(f"qiskit_ibm_runtime.executor_estimator skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                        print(
+                            f"qiskit_ibm_runtime.executor_estimator skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                        )
                         del runners[impl]
                         runs = {k: v for k, v in runs.items() if k[0] != impl}
                         break
@@ -439,7 +494,9 @@ def main():
         print(f"seed {seed} done ({time.perf_counter() - started:.0f} s, load {os.getloadavg()[0]:.2f})", flush=True)
     impls = list(runners)
     if "ibm" in runners and runners["ibm"].cached_runs:
-        print(f"IBM: {runners['ibm'].cached_runs} results taken from {args.ibm_cache} (wall times and load as recorded there)")
+        print(
+            f"IBM: {runners['ibm'].cached_runs} results taken from {args.ibm_cache} (wall times and load as recorded there)"
+        )
     stats = summarise(cases_, runs, exact, reference)
     table(cases_, stats, impls, precisions, args.shots)
     failures = goals(cases_, stats, impls, args.seeds)

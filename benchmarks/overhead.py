@@ -64,14 +64,15 @@ def _full(spec: RunSpec):
     """A run that builds everything afresh: no pass manager or transpiled circuit from earlier runs."""
     shared_compiler.cache_clear()
     return run_experiment(spec)
+
+
 PRECISION = 0.015625
 SHOTS = 4096
 
 
-
-
 def heisenberg_terms(num_qubits: int, count: int = 20) -> list[str]:
     """``count`` little-endian Pauli labels: neighbour ZZ, XX, YY, then single Z, X, Y (3 bases)."""
+
     def label(letters: dict[int, str]) -> str:
         return "".join(letters.get(q, "I") for q in reversed(range(num_qubits)))
 
@@ -82,8 +83,11 @@ def heisenberg_terms(num_qubits: int, count: int = 20) -> list[str]:
 
 def _backend_of(spec: RunSpec) -> LocalBackend:
     return LocalBackend.create(
-        spec.backend.name, method=spec.backend.method, threads=spec.backend.max_parallel_threads,
-        seed_simulator=spec.backend.seed_simulator, optimization_level=spec.transpile.optimization_level,
+        spec.backend.name,
+        method=spec.backend.method,
+        threads=spec.backend.max_parallel_threads,
+        seed_simulator=spec.backend.seed_simulator,
+        optimization_level=spec.transpile.optimization_level,
         seed_transpiler=spec.transpile.seed_transpiler,
     )
 
@@ -95,21 +99,31 @@ class EstimatorCase:
         self.terms = heisenberg_terms(num_qubits)
         self.num_qubits, self.num_sets, self.precision = num_qubits, num_sets, precision
         t0 = time.perf_counter()
-        self.spec = compose_spec([
-            "circuit=efficient_su2", f"circuit.num_qubits={num_qubits}", "circuit.reps=2",
-            f"circuit.parameter_values.num_sets={num_sets}", "observables=paulis",
-            f"observables.terms=[{','.join(self.terms)}]", f"primitive.default_precision={precision}",
-            "tracking=none", f"backend.max_parallel_threads={THREADS}",
-        ])
+        self.spec = compose_spec(
+            [
+                "circuit=efficient_su2",
+                f"circuit.num_qubits={num_qubits}",
+                "circuit.reps=2",
+                f"circuit.parameter_values.num_sets={num_sets}",
+                "observables=paulis",
+                f"observables.terms=[{','.join(self.terms)}]",
+                f"primitive.default_precision={precision}",
+                "tracking=none",
+                f"backend.max_parallel_threads={THREADS}",
+            ]
+        )
         self.compose_s = time.perf_counter() - t0
         self.seed = self.spec.seed
         # Built once, as a careful raw user would: the target for transpiling and the simulator.
         self.target = AerSimulator()
         self.simulator = AerSimulator(max_parallel_threads=THREADS)
-        self.estimator = AerEstimator(options={
-            "default_precision": 0.0, "backend_options": {"max_parallel_threads": THREADS},
-            "run_options": {"seed_simulator": self.seed},
-        })
+        self.estimator = AerEstimator(
+            options={
+                "default_precision": 0.0,
+                "backend_options": {"max_parallel_threads": THREADS},
+                "run_options": {"seed_simulator": self.seed},
+            }
+        )
         self.workload, self.backend = build_workload(self.spec), _backend_of(self.spec)
         self.isa = self._transpile(self._circuit())
 
@@ -194,11 +208,18 @@ class SamplerCase:
     def __init__(self, num_qubits: int):
         self.num_qubits = num_qubits
         t0 = time.perf_counter()
-        self.spec = compose_spec([
-            "primitive=sampler", "circuit=ghz", f"circuit.num_qubits={num_qubits}", "observables=none",
-            "backend=fake_manila", f"primitive.default_shots={SHOTS}", "tracking=none",
-            f"backend.max_parallel_threads={THREADS}",
-        ])
+        self.spec = compose_spec(
+            [
+                "primitive=sampler",
+                "circuit=ghz",
+                f"circuit.num_qubits={num_qubits}",
+                "observables=none",
+                "backend=fake_manila",
+                f"primitive.default_shots={SHOTS}",
+                "tracking=none",
+                f"backend.max_parallel_threads={THREADS}",
+            ]
+        )
         self.compose_s = time.perf_counter() - t0
         self.seed = self.spec.seed
         self.device = FakeManilaV2()
@@ -233,9 +254,9 @@ class SamplerCase:
         assert totals == (SHOTS, SHOTS), totals
         fidelity = hellinger_fidelity(raw_counts, qrt_counts)
         assert fidelity > 0.98, f"raw and qrt distributions differ (Hellinger fidelity {fidelity:.3f})"
-        return f"counts {totals[0]} / {totals[1]}, identical={raw_counts == qrt_counts}, Hellinger fidelity {fidelity:.4f}"
-
-
+        return (
+            f"counts {totals[0]} / {totals[1]}, identical={raw_counts == qrt_counts}, Hellinger fidelity {fidelity:.4f}"
+        )
 
 
 def _timed(function, *args):
@@ -266,7 +287,9 @@ def measure(case, cached: bool, repeats: int, exact=None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per side and case (default 7; 3 with --quick)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed runs per side and case (default 7; 3 with --quick)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes and 3 repeats (smoke test)")
     parser.add_argument("--no-shots", action="store_true", help="skip the shot-based estimator case")
     args = parser.parse_args()
@@ -278,10 +301,14 @@ def main() -> None:
     if not args.no_shots:
         cases.append(("estimator_shots", EstimatorCase(qubits, min(sets, 20), PRECISION)))
     cases.append(("sampler_fake_manila", SamplerCase(5)))
-    print(f"EfficientSU2 reps=2 on {qubits} qubits, {sets} parameter sets, 20 observables; "
-          f"sampler: GHZ-5 + measure_all, {SHOTS} shots on fake_manila. Aer threads={THREADS}, {repeats} repeats.")
-    print("Hydra compose + build_spec (once, not timed): "
-          + ", ".join(f"{name} {case.compose_s:.3f} s" for name, case in cases))
+    print(
+        f"EfficientSU2 reps=2 on {qubits} qubits, {sets} parameter sets, 20 observables; "
+        f"sampler: GHZ-5 + measure_all, {SHOTS} shots on fake_manila. Aer threads={THREADS}, {repeats} repeats."
+    )
+    print(
+        "Hydra compose + build_spec (once, not timed): "
+        + ", ".join(f"{name} {case.compose_s:.3f} s" for name, case in cases)
+    )
 
     rows, exact = [], None
     for name, case in cases:
@@ -294,16 +321,22 @@ def main() -> None:
 
     print("\nfull   = circuit build + pass manager + transpile + job, every repetition, both sides")
     print("cached = qrt reuses its LocalBackend (transpile cache hit), raw reuses its transpiled circuit\n")
-    print(f"{'case':28s} {'raw median s':>13s} {'qrt median s':>13s} {'ratio':>6s}   "
-          f"{'raw cpu s':>9s} {'qrt cpu s':>9s} {'cpu ratio':>9s}")
+    print(
+        f"{'case':28s} {'raw median s':>13s} {'qrt median s':>13s} {'ratio':>6s}   "
+        f"{'raw cpu s':>9s} {'qrt cpu s':>9s} {'cpu ratio':>9s}"
+    )
     for name, s in rows:
-        print(f"{name:28s} {s['raw']:13.4f} {s['qrt']:13.4f} {s['qrt'] / s['raw']:6.3f}   "
-              f"{s['raw_cpu']:9.4f} {s['qrt_cpu']:9.4f} {s['qrt_cpu'] / s['raw_cpu']:9.3f}")
+        print(
+            f"{name:28s} {s['raw']:13.4f} {s['qrt']:13.4f} {s['qrt'] / s['raw']:6.3f}   "
+            f"{s['raw_cpu']:9.4f} {s['qrt_cpu']:9.4f} {s['qrt_cpu'] / s['raw_cpu']:9.3f}"
+        )
     print("\nqrt phases (medians, s): build / transpile / execute (of which in the simulator child) / total / wall")
     for name, s in rows:
         p = s["phase"]
-        print(f"{name:32s} {p['time_build_s']:.4f} / {p['time_transpile_s']:.4f} / {p['time_execute_s']:.4f} "
-              f"({p['sim_s']:.4f}) / {p['time_total_s']:.4f} / {p['wall_s']:.4f}")
+        print(
+            f"{name:32s} {p['time_build_s']:.4f} / {p['time_transpile_s']:.4f} / {p['time_execute_s']:.4f} "
+            f"({p['sim_s']:.4f}) / {p['time_total_s']:.4f} / {p['wall_s']:.4f}"
+        )
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}\n")
     for name, s in rows:
         print(f"ratio {name} {s['qrt'] / s['raw']:.3f}")

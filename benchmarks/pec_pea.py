@@ -54,7 +54,9 @@ def run_case(name, device, circuit, observables, seeds: int, precision: float) -
             record = result.metadata.get("mitigation", {})
             overhead = (record.get("pec") or {}).get("sampling_overhead", 1.0)
             error = float(np.mean(np.abs(result.data.evs - exact)))
-            rows.setdefault(technique, []).append((error, float(np.mean(result.data.stds)), overhead, wall, record.get("simulate_s", 0.0)))
+            rows.setdefault(technique, []).append(
+                (error, float(np.mean(result.data.stds)), overhead, wall, record.get("simulate_s", 0.0))
+            )
     return rows
 
 
@@ -67,8 +69,10 @@ def main() -> None:
 
     wanted = args.cases.split(",")
     chosen = [case for case in cases(quick=False) if case[0] in wanted]
-    print(f"precision 1/{round(1 / args.precision)}, seeds 1..{args.seeds}, medians over seeds; qrt_runner only; "
-          f"load average at start {os.getloadavg()[0]:.2f}\n")
+    print(
+        f"precision 1/{round(1 / args.precision)}, seeds 1..{args.seeds}, medians over seeds; qrt_runner only; "
+        f"load average at start {os.getloadavg()[0]:.2f}\n"
+    )
     print(f"{'case':<9}{'technique':<10}{'|ex-mit|':>9}{'ratio':>7}{'std':>8}{'overhead':>9}{'wall s':>8}{'sim s':>8}")
     medians = {}
     for name, device, circuit, observables in chosen:
@@ -78,7 +82,10 @@ def main() -> None:
             error, std, overhead, wall, simulated = (np.median([v[i] for v in values]) for i in range(5))
             medians[name, technique] = (error, wall)
             ratio = "" if technique == "level0" else f"{raw / max(error, 1e-12):.1f}x"
-            print(f"{name:<9}{technique:<10}{error:>9.4f}{ratio:>7}{std:>8.4f}{overhead:>9.2f}{wall:>8.2f}{simulated:>8.2f}", flush=True)
+            print(
+                f"{name:<9}{technique:<10}{error:>9.4f}{ratio:>7}{std:>8.4f}{overhead:>9.2f}{wall:>8.2f}{simulated:>8.2f}",
+                flush=True,
+            )
     failures = 0
     print(f"\ngoals (medians over {args.seeds} seeds)")
     print(f"P1 PEC wall time <= {PEC_WALL_LIMIT:g}x level 2's")
@@ -86,8 +93,10 @@ def main() -> None:
         ratio = medians[name, "pec"][1] / medians[name, "level2"][1]
         ok = ratio <= PEC_WALL_LIMIT
         failures += not ok
-        print(f"  {name:<9}{'PASS' if ok else 'FAIL':<6}pec/level2 wall ratio {ratio:.2f} "
-              f"(pec {medians[name, 'pec'][1]:.2f} s, level2 {medians[name, 'level2'][1]:.2f} s)")
+        print(
+            f"  {name:<9}{'PASS' if ok else 'FAIL':<6}pec/level2 wall ratio {ratio:.2f} "
+            f"(pec {medians[name, 'pec'][1]:.2f} s, level2 {medians[name, 'level2'][1]:.2f} s)"
+        )
     print(f"P2 PEC and PEA cut the error against raw >= {ERROR_GOAL:g}x")
     for name, *_ in chosen:
         raw = medians[name, "level0"][0]

@@ -62,15 +62,29 @@ for seed in range(1, int(sys.argv[3]) + 1):
 
 
 def _random_points(qubits: int, depth: int, count: int = 8) -> list[str]:
-    return ["circuit=random", f"circuit.num_qubits={qubits}", f"circuit.depth={depth}", "observables=paulis",
-            f"observables.terms=[{'Z' * qubits}]", "primitive.default_precision=0", "backend.max_parallel_threads=1",
-            "seed=" + ",".join(str(seed) for seed in range(1, count + 1))]
+    return [
+        "circuit=random",
+        f"circuit.num_qubits={qubits}",
+        f"circuit.depth={depth}",
+        "observables=paulis",
+        f"observables.terms=[{'Z' * qubits}]",
+        "primitive.default_precision=0",
+        "backend.max_parallel_threads=1",
+        "seed=" + ",".join(str(seed) for seed in range(1, count + 1)),
+    ]
 
 
 def _su2_points(qubits: int, reps: int) -> list[str]:
-    return ["circuit=efficient_su2", f"circuit.num_qubits={qubits}", f"circuit.reps={reps}", "observables=paulis",
-            f"observables.terms=[{'Z' * qubits}]", "primitive.default_precision=0", "backend.max_parallel_threads=1",
-            "seed=1,2,3,4,5,6,7,8"]
+    return [
+        "circuit=efficient_su2",
+        f"circuit.num_qubits={qubits}",
+        f"circuit.reps={reps}",
+        "observables=paulis",
+        f"observables.terms=[{'Z' * qubits}]",
+        "primitive.default_precision=0",
+        "backend.max_parallel_threads=1",
+        "seed=1,2,3,4,5,6,7,8",
+    ]
 
 
 def _timed(command: list[str]) -> float:
@@ -100,7 +114,13 @@ def main() -> None:
         "qrt basic, tracking=none": [QRT_RUN, "-m", *_random_points(*small), "tracking=none"],
         "qrt basic, tracking=none, 1 point": [QRT_RUN, "-m", *_random_points(*small, count=1), "tracking=none"],
         "qrt basic, 8 CPU-bound": [QRT_RUN, "-m", *_su2_points(*large)],
-        "qrt joblib n_jobs=2, 8 CPU-bound": [QRT_RUN, "-m", *_su2_points(*large), "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        "qrt joblib n_jobs=2, 8 CPU-bound": [
+            QRT_RUN,
+            "-m",
+            *_su2_points(*large),
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+        ],
         "import hydra, qiskit": [sys.executable, "-c", "import hydra, qiskit"],
         "qrt-run --help": [QRT_RUN, "--help"],
     }
@@ -113,19 +133,30 @@ def main() -> None:
     print(f"{'command':<36} {'median s':>9}  runs")
     for name, values in times.items():
         print(f"{name:<36} {median[name]:>9.2f}  {', '.join(f'{v:.2f}' for v in values)}")
+
     def per_point(name: str) -> float:
         return (median[name] - median[f"{name}, 1 point"]) / 7
 
     raw_point = (median["raw loop (8 jobs)"] - median["raw loop (1 job)"]) / 7
     for name in ("qrt basic, tracked", "qrt basic, tracking=none"):
-        print(f"{name}: {per_point(name):.3f} s per point against {raw_point:.3f} s in the raw loop "
-              f"({per_point(name) - raw_point:+.3f} s); start-up {median[name + ', 1 point'] - per_point(name):.2f} s "
-              f"against {median['raw loop (1 job)'] - raw_point:.2f} s")
+        print(
+            f"{name}: {per_point(name):.3f} s per point against {raw_point:.3f} s in the raw loop "
+            f"({per_point(name) - raw_point:+.3f} s); start-up {median[name + ', 1 point'] - per_point(name):.2f} s "
+            f"against {median['raw loop (1 job)'] - raw_point:.2f} s"
+        )
     ratios = [
         ("basic_vs_loop per point, tracked", per_point("qrt basic, tracked") / raw_point, "<= 1.3"),
         ("basic_vs_loop per point, tracking=none", per_point("qrt basic, tracking=none") / raw_point, "(no goal)"),
-        ("basic_vs_loop whole command, tracked", median["qrt basic, tracked"] / median["raw loop (8 jobs)"], "(no goal)"),
-        ("joblib_vs_basic speed-up", median["qrt basic, 8 CPU-bound"] / median["qrt joblib n_jobs=2, 8 CPU-bound"], ">= 1.6"),
+        (
+            "basic_vs_loop whole command, tracked",
+            median["qrt basic, tracked"] / median["raw loop (8 jobs)"],
+            "(no goal)",
+        ),
+        (
+            "joblib_vs_basic speed-up",
+            median["qrt basic, 8 CPU-bound"] / median["qrt joblib n_jobs=2, 8 CPU-bound"],
+            ">= 1.6",
+        ),
         ("help_vs_import", median["qrt-run --help"] / median["import hydra, qiskit"], "<= 1.5"),
     ]
     for name, value, goal in ratios:

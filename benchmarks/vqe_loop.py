@@ -78,10 +78,6 @@ POINTS_PER_ITERATION = 3
 SIDES = ("raw", "raw_retranspile", "raw_expert", "qrt", "qrt_shots", "qrt_vqe")
 
 
-
-
-
-
 def spsa_like_points(num_parameters: int, iterations: int, seed: int, c: float = 0.1) -> list[np.ndarray]:
     """``iterations`` arrays of shape (3, P): x, x + c delta, x - c delta, x a seeded random walk."""
     rng = np.random.default_rng(seed)
@@ -100,8 +96,13 @@ class VqeCase:
     def __init__(self, name: str, overrides: list[str], iterations: int, expected: SparsePauliOp):
         self.name, self.iterations = name, iterations
         t0 = time.perf_counter()
-        base = ["tracking=none", f"backend.max_parallel_threads={THREADS}", "primitive.default_precision=0.0",
-                "task.optimizer.name=spsa", f"task.optimizer.maxiter={iterations}"]
+        base = [
+            "tracking=none",
+            f"backend.max_parallel_threads={THREADS}",
+            "primitive.default_precision=0.0",
+            "task.optimizer.name=spsa",
+            f"task.optimizer.maxiter={iterations}",
+        ]
         self.spec = compose_spec(overrides + base)
         self.compose_s = time.perf_counter() - t0
         assert self.spec.session.mode == "session", self.spec.session.mode
@@ -114,10 +115,13 @@ class VqeCase:
 
         # raw: built once, as a careful user would (a transpile target and one estimator).
         self.transpile_target = AerSimulator()
-        self.estimator = AerEstimator(options={
-            "default_precision": 0.0, "backend_options": {"max_parallel_threads": THREADS},
-            "run_options": {"seed_simulator": self.seed},
-        })
+        self.estimator = AerEstimator(
+            options={
+                "default_precision": 0.0,
+                "backend_options": {"max_parallel_threads": THREADS},
+                "run_options": {"seed_simulator": self.seed},
+            }
+        )
         self.isa, self.isa_observable = self._transpile()
         # raw_expert: the saved-expectation-value circuit built once, AerSimulator.run directly.
         self.simulator = AerSimulator(max_parallel_threads=THREADS)
@@ -128,8 +132,11 @@ class VqeCase:
 
         # qrt: one LocalBackend (its transpile cache and simulator child are reused).
         self.backend = LocalBackend.create(
-            self.spec.backend.name, method=self.spec.backend.method, threads=THREADS,
-            seed_simulator=self.spec.backend.seed_simulator, optimization_level=self.spec.transpile.optimization_level,
+            self.spec.backend.name,
+            method=self.spec.backend.method,
+            threads=THREADS,
+            seed_simulator=self.spec.backend.seed_simulator,
+            optimization_level=self.spec.transpile.optimization_level,
             seed_transpiler=self.spec.transpile.seed_transpiler,
         )
         self.backend.executor.warm_up()
@@ -138,7 +145,8 @@ class VqeCase:
 
     def _transpile(self):
         pm = generate_preset_pass_manager(
-            optimization_level=self.spec.transpile.optimization_level, backend=self.transpile_target,
+            optimization_level=self.spec.transpile.optimization_level,
+            backend=self.transpile_target,
             seed_transpiler=self.spec.transpile.seed_transpiler,
         )
         isa = pm.run(self.circuit)
@@ -171,7 +179,9 @@ class VqeCase:
             binds = {p: points[:, i] for i, p in enumerate(parameters)}
             result = self.simulator.run(self.expval_circuit, parameter_binds=[binds], seed_simulator=self.seed).result()
             aer += result.metadata.get("time_taken_execute", 0.0)
-            out.append([sum(coeff * result.data(k)[label] for label, coeff in self.expval_terms) for k in range(len(points))])
+            out.append(
+                [sum(coeff * result.data(k)[label] for label, coeff in self.expval_terms) for k in range(len(points))]
+            )
         self.aer_s = aer
         return np.array(out)
 
@@ -215,15 +225,19 @@ class VqeCase:
     def check(self, outputs: dict) -> str:
         raw = outputs["raw"]
         assert raw.shape == (self.iterations, POINTS_PER_ITERATION), raw.shape
-        exact_diff = max(float(np.max(np.abs(outputs[side] - raw))) for side in ("raw_retranspile", "raw_expert", "qrt"))
+        exact_diff = max(
+            float(np.max(np.abs(outputs[side] - raw))) for side in ("raw_retranspile", "raw_expert", "qrt")
+        )
         assert exact_diff < 1e-9, f"{self.name}: exact evs differ by {exact_diff}"
         shots_diff = np.abs(outputs["qrt_shots"] - raw)
         stds = self.extra["shot_stds"]
         worst = float(np.max(shots_diff / np.maximum(stds, 1e-12)))
         assert worst < 6, f"{self.name}: shot evs {worst:.1f} standard errors off the exact ones"
-        return (f"max |raw - raw_retranspile|, |raw - raw_expert|, |raw - qrt| = {exact_diff:.1e}; "
-                f"qrt_shots within {worst:.2f} std errors (median std {float(np.median(stds)):.4f}); "
-                f"qrt_vqe best energy {outputs['qrt_vqe']:.5f}")
+        return (
+            f"max |raw - raw_retranspile|, |raw - raw_expert|, |raw - qrt| = {exact_diff:.1e}; "
+            f"qrt_shots within {worst:.2f} std errors (median std {float(np.median(stds)):.4f}); "
+            f"qrt_vqe best energy {outputs['qrt_vqe']:.5f}"
+        )
 
 
 def _timed(case: VqeCase, side: str):
@@ -238,7 +252,7 @@ def measure(case: VqeCase, repeats: int) -> dict:
     note = case.check(outputs)
     samples = {side: {"wall": [], "cpu": [], "aer": [], "vqe_wall": []} for side in SIDES}
     for rep in range(repeats):
-        order = SIDES[rep % len(SIDES):] + SIDES[: rep % len(SIDES)]
+        order = SIDES[rep % len(SIDES) :] + SIDES[: rep % len(SIDES)]
         for side in order:
             wall, cpu, _ = _timed(case, side)
             record = samples[side]
@@ -308,11 +322,21 @@ def profile_qrt(case: VqeCase, loops: int = 3, top: int = 22) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=None, help="timed loops per side and case (default 7; 3 with --quick)")
-    parser.add_argument("--quick", action="store_true", help="fewer iterations, 6-qubit Ising case, 3 repeats (smoke test)")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed loops per side and case (default 7; 3 with --quick)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer iterations, 6-qubit Ising case, 3 repeats (smoke test)"
+    )
     parser.add_argument("--iterations", type=int, default=None, help="iterations per loop (default 20; 8 with --quick)")
-    parser.add_argument("--qubits", type=int, default=None, help="qubits of the Ising case (default 10; 6 with --quick)")
-    parser.add_argument("--profile", action="store_true", help="also print where qrt's per-iteration time goes (timed breakdown + cProfile)")
+    parser.add_argument(
+        "--qubits", type=int, default=None, help="qubits of the Ising case (default 10; 6 with --quick)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print where qrt's per-iteration time goes (timed breakdown + cProfile)",
+    )
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 7)
     iterations = args.iterations or (8 if args.quick else 20)
@@ -321,13 +345,19 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     cases = [
         VqeCase("h2", ["experiment=vqe_h2"], iterations, H2_0735),
-        VqeCase(f"ising{qubits}", ["experiment=vqe_ising", f"circuit.num_qubits={qubits}"], iterations,
-                ising(s.IsingObservables(num_qubits=qubits))),
+        VqeCase(
+            f"ising{qubits}",
+            ["experiment=vqe_ising", f"circuit.num_qubits={qubits}"],
+            iterations,
+            ising(s.IsingObservables(num_qubits=qubits)),
+        ),
     ]
     for case in cases:
         ops = dict(case.isa.count_ops())
-        print(f"{case.name}: {case.circuit.num_qubits} qubits, {case.circuit.num_parameters} parameters, "
-              f"{len(case.hamiltonian)} Pauli terms, ISA ops {ops}; Hydra compose + build_spec {case.compose_s:.3f} s (not timed)")
+        print(
+            f"{case.name}: {case.circuit.num_qubits} qubits, {case.circuit.num_parameters} parameters, "
+            f"{len(case.hamiltonian)} Pauli terms, ISA ops {ops}; Hydra compose + build_spec {case.compose_s:.3f} s (not timed)"
+        )
     print(f"{iterations} iterations x {POINTS_PER_ITERATION} points per loop, {repeats} repeats, Aer threads={THREADS}")
 
     rows = []
@@ -337,9 +367,13 @@ def main() -> None:
         print(f"  {case.name}: {result['note']}", flush=True)
 
     print("\nper-iteration medians, ms; ratio = side / raw (wall), cpu ratio = the same on CPU time")
-    print("sim/it: raw sides = Aer's C++ execute time (result metadata time_taken_execute); "
-          "qrt sides = the child's whole AerSimulator.run + unpacking (job.usage_s)")
-    print(f"{'case':9s} {'side':16s} {'wall/it':>9s} {'cpu/it':>9s} {'sim/it':>8s} {'ratio':>7s} {'cpu ratio':>9s}  note")
+    print(
+        "sim/it: raw sides = Aer's C++ execute time (result metadata time_taken_execute); "
+        "qrt sides = the child's whole AerSimulator.run + unpacking (job.usage_s)"
+    )
+    print(
+        f"{'case':9s} {'side':16s} {'wall/it':>9s} {'cpu/it':>9s} {'sim/it':>8s} {'ratio':>7s} {'cpu ratio':>9s}  note"
+    )
     for case, result in rows:
         st = result["stats"]
         raw = st["raw"]
@@ -353,16 +387,20 @@ def main() -> None:
                 "qrt_shots": f"information: precision {SHOT_PRECISION} = 4096 shots per basis, evs from counts",
                 "qrt_vqe": f"run_variational spsa, optimiser loop (whole call {v.get('vqe_wall', float('nan')):.2f} ms/it)",
             }[side]
-            print(f"{case.name:9s} {side:16s} {v['wall']:9.3f} {v['cpu']:9.3f} {v['aer']:8.3f} "
-                  f"{v['wall'] / raw['wall']:7.3f} {v['cpu'] / raw['cpu']:9.3f}  {note}")
+            print(
+                f"{case.name:9s} {side:16s} {v['wall']:9.3f} {v['cpu']:9.3f} {v['aer']:8.3f} "
+                f"{v['wall'] / raw['wall']:7.3f} {v['cpu'] / raw['cpu']:9.3f}  {note}"
+            )
     print()
     for case, result in rows:
         st = result["stats"]
         qrt = st["qrt"]
-        print(f"{case.name}: qrt is {st['raw_retranspile']['wall'] / qrt['wall']:.1f}x faster than raw_retranspile; "
-              f"qrt / raw_expert = {qrt['wall'] / st['raw_expert']['wall']:.3f} (cpu {qrt['cpu'] / st['raw_expert']['cpu']:.3f}); "
-              f"qrt_vqe / raw = {st['qrt_vqe']['wall'] / st['raw']['wall']:.3f}; "
-              f"qrt outside the simulator child: {qrt['wall'] - qrt['aer']:.3f} ms/it")
+        print(
+            f"{case.name}: qrt is {st['raw_retranspile']['wall'] / qrt['wall']:.1f}x faster than raw_retranspile; "
+            f"qrt / raw_expert = {qrt['wall'] / st['raw_expert']['wall']:.3f} (cpu {qrt['cpu'] / st['raw_expert']['cpu']:.3f}); "
+            f"qrt_vqe / raw = {st['qrt_vqe']['wall'] / st['raw']['wall']:.3f}; "
+            f"qrt outside the simulator child: {qrt['wall'] - qrt['aer']:.3f} ms/it"
+        )
 
     if args.profile:
         print()

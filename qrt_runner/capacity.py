@@ -11,8 +11,26 @@ from qrt_runner.fake_backends import fake_backend
 from qrt_runner.spec import RunSpec
 
 CLIFFORD_GATES = {
-    "h", "s", "sdg", "x", "y", "z", "cx", "cy", "cz", "swap", "sx", "sxdg", "id", "ecr", "iswap", "dcx",
-    "measure", "barrier", "reset", "delay",
+    "h",
+    "s",
+    "sdg",
+    "x",
+    "y",
+    "z",
+    "cx",
+    "cy",
+    "cz",
+    "swap",
+    "sx",
+    "sxdg",
+    "id",
+    "ecr",
+    "iswap",
+    "dcx",
+    "measure",
+    "barrier",
+    "reset",
+    "delay",
 }
 _BYTES_PER_AMPLITUDE = 16
 
@@ -38,7 +56,9 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
         device_width = fake_backend(backend.name).num_qubits
         if width > device_width:
             raise ConfigError(
-                "circuit.num_qubits", width, f"{backend.name} has only {device_width} qubits",
+                "circuit.num_qubits",
+                width,
+                f"{backend.name} has only {device_width} qubits",
                 "use a smaller circuit or a larger device (e.g. backend=fake_sherbrooke)",
             )
     if backend.name == "ibm":
@@ -47,7 +67,9 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
     if backend.method == "stabilizer" and not clifford:
         names = sorted({inst.operation.name for inst in circuit.data} - CLIFFORD_GATES)
         raise ConfigError(
-            "backend.method", "stabilizer", f"cannot simulate non-Clifford gates ({', '.join(names[:4])})",
+            "backend.method",
+            "stabilizer",
+            f"cannot simulate non-Clifford gates ({', '.join(names[:4])})",
             "use backend.method=automatic",
         )
     dense = backend.method in ("statevector", "density_matrix") or (backend.method == "automatic" and not clifford)
@@ -58,7 +80,8 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
         if needed > 0.8 * available:
             kind = "density matrix" if backend.method == "density_matrix" else "statevector"
             raise CapacityError(
-                "circuit.num_qubits", width,
+                "circuit.num_qubits",
+                width,
                 f"a {width}-qubit {kind} needs {needed / 2**30:,.0f} GiB, more than this machine's {available / 2**30:.0f} GiB",
                 "use fewer qubits or backend.method=matrix_product_state",
             )
@@ -83,8 +106,13 @@ def check_array_size(key: str, value: object, count: int, width: int, fix: str) 
     """Refuse an array of ``count`` x ``width`` numbers that would not fit in memory."""
     needed = 8 * max(count, 1) * max(width, 1)
     if needed > memory_budget():
-        raise CapacityError(key, value, f"{count:,} parameter sets of {width} values need {_size(needed)}, "
-                          f"more than half this machine's {_size(_memory_bytes())}", fix)
+        raise CapacityError(
+            key,
+            value,
+            f"{count:,} parameter sets of {width} values need {_size(needed)}, "
+            f"more than half this machine's {_size(_memory_bytes())}",
+            fix,
+        )
 
 
 def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: QuantumCircuit) -> None:
@@ -111,8 +139,11 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
         factors = len(mitigation.zne_noise_factors) if mitigation.zne_mitigation else 1
         if mitigation.enable_gates or mitigation.enable_measure or mitigation.pec_mitigation:
             randomizations, shots_per_binding = randomizations_for(
-                shots, mitigation.num_randomizations, mitigation.shots_per_randomization,
-                mitigation.num_randomizations_auto and mitigation.needs_layer_noise)
+                shots,
+                mitigation.num_randomizations,
+                mitigation.shots_per_randomization,
+                mitigation.num_randomizations_auto and mitigation.needs_layer_noise,
+            )
     bindings = per_job * max(bases, 1) * factors * randomizations
     if not spec.is_estimator:
         per_binding = _BYTES_PER_BINDING + _BYTES_PER_SHOT_BITSTRING * shots_per_binding
@@ -128,15 +159,23 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
     machine = _size(_memory_bytes())
     if job_bytes > budget:
         sets_fit = max(1, budget // max(job_bytes // per_job, 1))
-        detail = (f"one job would hold about {_size(job_bytes)} of simulator results ({bindings:,} bindings: {per_job:,} "
-                  f"parameter sets x {bases} bases x {factors} noise factors x {randomizations} randomisations), "
-                  f"more than half this machine's {machine}")
-        fix = (f"split the sets into jobs with session.parameter_sets_per_job={sets_fit:,} or fewer"
-               if per_job > 1 else "use fewer shots, randomisations or observables")
+        detail = (
+            f"one job would hold about {_size(job_bytes)} of simulator results ({bindings:,} bindings: {per_job:,} "
+            f"parameter sets x {bases} bases x {factors} noise factors x {randomizations} randomisations), "
+            f"more than half this machine's {machine}"
+        )
+        fix = (
+            f"split the sets into jobs with session.parameter_sets_per_job={sets_fit:,} or fewer"
+            if per_job > 1
+            else "use fewer shots, randomisations or observables"
+        )
         raise CapacityError("circuit.parameter_values", f"{num_sets:,} sets", detail, fix)
-    raise CapacityError("circuit.parameter_values", f"{num_sets:,} sets",
-                      f"the run would keep about {_size(kept)} of counts, more than half this machine's {machine}",
-                      "use fewer parameter sets or shots")
+    raise CapacityError(
+        "circuit.parameter_values",
+        f"{num_sets:,} sets",
+        f"the run would keep about {_size(kept)} of counts, more than half this machine's {machine}",
+        "use fewer parameter sets or shots",
+    )
 
 
 def _bases(observables: list) -> int:

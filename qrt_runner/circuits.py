@@ -28,7 +28,9 @@ def build_circuit(spec: s.CircuitConfig, *, measure: bool) -> QuantumCircuit:
         circuit = circuit.remove_final_measurements(inplace=False)
         if any(inst.operation.name == "measure" for inst in circuit.data):
             raise ConfigError(
-                "circuit", spec.name, "the estimator needs a circuit without mid-circuit measurements",
+                "circuit",
+                spec.name,
+                "the estimator needs a circuit without mid-circuit measurements",
                 "remove them, or use primitive=sampler",
             )
     circuit.metadata = {**(circuit.metadata or {}), "qrt_circuit": spec.name}
@@ -57,7 +59,9 @@ def _qft(spec: s.QftCircuit) -> QuantumCircuit:
     if state:
         if len(state) != spec.num_qubits or set(state) - {"0", "1"}:
             raise ConfigError(
-                "circuit.initial_state", state, f"must be a bitstring of length {spec.num_qubits}",
+                "circuit.initial_state",
+                state,
+                f"must be a bitstring of length {spec.num_qubits}",
                 "e.g. circuit.initial_state=" + "01" * (spec.num_qubits // 2) + "0" * (spec.num_qubits % 2),
             )
         for qubit, bit in enumerate(reversed(state)):
@@ -87,9 +91,16 @@ def _qasm(spec: s.QasmCircuit) -> QuantumCircuit:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError("circuit.path", spec.path, f"cannot read the file ({exc.strerror})", "give the path of an OpenQASM 2 or 3 file") from None
+        raise ConfigError(
+            "circuit.path",
+            spec.path,
+            f"cannot read the file ({exc.strerror})",
+            "give the path of an OpenQASM 2 or 3 file",
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError("circuit.path", spec.path, "is not a text file", "give the path of an OpenQASM 2 or 3 file") from None
+        raise ConfigError(
+            "circuit.path", spec.path, "is not a text file", "give the path of an OpenQASM 2 or 3 file"
+        ) from None
     if not text.strip():
         raise ConfigError("circuit.path", spec.path, "the file is empty", "give the path of an OpenQASM 2 or 3 file")
     version3 = "OPENQASM 3" in text
@@ -111,12 +122,27 @@ def _qpy(spec: s.QpyCircuit) -> QuantumCircuit:
         with Path(spec.path).expanduser().open("rb") as handle:
             circuits = qpy.load(handle)
     except OSError as exc:
-        raise ConfigError("circuit.path", spec.path, f"cannot read the file ({exc.strerror})", "give the path of a QPY file, e.g. a run's circuit.qpy") from None
+        raise ConfigError(
+            "circuit.path",
+            spec.path,
+            f"cannot read the file ({exc.strerror})",
+            "give the path of a QPY file, e.g. a run's circuit.qpy",
+        ) from None
     except Exception as exc:  # QPY's own errors for a file that is not QPY
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise ConfigError("circuit.path", spec.path, f"is not a QPY file ({detail})", "give the path of a QPY file, e.g. a run's circuit.qpy") from None
+        raise ConfigError(
+            "circuit.path",
+            spec.path,
+            f"is not a QPY file ({detail})",
+            "give the path of a QPY file, e.g. a run's circuit.qpy",
+        ) from None
     if not 0 <= spec.index < len(circuits):
-        raise ConfigError("circuit.index", spec.index, f"the file holds {len(circuits)} circuit(s)", f"give an index from 0 to {len(circuits) - 1}")
+        raise ConfigError(
+            "circuit.index",
+            spec.index,
+            f"the file holds {len(circuits)} circuit(s)",
+            f"give an index from 0 to {len(circuits) - 1}",
+        )
     return circuits[spec.index]
 
 
@@ -126,14 +152,26 @@ def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
         function = getattr(importlib.import_module(module_name), function_name)
     except Exception as exc:  # ImportError, AttributeError, or whatever the module raises on import (SyntaxError)
         detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        raise ConfigError("circuit.target", spec.target, f"cannot be imported ({detail})", "give an importable 'module:function'") from None
+        raise ConfigError(
+            "circuit.target", spec.target, f"cannot be imported ({detail})", "give an importable 'module:function'"
+        ) from None
     try:
         circuit = function(**spec.kwargs)
     except Exception as exc:  # the user's own code
         detail = " ".join(str(exc).split())[:200]
-        raise ConfigError("circuit.target", spec.target, f"raised {type(exc).__name__}: {detail}", "fix the function or circuit.kwargs") from None
+        raise ConfigError(
+            "circuit.target",
+            spec.target,
+            f"raised {type(exc).__name__}: {detail}",
+            "fix the function or circuit.kwargs",
+        ) from None
     if not isinstance(circuit, QuantumCircuit):
-        raise ConfigError("circuit.target", spec.target, f"returned {type(circuit).__name__}, not a QuantumCircuit", "return a QuantumCircuit")
+        raise ConfigError(
+            "circuit.target",
+            spec.target,
+            f"returned {type(circuit).__name__}, not a QuantumCircuit",
+            "return a QuantumCircuit",
+        )
     return circuit
 
 

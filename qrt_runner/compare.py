@@ -29,14 +29,20 @@ class Comparison:
 
     def lines(self) -> list[str]:
         out = []
-        for title, items, same in (("results", self.results, "identical"), ("config", self.config, "the same"),
-                                   ("inputs", self.inputs, "the same"), ("environment", self.environment, "the same")):
+        for title, items, same in (
+            ("results", self.results, "identical"),
+            ("config", self.config, "the same"),
+            ("inputs", self.inputs, "the same"),
+            ("environment", self.environment, "the same"),
+        ):
             out.append(f"{title}:" + ("" if items else f" {same}"))
             out += [f"  {line}" for line in items]
         return out
 
 
-def compare(a: dict, b: dict, config_a: dict | None = None, config_b: dict | None = None, replay: bool = False) -> Comparison:
+def compare(
+    a: dict, b: dict, config_a: dict | None = None, config_b: dict | None = None, replay: bool = False
+) -> Comparison:
     """Compare two runs' ``results.json`` (and resolved configs, when given). For a replay (``b``),
     inputs it did not read again (the experiment overlay: its values come from the record) are
     left out."""
@@ -68,10 +74,19 @@ def _results(a: dict, b: dict) -> tuple[list[str], bool]:
         if key in opt_a or key in opt_b:
             same = opt_a.get(key) == opt_b.get(key)
             identical &= same
-            lines.append(f"optimization.{key}: " + ("identical" if same else f"{opt_a.get(key)} -> {opt_b.get(key)}"
-                                                     + _delta(opt_a.get(key), opt_b.get(key))))
+            lines.append(
+                f"optimization.{key}: "
+                + (
+                    "identical"
+                    if same
+                    else f"{opt_a.get(key)} -> {opt_b.get(key)}" + _delta(opt_a.get(key), opt_b.get(key))
+                )
+            )
     if opt_a or opt_b:
-        energies = ([h.get("energy") for h in opt_a.get("history", [])], [h.get("energy") for h in opt_b.get("history", [])])
+        energies = (
+            [h.get("energy") for h in opt_a.get("history", [])],
+            [h.get("energy") for h in opt_b.get("history", [])],
+        )
         same, line = _arrays("optimization energies", *energies)
         identical &= same
         lines.append(line)
@@ -87,10 +102,14 @@ def _arrays(name: str, x: Any, y: Any) -> tuple[bool, str]:
         return False, f"{name}: {len(fx)} values -> {len(fy)} values"
     if fx == fy:
         return True, f"{name}: identical ({len(fx)} values)"
-    diffs = [abs(p - q) for p, q in zip(fx, fy) if p is not None and q is not None and math.isfinite(p) and math.isfinite(q)]
+    diffs = [
+        abs(p - q) for p, q in zip(fx, fy) if p is not None and q is not None and math.isfinite(p) and math.isfinite(q)
+    ]
     missing = sum((p is None) != (q is None) for p, q in zip(fx, fy))
     moved = f"largest |difference| {max(diffs):.3g}" if diffs else "no comparable values"
-    return False, f"{name}: differ ({moved} over {len(fx)} values" + (f"; {missing} present in one run only" if missing else "") + ")"
+    return False, f"{name}: differ ({moved} over {len(fx)} values" + (
+        f"; {missing} present in one run only" if missing else ""
+    ) + ")"
 
 
 def _flat(value: Any) -> list:
@@ -128,8 +147,11 @@ def _config(a: dict | None, b: dict | None) -> list[str]:
     if a is None or b is None:
         return []
     fa, fb = flatten_config(a), flatten_config(b)
-    return [f"{key}: {fa.get(key, '(absent)')} -> {fb.get(key, '(absent)')}"
-            for key in sorted(set(fa) | set(fb)) if fa.get(key) != fb.get(key) and not key.startswith("tracking.")]
+    return [
+        f"{key}: {fa.get(key, '(absent)')} -> {fb.get(key, '(absent)')}"
+        for key in sorted(set(fa) | set(fb))
+        if fa.get(key) != fb.get(key) and not key.startswith("tracking.")
+    ]
 
 
 def _inputs(a: dict, b: dict, replay: bool) -> list[str]:
@@ -146,7 +168,11 @@ def _inputs(a: dict, b: dict, replay: bool) -> list[str]:
 def _environment(a: dict, b: dict) -> list[str]:
     ea, eb = a.get("environment") or {}, b.get("environment") or {}
     va, vb = ea.get("versions") or a.get("versions") or {}, eb.get("versions") or b.get("versions") or {}
-    lines = [f"{name}: {va.get(name)} -> {vb.get(name)}" for name in sorted(set(va) | set(vb)) if va.get(name) != vb.get(name)]
+    lines = [
+        f"{name}: {va.get(name)} -> {vb.get(name)}"
+        for name in sorted(set(va) | set(vb))
+        if va.get(name) != vb.get(name)
+    ]
     for key in ("qrt_runner_commit", "qrt_runner_dirty", "python", "platform"):
         if ea.get(key) != eb.get(key):
             lines.append(f"{key}: {ea.get(key)} -> {eb.get(key)}")

@@ -71,8 +71,11 @@ class JobCost:
     def qpu_s(self) -> float | None:
         if self.rep_delay_s is None or any(c.duration_s is None for c in self.circuits):
             return None
-        per_circuit = (c.bindings * (BINDING_OVERHEAD_S + c.shots_per_binding * (c.duration_s + self.rep_delay_s))
-                       for c in self.circuits if c.shots)
+        per_circuit = (
+            c.bindings * (BINDING_OVERHEAD_S + c.shots_per_binding * (c.duration_s + self.rep_delay_s))
+            for c in self.circuits
+            if c.shots
+        )
         return JOB_OVERHEAD_S + sum(per_circuit)
 
     def by_role(self) -> dict[str, dict[str, int]]:
@@ -86,8 +89,13 @@ class JobCost:
 
     def record(self) -> dict[str, Any]:
         """What a job's record keeps of its estimate (next to the measured usage)."""
-        return {"circuits": len(self.circuits), "bindings": self.bindings, "shots": self.shots,
-                "qpu_s": self.qpu_s, "by_role": self.by_role()}
+        return {
+            "circuits": len(self.circuits),
+            "bindings": self.bindings,
+            "shots": self.shots,
+            "qpu_s": self.qpu_s,
+            "by_role": self.by_role(),
+        }
 
 
 def system_limit(qpu_s: float | None) -> float:

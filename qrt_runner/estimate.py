@@ -52,7 +52,11 @@ def device_for(spec: RunSpec):
 def _local_backend(spec: RunSpec, device):
     from qrt_runner.backend import LocalBackend, _ideal_target_backend, shared_compiler
 
-    target = device if device is not None else _ideal_target_backend(spec.backend.method if spec.backend.name == "aer" else "automatic")
+    target = (
+        device
+        if device is not None
+        else _ideal_target_backend(spec.backend.method if spec.backend.name == "aer" else "automatic")
+    )
     compiler = shared_compiler(target, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
     name = device.name if device is not None else "aer"
     method = getattr(spec.backend, "method", "automatic")
@@ -67,8 +71,16 @@ def _primitive(spec: RunSpec, backend):
     prim, mitigation = spec.primitive, spec.effective_mitigation
     mode = ExecutionMode("job", backend.executor)
     if spec.is_estimator or spec.task.name in ("vqe", "qaoa"):
-        return Estimator(backend, mode, EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, mitigation))
-    return Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation if mitigation.active else None))
+        return Estimator(
+            backend,
+            mode,
+            EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, mitigation),
+        )
+    return Sampler(
+        backend,
+        mode,
+        SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation if mitigation.active else None),
+    )
 
 
 def estimate(spec: RunSpec, workload) -> dict[str, Any]:
@@ -115,8 +127,14 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
         total_jobs = jobs_per_iteration * maxiter
         total_shots *= total_jobs
         total_qpu = total_qpu * total_jobs if total_qpu is not None else None
-        out["iterations"] = {"optimizer": spec.task.optimizer.name, "maxiter": maxiter, "jobs_per_iteration": jobs_per_iteration,
-                             "parameter_sets_per_job": sets, "jobs_at_maxiter": total_jobs, "approximate": approximate}
+        out["iterations"] = {
+            "optimizer": spec.task.optimizer.name,
+            "maxiter": maxiter,
+            "jobs_per_iteration": jobs_per_iteration,
+            "parameter_sets_per_job": sets,
+            "jobs_at_maxiter": total_jobs,
+            "approximate": approximate,
+        }
         if spec.task.name == "qaoa":
             sampler = Sampler(backend, options=SamplerOptions(spec.task.final_shots, spec.primitive.max_execution_time))
             final = _job(sampler.plan([(circuit.measure_all(inplace=False), np.zeros(circuit.num_parameters))]), 1)
@@ -128,7 +146,8 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
     out["system_limit_s"] = [cost_model.system_limit(job["qpu_s"]) for job in jobs]
     out["model"] = {
         "qpu_s": "job_overhead + sum over circuits of bindings * (binding_overhead + shots * (duration + rep_delay))",
-        "job_overhead_s": cost_model.JOB_OVERHEAD_S, "binding_overhead_s": cost_model.BINDING_OVERHEAD_S,
+        "job_overhead_s": cost_model.JOB_OVERHEAD_S,
+        "binding_overhead_s": cost_model.BINDING_OVERHEAD_S,
         "rep_delay_s": cost_model.rep_delay(device),
     }
     return out
@@ -136,14 +155,22 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
 
 def _job(planned, sets: int) -> dict[str, Any]:
     job = planned.cost
-    return {"parameter_sets": sets, "circuits": len(job.circuits), "bindings": job.bindings, "shots": job.shots,
-            "qpu_s": job.qpu_s, "by_technique": job.by_role()}
+    return {
+        "parameter_sets": sets,
+        "circuits": len(job.circuits),
+        "bindings": job.bindings,
+        "shots": job.shots,
+        "qpu_s": job.qpu_s,
+        "by_technique": job.by_role(),
+    }
 
 
 def format_estimate(est: dict[str, Any]) -> str:
     """The estimate as a short human-readable table."""
-    lines = [f"qrt-run estimate: {est['task']} with the {est['primitive']} on {est['backend']}"
-             + (f" (durations of {est['device']})" if est["device"] else " (ideal simulator: no QPU time)")]
+    lines = [
+        f"qrt-run estimate: {est['task']} with the {est['primitive']} on {est['backend']}"
+        + (f" (durations of {est['device']})" if est["device"] else " (ideal simulator: no QPU time)")
+    ]
     jobs = est["jobs"]
     lines.append(f"  parameter sets: {est['parameter_sets']} in {len(jobs)} job(s) of 1 PUB")
     for name, value in est["multipliers"].items():
@@ -151,7 +178,9 @@ def format_estimate(est: dict[str, Any]) -> str:
     lines.append("  job  sets  circuits  bindings       shots   QPU s (est.)")
     for index, job in enumerate(jobs[:10]):
         qpu = f"{job['qpu_s']:.1f}" if job["qpu_s"] is not None else "-"
-        lines.append(f"  {index:>3} {job['parameter_sets']:>5} {job['circuits']:>9} {job['bindings']:>9} {job['shots']:>11,} {qpu:>14}")
+        lines.append(
+            f"  {index:>3} {job['parameter_sets']:>5} {job['circuits']:>9} {job['bindings']:>9} {job['shots']:>11,} {qpu:>14}"
+        )
     if len(jobs) > 10:
         lines.append(f"  ... {len(jobs) - 10} more job(s)")
     for job in jobs[:1]:
@@ -160,8 +189,10 @@ def format_estimate(est: dict[str, Any]) -> str:
     if "iterations" in est:
         it = est["iterations"]
         approx = "about " if it["approximate"] else ""
-        lines.append(f"  {it['optimizer']}: {approx}{it['jobs_per_iteration']} job(s) per iteration of "
-                     f"{it['parameter_sets_per_job']} parameter set(s); {approx}{it['jobs_at_maxiter']} jobs at maxiter={it['maxiter']}")
+        lines.append(
+            f"  {it['optimizer']}: {approx}{it['jobs_per_iteration']} job(s) per iteration of "
+            f"{it['parameter_sets_per_job']} parameter set(s); {approx}{it['jobs_at_maxiter']} jobs at maxiter={it['maxiter']}"
+        )
     if "final_sampling_job" in est:
         lines.append(f"  final sampling: {est['final_sampling_job']['shots']:,} shots")
     total = est["total"]
@@ -169,8 +200,10 @@ def format_estimate(est: dict[str, Any]) -> str:
     lines.append(f"  total: {total['jobs']} job(s), {total['shots']:,} shots, QPU time {qpu}")
     if est["device"]:
         model = est["model"]
-        lines.append(f"  model: {model['job_overhead_s']:g} s per job + {model['binding_overhead_s'] * 1e3:g} ms per binding + "
-                     f"shots x (circuit duration + rep delay {model['rep_delay_s'] * 1e6:g} us); see the README")
+        lines.append(
+            f"  model: {model['job_overhead_s']:g} s per job + {model['binding_overhead_s'] * 1e3:g} ms per binding + "
+            f"shots x (circuit duration + rep delay {model['rep_delay_s'] * 1e6:g} us); see the README"
+        )
     return "\n".join(lines)
 
 
@@ -180,6 +213,8 @@ def max_time_warning(spec: RunSpec, est: dict[str, Any]) -> str | None:
     max_time = spec.session.max_time
     if spec.session.mode == "job" or max_time is None or total is None or max_time >= total:
         return None
-    return (f"qrt-run: warning: session.max_time={max_time:g} s is shorter than the estimated QPU time of "
-            f"{total:.0f} s ({est['total']['jobs']} jobs): the {spec.session.mode} may expire before the run ends "
-            f"(raise session.max_time, or see qrt-run estimate)")
+    return (
+        f"qrt-run: warning: session.max_time={max_time:g} s is shorter than the estimated QPU time of "
+        f"{total:.0f} s ({est['total']['jobs']} jobs): the {spec.session.mode} may expire before the run ends "
+        f"(raise session.max_time, or see qrt-run estimate)"
+    )

@@ -23,7 +23,7 @@ _BACKEND_NAME = re.compile(r"^\s+backend_name\s*=\s*[\"']([\w.-]+)[\"']", re.M)
 
 def _device_name(class_name: str) -> str:
     """``FakeManilaV2`` -> ``fake_manila`` (the backend's own ``name``)."""
-    stem = re.sub(r"V2$", "", class_name[len("Fake"):])
+    stem = re.sub(r"V2$", "", class_name[len("Fake") :])
     return "fake_" + re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower()
 
 

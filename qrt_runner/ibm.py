@@ -24,15 +24,20 @@ if TYPE_CHECKING:
 
 
 LOCAL_CHANNEL = "local"
-LOCAL_NOTE = ("backend=ibm with backend.channel=local runs qiskit-ibm-runtime's local testing mode on {device}: "
-              "the whole hardware path (options, Session/Batch, jobs) without an account, but IBM's local mode "
-              "ignores every mitigation option (use backend={device} for local mitigation)")
+LOCAL_NOTE = (
+    "backend=ibm with backend.channel=local runs qiskit-ibm-runtime's local testing mode on {device}: "
+    "the whole hardware path (options, Session/Batch, jobs) without an account, but IBM's local mode "
+    "ignores every mitigation option (use backend={device} for local mitigation)"
+)
 
 
 def runtime_options(spec: RunSpec) -> dict[str, Any]:
     """The primitive options of ``spec`` under qiskit-ibm-runtime's own leaf names."""
     prim = spec.primitive
-    options: dict[str, Any] = {"default_shots": prim.default_shots, "max_execution_time": math.ceil(prim.max_execution_time)}
+    options: dict[str, Any] = {
+        "default_shots": prim.default_shots,
+        "max_execution_time": math.ceil(prim.max_execution_time),
+    }
     groups = ("twirling", "dynamical_decoupling")  # IBM's Sampler has no resilience options
     if isinstance(prim, s.EstimatorConfig):
         options["default_precision"] = prim.default_precision
@@ -91,7 +96,8 @@ def connect(spec: RunSpec) -> BackendV2:
     except Exception as exc:  # no account, bad token, unknown device, no network
         detail = " ".join(str(exc).split())[:200]
         raise ConfigError(
-            "backend.device" if backend.device else "backend", backend.device or "ibm",
+            "backend.device" if backend.device else "backend",
+            backend.device or "ibm",
             f"cannot reach it on IBM Quantum ({type(exc).__name__}: {detail})",
             "save an account with QiskitRuntimeService.save_account(...) or set QISKIT_IBM_TOKEN, and check the device name",
         ) from None
@@ -139,14 +145,19 @@ class IbmPrimitive:
         jobs: a list to record the jobs in (shared by the primitives of one run).
     """
 
-    def __init__(self, spec: RunSpec, device: BackendV2, mode, sampler_shots: int | None = None, jobs: list | None = None):
+    def __init__(
+        self, spec: RunSpec, device: BackendV2, mode, sampler_shots: int | None = None, jobs: list | None = None
+    ):
         from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
         self.is_estimator = spec.is_estimator and sampler_shots is None
         self.compiler = IsaCompiler(device, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
         self.jobs: list[IbmJob] = jobs if jobs is not None else []
-        options = runtime_options(spec) if sampler_shots is None else {
-            "default_shots": sampler_shots, "max_execution_time": math.ceil(spec.primitive.max_execution_time)}
+        options = (
+            runtime_options(spec)
+            if sampler_shots is None
+            else {"default_shots": sampler_shots, "max_execution_time": math.ceil(spec.primitive.max_execution_time)}
+        )
         with warnings.catch_warnings():  # qiskit-ibm-runtime 0.50+ deprecates EstimatorV2 for its client-side one
             warnings.simplefilter("ignore", DeprecationWarning)
             self.primitive = (EstimatorV2 if self.is_estimator else SamplerV2)(mode=mode, options=options)

@@ -106,8 +106,14 @@ class ExecutionMode:
         system_limit: a fixed system limit for every job instead of the calculated one.
     """
 
-    def __init__(self, mode: str, executor: ProcessExecutor, max_time: float | None = None,
-                 interactive_ttl: float | None = None, system_limit: float | None = None):
+    def __init__(
+        self,
+        mode: str,
+        executor: ProcessExecutor,
+        max_time: float | None = None,
+        interactive_ttl: float | None = None,
+        system_limit: float | None = None,
+    ):
         self.mode = mode
         self.executor = executor
         self.max_time = max_time if mode != "job" else None
@@ -141,8 +147,13 @@ class ExecutionMode:
         """The session or batch as results.json shows it (None in job mode)."""
         if self.mode == "job":
             return None
-        return {"session_id": self.session_id, "mode": self.mode, "max_time": self.max_time,
-                "interactive_ttl": self.interactive_ttl, "state_history": [list(item) for item in self.state_history]}
+        return {
+            "session_id": self.session_id,
+            "mode": self.mode,
+            "max_time": self.max_time,
+            "interactive_ttl": self.interactive_ttl,
+            "state_history": [list(item) for item in self.state_history],
+        }
 
     def _state(self, state: str, at: float | None = None) -> None:
         if self.state_history[-1][0] != state:
@@ -160,7 +171,9 @@ class ExecutionMode:
         killed); returns once the stopped job has recorded its CANCELLED status (a few seconds at most)."""
         self.closed = True
         stopped = [job for job in self.jobs if job.cancel()]
-        running = [job for job in self.jobs if job._future is not None and job._future.running()]  # RUNNING, or about to be
+        running = [
+            job for job in self.jobs if job._future is not None and job._future.running()
+        ]  # RUNNING, or about to be
         if running:
             self.cancelled = True
             self.executor.abort()
@@ -181,8 +194,12 @@ class ExecutionMode:
             state = "expired" if self.expired else "closed"
             raise SessionClosedError(f"the {self.mode} {self.session_id} is {state}; no new jobs are accepted")
         now = time.time()
-        if (self.interactive_ttl is not None and self._idle_since is not None and not any(not j.in_final_state() for j in self.jobs)
-                and now - self._idle_since > self.interactive_ttl):
+        if (
+            self.interactive_ttl is not None
+            and self._idle_since is not None
+            and not any(not j.in_final_state() for j in self.jobs)
+            and now - self._idle_since > self.interactive_ttl
+        ):
             self._state("paused", self._idle_since + self.interactive_ttl)  # no queued job within the TTL
             self._state("active", now)  # this job resumes it
         job = LocalJob(f"job-{uuid.uuid4().hex[:12]}", self)
@@ -192,7 +209,9 @@ class ExecutionMode:
         job._future = self._queue.submit(self._execute, job, tasks, postprocess, max_execution_time, limit)
         return job
 
-    def _execute(self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float, limit: float) -> Any:
+    def _execute(
+        self, job: LocalJob, tasks: list[SimTask], postprocess, max_execution_time: float, limit: float
+    ) -> Any:
         if self.cancelled:  # the mode was cancelled while this job was being picked up
             job._set_status("CANCELLED")
             job.error = "cancelled: the run was interrupted"

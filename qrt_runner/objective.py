@@ -39,8 +39,14 @@ __all__ = ["Objective", "parse_objective"]
 KEY = "objective"
 _PER_OBSERVABLE = ("ev", "std", "error", "abs_error")
 _FIDELITIES = ("hellinger_fidelity", "hellinger_fidelity_mitigated")
-_OPTIMIZATION = {"best_energy": ("vqe", "qaoa"), "final_energy": ("vqe", "qaoa"), "error_to_exact": ("vqe", "qaoa"),
-                 "approximation_ratio": ("qaoa",), "best_cut": ("qaoa",), "expected_cut": ("qaoa",)}
+_OPTIMIZATION = {
+    "best_energy": ("vqe", "qaoa"),
+    "final_energy": ("vqe", "qaoa"),
+    "error_to_exact": ("vqe", "qaoa"),
+    "approximation_ratio": ("qaoa",),
+    "best_cut": ("qaoa",),
+    "expected_cut": ("qaoa",),
+}
 _MAXIMISED = {"hellinger_fidelity", "hellinger_fidelity_mitigated", "approximation_ratio", "best_cut", "expected_cut"}
 _MAX_EXACT_QUBITS = 14
 
@@ -68,18 +74,26 @@ class Objective:
         name = self.name
         if name in _PER_OBSERVABLE:
             if task not in ("evaluate", "scan") or primitive != "estimator":
-                raise self._error(f"{name} needs an estimator run (task=evaluate or scan), not task={task} with {primitive}")
+                raise self._error(
+                    f"{name} needs an estimator run (task=evaluate or scan), not task={task} with {primitive}"
+                )
             index = self._observable_index(labels)
             if self.parameter_set is not None and not 0 <= self.parameter_set < num_sets:
-                raise self._error(f"the run has {num_sets} parameter set(s)", f"give a set index from 0 to {num_sets - 1}")
+                raise self._error(
+                    f"the run has {num_sets} parameter set(s)", f"give a set index from 0 to {num_sets - 1}"
+                )
             if name in ("error", "abs_error") and num_qubits > _MAX_EXACT_QUBITS:
-                raise self._error(f"{name} needs the exact value, computed up to {_MAX_EXACT_QUBITS} qubits; the circuit has {num_qubits}")
+                raise self._error(
+                    f"{name} needs the exact value, computed up to {_MAX_EXACT_QUBITS} qubits; the circuit has {num_qubits}"
+                )
             return Objective(self.text, name, index, self.parameter_set)
         if name in _FIDELITIES:
             if task != "evaluate" or primitive != "sampler":
                 raise self._error(f"{name} needs a sampler run (task=evaluate), not task={task} with {primitive}")
             if self.parameter_set is not None and not 0 <= self.parameter_set < num_sets:
-                raise self._error(f"the run has {num_sets} parameter set(s)", f"give a set index from 0 to {num_sets - 1}")
+                raise self._error(
+                    f"the run has {num_sets} parameter set(s)", f"give a set index from 0 to {num_sets - 1}"
+                )
             return self
         if name in _OPTIMIZATION and task not in _OPTIMIZATION[name]:
             raise self._error(f"{name} is produced by task={' or task='.join(_OPTIMIZATION[name])}, not task={task}")
@@ -135,14 +149,21 @@ class Objective:
     def _observable_index(self, labels: list[str]) -> int:
         if isinstance(self.observable, int):
             if not 0 <= self.observable < len(labels):
-                raise self._error(f"the run has {len(labels)} observable(s)", f"give an index from 0 to {len(labels) - 1} or a label: {', '.join(labels)}")
+                raise self._error(
+                    f"the run has {len(labels)} observable(s)",
+                    f"give an index from 0 to {len(labels) - 1} or a label: {', '.join(labels)}",
+                )
             return self.observable
         if self.observable not in labels:
-            raise self._error(f"no observable is labelled {self.observable!r}", f"choose one of {', '.join(labels)} (or its index)")
+            raise self._error(
+                f"no observable is labelled {self.observable!r}", f"choose one of {', '.join(labels)} (or its index)"
+            )
         return labels.index(self.observable)
 
     def _error(self, problem: str, fix: str | None = None) -> ConfigError:
-        return ConfigError(KEY, self.text, problem, fix or "see the README's Sweeps section for the objectives each task produces")
+        return ConfigError(
+            KEY, self.text, problem, fix or "see the README's Sweeps section for the objectives each task produces"
+        )
 
 
 def parse_objective(text: Any, task: str, primitive: str) -> Objective:
@@ -152,7 +173,12 @@ def parse_objective(text: Any, task: str, primitive: str) -> Objective:
         ConfigError: for a value that is not an objective name.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(KEY, text, "must be the name of what the run returns", "e.g. objective=ev:ZZ, objective=best_energy or objective=auto")
+        raise ConfigError(
+            KEY,
+            text,
+            "must be the name of what the run returns",
+            "e.g. objective=ev:ZZ, objective=best_energy or objective=auto",
+        )
     text = text.strip()
     if text == "auto":
         return _default(task, primitive)
@@ -172,8 +198,12 @@ def parse_objective(text: Any, task: str, primitive: str) -> Objective:
         return Objective(text, name, 0, _set_index(text, parts[0]) if parts else None)
     if not parts:
         return Objective(text, name)
-    raise ConfigError(KEY, text, f"{name} takes {'[:OBS[:SET]]' if name in _PER_OBSERVABLE else '[:SET]' if name in _FIDELITIES else 'no arguments'}",
-                      "write it as in objective=ev:ZZ:0 or objective=best_energy")
+    raise ConfigError(
+        KEY,
+        text,
+        f"{name} takes {'[:OBS[:SET]]' if name in _PER_OBSERVABLE else '[:SET]' if name in _FIDELITIES else 'no arguments'}",
+        "write it as in objective=ev:ZZ:0 or objective=best_energy",
+    )
 
 
 def _default(task: str, primitive: str) -> Objective:
@@ -189,7 +219,9 @@ def _index_or_label(text: str) -> int | str:
 
 def _set_index(text: str, part: str) -> int:
     if not part.isdigit():
-        raise ConfigError(KEY, text, f"the parameter-set index {part!r} is not a non-negative integer", "e.g. objective=ev:ZZ:0")
+        raise ConfigError(
+            KEY, text, f"the parameter-set index {part!r} is not a non-negative integer", "e.g. objective=ev:ZZ:0"
+        )
     return int(part)
 
 

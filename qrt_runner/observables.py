@@ -37,7 +37,12 @@ def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp
             continue
         match = _TERM.match(piece)
         if not match:
-            raise ConfigError(key, text, f"cannot parse the term {piece.strip()!r}", "write terms like 'ZZI' or '0.5*XXI + IZZ' with letters I, X, Y, Z")
+            raise ConfigError(
+                key,
+                text,
+                f"cannot parse the term {piece.strip()!r}",
+                "write terms like 'ZZI' or '0.5*XXI + IZZ' with letters I, X, Y, Z",
+            )
         coeff_text = (match.group(1) or "").replace(" ", "")
         try:
             coeff = float(coeff_text) if coeff_text not in ("", "+", "-") else (-1.0 if coeff_text == "-" else 1.0)
@@ -49,7 +54,9 @@ def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp
         raise ConfigError(key, text, "is empty", "give at least one Pauli string such as 'ZZ'")
     widths = {len(label) for label, _ in terms}
     if len(widths) != 1:
-        raise ConfigError(key, text, "mixes Pauli strings of different lengths", "write every term with one letter per qubit")
+        raise ConfigError(
+            key, text, "mixes Pauli strings of different lengths", "write every term with one letter per qubit"
+        )
     return SparsePauliOp.from_list(terms).simplify()
 
 
@@ -82,21 +89,35 @@ def build_observables(spec: s.ObservablesConfig) -> list[tuple[str, SparsePauliO
     """The observables of a PUB as ``(label, operator)`` pairs."""
     if isinstance(spec, s.PauliObservables):
         if not spec.terms:
-            raise ConfigError("observables.terms", [], "is empty", "give observables.terms=[ZZ,\"0.5*XX\"]")
+            raise ConfigError("observables.terms", [], "is empty", 'give observables.terms=[ZZ,"0.5*XX"]')
         for term in spec.terms:
             if not isinstance(term, str):
-                raise ConfigError("observables.terms", term, "each entry must be a Pauli string or sum", "write observables.terms=[ZZI,\"0.5*XXX + IZZ\"]")
+                raise ConfigError(
+                    "observables.terms",
+                    term,
+                    "each entry must be a Pauli string or sum",
+                    'write observables.terms=[ZZI,"0.5*XXX + IZZ"]',
+                )
         return [(term.strip(), parse_observable(term)) for term in spec.terms]
     if isinstance(spec, s.IsingObservables):
         if spec.num_qubits < 1:
-            raise ConfigError("observables.num_qubits", spec.num_qubits, "must be at least 1", "set observables.num_qubits")
+            raise ConfigError(
+                "observables.num_qubits", spec.num_qubits, "must be at least 1", "set observables.num_qubits"
+            )
         return [(f"ising_{spec.num_qubits}", ising(spec))]
     if isinstance(spec, s.HeisenbergObservables):
         if spec.num_qubits < 2:
-            raise ConfigError("observables.num_qubits", spec.num_qubits, "must be at least 2", "set observables.num_qubits")
+            raise ConfigError(
+                "observables.num_qubits", spec.num_qubits, "must be at least 2", "set observables.num_qubits"
+            )
         return [(f"heisenberg_{spec.num_qubits}", heisenberg(spec))]
     if isinstance(spec, s.H2Observables):
         if abs(spec.bond_length - 0.735) > 1e-9:
-            raise ConfigError("observables.bond_length", spec.bond_length, "only 0.735 Angstrom is tabulated", "use observables.bond_length=0.735 or observables=paulis")
+            raise ConfigError(
+                "observables.bond_length",
+                spec.bond_length,
+                "only 0.735 Angstrom is tabulated",
+                "use observables.bond_length=0.735 or observables=paulis",
+            )
         return [("h2", H2_0735)]
     return []

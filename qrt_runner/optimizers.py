@@ -112,7 +112,9 @@ class Optimizer:
         state.x = list(map(float, x))
         if energy <= state.best_energy:
             state.best_energy, state.best_std, state.best_x = float(energy), float(std), list(map(float, x))
-        return Iteration(state.iteration, float(energy), float(std), state.best_energy, grad_norm, state.evaluations, list(state.x))
+        return Iteration(
+            state.iteration, float(energy), float(std), state.best_energy, grad_norm, state.evaluations, list(state.x)
+        )
 
     def _scipy(self, objective: _Counted, state: OptimizerState) -> None:
         remaining = self.config.maxiter - state.iteration
@@ -131,7 +133,11 @@ class Optimizer:
                 energies, stds = objective(x[None, :])
                 seen[x.tobytes()] = (energies[0], stds[0], None)
             if energies[0] < state.best_energy:  # every evaluation counts, reported or not
-                state.best_energy, state.best_std, state.best_x = float(energies[0]), float(stds[0]), list(map(float, x))
+                state.best_energy, state.best_std, state.best_x = (
+                    float(energies[0]),
+                    float(stds[0]),
+                    list(map(float, x)),
+                )
             return (energies[0], grad) if gradient else energies[0]
 
         def callback(xk):
@@ -142,8 +148,15 @@ class Optimizer:
         options = {"maxiter": remaining}
         from scipy.optimize import minimize as scipy_minimize  # imported when used
 
-        scipy_minimize(fun, np.array(state.x), method=SCIPY_METHODS[self.config.name], jac=gradient or None,
-                       tol=self.config.tol, options=options, callback=callback)
+        scipy_minimize(
+            fun,
+            np.array(state.x),
+            method=SCIPY_METHODS[self.config.name],
+            jac=gradient or None,
+            tol=self.config.tol,
+            options=options,
+            callback=callback,
+        )
 
     def _spsa(self, objective: _Counted, state: OptimizerState) -> None:
         a, c = self.config.learning_rate, self.config.perturbation
@@ -173,7 +186,9 @@ class Optimizer:
             record = self._record(state, x, energies[0], stds[0], float(np.linalg.norm(grad)))
             m = beta1 * m + (1 - beta1) * grad
             v = beta2 * v + (1 - beta2) * grad**2
-            step = self.config.learning_rate * (m / (1 - beta1 ** (k + 1))) / (np.sqrt(v / (1 - beta2 ** (k + 1))) + eps)
+            step = (
+                self.config.learning_rate * (m / (1 - beta1 ** (k + 1))) / (np.sqrt(v / (1 - beta2 ** (k + 1))) + eps)
+            )
             x = x - step
             state.x = list(map(float, x))
             state.extra = {"m": m.tolist(), "v": v.tolist()}

@@ -33,17 +33,34 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
         try:
             values = np.asarray(_floats(spec.values), dtype=float)
         except (TypeError, ValueError):
-            raise ConfigError(f"{KEY}.values", spec.values, "must be one list of numbers", f"give [{count} numbers]") from None
+            raise ConfigError(
+                f"{KEY}.values", spec.values, "must be one list of numbers", f"give [{count} numbers]"
+            ) from None
         if values.ndim != 1 or values.size != count:
-            raise ConfigError(f"{KEY}.values", spec.values, f"the circuit has {count} parameters ({_preview(names)}), got {values.size} values", f"give {count} values")
+            raise ConfigError(
+                f"{KEY}.values",
+                spec.values,
+                f"the circuit has {count} parameters ({_preview(names)}), got {values.size} values",
+                f"give {count} values",
+            )
         return values
     if spec.kind == "list":
         try:
             values = np.asarray([_floats(row) for row in spec.values], dtype=float)
         except (TypeError, ValueError):
-            raise ConfigError(f"{KEY}.values", spec.values, "must be a list of equally long lists of numbers", f"give [[{count} values], ...]") from None
+            raise ConfigError(
+                f"{KEY}.values",
+                spec.values,
+                "must be a list of equally long lists of numbers",
+                f"give [[{count} values], ...]",
+            ) from None
         if values.ndim != 2 or values.shape[1] != count:  # ragged rows fail in np.asarray above
-            raise ConfigError(f"{KEY}.values", spec.values, f"every set needs {count} values ({_preview(names)})", f"give sets of {count} values")
+            raise ConfigError(
+                f"{KEY}.values",
+                spec.values,
+                f"every set needs {count} values ({_preview(names)})",
+                f"give sets of {count} values",
+            )
         return values
     if spec.kind == "grid":
         positions = [_position(key, names) for key in spec.grid]
@@ -77,7 +94,9 @@ def _position(key, names: list[str]) -> int:
         if int(key) < len(names):
             return int(key)
     raise ConfigError(
-        f"{KEY}.grid", key, f"is not a parameter of the circuit ({_preview(names)})",
+        f"{KEY}.grid",
+        key,
+        f"is not a parameter of the circuit ({_preview(names)})",
         f"use a parameter name or a position 0..{len(names) - 1}",
     )
 

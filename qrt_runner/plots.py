@@ -80,7 +80,15 @@ def _plot_convergence(ax: Axes, optimization: dict) -> str | None:
     if not history:
         return None
     steps = [h["iteration"] for h in history]
-    ax.errorbar(steps, [h["energy"] for h in history], yerr=[h["std"] for h in history], fmt="o-", ms=3, capsize=2, label="energy")
+    ax.errorbar(
+        steps,
+        [h["energy"] for h in history],
+        yerr=[h["std"] for h in history],
+        fmt="o-",
+        ms=3,
+        capsize=2,
+        label="energy",
+    )
     ax.plot(steps, [h["best_energy"] for h in history], "-", lw=1.5, label="best so far")
     exact = optimization.get("exact_energy")
     if exact is not None:

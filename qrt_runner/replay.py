@@ -55,14 +55,18 @@ def load_record(source: str, uri: str | None, timeout_s: float = 10.0) -> Record
     if path.is_dir():
         return _from_folder(source, path)
     if "/" in source or source.startswith("."):
-        raise ConfigError("run", source, "is neither a run directory nor an MLflow run id", "give a run directory or a run id")
+        raise ConfigError(
+            "run", source, "is neither a run directory nor an MLflow run id", "give a run directory or a run id"
+        )
     return _from_store(source, uri or "sqlite:///mlflow.db", timeout_s)
 
 
 def _from_folder(source: str, folder: Path) -> Record:
     missing = [name for name in ("config.yaml", "results.json") if not (folder / name).is_file()]
     if missing:
-        raise ConfigError("run", source, f"has no record ({', '.join(missing)} missing)", "give the run directory of a qrt-run run")
+        raise ConfigError(
+            "run", source, f"has no record ({', '.join(missing)} missing)", "give the run directory of a qrt-run run"
+        )
     config, results = _read(folder, source)
     overrides = _overrides(folder)
     run_id = _run_id(folder)
@@ -76,26 +80,45 @@ def _from_store(run_id: str, uri: str, timeout_s: float) -> Record:
     try:
         run = live.call(lambda store: store.run(run_id))
     except TrackingUnavailable as exc:
-        raise ConfigError("tracking.uri", uri, f"the store cannot be reached ({exc})", "check tracking.uri (or give the run directory)") from None
+        raise ConfigError(
+            "tracking.uri",
+            uri,
+            f"the store cannot be reached ({exc})",
+            "check tracking.uri (or give the run directory)",
+        ) from None
     except Exception:  # the store answered: no such run
-        raise ConfigError("run", run_id, f"no such run in {live.uri}", "give a run id from this store, its run directory, or tracking.uri=<its store>") from None
+        raise ConfigError(
+            "run",
+            run_id,
+            f"no such run in {live.uri}",
+            "give a run id from this store, its run directory, or tracking.uri=<its store>",
+        ) from None
     folder = Path(tempfile.mkdtemp(prefix=f"qrt-replay-{run_id[:8]}-"))
     try:
-        live.call(lambda store: [store.client.download_artifacts(run_id, name, str(folder))
-                                 for name in ("config.yaml", "results.json")])
+        live.call(
+            lambda store: [
+                store.client.download_artifacts(run_id, name, str(folder)) for name in ("config.yaml", "results.json")
+            ]
+        )
         names = {a.path for a in live.call(lambda store: store.client.list_artifacts(run_id))}
         if "inputs" in names:
             live.call(lambda store: store.client.download_artifacts(run_id, "inputs", str(folder)))
     except Exception as exc:  # the run kept no record
         shutil.rmtree(folder, ignore_errors=True)
-        raise ConfigError("run", run_id, f"its record cannot be read from the store ({type(exc).__name__})",
-                          "give the run directory, or a run id of a qrt-run run") from None
+        raise ConfigError(
+            "run",
+            run_id,
+            f"its record cannot be read from the store ({type(exc).__name__})",
+            "give the run directory, or a run id of a qrt-run run",
+        ) from None
     try:
         config, results = _read(folder, run_id)
     except ConfigError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return Record(run_id, run_id, folder, config, results, json.loads(run.data.tags.get("overrides", "[]")), temporary=True)
+    return Record(
+        run_id, run_id, folder, config, results, json.loads(run.data.tags.get("overrides", "[]")), temporary=True
+    )
 
 
 def _read(folder: Path, source: str) -> tuple[dict, dict]:
@@ -105,9 +128,16 @@ def _read(folder: Path, source: str) -> tuple[dict, dict]:
         config = OmegaConf.to_container(OmegaConf.load(folder / "config.yaml"), resolve=True)
         results = json.loads((folder / "results.json").read_text())
     except Exception as exc:  # damaged files
-        raise ConfigError("run", source, f"its record cannot be read ({type(exc).__name__}: {exc})", "give the run directory of a qrt-run run") from None
+        raise ConfigError(
+            "run",
+            source,
+            f"its record cannot be read ({type(exc).__name__}: {exc})",
+            "give the run directory of a qrt-run run",
+        ) from None
     if not isinstance(config, dict) or not isinstance(results, dict):
-        raise ConfigError("run", source, "its record is not a qrt-run record", "give the run directory of a qrt-run run")
+        raise ConfigError(
+            "run", source, "its record is not a qrt-run record", "give the run directory of a qrt-run run"
+        )
     return config, results
 
 
@@ -138,15 +168,22 @@ def replay_overlay(record: Record, variation: list[str]) -> dict[str, Any]:
     for override in variation:
         key = override.lstrip("+~").partition("=")[0]
         if key == "experiment":
-            raise ConfigError("experiment", override.partition("=")[2], "a replay runs the recorded experiment",
-                              "give overrides of keys and groups only (e.g. backend=fake_torino)")
+            raise ConfigError(
+                "experiment",
+                override.partition("=")[2],
+                "a replay runs the recorded experiment",
+                "give overrides of keys and groups only (e.g. backend=fake_torino)",
+            )
         if "." not in key and key in config:
             chosen.add(key)  # a new option for this group: its own defaults, not the recorded values
     for key in chosen:
         config.pop(key)
     _point_at_copies(config, record)
-    defaults = [{f"override /{group}": config[group]["name"]} for group in _NAMED_GROUPS
-                if group in config and isinstance(config[group], dict) and config[group].get("name")]
+    defaults = [
+        {f"override /{group}": config[group]["name"]}
+        for group in _NAMED_GROUPS
+        if group in config and isinstance(config[group], dict) and config[group].get("name")
+    ]
     return {"defaults": defaults, **config}
 
 

@@ -33,9 +33,19 @@ class JobRecord:
     @classmethod
     def from_job(cls, job: Any, parameter_sets: tuple[int, int]) -> JobRecord:
         """The record of a finished (or failed) job of an execution mode."""
-        return cls(job.job_id(), job.status_history[-1][0], job.status_history, job.usage_s, parameter_sets,
-                   job.seed_simulator, job.error, getattr(job, "limit_s", None), getattr(job, "limit_reason", None),
-                   getattr(job, "shots_spent", None), getattr(job, "estimate", None))
+        return cls(
+            job.job_id(),
+            job.status_history[-1][0],
+            job.status_history,
+            job.usage_s,
+            parameter_sets,
+            job.seed_simulator,
+            job.error,
+            getattr(job, "limit_s", None),
+            getattr(job, "limit_reason", None),
+            getattr(job, "shots_spent", None),
+            getattr(job, "estimate", None),
+        )
 
 
 @dataclass

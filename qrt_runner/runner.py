@@ -39,6 +39,8 @@ def job_failures() -> tuple[type[BaseException], ...]:
     from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
 
     return (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError, SimulatorDied, SimulationFailed)
+
+
 _MAX_FIDELITY_QUBITS = 14
 _MAX_FIDELITY_SETS = 64
 
@@ -87,11 +89,18 @@ def build_workload(spec: RunSpec) -> Workload:
     for label, operator in observables:
         if operator.num_qubits != circuit.num_qubits:
             raise ConfigError(
-                "observables", label, f"acts on {operator.num_qubits} qubits but the circuit has {circuit.num_qubits}",
+                "observables",
+                label,
+                f"acts on {operator.num_qubits} qubits but the circuit has {circuit.num_qubits}",
                 "make the observable width equal to the circuit's number of qubits",
             )
     if spec.task.name in ("vqe", "qaoa") and circuit.num_parameters == 0:
-        raise ConfigError("task", spec.task.name, "the circuit has no parameters to optimise", "choose a parametrised circuit such as efficient_su2")
+        raise ConfigError(
+            "task",
+            spec.task.name,
+            "the circuit has no parameters to optimise",
+            "choose a parametrised circuit such as efficient_su2",
+        )
     if spec.task.name in ("vqe", "qaoa"):  # the optimiser chooses the parameter values
         return Workload(circuit, observables, np.zeros((0,)))
     values = parameter_array(spec.circuit.parameter_values, circuit)
@@ -175,7 +184,11 @@ def run_experiment(
         for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
             if spec.is_estimator:
-                pub = (workload.circuit, observables, chunk[:, None, :]) if has_params else (workload.circuit, observables)
+                pub = (
+                    (workload.circuit, observables, chunk[:, None, :])
+                    if has_params
+                    else (workload.circuit, observables)
+                )
             else:
                 pub = (workload.circuit, chunk) if has_params else (workload.circuit,)
             submitted.append(((start, stop), primitive.run([pub])))
@@ -186,7 +199,9 @@ def run_experiment(
                 failures.append(exc)
                 continue
             if "mitigation" in pub_result.metadata:
-                diagnostics.append({"job_id": job.job_id(), "parameter_sets": [start, stop], **pub_result.metadata["mitigation"]})
+                diagnostics.append(
+                    {"job_id": job.job_id(), "parameter_sets": [start, stop], **pub_result.metadata["mitigation"]}
+                )
             if progress is not None:
                 progress(number, len(submitted), job)
             if spec.is_estimator:
@@ -212,16 +227,19 @@ def run_experiment(
         result.status, result.error, result.error_type = "FAILED", f"{first}{others}", type(first).__name__
     t_executed = time.perf_counter()
 
-    result.jobs = [
-        JobRecord.from_job(job, span)
-        for span, job in submitted
-    ]
+    result.jobs = [JobRecord.from_job(job, span) for span, job in submitted]
     result.session = target.session_record()
     shots = spec.shots
     if spec.effective_mitigation.active:
         result.mitigation = {"effective": spec.effective_mitigation.to_dict(), "jobs": diagnostics}
     if spec.is_estimator:
-        result.estimator = EstimatorOutcome(labels, evs.reshape(param_shape + (len(labels),)), stds.reshape(param_shape + (len(labels),)), shots, spec.primitive.default_precision)
+        result.estimator = EstimatorOutcome(
+            labels,
+            evs.reshape(param_shape + (len(labels),)),
+            stds.reshape(param_shape + (len(labels),)),
+            shots,
+            spec.primitive.default_precision,
+        )
     else:
         result.sampler = SamplerOutcome(counts, shots, ideal_fidelities(workload.circuit, flat, counts))
         if calibration is not None:
@@ -278,16 +296,28 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time, spec.session.interactive_ttl)
     prim = spec.primitive
     if spec.is_estimator:
-        options = EstimatorOptions(prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation)
+        options = EstimatorOptions(
+            prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation
+        )
         primitive = Estimator(backend, mode, options)
     else:
         mitigation = spec.effective_mitigation if spec.effective_mitigation.active else None
         primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation))
+
     def sampler(shots: int, max_execution_time: float):
         return Sampler(backend, mode, SamplerOptions(shots, max_execution_time))
 
-    return _Target(backend.name, backend.compiler, primitive, mode.session_id, mode.cancel, backend.device,
-                   sampler, lambda: list(mode.jobs), mode.record)
+    return _Target(
+        backend.name,
+        backend.compiler,
+        primitive,
+        mode.session_id,
+        mode.cancel,
+        backend.device,
+        sampler,
+        lambda: list(mode.jobs),
+        mode.record,
+    )
 
 
 def ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
@@ -302,11 +332,21 @@ def ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
     def sampler(shots: int, max_execution_time: float):
         return ibm.IbmPrimitive(spec, device, mode, sampler_shots=shots, jobs=jobs)
 
-    return _Target(f"ibm:{device.name}", primitive.compiler, primitive, session_id, close or (lambda: None), device,
-                   sampler, lambda: list(jobs))
+    return _Target(
+        f"ibm:{device.name}",
+        primitive.compiler,
+        primitive,
+        session_id,
+        close or (lambda: None),
+        device,
+        sampler,
+        lambda: list(jobs),
+    )
 
 
-def ideal_fidelities(circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]) -> list[float | None] | None:
+def ideal_fidelities(
+    circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]
+) -> list[float | None] | None:
     """Hellinger fidelity of each parameter set's counts to the exact distribution, where computable.
 
     Computed when the circuit is small, its only measurements are final, and each clbit is

@@ -68,7 +68,9 @@ def resolve_config(cfg: DictConfig) -> dict[str, Any]:
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "config"
-        raise ConfigError(key, "???", "has no value", f"set {key}=... on the command line or in your experiment") from None
+        raise ConfigError(
+            key, "???", "has no value", f"set {key}=... on the command line or in your experiment"
+        ) from None
     data.pop("hydra", None)
     return data
 
@@ -82,7 +84,17 @@ def build_spec(cfg: DictConfig) -> RunSpec:
     _check_known_keys(cfg, "")
     resolve_config(cfg)
     groups = {}
-    for key in ("circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking", "task"):
+    for key in (
+        "circuit",
+        "observables",
+        "primitive",
+        "backend",
+        "transpile",
+        "session",
+        "mitigation",
+        "tracking",
+        "task",
+    ):
         node = cfg.get(key)
         if node is None:
             raise ConfigError(key, None, "config group is missing", f"choose one with {key}=<option>")
@@ -108,7 +120,9 @@ def _check_known_keys(node: Any, key: str) -> None:
             value = OmegaConf.to_container(node, resolve=False).get(name)
             close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
             hint = f"did you mean {f'{key}.' if key else ''}{close[0]}? " if close else ""
-            raise ConfigError(full, value, "unknown key", f"{hint}remove it (qrt-run <overrides> --cfg job lists every key)")
+            raise ConfigError(
+                full, value, "unknown key", f"{hint}remove it (qrt-run <overrides> --cfg job lists every key)"
+            )
         child = node._get_node(name)
         if isinstance(child, DictConfig) and not child._is_none():
             _check_known_keys(child, full)
@@ -127,29 +141,39 @@ def _validate(spec: RunSpec) -> None:
     effective = finalize(spec.mitigation, primitive=spec.primitive.name)
     if effective.dd_enable and spec.backend.name == "aer":
         raise ConfigError(
-            "mitigation.dynamical_decoupling.enable", True, "needs a device's instruction durations, and backend=aer has none",
+            "mitigation.dynamical_decoupling.enable",
+            True,
+            "needs a device's instruction durations, and backend=aer has none",
             "use backend=fake_<device>, or turn decoupling off",
         )
     if effective.needs_layer_noise and effective.layer_noise_model is None and spec.backend.name == "aer":
         raise ConfigError(
-            "mitigation.resilience.layer_noise_model", None,
+            "mitigation.resilience.layer_noise_model",
+            None,
             f"{'PEC' if effective.pec_mitigation else 'PEA'} needs a layer noise model, and backend=aer is noiseless",
             "use backend=fake_<device>, or give mitigation.resilience.layer_noise_model=<file>",
         )
     _validate_local_only_mitigation(spec)
     if effective.layer_noise_model is not None and spec.backend.name == "ibm":
-        raise ConfigError("mitigation.resilience.layer_noise_model", effective.layer_noise_model,
-                          "layer noise model files are for local backends; the hardware service learns the layer noise itself",
-                          "remove it (set it to null) for backend=ibm")
+        raise ConfigError(
+            "mitigation.resilience.layer_noise_model",
+            effective.layer_noise_model,
+            "layer noise model files are for local backends; the hardware service learns the layer noise itself",
+            "remove it (set it to null) for backend=ibm",
+        )
     if effective.active and spec.is_estimator and spec.shots == 0:
         raise ConfigError(
-            "mitigation.resilience_level", spec.mitigation.resilience_level, "mitigation works on measured shots, not exact values",
+            "mitigation.resilience_level",
+            spec.mitigation.resilience_level,
+            "mitigation works on measured shots, not exact values",
             "set primitive.default_precision > 0 (e.g. 0.015625), or use mitigation=none",
         )
     _validate_task(spec)
     if spec.is_estimator and spec.observables.name == "none" and spec.task.name != "qaoa":
         raise ConfigError(
-            "observables", "none", "the estimator needs observables",
+            "observables",
+            "none",
+            "the estimator needs observables",
             "choose observables=paulis (with observables.terms=[...]), ising, heisenberg or h2",
         )
 
@@ -164,7 +188,12 @@ def _validate_numbers(spec: RunSpec) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(key, value, "must be a finite number", f"set {key} to a finite number")
         if key.rpartition(".")[2].startswith("seed") and isinstance(value, int) and not 0 <= value <= MAX_SEED:
-            raise ConfigError(key, value, f"must be between 0 and 2**62 ({MAX_SEED})", f"set {key} to a non-negative integer below 2**62")
+            raise ConfigError(
+                key,
+                value,
+                f"must be between 0 and 2**62 ({MAX_SEED})",
+                f"set {key} to a non-negative integer below 2**62",
+            )
 
 
 def _leaves(value: Any, key: str):
@@ -193,12 +222,26 @@ def _validate_tracking(tracking: s.TrackingConfig) -> None:
         return
     uri = tracking.uri.strip()
     if not uri or ("://" in uri and not uri.startswith(_TRACKING_SCHEMES)):
-        raise ConfigError("tracking.uri", tracking.uri, "is not a tracking store MLflow can use",
-                          "use sqlite:///mlflow.db, file:./mlruns or http://host:5000 (or tracking=none)")
+        raise ConfigError(
+            "tracking.uri",
+            tracking.uri,
+            "is not a tracking store MLflow can use",
+            "use sqlite:///mlflow.db, file:./mlruns or http://host:5000 (or tracking=none)",
+        )
     if not tracking.experiment_name.strip():
-        raise ConfigError("tracking.experiment_name", tracking.experiment_name, "is empty", "give the experiment a name, e.g. tracking.experiment_name=qrt_runner")
+        raise ConfigError(
+            "tracking.experiment_name",
+            tracking.experiment_name,
+            "is empty",
+            "give the experiment a name, e.g. tracking.experiment_name=qrt_runner",
+        )
     if tracking.timeout_s <= 0:
-        raise ConfigError("tracking.timeout_s", tracking.timeout_s, "must be > 0 seconds", "set a time limit for each call to the store, e.g. 10")
+        raise ConfigError(
+            "tracking.timeout_s",
+            tracking.timeout_s,
+            "must be > 0 seconds",
+            "set a time limit for each call to the store, e.g. 10",
+        )
 
 
 def _validate_local_only_mitigation(spec: RunSpec) -> None:
@@ -206,14 +249,26 @@ def _validate_local_only_mitigation(spec: RunSpec) -> None:
     res = spec.mitigation.resilience
     if spec.backend.name == "ibm":
         if res.zne.extrapolator_choice == "uncertainty":
-            raise ConfigError("mitigation.resilience.zne.extrapolator_choice", "uncertainty",
-                              "the hardware service takes the first successful extrapolator", "set it to order or null for backend=ibm")
+            raise ConfigError(
+                "mitigation.resilience.zne.extrapolator_choice",
+                "uncertainty",
+                "the hardware service takes the first successful extrapolator",
+                "set it to order or null for backend=ibm",
+            )
         if res.zne.extrapolate_per_term is False:
-            raise ConfigError("mitigation.resilience.zne.extrapolate_per_term", False,
-                              "the hardware service extrapolates every Pauli term on its own", "set it to true or null for backend=ibm")
+            raise ConfigError(
+                "mitigation.resilience.zne.extrapolate_per_term",
+                False,
+                "the hardware service extrapolates every Pauli term on its own",
+                "set it to true or null for backend=ibm",
+            )
     if res.nearest_probability is not None and spec.is_estimator:
-        raise ConfigError("mitigation.resilience.nearest_probability", res.nearest_probability,
-                          "applies to the sampler's readout-mitigated quasi-distributions", "remove it, or use primitive=sampler")
+        raise ConfigError(
+            "mitigation.resilience.nearest_probability",
+            res.nearest_probability,
+            "applies to the sampler's readout-mitigated quasi-distributions",
+            "remove it, or use primitive=sampler",
+        )
 
 
 def _positive_int(key: str, value: int, minimum: int = 1) -> None:
@@ -231,30 +286,51 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
     if isinstance(circuit, s.RandomCircuit):
         _positive_int("circuit.depth", circuit.depth)
         if not 1 <= circuit.max_operands <= 4:
-            raise ConfigError("circuit.max_operands", circuit.max_operands, "must be between 1 and 4", "set circuit.max_operands to 1, 2, 3 or 4")
+            raise ConfigError(
+                "circuit.max_operands",
+                circuit.max_operands,
+                "must be between 1 and 4",
+                "set circuit.max_operands to 1, 2, 3 or 4",
+            )
     if isinstance(circuit, s.QaoaCircuit):
         for edge in circuit.edges:
             if not _is_edge(edge, circuit.num_qubits):
                 raise ConfigError(
-                    "circuit.edges", edge, f"each edge must be [a, b, weight] with distinct nodes 0..{circuit.num_qubits - 1}",
+                    "circuit.edges",
+                    edge,
+                    f"each edge must be [a, b, weight] with distinct nodes 0..{circuit.num_qubits - 1}",
                     "fix the edge or raise circuit.num_qubits",
                 )
     if isinstance(circuit, s.FactoryCircuit) and ":" not in circuit.target:
-        raise ConfigError("circuit.target", circuit.target, "must be 'module:function'", "e.g. circuit.target=mypkg.circuits:build")
+        raise ConfigError(
+            "circuit.target", circuit.target, "must be 'module:function'", "e.g. circuit.target=mypkg.circuits:build"
+        )
     pv = circuit.parameter_values
     _one_of("circuit.parameter_values.kind", pv.kind, PARAMETER_KINDS)
     _positive_int("circuit.parameter_values.num_sets", pv.num_sets)
     if pv.kind in ("one", "list") and pv.values is None:
         raise ConfigError(
-            "circuit.parameter_values.values", None, f"kind={pv.kind} needs values",
+            "circuit.parameter_values.values",
+            None,
+            f"kind={pv.kind} needs values",
             "give circuit.parameter_values.values=[...] or use kind=random",
         )
     if pv.kind == "grid":
         if not pv.grid:
-            raise ConfigError("circuit.parameter_values.grid", {}, "kind=grid needs at least one parameter", "give grid: {name: [start, stop, num]}")
+            raise ConfigError(
+                "circuit.parameter_values.grid",
+                {},
+                "kind=grid needs at least one parameter",
+                "give grid: {name: [start, stop, num]}",
+            )
         for name, axis in pv.grid.items():
             if not _is_grid_axis(axis):
-                raise ConfigError(f"circuit.parameter_values.grid.{name}", axis, "must be [start, stop, num] with num >= 1, or one value", "e.g. [0, 3.1416, 11] or 0.5")
+                raise ConfigError(
+                    f"circuit.parameter_values.grid.{name}",
+                    axis,
+                    "must be [start, stop, num] with num >= 1, or one value",
+                    "e.g. [0, 3.1416, 11] or 0.5",
+                )
 
 
 def _is_number(value: Any) -> bool:
@@ -265,8 +341,11 @@ def _is_grid_axis(axis: Any) -> bool:
     if _is_number(axis):
         return True
     return (
-        isinstance(axis, (list, tuple)) and len(axis) == 3 and all(_is_number(v) for v in axis)
-        and float(axis[2]).is_integer() and axis[2] >= 1
+        isinstance(axis, (list, tuple))
+        and len(axis) == 3
+        and all(_is_number(v) for v in axis)
+        and float(axis[2]).is_integer()
+        and axis[2] >= 1
     )
 
 
@@ -292,18 +371,24 @@ def _validate_primitive(spec: RunSpec) -> None:
     if isinstance(prim, s.EstimatorConfig):
         if prim.default_precision < 0:
             raise ConfigError(
-                "primitive.default_precision", prim.default_precision, "must be >= 0",
+                "primitive.default_precision",
+                prim.default_precision,
+                "must be >= 0",
                 "set a target standard error such as 0.015625 (0 = exact, ideal aer only)",
             )
         noisy = spec.backend.name != "aer"
         if noisy and prim.default_precision == 0 and prim.default_shots is None:
             raise ConfigError(
-                "primitive.default_precision", 0.0, f"exact expectation values are only computed on backend=aer, not {spec.backend.name}",
+                "primitive.default_precision",
+                0.0,
+                f"exact expectation values are only computed on backend=aer, not {spec.backend.name}",
                 "set a positive precision such as 0.015625, or primitive.default_shots",
             )
     if prim.max_execution_time <= 0:
         raise ConfigError(
-            "primitive.max_execution_time", prim.max_execution_time, "must be > 0 seconds",
+            "primitive.max_execution_time",
+            prim.max_execution_time,
+            "must be > 0 seconds",
             "set a positive time limit in seconds",
         )
 
@@ -314,38 +399,66 @@ def _validate_backend(spec: RunSpec) -> None:
         from qrt_runner.fake_backends import fake_backend_names
 
         if backend.device not in fake_backend_names():
-            raise ConfigError("backend.device", backend.device, "backend.channel=local rehearses the hardware path on a fake device",
-                              "give a fake device, e.g. backend.device=fake_manila")
+            raise ConfigError(
+                "backend.device",
+                backend.device,
+                "backend.channel=local rehearses the hardware path on a fake device",
+                "give a fake device, e.g. backend.device=fake_manila",
+            )
     if isinstance(backend, s.BackendConfig):
         _one_of("backend.method", backend.method, AER_METHODS)
         if backend.max_parallel_threads < 0:
-            raise ConfigError("backend.max_parallel_threads", backend.max_parallel_threads, "must be >= 0", "set 0 (all cores) or a thread count")
+            raise ConfigError(
+                "backend.max_parallel_threads",
+                backend.max_parallel_threads,
+                "must be >= 0",
+                "set 0 (all cores) or a thread count",
+            )
         if backend.seed_simulator < 0:
-            raise ConfigError("backend.seed_simulator", backend.seed_simulator, "must be >= 0", "set a non-negative seed")
+            raise ConfigError(
+                "backend.seed_simulator", backend.seed_simulator, "must be >= 0", "set a non-negative seed"
+            )
         if backend.name != "aer" and backend.method == "stabilizer":
-            raise ConfigError("backend.method", "stabilizer", f"cannot simulate the noise model of {backend.name}", "use automatic or density_matrix")
+            raise ConfigError(
+                "backend.method",
+                "stabilizer",
+                f"cannot simulate the noise model of {backend.name}",
+                "use automatic or density_matrix",
+            )
 
 
 def _validate_transpile(transpile: s.TranspileConfig) -> None:
     if transpile.optimization_level not in (0, 1, 2, 3):
         raise ConfigError(
-            "transpile.optimization_level", transpile.optimization_level, "must be 0, 1, 2 or 3",
+            "transpile.optimization_level",
+            transpile.optimization_level,
+            "must be 0, 1, 2 or 3",
             "set transpile.optimization_level between 0 and 3",
         )
     if transpile.seed_transpiler < 0:
-        raise ConfigError("transpile.seed_transpiler", transpile.seed_transpiler, "must be >= 0", "set a non-negative seed")
+        raise ConfigError(
+            "transpile.seed_transpiler", transpile.seed_transpiler, "must be >= 0", "set a non-negative seed"
+        )
 
 
 def _validate_session(session: s.SessionConfig) -> None:
     _one_of("session.mode", session.mode, SESSION_MODES)
     if session.max_time <= 0:
-        raise ConfigError("session.max_time", session.max_time, "must be > 0 seconds", "set the session's time limit in seconds")
+        raise ConfigError(
+            "session.max_time", session.max_time, "must be > 0 seconds", "set the session's time limit in seconds"
+        )
     if session.interactive_ttl is not None and session.interactive_ttl <= 0:
-        raise ConfigError("session.interactive_ttl", session.interactive_ttl, "must be > 0 seconds, or null",
-                          "set the seconds without a queued job after which a session pauses, or null for never")
+        raise ConfigError(
+            "session.interactive_ttl",
+            session.interactive_ttl,
+            "must be > 0 seconds, or null",
+            "set the seconds without a queued job after which a session pauses, or null for never",
+        )
     if session.parameter_sets_per_job < 0:
         raise ConfigError(
-            "session.parameter_sets_per_job", session.parameter_sets_per_job, "must be >= 0",
+            "session.parameter_sets_per_job",
+            session.parameter_sets_per_job,
+            "must be >= 0",
             "set 0 (one job) or the number of parameter sets per job",
         )
 
@@ -354,23 +467,45 @@ def _validate_task(spec: RunSpec) -> None:
     task = spec.task
     if isinstance(task, s.VqeTask):
         if not spec.is_estimator:
-            raise ConfigError("primitive", spec.primitive.name, f"task={task.name} optimises expectation values", "use primitive=estimator")
+            raise ConfigError(
+                "primitive",
+                spec.primitive.name,
+                f"task={task.name} optimises expectation values",
+                "use primitive=estimator",
+            )
         _one_of("task.optimizer.name", task.optimizer.name, OPTIMIZERS)
         _positive_int("task.optimizer.maxiter", task.optimizer.maxiter)
         for key in ("tol", "learning_rate", "perturbation"):
             if getattr(task.optimizer, key) <= 0:
-                raise ConfigError(f"task.optimizer.{key}", getattr(task.optimizer, key), "must be > 0", f"set a positive task.optimizer.{key}")
+                raise ConfigError(
+                    f"task.optimizer.{key}",
+                    getattr(task.optimizer, key),
+                    "must be > 0",
+                    f"set a positive task.optimizer.{key}",
+                )
         _one_of("task.initial_point.kind", task.initial_point.kind, INITIAL_POINTS)
         if task.initial_point.kind == "list" and not task.initial_point.values:
-            raise ConfigError("task.initial_point.values", task.initial_point.values, "kind=list needs values", "give task.initial_point.values=[...]")
+            raise ConfigError(
+                "task.initial_point.values",
+                task.initial_point.values,
+                "kind=list needs values",
+                "give task.initial_point.values=[...]",
+            )
     if isinstance(task, s.QaoaTask):
         if spec.circuit.name != "qaoa":
-            raise ConfigError("task", "qaoa", f"needs circuit=qaoa (a weighted graph), not circuit={spec.circuit.name}", "add circuit=qaoa with circuit.edges")
+            raise ConfigError(
+                "task",
+                "qaoa",
+                f"needs circuit=qaoa (a weighted graph), not circuit={spec.circuit.name}",
+                "add circuit=qaoa with circuit.edges",
+            )
         _positive_int("task.final_shots", task.final_shots)
     if isinstance(task, s.ScanTask):
         pv = spec.circuit.parameter_values
         if pv.kind != "grid" or not 1 <= len(pv.grid) <= 2:
             raise ConfigError(
-                "circuit.parameter_values.kind", pv.kind, "task=scan needs a grid over one or two parameters",
+                "circuit.parameter_values.kind",
+                pv.kind,
+                "task=scan needs a grid over one or two parameters",
                 "set circuit.parameter_values.kind=grid with one or two grid axes",
             )

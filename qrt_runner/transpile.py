@@ -87,8 +87,11 @@ def compact(device_circuit: QuantumCircuit, num_logical: int, fingerprint: str =
     physical = tuple(sorted(used))
     index = {q: i for i, q in enumerate(physical)}
     out = QuantumCircuit(
-        QuantumRegister(len(physical), "q"), *device_circuit.cregs,
-        name=device_circuit.name, global_phase=device_circuit.global_phase, metadata=dict(device_circuit.metadata or {}),
+        QuantumRegister(len(physical), "q"),
+        *device_circuit.cregs,
+        name=device_circuit.name,
+        global_phase=device_circuit.global_phase,
+        metadata=dict(device_circuit.metadata or {}),
     )
     loose = [bit for bit in device_circuit.clbits if not device_circuit.find_bit(bit).registers]
     if loose:

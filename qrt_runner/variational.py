@@ -71,7 +71,12 @@ def initial_point(config: s.InitialPointConfig, num_parameters: int) -> np.ndarr
     if config.kind == "list":
         values = np.asarray(config.values, dtype=float)
         if values.shape != (num_parameters,):
-            raise ConfigError("task.initial_point.values", config.values, f"the circuit has {num_parameters} parameters", f"give {num_parameters} values")
+            raise ConfigError(
+                "task.initial_point.values",
+                config.values,
+                f"the circuit has {num_parameters} parameters",
+                f"give {num_parameters} values",
+            )
         return values
     return np.random.default_rng(config.seed).uniform(config.low, config.high, num_parameters)
 
@@ -87,16 +92,30 @@ def load_state(resume_from: str, tracking: s.TrackingConfig | None) -> Optimizer
     if path.is_dir():
         file = path / STATE_FILE
     elif tracking is None:
-        raise ConfigError("task.resume_from", resume_from, "is not a run directory, and tracking is off", "give a run directory, or turn tracking on to resume an MLflow run id")
+        raise ConfigError(
+            "task.resume_from",
+            resume_from,
+            "is not a run directory, and tracking is off",
+            "give a run directory, or turn tracking on to resume an MLflow run id",
+        )
     else:
         file = _state_of_run(resume_from, tracking)
     if not file.is_file():
-        raise ConfigError("task.resume_from", resume_from, f"has no {STATE_FILE}", "give the run directory or MLflow run id of a vqe/qaoa run")
+        raise ConfigError(
+            "task.resume_from",
+            resume_from,
+            f"has no {STATE_FILE}",
+            "give the run directory or MLflow run id of a vqe/qaoa run",
+        )
     try:
         return OptimizerState.from_dict(json.loads(file.read_text()))
     except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError("task.resume_from", resume_from, f"its {STATE_FILE} is not an optimiser state ({type(exc).__name__}: {exc})",
-                          "give the run directory or MLflow run id of a vqe/qaoa run") from None
+        raise ConfigError(
+            "task.resume_from",
+            resume_from,
+            f"its {STATE_FILE} is not an optimiser state ({type(exc).__name__}: {exc})",
+            "give the run directory or MLflow run id of a vqe/qaoa run",
+        ) from None
 
 
 def _state_of_run(run_id: str, tracking: s.TrackingConfig) -> Path:
@@ -108,16 +127,24 @@ def _state_of_run(run_id: str, tracking: s.TrackingConfig) -> Path:
     try:
         run = live.call(lambda store: store.run(run_id))
     except Exception as exc:  # offline store, or no such run
-        raise ConfigError("task.resume_from", run_id, f"is not a run directory, and the run cannot be read from the store ({exc})",
-                          "give the run directory, or check the run id and tracking.uri") from None
+        raise ConfigError(
+            "task.resume_from",
+            run_id,
+            f"is not a run directory, and the run cannot be read from the store ({exc})",
+            "give the run directory, or check the run id and tracking.uri",
+        ) from None
     local = Path(run.data.tags.get("run_dir", "")) / STATE_FILE
     if local.is_file():
         return local
     try:
         return Path(live.call(lambda store: store.client.download_artifacts(run_id, STATE_FILE, tempfile.mkdtemp())))
     except Exception as exc:  # offline store, or no such artifact
-        raise ConfigError("task.resume_from", run_id, f"no optimiser state found ({exc})",
-                          "give the run directory or MLflow run id of a vqe/qaoa run") from None
+        raise ConfigError(
+            "task.resume_from",
+            run_id,
+            f"no optimiser state found ({exc})",
+            "give the run directory or MLflow run id of a vqe/qaoa run",
+        ) from None
 
 
 def starting_point(spec: RunSpec, workload: Workload, state: OptimizerState | None) -> np.ndarray:
@@ -127,7 +154,9 @@ def starting_point(spec: RunSpec, workload: Workload, state: OptimizerState | No
     if state is not None:
         if state.optimizer != task.optimizer.name or len(state.x) != num_parameters:
             raise ConfigError(
-                "task.resume_from", task.resume_from, f"was a {state.optimizer} run over {len(state.x)} parameters",
+                "task.resume_from",
+                task.resume_from,
+                f"was a {state.optimizer} run over {len(state.x)} parameters",
                 f"resume with task.optimizer.name={state.optimizer} and the same circuit",
             )
         return np.array(state.x)
@@ -203,7 +232,9 @@ def run_variational(
         "best_std": current.best_std if np.isfinite(current.best_std) else None,
         "final_energy": history[-1]["energy"] if history else None,
         "exact_energy": exact,
-        "error_to_exact": (current.best_energy - exact) if exact is not None and np.isfinite(current.best_energy) else None,
+        "error_to_exact": (current.best_energy - exact)
+        if exact is not None and np.isfinite(current.best_energy)
+        else None,
         "resumed_from": task.resume_from,
         "state": current.to_dict(),
     }
@@ -248,7 +279,9 @@ def run_variational(
     return result
 
 
-def _sample_solution(spec: RunSpec, target, workload: Workload, best_x: np.ndarray, optimization: dict) -> SamplerOutcome:
+def _sample_solution(
+    spec: RunSpec, target, workload: Workload, best_x: np.ndarray, optimization: dict
+) -> SamplerOutcome:
     """Sample the optimised QAOA circuit and report the best cut found against the optimum."""
     task = spec.task
     measured = workload.circuit.measure_all(inplace=False)

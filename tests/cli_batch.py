@@ -61,8 +61,13 @@ def _run(case: dict) -> dict:
                 escaped = traceback.format_exc()
         given = {Path(name) for name in case.get("files") or {}}
         given |= {parent for name in given for parent in name.parents}
-        left = [] if case.get("cwd") else sorted(
-            str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.relative_to(folder) not in given)
+        left = (
+            []
+            if case.get("cwd")
+            else sorted(
+                str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.relative_to(folder) not in given
+            )
+        )
         os.chdir("/")
     return {"code": code, "stdout": stdout.getvalue(), "stderr": stderr.getvalue(), "escaped": escaped, "left": left}
 

@@ -20,17 +20,25 @@ QRT_RUN = Path(sys.executable).with_name("qrt-run")
 # Small and single-threaded: two xdist workers share the 2 CPU cores.
 FAST = ["backend.max_parallel_threads=1", "tracking=none"]
 
-__all__ = ["FAST", "QRT_RUN", "REPO", "compose_config", "free_port", "mlflow_server", "run_cli", "spec_for",
-           "start_mlflow_server", "stop_mlflow_server"]
+__all__ = [
+    "FAST",
+    "QRT_RUN",
+    "REPO",
+    "compose_config",
+    "free_port",
+    "mlflow_server",
+    "run_cli",
+    "spec_for",
+    "start_mlflow_server",
+    "stop_mlflow_server",
+]
 spec_for = compose_spec
 
 
 def run_cli(args: list[str], cwd: Path, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the installed ``qrt-run`` in a subprocess."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run(
-        [str(QRT_RUN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
-    )
+    return subprocess.run([str(QRT_RUN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 @pytest.fixture
@@ -48,10 +56,24 @@ def start_mlflow_server(folder: Path, port: int | None = None) -> tuple[str, sub
     """An MLflow tracking server on loopback with its store in ``folder`` (reused when restarted)."""
     port = port or free_port()
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination", str(folder / "server-artifacts"),
-         "--workers", "1"],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "server-artifacts"),
+            "--workers",
+            "1",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     uri = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90

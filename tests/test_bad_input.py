@@ -21,7 +21,13 @@ pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not m
 SU2 = ["circuit=efficient_su2", "circuit.num_qubits=3", "observables=ising"]
 VQE = ["task=vqe", "circuit=efficient_su2", "circuit.num_qubits=2", "circuit.reps=1", "observables=ising"]
 QAOA = ["circuit=qaoa", "observables=ising"]
-GRID = ["circuit=real_amplitudes", "circuit.num_qubits=2", "circuit.reps=1", "observables=h2", "circuit.parameter_values.kind=grid"]
+GRID = [
+    "circuit=real_amplitudes",
+    "circuit.num_qubits=2",
+    "circuit.reps=1",
+    "observables=h2",
+    "circuit.parameter_values.kind=grid",
+]
 PEC = ["experiment=ising_estimator", "backend=fake_manila", "mitigation=pec"]
 BINARY = "b64:" + base64.b64encode(bytes(range(256))).decode()
 OVERLAY = "# @package _global_\n"
@@ -39,22 +45,46 @@ CASES: list[tuple[list[str], str, dict]] = [
     (["tracking.timeout_s=nan"], "tracking.timeout_s=nan", {}),
     ([*SU2, "circuit.parameter_values.low=nan"], "circuit.parameter_values.low=nan", {}),
     ([*SU2, "circuit.parameter_values.high=inf"], "circuit.parameter_values.high=inf", {}),
-    ([*GRID, "++circuit.parameter_values.grid={0:[0,1,3]}", "circuit.parameter_values.fill=nan"], "circuit.parameter_values.fill=nan", {}),
+    (
+        [*GRID, "++circuit.parameter_values.grid={0:[0,1,3]}", "circuit.parameter_values.fill=nan"],
+        "circuit.parameter_values.fill=nan",
+        {},
+    ),
     ([*GRID, "++circuit.parameter_values.grid={0:[0,nan,3]}"], "circuit.parameter_values.grid.0", {}),
-    ([*GRID, "circuit.parameter_values.kind=one", "circuit.parameter_values.values=[nan,1,1,1]"], "circuit.parameter_values.values[0]=nan", {}),
+    (
+        [*GRID, "circuit.parameter_values.kind=one", "circuit.parameter_values.values=[nan,1,1,1]"],
+        "circuit.parameter_values.values[0]=nan",
+        {},
+    ),
     ([*SU2, "observables.j=nan"], "observables.j=nan", {}),
     ([*SU2, "observables.h=inf"], "observables.h=inf", {}),
     ([*SU2[:2], "observables=heisenberg", "observables.jx=nan"], "observables.jx=nan", {}),
-    (["circuit=real_amplitudes", "circuit.num_qubits=2", "observables=h2", "observables.bond_length=nan"], "observables.bond_length=nan", {}),
-    (["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.noise_factors=[1,nan]"], "noise_factors[1]=nan", {}),
-    (["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.extrapolated_noise_factors=[0,inf]"], "extrapolated_noise_factors[1]=inf", {}),
+    (
+        ["circuit=real_amplitudes", "circuit.num_qubits=2", "observables=h2", "observables.bond_length=nan"],
+        "observables.bond_length=nan",
+        {},
+    ),
+    (
+        ["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.noise_factors=[1,nan]"],
+        "noise_factors[1]=nan",
+        {},
+    ),
+    (
+        ["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.extrapolated_noise_factors=[0,inf]"],
+        "extrapolated_noise_factors[1]=inf",
+        {},
+    ),
     ([*PEC, "mitigation.resilience.pec.max_overhead=inf"], "mitigation.resilience.pec.max_overhead=inf", {}),
     ([*PEC, "mitigation.resilience.pec.noise_gain=nan"], "mitigation.resilience.pec.noise_gain", {}),
     ([*VQE, "task.optimizer.tol=nan"], "task.optimizer.tol=nan", {}),
     ([*VQE, "task.optimizer.learning_rate=inf"], "task.optimizer.learning_rate=inf", {}),
     ([*VQE, "task.optimizer.perturbation=nan"], "task.optimizer.perturbation=nan", {}),
     ([*VQE, "task.initial_point.low=nan"], "task.initial_point.low=nan", {}),
-    ([*VQE, "task.initial_point.kind=list", "task.initial_point.values=[0,0,0,0,0,0,0,nan]"], "task.initial_point.values[7]=nan", {}),
+    (
+        [*VQE, "task.initial_point.kind=list", "task.initial_point.values=[0,0,0,0,0,0,0,nan]"],
+        "task.initial_point.values[7]=nan",
+        {},
+    ),
     ([*QAOA, "circuit.edges=[[0,1,nan]]"], "circuit.edges", {}),
     # unknown keys, however they arrive
     (["+new.key=1"], "new=", {}),
@@ -67,10 +97,17 @@ CASES: list[tuple[list[str], str, dict]] = [
     (["+tracking.foo=1"], "tracking.foo=1: unknown key", {}),
     (["+sweep.foo=1"], "sweep.foo=1: unknown key", {}),
     (["+seedd=1"], "seedd=1: unknown key", {}),
-    (["experiment=misplaced"], "experiment=misplaced sets num_qubits, which is not a config key",
-     {"experiments/misplaced.yaml": OVERLAY + "num_qubits: 4\n"}),
+    (
+        ["experiment=misplaced"],
+        "experiment=misplaced sets num_qubits, which is not a config key",
+        {"experiments/misplaced.yaml": OVERLAY + "num_qubits: 4\n"},
+    ),
     (["experiment=typo"], "circuit.num_qbits", {"experiments/typo.yaml": OVERLAY + "circuit:\n  num_qbits: 4\n"}),
-    (["experiment=adds"], "experiment=adds sets circuit.+depth", {"experiments/adds.yaml": OVERLAY + "circuit:\n  +depth: 3\n"}),
+    (
+        ["experiment=adds"],
+        "experiment=adds sets circuit.+depth",
+        {"experiments/adds.yaml": OVERLAY + "circuit:\n  +depth: 3\n"},
+    ),
     # groups and options
     (["observables=null"], "observables=null: a config group needs an option", {}),
     (["circuit=null"], "circuit=null", {}),
@@ -82,10 +119,18 @@ CASES: list[tuple[list[str], str, dict]] = [
     (["task=vqee"], "task=vqee: no such option", {}),
     (["hydra/launcher=jobib"], "hydra/launcher=jobib: no such option", {}),
     (["experiment=ising_estimator", "observables=paulis"], "experiment=ising_estimator sets observables.j", {}),
-    (["experiment=broken"], "experiment=broken: cannot read", {"experiments/broken.yaml": OVERLAY + "circuit:\n  num_qubits: [4\n"}),
+    (
+        ["experiment=broken"],
+        "experiment=broken: cannot read",
+        {"experiments/broken.yaml": OVERLAY + "circuit:\n  num_qubits: [4\n"},
+    ),
     (["experiment=binary"], "experiment=binary: cannot read", {"experiments/binary.yaml": BINARY}),
     # types and ranges
-    (["circuit.num_qubits=abc"], "circuit.num_qubits='abc': Value 'abc' of type 'str' could not be converted to Integer", {}),
+    (
+        ["circuit.num_qubits=abc"],
+        "circuit.num_qubits='abc': Value 'abc' of type 'str' could not be converted to Integer",
+        {},
+    ),
     (["seed=abc"], "seed='abc'", {}),
     (["seed=-1"], "seed=-1: must be >= 0", {}),
     (["seed=99999999999999999999"], "seed=99999999999999999999: must be between 0 and 2**62", {}),
@@ -111,7 +156,11 @@ CASES: list[tuple[list[str], str, dict]] = [
     (["circuit.num_qubits=30", "backend=fake_manila"], "fake_manila has only 5 qubits", {}),
     (["circuit.num_qubits=40", "backend.method=statevector", "observables.terms=[ZZZ]"], "circuit.num_qubits", {}),
     ([*SU2, "backend.method=stabilizer"], "cannot simulate non-Clifford gates", {}),
-    (["primitive.default_precision=0", "backend=fake_manila"], "exact expectation values are only computed on backend=aer", {}),
+    (
+        ["primitive.default_precision=0", "backend=fake_manila"],
+        "exact expectation values are only computed on backend=aer",
+        {},
+    ),
     (["mitigation=level1", "primitive.default_precision=0"], "mitigation works on measured shots", {}),
     (["mitigation=dd"], "mitigation.dynamical_decoupling.enable=True", {}),
     (["mitigation=pec"], "PEC needs a layer noise model", {}),
@@ -119,7 +168,11 @@ CASES: list[tuple[list[str], str, dict]] = [
     (["task=qaoa"], "needs circuit=qaoa", {}),
     (["task=scan"], "task=scan needs a grid", {}),
     ([*SU2, "circuit.parameter_values.num_sets=0"], "circuit.parameter_values.num_sets=0", {}),
-    (["experiment=ising_estimator", "circuit.parameter_values.num_sets=1000000"], "session.parameter_sets_per_job=", {}),
+    (
+        ["experiment=ising_estimator", "circuit.parameter_values.num_sets=1000000"],
+        "session.parameter_sets_per_job=",
+        {},
+    ),
     ([*GRID, "++circuit.parameter_values.grid={0:[0,1,1e16]}"], "circuit.parameter_values.grid", {}),
     ([*SU2, "circuit.parameter_values.kind=one"], "circuit.parameter_values.values=None: kind=one needs values", {}),
     (["circuit=random", "circuit.max_operands=5"], "circuit.max_operands=5", {}),
@@ -129,30 +182,106 @@ CASES: list[tuple[list[str], str, dict]] = [
     ([*VQE, "task.initial_point.kind=list"], "task.initial_point.values", {}),
     (["observables.terms=[ZZQ]"], "observables.terms='ZZQ'", {}),
     (["observables.terms=[ZZ]"], "acts on 2 qubits but the circuit has 3", {}),
-    (["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.extrapolator=[cubic]"], "mitigation.resilience.zne.extrapolator", {}),
-    (["backend=fake_manila", "mitigation=twirling", "mitigation.twirling.num_randomizations=0"], "mitigation.twirling.num_randomizations", {}),
-    (["backend=fake_manila", "mitigation=dd", "mitigation.dynamical_decoupling.sequence_type=XYZ"], "mitigation.dynamical_decoupling.sequence_type", {}),
+    (
+        ["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.extrapolator=[cubic]"],
+        "mitigation.resilience.zne.extrapolator",
+        {},
+    ),
+    (
+        ["backend=fake_manila", "mitigation=twirling", "mitigation.twirling.num_randomizations=0"],
+        "mitigation.twirling.num_randomizations",
+        {},
+    ),
+    (
+        ["backend=fake_manila", "mitigation=dd", "mitigation.dynamical_decoupling.sequence_type=XYZ"],
+        "mitigation.dynamical_decoupling.sequence_type",
+        {},
+    ),
     (["primitive=sampler", "observables=none", "objective=ev"], "objective='ev': ev needs an estimator run", {}),
     (["session.max_time=0"], "session.max_time=0", {}),
     (["primitive.max_execution_time=-1"], "primitive.max_execution_time=-1", {}),
     # input files
-    (["circuit=qasm", "circuit.path=missing.qasm", "observables=none", "primitive=sampler"], "circuit.path='missing.qasm': cannot read the file", {}),
-    (["circuit=qasm", "circuit.path=empty.qasm", "primitive=sampler"], "circuit.path='empty.qasm': the file is empty", {"empty.qasm": ""}),
-    (["circuit=qasm", "circuit.path=bin.qasm", "primitive=sampler"], "circuit.path='bin.qasm': is not a text file", {"bin.qasm": BINARY}),
-    (["circuit=qasm", "circuit.path=bad.qasm", "primitive=sampler"], "circuit.path='bad.qasm': invalid OpenQASM 2", {"bad.qasm": "OPENQASM 2.0;\nqreg q[2];\nfoo q[0];\n"}),
-    (["circuit=qasm", "circuit.path=folder", "primitive=sampler"], "circuit.path='folder': cannot read the file", {"folder": None}),
-    (["circuit=factory", "circuit.target=nomodule_xyz:build", "primitive=sampler"], "cannot be imported (ModuleNotFoundError", {}),
-    (["circuit=factory", "circuit.target=syntax_err_mod:build", "primitive=sampler"], "cannot be imported (SyntaxError", {"syntax_err_mod.py": "def build(:\n"}),
-    (["circuit=factory", "circuit.target=nofunc_mod:build", "primitive=sampler"], "cannot be imported (AttributeError", {"nofunc_mod.py": "x = 1\n"}),
-    (["circuit=factory", "circuit.target=notcirc_mod:build", "primitive=sampler"], "returned int, not a QuantumCircuit", {"notcirc_mod.py": "def build():\n    return 1\n"}),
-    (["circuit=factory", "circuit.target=raising_mod:build", "primitive=sampler"], "raised ZeroDivisionError", {"raising_mod.py": "def build():\n    return 1 / 0\n"}),
-    (["circuit=factory", "circuit.target=nocolon", "primitive=sampler"], "circuit.target='nocolon': must be 'module:function'", {}),
+    (
+        ["circuit=qasm", "circuit.path=missing.qasm", "observables=none", "primitive=sampler"],
+        "circuit.path='missing.qasm': cannot read the file",
+        {},
+    ),
+    (
+        ["circuit=qasm", "circuit.path=empty.qasm", "primitive=sampler"],
+        "circuit.path='empty.qasm': the file is empty",
+        {"empty.qasm": ""},
+    ),
+    (
+        ["circuit=qasm", "circuit.path=bin.qasm", "primitive=sampler"],
+        "circuit.path='bin.qasm': is not a text file",
+        {"bin.qasm": BINARY},
+    ),
+    (
+        ["circuit=qasm", "circuit.path=bad.qasm", "primitive=sampler"],
+        "circuit.path='bad.qasm': invalid OpenQASM 2",
+        {"bad.qasm": "OPENQASM 2.0;\nqreg q[2];\nfoo q[0];\n"},
+    ),
+    (
+        ["circuit=qasm", "circuit.path=folder", "primitive=sampler"],
+        "circuit.path='folder': cannot read the file",
+        {"folder": None},
+    ),
+    (
+        ["circuit=factory", "circuit.target=nomodule_xyz:build", "primitive=sampler"],
+        "cannot be imported (ModuleNotFoundError",
+        {},
+    ),
+    (
+        ["circuit=factory", "circuit.target=syntax_err_mod:build", "primitive=sampler"],
+        "cannot be imported (SyntaxError",
+        {"syntax_err_mod.py": "def build(:\n"},
+    ),
+    (
+        ["circuit=factory", "circuit.target=nofunc_mod:build", "primitive=sampler"],
+        "cannot be imported (AttributeError",
+        {"nofunc_mod.py": "x = 1\n"},
+    ),
+    (
+        ["circuit=factory", "circuit.target=notcirc_mod:build", "primitive=sampler"],
+        "returned int, not a QuantumCircuit",
+        {"notcirc_mod.py": "def build():\n    return 1\n"},
+    ),
+    (
+        ["circuit=factory", "circuit.target=raising_mod:build", "primitive=sampler"],
+        "raised ZeroDivisionError",
+        {"raising_mod.py": "def build():\n    return 1 / 0\n"},
+    ),
+    (
+        ["circuit=factory", "circuit.target=nocolon", "primitive=sampler"],
+        "circuit.target='nocolon': must be 'module:function'",
+        {},
+    ),
     ([*PEC, "mitigation.resilience.layer_noise_model=missing.json"], "mitigation.resilience.layer_noise_model", {}),
-    ([*PEC, "mitigation.resilience.layer_noise_model=empty.json"], "mitigation.resilience.layer_noise_model", {"empty.json": ""}),
-    ([*PEC, "mitigation.resilience.layer_noise_model=bin.json"], "mitigation.resilience.layer_noise_model", {"bin.json": BINARY}),
-    ([*PEC, "mitigation.resilience.layer_noise_model=bad.json"], "mitigation.resilience.layer_noise_model", {"bad.json": '{"layers": [{"gates": 3}]}'}),
-    ([*VQE, "task.resume_from=old"], "its optimizer_state.json is not an optimiser state", {"old/optimizer_state.json": "garbage"}),
-    ([*VQE, "task.resume_from=empty_run"], "task.resume_from='empty_run': has no optimizer_state.json", {"empty_run": None}),
+    (
+        [*PEC, "mitigation.resilience.layer_noise_model=empty.json"],
+        "mitigation.resilience.layer_noise_model",
+        {"empty.json": ""},
+    ),
+    (
+        [*PEC, "mitigation.resilience.layer_noise_model=bin.json"],
+        "mitigation.resilience.layer_noise_model",
+        {"bin.json": BINARY},
+    ),
+    (
+        [*PEC, "mitigation.resilience.layer_noise_model=bad.json"],
+        "mitigation.resilience.layer_noise_model",
+        {"bad.json": '{"layers": [{"gates": 3}]}'},
+    ),
+    (
+        [*VQE, "task.resume_from=old"],
+        "its optimizer_state.json is not an optimiser state",
+        {"old/optimizer_state.json": "garbage"},
+    ),
+    (
+        [*VQE, "task.resume_from=empty_run"],
+        "task.resume_from='empty_run': has no optimizer_state.json",
+        {"empty_run": None},
+    ),
     ([*VQE, "task.resume_from=0123456789abcdef", "tracking=none"], "is not a run directory, and tracking is off", {}),
     # a run directory that cannot be written (here: below a file)
     (["hydra.run.dir=a_file/out"], "cannot write", {"a_file": "not a folder"}),
@@ -168,8 +297,14 @@ CASES: list[tuple[list[str], str, dict]] = [
 @pytest.fixture(scope="module")
 def outcomes():
     cases = [{"args": args, "files": files} for args, _, files in CASES]
-    proc = subprocess.run([sys.executable, str(REPO / "tests" / "cli_batch.py")], input=json.dumps(cases),
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "cli_batch.py")],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
     lines = proc.stdout.splitlines()
     assert len(lines) == len(CASES), proc.stderr[-3000:]
     return [json.loads(line) for line in lines]

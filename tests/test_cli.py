@@ -40,19 +40,32 @@ def test_default_run_writes_results_and_a_finished_mlflow_run(tmp_path):
     assert {"time_build_s", "time_transpile_s", "time_execute_s", "time_total_s"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "results.json", "circuit.qpy", "circuit.txt", "plot.png", ".hydra"} <= artifacts
-    assert {"config.yaml", "hydra.yaml", "overrides.yaml"} <= {a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, ".hydra")}
+    assert {"config.yaml", "hydra.yaml", "overrides.yaml"} <= {
+        a.path.split("/")[-1] for a in client.list_artifacts(run.info.run_id, ".hydra")
+    }
     environment = results["environment"]
     assert environment["versions"]["scipy"] and environment["python"] and environment["platform"]
-    assert environment["qrt_runner_commit"] == run.data.tags["qrt_runner.commit"] == run.data.tags["mlflow.source.git.commit"]
+    assert (
+        environment["qrt_runner_commit"]
+        == run.data.tags["qrt_runner.commit"]
+        == run.data.tags["mlflow.source.git.commit"]
+    )
     assert len(environment["qrt_runner_commit"]) == 40  # this checkout's own commit
     assert results["transpiled"]["layout"] == [0, 1, 2] and results["device"] is None
 
 
 def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
     proc = run_cli(
-        ["-m", "experiment=ghz_sampler", "circuit.num_qubits=2,3", "backend=aer,fake_manila",
-         "backend.max_parallel_threads=1", "primitive.default_shots=512"],
-        cwd=tmp_path, timeout=300,
+        [
+            "-m",
+            "experiment=ghz_sampler",
+            "circuit.num_qubits=2,3",
+            "backend=aer,fake_manila",
+            "backend.max_parallel_threads=1",
+            "primitive.default_shots=512",
+        ],
+        cwd=tmp_path,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     client, runs = _runs(tmp_path / "mlflow.db")
@@ -62,11 +75,21 @@ def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
     assert parents[0].info.status == "FINISHED"
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     assert {c.data.tags["overrides"] for c in children} == {
-        json.dumps(["experiment=ghz_sampler", f"circuit.num_qubits={n}", f"backend={b}", "backend.max_parallel_threads=1",
-                    "primitive.default_shots=512"])
-        for n in (2, 3) for b in ("aer", "fake_manila")
+        json.dumps(
+            [
+                "experiment=ghz_sampler",
+                f"circuit.num_qubits={n}",
+                f"backend={b}",
+                "backend.max_parallel_threads=1",
+                "primitive.default_shots=512",
+            ]
+        )
+        for n in (2, 3)
+        for b in ("aer", "fake_manila")
     }
-    assert {c.info.run_name for c in children} == {f"circuit.num_qubits={n} backend={b}" for n in (2, 3) for b in ("aer", "fake_manila")}
+    assert {c.info.run_name for c in children} == {
+        f"circuit.num_qubits={n} backend={b}" for n in (2, 3) for b in ("aer", "fake_manila")
+    }
     ideal = [c for c in children if c.data.tags["backend"] == "aer"]
     noisy = [c for c in children if c.data.tags["backend"] == "fake_manila"]
     assert all(c.data.metrics["hellinger_fidelity"] > 0.98 for c in ideal)
@@ -76,10 +99,19 @@ def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
 
 def test_timed_out_session_exits_1_and_leaves_a_failed_run_with_finished_results(tmp_path):
     proc = run_cli(
-        ["circuit=efficient_su2", "circuit.num_qubits=18", "circuit.parameter_values.num_sets=120",
-         "observables=paulis", f"observables.terms=[{'Z' * 18}]", "primitive.default_precision=0",
-         "session.mode=session", "session.max_time=2", "session.parameter_sets_per_job=6",
-         "backend.max_parallel_threads=1", "hydra.run.dir=out"],
+        [
+            "circuit=efficient_su2",
+            "circuit.num_qubits=18",
+            "circuit.parameter_values.num_sets=120",
+            "observables=paulis",
+            f"observables.terms=[{'Z' * 18}]",
+            "primitive.default_precision=0",
+            "session.mode=session",
+            "session.max_time=2",
+            "session.parameter_sets_per_job=6",
+            "backend.max_parallel_threads=1",
+            "hydra.run.dir=out",
+        ],
         cwd=tmp_path,
     )
     assert proc.returncode == 1
@@ -100,7 +132,9 @@ def test_user_experiment_folder_is_found(tmp_path):
         "# @package _global_\ndefaults:\n  - override /circuit: ghz\n  - override /observables: paulis\n"
         "circuit:\n  num_qubits: 2\nobservables:\n  terms: [ZZ, XX]\n"
     )
-    proc = run_cli(["experiment=bell_zz", "tracking=none", "backend.max_parallel_threads=1", "hydra.run.dir=out"], cwd=tmp_path)
+    proc = run_cli(
+        ["experiment=bell_zz", "tracking=none", "backend.max_parallel_threads=1", "hydra.run.dir=out"], cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "out" / "results.json").read_text())["evs"] == [1.0, 1.0]
 
@@ -108,33 +142,80 @@ def test_user_experiment_folder_is_found(tmp_path):
 def test_non_editable_install_runs_from_any_directory(tmp_path):
     target = tmp_path / "site"
     source = tmp_path / "src"  # a clean copy: no stale build/ folder can hide a packaging gap
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
-        ".venv", "build", "*.egg-info", ".git", "outputs", "multirun", "mlruns", "mlartifacts", "mlflow.db", "__pycache__"))
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            "build",
+            "*.egg-info",
+            ".git",
+            "outputs",
+            "multirun",
+            "mlruns",
+            "mlartifacts",
+            "mlflow.db",
+            "__pycache__",
+        ),
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
-        check=True, capture_output=True, timeout=300,
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
-    installed = {p.relative_to(target / "qrt_runner").as_posix() for p in (target / "qrt_runner").rglob("*") if p.suffix in (".py", ".yaml")}
+    installed = {
+        p.relative_to(target / "qrt_runner").as_posix()
+        for p in (target / "qrt_runner").rglob("*")
+        if p.suffix in (".py", ".yaml")
+    }
     shipped = {p.relative_to(REPO / "qrt_runner").as_posix() for p in (REPO / "qrt_runner").rglob("*.py")}
-    shipped |= {"conf/" + p.relative_to(REPO / "conf").as_posix() for p in (REPO / "conf").rglob("*") if p.suffix in (".py", ".yaml")}
+    shipped |= {
+        "conf/" + p.relative_to(REPO / "conf").as_posix()
+        for p in (REPO / "conf").rglob("*")
+        if p.suffix in (".py", ".yaml")
+    }
     shipped |= {"experiments/" + p.name for p in (REPO / "experiments").iterdir() if p.suffix in (".py", ".yaml")}
     assert shipped <= installed, sorted(shipped - installed)  # every module, config and experiment is in the wheel
     assert (target / "qrt_runner" / "experiments" / "ghz_sampler.yaml").is_file()
-    assert set(json.loads((target / "qrt_runner" / "_build_info.json").read_text())) == {"commit", "dirty"}  # baked at build
+    assert set(json.loads((target / "qrt_runner" / "_build_info.json").read_text())) == {
+        "commit",
+        "dirty",
+    }  # baked at build
     work = tmp_path / "elsewhere"
     work.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-c", "from qrt_runner.cli import main; main()", "experiment=ghz_sampler", "tracking=none",
-         "backend.max_parallel_threads=1", "hydra.run.dir=out"],
-        cwd=work, capture_output=True, text=True, timeout=180, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        [
+            sys.executable,
+            "-c",
+            "from qrt_runner.cli import main; main()",
+            "experiment=ghz_sampler",
+            "tracking=none",
+            "backend.max_parallel_threads=1",
+            "hydra.run.dir=out",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
     assert set(json.loads((work / "out" / "results.json").read_text())["counts"][0]) == {"0000", "1111"}
 
 
 def test_a_fake_device_run_records_its_snapshot_and_which_qubit_each_bit_measured(tmp_path):
-    proc = run_cli(["experiment=ghz_sampler", "backend=fake_manila", "primitive.default_shots=64", "backend.max_parallel_threads=1",
-                    "tracking=none", "hydra.run.dir=out"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "experiment=ghz_sampler",
+            "backend=fake_manila",
+            "primitive.default_shots=64",
+            "backend.max_parallel_threads=1",
+            "tracking=none",
+            "hydra.run.dir=out",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     device = results["device"]
@@ -142,4 +223,8 @@ def test_a_fake_device_run_records_its_snapshot_and_which_qubit_each_bit_measure
     assert len(device["properties_sha256"]) == 64
     transpiled = results["transpiled"]
     assert sorted(transpiled["clbit_to_qubit"]) == ["0", "1", "2", "3"]
-    assert sorted(transpiled["clbit_to_qubit"].values()) == sorted(transpiled["layout"]) == sorted(transpiled["physical_qubits"])
+    assert (
+        sorted(transpiled["clbit_to_qubit"].values())
+        == sorted(transpiled["layout"])
+        == sorted(transpiled["physical_qubits"])
+    )

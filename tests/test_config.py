@@ -41,8 +41,19 @@ def test_every_observable_group_composes(observables, width):
 
 @pytest.mark.parametrize(
     "group_option",
-    ["backend=aer", "backend=fake_manila", "backend=ibm", "session.mode=session", "session.mode=batch", "task=vqe",
-     "tracking=none", "tracking=mlflow", "mitigation=none", "transpile.optimization_level=0", "primitive=sampler"],
+    [
+        "backend=aer",
+        "backend=fake_manila",
+        "backend=ibm",
+        "session.mode=session",
+        "session.mode=batch",
+        "task=vqe",
+        "tracking=none",
+        "tracking=mlflow",
+        "mitigation=none",
+        "transpile.optimization_level=0",
+        "primitive=sampler",
+    ],
 )
 def test_other_groups_compose(group_option):
     spec = spec_for([group_option])
@@ -65,14 +76,22 @@ def test_root_seed_reaches_every_seed():
 
 def test_parameter_values_kinds():
     base = ["circuit=real_amplitudes", "circuit.num_qubits=2", "circuit.reps=1", "observables=h2"]
-    one = build_workload(spec_for(base + ["circuit.parameter_values.kind=one", "circuit.parameter_values.values=[0.1,0.2,0.3,0.4]"]))
+    one = build_workload(
+        spec_for(base + ["circuit.parameter_values.kind=one", "circuit.parameter_values.values=[0.1,0.2,0.3,0.4]"])
+    )
     assert one.parameter_values.shape == (4,)
-    many = build_workload(spec_for(base + ["circuit.parameter_values.kind=list", "circuit.parameter_values.values=[[0,0,0,0],[1,1,1,1]]"]))
+    many = build_workload(
+        spec_for(base + ["circuit.parameter_values.kind=list", "circuit.parameter_values.values=[[0,0,0,0],[1,1,1,1]]"])
+    )
     assert many.parameter_values.shape == (2, 4)
-    grid = build_workload(spec_for(base + ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,3],1:[0,2,5]}"]))
+    grid = build_workload(
+        spec_for(base + ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,3],1:[0,2,5]}"])
+    )
     assert grid.parameter_values.shape == (3, 5, 4)
     assert grid.parameter_values[2, 4].tolist() == [1.0, 2.0, 0.0, 0.0]
-    point = build_workload(spec_for(base + ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:0.5,3:[0,2,5]}"]))
+    point = build_workload(
+        spec_for(base + ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:0.5,3:[0,2,5]}"])
+    )
     assert point.parameter_values.shape == (1, 5, 4)  # a single value is a one-point axis
     assert point.parameter_values[0, 4].tolist() == [0.5, 0.0, 0.0, 2.0]
     rand = build_workload(spec_for(base + ["circuit.parameter_values.num_sets=7"]))
@@ -81,12 +100,16 @@ def test_parameter_values_kinds():
 
 def test_qasm2_and_qasm3_files(tmp_path):
     q2 = tmp_path / "c2.qasm"
-    q2.write_text('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n')
+    q2.write_text(
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
+    )
     q3 = tmp_path / "c3.qasm"
     q3.write_text('OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[3] q;\nh q[0];\ncx q[0], q[1];\ncx q[1], q[2];\n')
     w2 = build_workload(spec_for(["primitive=sampler", "circuit=qasm", f"circuit.path={q2}"]))
     assert w2.circuit.num_qubits == 2 and w2.circuit.count_ops()["measure"] == 2
-    w3 = build_workload(spec_for(["circuit=qasm", f"circuit.path={q3}", "observables=paulis", "observables.terms=[ZZI]"]))
+    w3 = build_workload(
+        spec_for(["circuit=qasm", f"circuit.path={q3}", "observables=paulis", "observables.terms=[ZZI]"])
+    )
     assert w3.circuit.num_qubits == 3
 
 
@@ -96,7 +119,9 @@ def test_factory_circuit(tmp_path, monkeypatch):
         "def bell(n=2):\n    qc = QuantumCircuit(n)\n    qc.h(0)\n    qc.cx(0, 1)\n    return qc\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    w = build_workload(spec_for(["circuit=factory", "circuit.target=my_factory:bell", "observables=paulis", "observables.terms=[ZZ]"]))
+    w = build_workload(
+        spec_for(["circuit=factory", "circuit.target=my_factory:bell", "observables=paulis", "observables.terms=[ZZ]"])
+    )
     assert w.circuit.num_qubits == 2
 
 
@@ -106,8 +131,17 @@ BAD_SPECS = [
     (["observables=none"], "observables='none': the estimator needs observables"),
     (["observables=paulis", "observables.terms=[ZZ]"], "observables='ZZ': acts on 2 qubits but the circuit has 3"),
     (["observables=paulis", "observables.terms=[ZZQ]"], "observables.terms='ZZQ': cannot parse the term 'ZZQ'"),
-    (["circuit=real_amplitudes", "circuit.num_qubits=2", "circuit.reps=1", "observables=h2", "circuit.parameter_values.kind=one",
-      "circuit.parameter_values.values=[0.1,0.2]"], "the circuit has 4 parameters (θ[0], θ[1], θ[2], θ[3]), got 2 values"),
+    (
+        [
+            "circuit=real_amplitudes",
+            "circuit.num_qubits=2",
+            "circuit.reps=1",
+            "observables=h2",
+            "circuit.parameter_values.kind=one",
+            "circuit.parameter_values.values=[0.1,0.2]",
+        ],
+        "the circuit has 4 parameters (θ[0], θ[1], θ[2], θ[3]), got 2 values",
+    ),
     (["circuit=qasm", "circuit.path=/nonexistent/c.qasm"], "circuit.path='/nonexistent/c.qasm': cannot read the file"),
     (["primitive=sampler", "primitive.default_shots=-5"], "primitive.default_shots=-5: must be at least 1"),
     (["primitive.default_precision=-0.1"], "primitive.default_precision=-0.1: must be >= 0"),
@@ -116,21 +150,51 @@ BAD_SPECS = [
     (["session.max_time=0"], "session.max_time=0.0: must be > 0 seconds"),
     (["transpile.optimization_level=4"], "transpile.optimization_level=4: must be 0, 1, 2 or 3"),
     (["backend.method=tensor"], "backend.method='tensor': unknown value"),
-    (["backend=fake_manila", "primitive.default_precision=0"], "exact expectation values are only computed on backend=aer"),
+    (
+        ["backend=fake_manila", "primitive.default_precision=0"],
+        "exact expectation values are only computed on backend=aer",
+    ),
     (["mitigation.resilience_level=5"], "mitigation.resilience_level=5: must be 0, 1 or 2"),
     (["circuit=random", "circuit.depth=0"], "circuit.depth=0: must be at least 1"),
     (["circuit.parameter_values.kind=sobol"], "circuit.parameter_values.kind='sobol': unknown value"),
     (["circuit=factory", "circuit.target=nomodule"], "circuit.target='nomodule': must be 'module:function'"),
-    (["circuit=factory", "circuit.target=no_such_module_xyz:f"], "circuit.target='no_such_module_xyz:f': cannot be imported"),
-    (["circuit=qaoa", "circuit.edges=[[0,9,1.0]]", "primitive=sampler"], "circuit.edges=[0, 9, 1.0]: each edge must be"),
+    (
+        ["circuit=factory", "circuit.target=no_such_module_xyz:f"],
+        "circuit.target='no_such_module_xyz:f': cannot be imported",
+    ),
+    (
+        ["circuit=qaoa", "circuit.edges=[[0,9,1.0]]", "primitive=sampler"],
+        "circuit.edges=[0, 9, 1.0]: each edge must be",
+    ),
     (["circuit=qft", "circuit.initial_state=012"], "circuit.initial_state='012': must be a bitstring of length 4"),
     (["circuit=qaoa", "circuit.edges=[1,2]", "primitive=sampler"], "circuit.edges=1: each edge must be [a, b, weight]"),
-    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=one", "circuit.parameter_values.values=[a,b]"],
-     "must be one list of numbers"),
-    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=list", "circuit.parameter_values.values=[[1,2],[3]]"],
-     "must be a list of equally long lists of numbers"),
-    (["circuit=real_amplitudes", "observables=ising", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,5]}"],
-     "circuit.parameter_values.grid.0=[0, 5]: must be [start, stop, num] with num >= 1, or one value"),
+    (
+        [
+            "circuit=real_amplitudes",
+            "observables=ising",
+            "circuit.parameter_values.kind=one",
+            "circuit.parameter_values.values=[a,b]",
+        ],
+        "must be one list of numbers",
+    ),
+    (
+        [
+            "circuit=real_amplitudes",
+            "observables=ising",
+            "circuit.parameter_values.kind=list",
+            "circuit.parameter_values.values=[[1,2],[3]]",
+        ],
+        "must be a list of equally long lists of numbers",
+    ),
+    (
+        [
+            "circuit=real_amplitudes",
+            "observables=ising",
+            "circuit.parameter_values.kind=grid",
+            "++circuit.parameter_values.grid={0:[0,5]}",
+        ],
+        "circuit.parameter_values.grid.0=[0, 5]: must be [start, stop, num] with num >= 1, or one value",
+    ),
     (["seed=-1"], "seed=-1: must be >= 0"),
 ]
 
@@ -172,9 +236,18 @@ def test_hydra_refuses_unknown_keys_types_and_options(overrides):
         (["backend=fake_manilla"], "backend=fake_manilla: no such option; did you mean fake_manila"),
         (["observables.terms=[[Z,Z,Z]]"], "each entry must be a Pauli string or sum"),
         (["backend=fake_manila", "circuit.num_qubits=7", "observables=ising"], "fake_manila has only 5 qubits"),
-        (["circuit.num_qubits=40", "backend.method=statevector", "observables=ising"], "a 40-qubit statevector needs 16,384 GiB"),
-        (["experiment=ising_estimator", "backend.method=stabilizer"], "backend.method='stabilizer': cannot simulate non-Clifford gates"),
-        (["experiment=vqe_h2", "task.initial_point.kind=list", "task.initial_point.values=[1,2]"], "the circuit has 6 parameters"),
+        (
+            ["circuit.num_qubits=40", "backend.method=statevector", "observables=ising"],
+            "a 40-qubit statevector needs 16,384 GiB",
+        ),
+        (
+            ["experiment=ising_estimator", "backend.method=stabilizer"],
+            "backend.method='stabilizer': cannot simulate non-Clifford gates",
+        ),
+        (
+            ["experiment=vqe_h2", "task.initial_point.kind=list", "task.initial_point.values=[1,2]"],
+            "the circuit has 6 parameters",
+        ),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line_and_no_run_dir(tmp_path, args, fragment):

@@ -21,15 +21,36 @@ from conftest import QRT_RUN, free_port, run_cli, start_mlflow_server, stop_mlfl
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
-LONG_JOBS = ["circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=4", "circuit.parameter_values.num_sets=60",
-             "session.parameter_sets_per_job=3", "observables=paulis", f"observables.terms=[{'Z' * 18}]",
-             "primitive.default_precision=0", "backend.max_parallel_threads=1", "session.mode=batch", "hydra.run.dir=out"]
-LONG_VQE = ["experiment=vqe_ising", "task.optimizer.maxiter=2000", "backend.max_parallel_threads=1", "hydra.run.dir=out"]
+LONG_JOBS = [
+    "circuit=efficient_su2",
+    "circuit.num_qubits=18",
+    "circuit.reps=4",
+    "circuit.parameter_values.num_sets=60",
+    "session.parameter_sets_per_job=3",
+    "observables=paulis",
+    f"observables.terms=[{'Z' * 18}]",
+    "primitive.default_precision=0",
+    "backend.max_parallel_threads=1",
+    "session.mode=batch",
+    "hydra.run.dir=out",
+]
+LONG_VQE = [
+    "experiment=vqe_ising",
+    "task.optimizer.maxiter=2000",
+    "backend.max_parallel_threads=1",
+    "hydra.run.dir=out",
+]
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([str(QRT_RUN), *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.Popen(
+        [str(QRT_RUN), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _wait_for(predicate, timeout: float = 120) -> None:
@@ -106,7 +127,9 @@ def _gone(pid: int) -> bool:
 def test_the_simulator_process_dies_within_a_second_of_a_sigkill(tmp_path):
     proc = _start(LONG_JOBS, tmp_path)
     _wait_for(lambda: (tmp_path / "out" / "tracking.jsonl").exists())
-    (simulator,) = [child for child in _children(proc.pid) if "simulation.worker" in Path(f"/proc/{child}/cmdline").read_text()]
+    (simulator,) = [
+        child for child in _children(proc.pid) if "simulation.worker" in Path(f"/proc/{child}/cmdline").read_text()
+    ]
     proc.kill()
     proc.wait()
     killed = time.time()
@@ -117,24 +140,39 @@ def test_the_simulator_process_dies_within_a_second_of_a_sigkill(tmp_path):
 def test_an_unreachable_store_costs_seconds_and_sync_uploads_the_run_later(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
     started = time.time()
-    proc = run_cli(["experiment=vqe_h2", "task.optimizer.name=spsa", "task.optimizer.maxiter=10", "backend.max_parallel_threads=1", f"tracking.uri={dead}",
-                    "hydra.run.dir=out"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "experiment=vqe_h2",
+            "task.optimizer.name=spsa",
+            "task.optimizer.maxiter=10",
+            "backend.max_parallel_threads=1",
+            f"tracking.uri={dead}",
+            "hydra.run.dir=out",
+        ],
+        cwd=tmp_path,
+    )
     assert time.time() - started < 60
     assert proc.returncode == 3, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not tracked" in lines[0] and "qrt-run sync" in lines[0] and "Traceback" not in proc.stderr
+    assert (
+        len(lines) == 1 and "not tracked" in lines[0] and "qrt-run sync" in lines[0] and "Traceback" not in proc.stderr
+    )
     assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "FINISHED"
     server_dir = tmp_path / "server"
     server_dir.mkdir()
     uri, server = start_mlflow_server(server_dir)
     try:
-        sync = subprocess.run([str(QRT_RUN), "sync", "out", "--uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        sync = subprocess.run(
+            [str(QRT_RUN), "sync", "out", "--uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
         assert sync.returncode == 0, sync.stderr
         client = MlflowClient(tracking_uri=uri)
         (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
         assert run.info.status == "FINISHED" and run.data.params["task.optimizer.maxiter"] == "10"
         assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "energy")) == list(range(1, 11))
-        assert {"results.json", "config.yaml", "optimizer_state.json"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"results.json", "config.yaml", "optimizer_state.json"} <= {
+            a.path for a in client.list_artifacts(run.info.run_id)
+        }
     finally:
         stop_mlflow_server(server)
 
@@ -144,8 +182,18 @@ def test_a_server_killed_mid_run_leaves_a_finished_local_run_that_sync_completes
     server_dir.mkdir()
     port = free_port()
     uri, server = start_mlflow_server(server_dir, port)
-    proc = _start(["experiment=vqe_h2", "task.optimizer.name=spsa", "task.optimizer.maxiter=300", "primitive.default_precision=0.05",
-                   "backend.max_parallel_threads=1", f"tracking.uri={uri}", "hydra.run.dir=out"], tmp_path)
+    proc = _start(
+        [
+            "experiment=vqe_h2",
+            "task.optimizer.name=spsa",
+            "task.optimizer.maxiter=300",
+            "primitive.default_precision=0.05",
+            "backend.max_parallel_threads=1",
+            f"tracking.uri={uri}",
+            "hydra.run.dir=out",
+        ],
+        tmp_path,
+    )
     _wait_for(lambda: _done_jobs(tmp_path / "out") >= 5)
     stop_mlflow_server(server)
     killed = time.time()
@@ -178,17 +226,32 @@ def test_resume_by_run_id_after_a_kill(tmp_path):
     reached = json.loads(state.read_text())["iteration"]
     client, run = _only_run(tmp_path / "mlflow.db")
     assert run.info.status == "RUNNING"  # a SIGKILL closes nothing
-    resumed = run_cli(["experiment=vqe_ising", f"task.optimizer.maxiter={reached + 2}", "backend.max_parallel_threads=1",
-                       f"task.resume_from={run.info.run_id}", "hydra.run.dir=again"], cwd=tmp_path)
+    resumed = run_cli(
+        [
+            "experiment=vqe_ising",
+            f"task.optimizer.maxiter={reached + 2}",
+            "backend.max_parallel_threads=1",
+            f"task.resume_from={run.info.run_id}",
+            "hydra.run.dir=again",
+        ],
+        cwd=tmp_path,
+    )
     assert resumed.returncode == 0, resumed.stderr
     history = json.loads((tmp_path / "again" / "results.json").read_text())["optimization"]["history"]
     assert [h["iteration"] for h in history] == [reached + 1, reached + 2]
 
 
-@pytest.mark.parametrize("args", [
-    ["experiment=ising_estimator", "circuit.parameter_values.num_sets=1000000"],
-    ["experiment=ising_estimator", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,1e16]}"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["experiment=ising_estimator", "circuit.parameter_values.num_sets=1000000"],
+        [
+            "experiment=ising_estimator",
+            "circuit.parameter_values.kind=grid",
+            "++circuit.parameter_values.grid={0:[0,1,1e16]}",
+        ],
+    ],
+)
 def test_work_too_big_for_this_machine_is_refused_before_anything_runs(tmp_path, args):
     started = time.time()
     proc = run_cli([*args, "tracking=none"], cwd=tmp_path)
@@ -199,10 +262,14 @@ def test_work_too_big_for_this_machine_is_refused_before_anything_runs(tmp_path,
 
 def test_a_corrupt_store_costs_one_line_and_keeps_the_run(tmp_path):
     (tmp_path / "mlflow.db").write_text("this is not a database")
-    proc = run_cli(["experiment=ghz_sampler", "primitive.default_shots=64", "backend.max_parallel_threads=1", "hydra.run.dir=out"],
-                   cwd=tmp_path)
+    proc = run_cli(
+        ["experiment=ghz_sampler", "primitive.default_shots=64", "backend.max_parallel_threads=1", "hydra.run.dir=out"],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 3, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not tracked" in lines[0] and "DatabaseError" in lines[0] and "Traceback" not in proc.stderr
+    assert (
+        len(lines) == 1 and "not tracked" in lines[0] and "DatabaseError" in lines[0] and "Traceback" not in proc.stderr
+    )
     assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "FINISHED"
     assert (tmp_path / "out" / "tracking.jsonl").is_file()

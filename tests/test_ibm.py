@@ -20,7 +20,12 @@ from qrt_runner.runner import run_experiment
 def test_resolved_config_maps_onto_ibm_options_models():
     est = spec_for(["backend=ibm", "primitive.default_precision=0.02", "primitive.max_execution_time=300"])
     options = ibm.runtime_options(est)
-    assert options == {"default_shots": None, "max_execution_time": 300, "default_precision": 0.02, "resilience_level": 0}
+    assert options == {
+        "default_shots": None,
+        "max_execution_time": 300,
+        "default_precision": 0.02,
+        "resilience_level": 0,
+    }
     EstimatorOptions(**options)  # IBM's own model accepts every field
     samp = spec_for(["backend=ibm", "experiment=ghz_sampler", "primitive.default_shots=1000"])
     assert ibm.runtime_options(samp) == {"default_shots": 1000, "max_execution_time": 10800}
@@ -87,8 +92,18 @@ def _store_run(db):
 def test_a_vqe_in_an_ibm_session_is_rehearsed_offline_from_the_cli(tmp_path):
     from conftest import run_cli
 
-    proc = run_cli(["experiment=vqe_h2", *REHEARSAL, "task.optimizer.name=spsa", "task.optimizer.maxiter=3",
-                    "primitive.default_precision=0.1", "session.mode=session", "hydra.run.dir=out"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "experiment=vqe_h2",
+            *REHEARSAL,
+            "task.optimizer.name=spsa",
+            "task.optimizer.maxiter=3",
+            "primitive.default_precision=0.1",
+            "session.mode=session",
+            "hydra.run.dir=out",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ignores every mitigation option" in proc.stdout and "Warning" not in proc.stderr
     import json
@@ -106,12 +121,17 @@ def test_a_vqe_in_an_ibm_session_is_rehearsed_offline_from_the_cli(tmp_path):
 def test_a_scan_is_rehearsed_offline_from_the_cli(tmp_path):
     from conftest import run_cli
 
-    proc = run_cli(["experiment=h2_estimator", *REHEARSAL, "primitive.default_precision=0.1", "hydra.run.dir=out"], cwd=tmp_path)
+    proc = run_cli(
+        ["experiment=h2_estimator", *REHEARSAL, "primitive.default_precision=0.1", "hydra.run.dir=out"], cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     client, run = _store_run(tmp_path / "mlflow.db")
     assert run.info.status == "FINISHED" and len(client.get_metric_history(run.info.run_id, "ev/0")) == 21
 
 
 def test_the_local_channel_needs_a_fake_device():
-    with pytest.raises(Exception, match="backend.device='ibm_torino': backend.channel=local rehearses the hardware path on a fake device"):
+    with pytest.raises(
+        Exception,
+        match="backend.device='ibm_torino': backend.channel=local rehearses the hardware path on a fake device",
+    ):
         spec_for(["backend=ibm", "backend.channel=local", "backend.device=ibm_torino"])

@@ -29,7 +29,12 @@ def _config(**changes) -> MitigationConfig:
 )
 def test_resilience_level_defaults_fill_only_unset_fields(level, gates, measure, trex, zne):
     eff = finalize(_config(resilience_level=level))
-    assert (eff.enable_gates, eff.enable_measure, eff.measure_mitigation, eff.zne_mitigation) == (gates, measure, trex, zne)
+    assert (eff.enable_gates, eff.enable_measure, eff.measure_mitigation, eff.zne_mitigation) == (
+        gates,
+        measure,
+        trex,
+        zne,
+    )
     assert eff.zne_noise_factors == (1.0, 3.0, 5.0) and eff.zne_extrapolator == ("exponential", "linear")
 
 
@@ -50,25 +55,41 @@ def test_explicit_fields_override_the_level_and_dependencies_are_forced():
     [
         ({"resilience.pec_mitigation": "true", "resilience.zne_mitigation": "true"}, "PEC cannot be combined with ZNE"),
         ({"resilience_level": 3}, "mitigation.resilience_level=3: must be 0, 1 or 2"),
-        ({"resilience.zne.amplifier": "pea", "resilience.zne_mitigation": "true"},
-         "PEA needs a layer noise model, and backend=aer is noiseless"),
+        (
+            {"resilience.zne.amplifier": "pea", "resilience.zne_mitigation": "true"},
+            "PEA needs a layer noise model, and backend=aer is noiseless",
+        ),
         ({"resilience.pec_mitigation": "true"}, "PEC needs a layer noise model, and backend=aer is noiseless"),
-        ({"twirling.strategy": "some"}, "mitigation.twirling.strategy='some': unknown strategy; choose one of active, active-accum"),
+        (
+            {"twirling.strategy": "some"},
+            "mitigation.twirling.strategy='some': unknown strategy; choose one of active, active-accum",
+        ),
         ({"resilience.pec.noise_gain": -1}, "mitigation.resilience.pec.noise_gain=-1: must be a number >= 0 or auto"),
-        ({"resilience.pec.noise_gain": "lots"}, "mitigation.resilience.pec.noise_gain='lots': must be a number >= 0 or auto"),
-        ({"resilience.layer_noise_model": "/nonexistent/model.json"},
-         "mitigation.resilience.layer_noise_model='/nonexistent/model.json': no such file"),
+        (
+            {"resilience.pec.noise_gain": "lots"},
+            "mitigation.resilience.pec.noise_gain='lots': must be a number >= 0 or auto",
+        ),
+        (
+            {"resilience.layer_noise_model": "/nonexistent/model.json"},
+            "mitigation.resilience.layer_noise_model='/nonexistent/model.json': no such file",
+        ),
         ({"resilience.zne.amplifier": "magic"}, "mitigation.resilience.zne.amplifier='magic': unknown amplifier"),
-        ({"resilience.zne.noise_factors": "[1,3]", "resilience.zne.extrapolator": "[polynomial_degree_2]"},
-         "needs more than 3 noise factors, got 2"),
+        (
+            {"resilience.zne.noise_factors": "[1,3]", "resilience.zne.extrapolator": "[polynomial_degree_2]"},
+            "needs more than 3 noise factors, got 2",
+        ),
         ({"resilience.zne.noise_factors": "[0.5,3]"}, "needs at least two factors, each >= 1"),
         ({"twirling.num_randomizations": 0}, "mitigation.twirling.num_randomizations=0: must be at least 1"),
-        ({"dynamical_decoupling.enable": "true", "dynamical_decoupling.scheduling_method": "asa"},
-         "mitigation.dynamical_decoupling.scheduling_method='asa': unknown value"),
+        (
+            {"dynamical_decoupling.enable": "true", "dynamical_decoupling.scheduling_method": "asa"},
+            "mitigation.dynamical_decoupling.scheduling_method='asa': unknown value",
+        ),
     ],
 )
 def test_refused_combinations(changes, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")
+    ):
         finalize(_config(**changes))
 
 
@@ -238,11 +259,21 @@ def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
 def test_level_2_beats_raw_on_a_noisy_ising_energy():
     from qrt_runner.runner import build_workload, run_experiment
 
-    base = ["experiment=ising_estimator", "circuit.parameter_values.num_sets=4", "circuit.reps=3",
-            "primitive.default_precision=0.01", "backend=fake_manila", *FAST]
+    base = [
+        "experiment=ising_estimator",
+        "circuit.parameter_values.num_sets=4",
+        "circuit.reps=3",
+        "primitive.default_precision=0.01",
+        "backend=fake_manila",
+        *FAST,
+    ]
     workload = build_workload(spec_for(base))
-    exact = np.array([Statevector(workload.circuit.assign_parameters(v)).expectation_value(workload.observables[0][1]).real
-                      for v in workload.parameter_values])
+    exact = np.array(
+        [
+            Statevector(workload.circuit.assign_parameters(v)).expectation_value(workload.observables[0][1]).real
+            for v in workload.parameter_values
+        ]
+    )
     raw = run_experiment(spec_for(base + ["mitigation=none"])).estimator
     level2 = run_experiment(spec_for(base + ["mitigation.resilience_level=2"])).estimator
     raw_error = np.abs(raw.evs[:, 0] - exact).mean()
@@ -329,9 +360,13 @@ def test_measurement_twirl_continued_from_one_density_matrix_per_parameter_set_a
     circuit.cx(0, 1)
     observables = [SparsePauliOp("ZZ"), SparsePauliOp("XX"), SparsePauliOp("ZI")]
     values = np.array([[0.3], [1.2], [2.5]])
-    exact = np.array([[Statevector(circuit.assign_parameters(v)).expectation_value(o).real for o in observables] for v in values])
+    exact = np.array(
+        [[Statevector(circuit.assign_parameters(v)).expectation_value(o).real for o in observables] for v in values]
+    )
     backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=2)
-    options = EstimatorOptions(default_precision=1 / 64, mitigation=finalize(spec_for([f"mitigation={preset}"]).mitigation))
+    options = EstimatorOptions(
+        default_precision=1 / 64, mitigation=finalize(spec_for([f"mitigation={preset}"]).mitigation)
+    )
     result = Estimator(backend, options=options).run([(circuit, observables, values[:, None, :])]).result()[0]
     assert result.data.evs.shape == (3, 3)
     assert np.all(np.abs(result.data.evs - exact) < 4 * result.data.stds)

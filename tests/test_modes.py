@@ -36,9 +36,12 @@ def test_job_over_max_execution_time_is_stopped_within_a_second(backend):
     assert 1.0 <= history["CANCELLED"] - history["RUNNING"] < 2.0
     # the simulator process was replaced: the next job runs normally
     small = efficient_su2(2, reps=1)
-    value = Estimator(backend, options=EstimatorOptions(default_precision=0)).run(
-        [(small, ["ZZ"], np.zeros(small.num_parameters))]
-    ).result()[0].data.evs
+    value = (
+        Estimator(backend, options=EstimatorOptions(default_precision=0))
+        .run([(small, ["ZZ"], np.zeros(small.num_parameters))])
+        .result()[0]
+        .data.evs
+    )
     assert value == pytest.approx(1.0)
 
 
@@ -53,11 +56,21 @@ def test_closed_session_refuses_new_jobs(backend):
 
 
 def test_session_expiry_fails_the_run_and_keeps_finished_jobs():
-    spec = spec_for([
-        "circuit=efficient_su2", "circuit.num_qubits=18", "circuit.reps=2", "circuit.parameter_values.num_sets=120",
-        "observables=paulis", f"observables.terms=[{'Z' * 18}]", "primitive.default_precision=0",
-        "session.mode=session", "session.max_time=2.5", "session.parameter_sets_per_job=6", *FAST,
-    ])
+    spec = spec_for(
+        [
+            "circuit=efficient_su2",
+            "circuit.num_qubits=18",
+            "circuit.reps=2",
+            "circuit.parameter_values.num_sets=120",
+            "observables=paulis",
+            f"observables.terms=[{'Z' * 18}]",
+            "primitive.default_precision=0",
+            "session.mode=session",
+            "session.max_time=2.5",
+            "session.parameter_sets_per_job=6",
+            *FAST,
+        ]
+    )
     start = time.time()
     result = run_experiment(spec)
     assert result.status == "FAILED" and result.error_type == "RuntimeJobMaxTimeoutError"
@@ -69,7 +82,10 @@ def test_session_expiry_fails_the_run_and_keeps_finished_jobs():
     assert np.all(np.isfinite(evs[:done_sets])) and np.all(np.isnan(evs[done_sets:]))
     assert result.session_id.startswith("session-")
     running = [t for job in result.jobs for s, t in job.status_history if s == "RUNNING"]
-    assert time.time() - start < result.timings["time_build_s"] + result.timings["time_transpile_s"] + (running[0] - start) + 2.5 + 2.0
+    assert (
+        time.time() - start
+        < result.timings["time_build_s"] + result.timings["time_transpile_s"] + (running[0] - start) + 2.5 + 2.0
+    )
     assert sum(job.usage_s for job in result.jobs) < 2.5 + 1.0
 
 
@@ -84,11 +100,20 @@ def test_batch_mode_records_ids_and_status_history():
 
 
 def test_in_job_mode_a_timed_out_job_does_not_drop_the_independent_jobs_after_it():
-    spec = spec_for([
-        "circuit=efficient_su2", "circuit.num_qubits=20", "circuit.reps=2", "circuit.parameter_values.num_sets=24",
-        "observables=paulis", f"observables.terms=[{'Z' * 20}]", "primitive.default_precision=0",
-        "primitive.max_execution_time=0.5", "session.parameter_sets_per_job=12", *FAST,
-    ])
+    spec = spec_for(
+        [
+            "circuit=efficient_su2",
+            "circuit.num_qubits=20",
+            "circuit.reps=2",
+            "circuit.parameter_values.num_sets=24",
+            "observables=paulis",
+            f"observables.terms=[{'Z' * 20}]",
+            "primitive.default_precision=0",
+            "primitive.max_execution_time=0.5",
+            "session.parameter_sets_per_job=12",
+            *FAST,
+        ]
+    )
     spec_small = spec_for(["experiment=ising_estimator", "session.parameter_sets_per_job=4", *FAST])
     result = run_experiment(spec)
     assert result.status == "FAILED" and [job.status for job in result.jobs] == ["CANCELLED", "CANCELLED"]
@@ -136,10 +161,14 @@ def test_a_jobs_limit_is_the_smallest_of_its_bounds(backend):
     circuit = QuantumCircuit(1)
     circuit.h(0)
     with ExecutionMode("session", backend.executor, max_time=30, system_limit=50) as session:
-        job = Estimator(backend, session, options=EstimatorOptions(default_precision=0, max_execution_time=100)).run([(circuit, "Z")])
+        job = Estimator(backend, session, options=EstimatorOptions(default_precision=0, max_execution_time=100)).run(
+            [(circuit, "Z")]
+        )
         job.result()
     assert job.limit_reason == "session max_time" and 29 < job.limit_s <= 30
     mode = ExecutionMode("job", backend.executor, system_limit=5)
-    job = Estimator(backend, mode, options=EstimatorOptions(default_precision=0, max_execution_time=100)).run([(circuit, "Z")])
+    job = Estimator(backend, mode, options=EstimatorOptions(default_precision=0, max_execution_time=100)).run(
+        [(circuit, "Z")]
+    )
     job.result()
     assert (job.limit_reason, job.limit_s) == ("system", 5)

@@ -57,7 +57,10 @@ def test_device_gate_model_reproduces_the_twirled_gate_error_exactly():
 
     model = gate_model("fake_manila", "cx", 1, 2)
     assert len(model.labels) == 15 and all(rate > 0 for rate in model.rates)
-    errors = {(n, tuple(q)): e for n, q, e in basic_device_gate_errors(target=sub_target(fake_backend("fake_manila").target, (1, 2)))}
+    errors = {
+        (n, tuple(q)): e
+        for n, q, e in basic_device_gate_errors(target=sub_target(fake_backend("fake_manila").target, (1, 2)))
+    }
     for label, fidelity in pauli_fidelities(errors[("cx", (0, 1))]).items():
         predicted = np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if _anticommutes(label, g)))
         assert predicted == pytest.approx(fidelity, abs=1e-9)
@@ -88,7 +91,13 @@ def test_layer_channels_cancel_or_amplify_the_model(sign, scale):
     plan = LayerNoisePlan(twirl_template(layer), (0, 1), source)
     assert plan.total_rate == pytest.approx(0.15)
     gamma = np.exp(2 * scale * 0.15) if sign else 1.0
-    for label, prepare in (("ZZ", []), ("XX", ["h0", "h1"]), ("YZ", ["h1", "s1"]), ("XZ", ["h1"]), ("XY", ["h0", "s0", "h1"])):
+    for label, prepare in (
+        ("ZZ", []),
+        ("XX", ["h0", "h1"]),
+        ("YZ", ["h1", "s1"]),
+        ("XZ", ["h1"]),
+        ("XY", ["h0", "s0", "h1"]),
+    ):
         state = QuantumCircuit(2)
         for gate in prepare:  # a state with <Q> != 0 after the cx
             getattr(state, gate[0])(int(gate[1]))
@@ -115,7 +124,14 @@ def test_dressed_layer_carries_single_qubit_errors_through_the_layer():
     control = dict(zip(*_labels_rates(single_gate_model("fake_manila", "sx", 1))))
     target = dict(zip(*_labels_rates(single_gate_model("fake_manila", "sx", 2))))
     assert set(control) == set(target) == {"X", "Y", "Z"} and min(control.values()) > 0
-    moved = {"XX": control["X"], "XY": control["Y"], "IZ": control["Z"], "XI": target["X"], "YZ": target["Y"], "ZZ": target["Z"]}
+    moved = {
+        "XX": control["X"],
+        "XY": control["Y"],
+        "IZ": control["Z"],
+        "XI": target["X"],
+        "YZ": target["Y"],
+        "ZZ": target["Z"],
+    }
     assert set(dressed) == set(bare)
     for label, rate in dressed.items():
         assert rate == pytest.approx(bare[label] + moved.get(label, 0.0), rel=1e-12), label
@@ -125,12 +141,15 @@ def _labels_rates(model: PauliLindblad):
     return model.labels, model.rates
 
 
-@pytest.mark.parametrize("strategy,expected", [
-    ("active", [(0, 1), (1, 2), (0, 1)]),
-    ("active-accum", [(0, 1), (0, 1, 2), (0, 1, 2)]),
-    ("active-circuit", [(0, 1, 2)] * 3),
-    ("all", [(0, 1, 2, 3)] * 3),
-])
+@pytest.mark.parametrize(
+    "strategy,expected",
+    [
+        ("active", [(0, 1), (1, 2), (0, 1)]),
+        ("active-accum", [(0, 1), (0, 1, 2), (0, 1, 2)]),
+        ("active-circuit", [(0, 1, 2)] * 3),
+        ("all", [(0, 1, 2, 3)] * 3),
+    ],
+)
 def test_twirling_strategy_picks_the_twirled_qubits_and_keeps_the_unitary(strategy, expected):
     circuit = QuantumCircuit(4)
     circuit.h(0)
@@ -166,10 +185,17 @@ def test_pec_cuts_gate_error_beyond_trex_and_reports_its_overhead():
     assert 1.5 < diagnostics["pec"]["sampling_overhead"] < 100
     assert diagnostics["pec"]["gamma"] ** 2 == pytest.approx(diagnostics["pec"]["sampling_overhead"])
     model = diagnostics["layer_noise_model"]
-    assert model["source"] == "fake_manila noise model" and model["num_layers"] == DEPTH + 1 and model["num_unique_layers"] == 1
+    assert (
+        model["source"] == "fake_manila noise model"
+        and model["num_layers"] == DEPTH + 1
+        and model["num_unique_layers"] == 1
+    )
     # shots grow with the overhead; the signs are drawn per shot inside each twirled circuit
     assert diagnostics["num_randomizations"] == 32
-    assert diagnostics["num_randomizations"] * diagnostics["shots_per_randomization"] >= 1024 * diagnostics["pec"]["sampling_overhead"]
+    assert (
+        diagnostics["num_randomizations"] * diagnostics["shots_per_randomization"]
+        >= 1024 * diagnostics["pec"]["sampling_overhead"]
+    )
     assert set(diagnostics["simulate_s_by_technique"]) == {"pec", "trex"}
 
 
@@ -177,7 +203,9 @@ def test_pec_overhead_is_capped_by_max_overhead():
     capped = _run(["mitigation=pec", "mitigation.resilience.pec.max_overhead=1.2"])
     pec = capped.metadata["mitigation"]["pec"]
     assert pec["sampling_overhead"] == pytest.approx(1.2, rel=1e-6) and 0 < pec["noise_gain"] < 1
-    with pytest.raises(ValueError, match=r"exceeds mitigation.resilience.pec.max_overhead=1.2: raise it or set pec.noise_gain=auto"):
+    with pytest.raises(
+        ValueError, match=r"exceeds mitigation.resilience.pec.max_overhead=1.2: raise it or set pec.noise_gain=auto"
+    ):
         _run(["mitigation=pec", "mitigation.resilience.pec.max_overhead=1.2", "mitigation.resilience.pec.noise_gain=0"])
 
 
@@ -211,12 +239,24 @@ def test_layer_noise_model_file_round_trips_and_missing_layers_are_noiseless(tmp
     assert empty.metadata["mitigation"]["layer_noise_model"]["num_unmodelled_layers"] == DEPTH + 1
 
 
-@pytest.mark.parametrize("content,message", [
-    ("{not json", "cannot be read"),
-    ('{"layers": [{"gates": [["cx", 0, 1]], "qubits": [0, 1], "generators": {"XQ": 0.1}}]}', "must be 2 letters of I, X, Y, Z"),
-    ('{"layers": [{"gates": [["cx", 0, 1]], "qubits": [0, 1], "generators": {"XX": -0.1}}]}', "must be finite and >= 0"),
-    ('{"layers": [{"gates": [["cx", 0, 5]], "qubits": [0, 1], "generators": {}}]}', "must include every gate qubit"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("{not json", "cannot be read"),
+        (
+            '{"layers": [{"gates": [["cx", 0, 1]], "qubits": [0, 1], "generators": {"XQ": 0.1}}]}',
+            "must be 2 letters of I, X, Y, Z",
+        ),
+        (
+            '{"layers": [{"gates": [["cx", 0, 1]], "qubits": [0, 1], "generators": {"XX": -0.1}}]}',
+            "must be finite and >= 0",
+        ),
+        (
+            '{"layers": [{"gates": [["cx", 0, 5]], "qubits": [0, 1], "generators": {}}]}',
+            "must include every gate qubit",
+        ),
+    ],
+)
 def test_malformed_layer_noise_files_are_refused_in_one_line(tmp_path, content, message):
     from qrt_runner.errors import ConfigError
 
@@ -230,8 +270,16 @@ def test_malformed_layer_noise_files_are_refused_in_one_line(tmp_path, content, 
 def test_cli_pec_run_logs_overhead_and_layer_model_and_the_model_file_feeds_back(tmp_path):
     from mlflow import MlflowClient
 
-    base = ["experiment=ising_estimator", "circuit.num_qubits=3", "circuit.reps=1", "circuit.parameter_values.num_sets=1",
-            "backend=fake_manila", "mitigation=pec", "primitive.default_precision=0.05", "backend.max_parallel_threads=1"]
+    base = [
+        "experiment=ising_estimator",
+        "circuit.num_qubits=3",
+        "circuit.reps=1",
+        "circuit.parameter_values.num_sets=1",
+        "backend=fake_manila",
+        "mitigation=pec",
+        "primitive.default_precision=0.05",
+        "backend.max_parallel_threads=1",
+    ]
     result = run_cli(base, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run_dir,) = [p.parent for p in tmp_path.glob("outputs/*/*/results.json")]

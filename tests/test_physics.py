@@ -21,7 +21,10 @@ N_SIGMA = 5
 
 def _exact(circuit, observables, values):
     return np.array(
-        [[Statevector(circuit.assign_parameters(row)).expectation_value(op).real for op in observables] for row in values]
+        [
+            [Statevector(circuit.assign_parameters(row)).expectation_value(op).real for op in observables]
+            for row in values
+        ]
     )
 
 
@@ -34,9 +37,11 @@ def test_estimator_evs_within_5_standard_errors_of_statevector(ideal):
     circuit = efficient_su2(3, reps=1)
     values = np.random.default_rng(5).uniform(0, 2 * np.pi, (6, circuit.num_parameters))
     observables = [SparsePauliOp.from_list([("ZZI", 1.0), ("XXY", 0.5)]), SparsePauliOp("IYZ"), SparsePauliOp("XIX")]
-    result = Estimator(ideal, options=EstimatorOptions(default_precision=0.02)).run(
-        [(circuit, observables, values[:, None, :])]
-    ).result()[0]
+    result = (
+        Estimator(ideal, options=EstimatorOptions(default_precision=0.02))
+        .run([(circuit, observables, values[:, None, :])])
+        .result()[0]
+    )
     exact = _exact(circuit, observables, values)
     assert result.data.evs.shape == (6, 3)
     assert np.all(result.data.stds > 0.005) and np.all(result.data.stds < 0.04)
@@ -48,9 +53,11 @@ def test_exact_mode_matches_statevector_to_machine_precision(ideal):
     circuit = efficient_su2(4, reps=2)
     values = np.random.default_rng(1).uniform(0, 2 * np.pi, (5, circuit.num_parameters))
     observables = [SparsePauliOp.from_list([("ZZII", 1.0), ("IXXI", -0.3)]), SparsePauliOp("YIIY")]
-    result = Estimator(ideal, options=EstimatorOptions(default_precision=0)).run(
-        [(circuit, observables, values[:, None, :])]
-    ).result()[0]
+    result = (
+        Estimator(ideal, options=EstimatorOptions(default_precision=0))
+        .run([(circuit, observables, values[:, None, :])])
+        .result()[0]
+    )
     np.testing.assert_allclose(result.data.evs, _exact(circuit, observables, values), atol=1e-10)
     assert np.all(result.data.stds == 0)
 
@@ -58,7 +65,11 @@ def test_exact_mode_matches_statevector_to_machine_precision(ideal):
 def test_broadcasting_follows_v2_pub_semantics(ideal):
     circuit = efficient_su2(2, reps=1)
     values = np.zeros((2, 3, circuit.num_parameters))
-    result = Estimator(ideal, options=EstimatorOptions(default_precision=0)).run([(circuit, ["ZZ", "XX", "ZI"], values)]).result()[0]
+    result = (
+        Estimator(ideal, options=EstimatorOptions(default_precision=0))
+        .run([(circuit, ["ZZ", "XX", "ZI"], values)])
+        .result()[0]
+    )
     assert result.data.evs.shape == (2, 3)
 
 
@@ -156,6 +167,10 @@ def test_broadcast_values_land_on_the_right_observable_and_parameter_set(ideal):
     circuit = efficient_su2(2, reps=1)
     values = np.random.default_rng(9).uniform(0, 2 * np.pi, (3, 1, circuit.num_parameters))
     observables = [SparsePauliOp("ZI"), SparsePauliOp("XX")]
-    result = Estimator(ideal, options=EstimatorOptions(default_precision=0)).run([(circuit, observables, values)]).result()[0]
+    result = (
+        Estimator(ideal, options=EstimatorOptions(default_precision=0))
+        .run([(circuit, observables, values)])
+        .result()[0]
+    )
     assert result.data.evs.shape == (3, 2)
     np.testing.assert_allclose(result.data.evs, _exact(circuit, observables, values[:, 0, :]), atol=1e-10)

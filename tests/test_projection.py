@@ -21,16 +21,30 @@ def test_projection_is_the_nearest_point_of_the_simplex():
         quasi = rng.normal(0.1, 0.2, 6)
         quasi /= quasi.sum()
         projected = nearest_probability(quasi)
-        best = minimize(lambda p, q=quasi: np.sum((p - q) ** 2), np.full(6, 1 / 6), method="SLSQP", bounds=[(0, None)] * 6,
-                        constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}], options={"ftol": 1e-15})
+        best = minimize(
+            lambda p, q=quasi: np.sum((p - q) ** 2),
+            np.full(6, 1 / 6),
+            method="SLSQP",
+            bounds=[(0, None)] * 6,
+            constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}],
+            options={"ftol": 1e-15},
+        )
         np.testing.assert_allclose(projected, best.x, atol=1e-6)
         assert projected.sum() == pytest.approx(1.0) and projected.min() >= 0
-    np.testing.assert_allclose(nearest_probability([0.6, 0.5, -0.1]), [0.55, 0.45, 0.0])  # not 0.545, 0.455 (clip + renormalise)
+    np.testing.assert_allclose(
+        nearest_probability([0.6, 0.5, -0.1]), [0.55, 0.45, 0.0]
+    )  # not 0.545, 0.455 (clip + renormalise)
     assert nearest_probability_dist({"00": 0.7, "11": 0.3}) == {"00": 0.7, "11": 0.3}  # a distribution stays as it is
     assert nearest_probability_dist({"00": 0.62, "01": -0.04, "11": 0.42}) == pytest.approx({"00": 0.6, "11": 0.4})
 
 
-SAMPLER = ["experiment=ghz_sampler", "circuit.num_qubits=4", "backend=fake_manila", "primitive.default_shots=4096", *FAST]
+SAMPLER = [
+    "experiment=ghz_sampler",
+    "circuit.num_qubits=4",
+    "backend=fake_manila",
+    "primitive.default_shots=4096",
+    *FAST,
+]
 
 
 def test_sampler_reports_raw_quasi_probabilities_and_their_nearest_distribution():
@@ -43,11 +57,22 @@ def test_sampler_reports_raw_quasi_probabilities_and_their_nearest_distribution(
     projected = nearest_probability_dist(raw)
     assert nearest == pytest.approx(projected)
     # closer to the ideal GHZ distribution than the clipped quasi-probabilities and the raw counts
-    assert sampler.hellinger_fidelity_nearest[0] > sampler.hellinger_fidelity_mitigated[0] > sampler.hellinger_fidelity[0]
+    assert (
+        sampler.hellinger_fidelity_nearest[0] > sampler.hellinger_fidelity_mitigated[0] > sampler.hellinger_fidelity[0]
+    )
     data = result.to_dict()
-    assert data["nearest_probability_dists"][0] == pytest.approx(nearest) and data["quasi_dists"][0] == pytest.approx(raw)
-    off = run_experiment(spec_for([*SAMPLER, "mitigation.resilience.measure_mitigation=true",
-                                   "mitigation.resilience.nearest_probability=false"]))
+    assert data["nearest_probability_dists"][0] == pytest.approx(nearest) and data["quasi_dists"][0] == pytest.approx(
+        raw
+    )
+    off = run_experiment(
+        spec_for(
+            [
+                *SAMPLER,
+                "mitigation.resilience.measure_mitigation=true",
+                "mitigation.resilience.nearest_probability=false",
+            ]
+        )
+    )
     assert off.sampler.quasi_dists[0] == pytest.approx(raw) and off.sampler.nearest_probability_dists is None
     assert "nearest_probability_dists" not in off.to_dict()
 
@@ -60,8 +85,9 @@ def test_nearest_probability_is_refused_on_the_estimator():
 
 
 def test_sampler_job_record_holds_simulator_and_combining_seconds():
-    result = run_experiment(spec_for([*SAMPLER, "mitigation.twirling.enable_measure=true",
-                                      "mitigation.resilience.measure_mitigation=true"]))
+    result = run_experiment(
+        spec_for([*SAMPLER, "mitigation.twirling.enable_measure=true", "mitigation.resilience.measure_mitigation=true"])
+    )
     job = result.to_dict()["mitigation"]["jobs"][0]
     by_technique = job["simulate_s_by_technique"]
     assert set(by_technique) == {"circuits", "readout_calibration"} and min(by_technique.values()) > 0
@@ -70,11 +96,22 @@ def test_sampler_job_record_holds_simulator_and_combining_seconds():
     assert job["combine_s"] > 0
 
 
-@pytest.mark.parametrize("preset,techniques", [("level2", {"circuits", "zne", "trex"}), ("pea", {"circuits", "pea", "trex"}),
-                                               ("pec", {"pec", "trex"})])
+@pytest.mark.parametrize(
+    "preset,techniques",
+    [("level2", {"circuits", "zne", "trex"}), ("pea", {"circuits", "pea", "trex"}), ("pec", {"pec", "trex"})],
+)
 def test_estimator_job_record_holds_simulator_seconds_per_technique(tmp_path, preset, techniques):
-    proc = run_cli(["backend=fake_manila", f"mitigation={preset}", "primitive.default_precision=0.05",
-                    "hydra.run.dir=out", "tracking.enabled=false", *FAST], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "backend=fake_manila",
+            f"mitigation={preset}",
+            "primitive.default_precision=0.05",
+            "hydra.run.dir=out",
+            "tracking.enabled=false",
+            *FAST,
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     (job,), (record,) = results["mitigation"]["jobs"], results["jobs"]

@@ -87,8 +87,12 @@ EXACT_H2 = -1.857275
 
 
 def _script(template: str, module: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(template.format(module=module))], capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(template.format(module=module))],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -127,8 +131,16 @@ OPTION_PATHS = [
     ("resilience.zne.amplifier", "pea", lambda m, o: m.pea),  # with zne_mitigation on (below)
     ("resilience.pec_mitigation", True, lambda m, o: m.pec_mitigation),
     ("resilience.pec.max_overhead", 7, lambda m, o: m.pec_max_overhead == 7),
-    ("resilience.measure_noise_learning.num_randomizations", 5, lambda m, o: m.measure_noise_learning_num_randomizations == 5),
-    ("resilience.measure_noise_learning.shots_per_randomization", 33, lambda m, o: m.measure_noise_learning_shots_per_randomization == 33),
+    (
+        "resilience.measure_noise_learning.num_randomizations",
+        5,
+        lambda m, o: m.measure_noise_learning_num_randomizations == 5,
+    ),
+    (
+        "resilience.measure_noise_learning.shots_per_randomization",
+        33,
+        lambda m, o: m.measure_noise_learning_shots_per_randomization == 33,
+    ),
     ("twirling.enable_gates", True, lambda m, o: m.enable_gates),
     ("twirling.enable_measure", True, lambda m, o: m.enable_measure),  # from level 0 (below)
     ("twirling.num_randomizations", 9, lambda m, o: m.num_randomizations == 9),
@@ -174,8 +186,17 @@ def test_options_given_as_a_dict_an_update_or_ibms_own_options_object():
     assert converted.resilience_level == 2 and converted.resilience.zne.noise_factors == [1, 3]
 
 
-@pytest.mark.parametrize("path", ["resilience.layer_noise_learning", "environment.private", "execution.rep_delay",
-                                  "simulator.noise_model", "seed_estimator", "experimental"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "resilience.layer_noise_learning",
+        "environment.private",
+        "execution.rep_delay",
+        "simulator.noise_model",
+        "seed_estimator",
+        "experimental",
+    ],
+)
 def test_an_unsupported_ibm_option_raises_naming_it(path):
     estimator = EstimatorV2(mode=FakeManilaV2())
     node, _, leaf = ("options." + path).rpartition(".")
@@ -197,8 +218,10 @@ def test_a_misspelt_option_raises():
 
 def test_jobs_and_sessions_look_like_ibms():
     with Session(backend=FakeManilaV2(), max_time=120) as session:
-        sampler = SamplerV2(mode=session, options={"default_shots": 200, "environment": {"job_tags": ["exp1"]},
-                                                   "twirling": {"enable_measure": True}})
+        sampler = SamplerV2(
+            mode=session,
+            options={"default_shots": 200, "environment": {"job_tags": ["exp1"]}, "twirling": {"enable_measure": True}},
+        )
         bell = _bell()
         bell.measure_all()
         job = sampler.run([bell])

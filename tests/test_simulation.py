@@ -69,11 +69,27 @@ def test_randomisations_continued_from_a_shared_density_matrix_sample_the_whole_
     suffix.measure(range(3), range(3))
     rows = np.array([[0.0, np.pi, np.pi], [np.pi, 0.0, np.pi], [np.pi, np.pi, np.pi], [0.0, 0.0, 0.0]])
     whole = isa.circuit.compose(suffix)
-    common = dict(kind="counts", device="fake_manila", qubits=isa.physical_qubits, method="automatic", threads=1, seed=3, shots=40_000)
+    common = dict(
+        kind="counts",
+        device="fake_manila",
+        qubits=isa.physical_qubits,
+        method="automatic",
+        threads=1,
+        seed=3,
+        shots=40_000,
+    )
     reference, _ = execute(SimTask(circuits=[whole], parameter_values=[rows], **common))
-    shared, _ = execute(SimTask(circuits=[suffix, isa.circuit], parameter_values=[rows, None], prefix_of=[1, None],
-                                rows_per_set=[4, None], **common))
+    shared, _ = execute(
+        SimTask(
+            circuits=[suffix, isa.circuit],
+            parameter_values=[rows, None],
+            prefix_of=[1, None],
+            rows_per_set=[4, None],
+            **common,
+        )
+    )
     assert shared[1] == [] and shared.seconds[1] > 0  # the prefix: simulated, no rows of its own
+
     def distribution(outcomes, counts):
         return np.bincount(outcomes, weights=counts, minlength=8) / counts.sum()
 

@@ -79,8 +79,13 @@ def test_decoupling_sequence_keeps_the_unitary_and_is_timed_with_device_duration
 
 def test_unknown_decoupling_sequence_is_refused_with_the_valid_names():
     with pytest.raises(ConfigError) as info:
-        spec_for(["backend=fake_manila", "mitigation.dynamical_decoupling.enable=true",
-                  "mitigation.dynamical_decoupling.sequence_type=XY8"])
+        spec_for(
+            [
+                "backend=fake_manila",
+                "mitigation.dynamical_decoupling.enable=true",
+                "mitigation.dynamical_decoupling.sequence_type=XY8",
+            ]
+        )
     assert str(info.value) == (
         "mitigation.dynamical_decoupling.sequence_type='XY8': unknown sequence; choose one of XX, XpXm, XY4"
     )
@@ -88,9 +93,16 @@ def test_unknown_decoupling_sequence_is_refused_with_the_valid_names():
 
 # --- sampler: twirling on the ideal simulator ---------------------------------------------------
 def test_twirled_sampler_on_the_ideal_simulator_keeps_the_exact_support():
-    spec = spec_for([*SAMPLER, "circuit.num_qubits=4", "primitive.default_shots=500",
-                     "mitigation.twirling.enable_gates=true", "mitigation.twirling.enable_measure=true",
-                     "mitigation.twirling.num_randomizations=16"])
+    spec = spec_for(
+        [
+            *SAMPLER,
+            "circuit.num_qubits=4",
+            "primitive.default_shots=500",
+            "mitigation.twirling.enable_gates=true",
+            "mitigation.twirling.enable_measure=true",
+            "mitigation.twirling.num_randomizations=16",
+        ]
+    )
     result = run_experiment(spec)
     counts = result.sampler.counts[0]
     assert set(counts) == {"0000", "1111"}
@@ -108,8 +120,9 @@ def test_measurement_twirling_keeps_parameter_sets_and_mid_circuit_measurements_
     circuit.cx(0, 1)  # acts on the measured qubit: its flip must be undone after the measurement
     circuit.measure(1, 1)
     circuit.measure(0, 2)
-    mitigation = spec_for(["primitive=sampler", "mitigation.twirling.enable_measure=true",
-                           "mitigation.twirling.num_randomizations=8"]).effective_mitigation
+    mitigation = spec_for(
+        ["primitive=sampler", "mitigation.twirling.enable_measure=true", "mitigation.twirling.num_randomizations=8"]
+    ).effective_mitigation
     sampler = Sampler(LocalBackend.create("aer", threads=1), options=SamplerOptions(64, mitigation=mitigation))
     result = sampler.run([(circuit, [[0.0], [np.pi]])]).result()[0]
     counts = [result.data.c[i].get_counts() for i in range(2)]
@@ -138,9 +151,9 @@ def test_measurement_twirling_symmetrises_a_biased_readout_and_readout_mitigatio
     binds = [{p: angles[p.name].tolist() for p in template.parameters}]
     run = simulator.run([template], parameter_binds=binds, shots=shots, seed_simulator=5, memory=True).result()
     per_clbit = clbit_flips(template, flips)
-    packed = np.concatenate([
-        unflip(BitArray.from_samples(run.data(r)["memory"], 3).array, per_clbit[r]) for r in range(randomizations)
-    ])
+    packed = np.concatenate(
+        [unflip(BitArray.from_samples(run.data(r)["memory"], 3).array, per_clbit[r]) for r in range(randomizations)]
+    )
     bits = BitArray(packed, 3).to_bool_array(order="little")
     w = per_clbit.mean(axis=0)
     error = 1.0 - bits.mean(axis=0)
@@ -170,16 +183,32 @@ def test_twirled_sampler_on_fake_manila_matches_the_untwirled_distribution():
     leave the distribution as it is: total variation distance < 0.06 (two untwirled runs of 2048
     shots with different seeds differ by 0.01-0.04) and the same Hellinger fidelity within 0.03."""
     raw = run_experiment(spec_for([*SAMPLER, "backend=fake_manila"])).sampler
-    twirled = run_experiment(spec_for([*SAMPLER, "backend=fake_manila", "mitigation.twirling.enable_gates=true",
-                                       "mitigation.twirling.enable_measure=true"])).sampler
+    twirled = run_experiment(
+        spec_for(
+            [
+                *SAMPLER,
+                "backend=fake_manila",
+                "mitigation.twirling.enable_gates=true",
+                "mitigation.twirling.enable_measure=true",
+            ]
+        )
+    ).sampler
     assert _tvd(raw.counts[0], twirled.counts[0]) < 0.06
     assert twirled.hellinger_fidelity[0] == pytest.approx(raw.hellinger_fidelity[0], abs=0.03)
     assert 0.75 < twirled.hellinger_fidelity[0] < 0.97  # noisy, but a GHZ state
 
 
 def test_readout_mitigation_works_with_measurement_twirling_on_fake_manila():
-    result = run_experiment(spec_for([*SAMPLER, "backend=fake_manila", "mitigation.twirling.enable_measure=true",
-                                      "mitigation.resilience.measure_mitigation=true"]))
+    result = run_experiment(
+        spec_for(
+            [
+                *SAMPLER,
+                "backend=fake_manila",
+                "mitigation.twirling.enable_measure=true",
+                "mitigation.resilience.measure_mitigation=true",
+            ]
+        )
+    )
     sampler = result.sampler
     assert sum(sampler.quasi_dists[0].values()) == pytest.approx(1.0)
     assert sampler.hellinger_fidelity_mitigated[0] > sampler.hellinger_fidelity[0] + 0.05
@@ -190,8 +219,16 @@ def test_readout_mitigation_works_with_measurement_twirling_on_fake_manila():
 def test_sampler_decoupling_runs_on_a_device_and_is_refused_on_the_ideal_simulator():
     with pytest.raises(ConfigError, match="needs a device's instruction durations"):
         spec_for([*SAMPLER, "mitigation.dynamical_decoupling.enable=true"])
-    result = run_experiment(spec_for([*SAMPLER, "backend=fake_manila", "mitigation.dynamical_decoupling.enable=true",
-                                      "mitigation.dynamical_decoupling.sequence_type=XY4"]))
+    result = run_experiment(
+        spec_for(
+            [
+                *SAMPLER,
+                "backend=fake_manila",
+                "mitigation.dynamical_decoupling.enable=true",
+                "mitigation.dynamical_decoupling.sequence_type=XY4",
+            ]
+        )
+    )
     assert result.status == "FINISHED"
     assert result.to_dict()["mitigation"]["jobs"][0]["dynamical_decoupling"] == "XY4"
     assert result.sampler.hellinger_fidelity[0] > 0.75
@@ -201,9 +238,14 @@ def test_sampler_decoupling_runs_on_a_device_and_is_refused_on_the_ideal_simulat
     "overrides,message",
     [
         (["mitigation.resilience_level=1"], "mitigation.resilience_level=1: the sampler has no resilience levels"),
-        (["mitigation.resilience.zne_mitigation=true"], "mitigation.resilience_level=0: the sampler has no resilience levels"),
-        (["mitigation.twirling.enable_measure=true", "mitigation.twirling.num_randomizations=0"],
-         "mitigation.twirling.num_randomizations=0: must be at least 1"),
+        (
+            ["mitigation.resilience.zne_mitigation=true"],
+            "mitigation.resilience_level=0: the sampler has no resilience levels",
+        ),
+        (
+            ["mitigation.twirling.enable_measure=true", "mitigation.twirling.num_randomizations=0"],
+            "mitigation.twirling.num_randomizations=0: must be at least 1",
+        ),
     ],
 )
 def test_refused_sampler_combinations_are_one_line_config_errors(overrides, message):
@@ -213,8 +255,17 @@ def test_refused_sampler_combinations_are_one_line_config_errors(overrides, mess
 
 
 def test_cli_sampler_with_measurement_twirling_on_a_fake_device(tmp_path):
-    proc = run_cli(["primitive=sampler", "mitigation.twirling.enable_measure=true", "backend=fake_manila",
-                    "primitive.default_shots=256", "hydra.run.dir=out", *FAST], cwd=tmp_path)
+    proc = run_cli(
+        [
+            "primitive=sampler",
+            "mitigation.twirling.enable_measure=true",
+            "backend=fake_manila",
+            "primitive.default_shots=256",
+            "hydra.run.dir=out",
+            *FAST,
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["status"] == "FINISHED"

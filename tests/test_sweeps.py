@@ -45,8 +45,11 @@ def _check_one_finished_parent(uri: str, points: int) -> tuple:
 
 
 def test_joblib_sweep_on_a_fresh_store_has_one_finished_parent_and_comparable_children(tmp_path):
-    proc = run_cli(["-m", *SAMPLER, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "circuit.num_qubits=2,3,4,5"],
-                   cwd=tmp_path, timeout=300)
+    proc = run_cli(
+        ["-m", *SAMPLER, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "circuit.num_qubits=2,3,4,5"],
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     client, parent, children = _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 4)
     assert {c.info.run_name for c in children} == {f"circuit.num_qubits={n}" for n in (2, 3, 4, 5)}
@@ -66,9 +69,22 @@ def test_joblib_sweep_on_a_fresh_store_has_one_finished_parent_and_comparable_ch
 
 
 def test_a_failing_point_fails_the_parent_and_exits_1_keeping_the_other_points(tmp_path):
-    proc = run_cli(["-m", "circuit=efficient_su2", "circuit.num_qubits=16", "observables=paulis", f"observables.terms=[{'Z' * 16}]",
-                    "primitive.default_precision=0", "backend.max_parallel_threads=1", "hydra/launcher=joblib",
-                    "hydra.launcher.n_jobs=2", "primitive.max_execution_time=0.001,600"], cwd=tmp_path, timeout=300)
+    proc = run_cli(
+        [
+            "-m",
+            "circuit=efficient_su2",
+            "circuit.num_qubits=16",
+            "observables=paulis",
+            f"observables.terms=[{'Z' * 16}]",
+            "primitive.default_precision=0",
+            "backend.max_parallel_threads=1",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "primitive.max_execution_time=0.001,600",
+        ],
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "1 run(s) failed" in proc.stderr
     client, parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -80,16 +96,23 @@ def test_a_failing_point_fails_the_parent_and_exits_1_keeping_the_other_points(t
 
 
 def test_submitit_local_sweep(tmp_path):
-    proc = run_cli(["-m", *SAMPLER, "hydra/launcher=submitit_local", "circuit.num_qubits=2,3"], cwd=tmp_path, timeout=300)
+    proc = run_cli(
+        ["-m", *SAMPLER, "hydra/launcher=submitit_local", "circuit.num_qubits=2,3"], cwd=tmp_path, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 2)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
-                    reason="Ray is an extra: pip install 'qrt_runner[ray]' (make test installs it)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+    reason="Ray is an extra: pip install 'qrt_runner[ray]' (make test installs it)",
+)
 def test_ray_sweep(tmp_path):
-    proc = run_cli(["-m", *SAMPLER, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "circuit.num_qubits=2,3"],
-                   cwd=tmp_path, timeout=300)
+    proc = run_cli(
+        ["-m", *SAMPLER, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "circuit.num_qubits=2,3"],
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 2)
 
@@ -97,16 +120,34 @@ def test_ray_sweep(tmp_path):
 def test_joblib_sweep_logging_to_a_tracking_server(tmp_path, mlflow_server):
     work = tmp_path / "work"
     work.mkdir()
-    proc = run_cli(["-m", *SAMPLER, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"tracking.uri={mlflow_server}",
-                    "circuit.num_qubits=2,3,4"], cwd=work, timeout=300)
+    proc = run_cli(
+        [
+            "-m",
+            *SAMPLER,
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            f"tracking.uri={mlflow_server}",
+            "circuit.num_qubits=2,3,4",
+        ],
+        cwd=work,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(mlflow_server, 3)
     assert not (work / "mlflow.db").exists()
 
 
 def test_four_concurrent_first_runs_in_an_empty_folder_all_reach_the_store(tmp_path):
-    procs = [subprocess.Popen([str(QRT_RUN), *SAMPLER, f"seed={seed}"], cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for seed in range(4)]
+    procs = [
+        subprocess.Popen(
+            [str(QRT_RUN), *SAMPLER, f"seed={seed}"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in range(4)
+    ]
     outputs = [proc.communicate(timeout=300) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0, 0], [err for _, err in outputs]
     client, parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -114,8 +155,17 @@ def test_four_concurrent_first_runs_in_an_empty_folder_all_reach_the_store(tmp_p
 
 
 def test_optuna_minimises_the_objective(tmp_path):
-    proc = run_cli(["-m", "experiment=tune_qaoa_angles", "hydra.sweeper.n_trials=3", "primitive.default_precision=0.1",
-                    "mitigation=none"], cwd=tmp_path, timeout=300)
+    proc = run_cli(
+        [
+            "-m",
+            "experiment=tune_qaoa_angles",
+            "hydra.sweeper.n_trials=3",
+            "primitive.default_precision=0.1",
+            "mitigation=none",
+        ],
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     client, parent, children = _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 3)
     objectives = sorted(child.data.metrics["objective"] for child in children)
@@ -143,19 +193,26 @@ def test_running_the_same_sweep_again_skips_the_finished_points(tmp_path):
     assert len(_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")[2]) == 4
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["hydra/launcher=jobib"], "hydra/launcher=jobib: no such option"),
-    (["hydra/sweeper=optuma"], "hydra/sweeper=optuma: no such option"),
-    (["objective=ev:XYZ"], "objective='ev:XYZ': no observable is labelled 'XYZ'"),
-    (["objective=best_energy"], "objective='best_energy': best_energy is produced by task=vqe or task=qaoa"),
-    (["objective=fidelity"], "objective='fidelity': unknown objective"),
-    (["objective=123"], "objective='123': unknown objective"),
-    (["objective=ev:0:7"], "objective='ev:0:7': the run has 1 parameter set(s)"),
-    (["circuit.num_qubits=3,30", "backend=fake_manila"], "fake_manila has only 5 qubits; use a smaller circuit"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["hydra/launcher=jobib"], "hydra/launcher=jobib: no such option"),
+        (["hydra/sweeper=optuma"], "hydra/sweeper=optuma: no such option"),
+        (["objective=ev:XYZ"], "objective='ev:XYZ': no observable is labelled 'XYZ'"),
+        (["objective=best_energy"], "objective='best_energy': best_energy is produced by task=vqe or task=qaoa"),
+        (["objective=fidelity"], "objective='fidelity': unknown objective"),
+        (["objective=123"], "objective='123': unknown objective"),
+        (["objective=ev:0:7"], "objective='ev:0:7': the run has 1 parameter set(s)"),
+        (["circuit.num_qubits=3,30", "backend=fake_manila"], "fake_manila has only 5 qubits; use a smaller circuit"),
+    ],
+)
 def test_bad_sweeps_are_refused_in_one_line_before_any_point_runs(tmp_path, args, fragment):
-    proc = run_cli(["-m", "observables=paulis", "observables.terms=[ZZZ]", "circuit.num_qubits=3,4", *args, "tracking=none"]
-                   if args[0].startswith("objective") else ["-m", "seed=1,2", *args, "tracking=none"], cwd=tmp_path)
+    proc = run_cli(
+        ["-m", "observables=paulis", "observables.terms=[ZZZ]", "circuit.num_qubits=3,4", *args, "tracking=none"]
+        if args[0].startswith("objective")
+        else ["-m", "seed=1,2", *args, "tracking=none"],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], proc.stderr

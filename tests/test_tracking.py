@@ -46,12 +46,8 @@ TIMINGS = {
 
 def _jobs() -> list[JobRecord]:
     return [
-        JobRecord(
-            "job-0", "DONE", [("QUEUED", 1.0), ("RUNNING", 1.1), ("DONE", 1.6)], 0.5, (0, 2), 11
-        ),
-        JobRecord(
-            "job-1", "CANCELLED", [("QUEUED", 1.0), ("CANCELLED", 1.2)], 0.25, (2, 3), 12, "timeout"
-        ),
+        JobRecord("job-0", "DONE", [("QUEUED", 1.0), ("RUNNING", 1.1), ("DONE", 1.6)], 0.5, (0, 2), 11),
+        JobRecord("job-1", "CANCELLED", [("QUEUED", 1.0), ("CANCELLED", 1.2)], 0.25, (2, 3), 12, "timeout"),
     ]
 
 
@@ -87,9 +83,7 @@ def _sampler_result(counts: list[dict[str, int] | None] | None = None) -> RunRes
         parameter_values=np.zeros((len(counts), 1)),
         jobs=_jobs()[:1],
         timings=dict(TIMINGS),
-        sampler=SamplerOutcome(
-            counts, shots=1000, hellinger_fidelity=[0.99, None, 0.98][: len(counts)]
-        ),
+        sampler=SamplerOutcome(counts, shots=1000, hellinger_fidelity=[0.99, None, 0.98][: len(counts)]),
     )
 
 
@@ -309,7 +303,9 @@ def test_unreachable_store_keeps_the_run_in_its_journal_and_sync_uploads_it(tmp_
     assert run.info.status == "FINISHED" and run.info.run_name == "test-run"
     assert run.data.params["circuit.num_qubits"] == "2" and run.data.tags["backend"] == "aer_statevector"
     assert _history(client, result.run_id, "ev/0") == [(0, 1.0), (1, 0.9), (2, 0.8)]
-    assert {"config.yaml", "results.json", "circuit.qpy", "plot.png"} <= {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"config.yaml", "results.json", "circuit.qpy", "plot.png"} <= {
+        a.path for a in client.list_artifacts(result.run_id)
+    }
     again = sync_directory(tmp_path / "run", uri=uri)  # nothing left to upload
     assert again.run_id == result.run_id and again.uploaded == 0
 
@@ -390,9 +386,11 @@ def test_git_commit_in_a_repository(live, client, tmp_path):
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-            + list(args),
-            cwd=repo, check=True, capture_output=True, text=True,
+            ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"] + list(args),
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
 
     git("init", "-q")
@@ -465,11 +463,19 @@ def test_metric_keys_do_not_depend_on_observable_labels():
 
 def test_mitigation_cost_of_every_job_becomes_metrics():
     result = _estimator_result()
-    result.mitigation = {"jobs": [
-        {"num_circuits": 7, "shots_spent": 100, "build_s": 0.01, "simulate_s": 0.5, "combine_s": 0.02,
-         "simulate_s_by_technique": {"circuits": 0.2, "zne": 0.3}},
-        {"num_circuits": 7, "shots_spent": 100, "simulate_s": 0.6, "combine_s": 0.03},
-    ]}
+    result.mitigation = {
+        "jobs": [
+            {
+                "num_circuits": 7,
+                "shots_spent": 100,
+                "build_s": 0.01,
+                "simulate_s": 0.5,
+                "combine_s": 0.02,
+                "simulate_s_by_technique": {"circuits": 0.2, "zne": 0.3},
+            },
+            {"num_circuits": 7, "shots_spent": 100, "simulate_s": 0.6, "combine_s": 0.03},
+        ]
+    }
     metrics = {(key, step): value for key, value, step in result_metrics(result)}
     assert metrics[("mitigation_simulate_s", 1)] == 0.6 and metrics[("mitigation_combine_s", 0)] == 0.02
     assert metrics[("simulate_s/zne", 0)] == 0.3 and ("simulate_s/zne", 1) not in metrics

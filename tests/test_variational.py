@@ -49,7 +49,14 @@ def test_qaoa_maxcut_finds_the_optimal_cut_in_its_samples():
 
 
 def test_spsa_runs_each_iteration_as_one_job_of_three_points():
-    _, result = _run(["experiment=vqe_h2", "task.optimizer.name=spsa", "task.optimizer.maxiter=8", "primitive.default_precision=0.05"])
+    _, result = _run(
+        [
+            "experiment=vqe_h2",
+            "task.optimizer.name=spsa",
+            "task.optimizer.maxiter=8",
+            "primitive.default_precision=0.05",
+        ]
+    )
     opt = result.optimization
     assert opt["iterations"] == 8 and opt["evaluations"] == 24 and len(result.jobs) == 8
     assert [h["iteration"] for h in opt["history"]] == list(range(1, 9))
@@ -97,9 +104,19 @@ def test_exact_ground_energy_of_ising_chain():
 
 
 def test_session_expiry_ends_the_loop_failed_and_keeps_the_best_so_far():
-    overrides = ["task=vqe", "circuit=efficient_su2", "circuit.num_qubits=14", "circuit.reps=1", "observables=paulis",
-                 f"observables.terms=[{'Z' * 14}]", "primitive.default_precision=0", "session.mode=session",
-                 "session.max_time=3", "task.optimizer.name=adam", "task.optimizer.maxiter=50"]
+    overrides = [
+        "task=vqe",
+        "circuit=efficient_su2",
+        "circuit.num_qubits=14",
+        "circuit.reps=1",
+        "observables=paulis",
+        f"observables.terms=[{'Z' * 14}]",
+        "primitive.default_precision=0",
+        "session.mode=session",
+        "session.max_time=3",
+        "task.optimizer.name=adam",
+        "task.optimizer.maxiter=50",
+    ]
     _, result = _run(overrides)
     opt = result.optimization
     assert result.status == "FAILED" and result.error_type == "RuntimeJobMaxTimeoutError"
@@ -137,7 +154,12 @@ def test_bad_task_configs_are_refused(overrides, message):
 
 @pytest.mark.slow
 def test_cli_loop_logs_every_iteration_and_resumes_from_run_dir_and_mlflow_id(tmp_path):
-    base = ["experiment=vqe_h2", "task.optimizer.name=spsa", "primitive.default_precision=0.05", "backend.max_parallel_threads=1"]
+    base = [
+        "experiment=vqe_h2",
+        "task.optimizer.name=spsa",
+        "primitive.default_precision=0.05",
+        "backend.max_parallel_threads=1",
+    ]
     first = run_cli([*base, "task.optimizer.maxiter=5", "hydra.run.dir=first"], cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     state = json.loads((tmp_path / "first" / "optimizer_state.json").read_text())
@@ -147,17 +169,28 @@ def test_cli_loop_logs_every_iteration_and_resumes_from_run_dir_and_mlflow_id(tm
     (run,) = client.search_runs([experiment.experiment_id])
     history = client.get_metric_history(run.info.run_id, "energy")
     assert sorted(m.step for m in history) == [1, 2, 3, 4, 5]
-    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"optimizer_state.json", "optimal_parameters.json", "plot.png"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {
+        "optimizer_state.json",
+        "optimal_parameters.json",
+        "plot.png",
+    }
 
-    second = run_cli([*base, "task.optimizer.maxiter=8", f"task.resume_from={tmp_path / 'first'}", "hydra.run.dir=second"], cwd=tmp_path)
+    second = run_cli(
+        [*base, "task.optimizer.maxiter=8", f"task.resume_from={tmp_path / 'first'}", "hydra.run.dir=second"],
+        cwd=tmp_path,
+    )
     assert second.returncode == 0, second.stderr
     resumed = json.loads((tmp_path / "second" / "results.json").read_text())["optimization"]
     assert [h["iteration"] for h in resumed["history"]] == [6, 7, 8]
     assert resumed["evaluations"] == 24
 
-    third = run_cli([*base, "task.optimizer.maxiter=7", f"task.resume_from={run.info.run_id}", "hydra.run.dir=third"], cwd=tmp_path)
+    third = run_cli(
+        [*base, "task.optimizer.maxiter=7", f"task.resume_from={run.info.run_id}", "hydra.run.dir=third"], cwd=tmp_path
+    )
     assert third.returncode == 0, third.stderr
-    assert [h["iteration"] for h in json.loads((tmp_path / "third" / "results.json").read_text())["optimization"]["history"]] == [6, 7]
+    assert [
+        h["iteration"] for h in json.loads((tmp_path / "third" / "results.json").read_text())["optimization"]["history"]
+    ] == [6, 7]
     runs = client.search_runs([experiment.experiment_id], filter_string=f"tags.resumed_from = '{run.info.run_id}'")
     assert len(runs) == 1
 
@@ -165,8 +198,17 @@ def test_cli_loop_logs_every_iteration_and_resumes_from_run_dir_and_mlflow_id(tm
 @pytest.mark.slow
 def test_ctrl_c_ends_the_run_killed_with_the_finished_iterations_kept(tmp_path):
     proc = subprocess.Popen(
-        [str(QRT_RUN), "experiment=vqe_ising", "task.optimizer.maxiter=2000", "backend.max_parallel_threads=1", "hydra.run.dir=out"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            str(QRT_RUN),
+            "experiment=vqe_ising",
+            "task.optimizer.maxiter=2000",
+            "backend.max_parallel_threads=1",
+            "hydra.run.dir=out",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     state_file = tmp_path / "out" / "optimizer_state.json"
     deadline = time.time() + 120
@@ -192,9 +234,17 @@ def test_cobyla_best_energy_counts_evaluations_before_the_first_callback():
 
 
 def test_results_json_is_valid_json_when_no_iteration_finished(tmp_path):
-    overrides = ["task=vqe", "circuit=efficient_su2", "circuit.num_qubits=20", "circuit.reps=1", "observables=paulis",
-                 f"observables.terms=[{'Z' * 20}]", "primitive.default_precision=0", "primitive.max_execution_time=0.5",
-                 "task.optimizer.name=adam"]
+    overrides = [
+        "task=vqe",
+        "circuit=efficient_su2",
+        "circuit.num_qubits=20",
+        "circuit.reps=1",
+        "observables=paulis",
+        f"observables.terms=[{'Z' * 20}]",
+        "primitive.default_precision=0",
+        "primitive.max_execution_time=0.5",
+        "task.optimizer.name=adam",
+    ]
     _, result = _run(overrides)
     assert result.status == "FAILED" and result.optimization["iterations"] == 0
     path = result.write_json(tmp_path / "results.json")
@@ -205,7 +255,14 @@ def test_results_json_is_valid_json_when_no_iteration_finished(tmp_path):
 def test_vqe_h2_on_fake_manila_with_level2_ends_closer_to_exact_than_unmitigated():
     errors = {}
     for mitigation in ("mitigation=none", "mitigation.resilience_level=2"):
-        _, result = _run(["experiment=vqe_h2", "backend=fake_manila", "primitive.default_precision=0.01",
-                          "task.optimizer.maxiter=60", mitigation])
+        _, result = _run(
+            [
+                "experiment=vqe_h2",
+                "backend=fake_manila",
+                "primitive.default_precision=0.01",
+                "task.optimizer.maxiter=60",
+                mitigation,
+            ]
+        )
         errors[mitigation] = abs(result.optimization["best_energy"] - H2_EXACT)
     assert errors["mitigation.resilience_level=2"] < errors["mitigation=none"] / 3

@@ -56,14 +56,22 @@ def test_fit_gradients_match_finite_differences():
     sigma = np.array([0.01, 0.012, 0.015])
     for name in ("linear", "exponential", "polynomial_degree_2", "fallback"):
         base = fit(name, X, data, sigma, [0.0])
-        numeric = [(fit(name, X, data + 1e-7 * e, sigma, [0.0]).values[0] - fit(name, X, data - 1e-7 * e, sigma, [0.0]).values[0]) / 2e-7
-                   for e in np.eye(3)]
+        numeric = [
+            (
+                fit(name, X, data + 1e-7 * e, sigma, [0.0]).values[0]
+                - fit(name, X, data - 1e-7 * e, sigma, [0.0]).values[0]
+            )
+            / 2e-7
+            for e in np.eye(3)
+        ]
         np.testing.assert_allclose(base.gradient[0], numeric, rtol=0.05, atol=1e-6, err_msg=name)
 
 
 def _two_terms(rates=(0.1, 0.5), amplitudes=(1.0, 0.8)):
     """Two Pauli terms decaying exponentially at different rates, one observable (their mean)."""
-    means = np.stack([a * np.exp(-r * X) for a, r in zip(amplitudes, rates)], axis=1)[:, None, :]  # (factors, 1 set, 2 terms)
+    means = np.stack([a * np.exp(-r * X) for a, r in zip(amplitudes, rates)], axis=1)[
+        :, None, :
+    ]  # (factors, 1 set, 2 terms)
     cov = np.zeros((3, 1, 2, 2))
     cov[:, 0] = np.diag([1e-4, 1e-4])
     return TermData(means, cov), np.array([[0.5, 0.5]])
@@ -115,14 +123,23 @@ def test_per_term_zne_on_a_noisy_mean_correlation_beats_raw():
     assert error < raw_error - 2 * np.hypot(raw.data.stds[0], level2.data.stds[0])
 
 
-@pytest.mark.parametrize("overrides,message", [
-    (["mitigation.resilience.zne.extrapolator_choice=best"],
-     "mitigation.resilience.zne.extrapolator_choice='best': unknown choice; choose uncertainty"),
-    (["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolator_choice=uncertainty"],
-     "extrapolator_choice='uncertainty': the hardware service takes the first successful extrapolator; set it to order or null"),
-    (["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolate_per_term=false"],
-     "extrapolate_per_term=False: the hardware service extrapolates every Pauli term on its own"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (
+            ["mitigation.resilience.zne.extrapolator_choice=best"],
+            "mitigation.resilience.zne.extrapolator_choice='best': unknown choice; choose uncertainty",
+        ),
+        (
+            ["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolator_choice=uncertainty"],
+            "extrapolator_choice='uncertainty': the hardware service takes the first successful extrapolator; set it to order or null",
+        ),
+        (
+            ["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolate_per_term=false"],
+            "extrapolate_per_term=False: the hardware service extrapolates every Pauli term on its own",
+        ),
+    ],
+)
 def test_zne_choice_options_are_checked_in_one_line(overrides, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         spec = spec_for(overrides)
@@ -135,8 +152,15 @@ def test_ibm_receives_its_own_zne_options_only():
 
     from qrt_runner import ibm
 
-    spec = spec_for(["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.extrapolator_choice=order",
-                     "mitigation.resilience.zne.extrapolate_per_term=true", "mitigation.resilience.zne.noise_factors=[1,2,3]"])
+    spec = spec_for(
+        [
+            "backend=ibm",
+            "mitigation=level2",
+            "mitigation.resilience.zne.extrapolator_choice=order",
+            "mitigation.resilience.zne.extrapolate_per_term=true",
+            "mitigation.resilience.zne.noise_factors=[1,2,3]",
+        ]
+    )
     options = ibm.runtime_options(spec)
     assert options["resilience"] == {"zne": {"noise_factors": [1.0, 2.0, 3.0]}}
     IbmEstimatorOptions(**options)

@@ -39,8 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     if args and args[0] in SUBCOMMAND_NAMES:
         sys.exit(_subcommands()[args[0]](args[1:]))
     if any(arg.partition("=")[0] in _CONFIG_FLAGS for arg in args):
-        print("qrt-run: invalid input: --config-dir/--config-name do not re-run a recorded run (Hydra would compose "
-              "the packaged defaults); use qrt-run replay <run dir | run id>", file=sys.stderr)
+        print(
+            "qrt-run: invalid input: --config-dir/--config-name do not re-run a recorded run (Hydra would compose "
+            "the packaged defaults); use qrt-run replay <run dir | run id>",
+            file=sys.stderr,
+        )
         sys.exit(outcome.EXIT_INVALID)
     refused = _null_group(args)
     if refused:
@@ -105,8 +108,11 @@ def run_hydra(args: list[str]) -> int:
         code = outcome.EXIT_INVALID
     except OSError as exc:  # a read-only or full working directory, most often
         place = exc.filename or "the run directory"
-        print(f"qrt-run: invalid config: hydra.run.dir: cannot write {place} ({exc.strerror or type(exc).__name__}); run "
-              "from a writable folder, or set hydra.run.dir=<a writable folder> (hydra.sweep.dir for -m)", file=sys.stderr)
+        print(
+            f"qrt-run: invalid config: hydra.run.dir: cannot write {place} ({exc.strerror or type(exc).__name__}); run "
+            "from a writable folder, or set hydra.run.dir=<a writable folder> (hydra.sweep.dir for -m)",
+            file=sys.stderr,
+        )
         code = outcome.EXIT_INVALID
     except KeyboardInterrupt:
         code = outcome.EXIT_INTERRUPTED
@@ -117,7 +123,9 @@ def run_hydra(args: list[str]) -> int:
     signum = interrupts.received()
     if signum or code == outcome.EXIT_INTERRUPTED:
         what = f"terminated by {signal.Signals(signum).name}" if signum else "interrupted"
-        kept = f": what finished is kept in {', '.join(result.run_dirs)}" if result.run_dirs else "; nothing had finished"
+        kept = (
+            f": what finished is kept in {', '.join(result.run_dirs)}" if result.run_dirs else "; nothing had finished"
+        )
         print(f"qrt-run: {what}{kept}", file=sys.stderr)
         return 128 + signum if signum else outcome.EXIT_INTERRUPTED
     for line in result.messages():

@@ -9,16 +9,23 @@ import re
 def one_line(exc: BaseException) -> str:
     """Hydra's multi-line composition errors as one line that names the key."""
     text = str(exc)
-    clash = re.search(r"In '([^']+)/([^']+)': \w+ raised while composing config:\s+Key '([^']+)' not in '(\w+)'\s+full_key: (\S+)", text)
+    clash = re.search(
+        r"In '([^']+)/([^']+)': \w+ raised while composing config:\s+Key '([^']+)' not in '(\w+)'\s+full_key: (\S+)",
+        text,
+    )
     if clash:
         group, option, _, schema, full_key = clash.groups()
         where = f"{group}={option}"
         top = full_key.split(".")[0]
         if schema == "RootConfig":
-            return (f"{where} sets {full_key}, which is not a config key; keys go under their group "
-                    f"(e.g. circuit: num_qubits: 4); fix the {group} file")
-        return (f"{where} sets {full_key}, which the chosen {top} option ({schema}) does not have; drop your "
-                f"{top}=... override to keep the {group}'s own {top}, or remove {full_key} from the {group} file")
+            return (
+                f"{where} sets {full_key}, which is not a config key; keys go under their group "
+                f"(e.g. circuit: num_qubits: 4); fix the {group} file"
+            )
+        return (
+            f"{where} sets {full_key}, which the chosen {top} option ({schema}) does not have; drop your "
+            f"{top}=... override to keep the {group}'s own {top}, or remove {full_key} from the {group} file"
+        )
     unknown = re.search(r"Key '([^']+)' is not in struct\s+full_key: (\S+)", text)
     if unknown:
         return f"{unknown.group(2)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
@@ -35,7 +42,11 @@ def one_line(exc: BaseException) -> str:
             close = difflib.get_close_matches(name, options, n=3)
             hint = f"did you mean {' or '.join(close)}? " if close else ""
             return f"{group}={name}: no such option; {hint}({len(options)} options: qrt-run --help lists them)"
-        return f"{group}={name}: no such option; choose one of {', '.join(options)}" if options else f"{group}={name}: no such option"
+        return (
+            f"{group}={name}: no such option; choose one of {', '.join(options)}"
+            if options
+            else f"{group}={name}: no such option"
+        )
     if text.startswith("Error merging override") and exc.__cause__ is not None:
         return str(config_error(exc.__cause__))
     override = re.match(r"Could not override '([^']+)'", text)
@@ -51,6 +62,10 @@ def config_error(exc: BaseException):
     key = getattr(exc, "full_key", None) or "config"
     message = str(getattr(exc, "msg", None) or exc).splitlines()[0].strip()
     if "not in" in message or "not in struct" in message:
-        return ConfigError(key, None, "unknown key", "check its spelling (qrt-run <overrides> --cfg job lists every key)")
+        return ConfigError(
+            key, None, "unknown key", "check its spelling (qrt-run <overrides> --cfg job lists every key)"
+        )
     value = getattr(exc, "value", None)
-    return ConfigError(key, value, message, f"give {key} a value of the type its default has (qrt-run --cfg job shows it)")
+    return ConfigError(
+        key, value, message, f"give {key} a value of the type its default has (qrt-run --cfg job shows it)"
+    )

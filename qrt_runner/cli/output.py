@@ -21,7 +21,9 @@ def print_summary(result, run_dir: Path, run_id: str | None) -> None:
             line += f" (exact {opt['exact_energy']:+.6f}, error {opt['error_to_exact']:.2e})"
         print(line)
         if opt.get("best_bitstring"):
-            print(f"  best cut {opt['best_cut']:g} ({opt['best_bitstring']}) of optimum {opt['optimal_cut']}; approximation ratio {opt['approximation_ratio']:.3f}")
+            print(
+                f"  best cut {opt['best_cut']:g} ({opt['best_bitstring']}) of optimum {opt['optimal_cut']}; approximation ratio {opt['approximation_ratio']:.3f}"
+            )
     if result.scan is not None and result.scan.get("minimum") is not None:
         where = ", ".join(f"{k}={v:.4f}" for k, v in result.scan["argmin"].items())
         print(f"  scan minimum <{result.scan['observable']}> = {result.scan['minimum']:+.6f} at {where}")
@@ -42,7 +44,10 @@ def print_summary(result, run_dir: Path, run_id: str | None) -> None:
         fid = [f for f in (result.sampler.hellinger_fidelity or []) if f is not None]
         mitigated = [f for f in (result.sampler.hellinger_fidelity_mitigated or []) if f is not None]
         if fid:
-            print(f"  Hellinger fidelity to ideal: {np.mean(fid):.4f}" + (f" (readout-mitigated {np.mean(mitigated):.4f})" if mitigated else ""))
+            print(
+                f"  Hellinger fidelity to ideal: {np.mean(fid):.4f}"
+                + (f" (readout-mitigated {np.mean(mitigated):.4f})" if mitigated else "")
+            )
     timing = ", ".join(f"{k[5:-2]} {v:.2f}s" for k, v in result.timings.items())
     ids = [j.job_id for j in result.jobs]
     jobs = ", ".join(ids) if len(ids) <= 4 else f"{len(ids)} ({ids[0]} … {ids[-1]})"

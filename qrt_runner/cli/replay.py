@@ -80,7 +80,9 @@ def _replay(record, variation: list[str]) -> int:
     replayed = json.loads((Path(runs[-1]) / "results.json").read_text())
     config = OmegaConf.to_container(OmegaConf.load(Path(runs[-1]) / "config.yaml"))
     report = compare(record.results, replayed, record.config, config, replay=True)
-    print(f"qrt-run replay of {record.source}" + (f" with {' '.join(variation)}" if variation else "") + f" -> {runs[-1]}")
+    print(
+        f"qrt-run replay of {record.source}" + (f" with {' '.join(variation)}" if variation else "") + f" -> {runs[-1]}"
+    )
     print("\n".join(report.lines()))
     if not report.results_identical:
         return EXIT_DIFFERENT

@@ -34,7 +34,10 @@ def sync_command(args: list[str]) -> int:
     for path in options.paths:
         found = find_journals(path)
         if not found:
-            print(f"qrt-run: invalid input: {path}: no run record (tracking.jsonl) at or below it; give a run or sweep directory", file=sys.stderr)
+            print(
+                f"qrt-run: invalid input: {path}: no run record (tracking.jsonl) at or below it; give a run or sweep directory",
+                file=sys.stderr,
+            )
             return outcome.EXIT_INVALID
         directories.extend(found)
     code = outcome.EXIT_OK

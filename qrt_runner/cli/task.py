@@ -134,7 +134,9 @@ def prepare(cfg, point: Point) -> Prepared:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     (point.run_dir / "config.yaml").write_text(config_yaml)
     inputs = capture_inputs(spec, point.run_dir, experiment_file(_chosen(point.overrides, "experiment")))
-    return Prepared(spec, workload, device, state, config, config_yaml, objective, inputs, _hardware_estimate(spec, workload))
+    return Prepared(
+        spec, workload, device, state, config, config_yaml, objective, inputs, _hardware_estimate(spec, workload)
+    )
 
 
 def _hardware_estimate(spec, workload) -> dict | None:
@@ -182,7 +184,9 @@ def new_tracker(prepared: Prepared, point: Point):
     spec = prepared.spec
     if not spec.tracking.enabled:
         return None
-    return RunTracker(point.run_dir, live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s))
+    return RunTracker(
+        point.run_dir, live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
+    )
 
 
 def track(tracker, prepared: Prepared, point: Point) -> None:
@@ -192,12 +196,19 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
 
     spec = prepared.spec
     sweep = point.sweep
-    same_store = sweep is not None and sweep.uri == tracker.live.uri and sweep.experiment == spec.tracking.experiment_name
+    same_store = (
+        sweep is not None and sweep.uri == tracker.live.uri and sweep.experiment == spec.tracking.experiment_name
+    )
     parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store else None
     tags = {
-        "overrides": json.dumps(point.overrides), "run_dir": str(point.run_dir.resolve()), "task": spec.task.name,
-        "config_hash": config_hash(prepared.config), "objective_name": prepared.objective.text,
-        "mlflow.source.name": "qrt-run", "mlflow.source.type": "LOCAL", "mlflow.user": _user(),
+        "overrides": json.dumps(point.overrides),
+        "run_dir": str(point.run_dir.resolve()),
+        "task": spec.task.name,
+        "config_hash": config_hash(prepared.config),
+        "objective_name": prepared.objective.text,
+        "mlflow.source.name": "qrt-run",
+        "mlflow.source.type": "LOCAL",
+        "mlflow.user": _user(),
     }
     if point.job_num is not None:
         tags["sweep_job"] = str(point.job_num)
@@ -235,8 +246,12 @@ def _warn_changed_inputs(tracker, prepared: Prepared) -> None:
         for item in prepared.inputs:
             before = run.data.tags.get(f"input.{item.key}.sha256")
             if before and before != item.sha256:
-                print(f"qrt-run: warning: {item.key}={item.source} changed since run {run.info.run_id} "
-                      f"(sha256 {before[:12]} then, {item.sha256[:12]} now)", file=sys.stderr, flush=True)
+                print(
+                    f"qrt-run: warning: {item.key}={item.source} changed since run {run.info.run_id} "
+                    f"(sha256 {before[:12]} then, {item.sha256[:12]} now)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 def _stopped_early(prepared: Prepared, exc: KeyboardInterrupt):
@@ -245,10 +260,19 @@ def _stopped_early(prepared: Prepared, exc: KeyboardInterrupt):
     from qrt_runner.runner import package_versions
 
     spec, workload = prepared.spec, prepared.workload
-    return RunResult(status="KILLED", primitive=spec.primitive.name, backend=spec.backend.name, mode=spec.session.mode,
-                     session_id=None, parameter_names=[p.name for p in workload.circuit.parameters],
-                     parameter_values=workload.parameter_values, versions=dict(package_versions()), task=spec.task.name,
-                     error=interrupts.describe(exc), error_type=type(exc).__name__)
+    return RunResult(
+        status="KILLED",
+        primitive=spec.primitive.name,
+        backend=spec.backend.name,
+        mode=spec.session.mode,
+        session_id=None,
+        parameter_names=[p.name for p in workload.circuit.parameters],
+        parameter_values=workload.parameter_values,
+        versions=dict(package_versions()),
+        task=spec.task.name,
+        error=interrupts.describe(exc),
+        error_type=type(exc).__name__,
+    )
 
 
 def _close_failed(point: Point, tracker, exc: BaseException) -> None:
@@ -268,7 +292,10 @@ def execute(prepared: Prepared, point: Point, tracker):
     from qrt_runner.scan import summarize_scan
 
     spec = prepared.spec
-    print(f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(point.overrides)}", flush=True)
+    print(
+        f"qrt-run: {spec.primitive.name} on {spec.backend.name} ({spec.session.mode} mode) {' '.join(point.overrides)}",
+        flush=True,
+    )
     if spec.backend.name == "ibm" and spec.backend.channel == ibm.LOCAL_CHANNEL:
         print("qrt-run: note: " + ibm.LOCAL_NOTE.format(device=spec.backend.device), flush=True)
     if spec.task.name in ("vqe", "qaoa"):
@@ -285,8 +312,12 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
     from qrt_runner.tracking.record import record_result
 
     run_dir = point.run_dir
-    objective = prepared.objective.value(result, prepared.objective.exact(
-        prepared.workload.circuit, prepared.workload.observables, prepared.workload.parameter_values))
+    objective = prepared.objective.value(
+        result,
+        prepared.objective.exact(
+            prepared.workload.circuit, prepared.workload.observables, prepared.workload.parameter_values
+        ),
+    )
     result.objective = {"name": prepared.objective.text, "value": objective}
     result.environment = environment()
     result.inputs = inputs_record(prepared.inputs)
@@ -308,11 +339,16 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
     if untracked:
         print(f"  not tracked: {tracker.offline_reason}; upload later with: qrt-run sync {run_dir}", flush=True)
     if point.in_sweep:
-        point.write_point_file({
-            "status": result.status, "error": result.error, "objective": objective if math.isfinite(objective) else None,
-            "run_id": run_id, "tracked": not untracked,
-            "metrics": _first_step_metrics(result, extra_metrics),
-        })
+        point.write_point_file(
+            {
+                "status": result.status,
+                "error": result.error,
+                "objective": objective if math.isfinite(objective) else None,
+                "run_id": run_id,
+                "tracked": not untracked,
+                "metrics": _first_step_metrics(result, extra_metrics),
+            }
+        )
     else:
         outcome.finished(str(run_dir), result.status, result.error, tracker.offline_reason if untracked else None)
     return objective
@@ -336,14 +372,23 @@ def _run_loop(prepared: Prepared, point: Point, tracker):
             if time.monotonic() - uploaded[0] >= _STATE_UPLOAD_S:  # the store has a recent state to resume from
                 tracker.log_artifact(state)
                 uploaded[0] = time.monotonic()
-            tracker.log_metrics({
-                "energy": iteration.energy, "energy_std": iteration.std, "best_energy_so_far": iteration.best_energy,
-                "grad_norm": iteration.grad_norm, "evaluations_used": iteration.evaluations, "job_time_s": job_time,
-            }, step=iteration.iteration)
+            tracker.log_metrics(
+                {
+                    "energy": iteration.energy,
+                    "energy_std": iteration.std,
+                    "best_energy_so_far": iteration.best_energy,
+                    "grad_norm": iteration.grad_norm,
+                    "evaluations_used": iteration.evaluations,
+                    "job_time_s": job_time,
+                },
+                step=iteration.iteration,
+            )
         bar.update(iteration.iteration, iteration.energy, iteration.std, iteration.best_energy)
 
     try:
-        result = run_variational(spec, prepared.workload, device=prepared.device, state=prepared.state, on_iteration=on_iteration)
+        result = run_variational(
+            spec, prepared.workload, device=prepared.device, state=prepared.state, on_iteration=on_iteration
+        )
     finally:
         bar.close()
     names = result.parameter_names
@@ -375,11 +420,21 @@ def _reuse_finished(prepared: Prepared, point: Point) -> float | None:
     except (OSError, ValueError, KeyError):
         metrics = dict(run.data.metrics)
     objective = run.data.metrics.get("objective", math.nan)
-    print(f"qrt-run: skipped {' '.join(point.overrides)}: the same config finished as run {run.info.run_id} "
-          "(sweep.resume=false runs it again)", flush=True)
-    point.write_point_file({"status": "FINISHED", "reused_from": run.info.run_id, "run_id": run.info.run_id,
-                            "objective": objective if math.isfinite(objective) else None, "tracked": True,
-                            "metrics": metrics})
+    print(
+        f"qrt-run: skipped {' '.join(point.overrides)}: the same config finished as run {run.info.run_id} "
+        "(sweep.resume=false runs it again)",
+        flush=True,
+    )
+    point.write_point_file(
+        {
+            "status": "FINISHED",
+            "reused_from": run.info.run_id,
+            "run_id": run.info.run_id,
+            "objective": objective if math.isfinite(objective) else None,
+            "tracked": True,
+            "metrics": metrics,
+        }
+    )
     return objective
 
 

@@ -54,14 +54,24 @@ def dd_sequence(sequence_type: str) -> tuple[list[Gate], list[float]]:
     return gates, spacing
 
 
-def add_dynamical_decoupling(circuit: QuantumCircuit, target: Target, sequence_type: str,
-                             scheduling_method: str, extra_slack_distribution: str,
-                             skip_reset_qubits: bool) -> QuantumCircuit:
+def add_dynamical_decoupling(
+    circuit: QuantumCircuit,
+    target: Target,
+    sequence_type: str,
+    scheduling_method: str,
+    extra_slack_distribution: str,
+    skip_reset_qubits: bool,
+) -> QuantumCircuit:
     """``circuit`` (ISA, on ``target``'s qubits) with the decoupling sequence in its idle windows."""
-    schedule = ALAPScheduleAnalysis(target=target) if scheduling_method == "alap" else ASAPScheduleAnalysis(target=target)
+    schedule = (
+        ALAPScheduleAnalysis(target=target) if scheduling_method == "alap" else ASAPScheduleAnalysis(target=target)
+    )
     gates, spacing = dd_sequence(sequence_type)
     pad = PadDynamicalDecoupling(
-        target=target, dd_sequence=gates, spacing=spacing, skip_reset_qubits=skip_reset_qubits,
+        target=target,
+        dd_sequence=gates,
+        spacing=spacing,
+        skip_reset_qubits=skip_reset_qubits,
         extra_slack_distribution=extra_slack_distribution,
     )
     out = PassManager([schedule, pad]).run(circuit)

@@ -100,8 +100,9 @@ def exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) 
     try:
         with warnings.catch_warnings():  # its own covariance (unused) warns for two noise factors
             warnings.simplefilter("ignore")
-            (amplitude, b), _ = curve_fit(model, x, y, p0=(sign * np.exp(log_amplitude), rate), sigma=sigma,
-                                          jac=jacobian, maxfev=5000)
+            (amplitude, b), _ = curve_fit(
+                model, x, y, p0=(sign * np.exp(log_amplitude), rate), sigma=sigma, jac=jacobian, maxfev=5000
+            )
         weighted = jacobian(x, amplitude, b) / sigma[:, None]
         cov = np.linalg.inv(weighted.T @ weighted)
     except (RuntimeError, ValueError, np.linalg.LinAlgError):
@@ -123,12 +124,21 @@ def double_exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.nd
         return a * np.exp(-r1 * xs) + b * np.exp(-r2 * xs)
 
     def jacobian(xs, a, r1, b, r2):
-        return np.stack([np.exp(-r1 * xs), -a * xs * np.exp(-r1 * xs), np.exp(-r2 * xs), -b * xs * np.exp(-r2 * xs)], axis=-1)
+        return np.stack(
+            [np.exp(-r1 * xs), -a * xs * np.exp(-r1 * xs), np.exp(-r2 * xs), -b * xs * np.exp(-r2 * xs)], axis=-1
+        )
 
     try:
         sigma = np.asarray(stds, dtype=float) if np.all(np.asarray(stds) > 0) else None
-        params, cov = curve_fit(model, x, y, p0=(y[0], 0.1, 0.0, 1.0), sigma=sigma, maxfev=5000,
-                                bounds=([-np.inf, 0, -np.inf, 0], [np.inf, np.inf, np.inf, np.inf]))
+        params, cov = curve_fit(
+            model,
+            x,
+            y,
+            p0=(y[0], 0.1, 0.0, 1.0),
+            sigma=sigma,
+            maxfev=5000,
+            bounds=([-np.inf, 0, -np.inf, 0], [np.inf, np.inf, np.inf, np.inf]),
+        )
     except (RuntimeError, ValueError):
         return _failed("double_exponential", len(at))
     values = model(at, *params)
@@ -220,7 +230,9 @@ def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty
     return fits[-1]
 
 
-def extrapolate(names: tuple[str, ...], x, y, stds, bound: float, at=(0.0,), choice: str = "order") -> tuple[Fit, list[Fit]]:
+def extrapolate(
+    names: tuple[str, ...], x, y, stds, bound: float, at=(0.0,), choice: str = "order"
+) -> tuple[Fit, list[Fit]]:
     """All fits at ``at`` (zero noise first), and the one :func:`choose` picks.
 
     ``bound`` is the largest possible |expectation value| (the observable's coefficient 1-norm).

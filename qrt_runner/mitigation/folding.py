@@ -14,7 +14,11 @@ from qiskit import QuantumCircuit
 
 def fold_two_qubit_gates(circuit: QuantumCircuit, factor: float, amplifier: str, seed: int) -> QuantumCircuit:
     """A copy of ``circuit`` whose two-qubit gates are folded for noise ``factor`` (>= 1)."""
-    positions = [i for i, inst in enumerate(circuit.data) if inst.operation.num_qubits == 2 and not inst.clbits and inst.operation.name not in ("barrier",)]
+    positions = [
+        i
+        for i, inst in enumerate(circuit.data)
+        if inst.operation.num_qubits == 2 and not inst.clbits and inst.operation.name not in ("barrier",)
+    ]
     folds = np.full(len(positions), int((factor - 1) // 2))
     extra = round((factor - 1 - 2 * folds[0]) / 2 * len(positions)) if positions else 0
     if extra:
@@ -38,6 +42,7 @@ def fold_two_qubit_gates(circuit: QuantumCircuit, factor: float, amplifier: str,
 
 def effective_factor(original: QuantumCircuit, folded: QuantumCircuit) -> float:
     """The ratio of two-qubit gate counts actually achieved."""
+
     def count(circuit):
         return sum(1 for inst in circuit.data if inst.operation.num_qubits == 2 and not inst.clbits)
 

@@ -42,7 +42,10 @@ class LayerNoisePlan:
         self.source = source
         self.physical_qubits = physical_qubits
         layers = twirl_layers(template)
-        self.keys = [tuple(sorted((name, physical_qubits[a], physical_qubits[b]) for name, a, b in layer.gates)) for layer in layers]
+        self.keys = [
+            tuple(sorted((name, physical_qubits[a], physical_qubits[b]) for name, a, b in layer.gates))
+            for layer in layers
+        ]
         self.dressings = [tuple((name, physical_qubits[q]) for name, q in layer.dressing) for layer in layers]
         cache: dict = {}
         self.models: list[PauliLindblad | None] = []
@@ -178,11 +181,14 @@ def measure_sign(circuit: QuantumCircuit) -> QuantumCircuit:
     return circuit
 
 
-def randomizations_for(total_shots: int, num_randomizations: int, shots_per_randomization: int | None,
-                       auto: bool) -> tuple[int, int]:
+def randomizations_for(
+    total_shots: int, num_randomizations: int, shots_per_randomization: int | None, auto: bool
+) -> tuple[int, int]:
     """(randomisations, shots per randomisation) spending ``total_shots``: ``num_randomizations``
     twirls (the default 32 when ``auto``), the shots shared between them. PEC's signs and PEA's
     injected Paulis are drawn per shot inside each circuit, so the twirls need not be per shot."""
     if shots_per_randomization:
-        return max(1, -(-total_shots // shots_per_randomization)) if auto else num_randomizations, shots_per_randomization
+        return max(
+            1, -(-total_shots // shots_per_randomization)
+        ) if auto else num_randomizations, shots_per_randomization
     return num_randomizations, -(-total_shots // num_randomizations)

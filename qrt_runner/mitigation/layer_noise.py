@@ -235,7 +235,9 @@ def load_layer_noise(path: str) -> FileLayerNoise:
             qubits = tuple(int(q) for q in layer["qubits"])
             generators = {str(label): float(rate) for label, rate in layer["generators"].items()}
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ValueError(f"layer {number}: needs gates [[name, q0, q1], ...], qubits [...] and generators {{label: rate}} ({exc})") from None
+            raise ValueError(
+                f"layer {number}: needs gates [[name, q0, q1], ...], qubits [...] and generators {{label: rate}} ({exc})"
+            ) from None
         for label, rate in generators.items():
             if len(label) != len(qubits) or set(label) - set(_LETTERS):
                 raise ValueError(f"layer {number}: generator {label!r} must be {len(qubits)} letters of I, X, Y, Z")

@@ -23,8 +23,12 @@ def twirl_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
 
     ``metadata["qrt_mt_clbits"]`` lists the classical bit each twirled measurement writes.
     """
-    conditional = {bit for instruction in circuit.data if isinstance(instruction.operation, ControlFlowOp)
-                   for bit in instruction.clbits}
+    conditional = {
+        bit
+        for instruction in circuit.data
+        if isinstance(instruction.operation, ControlFlowOp)
+        for bit in instruction.clbits
+    }
     last_use = {}
     for index, instruction in enumerate(circuit.data):
         if instruction.operation.name not in ("barrier", "delay"):

@@ -23,7 +23,9 @@ LEVEL_DEFAULTS = {
     2: {"enable_gates": True, "enable_measure": True, "measure_mitigation": True, "zne_mitigation": True},
 }
 AMPLIFIERS = ("gate_folding", "gate_folding_front", "gate_folding_back", "pea")
-EXTRAPOLATORS = ("linear", "exponential", "double_exponential", "fallback") + tuple(f"polynomial_degree_{k}" for k in range(1, 8))
+EXTRAPOLATORS = ("linear", "exponential", "double_exponential", "fallback") + tuple(
+    f"polynomial_degree_{k}" for k in range(1, 8)
+)
 DEFAULT_NOISE_FACTORS = (1.0, 3.0, 5.0)
 DEFAULT_EXTRAPOLATORS = ("exponential", "linear")
 DEFAULT_RANDOMIZATIONS = 32
@@ -84,7 +86,9 @@ class EffectiveMitigation:
 
     @property
     def active(self) -> bool:
-        return self.measure_mitigation or self.zne_mitigation or self.enable_measure or self.enable_gates or self.dd_enable
+        return (
+            self.measure_mitigation or self.zne_mitigation or self.enable_measure or self.enable_gates or self.dd_enable
+        )
 
     def to_dict(self) -> dict:
         """The effective options under IBM's option-tree names (for results.json and MLflow)."""
@@ -114,14 +118,18 @@ class EffectiveMitigation:
             "twirling": {
                 "enable_gates": flat["enable_gates"],
                 "enable_measure": flat["enable_measure"],
-                "num_randomizations": "auto" if self.num_randomizations_auto and self.needs_layer_noise else flat["num_randomizations"],
+                "num_randomizations": "auto"
+                if self.num_randomizations_auto and self.needs_layer_noise
+                else flat["num_randomizations"],
                 "shots_per_randomization": flat["shots_per_randomization"] or "auto",
                 "strategy": flat["strategy"],
             },
             "dynamical_decoupling": {
-                "enable": flat["dd_enable"], "sequence_type": flat["dd_sequence_type"],
+                "enable": flat["dd_enable"],
+                "sequence_type": flat["dd_sequence_type"],
                 "extra_slack_distribution": flat["dd_extra_slack_distribution"],
-                "scheduling_method": flat["dd_scheduling_method"], "skip_reset_qubits": flat["dd_skip_reset_qubits"],
+                "scheduling_method": flat["dd_scheduling_method"],
+                "skip_reset_qubits": flat["dd_skip_reset_qubits"],
             },
         }
 
@@ -134,8 +142,12 @@ def _noise_gain(value) -> float | str:
     except (TypeError, ValueError):
         gain = float("nan")
     if not math.isfinite(gain) or gain < 0:
-        raise ConfigError("mitigation.resilience.pec.noise_gain", value, "must be a number >= 0 or auto",
-                          "e.g. auto (chosen to fit max_overhead), 0 (cancel all learned noise) or 0.5")
+        raise ConfigError(
+            "mitigation.resilience.pec.noise_gain",
+            value,
+            "must be a number >= 0 or auto",
+            "e.g. auto (chosen to fit max_overhead), 0 (cancel all learned noise) or 0.5",
+        )
     return gain
 
 
@@ -144,11 +156,21 @@ def _check_layer_noise_file(path: str) -> None:
 
     key = "mitigation.resilience.layer_noise_model"
     if not Path(path).is_file():
-        raise ConfigError(key, path, "no such file", "give the path of a JSON/YAML layer noise model, or null for the fake device's own")
+        raise ConfigError(
+            key,
+            path,
+            "no such file",
+            "give the path of a JSON/YAML layer noise model, or null for the fake device's own",
+        )
     try:
         layer_noise_source(path, None)  # parsed once per file version; the estimator reuses it
     except Exception as exc:  # malformed JSON/YAML or layers
-        raise ConfigError(key, path, f"cannot be read ({' '.join(str(exc).split())[:160]})", "fix the file (see README: layer noise model)") from None
+        raise ConfigError(
+            key,
+            path,
+            f"cannot be read ({' '.join(str(exc).split())[:160]})",
+            "fix the file (see README: layer noise model)",
+        ) from None
 
 
 def _pick(value, default):
@@ -163,12 +185,16 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     """
     level = config.resilience_level
     if level not in LEVEL_DEFAULTS:
-        raise ConfigError("mitigation.resilience_level", level, "must be 0, 1 or 2", "set mitigation.resilience_level to 0, 1 or 2")
+        raise ConfigError(
+            "mitigation.resilience_level", level, "must be 0, 1 or 2", "set mitigation.resilience_level to 0, 1 or 2"
+        )
     res, twirl, dd = config.resilience, config.twirling, config.dynamical_decoupling
     if primitive == "sampler":
         if level != 0 or res.zne_mitigation or res.pec_mitigation:
             raise ConfigError(
-                "mitigation.resilience_level", level, "the sampler has no resilience levels, ZNE or PEC",
+                "mitigation.resilience_level",
+                level,
+                "the sampler has no resilience levels, ZNE or PEC",
                 "use mitigation=none, or mitigation.resilience.measure_mitigation=true for readout-mitigated quasi-probabilities",
             )
     defaults = LEVEL_DEFAULTS[level]
@@ -184,34 +210,63 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         enable_gates = enable_measure = True
     if pec and zne:
         raise ConfigError(
-            "mitigation.resilience.pec_mitigation", True, "PEC cannot be combined with ZNE",
+            "mitigation.resilience.pec_mitigation",
+            True,
+            "PEC cannot be combined with ZNE",
             "turn one off: mitigation.resilience.zne_mitigation=false or mitigation.resilience.pec_mitigation=false",
         )
     if amplifier not in AMPLIFIERS:
-        raise ConfigError("mitigation.resilience.zne.amplifier", amplifier, "unknown amplifier", f"choose one of {', '.join(AMPLIFIERS)}")
+        raise ConfigError(
+            "mitigation.resilience.zne.amplifier",
+            amplifier,
+            "unknown amplifier",
+            f"choose one of {', '.join(AMPLIFIERS)}",
+        )
     factors = tuple(float(f) for f in _pick(res.zne.noise_factors, DEFAULT_NOISE_FACTORS))
     if len(factors) < 2 or any(f < 1 for f in factors):
-        raise ConfigError("mitigation.resilience.zne.noise_factors", list(factors), "needs at least two factors, each >= 1", "e.g. [1, 3, 5]")
+        raise ConfigError(
+            "mitigation.resilience.zne.noise_factors",
+            list(factors),
+            "needs at least two factors, each >= 1",
+            "e.g. [1, 3, 5]",
+        )
     extrapolators = tuple(_pick(res.zne.extrapolator, DEFAULT_EXTRAPOLATORS))
     for name in extrapolators:
         if name not in EXTRAPOLATORS:
-            raise ConfigError("mitigation.resilience.zne.extrapolator", name, "unknown extrapolator", f"choose from {', '.join(EXTRAPOLATORS)}")
+            raise ConfigError(
+                "mitigation.resilience.zne.extrapolator",
+                name,
+                "unknown extrapolator",
+                f"choose from {', '.join(EXTRAPOLATORS)}",
+            )
         if degrees_of_freedom(name) >= len(factors):
             raise ConfigError(
-                "mitigation.resilience.zne.extrapolator", name, f"needs more than {degrees_of_freedom(name)} noise factors, got {len(factors)}",
+                "mitigation.resilience.zne.extrapolator",
+                name,
+                f"needs more than {degrees_of_freedom(name)} noise factors, got {len(factors)}",
                 "add noise factors or pick a simpler extrapolator",
             )
     extrapolated = tuple(float(f) for f in _pick(res.zne.extrapolated_noise_factors, (0.0, *factors)))
     choice = _pick(res.zne.extrapolator_choice, "uncertainty")
     if choice not in EXTRAPOLATOR_CHOICES:
-        raise ConfigError("mitigation.resilience.zne.extrapolator_choice", choice, "unknown choice",
-                          "choose uncertainty (first well-conditioned fit) or order (first successful fit, as IBM)")
+        raise ConfigError(
+            "mitigation.resilience.zne.extrapolator_choice",
+            choice,
+            "unknown choice",
+            "choose uncertainty (first well-conditioned fit) or order (first successful fit, as IBM)",
+        )
     randomizations = _pick(twirl.num_randomizations, DEFAULT_RANDOMIZATIONS)
     for key, value in (
         ("mitigation.twirling.num_randomizations", randomizations),
         ("mitigation.twirling.shots_per_randomization", twirl.shots_per_randomization),
-        ("mitigation.resilience.measure_noise_learning.num_randomizations", res.measure_noise_learning.num_randomizations),
-        ("mitigation.resilience.measure_noise_learning.shots_per_randomization", res.measure_noise_learning.shots_per_randomization),
+        (
+            "mitigation.resilience.measure_noise_learning.num_randomizations",
+            res.measure_noise_learning.num_randomizations,
+        ),
+        (
+            "mitigation.resilience.measure_noise_learning.shots_per_randomization",
+            res.measure_noise_learning.shots_per_randomization,
+        ),
     ):
         if value is not None and value < 1:
             raise ConfigError(key, value, "must be at least 1", f"set {key} to a positive integer or null (auto)")
@@ -219,7 +274,9 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     dd_enable = _pick(dd.enable, False)
     dd_sequence = _pick(dd.sequence_type, "XX")
     if strategy not in STRATEGIES:
-        raise ConfigError("mitigation.twirling.strategy", strategy, "unknown strategy", f"choose one of {', '.join(STRATEGIES)}")
+        raise ConfigError(
+            "mitigation.twirling.strategy", strategy, "unknown strategy", f"choose one of {', '.join(STRATEGIES)}"
+        )
     noise_gain = _noise_gain(res.pec.noise_gain)
     layer_noise_model = res.layer_noise_model
     if layer_noise_model is not None:
@@ -228,8 +285,12 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     scheduling = _pick(dd.scheduling_method, "alap")
     if dd_enable:
         if dd_sequence not in DD_SEQUENCES:
-            raise ConfigError("mitigation.dynamical_decoupling.sequence_type", dd_sequence, "unknown sequence",
-                              f"choose one of {', '.join(DD_SEQUENCES)}")
+            raise ConfigError(
+                "mitigation.dynamical_decoupling.sequence_type",
+                dd_sequence,
+                "unknown sequence",
+                f"choose one of {', '.join(DD_SEQUENCES)}",
+            )
         for key, value, allowed in (
             ("mitigation.dynamical_decoupling.extra_slack_distribution", slack, ("middle", "edges")),
             ("mitigation.dynamical_decoupling.scheduling_method", scheduling, ("alap", "asap")),
@@ -242,7 +303,9 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
     return EffectiveMitigation(
         resilience_level=level,
         measure_mitigation=bool(measure_mitigation),
-        measure_noise_learning_num_randomizations=_pick(res.measure_noise_learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
+        measure_noise_learning_num_randomizations=_pick(
+            res.measure_noise_learning.num_randomizations, DEFAULT_RANDOMIZATIONS
+        ),
         measure_noise_learning_shots_per_randomization=_pick(
             res.measure_noise_learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
         ),

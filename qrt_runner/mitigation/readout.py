@@ -14,8 +14,9 @@ import numpy as np
 _DENSE_LIMIT = 6000
 
 
-def confusion_matrices(zeros: tuple[np.ndarray, np.ndarray], ones: tuple[np.ndarray, np.ndarray],
-                       positions: list[int]) -> np.ndarray:
+def confusion_matrices(
+    zeros: tuple[np.ndarray, np.ndarray], ones: tuple[np.ndarray, np.ndarray], positions: list[int]
+) -> np.ndarray:
     """Per measured bit, ``C[read, prepared]`` from calibration outcomes (int outcomes, counts).
 
     Args:
@@ -31,7 +32,9 @@ def confusion_matrices(zeros: tuple[np.ndarray, np.ndarray], ones: tuple[np.ndar
     return matrices
 
 
-def mitigate(outcomes: np.ndarray, counts: np.ndarray, matrices: np.ndarray, positions: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def mitigate(
+    outcomes: np.ndarray, counts: np.ndarray, matrices: np.ndarray, positions: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Quasi-probabilities of the observed ``outcomes`` with readout errors undone.
 
     Solves ``A x = p`` where ``A[s', s] = prod_i C_i[bit_i(s'), bit_i(s)]`` over the observed
@@ -84,5 +87,7 @@ def _solve_iteratively(bits: np.ndarray, probabilities: np.ndarray, matrices: np
 def _rows(bits: np.ndarray, matrices: np.ndarray, start: int, stop: int) -> np.ndarray:
     log_rows = np.zeros((stop - start, len(bits)))
     for index in range(bits.shape[1]):
-        log_rows += np.log(np.maximum(matrices[index][bits[start:stop, index][:, None], bits[:, index][None, :]], 1e-300))
+        log_rows += np.log(
+            np.maximum(matrices[index][bits[start:stop, index][:, None], bits[:, index][None, :]], 1e-300)
+        )
     return np.exp(log_rows)

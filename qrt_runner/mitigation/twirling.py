@@ -67,8 +67,12 @@ def conjugate(name: str, p0: int, p1: int) -> tuple[int, int]:
 
 def _is_twirlable(instruction) -> bool:
     operation = instruction.operation
-    return (operation.name in TWIRLABLE and operation.num_qubits == 2 and not instruction.clbits
-            and not operation.is_parameterized())
+    return (
+        operation.name in TWIRLABLE
+        and operation.num_qubits == 2
+        and not instruction.clbits
+        and not operation.is_parameterized()
+    )
 
 
 def _twirled_sets(layers: list[list], width: int, strategy: str) -> list[tuple[int, ...]]:
@@ -101,8 +105,8 @@ def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> Quantum
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown twirling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     wires = {bit: i for i, bit in enumerate(list(circuit.qubits) + list(circuit.clbits))}
-    front = [0] * len(wires)   # per wire: the first layer an operation on it may still join
-    layers: list[list] = []    # per layer: (instruction, qubit indices)
+    front = [0] * len(wires)  # per wire: the first layer an operation on it may still join
+    layers: list[list] = []  # per layer: (instruction, qubit indices)
     before: list[list] = [[]]  # per layer: the other operations placed just before it (last: after all)
     for instruction in circuit.data:
         indices = [wires[bit] for bit in (*instruction.qubits, *instruction.clbits)]
@@ -149,13 +153,23 @@ def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> Quantum
         for qubit in sets[number]:
             if qubit in active:
                 pending.setdefault(qubit, []).append((number, "a"))
-        dressing = tuple((inst.operation.name, circuit.find_bit(inst.qubits[0]).index) for inst in before[number]
-                         if inst.operation.num_qubits == 1 and not inst.clbits and inst.operation.name not in ("barrier", "delay"))
-        described.append(TwirlLayer(tuple((inst.operation.name, *qubits) for inst, qubits in layer), sets[number], dressing))
+        dressing = tuple(
+            (inst.operation.name, circuit.find_bit(inst.qubits[0]).index)
+            for inst in before[number]
+            if inst.operation.num_qubits == 1 and not inst.clbits and inst.operation.name not in ("barrier", "delay")
+        )
+        described.append(
+            TwirlLayer(tuple((inst.operation.name, *qubits) for inst, qubits in layer), sets[number], dressing)
+        )
     for instruction in before[len(layers)]:
         emit(instruction)
     flush(sorted(pending))
-    out.metadata = {**(circuit.metadata or {}), "qrt_twirl_layers": described, "qrt_twirl_slots": slots, "qrt_layer_ends": ends}
+    out.metadata = {
+        **(circuit.metadata or {}),
+        "qrt_twirl_layers": described,
+        "qrt_twirl_slots": slots,
+        "qrt_layer_ends": ends,
+    }
     return out
 
 

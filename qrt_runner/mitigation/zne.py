@@ -39,9 +39,18 @@ class TermData:
         return evs, np.sqrt(np.clip(variances, 0.0, None))
 
 
-def extrapolate_pub(factors, data: TermData, coeffs: np.ndarray, identity: np.ndarray, bounds: np.ndarray,
-                    extrapolators: tuple[str, ...], at, choice: str, per_term: bool,
-                    labels: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+def extrapolate_pub(
+    factors,
+    data: TermData,
+    coeffs: np.ndarray,
+    identity: np.ndarray,
+    bounds: np.ndarray,
+    extrapolators: tuple[str, ...],
+    at,
+    choice: str,
+    per_term: bool,
+    labels: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Zero-noise ``(evs, stds)`` per set and observable ``(sets, obs)``, and diagnostics.
 
     Args:
@@ -63,7 +72,9 @@ def extrapolate_pub(factors, data: TermData, coeffs: np.ndarray, identity: np.nd
     per_term_names: list[dict] = []
     for s in range(num_sets):
         for o in range(num_obs):
-            extrapolated[s, o] = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], at).values for name in extrapolators]
+            extrapolated[s, o] = [
+                fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], at).values for name in extrapolators
+            ]
             if not per_term:
                 fits = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], [0.0]) for name in extrapolators]
                 best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice)

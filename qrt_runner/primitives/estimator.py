@@ -73,8 +73,15 @@ class _PubPlan:
     simulator in one task.
     """
 
-    def __init__(self, pub: EstimatorPub, isa: IsaCircuit, backend: LocalBackend, shots: int,
-                 mitigation: EffectiveMitigation | None, seed: int):
+    def __init__(
+        self,
+        pub: EstimatorPub,
+        isa: IsaCircuit,
+        backend: LocalBackend,
+        shots: int,
+        mitigation: EffectiveMitigation | None,
+        seed: int,
+    ):
         self.pub, self.isa, self.shots = pub, isa, shots
         self.mitigation = mitigation if (mitigation is not None and mitigation.active and shots > 0) else None
         width = isa.circuit.num_qubits
@@ -97,7 +104,10 @@ class _PubPlan:
         self.trex = bool(mit and mit.measure_mitigation)
         self.pec = bool(mit and mit.pec_mitigation)
         self.share_prefix = self._shares_prefix(backend)
-        cache_key = f"{isa.fingerprint}|{self._signature(backend)}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+        cache_key = (
+            f"{isa.fingerprint}|{self._signature(backend)}|"
+            + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+        )
         started = time.perf_counter()
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
@@ -106,18 +116,27 @@ class _PubPlan:
         self.build_s = time.perf_counter() - started  # ~0 when the circuits were cached
         self.cache_key = cache_key
         self.labels = [label for group in self.groups for label in group]
-        self.coeffs = np.array([[np.real(terms.get(label, 0.0)) for label in self.labels] for terms in self.obs_terms]).reshape(
-            len(self.obs_terms), len(self.labels))
+        self.coeffs = np.array(
+            [[np.real(terms.get(label, 0.0)) for label in self.labels] for terms in self.obs_terms]
+        ).reshape(len(self.obs_terms), len(self.labels))
         total_shots = shots
         if self.pec and self.noise is not None:
             total_shots = math.ceil(shots * self.noise.overhead(self.gain))
         if self.twirled or self.twirl_gates:
             self.randomizations, self.shots_per_binding = randomizations_for(
-                total_shots, mit.num_randomizations, mit.shots_per_randomization, mit.num_randomizations_auto and self.noise is not None)
+                total_shots,
+                mit.num_randomizations,
+                mit.shots_per_randomization,
+                mit.num_randomizations_auto and self.noise is not None,
+            )
         else:
             self.randomizations, self.shots_per_binding = 1, shots
         rng = np.random.default_rng([seed, 7])
-        self.flips = rng.integers(0, 2, size=(self.randomizations, width)) if self.twirled else np.zeros((self.randomizations, width), dtype=int)
+        self.flips = (
+            rng.integers(0, 2, size=(self.randomizations, width))
+            if self.twirled
+            else np.zeros((self.randomizations, width), dtype=int)
+        )
         self.rng = rng
         if self.trex:
             self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
@@ -135,7 +154,11 @@ class _PubPlan:
             return False
         width = self.isa.circuit.num_qubits
         randomizations, per = randomizations_for(self.shots, mit.num_randomizations, mit.shots_per_randomization, False)
-        return width <= PREFIX_MAX_QUBITS and randomizations > 1 and resolve_method(backend.method, True, width, per) == "density_matrix"
+        return (
+            width <= PREFIX_MAX_QUBITS
+            and randomizations > 1
+            and resolve_method(backend.method, True, width, per) == "density_matrix"
+        )
 
     def _signature(self, backend: LocalBackend) -> str:
         """What the circuits depend on besides the ISA circuit and the Paulis."""
@@ -174,8 +197,12 @@ class _PubPlan:
                 base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
             if mit is not None and mit.dd_enable:
                 base = add_dynamical_decoupling(
-                    base, backend.compact_target(self.isa.physical_qubits), mit.dd_sequence_type,
-                    mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
+                    base,
+                    backend.compact_target(self.isa.physical_qubits),
+                    mit.dd_sequence_type,
+                    mit.dd_scheduling_method,
+                    mit.dd_extra_slack_distribution,
+                    mit.dd_skip_reset_qubits,
                 )
             if self.twirl_gates:
                 base = twirl_template(base, mit.strategy)
@@ -189,7 +216,10 @@ class _PubPlan:
                 sign_qubit = self.isa.circuit.num_qubits
                 templates = [with_channels(t, noise.channels(1.0 - gain, sign_qubit), sign=True) for t in templates]
             else:
-                templates = [with_channels(t, noise.channels(factor - 1.0), sign=False) for t, factor in zip(templates, self.factors)]
+                templates = [
+                    with_channels(t, noise.channels(factor - 1.0), sign=False)
+                    for t, factor in zip(templates, self.factors)
+                ]
         prefixes = []
         if self.share_prefix and groups:
             prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
@@ -197,7 +227,9 @@ class _PubPlan:
         calibration = None
         if self.trex and groups:
             measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
-            calibration = self._twirled_measurement(QuantumCircuit(self.isa.circuit.num_qubits), measured, "qrt_cal", backend)
+            calibration = self._twirled_measurement(
+                QuantumCircuit(self.isa.circuit.num_qubits), measured, "qrt_cal", backend
+            )
         return groups, circuits, calibration, noise, gain, prefixes
 
     def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend):
@@ -264,7 +296,9 @@ class _PubPlan:
         if self.prefixes:
             first = len(circuits)
             groups = max(len(self.groups), 1)
-            prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (len(circuits) - len(self.circuits))
+            prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (
+                len(circuits) - len(self.circuits)
+            )
             prefix_of += [None] * len(self.prefixes)
             rows_per_set = [self.randomizations] * len(prefix_of)
             user = self.flat_values if self.flat_values.size else None
@@ -274,11 +308,19 @@ class _PubPlan:
                 keys.append(f"{self.cache_key}|prefix{f}")
                 circuit_shots.append(shots)
         return SimTask(
-            kind="expval" if self.shots == 0 else "counts", device=backend.name if backend.device is not None else None,
-            qubits=self.isa.physical_qubits, method=backend.method, threads=backend.threads, seed=seed, shots=shots,
-            circuits=circuits, parameter_values=values, circuit_keys=keys,
+            kind="expval" if self.shots == 0 else "counts",
+            device=backend.name if backend.device is not None else None,
+            qubits=self.isa.physical_qubits,
+            method=backend.method,
+            threads=backend.threads,
+            seed=seed,
+            shots=shots,
+            circuits=circuits,
+            parameter_values=values,
+            circuit_keys=keys,
             circuit_shots=None if len(set(circuit_shots)) <= 1 else circuit_shots,
-            prefix_of=prefix_of, rows_per_set=rows_per_set,
+            prefix_of=prefix_of,
+            rows_per_set=rows_per_set,
             call_groups=[1 if key.endswith("|cal") else 0 for key in keys],
         )
 
@@ -314,7 +356,7 @@ class _PubPlan:
                     continue
                 masks = np.array([parity_mask(label, circuit) for label in group], dtype=np.int64)
                 for index in range(self.num_sets):
-                    chunk = rows[index * repeats:(index + 1) * repeats]
+                    chunk = rows[index * repeats : (index + 1) * repeats]
                     values, weights = shot_values(chunk, self.flips, circuit, masks, gamma)
                     mean, covariance = mean_and_covariance(values / scale, weights)
                     means[f, index, span], cov[f, index, span, span] = mean, covariance
@@ -325,7 +367,7 @@ class _PubPlan:
         started = time.perf_counter()
         (output,) = outputs
         calibration = self._calibration_factors(output[len(self.circuits)]) if self.calibration is not None else None
-        data = self._term_data(output[:len(self.circuits)], calibration)
+        data = self._term_data(output[: len(self.circuits)], calibration)
         metadata = {
             "target_precision": self.pub.precision,
             "shots": self.shots,
@@ -334,9 +376,18 @@ class _PubPlan:
         }
         mit = self.mitigation
         if mit is not None and mit.zne_mitigation:
-            evs, stds, zne = extrapolate_pub(self.factors, data, self.coeffs, self.identity, self.bounds, mit.zne_extrapolator,
-                                             mit.zne_extrapolated_noise_factors, mit.zne_extrapolator_choice,
-                                             mit.zne_extrapolate_per_term, self.labels)
+            evs, stds, zne = extrapolate_pub(
+                self.factors,
+                data,
+                self.coeffs,
+                self.identity,
+                self.bounds,
+                mit.zne_extrapolator,
+                mit.zne_extrapolated_noise_factors,
+                mit.zne_extrapolator_choice,
+                mit.zne_extrapolate_per_term,
+                self.labels,
+            )
         else:
             evs_f, stds_f = data.observables(self.coeffs, self.identity)
             evs, stds, zne = evs_f[0], stds_f[0], None
@@ -363,8 +414,9 @@ class _PubPlan:
             if self.pec and self.noise is not None:
                 out["pec_sampling_overhead"] = round(self.noise.overhead(self.gain), 4)
             if self.calibration is not None:
-                out["trex_calibration_shots"] = (mit.measure_noise_learning_num_randomizations
-                                                 * mit.measure_noise_learning_shots_per_randomization)
+                out["trex_calibration_shots"] = (
+                    mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
+                )
         return out
 
     def roles(self) -> list[str]:
@@ -393,9 +445,14 @@ class _PubPlan:
             "num_circuits": len(self.circuits) + (self.calibration is not None),
             "num_randomizations": self.randomizations,
             "shots_per_randomization": self.shots_per_binding,
-            "shots_spent": int(self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
-                               + (mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
-                                  if self.calibration is not None else 0)),
+            "shots_spent": int(
+                self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
+                + (
+                    mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
+                    if self.calibration is not None
+                    else 0
+                )
+            ),
             "simulate_s": float(sum(seconds)),
             "simulate_s_by_technique": by_technique,
         }
@@ -405,7 +462,9 @@ class _PubPlan:
             out["layer_noise_model"] = self.noise.describe()
         if self.pec and self.noise is not None:
             out["pec"] = {
-                "noise_gain": self.gain, "gamma": self.noise.gamma(self.gain), "sampling_overhead": self.noise.overhead(self.gain),
+                "noise_gain": self.gain,
+                "gamma": self.noise.gamma(self.gain),
+                "sampling_overhead": self.noise.overhead(self.gain),
                 "max_overhead": mit.pec_max_overhead,
             }
         if zne is not None:
@@ -422,7 +481,9 @@ class Estimator(BaseEstimatorV2):
         options: default precision/shots and the job time limit.
     """
 
-    def __init__(self, backend: LocalBackend, mode: ExecutionMode | None = None, options: EstimatorOptions | None = None):
+    def __init__(
+        self, backend: LocalBackend, mode: ExecutionMode | None = None, options: EstimatorOptions | None = None
+    ):
         self.backend = backend
         self.mode = mode or ExecutionMode("job", backend.executor)
         self.options = options or EstimatorOptions()
@@ -431,7 +492,9 @@ class Estimator(BaseEstimatorV2):
         planned = self.plan(pubs, precision=precision, seed=self.backend.next_seed())
         return self.mode.submit(planned.tasks, planned.postprocess, self.options.max_execution_time, planned.cost)
 
-    def plan(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None, seed: int | None = None) -> Planned:
+    def plan(
+        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None, seed: int | None = None
+    ) -> Planned:
         """The simulator tasks of a job on ``pubs``, how to combine their outputs, and the job's
         cost (circuits, shots, estimated QPU time), without running anything."""
         if precision is None:
@@ -441,7 +504,9 @@ class Estimator(BaseEstimatorV2):
         plans = []
         for pub in coerced:
             if pub.precision == 0 and self.backend.device is not None and self.options.default_shots is None:
-                raise ValueError(f"precision 0 (exact) is only available on the ideal simulator, not {self.backend.name}")
+                raise ValueError(
+                    f"precision 0 (exact) is only available on the ideal simulator, not {self.backend.name}"
+                )
             shots = self.options.default_shots or shots_for_precision(pub.precision)
             isa = self.backend.compiler.compile(pub.circuit)
             plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed))
@@ -451,5 +516,9 @@ class Estimator(BaseEstimatorV2):
             results = [plan.combine([output]) for plan, output in zip(plans, outputs)]
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
-        return Planned(tasks, postprocess, job_cost(tasks, [plan.roles() for plan in plans], self.backend.device),
-                       plans[0].multipliers() if plans else None)
+        return Planned(
+            tasks,
+            postprocess,
+            job_cost(tasks, [plan.roles() for plan in plans], self.backend.device),
+            plans[0].multipliers() if plans else None,
+        )

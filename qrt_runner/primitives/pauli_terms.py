@@ -26,8 +26,13 @@ def popcount(values: np.ndarray) -> np.ndarray:
     return np.vectorize(lambda v: bin(v).count("1"))(values)
 
 
-def shot_values(rows: list[tuple[np.ndarray, np.ndarray]], flips: np.ndarray, circuit: QuantumCircuit,
-                masks: np.ndarray, gamma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def shot_values(
+    rows: list[tuple[np.ndarray, np.ndarray]],
+    flips: np.ndarray,
+    circuit: QuantumCircuit,
+    masks: np.ndarray,
+    gamma: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct outcome of the rows (one row per randomisation), each Pauli's value +-1 with
     the measurement flips undone (times the shot's sign and ``gamma`` for PEC), and its count.
 

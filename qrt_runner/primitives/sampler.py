@@ -46,8 +46,11 @@ class SamplerOptions:
 
 def _final_measurements(circuit) -> list[tuple[int, int]]:
     """(qubit, clbit) of each measurement; readout mitigation needs each clbit measured once."""
-    pairs = [(circuit.find_bit(i.qubits[0]).index, circuit.find_bit(i.clbits[0]).index)
-             for i in circuit.data if i.operation.name == "measure"]
+    pairs = [
+        (circuit.find_bit(i.qubits[0]).index, circuit.find_bit(i.clbits[0]).index)
+        for i in circuit.data
+        if i.operation.name == "measure"
+    ]
     if len({clbit for _, clbit in pairs}) != len(pairs):
         raise ValueError("readout mitigation needs every classical bit measured exactly once")
     return pairs
@@ -67,8 +70,9 @@ def _calibration_circuits(isa: IsaCircuit) -> list[QuantumCircuit]:
     return circuits
 
 
-def _quasi_dists(result: SamplerPubResult, isa: IsaCircuit, calibration: list,
-                 flip_fraction: np.ndarray | None = None) -> tuple[list[dict], list]:
+def _quasi_dists(
+    result: SamplerPubResult, isa: IsaCircuit, calibration: list, flip_fraction: np.ndarray | None = None
+) -> tuple[list[dict], list]:
     """Readout-mitigated quasi-probabilities per parameter set, and the calibrated (p01, p10).
 
     With measurement twirling, ``flip_fraction[c]`` of the shots of bit ``c`` were read flipped,
@@ -89,7 +93,9 @@ def _quasi_dists(result: SamplerPubResult, isa: IsaCircuit, calibration: list,
     return dists, [[float(m[1, 0]), float(m[0, 1])] for m in calibrated]
 
 
-def _combine(pub: SamplerPub, isa: IsaCircuit, rows: list[np.ndarray], metadata: dict | None = None) -> SamplerPubResult:
+def _combine(
+    pub: SamplerPub, isa: IsaCircuit, rows: list[np.ndarray], metadata: dict | None = None
+) -> SamplerPubResult:
     circuit = isa.circuit
     num_clbits = circuit.num_clbits
     shape = pub.parameter_values.shape
@@ -110,8 +116,9 @@ class _SamplerPlan:
     """The circuit of one PUB (decoupled, gate- and measurement-twirled as asked), its parameter
     rows (set-major, then randomisation) and how to turn the sampled rows into one PUB result."""
 
-    def __init__(self, pub: SamplerPub, isa: IsaCircuit, backend: LocalBackend,
-                 mitigation: EffectiveMitigation | None, seed: int):
+    def __init__(
+        self, pub: SamplerPub, isa: IsaCircuit, backend: LocalBackend, mitigation: EffectiveMitigation | None, seed: int
+    ):
         self.pub, self.isa = pub, isa
         mit = self.mitigation = mitigation if mitigation is not None and mitigation.active else None
         self.dd = bool(mit and mit.dd_enable)
@@ -126,7 +133,9 @@ class _SamplerPlan:
         signature = "sampler"
         if self.dd:
             if backend.device is None:
-                raise ValueError("dynamical decoupling needs a device's instruction durations; the ideal simulator has none")
+                raise ValueError(
+                    "dynamical decoupling needs a device's instruction durations; the ideal simulator has none"
+                )
             signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
         signature += f"|twirl{self.twirl_gates}{self.twirl_measure}{mit.strategy if self.twirl_gates else ''}"
         self.key = f"{isa.fingerprint}|{signature}"
@@ -140,15 +149,24 @@ class _SamplerPlan:
         num_measurements = len(self.circuit.metadata.get("qrt_mt_clbits", [])) if self.twirl_measure else 0
         self.flips = rng.integers(0, 2, size=(self.randomizations, num_measurements))
         self.gate_angles = twirl_angles(self.template, self.randomizations, rng) if self.twirl_gates else {}
-        self.clbit_flips = (clbit_flips(self.circuit, self.flips) if self.twirl_measure
-                            else np.zeros((self.randomizations, isa.circuit.num_clbits), dtype=np.uint8))
+        self.clbit_flips = (
+            clbit_flips(self.circuit, self.flips)
+            if self.twirl_measure
+            else np.zeros((self.randomizations, isa.circuit.num_clbits), dtype=np.uint8)
+        )
 
-    def _build(self, backend: LocalBackend, mit: EffectiveMitigation | None) -> tuple[QuantumCircuit, QuantumCircuit | None]:
+    def _build(
+        self, backend: LocalBackend, mit: EffectiveMitigation | None
+    ) -> tuple[QuantumCircuit, QuantumCircuit | None]:
         circuit = self.isa.circuit
         if self.dd:
             circuit = add_dynamical_decoupling(
-                circuit, backend.compact_target(self.isa.physical_qubits), mit.dd_sequence_type,
-                mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits,
+                circuit,
+                backend.compact_target(self.isa.physical_qubits),
+                mit.dd_sequence_type,
+                mit.dd_scheduling_method,
+                mit.dd_extra_slack_distribution,
+                mit.dd_skip_reset_qubits,
             )
         template = None
         if self.twirl_gates:
@@ -173,9 +191,16 @@ class _SamplerPlan:
 
     def task(self, backend: LocalBackend, seed: int) -> SimTask:
         return SimTask(
-            kind="memory", device=backend.name if backend.device is not None else None, qubits=self.isa.physical_qubits,
-            method=backend.method, threads=backend.threads, seed=seed, shots=self.shots_per_randomization,
-            circuits=[self.circuit], parameter_values=[self.values()], circuit_keys=[self.key],
+            kind="memory",
+            device=backend.name if backend.device is not None else None,
+            qubits=self.isa.physical_qubits,
+            method=backend.method,
+            threads=backend.threads,
+            seed=seed,
+            shots=self.shots_per_randomization,
+            circuits=[self.circuit],
+            parameter_values=[self.values()],
+            circuit_keys=[self.key],
         )
 
     def combine(self, rows: list[np.ndarray], seconds=()) -> SamplerPubResult:
@@ -185,7 +210,7 @@ class _SamplerPlan:
         repeats = self.randomizations
         per_set = []
         for start in range(0, len(rows), repeats):
-            chunk = rows[start:start + repeats]
+            chunk = rows[start : start + repeats]
             if self.twirl_measure:
                 chunk = [unflip(packed, flips) for packed, flips in zip(chunk, self.clbit_flips)]
             per_set.append(np.concatenate(chunk, axis=0))
@@ -240,23 +265,35 @@ class Sampler(BaseSamplerV2):
 
         mitigate_readout = mitigation is not None and mitigation.measure_mitigation
         if mitigate_readout:
-            calibration_shots = (self.options.mitigation.measure_noise_learning_num_randomizations
-                                 * self.options.mitigation.measure_noise_learning_shots_per_randomization)
+            calibration_shots = (
+                self.options.mitigation.measure_noise_learning_num_randomizations
+                * self.options.mitigation.measure_noise_learning_shots_per_randomization
+            )
             for isa in isas:
-                tasks.append(SimTask(
-                    kind="counts", device=tasks[0].device, qubits=isa.physical_qubits, method=self.backend.method,
-                    threads=self.backend.threads, seed=seed, shots=calibration_shots,
-                    circuits=_calibration_circuits(isa), parameter_values=[None, None],
-                    circuit_keys=[f"{isa.fingerprint}|readout0", f"{isa.fingerprint}|readout1"],
-                ))
+                tasks.append(
+                    SimTask(
+                        kind="counts",
+                        device=tasks[0].device,
+                        qubits=isa.physical_qubits,
+                        method=self.backend.method,
+                        threads=self.backend.threads,
+                        seed=seed,
+                        shots=calibration_shots,
+                        circuits=_calibration_circuits(isa),
+                        parameter_values=[None, None],
+                        circuit_keys=[f"{isa.fingerprint}|readout0", f"{isa.fingerprint}|readout1"],
+                    )
+                )
                 roles.append(["readout_calibration"] * 2)
 
         def postprocess(outputs):
             results = [plan.combine(output[0], getattr(output, "seconds", ())) for plan, output in zip(plans, outputs)]
             if mitigate_readout:
-                for result, plan, calibration in zip(results, plans, outputs[len(plans):]):
+                for result, plan, calibration in zip(results, plans, outputs[len(plans) :]):
                     started = time.perf_counter()
-                    quasi, result.metadata["readout_calibration"] = _quasi_dists(result, plan.isa, calibration, plan.flip_fraction())
+                    quasi, result.metadata["readout_calibration"] = _quasi_dists(
+                        result, plan.isa, calibration, plan.flip_fraction()
+                    )
                     result.metadata["quasi_dists"] = quasi
                     if mitigation.nearest_probability:
                         result.metadata["nearest_probability_dists"] = [nearest_probability_dist(q) for q in quasi]
@@ -271,7 +308,9 @@ class Sampler(BaseSamplerV2):
 
         multipliers = {"shots": coerced[0].shots if coerced else shots}
         if plans and plans[0].mitigation is not None:
-            multipliers.update(randomizations=plans[0].randomizations, shots_per_randomization=plans[0].shots_per_randomization)
+            multipliers.update(
+                randomizations=plans[0].randomizations, shots_per_randomization=plans[0].shots_per_randomization
+            )
         if mitigate_readout:
             multipliers["readout_calibration_shots"] = 2 * calibration_shots
         return Planned(tasks, postprocess, job_cost(tasks, roles, self.backend.device), multipliers)

@@ -12,5 +12,15 @@ from qrt_runner.runtime.session import Batch, Session
 Estimator = EstimatorV2
 Sampler = SamplerV2
 
-__all__ = ["Batch", "Estimator", "EstimatorOptions", "EstimatorV2", "RuntimeJob", "Sampler", "SamplerOptions",
-           "SamplerV2", "Session", "UnsupportedOption"]
+__all__ = [
+    "Batch",
+    "Estimator",
+    "EstimatorOptions",
+    "EstimatorV2",
+    "RuntimeJob",
+    "Sampler",
+    "SamplerOptions",
+    "SamplerV2",
+    "Session",
+    "UnsupportedOption",
+]

@@ -22,7 +22,7 @@ __all__ = ["EstimatorOptions", "SamplerOptions", "UnsupportedOption"]
 # IBM's leaves that qrt_runner does not implement (setting one raises; reading gives None).
 _UNSUPPORTED = {
     "resilience.layer_noise_learning": "qrt_runner derives each layer's noise from the fake device (or reads "
-                                       "resilience.layer_noise_model), it does not learn it",
+    "resilience.layer_noise_model), it does not learn it",
     "environment.private": "there is no service to keep a job private from",
     "environment.callback": "jobs run locally; poll job.status() instead",
     "execution.init_qubits": "the simulator always starts from |0>",
@@ -145,10 +145,18 @@ class _Options(_Node):
         """The mitigation options as qrt_runner's config (unset leaves are filled by the level)."""
         data = self._data
         if isinstance(data, _SamplerTree):
-            return s.MitigationConfig(0, s.ResilienceConfig(), dataclasses.replace(data.twirling),
-                                      dataclasses.replace(data.dynamical_decoupling))
-        return s.MitigationConfig(data.resilience_level, _copy(data.resilience), dataclasses.replace(data.twirling),
-                                  dataclasses.replace(data.dynamical_decoupling))
+            return s.MitigationConfig(
+                0,
+                s.ResilienceConfig(),
+                dataclasses.replace(data.twirling),
+                dataclasses.replace(data.dynamical_decoupling),
+            )
+        return s.MitigationConfig(
+            data.resilience_level,
+            _copy(data.resilience),
+            dataclasses.replace(data.twirling),
+            dataclasses.replace(data.dynamical_decoupling),
+        )
 
 
 class EstimatorOptions(_Options):
@@ -187,9 +195,16 @@ def _unset(value: Any) -> Any:
 
 
 def _plain(data: Any) -> dict:
-    return {f.name: (_plain(v) if dataclasses.is_dataclass(v := getattr(data, f.name)) else v) for f in dataclasses.fields(data)}
+    return {
+        f.name: (_plain(v) if dataclasses.is_dataclass(v := getattr(data, f.name)) else v)
+        for f in dataclasses.fields(data)
+    }
 
 
 def _copy(data: Any) -> Any:
-    return type(data)(**{f.name: (_copy(v) if dataclasses.is_dataclass(v := getattr(data, f.name)) else v)
-                         for f in dataclasses.fields(data)})
+    return type(data)(
+        **{
+            f.name: (_copy(v) if dataclasses.is_dataclass(v := getattr(data, f.name)) else v)
+            for f in dataclasses.fields(data)
+        }
+    )

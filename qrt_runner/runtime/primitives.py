@@ -62,10 +62,16 @@ class RuntimeJob(BasePrimitiveJob):
     def metrics(self) -> dict[str, Any]:
         """IBM's job metrics: usage seconds and the timestamps of the job's states."""
         history = {status: stamp for status, stamp in self._job.status_history}
-        return {"usage": {"seconds": self.usage(), "quantum_seconds": self.usage()},
-                "timestamps": {"created": history.get("QUEUED"), "running": history.get("RUNNING"),
-                               "finished": history.get("DONE") or history.get("CANCELLED") or history.get("ERROR")},
-                "status_history": list(self._job.status_history), "tags": self.tags}
+        return {
+            "usage": {"seconds": self.usage(), "quantum_seconds": self.usage()},
+            "timestamps": {
+                "created": history.get("QUEUED"),
+                "running": history.get("RUNNING"),
+                "finished": history.get("DONE") or history.get("CANCELLED") or history.get("ERROR"),
+            },
+            "status_history": list(self._job.status_history),
+            "tags": self.tags,
+        }
 
 
 class _RuntimePrimitive:
@@ -75,7 +81,9 @@ class _RuntimePrimitive:
 
     def __init__(self, mode: Any = None, options: Any = None) -> None:
         if mode is None:
-            raise TypeError(f"{type(self).__name__}: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
+            raise TypeError(
+                f"{type(self).__name__}: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)"
+            )
         self._mode = mode
         self._backends: dict = {}
         self.options = coerce_options(options, self._options_kind)
@@ -102,7 +110,9 @@ class _RuntimePrimitive:
         except ConfigError as exc:  # the CLI's message, with options.<path> for the key
             raise ValueError(f"options.{str(exc).removeprefix('mitigation.')}") from None
         if mitigation.dd_enable and backend.device is None:
-            raise ValueError("options.dynamical_decoupling.enable=True: needs a device's instruction durations; use a fake device as the mode")
+            raise ValueError(
+                "options.dynamical_decoupling.enable=True: needs a device's instruction durations; use a fake device as the mode"
+            )
         if mitigation.needs_layer_noise and mitigation.layer_noise_model is None and backend.device is None:
             raise ValueError("options.resilience: PEC and PEA need a layer noise model; use a fake device as the mode")
         return mitigation
@@ -133,8 +143,12 @@ class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
         from qrt_runner.primitives.estimator import EstimatorOptions as LocalOptions
 
         options = self.options
-        return LocalOptions(options.default_precision, options.default_shots, self._max_execution_time(),
-                            self._mitigation("estimator", backend))
+        return LocalOptions(
+            options.default_precision,
+            options.default_shots,
+            self._max_execution_time(),
+            self._mitigation("estimator", backend),
+        )
 
 
 class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
@@ -159,4 +173,6 @@ class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
         from qrt_runner.primitives.sampler import SamplerOptions as LocalOptions
 
         mitigation = self._mitigation("sampler", backend)
-        return LocalOptions(self.options.default_shots, self._max_execution_time(), mitigation if mitigation.active else None)
+        return LocalOptions(
+            self.options.default_shots, self._max_execution_time(), mitigation if mitigation.active else None
+        )

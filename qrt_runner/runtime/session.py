@@ -26,13 +26,17 @@ def local_backend(backend: Any, seed_simulator: int | None = None) -> LocalBacke
         return backend
     name = backend if isinstance(backend, str) else getattr(backend, "name", None)
     if name is None or callable(name):
-        raise TypeError(f"mode: give a fake device (e.g. FakeManilaV2()), an AerSimulator, a Session or a Batch, "
-                        f"not {type(backend).__name__}")
+        raise TypeError(
+            f"mode: give a fake device (e.g. FakeManilaV2()), an AerSimulator, a Session or a Batch, "
+            f"not {type(backend).__name__}"
+        )
     if name.startswith("aer_simulator") or name == "aer":
         name = "aer"
     elif not name.startswith("fake_"):
-        raise TypeError(f"mode: {name} is not a device qrt_runner simulates; use a fake device (qiskit_ibm_runtime."
-                        "fake_provider) or qiskit_ibm_runtime's own primitives for hardware")
+        raise TypeError(
+            f"mode: {name} is not a device qrt_runner simulates; use a fake device (qiskit_ibm_runtime."
+            "fake_provider) or qiskit_ibm_runtime's own primitives for hardware"
+        )
     return LocalBackend.create(name, seed_simulator=seed_simulator if seed_simulator is not None else 0)
 
 
@@ -96,9 +100,15 @@ class Session:
 
     def details(self) -> dict[str, Any]:
         mode = self._mode
-        return {"id": self.session_id, "backend_name": getattr(self._backend, "name", None), "mode": self._kind,
-                "max_time": self._max_time, "state": self.status(),
-                "jobs": len(mode.jobs) if mode else 0, "elapsed_s": (self._max_time - mode.remaining()) if mode and mode.started_at else 0.0}
+        return {
+            "id": self.session_id,
+            "backend_name": getattr(self._backend, "name", None),
+            "mode": self._kind,
+            "max_time": self._max_time,
+            "state": self.status(),
+            "jobs": len(mode.jobs) if mode else 0,
+            "elapsed_s": (self._max_time - mode.remaining()) if mode and mode.started_at else 0.0,
+        }
 
     def usage(self) -> float:
         """Seconds the session's jobs ran."""

@@ -105,7 +105,9 @@ class ProcessExecutor:
             return self._connection.recv()
         except (EOFError, OSError):
             self._kill()
-            raise SimulatorDied("the simulator process ended before answering (aborted, crashed or out of memory)") from None
+            raise SimulatorDied(
+                "the simulator process ended before answering (aborted, crashed or out of memory)"
+            ) from None
 
     def _kill(self) -> None:
         if self._process is not None:
@@ -165,7 +167,9 @@ class ProcessExecutor:
         if len(self._child_circuits) + len(task.circuit_keys) > _MAX_CACHED_CIRCUITS:
             self._connection.send(("clear", None))
             self._child_circuits.clear()
-        circuits = [None if key in self._child_circuits else circuit for key, circuit in zip(task.circuit_keys, task.circuits)]
+        circuits = [
+            None if key in self._child_circuits else circuit for key, circuit in zip(task.circuit_keys, task.circuits)
+        ]
         return replace(task, circuits=circuits)
 
     def abort(self) -> None:

@@ -117,8 +117,12 @@ def _bind_at_runtime(task: SimTask, method: str, values: list) -> bool:
     per-binding cost about 4-7 times (5 qubits: 0.9 ms instead of 3-6 ms per binding), with the
     same distributions.
     """
-    return (task.device is not None and task.kind != "expval" and method in ("statevector", "automatic")
-            and all(v is not None and v.size and len(v) > 1 for v in values))
+    return (
+        task.device is not None
+        and task.kind != "expval"
+        and method in ("statevector", "automatic")
+        and all(v is not None and v.size and len(v) > 1 for v in values)
+    )
 
 
 FUSE_FROM_GATES = 64
@@ -149,7 +153,9 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
         states = _prefix_states(task, prefixes, rows, seconds)
         for index, prefix in enumerate(prefix_of):
             if prefix is not None:
-                circuits[index], values[index] = _continued(circuits[index], values[index], states[prefix], task.rows_per_set[index])
+                circuits[index], values[index] = _continued(
+                    circuits[index], values[index], states[prefix], task.rows_per_set[index]
+                )
     shots = task.circuit_shots or [task.shots] * len(task.circuits)
     call_groups = task.call_groups or [0] * len(task.circuits)
     groups: dict[tuple[int, int, str], list[int]] = {}  # one Aer call per group, shot count and method
@@ -180,10 +186,17 @@ def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list
         circuit.append(SaveDensityMatrix(circuit.num_qubits), circuit.qubits)
         circuits.append(circuit)
         v = task.parameter_values[index]
-        binds.append({param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} if v is not None and v.size else {})
+        binds.append(
+            {param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} if v is not None and v.size else {}
+        )
     any_binds = any(binds)
-    result = sim.run(circuits, parameter_binds=binds if any_binds else None, shots=1, seed_simulator=task.seed,
-                     **_method_options("density_matrix", circuits)).result()
+    result = sim.run(
+        circuits,
+        parameter_binds=binds if any_binds else None,
+        shots=1,
+        seed_simulator=task.seed,
+        **_method_options("density_matrix", circuits),
+    ).result()
     if not result.success:
         raise RuntimeError(f"Aer simulation failed: {result.status}")
     states, position = {}, 0
@@ -208,12 +221,20 @@ def _continued(suffix: QuantumCircuit, values: np.ndarray | None, states: list, 
         circuit.append(SetDensityMatrix(state), circuit.qubits)
         circuit.compose(suffix, inplace=True)
         circuits.append(circuit)
-    split = [None if values is None else values[k * per_set:(k + 1) * per_set] for k in range(len(states))]
+    split = [None if values is None else values[k * per_set : (k + 1) * per_set] for k in range(len(states))]
     return circuits, split
 
 
-def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: list[int], shots: int, method: str,
-               rows: list, seconds: list) -> None:
+def _run_group(
+    task: SimTask,
+    all_circuits: list,
+    all_values: list,
+    indices: list[int],
+    shots: int,
+    method: str,
+    rows: list,
+    seconds: list,
+) -> None:
     """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row; a
     continued circuit is a list of circuits (one per prefix state) whose rows are concatenated."""
     started = time.perf_counter()
@@ -229,15 +250,24 @@ def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: lis
     sim = simulator(task.device, task.qubits, method, task.threads)
     binds, options = None, dict(_method_options(method, circuits))
     if any(v is not None and v.size for v in values):
-        binds = [{param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} for circuit, v in zip(circuits, values)]
+        binds = [
+            {param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)}
+            for circuit, v in zip(circuits, values)
+        ]
         if _bind_at_runtime(task, method, values):
             options["runtime_parameter_bind_enable"] = True
         elif task.threads != 1 and width <= 12 and sum(len(v) for v in values if v is not None) > 1:
             # many small bindings: one thread each, in parallel, beats threads fighting over one
             # small state (5-qubit density matrix, 2 cores: 1.6 s instead of 2.8-3.1 s)
             options["max_parallel_experiments"] = 0
-    result = sim.run(circuits, parameter_binds=binds, shots=max(shots, 1), **options, seed_simulator=task.seed,
-                     memory=task.kind == "memory").result()
+    result = sim.run(
+        circuits,
+        parameter_binds=binds,
+        shots=max(shots, 1),
+        **options,
+        seed_simulator=task.seed,
+        memory=task.kind == "memory",
+    ).result()
     if not result.success:
         raise RuntimeError(f"Aer simulation failed: {result.status}")
     experiment_times = [experiment.time_taken for experiment in result.results]
@@ -253,8 +283,10 @@ def _run_group(task: SimTask, all_circuits: list, all_values: list, indices: lis
             elif task.kind == "memory":
                 rows[index].append(BitArray.from_samples(data["memory"], circuit.num_clbits).array)
             else:
-                rows[index].append({key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")})
-        reported[index] += sum(experiment_times[position:position + count])
+                rows[index].append(
+                    {key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")}
+                )
+        reported[index] += sum(experiment_times[position : position + count])
         position += count
     wall, total = time.perf_counter() - started, sum(reported.values())
     for index, taken in reported.items():

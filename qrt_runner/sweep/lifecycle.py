@@ -62,8 +62,11 @@ def open_sweep(config) -> None:
     threads = max(1, cores // parallel) if parallel > 1 else None
     tracker, live, opening = _open_parent(config, directory, swept, points)
     context = SweepContext(
-        sweep_dir=str(directory), uri=live.uri if live else None,
-        experiment=str(config.tracking.experiment_name) if live else None, swept_keys=swept, threads=threads,
+        sweep_dir=str(directory),
+        uri=live.uri if live else None,
+        experiment=str(config.tracking.experiment_name) if live else None,
+        swept_keys=swept,
+        threads=threads,
         resume=bool(config.get("sweep", {}).get("resume", True)),
     )
     with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
@@ -88,9 +91,15 @@ def _open_parent(config, directory: Path, swept: list[str], points):
 
     live = live_store(str(config.tracking.uri), str(config.tracking.experiment_name), float(config.tracking.timeout_s))
     tracker = RunTracker(directory, live)
-    tags = {"sweep_dir": str(directory), "overrides": json.dumps(list(config.hydra.overrides.task)),
-            "launcher": str(config.hydra.launcher.get("_target_", "")), "sweeper": str(config.hydra.sweeper.get("_target_", "")),
-            "mlflow.source.name": "qrt-run", "mlflow.source.type": "LOCAL", "mlflow.user": _user()}
+    tags = {
+        "sweep_dir": str(directory),
+        "overrides": json.dumps(list(config.hydra.overrides.task)),
+        "launcher": str(config.hydra.launcher.get("_target_", "")),
+        "sweeper": str(config.hydra.sweeper.get("_target_", "")),
+        "mlflow.source.name": "qrt-run",
+        "mlflow.source.type": "LOCAL",
+        "mlflow.user": _user(),
+    }
     params = {f"sweep.{key}": _values(config, key) for key in swept}
     params["sweep.points"] = str(len(points)) if points is not None else "drawn"
 
@@ -124,8 +133,12 @@ def _warn_direction(config, objective_name: str) -> None:
         return
     if objective.maximise != (direction == "maximize"):
         better = "maximize" if objective.maximise else "minimize"
-        print(f"qrt-run: warning: objective {objective.name} is better when {'larger' if objective.maximise else 'smaller'}, "
-              f"but hydra.sweeper.direction={direction}; set hydra.sweeper.direction={better}", file=sys.stderr, flush=True)
+        print(
+            f"qrt-run: warning: objective {objective.name} is better when {'larger' if objective.maximise else 'smaller'}, "
+            f"but hydra.sweeper.direction={direction}; set hydra.sweeper.direction={better}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def close_sweep(config, status: str | None = None) -> None:
@@ -157,27 +170,47 @@ def _close(key: str, status: str | None) -> None:
         files.append(plot_rows(rows, swept, sweep.objective_name, sweep.directory / "sweep_summary.png"))
     except Exception as exc:  # a broken plot must not lose the sweep's record
         print(f"qrt-run: warning: no sweep plot ({type(exc).__name__}: {exc})", file=sys.stderr)
-    print(f"qrt-run: sweep summary ({sweep.directory / 'sweep_summary.csv'}):\n" + format_table(rows, swept, sweep.objective_name), flush=True)
+    print(
+        f"qrt-run: sweep summary ({sweep.directory / 'sweep_summary.csv'}):\n"
+        + format_table(rows, swept, sweep.objective_name),
+        flush=True,
+    )
     result = outcome.Outcome(
         invalid=[row.error for row in rows if row.status == "INVALID" and row.error],
-        failed=[f"#{row.job} {' '.join(row.overrides)}: {row.status}{': ' + row.error if row.error else ''}"
-                for row in rows if row.status in ("FAILED", "KILLED", "NOT_RUN")],
+        failed=[
+            f"#{row.job} {' '.join(row.overrides)}: {row.status}{': ' + row.error if row.error else ''}"
+            for row in rows
+            if row.status in ("FAILED", "KILLED", "NOT_RUN")
+        ],
         untracked=[f"#{row.job} {' '.join(row.overrides)}" for row in rows if not row.tracked],
     )
     if tracker is not None:
         objectives = [row.objective for row in rows if row.objective is not None]
-        tracker.log_metrics({"points": len(rows), "points_finished": sum(row.status == "FINISHED" for row in rows),
-                             "points_failed": len(result.failed) + len(result.invalid),
-                             "objective_min": min(objectives, default=None), "objective_max": max(objectives, default=None)})
+        tracker.log_metrics(
+            {
+                "points": len(rows),
+                "points_finished": sum(row.status == "FINISHED" for row in rows),
+                "points_failed": len(result.failed) + len(result.invalid),
+                "objective_min": min(objectives, default=None),
+                "objective_max": max(objectives, default=None),
+            }
+        )
         for path in [*files, sweep.directory / "sweep.json"]:
             if path is not None:
                 tracker.log_artifact(path)
         final = status or ("FINISHED" if not (result.failed or result.invalid) else "FAILED")
-        tracker.end(final, None if final == "FINISHED" else f"{len(result.failed) + len(result.invalid)} of {len(rows)} points did not finish")
+        tracker.end(
+            final,
+            None
+            if final == "FINISHED"
+            else f"{len(result.failed) + len(result.invalid)} of {len(rows)} points did not finish",
+        )
         if tracker.run_id is not None:
             print(f"qrt-run: sweep's parent run: {tracker.run_id}", flush=True)
         if not tracker.tracked:
-            result.untracked.append(f"the sweep's parent run ({tracker.offline_reason}); upload with: qrt-run sync {sweep.directory}")
+            result.untracked.append(
+                f"the sweep's parent run ({tracker.offline_reason}); upload with: qrt-run sync {sweep.directory}"
+            )
     outcome.sweep(result, str(sweep.directory))
 
 
@@ -193,7 +226,9 @@ def _close_left_running(tracker) -> list:
         runs = store.children(parent_id)
         for run in runs:
             if run.info.status == "RUNNING":
-                store.log(run.info.run_id, tags={"failure_reason": "the point's process ended before it closed the run"})
+                store.log(
+                    run.info.run_id, tags={"failure_reason": "the point's process ended before it closed the run"}
+                )
                 store.end_run(run.info.run_id, "KILLED")
         return store.children(parent_id) if any(run.info.status == "RUNNING" for run in runs) else runs
 

@@ -15,7 +15,15 @@ from typing import Any
 
 from qrt_runner.errors import ConfigError
 
-__all__ = ["MAX_CHECKED_POINTS", "available_cores", "check_points", "expand_points", "fixed_overrides", "parallel_points", "swept_keys"]
+__all__ = [
+    "MAX_CHECKED_POINTS",
+    "available_cores",
+    "check_points",
+    "expand_points",
+    "fixed_overrides",
+    "parallel_points",
+    "swept_keys",
+]
 
 #: Points checked one by one before a sweep starts; larger sweeps check this many (the first).
 MAX_CHECKED_POINTS = 1000
@@ -102,10 +110,23 @@ def check_points(points: list[list[str]] | None, config_name: str, fixed: list[s
             if points is None or len(points) == 1:
                 raise error from None
             where = " ".join(o for o in overrides if o not in fixed) or " ".join(overrides)
-            raise ConfigError(error.key, error.value, error.problem, f"{error.fix} (sweep point #{number}: {where})") from None
+            raise ConfigError(
+                error.key, error.value, error.problem, f"{error.fix} (sweep point #{number}: {where})"
+            ) from None
 
 
-_GROUPS = {"circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking", "task", "experiment"}
+_GROUPS = {
+    "circuit",
+    "observables",
+    "primitive",
+    "backend",
+    "transpile",
+    "session",
+    "mitigation",
+    "tracking",
+    "task",
+    "experiment",
+}
 
 
 def _plain_value(override) -> bool:
@@ -113,8 +134,14 @@ def _plain_value(override) -> bool:
     from hydra.core.override_parser.types import OverrideType
 
     key = override.key_or_group
-    return (override.type == OverrideType.CHANGE and override.package is None and not override.is_sweep_override()
-            and "/" not in key and key not in _GROUPS and not key.startswith("hydra"))
+    return (
+        override.type == OverrideType.CHANGE
+        and override.package is None
+        and not override.is_sweep_override()
+        and "/" not in key
+        and key not in _GROUPS
+        and not key.startswith("hydra")
+    )
 
 
 def parallel_points(launcher, num_points: int | None, cores: int) -> int:

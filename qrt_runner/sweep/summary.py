@@ -20,7 +20,15 @@ __all__ = ["Row", "collect_rows", "format_table", "plot_rows", "write_csv"]
 POINT_FILE = "point.json"
 _FAILED = ("FAILED", "KILLED", "NOT_RUN")
 _MAX_METRIC_COLUMNS = 12
-_FIRST_METRICS = ("ev/", "std/", "hellinger_fidelity", "best_energy", "error_to_exact", "approximation_ratio", "scan_minimum")
+_FIRST_METRICS = (
+    "ev/",
+    "std/",
+    "hellinger_fidelity",
+    "best_energy",
+    "error_to_exact",
+    "approximation_ratio",
+    "scan_minimum",
+)
 _LAST_METRICS = ("time_total_s", "usage_s")
 
 
@@ -71,17 +79,32 @@ def _row_from_folder(folder: Path) -> Row:
     except (OSError, ValueError):
         return Row(job, overrides, "KILLED", error="the point stopped before it recorded an outcome")
     job = record["job"] if isinstance(record.get("job"), int) else job
-    return Row(job, record.get("overrides") or overrides, record.get("status", "KILLED"), _finite(record.get("objective")),
-               record.get("run_id"), record.get("reused_from"), record.get("error"), bool(record.get("tracked", True)),
-               {k: v for k, v in (record.get("metrics") or {}).items() if _finite(v) is not None})
+    return Row(
+        job,
+        record.get("overrides") or overrides,
+        record.get("status", "KILLED"),
+        _finite(record.get("objective")),
+        record.get("run_id"),
+        record.get("reused_from"),
+        record.get("error"),
+        bool(record.get("tracked", True)),
+        {k: v for k, v in (record.get("metrics") or {}).items() if _finite(v) is not None},
+    )
 
 
 def _row_from_run(job: int, run: Any) -> Row:
     overrides = json.loads(run.data.tags.get("overrides", "[]"))
     status = run.info.status if run.info.status in ("FINISHED", "FAILED", "KILLED") else "KILLED"
     metrics = dict(run.data.metrics)
-    return Row(job, overrides, status, _finite(metrics.get("objective")), run.info.run_id,
-               error=run.data.tags.get("failure_reason"), metrics=metrics)
+    return Row(
+        job,
+        overrides,
+        status,
+        _finite(metrics.get("objective")),
+        run.info.run_id,
+        error=run.data.tags.get("failure_reason"),
+        metrics=metrics,
+    )
 
 
 def _overrides(folder: Path) -> list[str]:
@@ -117,8 +140,19 @@ def write_csv(rows: list[Row], swept: list[str], path: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(["job", *swept, "status", "objective", *columns, "run_id", "reused_from", "error", "overrides"])
         for row in rows:
-            writer.writerow([row.job, *(row.value(k) for k in swept), row.status, row.objective,
-                             *(row.metrics.get(c) for c in columns), row.run_id, row.reused_from, row.error, " ".join(row.overrides)])
+            writer.writerow(
+                [
+                    row.job,
+                    *(row.value(k) for k in swept),
+                    row.status,
+                    row.objective,
+                    *(row.metrics.get(c) for c in columns),
+                    row.run_id,
+                    row.reused_from,
+                    row.error,
+                    " ".join(row.overrides),
+                ]
+            )
     return Path(path)
 
 
@@ -129,11 +163,19 @@ def format_table(rows: list[Row], swept: list[str], objective_name: str) -> str:
     for row in rows:
         status = row.status + (" (reused)" if row.reused_from else "")
         time_total = row.metrics.get("time_total_s")
-        lines.append([str(row.job), *(str(row.value(k)) for k in swept), status,
-                      "-" if row.objective is None else f"{row.objective:+.6g}",
-                      "-" if time_total is None else f"{time_total:.2f}"])
+        lines.append(
+            [
+                str(row.job),
+                *(str(row.value(k)) for k in swept),
+                status,
+                "-" if row.objective is None else f"{row.objective:+.6g}",
+                "-" if time_total is None else f"{time_total:.2f}",
+            ]
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join(
+        "  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines
+    )
 
 
 def plot_rows(rows: list[Row], swept: list[str], objective_name: str, path: Path) -> Path | None:

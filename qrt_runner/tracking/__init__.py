@@ -8,6 +8,15 @@ from qrt_runner.tracking.journal import Journal
 from qrt_runner.tracking.tracker import LiveStore, RunTracker, TrackingUnavailable, live_store
 
 __all__ = [
-    "Journal", "LiveStore", "RunTracker", "TrackingUnavailable", "config_hash", "flatten_config", "git_commit",
-    "live_store", "result_metrics", "result_tags", "run_name",
+    "Journal",
+    "LiveStore",
+    "RunTracker",
+    "TrackingUnavailable",
+    "config_hash",
+    "flatten_config",
+    "git_commit",
+    "live_store",
+    "result_metrics",
+    "result_tags",
+    "run_name",
 ]

@@ -69,7 +69,10 @@ def circuit_text(circuit: QuantumCircuit, stem: str) -> str:
         f"size {circuit.size()}, depth {circuit.depth()}, ops {dict(circuit.count_ops())}\n"
     )
     if circuit.size() > _MAX_DRAW_OPS:
-        return summary + f"# not drawn: more than {_MAX_DRAW_OPS} operations; load {stem}.qpy with qiskit.qpy.load to inspect it\n"
+        return (
+            summary
+            + f"# not drawn: more than {_MAX_DRAW_OPS} operations; load {stem}.qpy with qiskit.qpy.load to inspect it\n"
+        )
     idle_wires = circuit.num_qubits <= _MAX_DRAWN_IDLE_QUBITS
     text = str(circuit.draw(output="text", fold=-1, idle_wires=idle_wires))
     lines = text.splitlines()

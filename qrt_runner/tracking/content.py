@@ -30,8 +30,16 @@ __all__ = ["config_hash", "flatten_config", "git_commit", "result_metrics", "res
 _GIT_TIMEOUT_S = 5.0
 _MAX_RUN_NAME = 200
 _OPTIMIZATION_METRICS = (
-    "best_energy", "final_energy", "exact_energy", "error_to_exact", "best_cut", "expected_cut",
-    "optimal_cut", "approximation_ratio", "iterations", "evaluations",
+    "best_energy",
+    "final_energy",
+    "exact_energy",
+    "error_to_exact",
+    "best_cut",
+    "expected_cut",
+    "optimal_cut",
+    "approximation_ratio",
+    "iterations",
+    "evaluations",
 )
 
 Metric = tuple[str, float, int]

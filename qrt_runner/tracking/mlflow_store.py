@@ -43,8 +43,11 @@ _ENTITIES_PER_BATCH = 1000
 _INVALID_KEY_CHARS = re.compile(r"[^\w.\- :]")
 _INVALID_NAME_CHARS = re.compile(r"[^\w.\-]")
 # A dead tracking server must cost seconds, not MLflow's default 7 retries with backoff (~4 min).
-_HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
-                  "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+_HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 
 _LOCK = threading.RLock()
 _STORES: dict[tuple[str, str], MlflowStore] = {}
@@ -64,7 +67,7 @@ def sqlite_path(uri: str) -> Path | None:
     """The absolute database file of a ``sqlite:///`` URI; None for other or in-memory URIs."""
     if not uri.startswith("sqlite:///"):
         return None
-    path = uri[len("sqlite:///"):].partition("?")[0]
+    path = uri[len("sqlite:///") :].partition("?")[0]
     if not path or path == ":memory:":
         return None
     return Path(path).expanduser().absolute()
@@ -123,8 +126,9 @@ class MlflowStore:
             self.client.restore_experiment(experiment.experiment_id)
         return experiment.experiment_id
 
-    def create_run(self, name: str | None, tags: Mapping[str, str], parent_id: str | None = None,
-                   start_time: int | None = None) -> str:
+    def create_run(
+        self, name: str | None, tags: Mapping[str, str], parent_id: str | None = None, start_time: int | None = None
+    ) -> str:
         """A new RUNNING run (nested under ``parent_id``); returns its id."""
         all_tags = {key: _truncate(str(value), _MAX_TAG_VAL_LENGTH) for key, value in _unique_keys(tags.items())}
         if parent_id is not None:
@@ -132,8 +136,13 @@ class MlflowStore:
         run = self.client.create_run(self.experiment_id, start_time=start_time, tags=all_tags, run_name=name)
         return run.info.run_id
 
-    def log(self, run_id: str, params: Mapping[str, str] = (), tags: Mapping[str, str] = (),
-            metrics: Iterable[tuple[str, float, int, int]] = ()) -> None:
+    def log(
+        self,
+        run_id: str,
+        params: Mapping[str, str] = (),
+        tags: Mapping[str, str] = (),
+        metrics: Iterable[tuple[str, float, int, int]] = (),
+    ) -> None:
         """Params, tags and ``(key, value, step, unix ms)`` metrics in as few batches as MLflow allows."""
         from mlflow.entities import Metric, Param, RunTag
 
@@ -161,8 +170,14 @@ class MlflowStore:
 
     def search(self, filter_string: str, max_results: int = 1000) -> list[Run]:
         """Runs of this experiment matching an MLflow filter, newest first."""
-        return list(self.client.search_runs([self.experiment_id], filter_string=filter_string,
-                                            max_results=max_results, order_by=["attributes.start_time DESC"]))
+        return list(
+            self.client.search_runs(
+                [self.experiment_id],
+                filter_string=filter_string,
+                max_results=max_results,
+                order_by=["attributes.start_time DESC"],
+            )
+        )
 
     def children(self, parent_id: str) -> list[Run]:
         """The runs nested under ``parent_id``."""

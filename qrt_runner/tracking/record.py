@@ -18,8 +18,14 @@ if TYPE_CHECKING:
 __all__ = ["record_result"]
 
 
-def record_result(tracker: RunTracker, result: RunResult, run_dir: Path, circuits: Mapping[str, QuantumCircuit],
-                  extra_metrics: list[Metric] = (), extra_files: list[Path] = ()) -> list[Path]:
+def record_result(
+    tracker: RunTracker,
+    result: RunResult,
+    run_dir: Path,
+    circuits: Mapping[str, QuantumCircuit],
+    extra_metrics: list[Metric] = (),
+    extra_files: list[Path] = (),
+) -> list[Path]:
     """Write the run's artifacts (``results.json`` is kept if already there) and record them.
 
     Returns the files recorded as artifacts; the run is not ended here.
@@ -28,7 +34,11 @@ def record_result(tracker: RunTracker, result: RunResult, run_dir: Path, circuit
     results = run_dir / "results.json"
     if not results.exists():
         result.write_json(results)
-    files = [results, *write_run_artifacts(run_dir, result, circuits), *(Path(f) for f in extra_files if Path(f).is_file())]
+    files = [
+        results,
+        *write_run_artifacts(run_dir, result, circuits),
+        *(Path(f) for f in extra_files if Path(f).is_file()),
+    ]
     tracker.set_tags(result_tags(result, run_dir))
     tracker.log_metric_series([*result_metrics(result), *extra_metrics])
     for path in files:

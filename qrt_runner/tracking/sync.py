@@ -42,8 +42,13 @@ def find_journals(path: Path) -> list[Path]:
     return sorted(set(found), key=lambda p: (len(p.parts), str(p)))
 
 
-def sync_directory(directory: Path, uri: str | None = None, experiment: str | None = None,
-                   timeout_s: float = 10.0, _done: dict | None = None) -> SyncOutcome:
+def sync_directory(
+    directory: Path,
+    uri: str | None = None,
+    experiment: str | None = None,
+    timeout_s: float = 10.0,
+    _done: dict | None = None,
+) -> SyncOutcome:
     """Upload what the store has not seen of the journal in ``directory``.
 
     Args:
@@ -69,14 +74,22 @@ def sync_directory(directory: Path, uri: str | None = None, experiment: str | No
     try:
         if run_id is None:
             parent = _parent_id(start, live.uri, experiment, timeout_s, done)
-            run_id, experiment_id = live.call(lambda store: (
-                store.create_run(start.get("name"), start.get("tags") or {}, parent, start.get("time")), store.experiment_id))
+            run_id, experiment_id = live.call(
+                lambda store: (
+                    store.create_run(start.get("name"), start.get("tags") or {}, parent, start.get("time")),
+                    store.experiment_id,
+                )
+            )
             synced = 1
         else:
             experiment_id = state.get("experiment_id")
         if not any(entry.get("op") == "end" for entry in entries) and not _still_running(start):
-            closing = {"op": "end", "status": "KILLED", "time": None,
-                       "reason": "the run stopped before it was closed (closed by qrt-run sync)"}
+            closing = {
+                "op": "end",
+                "status": "KILLED",
+                "time": None,
+                "reason": "the run stopped before it was closed (closed by qrt-run sync)",
+            }
             journal.append(closing)
             entries.append(closing)
         remaining = entries[synced:]
@@ -111,4 +124,3 @@ def _still_running(start: dict) -> bool:
     except (OSError, ValueError):
         return False
     return True
-

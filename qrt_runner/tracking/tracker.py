@@ -33,7 +33,13 @@ __all__ = ["LiveStore", "RunTracker", "TrackingUnavailable", "apply_entries", "l
 _LOG = logging.getLogger(__name__)
 _LOCAL_OPEN_S = 60.0
 # Answers of a working store to a wrong request: raised to the caller, the store stays online.
-_REQUEST_ERRORS = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST", "NOT_FOUND"}
+_REQUEST_ERRORS = {
+    "RESOURCE_DOES_NOT_EXIST",
+    "INVALID_PARAMETER_VALUE",
+    "RESOURCE_ALREADY_EXISTS",
+    "BAD_REQUEST",
+    "NOT_FOUND",
+}
 
 
 class TrackingUnavailable(TrackingError):
@@ -211,21 +217,30 @@ class RunTracker:
             return None
         return self.live.offline_reason
 
-    def start(self, name: str | None, tags: Mapping[str, str], parent_id: str | None = None,
-              parent_dir: Path | None = None) -> str | None:
+    def start(
+        self, name: str | None, tags: Mapping[str, str], parent_id: str | None = None, parent_dir: Path | None = None
+    ) -> str | None:
         """Open the run; returns its id in the store (None when the store is unavailable)."""
-        entry = {"op": "start", "name": name, "tags": dict(tags), "parent": parent_id,
-                 "parent_dir": str(parent_dir) if parent_dir else None, "time": _now_ms(),
-                 "uri": self.live.uri if self.live else None,
-                 "experiment": self.live.experiment_name if self.live else None,
-                 "host": socket.gethostname(), "pid": os.getpid()}
+        entry = {
+            "op": "start",
+            "name": name,
+            "tags": dict(tags),
+            "parent": parent_id,
+            "parent_dir": str(parent_dir) if parent_dir else None,
+            "time": _now_ms(),
+            "uri": self.live.uri if self.live else None,
+            "experiment": self.live.experiment_name if self.live else None,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
         self._entries = self.journal.append(entry)
         self._pending.clear()
         if self.live is not None:
             with interrupts.deferred():  # a run created in the store is always known here
                 try:
                     self.run_id, self._experiment_id = self.live.call(
-                        lambda store: (store.create_run(name, tags, parent_id, entry["time"]), store.experiment_id))
+                        lambda store: (store.create_run(name, tags, parent_id, entry["time"]), store.experiment_id)
+                    )
                     self._synced = self._entries
                     self._save_sync_state()
                 except TrackingUnavailable:
@@ -276,7 +291,12 @@ class RunTracker:
 
     def flush(self) -> None:
         """Send what the store has not seen yet, coalesced into as few calls as possible."""
-        if self.live is None or self.run_id is None or not self._pending or self._synced + len(self._pending) != self._entries:
+        if (
+            self.live is None
+            or self.run_id is None
+            or not self._pending
+            or self._synced + len(self._pending) != self._entries
+        ):
             return
         run_id, directory, pending = self.run_id, self.directory, list(self._pending)
         with interrupts.deferred():  # the store call and its bookkeeping stay together
