@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit.library import QFTGate, efficient_su2, qaoa_ansatz, real_amplitudes
@@ -12,6 +14,11 @@ from qiskit.quantum_info import SparsePauliOp
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
+from qrt_runner.registry import Registry
+
+#: Circuit families by name (the ``circuit`` group's options): schema and builder. A new family
+#: is a builder registered here and ``conf/circuit/<name>.yaml``.
+CIRCUITS: Registry[Callable[[Any], QuantumCircuit]] = Registry("circuit family", "circuit")
 
 
 def build_circuit(spec: s.CircuitConfig, *, measure: bool) -> QuantumCircuit:
@@ -21,7 +28,7 @@ def build_circuit(spec: s.CircuitConfig, *, measure: bool) -> QuantumCircuit:
         spec: one of the ``circuit`` group's schemas.
         measure: add final measurements of every qubit if the circuit has none (sampler).
     """
-    circuit = _BUILDERS[spec.name](spec)
+    circuit = CIRCUITS.get(spec.name).build(spec)
     if measure and not any(inst.operation.name == "measure" for inst in circuit.data):
         circuit.measure_all()
     if not measure and circuit.num_clbits:
@@ -37,6 +44,7 @@ def build_circuit(spec: s.CircuitConfig, *, measure: bool) -> QuantumCircuit:
     return circuit
 
 
+@CIRCUITS.register("ghz", s.GhzCircuit)
 def _ghz(spec: s.GhzCircuit) -> QuantumCircuit:
     circuit = QuantumCircuit(spec.num_qubits, name=f"ghz_{spec.num_qubits}")
     circuit.h(0)
@@ -45,14 +53,17 @@ def _ghz(spec: s.GhzCircuit) -> QuantumCircuit:
     return circuit
 
 
+@CIRCUITS.register("efficient_su2", s.EfficientSU2Circuit)
 def _efficient_su2(spec: s.EfficientSU2Circuit) -> QuantumCircuit:
     return efficient_su2(spec.num_qubits, reps=spec.reps, entanglement=spec.entanglement)
 
 
+@CIRCUITS.register("real_amplitudes", s.RealAmplitudesCircuit)
 def _real_amplitudes(spec: s.RealAmplitudesCircuit) -> QuantumCircuit:
     return real_amplitudes(spec.num_qubits, reps=spec.reps, entanglement=spec.entanglement)
 
 
+@CIRCUITS.register("qft", s.QftCircuit)
 def _qft(spec: s.QftCircuit) -> QuantumCircuit:
     circuit = QuantumCircuit(spec.num_qubits, name="qft")
     state = spec.initial_state
@@ -78,14 +89,17 @@ def maxcut_cost(num_nodes: int, edges: list[list[float]]) -> SparsePauliOp:
     return SparsePauliOp.from_sparse_list(terms, num_qubits=num_nodes).simplify()
 
 
+@CIRCUITS.register("qaoa", s.QaoaCircuit)
 def _qaoa(spec: s.QaoaCircuit) -> QuantumCircuit:
     return qaoa_ansatz(maxcut_cost(spec.num_qubits, spec.edges), reps=spec.reps)
 
 
+@CIRCUITS.register("random", s.RandomCircuit)
 def _random(spec: s.RandomCircuit) -> QuantumCircuit:
     return random_circuit(spec.num_qubits, spec.depth, max_operands=spec.max_operands, seed=spec.seed)
 
 
+@CIRCUITS.register("qasm", s.QasmCircuit)
 def _qasm(spec: s.QasmCircuit) -> QuantumCircuit:
     path = Path(spec.path).expanduser()
     try:
@@ -115,6 +129,7 @@ def _qasm(spec: s.QasmCircuit) -> QuantumCircuit:
         ) from None
 
 
+@CIRCUITS.register("qpy", s.QpyCircuit)
 def _qpy(spec: s.QpyCircuit) -> QuantumCircuit:
     from qiskit import qpy
 
@@ -146,6 +161,7 @@ def _qpy(spec: s.QpyCircuit) -> QuantumCircuit:
     return circuits[spec.index]
 
 
+@CIRCUITS.register("factory", s.FactoryCircuit)
 def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
     module_name, _, function_name = spec.target.partition(":")
     try:
@@ -173,16 +189,3 @@ def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
             "return a QuantumCircuit",
         )
     return circuit
-
-
-_BUILDERS = {
-    "ghz": _ghz,
-    "efficient_su2": _efficient_su2,
-    "real_amplitudes": _real_amplitudes,
-    "qft": _qft,
-    "qaoa": _qaoa,
-    "random": _random,
-    "qasm": _qasm,
-    "qpy": _qpy,
-    "factory": _factory,
-}

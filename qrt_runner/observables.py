@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from qiskit.quantum_info import SparsePauliOp
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
+from qrt_runner.registry import Registry
+
+#: Observable models by name (the ``observables`` group's options): schema and builder of the
+#: ``(label, operator)`` pairs. A new model is a builder registered here and
+#: ``conf/observables/<name>.yaml``.
+OBSERVABLE_MODELS: Registry[Callable[[Any], list[tuple[str, SparsePauliOp]]]] = Registry(
+    "observable model", "observables"
+)
 
 # Two-qubit (parity mapping, two-qubit reduction) H2 Hamiltonian in the STO-3G basis at 0.735 A,
 # electronic part; its ground-state energy is -1.857275 Ha.
@@ -86,38 +96,51 @@ def heisenberg(spec: s.HeisenbergObservables) -> SparsePauliOp:
 
 
 def build_observables(spec: s.ObservablesConfig) -> list[tuple[str, SparsePauliOp]]:
-    """The observables of a PUB as ``(label, operator)`` pairs."""
-    if isinstance(spec, s.PauliObservables):
-        if not spec.terms:
-            raise ConfigError("observables.terms", [], "is empty", 'give observables.terms=[ZZ,"0.5*XX"]')
-        for term in spec.terms:
-            if not isinstance(term, str):
-                raise ConfigError(
-                    "observables.terms",
-                    term,
-                    "each entry must be a Pauli string or sum",
-                    'write observables.terms=[ZZI,"0.5*XXX + IZZ"]',
-                )
-        return [(term.strip(), parse_observable(term)) for term in spec.terms]
-    if isinstance(spec, s.IsingObservables):
-        if spec.num_qubits < 1:
+    """The observables of a PUB as ``(label, operator)`` pairs (raises ConfigError)."""
+    return OBSERVABLE_MODELS.get(spec.name).build(spec)
+
+
+@OBSERVABLE_MODELS.register("none", s.NoObservables)
+def _none(spec: s.NoObservables) -> list[tuple[str, SparsePauliOp]]:
+    return []  # the sampler measures the circuit itself
+
+
+@OBSERVABLE_MODELS.register("paulis", s.PauliObservables)
+def _paulis(spec: s.PauliObservables) -> list[tuple[str, SparsePauliOp]]:
+    if not spec.terms:
+        raise ConfigError("observables.terms", [], "is empty", 'give observables.terms=[ZZ,"0.5*XX"]')
+    for term in spec.terms:
+        if not isinstance(term, str):
             raise ConfigError(
-                "observables.num_qubits", spec.num_qubits, "must be at least 1", "set observables.num_qubits"
+                "observables.terms",
+                term,
+                "each entry must be a Pauli string or sum",
+                'write observables.terms=[ZZI,"0.5*XXX + IZZ"]',
             )
-        return [(f"ising_{spec.num_qubits}", ising(spec))]
-    if isinstance(spec, s.HeisenbergObservables):
-        if spec.num_qubits < 2:
-            raise ConfigError(
-                "observables.num_qubits", spec.num_qubits, "must be at least 2", "set observables.num_qubits"
-            )
-        return [(f"heisenberg_{spec.num_qubits}", heisenberg(spec))]
-    if isinstance(spec, s.H2Observables):
-        if abs(spec.bond_length - 0.735) > 1e-9:
-            raise ConfigError(
-                "observables.bond_length",
-                spec.bond_length,
-                "only 0.735 Angstrom is tabulated",
-                "use observables.bond_length=0.735 or observables=paulis",
-            )
-        return [("h2", H2_0735)]
-    return []
+    return [(term.strip(), parse_observable(term)) for term in spec.terms]
+
+
+@OBSERVABLE_MODELS.register("ising", s.IsingObservables)
+def _ising(spec: s.IsingObservables) -> list[tuple[str, SparsePauliOp]]:
+    if spec.num_qubits < 1:
+        raise ConfigError("observables.num_qubits", spec.num_qubits, "must be at least 1", "set observables.num_qubits")
+    return [(f"ising_{spec.num_qubits}", ising(spec))]
+
+
+@OBSERVABLE_MODELS.register("heisenberg", s.HeisenbergObservables)
+def _heisenberg(spec: s.HeisenbergObservables) -> list[tuple[str, SparsePauliOp]]:
+    if spec.num_qubits < 2:
+        raise ConfigError("observables.num_qubits", spec.num_qubits, "must be at least 2", "set observables.num_qubits")
+    return [(f"heisenberg_{spec.num_qubits}", heisenberg(spec))]
+
+
+@OBSERVABLE_MODELS.register("h2", s.H2Observables)
+def _h2(spec: s.H2Observables) -> list[tuple[str, SparsePauliOp]]:
+    if abs(spec.bond_length - 0.735) > 1e-9:
+        raise ConfigError(
+            "observables.bond_length",
+            spec.bond_length,
+            "only 0.735 Angstrom is tabulated",
+            "use observables.bond_length=0.735 or observables=paulis",
+        )
+    return [("h2", H2_0735)]

@@ -9,9 +9,11 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from conftest import FAST, compose_config, run_cli, spec_for
+from qrt_runner.circuits import CIRCUITS as CIRCUIT_FAMILIES
 from qrt_runner.config import schema
 from qrt_runner.errors import ConfigError
 from qrt_runner.fake_backends import fake_backend, fake_backend_names
+from qrt_runner.observables import OBSERVABLE_MODELS
 from qrt_runner.runner import build_workload
 
 CIRCUITS = ["ghz", "efficient_su2", "real_amplitudes", "qft", "qaoa", "random"]
@@ -262,6 +264,15 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_run_dir(tmp_path, args, frag
 
 def test_schemas_cover_every_circuit_and_observable_option():
     conf = Path(__file__).resolve().parents[1] / "conf"
-    assert {p.stem for p in (conf / "circuit").glob("*.yaml")} == set(schema.CIRCUIT_SCHEMAS)
-    assert {p.stem for p in (conf / "observables").glob("*.yaml")} == set(schema.OBSERVABLE_SCHEMAS)
+    assert {p.stem for p in (conf / "circuit").glob("*.yaml")} == set(CIRCUIT_FAMILIES.names())
+    assert {p.stem for p in (conf / "observables").glob("*.yaml")} == set(OBSERVABLE_MODELS.names())
     assert {p.stem for p in (conf / "task").glob("*.yaml")} == set(schema.TASK_SCHEMAS)
+
+
+def test_registries_refuse_unknown_names_with_the_choices():
+    with pytest.raises(ConfigError) as circuit:
+        CIRCUIT_FAMILIES.get("ghzz")
+    assert circuit.value.key == "circuit" and "choose one of efficient_su2, factory, ghz" in str(circuit.value)
+    with pytest.raises(ConfigError) as model:
+        OBSERVABLE_MODELS.get("tfim")
+    assert model.value.key == "observables" and "h2, heisenberg, ising, none, paulis" in str(model.value)

@@ -14,8 +14,10 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from qrt_runner.circuits import CIRCUITS
 from qrt_runner.config import schema as s
 from qrt_runner.fake_backends import fake_backend_names
+from qrt_runner.observables import OBSERVABLE_MODELS
 
 __all__ = ["register_schemas"]
 
@@ -26,10 +28,9 @@ def register_schemas() -> None:
     """Register every schema, and one ``backend`` option per fake IBM device."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=s.RootConfig)
-    for name, schema in s.CIRCUIT_SCHEMAS.items():
-        cs.store(group="circuit", name=f"base_{name}", node=_interpolated(schema()))
-    for name, schema in s.OBSERVABLE_SCHEMAS.items():
-        cs.store(group="observables", name=f"base_{name}", node=_interpolated(schema()))
+    for group, registry in (("circuit", CIRCUITS), ("observables", OBSERVABLE_MODELS)):
+        for entry in registry:  # each registered option's schema, as base_<name>
+            cs.store(group=group, name=f"base_{entry.name}", node=_interpolated(entry.schema()))
     cs.store(group="primitive", name="base_estimator", node=s.EstimatorConfig)
     cs.store(group="primitive", name="base_sampler", node=s.SamplerConfig)
     cs.store(group="backend", name="base_aer", node=_interpolated(s.BackendConfig()))

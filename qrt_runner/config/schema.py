@@ -354,23 +354,4 @@ class RootConfig:
     task: Any = None
 
 
-CIRCUIT_SCHEMAS = {
-    "ghz": GhzCircuit,
-    "efficient_su2": EfficientSU2Circuit,
-    "real_amplitudes": RealAmplitudesCircuit,
-    "qft": QftCircuit,
-    "qaoa": QaoaCircuit,
-    "random": RandomCircuit,
-    "qasm": QasmCircuit,
-    "qpy": QpyCircuit,
-    "factory": FactoryCircuit,
-}
-OBSERVABLE_SCHEMAS = {
-    "none": NoObservables,
-    "paulis": PauliObservables,
-    "ising": IsingObservables,
-    "heisenberg": HeisenbergObservables,
-    "h2": H2Observables,
-}
-
 TASK_SCHEMAS = {"evaluate": EvaluateTask, "scan": ScanTask, "vqe": VqeTask, "qaoa": QaoaTask}
