@@ -1,6 +1,9 @@
-"""Build hook: bake qrt_runner's own source commit into the built package.
+"""Build hooks: find the packages, and bake qrt_runner's own source commit into the built package.
 
-Everything else is configured in pyproject.toml. A wheel or a non-editable install carries
+Everything else is configured in pyproject.toml. The packages are found, not listed: every
+package under ``qrt_runner/``, and the config tree ``conf/`` and ``experiments/`` installed as
+``qrt_runner.conf`` and ``qrt_runner.experiments`` (pyproject's package-dir), so a new config
+group or module is picked up without editing a list. A wheel or a non-editable install carries
 ``qrt_runner/_build_info.json`` (``{"commit", "dirty"}``), which runs record as
 ``qrt_runner_commit`` when the package no longer lives in its git work tree.
 """
@@ -9,7 +12,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_namespace_packages, find_packages, setup
 from setuptools.command.build_py import build_py
 
 
@@ -33,4 +36,11 @@ class BuildPyWithCommit(build_py):
         target.write_text(json.dumps({"commit": commit, "dirty": dirty}))
 
 
-setup(cmdclass={"build_py": BuildPyWithCommit})
+def _packages() -> list[str]:
+    """``qrt_runner`` and its subpackages, then the YAML folders under ``conf/`` and ``experiments/``."""
+    code = find_packages(include=["qrt_runner", "qrt_runner.*"])
+    data = find_namespace_packages(include=["conf", "conf.*", "experiments"], exclude=["*__pycache__*"])
+    return code + [f"qrt_runner.{name}" for name in data]
+
+
+setup(packages=_packages(), cmdclass={"build_py": BuildPyWithCommit})
