@@ -47,6 +47,7 @@ def open_sweep(config) -> None:
     from omegaconf import open_dict, read_write
 
     from qrt_runner.sweep import points as p
+    from qrt_runner.sweep.recheck import points_checked
 
     directory = Path(str(config.hydra.sweep.dir)).resolve()
     points = p.expand_points(config)
@@ -54,6 +55,8 @@ def open_sweep(config) -> None:
         p.check_points(points, config.hydra.job.config_name, p.fixed_overrides(config))
     except Exception as exc:  # ConfigError, or a composition error of a point
         raise SweepRefused(exc) from None
+    if points is not None and len(points) <= p.MAX_CHECKED_POINTS:
+        points_checked(points)  # Hydra's sweeper need not compose them all a second time
     swept = p.swept_keys(config)
     objective_name = str(config.get("objective", "auto"))
     _warn_direction(config, objective_name)
@@ -154,6 +157,9 @@ def close_open_sweeps(status: str) -> None:
 
 def _close(key: str, status: str | None) -> None:
     from qrt_runner.cli import outcome
+    from qrt_runner.sweep.recheck import sweep_closed
+
+    sweep_closed()
     from qrt_runner.sweep.summary import collect_rows, format_table, plot_rows, write_csv
 
     sweep = _OPEN.pop(key, None)
