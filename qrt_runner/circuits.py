@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit.library import QFTGate, efficient_su2, qaoa_ansatz, real_amplitudes
@@ -175,7 +177,7 @@ def _factory(spec: s.FactoryCircuit) -> QuantumCircuit:
     return circuit
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[Any], QuantumCircuit]] = {
     "ghz": _ghz,
     "efficient_su2": _efficient_su2,
     "real_amplitudes": _real_amplitudes,
