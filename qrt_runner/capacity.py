@@ -6,6 +6,7 @@ import os
 
 from qiskit import QuantumCircuit
 
+from qrt_runner.config import schema as s
 from qrt_runner.errors import CapacityError, ConfigError
 from qrt_runner.fake_backends import fake_backend
 from qrt_runner.spec import RunSpec
@@ -63,6 +64,7 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
             )
     if backend.name == "ibm":
         return
+    assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
     clifford = _is_clifford(circuit)
     if backend.method == "stabilizer" and not clifford:
         names = sorted({inst.operation.name for inst in circuit.data} - CLIFFORD_GATES)

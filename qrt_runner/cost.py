@@ -72,9 +72,9 @@ class JobCost:
         if self.rep_delay_s is None or any(c.duration_s is None for c in self.circuits):
             return None
         per_circuit = (
-            c.bindings * (BINDING_OVERHEAD_S + c.shots_per_binding * (c.duration_s + self.rep_delay_s))
+            c.bindings * (BINDING_OVERHEAD_S + c.shots_per_binding * (duration_s + self.rep_delay_s))
             for c in self.circuits
-            if c.shots
+            if c.shots and (duration_s := c.duration_s) is not None  # never None here: checked above
         )
         return JOB_OVERHEAD_S + sum(per_circuit)
 

@@ -9,11 +9,12 @@ where the options leave randomisations to IBM's service, it may choose different
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from qrt_runner import cost as cost_model
+from qrt_runner.config import schema as s
 from qrt_runner.spec import RunSpec
 
 #: Jobs per optimiser iteration and parameter sets per job; (jobs, sets, approximate).
@@ -38,6 +39,7 @@ def device_for(spec: RunSpec):
         return None
     if backend.name != "ibm":
         return fake_backend(backend.name)
+    assert isinstance(backend, s.IbmBackendConfig)  # backend=ibm
     name = backend.device or ""
     twin = "fake_" + name.removeprefix("ibm_").removeprefix("ibmq_")
     if name in fake_backend_names():
@@ -55,7 +57,11 @@ def _local_backend(spec: RunSpec, device):
     target = (
         device
         if device is not None
-        else _ideal_target_backend(spec.backend.method if spec.backend.name == "aer" else "automatic")
+        else _ideal_target_backend(
+            spec.backend.method
+            if isinstance(spec.backend, s.BackendConfig) and spec.backend.name == "aer"
+            else "automatic"
+        )
     )
     compiler = shared_compiler(target, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
     name = device.name if device is not None else "aer"
@@ -71,6 +77,7 @@ def _primitive(spec: RunSpec, backend):
     prim, mitigation = spec.primitive, spec.effective_mitigation
     mode = ExecutionMode("job", backend.executor)
     if spec.is_estimator or spec.task.name in ("vqe", "qaoa"):
+        assert isinstance(prim, s.EstimatorConfig)  # primitive=estimator (vqe and qaoa are checked to use it)
         return Estimator(
             backend,
             mode,
@@ -79,7 +86,10 @@ def _primitive(spec: RunSpec, backend):
     return Sampler(
         backend,
         mode,
-        SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation if mitigation.active else None),
+        # default_shots is None for primitive.default_shots=null, which the spec lets through
+        SamplerOptions(
+            cast(int, prim.default_shots), prim.max_execution_time, mitigation if mitigation.active else None
+        ),
     )
 
 
@@ -94,6 +104,7 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
     circuit = workload.circuit
     iterative = spec.task.name in ("vqe", "qaoa")
     if iterative:
+        assert isinstance(spec.task, s.VqeTask)  # task=vqe or qaoa
         jobs_per_iteration, sets, approximate = _ITERATION_SHAPE[spec.task.optimizer.name](circuit.num_parameters)
         points = np.zeros((sets, circuit.num_parameters))
         planned = [(primitive.plan([(circuit, [workload.observables[0][1]], points)]), sets)]
@@ -109,7 +120,9 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
             planned.append((primitive.plan([pub]), stop - start))
     jobs = [_job(plan, sets) for plan, sets in planned]
     out: dict[str, Any] = {
-        "backend": spec.backend.name if spec.backend.name != "ibm" else f"ibm:{spec.backend.device or 'least busy'}",
+        "backend": f"ibm:{spec.backend.device or 'least busy'}"
+        if isinstance(spec.backend, s.IbmBackendConfig)  # backend=ibm
+        else spec.backend.name,
         "device": device.name if device is not None else None,
         "task": spec.task.name,
         "primitive": "estimator" if (spec.is_estimator or iterative) else "sampler",
@@ -123,6 +136,7 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
     total_qpu = sum(qpu) if all(q is not None for q in qpu) else None
     total_shots = sum(job["shots"] for job in jobs)
     if iterative:
+        assert isinstance(spec.task, s.VqeTask)  # task=vqe or qaoa
         maxiter = spec.task.optimizer.maxiter
         total_jobs = jobs_per_iteration * maxiter
         total_shots *= total_jobs
@@ -136,6 +150,7 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
             "approximate": approximate,
         }
         if spec.task.name == "qaoa":
+            assert isinstance(spec.task, s.QaoaTask)  # task=qaoa
             sampler = Sampler(backend, options=SamplerOptions(spec.task.final_shots, spec.primitive.max_execution_time))
             final = _job(sampler.plan([(circuit.measure_all(inplace=False), np.zeros(circuit.num_parameters))]), 1)
             out["final_sampling_job"] = final

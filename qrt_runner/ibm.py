@@ -38,7 +38,7 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
         "default_shots": prim.default_shots,
         "max_execution_time": math.ceil(prim.max_execution_time),
     }
-    groups = ("twirling", "dynamical_decoupling")  # IBM's Sampler has no resilience options
+    groups: tuple[str, ...] = ("twirling", "dynamical_decoupling")  # IBM's Sampler has no resilience options
     if isinstance(prim, s.EstimatorConfig):
         options["default_precision"] = prim.default_precision
         options["resilience_level"] = spec.mitigation.resilience_level
@@ -82,6 +82,7 @@ def connect(spec: RunSpec) -> BackendV2:
     with ``backend.channel=local``, the fake device of that name, run by qiskit-ibm-runtime's
     local testing mode (the hardware path rehearsed offline)."""
     backend = spec.backend
+    assert isinstance(backend, s.IbmBackendConfig)  # connect() is for backend=ibm
     if backend.channel == LOCAL_CHANNEL:
         from qrt_runner.fake_backends import fake_backend
 

@@ -61,6 +61,7 @@ class LocalJob(BasePrimitiveJob):
         self.status_history.append((status, time.time()))
 
     def result(self) -> Any:
+        assert self._future is not None  # set when the job is submitted, before it is returned
         return self._future.result()
 
     def status(self) -> JobStatus:
@@ -237,10 +238,11 @@ class ExecutionMode:
                 bounds = {"max_execution_time": max_execution_time, "system": limit}
                 if self.max_time is not None:
                     bounds[f"{self.mode} max_time"] = self.started_at + self.max_time - started
-                job.limit_reason = min(bounds, key=bounds.get)
+                job.limit_reason = min(bounds, key=bounds.__getitem__)
                 job.limit_s = bounds[job.limit_reason]
 
         def deadline(started: float) -> float:
+            assert job.limit_s is not None  # on_start() set it: the executor calls it first
             return clock["start"] + job.limit_s
 
         outputs = []
@@ -255,7 +257,9 @@ class ExecutionMode:
             result = postprocess(outputs)
         except TaskTimeout as exc:
             job.usage_s = time.time() - clock["start"]
-            session_limited = self.max_time is not None and self.remaining() is not None and self.remaining() <= 0.05
+            session_limited = (
+                self.max_time is not None and (remaining := self.remaining()) is not None and remaining <= 0.05
+            )
             if session_limited:
                 self.expired = True
                 self._state("expired")

@@ -112,6 +112,7 @@ class Objective:
                 return math.nan
             n_obs = len(est.observable_labels)
             row = self.parameter_set or 0
+            assert isinstance(self.observable, int)  # check() has turned a label into its index
             source = est.stds if name == "std" else est.evs
             value = float(np.asarray(source, dtype=float).reshape(-1, n_obs)[row, self.observable])
             if name in ("error", "abs_error"):
@@ -144,6 +145,7 @@ class Objective:
         bound = circuit.remove_final_measurements(inplace=False)
         if flat is not None and flat.size:
             bound = bound.assign_parameters(flat[self.parameter_set or 0])
+        assert isinstance(self.observable, int)  # check() has turned a label into its index
         return float(np.real(Statevector(bound).expectation_value(observables[self.observable][1])))
 
     def _observable_index(self, labels: list[str]) -> int:

@@ -7,6 +7,7 @@ a Python loop of jobs.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -46,7 +47,8 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
         return values
     if spec.kind == "list":
         try:
-            values = np.asarray([_floats(row) for row in spec.values], dtype=float)
+            # None (refused by the spec) would raise TypeError here, reported as a bad list like any other
+            values = np.asarray([_floats(row) for row in cast(list[Any], spec.values)], dtype=float)
         except (TypeError, ValueError):
             raise ConfigError(
                 f"{KEY}.values",

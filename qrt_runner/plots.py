@@ -105,6 +105,7 @@ def _plot_convergence(ax: Axes, optimization: dict) -> str | None:
 def _plot_landscape(fig, ax: Axes, result: RunResult) -> str | None:
     """A line (one grid axis) or a heat map (two axes) of the first observable."""
     scan = result.scan
+    assert scan is not None and result.estimator is not None  # checked by the caller
     energies = np.asarray(result.estimator.evs)[..., 0]
     stds = np.asarray(result.estimator.stds)[..., 0]
     axes = scan["axes"]
@@ -113,7 +114,7 @@ def _plot_landscape(fig, ax: Axes, result: RunResult) -> str | None:
         ax.set_xlabel(axes[0]["parameter"])
         ax.set_ylabel(f"<{scan['observable']}>")
     else:
-        extent = [axes[1]["values"][0], axes[1]["values"][-1], axes[0]["values"][0], axes[0]["values"][-1]]
+        extent = (axes[1]["values"][0], axes[1]["values"][-1], axes[0]["values"][0], axes[0]["values"][-1])
         image = ax.imshow(energies, origin="lower", aspect="auto", extent=extent, cmap="viridis")
         fig.colorbar(image, ax=ax, label=f"<{scan['observable']}>")
         ax.set_xlabel(axes[1]["parameter"])
@@ -222,6 +223,7 @@ def plot_zne(result: RunResult, path: Path) -> Path | None:
     evs = np.asarray(job["evs_noise_factors"])[0]  # (observables, factors) of the first set
     stds = np.asarray(job["stds_noise_factors"])[0]
     chosen = job["extrapolator"][0]
+    assert result.mitigation is not None  # the job came from it
     names = result.mitigation["effective"]["resilience"]["zne"]["extrapolator"]
     labels = result.estimator.observable_labels[:MAX_OBSERVABLES]
     grid = np.linspace(0.0, factors.max(), 60)

@@ -228,4 +228,5 @@ def _finite(value: Any) -> Any:
 
 def _nan_to_none(array: np.ndarray) -> Any:
     values = np.asarray(array, dtype=float)
-    return np.where(np.isnan(values), None, values).tolist()
+    # numpy's stubs take no None (an object scalar) as where()'s value
+    return np.where(np.isnan(values), None, values).tolist()  # type: ignore[call-overload]

@@ -7,8 +7,9 @@ and MLflow around it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import numpy as np
 from qiskit import QuantumCircuit
@@ -19,6 +20,7 @@ from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
 from qrt_runner.capacity import check_capacity, check_work_size
 from qrt_runner.circuits import build_circuit, maxcut_cost
+from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.interrupts import describe
 from qrt_runner.modes import ExecutionMode, SessionClosedError
@@ -83,6 +85,7 @@ def build_workload(spec: RunSpec) -> Workload:
     circuit = build_circuit(spec.circuit, measure=not spec.is_estimator)
     check_capacity(spec, circuit)
     if spec.task.name == "qaoa":
+        assert isinstance(spec.circuit, s.QaoaCircuit)  # the spec has checked that task=qaoa has circuit=qaoa
         observables = [("maxcut_cost", maxcut_cost(spec.circuit.num_qubits, spec.circuit.edges))]
     else:
         observables = build_observables(spec.observables) if spec.is_estimator else []
@@ -183,6 +186,7 @@ def run_experiment(
     try:
         for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
+            pub: tuple[Any, ...]
             if spec.is_estimator:
                 pub = (
                     (workload.circuit, observables, chunk[:, None, :])
@@ -233,6 +237,7 @@ def run_experiment(
     if spec.effective_mitigation.active:
         result.mitigation = {"effective": spec.effective_mitigation.to_dict(), "jobs": diagnostics}
     if spec.is_estimator:
+        assert isinstance(spec.primitive, s.EstimatorConfig)  # primitive=estimator
         result.estimator = EstimatorOutcome(
             labels,
             evs.reshape(param_shape + (len(labels),)),
@@ -259,13 +264,19 @@ def run_experiment(
     return result
 
 
+class _Primitive(Protocol):
+    """What a run asks of a primitive (qrt_runner's own, or IBM's through ``ibm.IbmPrimitive``)."""
+
+    def run(self, pubs: list[Any], /) -> Any: ...
+
+
 @dataclass
 class _Target:
     """Where a run's jobs go: a local backend in an emulated mode, or IBM Quantum."""
 
     name: str
     compiler: IsaCompiler
-    primitive: object
+    primitive: _Primitive
     session_id: str | None
     close: Callable[[], None]
     device: BackendV2 | None = None
@@ -284,6 +295,7 @@ def _seeds(spec: RunSpec) -> dict[str, int]:
 def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     executor = default_executor()
     if backend is None:
+        assert isinstance(spec.backend, s.BackendConfig)  # a local target: backend=aer or fake_<device>
         backend = LocalBackend.create(
             spec.backend.name,
             method=spec.backend.method,
@@ -296,13 +308,16 @@ def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time, spec.session.interactive_ttl)
     prim = spec.primitive
     if spec.is_estimator:
+        assert isinstance(prim, s.EstimatorConfig)  # primitive=estimator
         options = EstimatorOptions(
             prim.default_precision, prim.default_shots, prim.max_execution_time, spec.effective_mitigation
         )
         primitive = Estimator(backend, mode, options)
     else:
         mitigation = spec.effective_mitigation if spec.effective_mitigation.active else None
-        primitive = Sampler(backend, mode, SamplerOptions(prim.default_shots, prim.max_execution_time, mitigation))
+        # None for primitive=sampler primitive.default_shots=null, which the spec lets through (the job then fails)
+        default_shots = cast(int, prim.default_shots)
+        primitive = Sampler(backend, mode, SamplerOptions(default_shots, prim.max_execution_time, mitigation))
 
     def sampler(shots: int, max_execution_time: float):
         return Sampler(backend, mode, SamplerOptions(shots, max_execution_time))
@@ -345,7 +360,7 @@ def ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
 
 
 def ideal_fidelities(
-    circuit: QuantumCircuit, flat_values: np.ndarray, counts: list[dict[str, int] | None]
+    circuit: QuantumCircuit, flat_values: np.ndarray, counts: Sequence[Mapping[str, float] | None]
 ) -> list[float | None] | None:
     """Hellinger fidelity of each parameter set's counts to the exact distribution, where computable.
 

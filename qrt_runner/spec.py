@@ -65,7 +65,8 @@ class RunSpec:
 def resolve_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain containers (interpolations filled in), minus ``hydra``."""
     try:
-        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        # omegaconf types the result as any container, whatever the input: a DictConfig gives a dict
+        data: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # type: ignore[assignment]
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None) or "config"
         raise ConfigError(
@@ -83,7 +84,7 @@ def build_spec(cfg: DictConfig) -> RunSpec:
     """
     _check_known_keys(cfg, "")
     resolve_config(cfg)
-    groups = {}
+    groups: dict[str, Any] = {}
     for key in (
         "circuit",
         "observables",
@@ -117,7 +118,9 @@ def _check_known_keys(node: Any, key: str) -> None:
     for name in node.keys():
         full = f"{key}.{name}" if key else str(name)
         if name not in allowed:
-            value = OmegaConf.to_container(node, resolve=False).get(name)
+            container = OmegaConf.to_container(node, resolve=False)
+            assert isinstance(container, dict)  # node is a DictConfig (its schema is a dataclass)
+            value = container.get(name)
             close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
             hint = f"did you mean {f'{key}.' if key else ''}{close[0]}? " if close else ""
             raise ConfigError(

@@ -150,6 +150,7 @@ def _state_of_run(run_id: str, tracking: s.TrackingConfig) -> Path:
 def starting_point(spec: RunSpec, workload: Workload, state: OptimizerState | None) -> np.ndarray:
     """The first point of the loop; checks a resumed state fits (raises ConfigError)."""
     task = spec.task
+    assert isinstance(task, s.VqeTask)  # task=vqe or qaoa
     num_parameters = workload.circuit.num_parameters
     if state is not None:
         if state.optimizer != task.optimizer.name or len(state.x) != num_parameters:
@@ -184,6 +185,7 @@ def run_variational(
         on_iteration: called after every iteration with its record, the state and the job time.
     """
     task = spec.task
+    assert isinstance(task, s.VqeTask)  # task=vqe or qaoa
     t_start = time.perf_counter()
     target = ibm_target(spec, device) if spec.backend.name == "ibm" else _local_target(spec, backend)
     circuit = workload.circuit
@@ -192,19 +194,19 @@ def run_variational(
     t_transpiled = time.perf_counter()
     x0 = starting_point(spec, workload, state)
     history: list[dict] = []
+    job_time = 0.0  # the last job's
 
     def objective(points: np.ndarray):
+        nonlocal job_time
         job = target.primitive.run([(circuit, [hamiltonian], points)])
         data = job.result()[0].data
-        objective.job_time = job.usage_s
+        job_time = job.usage_s
         return np.asarray(data.evs).reshape(-1), np.asarray(data.stds).reshape(-1)
 
-    objective.job_time = 0.0
-
     def record(iteration: Iteration, current: OptimizerState) -> None:
-        history.append({**iteration.__dict__, "job_time_s": objective.job_time})
+        history.append({**iteration.__dict__, "job_time_s": job_time})
         if on_iteration is not None:
-            on_iteration(iteration, current, objective.job_time)
+            on_iteration(iteration, current, job_time)
 
     rule = gradient_rule(circuit)
     optimizer = Optimizer(task.optimizer, rule, record)
@@ -249,6 +251,7 @@ def run_variational(
     finally:
         target.close()
 
+    assert target.jobs is not None  # both targets give it
     result = RunResult(
         status=status,
         primitive=spec.primitive.name,
@@ -284,12 +287,13 @@ def _sample_solution(
 ) -> SamplerOutcome:
     """Sample the optimised QAOA circuit and report the best cut found against the optimum."""
     task = spec.task
+    assert isinstance(task, s.QaoaTask) and isinstance(spec.circuit, s.QaoaCircuit)  # checked by the spec
     measured = workload.circuit.measure_all(inplace=False)
     sampler = target.sampler(task.final_shots, spec.primitive.max_execution_time)
     counts = sampler.run([(measured, best_x)]).result()[0].data.meas.get_counts()
     edges = spec.circuit.edges
     cuts = {bits: cut_value(bits, edges) for bits in counts}
-    best_bits = max(cuts, key=cuts.get)
+    best_bits = max(cuts, key=cuts.__getitem__)
     optimum = max_cut(spec.circuit.num_qubits, edges)
     expected = sum(cuts[bits] * n for bits, n in counts.items()) / sum(counts.values())
     optimization.update(

@@ -79,6 +79,7 @@ def _replay(record, variation: list[str]) -> int:
         return code
     replayed = json.loads((Path(runs[-1]) / "results.json").read_text())
     config = OmegaConf.to_container(OmegaConf.load(Path(runs[-1]) / "config.yaml"))
+    assert isinstance(config, dict)  # config.yaml is a mapping
     report = compare(record.results, replayed, record.config, config, replay=True)
     print(
         f"qrt-run replay of {record.source}" + (f" with {' '.join(variation)}" if variation else "") + f" -> {runs[-1]}"

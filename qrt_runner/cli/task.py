@@ -68,7 +68,7 @@ def run_task(cfg) -> float:
         else:
             print(f"qrt-run: invalid config: {exc}", flush=True)
         return math.nan
-    if point.in_sweep and point.sweep.resume:
+    if point.sweep is not None and point.sweep.resume:  # in a sweep
         reused = _reuse_finished(prepared, point)
         if reused is not None:
             return reused
@@ -85,7 +85,7 @@ def run_task(cfg) -> float:
     with interrupts.deferred():  # the record is written whole, then a pending interruption comes through
         objective = record(prepared, point, tracker, result)
     if result.status == "KILLED" and (point.in_sweep or interrupts.received()):
-        raise interrupts.Terminated(interrupts.received()) if interrupts.received() else KeyboardInterrupt()
+        raise interrupts.Terminated(signum) if (signum := interrupts.received()) else KeyboardInterrupt()
     return objective
 
 
@@ -101,6 +101,7 @@ def check(cfg) -> tuple[Any, Any, Any]:
     values = workload.parameter_values
     num_sets = int(np.prod(values.shape[:-1])) if values.ndim > 1 else 1
     labels = [label for label, _ in workload.observables]
+    assert spec.objective is not None  # build_spec() parses it
     objective = spec.objective.check(spec.task.name, spec.primitive.name, labels, num_sets, workload.circuit.num_qubits)
     return spec, workload, objective
 
@@ -199,7 +200,7 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
     same_store = (
         sweep is not None and sweep.uri == tracker.live.uri and sweep.experiment == spec.tracking.experiment_name
     )
-    parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store else None
+    parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store and sweep is not None else None
     tags = {
         "overrides": json.dumps(point.overrides),
         "run_dir": str(point.run_dir.resolve()),
@@ -392,6 +393,7 @@ def _run_loop(prepared: Prepared, point: Point, tracker):
     finally:
         bar.close()
     names = result.parameter_names
+    assert result.optimization is not None  # run_variational() always reports it
     (run_dir / "optimal_parameters.json").write_text(
         json.dumps(dict(zip(names, result.optimization["optimal_parameters"])), indent=2, ensure_ascii=False)
     )

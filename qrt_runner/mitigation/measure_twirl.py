@@ -35,7 +35,7 @@ def twirl_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
             for qubit in instruction.qubits:
                 last_use[qubit] = index
     out = circuit.copy_empty_like()
-    clbits = []
+    clbits: list[int] = []
     for index, instruction in enumerate(circuit.data):
         twirled = instruction.operation.name == "measure" and instruction.clbits[0] not in conditional
         if not twirled:

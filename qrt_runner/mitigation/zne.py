@@ -116,6 +116,6 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
     variances = np.einsum("olf,flm,omf->o", weights, data.cov[:, s], weights)
     chosen = []
     for o in range(coeffs.shape[0]):
-        counts = Counter(names[t] for t in np.flatnonzero(coeffs[o]) if t in names)
+        counts = Counter(names[t] for t in np.flatnonzero(coeffs[o]).tolist() if t in names)
         chosen.append(max(extrapolators, key=lambda name: counts.get(name, 0)) if counts else extrapolators[0])
     return evs, np.sqrt(np.clip(variances, 0.0, None)), chosen, names

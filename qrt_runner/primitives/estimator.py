@@ -123,6 +123,7 @@ class _PubPlan:
         if self.pec and self.noise is not None:
             total_shots = math.ceil(shots * self.noise.overhead(self.gain))
         if self.twirled or self.twirl_gates:
+            assert mit is not None  # twirling is a mitigation option
             self.randomizations, self.shots_per_binding = randomizations_for(
                 total_shots,
                 mit.num_randomizations,
@@ -139,6 +140,7 @@ class _PubPlan:
         )
         self.rng = rng
         if self.trex:
+            assert mit is not None  # TREX is a mitigation option
             self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
 
     def _shares_prefix(self, backend: LocalBackend) -> bool:
@@ -193,7 +195,7 @@ class _PubPlan:
         templates = []
         for factor in self.factors:
             base = self.isa.circuit
-            if factor != 1.0 and mit.zne_amplifier != "pea":
+            if factor != 1.0 and mit is not None and mit.zne_amplifier != "pea":  # factors other than 1: ZNE
                 base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
             if mit is not None and mit.dd_enable:
                 base = add_dynamical_decoupling(
@@ -205,6 +207,7 @@ class _PubPlan:
                     mit.dd_skip_reset_qubits,
                 )
             if self.twirl_gates:
+                assert mit is not None  # twirling is a mitigation option
                 base = twirl_template(base, mit.strategy)
             templates.append(base)
         noise, gain = None, None
@@ -273,8 +276,8 @@ class _PubPlan:
         for qubit in range(flips.shape[1]):
             columns[f"qrt_mt_{qubit}"] = np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets)
         if self.twirl_gates and with_user:
-            for name, column in twirl_angles(circuit, repeats, self.rng).items():
-                columns[name] = np.tile(column, sets)
+            for name, angles in twirl_angles(circuit, repeats, self.rng).items():
+                columns[name] = np.tile(angles, sets)
         names = [p.name for p in circuit.parameters]
         if not names:
             return None
@@ -291,6 +294,7 @@ class _PubPlan:
             circuits.append(self.calibration)
             values.append(self._values(self.calibration, self.calibration_flips, False))
             keys.append(f"{self.cache_key}|cal")
+            assert self.mitigation is not None  # the calibration is TREX's, a mitigation option
             circuit_shots.append(self.mitigation.measure_noise_learning_shots_per_randomization)
         prefix_of = rows_per_set = None
         if self.prefixes:
@@ -449,7 +453,7 @@ class _PubPlan:
                 self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
                 + (
                     mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
-                    if self.calibration is not None
+                    if self.calibration is not None and mit is not None  # the calibration is TREX's
                     else 0
                 )
             ),
@@ -461,6 +465,7 @@ class _PubPlan:
         if self.noise is not None:
             out["layer_noise_model"] = self.noise.describe()
         if self.pec and self.noise is not None:
+            assert mit is not None  # PEC is a mitigation option
             out["pec"] = {
                 "noise_gain": self.gain,
                 "gamma": self.noise.gamma(self.gain),
@@ -468,6 +473,7 @@ class _PubPlan:
                 "max_overhead": mit.pec_max_overhead,
             }
         if zne is not None:
+            assert mit is not None  # ZNE is a mitigation option
             out.update(noise_factors=list(self.factors), extrapolator_choice=mit.zne_extrapolator_choice, **zne)
         return out
 

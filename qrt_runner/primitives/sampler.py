@@ -122,24 +122,27 @@ class _SamplerPlan:
         self.pub, self.isa = pub, isa
         mit = self.mitigation = mitigation if mitigation is not None and mitigation.active else None
         self.dd = bool(mit and mit.dd_enable)
-        self.dd_sequence = mit.dd_sequence_type if self.dd else None
+        self.dd_sequence = mit.dd_sequence_type if mit is not None and self.dd else None
         self.twirl_gates = bool(mit and mit.enable_gates)
         self.twirl_measure = bool(mit and mit.enable_measure)
         randomized = self.twirl_gates or self.twirl_measure
-        self.randomizations = mit.num_randomizations if randomized else 1
+        self.randomizations = mit.num_randomizations if mit is not None and randomized else 1
         self.shots_per_randomization = (
-            (mit.shots_per_randomization or math.ceil(pub.shots / self.randomizations)) if randomized else pub.shots
+            (mit.shots_per_randomization or math.ceil(pub.shots / self.randomizations))
+            if mit is not None and randomized
+            else pub.shots
         )
         signature = "sampler"
         if self.dd:
+            assert mit is not None  # decoupling is a mitigation option
             if backend.device is None:
                 raise ValueError(
                     "dynamical decoupling needs a device's instruction durations; the ideal simulator has none"
                 )
             signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
-        signature += f"|twirl{self.twirl_gates}{self.twirl_measure}{mit.strategy if self.twirl_gates else ''}"
+        signature += f"|twirl{self.twirl_gates}{self.twirl_measure}{mit.strategy if mit is not None and self.twirl_gates else ''}"
         self.key = f"{isa.fingerprint}|{signature}"
-        cached = backend.measurement_circuits.get(self.key)
+        cached: tuple[QuantumCircuit, QuantumCircuit | None] | None = backend.measurement_circuits.get(self.key)
         if cached is None:
             cached = backend.measurement_circuits[self.key] = self._build(backend, mit)
         self.circuit, self.template = cached
@@ -160,6 +163,7 @@ class _SamplerPlan:
     ) -> tuple[QuantumCircuit, QuantumCircuit | None]:
         circuit = self.isa.circuit
         if self.dd:
+            assert mit is not None  # decoupling is a mitigation option
             circuit = add_dynamical_decoupling(
                 circuit,
                 backend.compact_target(self.isa.physical_qubits),
@@ -168,8 +172,9 @@ class _SamplerPlan:
                 mit.dd_extra_slack_distribution,
                 mit.dd_skip_reset_qubits,
             )
-        template = None
+        template: QuantumCircuit | None = None
         if self.twirl_gates:
+            assert mit is not None  # twirling is a mitigation option
             circuit = template = twirl_template(circuit, mit.strategy)
         if self.twirl_measure:
             circuit = twirl_measurements(circuit)
@@ -265,9 +270,10 @@ class Sampler(BaseSamplerV2):
 
         mitigate_readout = mitigation is not None and mitigation.measure_mitigation
         if mitigate_readout:
+            assert mitigation is not None  # implied by mitigate_readout
             calibration_shots = (
-                self.options.mitigation.measure_noise_learning_num_randomizations
-                * self.options.mitigation.measure_noise_learning_shots_per_randomization
+                mitigation.measure_noise_learning_num_randomizations
+                * mitigation.measure_noise_learning_shots_per_randomization
             )
             for isa in isas:
                 tasks.append(
@@ -289,6 +295,7 @@ class Sampler(BaseSamplerV2):
         def postprocess(outputs):
             results = [plan.combine(output[0], getattr(output, "seconds", ())) for plan, output in zip(plans, outputs)]
             if mitigate_readout:
+                assert mitigation is not None  # implied by mitigate_readout
                 for result, plan, calibration in zip(results, plans, outputs[len(plans) :]):
                     started = time.perf_counter()
                     quasi, result.metadata["readout_calibration"] = _quasi_dists(

@@ -12,7 +12,7 @@ not implement raises :class:`UnsupportedOption` naming it; a name IBM does not h
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, cast
 
 from qrt_runner.config import schema as s
 from qrt_runner.ibm import set_fields
@@ -186,7 +186,9 @@ def _as_dict(value: Any, path: str) -> dict:
     if isinstance(value, _Node):
         return _plain(value._data)
     if dataclasses.is_dataclass(value):  # qiskit-ibm-runtime's options are (pydantic) dataclasses
-        return set_fields({k: v for k, v in dataclasses.asdict(value).items() if not k.startswith("_")})
+        # an instance; a dataclass type given by mistake is left to asdict() to refuse, as before
+        instance = cast(Any, value)
+        return set_fields({k: v for k, v in dataclasses.asdict(instance).items() if not k.startswith("_")})
     raise TypeError(f"options.{path or '(all)'}: give a dict or an options object, not {type(value).__name__}")
 
 

@@ -75,6 +75,7 @@ class Session:
         if self._mode is None:
             self._backend = local_backend(self._device, seed_simulator)
             self._mode = ExecutionMode(self._kind, self._backend.executor, self._max_time)
+        assert self._backend is not None  # created together with the mode
         return self._backend, self._mode
 
     @property
@@ -100,6 +101,7 @@ class Session:
 
     def details(self) -> dict[str, Any]:
         mode = self._mode
+        remaining = mode.remaining() if mode and mode.started_at else None  # a session always has a max_time
         return {
             "id": self.session_id,
             "backend_name": getattr(self._backend, "name", None),
@@ -107,7 +109,7 @@ class Session:
             "max_time": self._max_time,
             "state": self.status(),
             "jobs": len(mode.jobs) if mode else 0,
-            "elapsed_s": (self._max_time - mode.remaining()) if mode and mode.started_at else 0.0,
+            "elapsed_s": (self._max_time - remaining) if remaining is not None else 0.0,
         }
 
     def usage(self) -> float:

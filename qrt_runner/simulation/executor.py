@@ -73,7 +73,7 @@ class ProcessExecutor:
     @property
     def pid(self) -> int | None:
         """The child's process id (None when no child runs)."""
-        return self._process.pid if self._alive() else None
+        return self._process.pid if self._alive() and self._process is not None else None
 
     def _alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -99,6 +99,7 @@ class ProcessExecutor:
             self._ready = True
 
     def _receive(self, timeout: float | None):
+        assert self._connection is not None  # run() starts the child (and its channel) first
         if timeout is not None and not self._connection.poll(max(timeout, 0.0)):
             raise TimeoutError
         try:
@@ -140,6 +141,7 @@ class ProcessExecutor:
             self._await_ready()
             self._next_id += 1
             task_id = self._next_id
+            assert self._connection is not None  # _start() above opened it
             self._connection.send((task_id, self._without_known_circuits(task)))
             if task.circuit_keys:  # only once the child has them
                 self._child_circuits.update(task.circuit_keys)
@@ -165,6 +167,7 @@ class ProcessExecutor:
         if not task.circuit_keys:
             return task
         if len(self._child_circuits) + len(task.circuit_keys) > _MAX_CACHED_CIRCUITS:
+            assert self._connection is not None  # called from run(), once the child runs
             self._connection.send(("clear", None))
             self._child_circuits.clear()
         circuits = [

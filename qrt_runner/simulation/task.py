@@ -153,6 +153,7 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
         states = _prefix_states(task, prefixes, rows, seconds)
         for index, prefix in enumerate(prefix_of):
             if prefix is not None:
+                assert task.rows_per_set is not None  # given with every prefix_of
                 circuits[index], values[index] = _continued(
                     circuits[index], values[index], states[prefix], task.rows_per_set[index]
                 )
@@ -167,7 +168,9 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
         elif task.kind == "expval":
             method = task.method
         else:
-            method = resolve_method(task.method, task.device is not None, task.circuits[index].num_qubits, count)
+            circuit = task.circuits[index]
+            assert circuit is not None  # a circuit sent as None was put back by the simulator process
+            method = resolve_method(task.method, task.device is not None, circuit.num_qubits, count)
         groups.setdefault((call_groups[index], count, method), []).append(index)
     for (_, count, method), indices in groups.items():
         _run_group(task, circuits, values, indices, count, method, rows, seconds)
@@ -182,7 +185,9 @@ def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list
     sim = simulator(task.device, task.qubits, "density_matrix", task.threads)
     circuits, binds = [], []
     for index in prefixes:
-        circuit = task.circuits[index].copy()
+        prefix = task.circuits[index]
+        assert prefix is not None  # a circuit sent as None was put back by the simulator process
+        circuit = prefix.copy()
         circuit.append(SaveDensityMatrix(circuit.num_qubits), circuit.qubits)
         circuits.append(circuit)
         v = task.parameter_values[index]
@@ -238,7 +243,9 @@ def _run_group(
     """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row; a
     continued circuit is a list of circuits (one per prefix state) whose rows are concatenated."""
     started = time.perf_counter()
-    circuits, values, owner = [], [], []
+    circuits: list[QuantumCircuit] = []
+    values: list[Any] = []  # per circuit its parameter rows, or None (a circuit without parameters)
+    owner: list[int] = []
     for index in indices:
         continued = isinstance(all_circuits[index], list)
         parts = all_circuits[index] if continued else [all_circuits[index]]

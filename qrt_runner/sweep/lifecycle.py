@@ -14,8 +14,14 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qrt_runner.sweep.context import ENV_VAR, SweepContext
+
+if TYPE_CHECKING:
+    import threading
+
+    from qrt_runner.tracking import RunTracker
 
 __all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "open_sweep"]
 
@@ -33,8 +39,8 @@ class SweepRefused(BaseException):
 class OpenSweep:
     directory: Path
     context: SweepContext
-    tracker: object | None
-    opening: object | None  # the thread that opens the parent run
+    tracker: RunTracker | None
+    opening: threading.Thread | None  # the thread that opens the parent run
     points: list[list[str]] | None
     objective_name: str
 
@@ -171,7 +177,7 @@ def _close(key: str, status: str | None) -> None:
     store_runs = _close_left_running(tracker)
     rows = collect_rows(sweep.directory, sweep.points, store_runs)
     swept = sweep.context.swept_keys
-    files = [write_csv(rows, swept, sweep.directory / "sweep_summary.csv")]
+    files: list[Path | None] = [write_csv(rows, swept, sweep.directory / "sweep_summary.csv")]
     try:
         files.append(plot_rows(rows, swept, sweep.objective_name, sweep.directory / "sweep_summary.png"))
     except Exception as exc:  # a broken plot must not lose the sweep's record

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any
+from typing import Any, cast
 
 from qrt_runner.errors import ConfigError
 
@@ -96,7 +96,8 @@ def check_points(points: list[list[str]] | None, config_name: str, fixed: list[s
     to_check = points[:MAX_CHECKED_POINTS] if points is not None else [fixed]
     for number, overrides in enumerate(to_check):
         parsed = parser.parse_overrides(list(overrides))
-        composed = tuple(o.input_line for o in parsed if not _plain_value(o))
+        # hydra types input_line as optional; the parser always sets it
+        composed = tuple(cast(str, o.input_line) for o in parsed if not _plain_value(o))
         try:
             if composed not in bases:
                 bases[composed] = compose(config_name=config_name, overrides=list(composed))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ class Row:
         return None
 
 
-def collect_rows(sweep_dir: Path, points: list[list[str]] | None, store_runs: list[Any] = ()) -> list[Row]:
+def collect_rows(sweep_dir: Path, points: list[list[str]] | None, store_runs: Sequence[Any] = ()) -> list[Row]:
     """Every point's row, in job order: from ``point.json`` files, then from the store."""
     rows: dict[int, Row] = {}
     for folder in sorted(p for p in Path(sweep_dir).iterdir() if (p / ".hydra").is_dir() or (p / POINT_FILE).is_file()):
@@ -194,11 +195,13 @@ def plot_rows(rows: list[Row], swept: list[str], objective_name: str, path: Path
         _heat_map(fig, ax, done, swept)
     else:
         key = swept[0] if len(swept) == 1 else None
-        labels = [row.value(key) if key else str(row.job) for row in done]
+        # the swept values (None where a point leaves the key unset), as matplotlib takes them
+        labels: list[Any] = [row.value(key) if key else str(row.job) for row in done]
         numeric = all(_finite(label) is not None for label in labels)
         order = sorted(range(len(done)), key=lambda i: float(labels[i])) if numeric else range(len(done))
         xs = [float(labels[i]) if numeric else labels[i] for i in order]
-        ax.plot(xs, [done[i].objective for i in order], "o-")
+        objectives: list[Any] = [done[i].objective for i in order]  # none is None: the points done
+        ax.plot(xs, objectives, "o-")
         ax.set_xlabel(key or "point")
         ax.set_ylabel(objective_name)
     failed = sum(row.status in _FAILED for row in rows)

@@ -210,6 +210,7 @@ def _estimator_metrics(result: RunResult, add) -> None:
     import numpy as np
 
     est = result.estimator
+    assert est is not None  # called only for a run with estimator results
     n_obs = len(est.observable_labels)
     evs = np.asarray(est.evs, dtype=float).reshape(-1, n_obs) if n_obs else np.zeros((0, 0))
     stds = np.asarray(est.stds, dtype=float).reshape(-1, n_obs) if n_obs else np.zeros((0, 0))
@@ -221,6 +222,7 @@ def _estimator_metrics(result: RunResult, add) -> None:
 
 def _sampler_metrics(result: RunResult, add) -> None:
     sampler = result.sampler
+    assert sampler is not None  # called only for a run with sampler results
     for step, counts in enumerate(sampler.counts):
         if counts is not None:
             add("shots", sum(counts.values()), step)

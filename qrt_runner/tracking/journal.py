@@ -73,7 +73,7 @@ class Journal:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def save_sync_state(self, uri: str, experiment_id: str, run_id: str, synced: int) -> None:
+    def save_sync_state(self, uri: str, experiment_id: str | None, run_id: str, synced: int) -> None:
         """Record (atomically) that the first ``synced`` entries reached run ``run_id`` at ``uri``."""
         state = {"uri": uri, "experiment_id": experiment_id, "run_id": run_id, "synced": synced}
         tmp = self.sync_path.with_suffix(".tmp")

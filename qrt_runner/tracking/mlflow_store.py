@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ _HTTP_DEFAULTS = {
 }
 
 _LOCK = threading.RLock()
-_STORES: dict[tuple[str, str], MlflowStore] = {}
+_STORES: dict[tuple[str, str | None], MlflowStore] = {}
 
 
 def normalize_uri(uri: str) -> str:
@@ -110,15 +111,17 @@ class MlflowStore:
     def _experiment_id(self, db: Path | None) -> str:
         from mlflow.exceptions import MlflowException
 
-        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        name = self.experiment_name
+        assert name is not None  # called only for a store with an experiment
+        experiment = self.client.get_experiment_by_name(name)
         if experiment is None:
-            artifacts = (db.parent / "mlartifacts" / _safe_name(self.experiment_name)).as_uri() if db else None
+            artifacts = (db.parent / "mlartifacts" / _safe_name(name)).as_uri() if db else None
             try:
                 return self.client.create_experiment(
-                    self.experiment_name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+                    name, artifact_location=artifacts, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
                 )
             except MlflowException:  # another process created it first
-                experiment = self.client.get_experiment_by_name(self.experiment_name)
+                experiment = self.client.get_experiment_by_name(name)
                 if experiment is None:
                     raise
         if experiment.lifecycle_stage == "deleted":
@@ -133,14 +136,15 @@ class MlflowStore:
         all_tags = {key: _truncate(str(value), _MAX_TAG_VAL_LENGTH) for key, value in _unique_keys(tags.items())}
         if parent_id is not None:
             all_tags[PARENT_RUN_TAG] = parent_id
+        assert self.experiment_id is not None  # a store opened only to read runs by id creates none
         run = self.client.create_run(self.experiment_id, start_time=start_time, tags=all_tags, run_name=name)
         return run.info.run_id
 
     def log(
         self,
         run_id: str,
-        params: Mapping[str, str] = (),
-        tags: Mapping[str, str] = (),
+        params: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         metrics: Iterable[tuple[str, float, int, int]] = (),
     ) -> None:
         """Params, tags and ``(key, value, step, unix ms)`` metrics in as few batches as MLflow allows."""
@@ -170,6 +174,7 @@ class MlflowStore:
 
     def search(self, filter_string: str, max_results: int = 1000) -> list[Run]:
         """Runs of this experiment matching an MLflow filter, newest first."""
+        assert self.experiment_id is not None  # a store opened only to read runs by id has no runs to search
         return list(
             self.client.search_runs(
                 [self.experiment_id],
@@ -187,6 +192,7 @@ class MlflowStore:
 @contextlib.contextmanager
 def _file_lock(path: Path | None) -> Iterator[None]:
     """An exclusive lock on ``path`` across processes (none where ``fcntl`` is missing)."""
+    fcntl: ModuleType | None
     try:
         import fcntl
     except ImportError:

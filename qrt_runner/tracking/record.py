@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,8 +23,8 @@ def record_result(
     result: RunResult,
     run_dir: Path,
     circuits: Mapping[str, QuantumCircuit],
-    extra_metrics: list[Metric] = (),
-    extra_files: list[Path] = (),
+    extra_metrics: Sequence[Metric] = (),
+    extra_files: Sequence[Path] = (),
 ) -> list[Path]:
     """Write the run's artifacts (``results.json`` is kept if already there) and record them.
 

@@ -70,7 +70,7 @@ def sync_directory(
     live = live_store(target, experiment or start.get("experiment") or DEFAULT_EXPERIMENT, timeout_s)
     state = journal.sync_state()
     same_store = state is not None and state.get("uri") == live.uri and state.get("run_id")
-    run_id, synced = (state["run_id"], int(state["synced"])) if same_store else (None, 0)
+    run_id, synced = (state["run_id"], int(state["synced"])) if same_store and state is not None else (None, 0)
     try:
         if run_id is None:
             parent = _parent_id(start, live.uri, experiment, timeout_s, done)
@@ -82,6 +82,7 @@ def sync_directory(
             )
             synced = 1
         else:
+            assert state is not None  # run_id came from it
             experiment_id = state.get("experiment_id")
         if not any(entry.get("op") == "end" for entry in entries) and not _still_running(start):
             closing = {

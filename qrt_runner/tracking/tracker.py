@@ -19,7 +19,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,7 @@ class LiveStore:
         return open_store(self.uri, self.experiment_name)
 
 
-_LIVE: dict[tuple[str, str], LiveStore] = {}
+_LIVE: dict[tuple[str, str | None], LiveStore] = {}
 _LIVE_LOCK = threading.Lock()
 
 
@@ -154,7 +154,7 @@ def live_store(uri: str, experiment_name: str | None, timeout_s: float) -> LiveS
         return store
 
 
-def apply_entries(store: Any, run_id: str, entries: list[Mapping[str, Any]], base_dir: Path) -> None:
+def apply_entries(store: Any, run_id: str, entries: Sequence[Mapping[str, Any]], base_dir: Path) -> None:
     """Apply journal entries (not ``start``) to run ``run_id``, in order, in as few store calls as
     possible: the params, tags and metrics of consecutive entries go in one batch."""
     params: dict[str, str] = {}
