@@ -15,7 +15,7 @@ from qrt_runner.transpile import IsaCompiler
 
 
 @lru_cache(maxsize=8)
-def _ideal_target_backend(method: str):
+def ideal_target_backend(method: str):
     from qiskit_aer import AerSimulator
 
     return AerSimulator(method=method)
@@ -59,7 +59,7 @@ class LocalBackend:
     ) -> LocalBackend:
         """Build a backend by name (``aer`` or ``fake_<device>``)."""
         device = None if name == "aer" else fake_backend(name)
-        target_backend = device if device is not None else _ideal_target_backend(method)
+        target_backend = device if device is not None else ideal_target_backend(method)
         compiler = shared_compiler(target_backend, optimization_level, seed_transpiler)
         return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor())
 

@@ -52,12 +52,12 @@ def device_for(spec: RunSpec):
 
 
 def _local_backend(spec: RunSpec, device):
-    from qrt_runner.backend import LocalBackend, _ideal_target_backend, shared_compiler
+    from qrt_runner.backend import LocalBackend, ideal_target_backend, shared_compiler
 
     target = (
         device
         if device is not None
-        else _ideal_target_backend(
+        else ideal_target_backend(
             spec.backend.method
             if isinstance(spec.backend, s.BackendConfig) and spec.backend.name == "aer"
             else "automatic"
@@ -96,7 +96,7 @@ def _primitive(spec: RunSpec, backend):
 def estimate(spec: RunSpec, workload) -> dict[str, Any]:
     """The planned jobs of a run, their shots with every mitigation multiplier, and QPU time."""
     from qrt_runner.primitives.sampler import Sampler, SamplerOptions
-    from qrt_runner.runner import _chunks
+    from qrt_runner.runner import job_chunks
 
     device = device_for(spec)
     backend = _local_backend(spec, device)
@@ -114,7 +114,7 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
         flat = values.reshape(num_sets, -1) if values.size else values
         per_job = spec.session.parameter_sets_per_job or num_sets
         planned = []
-        for start, stop in _chunks(num_sets, per_job):
+        for start, stop in job_chunks(num_sets, per_job):
             chunk = flat[start:stop] if values.size else values
             pub = (circuit, [op for _, op in workload.observables], chunk) if spec.is_estimator else (circuit, chunk)
             planned.append((primitive.plan([pub]), stop - start))

@@ -112,7 +112,7 @@ def build_workload(spec: RunSpec) -> Workload:
     return Workload(circuit, observables, values)
 
 
-def _chunks(num_sets: int, per_job: int) -> list[tuple[int, int]]:
+def job_chunks(num_sets: int, per_job: int) -> list[tuple[int, int]]:
     if per_job <= 0 or per_job >= num_sets:
         return [(0, num_sets)]
     return [(start, min(start + per_job, num_sets)) for start in range(0, num_sets, per_job)]
@@ -145,7 +145,7 @@ def run_experiment(
     if workload is None:
         workload = build_workload(spec)
     t_built = time.perf_counter()
-    target = ibm_target(spec, device) if is_ibm else _local_target(spec, backend)
+    target = ibm_target(spec, device) if is_ibm else local_target(spec, backend)
     isa = target.compiler.compile(workload.circuit)
     t_transpiled = time.perf_counter()
 
@@ -163,7 +163,7 @@ def run_experiment(
         parameter_names=[p.name for p in workload.circuit.parameters],
         parameter_values=values,
         versions=dict(package_versions()),
-        seeds=_seeds(spec),
+        seeds=run_seeds(spec),
         transpiled=transpiled_record(isa),
         device=device_snapshot(target.device),
     )
@@ -184,7 +184,7 @@ def run_experiment(
     diagnostics: list[dict] = []
     failures: list[BaseException] = []
     try:
-        for start, stop in _chunks(num_sets, spec.session.parameter_sets_per_job):
+        for start, stop in job_chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
             pub: tuple[Any, ...]
             if spec.is_estimator:
@@ -285,14 +285,14 @@ class _Target:
     session_record: Callable[[], dict | None] = lambda: None  # the session's limits and state history
 
 
-def _seeds(spec: RunSpec) -> dict[str, int]:
+def run_seeds(spec: RunSpec) -> dict[str, int]:
     seeds = {"seed": spec.seed, "seed_transpiler": spec.transpile.seed_transpiler}
     if hasattr(spec.backend, "seed_simulator"):
         seeds["seed_simulator"] = spec.backend.seed_simulator
     return seeds
 
 
-def _local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
+def local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
     executor = default_executor()
     if backend is None:
         assert isinstance(spec.backend, s.BackendConfig)  # a local target: backend=aer or fake_<device>

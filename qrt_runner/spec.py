@@ -135,6 +135,7 @@ def _validate(spec: RunSpec) -> None:
     if spec.seed < 0:
         raise ConfigError("seed", spec.seed, "must be >= 0", "set seed to a non-negative integer")
     _validate_numbers(spec)
+    _validate_names(spec)
     _validate_tracking(spec.tracking)
     _validate_circuit(spec.circuit)
     _validate_primitive(spec)
@@ -244,6 +245,34 @@ def _validate_tracking(tracking: s.TrackingConfig) -> None:
             tracking.timeout_s,
             "must be > 0 seconds",
             "set a time limit for each call to the store, e.g. 10",
+        )
+
+
+def _validate_names(spec: RunSpec) -> None:
+    """Each group's ``name`` is the option chosen for it: ``circuit.name=qft`` on top of
+    ``circuit=ghz`` would run the GHZ schema's values through another builder."""
+    from qrt_runner.fake_backends import fake_backend_names
+
+    for group in ("circuit", "observables", "primitive", "task"):
+        value = getattr(spec, group)
+        expected = type(value)().name
+        if value.name != expected:
+            raise ConfigError(
+                f"{group}.name",
+                value.name,
+                f"does not match the chosen {group} option ({expected})",
+                f"choose the option instead: {group}={value.name} (and leave {group}.name alone)",
+            )
+    backend = spec.backend
+    ibm_schema = isinstance(backend, s.IbmBackendConfig)
+    if (backend.name == "ibm") != ibm_schema or (
+        not ibm_schema and backend.name != "aer" and backend.name not in fake_backend_names()
+    ):
+        raise ConfigError(
+            "backend.name",
+            backend.name,
+            "does not match the chosen backend option",
+            f"choose the option instead: backend={backend.name} (and leave backend.name alone)",
         )
 
 
@@ -371,6 +400,13 @@ def _validate_primitive(spec: RunSpec) -> None:
     _one_of("primitive.name", prim.name, PRIMITIVES)
     if prim.default_shots is not None:
         _positive_int("primitive.default_shots", prim.default_shots)
+    if isinstance(prim, s.SamplerConfig) and prim.default_shots is None:
+        raise ConfigError(
+            "primitive.default_shots",
+            None,
+            "the sampler needs a number of shots",
+            "set primitive.default_shots, e.g. 4096",
+        )
     if isinstance(prim, s.EstimatorConfig):
         if prim.default_precision < 0:
             raise ConfigError(

@@ -24,11 +24,11 @@ from qrt_runner.provenance import device_snapshot
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
 from qrt_runner.runner import (
     Workload,
-    _local_target,
-    _seeds,
     ibm_target,
     job_failures,
+    local_target,
     package_versions,
+    run_seeds,
     transpiled_record,
 )
 from qrt_runner.spec import RunSpec
@@ -187,7 +187,7 @@ def run_variational(
     task = spec.task
     assert isinstance(task, s.VqeTask)  # task=vqe or qaoa
     t_start = time.perf_counter()
-    target = ibm_target(spec, device) if spec.backend.name == "ibm" else _local_target(spec, backend)
+    target = ibm_target(spec, device) if spec.backend.name == "ibm" else local_target(spec, backend)
     circuit = workload.circuit
     label, hamiltonian = workload.observables[0]
     isa = target.compiler.compile(circuit)
@@ -262,7 +262,7 @@ def run_variational(
         parameter_values=best_x,
         jobs=[JobRecord.from_job(job, (0, 0)) for job in target.jobs()],
         session=target.session_record(),
-        seeds=_seeds(spec),
+        seeds=run_seeds(spec),
         versions=dict(package_versions()),
         transpiled=transpiled_record(isa),
         device=device_snapshot(target.device),

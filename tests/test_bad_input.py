@@ -34,6 +34,11 @@ OVERLAY = "# @package _global_\n"
 
 # (args, a fragment the one line must contain, files to create first)
 CASES: list[tuple[list[str], str, dict]] = [
+    # a group's name that contradicts the option chosen for it, and a sampler without shots
+    (["backend=aer", "backend.name=ibm"], "backend.name='ibm': does not match the chosen backend option", {}),
+    (["circuit.name=qft"], "circuit.name='qft': does not match the chosen circuit option (ghz)", {}),
+    (["task.name=vqe"], "choose the option instead: task=vqe", {}),
+    (["primitive=sampler", "primitive.default_shots=null"], "primitive.default_shots=None: the sampler needs", {}),
     # NaN and infinity, wherever a number goes
     (["primitive.default_precision=nan"], "primitive.default_precision=nan: must be a finite number", {}),
     (["primitive.default_precision=inf"], "primitive.default_precision=inf: must be a finite number", {}),

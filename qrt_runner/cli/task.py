@@ -15,7 +15,6 @@ through :mod:`~qrt_runner.cli.outcome` (standalone runs) or the point's ``point.
 
 from __future__ import annotations
 
-import getpass
 import json
 import math
 import os
@@ -194,6 +193,7 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
     """Open the run's record: tags, params and config first, in the store before any job starts."""
     from qrt_runner.replay import REPLAY_ENV
     from qrt_runner.tracking import config_hash, flatten_config, run_name
+    from qrt_runner.tracking.content import user_name
 
     spec = prepared.spec
     sweep = point.sweep
@@ -209,7 +209,7 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
         "objective_name": prepared.objective.text,
         "mlflow.source.name": "qrt-run",
         "mlflow.source.type": "LOCAL",
-        "mlflow.user": _user(),
+        "mlflow.user": user_name(),
     }
     if point.job_num is not None:
         tags["sweep_job"] = str(point.job_num)
@@ -445,10 +445,3 @@ def _first_step_metrics(result, extra: list) -> dict[str, float]:
     from qrt_runner.tracking import result_metrics
 
     return {key: value for key, value, step in [*result_metrics(result), *extra] if step == 0}
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment (containers)
-        return "unknown"

@@ -95,8 +95,8 @@ def _open_parent(config, directory: Path, swept: list[str], points):
         return None, None, None
     import threading
 
-    from qrt_runner.cli.task import _user
     from qrt_runner.tracking import RunTracker, live_store
+    from qrt_runner.tracking.content import user_name
 
     live = live_store(str(config.tracking.uri), str(config.tracking.experiment_name), float(config.tracking.timeout_s))
     tracker = RunTracker(directory, live)
@@ -107,7 +107,7 @@ def _open_parent(config, directory: Path, swept: list[str], points):
         "sweeper": str(config.hydra.sweeper.get("_target_", "")),
         "mlflow.source.name": "qrt-run",
         "mlflow.source.type": "LOCAL",
-        "mlflow.user": _user(),
+        "mlflow.user": user_name(),
     }
     params = {f"sweep.{key}": _values(config, key) for key in swept}
     params["sweep.points"] = str(len(points)) if points is not None else "drawn"

@@ -245,3 +245,13 @@ def _mitigation_metrics(result: RunResult, add) -> None:
                 add(f"mitigation_{key}", job[key], job_index)
         for technique, seconds in (job.get("simulate_s_by_technique") or {}).items():
             add(f"simulate_s/{technique}", seconds, job_index)
+
+
+def user_name() -> str:
+    """The user name MLflow shows for a run (``unknown`` where the environment has none)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (containers)
+        return "unknown"
