@@ -228,3 +228,28 @@ def test_a_fake_device_run_records_its_snapshot_and_which_qubit_each_bit_measure
         == sorted(transpiled["layout"])
         == sorted(transpiled["physical_qubits"])
     )
+
+
+def test_a_mitigated_run_logs_its_effective_options_its_cost_and_its_estimate(tmp_path):
+    proc = run_cli(
+        [
+            "backend=fake_manila",
+            "mitigation=level1",
+            "primitive.default_precision=0.0625",
+            "backend.max_parallel_threads=1",
+            "hydra.run.dir=out",
+        ],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    _, (run,) = _runs(tmp_path / "mlflow.db")
+    params, metrics = run.data.params, run.data.metrics
+    assert params["mitigation_effective.resilience.measure_mitigation"] == "True"  # level 1 resolved
+    assert params["mitigation_effective.twirling.num_randomizations"] == "32"
+    job = results["jobs"][0]
+    assert metrics["shots_spent"] == job["shots_spent"] == job["estimate"]["shots"] == metrics["shots_estimated"]
+    assert metrics["qpu_s_estimated"] == pytest.approx(job["estimate"]["qpu_s"])
+    record = results["mitigation"]["jobs"][0]
+    assert metrics["mitigation_combine_s"] == pytest.approx(record["combine_s"])
+    assert metrics["simulate_s/trex"] == pytest.approx(record["simulate_s_by_technique"]["trex"])

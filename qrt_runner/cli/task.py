@@ -223,6 +223,8 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
     tags.update({f"input.{item.key}.sha256": item.sha256 for item in prepared.inputs})
     tracker.start(name, tags, parent_id, Path(sweep.sweep_dir) if sweep else None)
     tracker.log_params(flatten_config(prepared.config))
+    if spec.effective_mitigation.active:  # what the level resolved to, as results.json's mitigation.effective
+        tracker.log_params(flatten_config(spec.effective_mitigation.to_dict(), "mitigation_effective"))
     tracker.log_artifact(point.run_dir / "config.yaml")
     for item in prepared.inputs:
         tracker.log_artifact(point.run_dir / item.copy, "inputs")
