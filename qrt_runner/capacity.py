@@ -6,6 +6,7 @@ import os
 
 from qiskit import QuantumCircuit
 
+from qrt_runner.backends import kind_of
 from qrt_runner.config import schema as s
 from qrt_runner.errors import CapacityError, ConfigError
 from qrt_runner.fake_backends import fake_backend
@@ -53,7 +54,8 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
     """
     backend = spec.backend
     width = circuit.num_qubits
-    if backend.name not in ("aer", "ibm"):
+    kind = kind_of(backend)
+    if kind.has_device and kind.local:
         device_width = fake_backend(backend.name).num_qubits
         if width > device_width:
             raise ConfigError(
@@ -62,8 +64,8 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
                 f"{backend.name} has only {device_width} qubits",
                 "use a smaller circuit or a larger device (e.g. backend=fake_sherbrooke)",
             )
-    if backend.name == "ibm":
-        return
+    if not kind.local:
+        return  # the service checks the work on the device it runs on
     assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
     clifford = _is_clifford(circuit)
     if backend.method == "stabilizer" and not clifford:
@@ -80,11 +82,11 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
         needed = amplitudes * _BYTES_PER_AMPLITUDE
         available = _memory_bytes()
         if needed > 0.8 * available:
-            kind = "density matrix" if backend.method == "density_matrix" else "statevector"
+            state = "density matrix" if backend.method == "density_matrix" else "statevector"
             raise CapacityError(
                 "circuit.num_qubits",
                 width,
-                f"a {width}-qubit {kind} needs {needed / 2**30:,.0f} GiB, more than this machine's {available / 2**30:.0f} GiB",
+                f"a {width}-qubit {state} needs {needed / 2**30:,.0f} GiB, more than this machine's {available / 2**30:.0f} GiB",
                 "use fewer qubits or backend.method=matrix_product_state",
             )
 

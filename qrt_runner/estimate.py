@@ -31,24 +31,11 @@ _ITERATION_SHAPE = {
 
 
 def device_for(spec: RunSpec):
-    """The device whose durations the estimate uses (None: the ideal simulator)."""
-    from qrt_runner.fake_backends import fake_backend, fake_backend_names
+    """The device whose durations the estimate uses (None: the ideal simulator); for
+    ``backend=ibm`` its fake twin where one exists, so that no account is needed."""
+    from qrt_runner.backends import kind_of
 
-    backend = spec.backend
-    if backend.name == "aer":
-        return None
-    if backend.name != "ibm":
-        return fake_backend(backend.name)
-    assert isinstance(backend, s.IbmBackendConfig)  # backend=ibm
-    name = backend.device or ""
-    twin = "fake_" + name.removeprefix("ibm_").removeprefix("ibmq_")
-    if name in fake_backend_names():
-        return fake_backend(name)
-    if twin in fake_backend_names():
-        return fake_backend(twin)
-    from qrt_runner import ibm
-
-    return ibm.connect(spec)  # a device without a fake twin: its properties come from the account
+    return kind_of(spec.backend).device(spec)
 
 
 def _local_backend(spec: RunSpec, device):
@@ -57,11 +44,7 @@ def _local_backend(spec: RunSpec, device):
     target = (
         device
         if device is not None
-        else ideal_target_backend(
-            spec.backend.method
-            if isinstance(spec.backend, s.BackendConfig) and spec.backend.name == "aer"
-            else "automatic"
-        )
+        else ideal_target_backend(spec.backend.method if isinstance(spec.backend, s.BackendConfig) else "automatic")
     )
     compiler = shared_compiler(target, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
     name = device.name if device is not None else "aer"

@@ -18,6 +18,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
 
 from qrt_runner import ibm
 from qrt_runner.backend import LocalBackend
+from qrt_runner.backends import kind_of
 from qrt_runner.capacity import check_capacity, check_work_size
 from qrt_runner.circuits import build_circuit, maxcut_cost
 from qrt_runner.config import schema as s
@@ -139,13 +140,13 @@ def run_experiment(
         progress: called as ``progress(finished, total, job)`` after each job's result arrives.
     """
     t_start = time.perf_counter()
-    is_ibm = spec.backend.name == "ibm"
-    if not is_ibm:
+    kind = kind_of(spec.backend)
+    if kind.local:
         default_executor().warm_up()
     if workload is None:
         workload = build_workload(spec)
     t_built = time.perf_counter()
-    target = ibm_target(spec, device) if is_ibm else local_target(spec, backend)
+    target = kind.target(spec, backend, device)
     isa = target.compiler.compile(workload.circuit)
     t_transpiled = time.perf_counter()
 

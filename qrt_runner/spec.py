@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from qrt_runner.backends import kind_of
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.mitigation.options import EffectiveMitigation, finalize
@@ -143,14 +144,15 @@ def _validate(spec: RunSpec) -> None:
     _validate_transpile(spec.transpile)
     _validate_session(spec.session)
     effective = finalize(spec.mitigation, primitive=spec.primitive.name)
-    if effective.dd_enable and spec.backend.name == "aer":
+    kind = kind_of(spec.backend)
+    if effective.dd_enable and not kind.has_device:
         raise ConfigError(
             "mitigation.dynamical_decoupling.enable",
             True,
             "needs a device's instruction durations, and backend=aer has none",
             "use backend=fake_<device>, or turn decoupling off",
         )
-    if effective.needs_layer_noise and effective.layer_noise_model is None and spec.backend.name == "aer":
+    if effective.needs_layer_noise and effective.layer_noise_model is None and not kind.has_device:
         raise ConfigError(
             "mitigation.resilience.layer_noise_model",
             None,
@@ -158,7 +160,7 @@ def _validate(spec: RunSpec) -> None:
             "use backend=fake_<device>, or give mitigation.resilience.layer_noise_model=<file>",
         )
     _validate_local_only_mitigation(spec)
-    if effective.layer_noise_model is not None and spec.backend.name == "ibm":
+    if effective.layer_noise_model is not None and not kind.local:
         raise ConfigError(
             "mitigation.resilience.layer_noise_model",
             effective.layer_noise_model,
@@ -279,7 +281,7 @@ def _validate_names(spec: RunSpec) -> None:
 def _validate_local_only_mitigation(spec: RunSpec) -> None:
     """qrt_runner's own mitigation options: refused where they cannot apply."""
     res = spec.mitigation.resilience
-    if spec.backend.name == "ibm":
+    if not kind_of(spec.backend).local:
         if res.zne.extrapolator_choice == "uncertainty":
             raise ConfigError(
                 "mitigation.resilience.zne.extrapolator_choice",
@@ -415,7 +417,7 @@ def _validate_primitive(spec: RunSpec) -> None:
                 "must be >= 0",
                 "set a target standard error such as 0.015625 (0 = exact, ideal aer only)",
             )
-        noisy = spec.backend.name != "aer"
+        noisy = kind_of(spec.backend).has_device
         if noisy and prim.default_precision == 0 and prim.default_shots is None:
             raise ConfigError(
                 "primitive.default_precision",
@@ -457,7 +459,7 @@ def _validate_backend(spec: RunSpec) -> None:
             raise ConfigError(
                 "backend.seed_simulator", backend.seed_simulator, "must be >= 0", "set a non-negative seed"
             )
-        if backend.name != "aer" and backend.method == "stabilizer":
+        if kind_of(backend).has_device and backend.method == "stabilizer":
             raise ConfigError(
                 "backend.method",
                 "stabilizer",

@@ -16,6 +16,7 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
 from qrt_runner.backend import LocalBackend
+from qrt_runner.backends import kind_of
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.interrupts import describe
@@ -24,9 +25,7 @@ from qrt_runner.provenance import device_snapshot
 from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
 from qrt_runner.runner import (
     Workload,
-    ibm_target,
     job_failures,
-    local_target,
     package_versions,
     run_seeds,
     transpiled_record,
@@ -187,7 +186,7 @@ def run_variational(
     task = spec.task
     assert isinstance(task, s.VqeTask)  # task=vqe or qaoa
     t_start = time.perf_counter()
-    target = ibm_target(spec, device) if spec.backend.name == "ibm" else local_target(spec, backend)
+    target = kind_of(spec.backend).target(spec, backend, device)
     circuit = workload.circuit
     label, hamiltonian = workload.observables[0]
     isa = target.compiler.compile(circuit)

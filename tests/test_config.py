@@ -276,3 +276,17 @@ def test_registries_refuse_unknown_names_with_the_choices():
     with pytest.raises(ConfigError) as model:
         OBSERVABLE_MODELS.get("tfim")
     assert model.value.key == "observables" and "h2, heisenberg, ising, none, paulis" in str(model.value)
+
+
+def test_every_backend_option_has_a_kind_that_answers_for_it():
+    from qrt_runner.backends import BACKEND_KINDS, kind_of
+
+    aer, manila = spec_for([]).backend, spec_for(["backend=fake_manila"]).backend
+    assert kind_of(aer) is BACKEND_KINDS.get("aer").build
+    assert kind_of(aer).local and not kind_of(aer).has_device
+    assert kind_of(manila).has_device and kind_of(manila).local
+    assert kind_of(manila).device(spec_for(["backend=fake_manila"])).name == "fake_manila"
+    ibm = kind_of(schema.IbmBackendConfig(device="ibm_brisbane"))
+    assert not ibm.local and ibm.has_device
+    with pytest.raises(ConfigError, match="choose one of aer, fake, ibm"):
+        BACKEND_KINDS.get("braket")

@@ -109,7 +109,7 @@ def prepare(cfg, point: Point) -> Prepared:
     """Check everything and build the workload (raises ConfigError); writes ``config.yaml``."""
     from omegaconf import OmegaConf, open_dict
 
-    from qrt_runner import ibm
+    from qrt_runner.backends import kind_of
     from qrt_runner.config.experiments import experiment_file
     from qrt_runner.provenance import capture_inputs
     from qrt_runner.simulation.executor import default_executor
@@ -120,10 +120,10 @@ def prepare(cfg, point: Point) -> Prepared:
     if threads and cfg.backend.get("max_parallel_threads") == 0:
         with open_dict(cfg):  # points run side by side: each gets its share of the cores
             cfg.backend.max_parallel_threads = threads
-    if cfg.backend.get("name") != "ibm":
+    if cfg.backend.get("name") != "ibm":  # (the config is not checked yet: its kind is not known)
         default_executor().warm_up()  # the simulator's imports overlap the checks below
     spec, workload, objective = check(cfg)
-    device = ibm.connect(spec) if spec.backend.name == "ibm" else None
+    device = kind_of(spec.backend).connect(spec)
     state = None
     if getattr(spec.task, "resume_from", None):
         state = load_state(spec.task.resume_from, spec.tracking if spec.tracking.enabled else None)
@@ -142,7 +142,9 @@ def prepare(cfg, point: Point) -> Prepared:
 def _hardware_estimate(spec, workload) -> dict | None:
     """For backend=ibm, the run's estimated cost, with a warning when the session's max_time is
     shorter (before anything is sent); recorded in results.json next to the measured usage."""
-    if spec.backend.name != "ibm":
+    from qrt_runner.backends import kind_of
+
+    if kind_of(spec.backend).local:
         return None
     from qrt_runner.estimate import estimate, max_time_warning
 

@@ -1,0 +1,110 @@
+"""Backend kinds: how a run reaches the ideal simulator, a fake device, or IBM Quantum.
+
+Each kind is one class registered in :data:`BACKEND_KINDS` with the schema of its ``backend``
+config options. The runner, the optimisation loops, the cost estimate and the checks ask the
+kind instead of comparing names: whether its jobs run in the local simulator, whether it has a
+device (durations, noise), which device describes it, and where its jobs go. A new kind is one
+class here (or in a module that registers it) and one ``conf/backend/<name>.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qrt_runner.config import schema as s
+from qrt_runner.registry import Registry
+
+if TYPE_CHECKING:
+    from qiskit.providers import BackendV2
+
+    from qrt_runner.spec import RunSpec
+
+__all__ = ["BACKEND_KINDS", "BackendKind", "kind_of"]
+
+
+class BackendKind:
+    """What a kind of backend answers (class attributes and static methods only)."""
+
+    #: jobs run in the local simulator process (emulated modes, local mitigation)
+    local: bool = True
+    #: it has a device: instruction durations, a coupling map and (locally) its noise
+    has_device: bool = False
+
+    @staticmethod
+    def device(spec: RunSpec) -> BackendV2 | None:
+        """The device whose target, durations and noise describe this backend (None: ideal)."""
+        return None
+
+    @staticmethod
+    def connect(spec: RunSpec) -> BackendV2 | None:
+        """What a run connects to before it starts (None: local kinds build their own backend)."""
+        return None
+
+    @staticmethod
+    def target(spec: RunSpec, backend: Any, device: BackendV2 | None) -> Any:
+        """Where the run's jobs go (``runner._Target``)."""
+        from qrt_runner.runner import local_target
+
+        return local_target(spec, backend)
+
+
+BACKEND_KINDS: Registry[Any] = Registry("backend kind", "backend")
+
+
+@BACKEND_KINDS.register("aer", s.BackendConfig)
+class Aer(BackendKind):
+    """The ideal Aer simulator (``backend=aer``): no device, no noise, exact values possible."""
+
+
+@BACKEND_KINDS.register("fake", s.BackendConfig)
+class FakeDevice(BackendKind):
+    """A fake IBM device simulated with its noise (``backend=fake_<device>``)."""
+
+    has_device = True
+
+    @staticmethod
+    def device(spec: RunSpec) -> BackendV2 | None:
+        from qrt_runner.fake_backends import fake_backend
+
+        return fake_backend(spec.backend.name)
+
+
+@BACKEND_KINDS.register("ibm", s.IbmBackendConfig)
+class IbmQuantum(BackendKind):
+    """IBM Quantum through qiskit-ibm-runtime (``backend=ibm``; ``channel=local`` rehearses it)."""
+
+    local = False
+    has_device = True
+
+    @staticmethod
+    def device(spec: RunSpec) -> BackendV2 | None:
+        """The device's fake twin where one exists (``ibm_brisbane`` -> ``fake_brisbane``), so
+        that its durations are known without an account; else the device from the account."""
+        from qrt_runner.fake_backends import fake_backend, fake_backend_names
+
+        assert isinstance(spec.backend, s.IbmBackendConfig)  # the kind of an ibm backend config
+        name = spec.backend.device or ""
+        twin = "fake_" + name.removeprefix("ibm_").removeprefix("ibmq_")
+        for candidate in (name, twin):
+            if candidate in fake_backend_names():
+                return fake_backend(candidate)
+        return IbmQuantum.connect(spec)
+
+    @staticmethod
+    def connect(spec: RunSpec) -> BackendV2 | None:
+        from qrt_runner import ibm
+
+        return ibm.connect(spec)
+
+    @staticmethod
+    def target(spec: RunSpec, backend: Any, device: BackendV2 | None) -> Any:
+        from qrt_runner.runner import ibm_target
+
+        return ibm_target(spec, device)
+
+
+def kind_of(backend: s.BackendConfig | s.IbmBackendConfig) -> type[BackendKind]:
+    """The kind of a ``backend`` config: ``ibm``, ``aer`` or (any fake device name) ``fake``."""
+    if isinstance(backend, s.IbmBackendConfig):
+        return BACKEND_KINDS.get("ibm").build
+    return BACKEND_KINDS.get("aer" if backend.name == "aer" else "fake").build
