@@ -18,10 +18,10 @@ from mlflow import MlflowClient
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 
+from qrt_runner import artifacts as artifact_files
 from qrt_runner.plots import MAX_BARS, plot_result
 from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
 from qrt_runner.tracking import LiveStore, RunTracker, flatten_config, git_commit, live_store, result_metrics
-from qrt_runner.tracking import artifacts as artifact_files
 from qrt_runner.tracking.mlflow_store import open_store
 from qrt_runner.tracking.record import record_result
 from qrt_runner.tracking.sync import sync_directory
@@ -125,7 +125,10 @@ def _log(live, result: RunResult, run_dir: Path, config: dict | None = None, par
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(CONFIG_YAML)
     tracker.log_artifact(run_dir / "config.yaml")
-    record_result(tracker, result, run_dir, {"circuit": CIRCUIT})
+    if not (run_dir / "results.json").exists():  # as the CLI writes it before recording
+        result.write_json(run_dir / "results.json")
+    files = artifact_files.write_run_artifacts(run_dir, result, {"circuit": CIRCUIT})
+    record_result(tracker, result, run_dir, [run_dir / "results.json", *files])
     tracker.flush()
     return tracker
 
@@ -192,7 +195,7 @@ def test_estimator_run_is_logged(live, client, db_dir, tmp_path):
     assert tracker.journal.sync_state()["synced"] == len(ops)
 
 
-def test_existing_results_json_is_kept(live, client, tmp_path):
+def test_the_results_json_written_by_the_runner_is_uploaded_as_is(live, client, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "results.json").write_text('{"written": "by the runner"}')

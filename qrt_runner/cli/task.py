@@ -313,6 +313,7 @@ def execute(prepared: Prepared, point: Point, tracker):
 
 def record(prepared: Prepared, point: Point, tracker, result) -> float:
     """Write and upload what the run produced; returns its objective."""
+    from qrt_runner.artifacts import write_run_artifacts
     from qrt_runner.provenance import environment, inputs_record
     from qrt_runner.tracking.record import record_result
 
@@ -330,8 +331,9 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
     result.write_json(run_dir / "results.json")
     extra_metrics = [("objective", objective, 0)] if math.isfinite(objective) else []
     if tracker is not None:
+        files = write_run_artifacts(run_dir, result, {"circuit": prepared.workload.circuit})
         extra = [run_dir / name for name in ("optimizer_state.json", "optimal_parameters.json")]
-        record_result(tracker, result, run_dir, {"circuit": prepared.workload.circuit}, extra_metrics, extra)
+        record_result(tracker, result, run_dir, [run_dir / "results.json", *files, *extra], extra_metrics)
         tracker.end(result.status, result.error)
     else:
         from qrt_runner.plots import plot_zne
