@@ -3,7 +3,7 @@
 Each kind is one class registered in :data:`BACKEND_KINDS` with the schema of its ``backend``
 config options. The runner, the optimisation loops, the cost estimate and the checks ask the
 kind instead of comparing names: whether its jobs run in the local simulator, whether it has a
-device (durations, noise), which device describes it, and where its jobs go. A new kind is one
+device (durations, noise), which device describes it, and what a run connects to. A new kind is one
 class here (or in a module that registers it) and one ``conf/backend/<name>.yaml``.
 """
 
@@ -39,13 +39,6 @@ class BackendKind:
     def connect(spec: RunSpec) -> BackendV2 | None:
         """What a run connects to before it starts (None: local kinds build their own backend)."""
         return None
-
-    @staticmethod
-    def target(spec: RunSpec, backend: Any, device: BackendV2 | None) -> Any:
-        """Where the run's jobs go (``runner._Target``)."""
-        from qrt_runner.runner import local_target
-
-        return local_target(spec, backend)
 
 
 BACKEND_KINDS: Registry[Any] = Registry("backend kind", "backend")
@@ -95,12 +88,6 @@ class IbmQuantum(BackendKind):
         from qrt_runner import ibm
 
         return ibm.connect(spec)
-
-    @staticmethod
-    def target(spec: RunSpec, backend: Any, device: BackendV2 | None) -> Any:
-        from qrt_runner.runner import ibm_target
-
-        return ibm_target(spec, device)
 
 
 def kind_of(backend: s.BackendConfig | s.IbmBackendConfig) -> type[BackendKind]:

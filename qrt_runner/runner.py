@@ -146,7 +146,7 @@ def run_experiment(
     if workload is None:
         workload = build_workload(spec)
     t_built = time.perf_counter()
-    target = kind.target(spec, backend, device)
+    target = job_target(spec, backend, device)
     isa = target.compiler.compile(workload.circuit)
     t_transpiled = time.perf_counter()
 
@@ -291,6 +291,11 @@ def run_seeds(spec: RunSpec) -> dict[str, int]:
     if hasattr(spec.backend, "seed_simulator"):
         seeds["seed_simulator"] = spec.backend.seed_simulator
     return seeds
+
+
+def job_target(spec: RunSpec, backend: LocalBackend | None, device: BackendV2 | None) -> _Target:
+    """Where a run's jobs go: the local simulator for local backend kinds, IBM Quantum otherwise."""
+    return local_target(spec, backend) if kind_of(spec.backend).local else ibm_target(spec, device)
 
 
 def local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:

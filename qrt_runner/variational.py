@@ -16,7 +16,6 @@ import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
 from qrt_runner.backend import LocalBackend
-from qrt_runner.backends import kind_of
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.interrupts import describe
@@ -26,6 +25,7 @@ from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
 from qrt_runner.runner import (
     Workload,
     job_failures,
+    job_target,
     package_versions,
     run_seeds,
     transpiled_record,
@@ -186,7 +186,7 @@ def run_variational(
     task = spec.task
     assert isinstance(task, s.VqeTask)  # task=vqe or qaoa
     t_start = time.perf_counter()
-    target = kind_of(spec.backend).target(spec, backend, device)
+    target = job_target(spec, backend, device)
     circuit = workload.circuit
     label, hamiltonian = workload.observables[0]
     isa = target.compiler.compile(circuit)
