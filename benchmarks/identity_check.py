@@ -119,11 +119,28 @@ def _circuit_digest(circuit) -> str | None:
     return _digest([rows, sorted(str(p) for p in circuit.parameters), circuit.num_qubits, circuit.num_clbits])
 
 
-def _stable_key(key: str) -> str:
-    """A cache key without the ISA fingerprint (``token:qpy-sha|...``): the compiler's token is
-    random per process and a parametrised circuit's QPY bytes hold its parameters' random UUIDs."""
-    head, bar, rest = key.partition("|")
-    return f"ISA{bar}{rest}" if ":" in head else key
+def _stable_keys(keys: list[str], signatures: dict[str, str]) -> list[str]:
+    """Cache keys as their structure: ``token:qpy-sha|signature|paulis|suffix`` becomes
+    ``ISA|sig<n>|paulis|suffix``, where ``n`` numbers the distinct signatures of the config in
+    order of appearance. The ISA fingerprint is random per process (the compiler's token, and a
+    parametrised circuit's QPY bytes hold its parameters' UUIDs); the signature's text is free
+    to change as long as the same circuits share a key and different circuits do not."""
+    out = []
+    for key in keys:
+        head, _, rest = key.partition("|")
+        if ":" not in head or ("|" not in rest and rest != "sampler"):  # the sampler's readout0/1
+            out.append(f"ISA|{rest}" if ":" in head else key)
+            continue
+        parts = rest.split("|")
+        if parts[0] == "sampler":  # the Sampler's key: ISA|sampler|signature
+            parts += ["", ""]
+        if parts[-1].startswith("cal"):
+            parts[-1] = "cal"
+        signature = "|".join(parts[:-2]) if len(parts) > 2 else parts[0]
+        tail = parts[-2:] if len(parts) > 2 else parts[1:]
+        number = signatures.setdefault(signature, f"sig{len(signatures)}")
+        out.append("|".join(["ISA", number, *tail]))
+    return out
 
 
 def plan_fingerprint(spec, workload) -> dict:
@@ -143,6 +160,7 @@ def plan_fingerprint(spec, workload) -> dict:
             pub = (workload.circuit, chunk) if has_params else (workload.circuit,)
         planned = primitive.plan([pub], seed=0)  # type: ignore[attr-defined]
         tasks = []
+        signatures: dict[str, str] = {}
         for task in planned.tasks:
             tasks.append(
                 {
@@ -150,7 +168,7 @@ def plan_fingerprint(spec, workload) -> dict:
                     "shots": task.shots,
                     "seed": task.seed,
                     "qubits": list(task.qubits),
-                    "keys": [_stable_key(key) for key in task.circuit_keys or []],
+                    "keys": _stable_keys(task.circuit_keys or [], signatures),
                     "circuit_shots": task.circuit_shots,
                     "prefix_of": task.prefix_of,
                     "rows_per_set": task.rows_per_set,
