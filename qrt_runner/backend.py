@@ -10,6 +10,7 @@ from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qrt_runner.fake_backends import fake_backend
+from qrt_runner.mitigation.technique import DeviceInfo
 from qrt_runner.simulation.executor import ProcessExecutor, default_executor
 from qrt_runner.transpile import IsaCompiler
 
@@ -72,6 +73,17 @@ class LocalBackend:
     def compact_target(self, physical_qubits: tuple[int, ...]):
         """The device target restricted to ``physical_qubits`` (compact numbering), for scheduling."""
         return _compact_target(self.device, physical_qubits)
+
+    def device_info(self, physical_qubits: tuple[int, ...]) -> DeviceInfo:
+        """What mitigation techniques may know of this backend, for a circuit on ``physical_qubits``."""
+        device = self.device is not None
+        return DeviceInfo(
+            self.name,
+            self.name if device else None,
+            self.seed_simulator,
+            physical_qubits,
+            (lambda: self.compact_target(physical_qubits)) if device else None,
+        )
 
     def basis_change(self, letter: str) -> QuantumCircuit:
         """A 1-qubit ISA circuit rotating the ``letter`` (X or Y) eigenbasis onto Z."""

@@ -12,7 +12,7 @@ writes are left untwirled.
 from __future__ import annotations
 
 import numpy as np
-from qiskit import QuantumCircuit
+from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import ControlFlowOp, Parameter
 
 PREFIX = "qrt_mt_"
@@ -49,6 +49,29 @@ def twirl_measurements(circuit: QuantumCircuit) -> QuantumCircuit:
             _flip_slot(out, qubit, phi)
     out.metadata = {**(circuit.metadata or {}), "qrt_mt_clbits": clbits}
     return out
+
+
+def measure_qubits(circuit: QuantumCircuit, measured: list[int], name: str, twirled: bool) -> QuantumCircuit:
+    """Measure ``measured`` into a new register ``name``, each behind a flip slot ``qrt_mt_<qubit>``
+    when ``twirled``; ``metadata`` records the qubits (``qrt_measured_qubits``) and the positions of
+    their classical bits (``qrt_clbits``). Changes and returns ``circuit``."""
+    register = ClassicalRegister(len(measured), name)
+    circuit.add_register(register)
+    for clbit, qubit in enumerate(measured):
+        if twirled:
+            _flip_slot(circuit, qubit, Parameter(f"{PREFIX}{qubit}"))
+        circuit.measure(qubit, register[clbit])
+    positions = [circuit.find_bit(bit).index for bit in register]  # after any clbits the circuit had
+    circuit.metadata = {**(circuit.metadata or {}), "qrt_measured_qubits": measured, "qrt_clbits": positions}
+    return circuit
+
+
+def qubit_flip_angles(flips: np.ndarray, sets: int) -> dict[str, np.ndarray]:
+    """Angle column of every slot ``qrt_mt_<qubit>`` from ``flips`` (randomisations, qubits),
+    repeated for ``sets`` parameter sets."""
+    return {
+        f"{PREFIX}{qubit}": np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets) for qubit in range(flips.shape[1])
+    }
 
 
 def _flip_slot(circuit: QuantumCircuit, qubit, phi: Parameter) -> None:

@@ -10,31 +10,27 @@ runs inside the same job.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from qiskit import ClassicalRegister, QuantumCircuit
-from qiskit.circuit import Parameter
+from qiskit import QuantumCircuit
 from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.backend import LocalBackend
 from qrt_runner.cost import job_cost
-from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
-from qrt_runner.mitigation.folding import fold_two_qubit_gates
-from qrt_runner.mitigation.layer_channels import LayerNoisePlan, measure_sign, randomizations_for, with_channels
-from qrt_runner.mitigation.layer_noise import layer_noise_source
+from qrt_runner.mitigation.layer_channels import measure_sign, randomizations_for
+from qrt_runner.mitigation.measure_twirl import measure_qubits, qubit_flip_angles
 from qrt_runner.mitigation.options import EffectiveMitigation
-from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
-from qrt_runner.mitigation.zne import TermData, extrapolate_pub
+from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, shot_values
+from qrt_runner.mitigation.technique import CIRCUITS, LAYER_NOISE, BuildContext, PubTerms
+from qrt_runner.mitigation.techniques import estimator_pipeline
+from qrt_runner.mitigation.zne import TermData
 from qrt_runner.modes import ExecutionMode, LocalJob, Planned
-from qrt_runner.primitives.pauli_terms import mean_and_covariance, parity_mask, shot_values
 from qrt_runner.primitives.precision import shots_for_precision
 from qrt_runner.simulation.task import SimTask, resolve_method
 from qrt_runner.transpile import IsaCircuit
@@ -65,12 +61,12 @@ class _PubPlan:
     """The circuits of one PUB, and how to turn their outputs into evs and stds.
 
     Without mitigation: one circuit per qubit-wise commuting basis (or one circuit of saved
-    expectation values when exact). With mitigation, per noise factor (ZNE, gate folding) one
-    circuit per basis whose measurements are twirled by a template ``sx rz(phi) sx`` (phi = 0
-    flips the bit, pi does not) and whose two-qubit gates are Pauli-twirled, all bound per
-    randomisation, plus one TREX calibration circuit; PEC and PEA add a Pauli channel behind every
-    layer (:mod:`qrt_runner.mitigation.layer_channels`). Every circuit of the PUB goes to the
-    simulator in one task.
+    expectation values when exact). With mitigation, the enabled techniques
+    (:func:`~qrt_runner.mitigation.techniques.estimator_pipeline`) turn the ISA circuit into one
+    template per noise factor; each template is measured in every basis (behind flip slots with
+    measurement twirling), the techniques add their calibration circuits, and all are bound per
+    randomisation. Every circuit of the PUB goes to the simulator in one task; the techniques
+    then combine the outputs (:mod:`qrt_runner.mitigation.technique`).
     """
 
     def __init__(
@@ -84,6 +80,7 @@ class _PubPlan:
     ):
         self.pub, self.isa, self.shots = pub, isa, shots
         self.mitigation = mitigation if (mitigation is not None and mitigation.active and shots > 0) else None
+        self.techniques = estimator_pipeline(self.mitigation)
         width = isa.circuit.num_qubits
         self.obs_terms = [
             {_compact_label(label, isa.logical_to_compact, width): coeff for label, coeff in element.items()}
@@ -97,62 +94,53 @@ class _PubPlan:
         self.param_shape = pub.parameter_values.shape
         self.num_sets = int(np.prod(self.param_shape)) if self.param_shape else 1
         self.flat_values = values.reshape(self.num_sets, -1)
-        mit = self.mitigation
-        self.factors = mit.zne_noise_factors if mit and mit.zne_mitigation else (1.0,)
-        self.twirled = bool(mit and mit.enable_measure)
-        self.twirl_gates = bool(mit and mit.enable_gates)
-        self.trex = bool(mit and mit.measure_mitigation)
-        self.pec = bool(mit and mit.pec_mitigation)
+        self.factors = next((f for t in self.techniques if (f := t.factors()) is not None), (1.0,))
+        self.device = backend.device_info(isa.physical_qubits)
         self.share_prefix = self._shares_prefix(backend)
         cache_key = (
-            f"{isa.fingerprint}|{self._signature(backend)}|"
-            + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
+            f"{isa.fingerprint}|{self._signature()}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         )
         started = time.perf_counter()
         cached = backend.measurement_circuits.get(cache_key)
         if cached is None:
             cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
-        self.groups, self.circuits, self.calibration, self.noise, self.gain, self.prefixes = cached
+        self.groups, self.circuits, self.calibrations, self.notes, self.prefixes, self.template_roles = cached
         self.build_s = time.perf_counter() - started  # ~0 when the circuits were cached
         self.cache_key = cache_key
         self.labels = [label for group in self.groups for label in group]
         self.coeffs = np.array(
             [[np.real(terms.get(label, 0.0)) for label in self.labels] for terms in self.obs_terms]
         ).reshape(len(self.obs_terms), len(self.labels))
-        total_shots = shots
-        if self.pec and self.noise is not None:
-            total_shots = math.ceil(shots * self.noise.overhead(self.gain))
-        if self.twirled or self.twirl_gates:
-            assert mit is not None  # twirling is a mitigation option
-            self.randomizations, self.shots_per_binding = randomizations_for(
-                total_shots,
-                mit.num_randomizations,
-                mit.shots_per_randomization,
-                mit.num_randomizations_auto and self.noise is not None,
-            )
-        else:
-            self.randomizations, self.shots_per_binding = 1, shots
+        self.randomizations, self.shots_per_binding = self._randomizations()
         rng = np.random.default_rng([seed, 7])
-        self.flips = (
-            rng.integers(0, 2, size=(self.randomizations, width))
-            if self.twirled
-            else np.zeros((self.randomizations, width), dtype=int)
-        )
-        self.rng = rng
-        if self.trex:
-            assert mit is not None  # TREX is a mitigation option
-            self.calibration_flips = rng.integers(0, 2, size=(mit.measure_noise_learning_num_randomizations, width))
+        for technique in self.techniques:  # in pipeline order: measurement flips, then calibration flips
+            technique.draw(rng, self.randomizations, isa.circuit)
+        drawn = [t.measurement_flips() for t in self.techniques]
+        self.flips = next((f for f in drawn if f is not None), np.zeros((self.randomizations, width), dtype=int))
+        self.rng = rng  # the gate twirl draws its Paulis from it when the task is built
+
+    def _randomizations(self) -> tuple[int, int]:
+        """(randomisations, shots per randomisation) of every circuit of the PUB."""
+        mit = self.mitigation
+        if mit is None or not any(t.randomizes for t in self.techniques):
+            return 1, self.shots
+        total_shots = self.shots
+        for technique in self.techniques:
+            total_shots = technique.shots(total_shots, self.notes)
+        auto = mit.num_randomizations_auto and self.notes.get(LAYER_NOISE) is not None
+        return randomizations_for(total_shots, mit.num_randomizations, mit.shots_per_randomization, auto)
 
     def _shares_prefix(self, backend: LocalBackend) -> bool:
         """Whether the randomisations of a measurement twirl can share the simulation of the
-        circuit before it: nothing else is randomised (no gate twirling, PEC or PEA), and each
-        binding would be a small density matrix anyway (see
+        circuit before it: no technique randomises that part (gate twirling, PEC and PEA do),
+        and each binding would be a small density matrix anyway (see
         :func:`~qrt_runner.simulation.task.resolve_method`). The circuit is then simulated once per
         noise factor and parameter set, and every randomisation continues from its density matrix
         with only the basis change, the twirled measurement and the readout (the same distribution
         of outcomes as the whole circuit)."""
         mit = self.mitigation
-        if mit is None or not self.twirled or self.twirl_gates or mit.needs_layer_noise or backend.device is None:
+        twirled = any(t.twirls_measurement for t in self.techniques)
+        if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or backend.device is None:
             return False
         width = self.isa.circuit.num_qubits
         randomizations, per = randomizations_for(self.shots, mit.num_randomizations, mit.shots_per_randomization, False)
@@ -162,80 +150,42 @@ class _PubPlan:
             and resolve_method(backend.method, True, width, per) == "density_matrix"
         )
 
-    def _signature(self, backend: LocalBackend) -> str:
+    def _signature(self) -> str:
         """What the circuits depend on besides the ISA circuit and the Paulis."""
-        mit = self.mitigation
         signature = "exact" if self.shots == 0 else "measured"
-        if mit is None:
+        if not self.techniques:
             return signature
-        signature += f"|prefix{self.share_prefix}"
-        signature += f"|zne{self.factors}{mit.zne_amplifier if mit.zne_mitigation else ''}|twirl{self.twirled}{self.twirl_gates}|trex{self.trex}"
-        if self.twirl_gates:
-            signature += f"|{mit.strategy}"
-        if mit.dd_enable:
-            signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
-        if mit.needs_layer_noise:
-            path = mit.layer_noise_model
-            version = Path(path).stat().st_mtime if path else backend.name
-            signature += f"|layers{path}{version}|pec{mit.pec_mitigation}{mit.pec_noise_gain}{mit.pec_max_overhead}"
-        return signature
+        return f"{signature}|prefix{self.share_prefix}" + "".join(
+            f"|{t.signature(self.device)}" for t in self.techniques
+        )
 
     # -- circuits -------------------------------------------------------------------------
     def _build_circuits(self, paulis: list[str], backend: LocalBackend):
-        """(groups, circuits per noise factor and basis, TREX calibration circuit or None,
-        layer noise plan or None, PEC noise gain or None, prefixes): with shared prefixes the
-        circuits are only the measurements, continued from the prefix of their noise factor."""
+        """(groups, circuits per noise factor and basis, calibration circuits per technique,
+        the techniques' notes, prefixes, role of each noise factor's circuits): with shared
+        prefixes the circuits are only the measurements, continued from the prefix of their
+        noise factor."""
         if self.shots == 0:
             circuit = self.isa.circuit.copy()
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), list(range(circuit.num_qubits)), label=label)
-            return [paulis], [circuit], None, None, None, []
+            return [paulis], [circuit], [], {}, [], [CIRCUITS]
         groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
-        mit = self.mitigation
-        templates = []
-        for factor in self.factors:
-            base = self.isa.circuit
-            if factor != 1.0 and mit is not None and mit.zne_amplifier != "pea":  # factors other than 1: ZNE
-                base = fold_two_qubit_gates(base, factor, mit.zne_amplifier, backend.seed_simulator)
-            if mit is not None and mit.dd_enable:
-                base = add_dynamical_decoupling(
-                    base,
-                    backend.compact_target(self.isa.physical_qubits),
-                    mit.dd_sequence_type,
-                    mit.dd_scheduling_method,
-                    mit.dd_extra_slack_distribution,
-                    mit.dd_skip_reset_qubits,
-                )
-            if self.twirl_gates:
-                assert mit is not None  # twirling is a mitigation option
-                base = twirl_template(base, mit.strategy)
-            templates.append(base)
-        noise, gain = None, None
-        if mit is not None and mit.needs_layer_noise and groups:
-            source = layer_noise_source(mit.layer_noise_model, backend.name if backend.device is not None else None)
-            noise = LayerNoisePlan(templates[0], self.isa.physical_qubits, source)
-            if mit.pec_mitigation:
-                gain = noise.pec_gain(mit.pec_noise_gain, mit.pec_max_overhead)
-                sign_qubit = self.isa.circuit.num_qubits
-                templates = [with_channels(t, noise.channels(1.0 - gain, sign_qubit), sign=True) for t in templates]
-            else:
-                templates = [
-                    with_channels(t, noise.channels(factor - 1.0), sign=False)
-                    for t, factor in zip(templates, self.factors)
-                ]
-        prefixes = []
+        context = BuildContext(self.device, self.isa.circuit.num_qubits, len(groups))
+        templates = [self.isa.circuit] * len(self.factors)
+        roles = [CIRCUITS] * len(templates)
+        for technique in self.techniques:
+            templates = technique.transform(templates, context)
+            roles = technique.template_roles(roles)
+        prefixes: list[QuantumCircuit] = []
         if self.share_prefix and groups:
             prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
-        circuits = [self._measurement_circuit(base, group, backend) for base in templates for group in groups]
-        calibration = None
-        if self.trex and groups:
-            measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
-            calibration = self._twirled_measurement(
-                QuantumCircuit(self.isa.circuit.num_qubits), measured, "qrt_cal", backend
-            )
-        return groups, circuits, calibration, noise, gain, prefixes
+        twirled = any(t.twirls_measurement for t in self.techniques)
+        circuits = [self._measurement_circuit(base, group, backend, twirled) for base in templates for group in groups]
+        calibrations = [t.calibration_circuits(circuits, context) for t in self.techniques]
+        return groups, circuits, calibrations, context.notes, prefixes, roles
 
-    def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend):
+    def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend, twirled: bool):
         width = self.isa.circuit.num_qubits
         basis = ["I"] * width
         for label in group:
@@ -248,35 +198,19 @@ class _PubPlan:
             if basis[qubit] in "XY":
                 for instruction in backend.basis_change(basis[qubit]).data:
                     circuit.append(instruction.operation, [circuit.qubits[qubit]], copy=False)
-        return measure_sign(self._twirled_measurement(circuit, measured, "qrt_meas", backend))
-
-    def _twirled_measurement(self, circuit: QuantumCircuit, measured: list[int], name: str, backend: LocalBackend):
-        register = ClassicalRegister(len(measured), name)
-        circuit.add_register(register)
-        for clbit, qubit in enumerate(measured):
-            if self.twirled:
-                phi = Parameter(f"qrt_mt_{qubit}")
-                circuit.sx(qubit)
-                circuit.rz(phi, qubit)
-                circuit.sx(qubit)
-            circuit.measure(qubit, register[clbit])
-        positions = [circuit.find_bit(bit).index for bit in register]  # after any clbits the circuit had
-        circuit.metadata = {**(circuit.metadata or {}), "qrt_measured_qubits": measured, "qrt_clbits": positions}
-        return circuit
+        return measure_sign(measure_qubits(circuit, measured, "qrt_meas", twirled))
 
     # -- tasks ----------------------------------------------------------------------------
-    def _values(self, circuit: QuantumCircuit, flips: np.ndarray, with_user: bool) -> np.ndarray | None:
-        """Rows (set, randomisation) of circuit.parameters: user values, then twirl angles."""
-        repeats = len(flips)
-        sets = self.num_sets if with_user else 1
+    def _values(self, circuit: QuantumCircuit) -> np.ndarray | None:
+        """Rows (set, randomisation) of circuit.parameters: user values, then the techniques'
+        slots (measurement flips, gate twirl Paulis drawn now)."""
+        repeats, sets = len(self.flips), self.num_sets
         columns = {}
-        if with_user:
-            for column, param in enumerate(self.isa.circuit.parameters):
-                columns[param.name] = np.repeat(self.flat_values[:, column], repeats)
-        for qubit in range(flips.shape[1]):
-            columns[f"qrt_mt_{qubit}"] = np.tile(np.where(flips[:, qubit] == 1, 0.0, np.pi), sets)
-        if self.twirl_gates and with_user:
-            for name, angles in twirl_angles(circuit, repeats, self.rng).items():
+        for column, param in enumerate(self.isa.circuit.parameters):
+            columns[param.name] = np.repeat(self.flat_values[:, column], repeats)
+        columns.update(qubit_flip_angles(self.flips, sets))
+        for technique in self.techniques:
+            for name, angles in technique.columns(circuit, repeats, self.rng).items():
                 columns[name] = np.tile(angles, sets)
         names = [p.name for p in circuit.parameters]
         if not names:
@@ -284,18 +218,21 @@ class _PubPlan:
         return np.stack([columns[name] for name in names], axis=1)
 
     def sim_task(self, backend: LocalBackend, seed: int) -> SimTask:
-        """One task: the PUB's circuits, then the TREX calibration circuit (if any)."""
+        """One task: the PUB's circuits, then the techniques' calibration circuits, then the prefixes."""
         circuits = list(self.circuits)
-        values = [self._values(c, self.flips, True) for c in self.circuits]
+        values = [self._values(c) for c in self.circuits]
         keys = [f"{self.cache_key}|{i}" for i in range(len(self.circuits))]
         shots = self.shots_per_binding if self.shots else 0
         circuit_shots = [shots] * len(circuits)
-        if self.calibration is not None:
-            circuits.append(self.calibration)
-            values.append(self._values(self.calibration, self.calibration_flips, False))
-            keys.append(f"{self.cache_key}|cal")
-            assert self.mitigation is not None  # the calibration is TREX's, a mitigation option
-            circuit_shots.append(self.mitigation.measure_noise_learning_shots_per_randomization)
+        call_groups = [0] * len(circuits)
+        for technique, calibration in zip(self.techniques, self.calibrations):
+            for i, circuit in enumerate(calibration):
+                rows, calibration_shots = technique.calibration_rows(circuit)
+                circuits.append(circuit)
+                values.append(rows)
+                keys.append(f"{self.cache_key}|cal:{technique.name}:{i}")
+                circuit_shots.append(calibration_shots)
+                call_groups.append(1)  # a calibration's samples do not depend on the circuits measured
         prefix_of = rows_per_set = None
         if self.prefixes:
             first = len(circuits)
@@ -311,6 +248,7 @@ class _PubPlan:
                 values.append(user)
                 keys.append(f"{self.cache_key}|prefix{f}")
                 circuit_shots.append(shots)
+                call_groups.append(0)
         return SimTask(
             kind="expval" if self.shots == 0 else "counts",
             device=backend.name if backend.device is not None else None,
@@ -325,33 +263,28 @@ class _PubPlan:
             circuit_shots=None if len(set(circuit_shots)) <= 1 else circuit_shots,
             prefix_of=prefix_of,
             rows_per_set=rows_per_set,
-            call_groups=[1 if key.endswith("|cal") else 0 for key in keys],
+            call_groups=call_groups,
         )
 
     # -- combining --------------------------------------------------------------------------
-    def _calibration_factors(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
-        """TREX: per Pauli, the measured <Z...Z> of |0...0> with twirled readout (ideal: 1)."""
-        labels = sorted(set(self.labels))
-        masks = np.array([parity_mask(label, self.calibration) for label in labels], dtype=np.int64)
-        values, weights = shot_values(rows, self.calibration_flips, self.calibration, masks)
-        means, cov = mean_and_covariance(values, weights)
-        return {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(labels, means, np.diag(cov))}
-
-    def _term_data(self, rows_per_circuit: list, calibration) -> TermData:
+    def _term_data(self, rows_per_circuit: list) -> TermData:
         """Means and covariances of every measured Pauli term per noise factor and set."""
         num_groups, num_terms = len(self.groups), len(self.labels)
         means = np.zeros((len(self.factors), self.num_sets, num_terms))
         cov = np.zeros((len(self.factors), self.num_sets, num_terms, num_terms))
         repeats = len(self.flips)
-        gamma = self.noise.gamma(self.gain) if self.pec and self.noise is not None else 1.0
+        gamma = 1.0
+        for technique in self.techniques:
+            gamma *= technique.shot_weight(self.notes)
         start = 0
         for g, group in enumerate(self.groups):
             span = slice(start, start + len(group))
             start += len(group)
             scale = np.ones(len(group))
-            if calibration is not None:
-                scale = np.array([calibration[label][0] for label in group])
-                scale = np.where(np.abs(scale) > 1e-3, scale, 1e-3)
+            for technique in self.techniques:
+                factor = technique.term_scale(group)
+                if factor is not None:
+                    scale = scale * factor
             for f in range(len(self.factors)):
                 circuit, rows = self.circuits[f * num_groups + g], rows_per_circuit[f * num_groups + g]
                 if self.shots == 0:
@@ -370,33 +303,27 @@ class _PubPlan:
         """Per-PUB evs and stds from the output of :meth:`sim_task`."""
         started = time.perf_counter()
         (output,) = outputs
-        calibration = self._calibration_factors(output[len(self.circuits)]) if self.calibration is not None else None
-        data = self._term_data(output[: len(self.circuits)], calibration)
+        position = len(self.circuits)
+        for technique, calibration in zip(self.techniques, self.calibrations):
+            if calibration:
+                technique.calibrate(calibration, output[position : position + len(calibration)], self.labels)
+                position += len(calibration)
+        data = self._term_data(output[: len(self.circuits)])
         metadata = {
             "target_precision": self.pub.precision,
             "shots": self.shots,
             "num_bases": len(self.groups) if self.shots else 0,
             "circuit_metadata": self.pub.circuit.metadata,
         }
-        mit = self.mitigation
-        if mit is not None and mit.zne_mitigation:
-            evs, stds, zne = extrapolate_pub(
-                self.factors,
-                data,
-                self.coeffs,
-                self.identity,
-                self.bounds,
-                mit.zne_extrapolator,
-                mit.zne_extrapolated_noise_factors,
-                mit.zne_extrapolator_choice,
-                mit.zne_extrapolate_per_term,
-                self.labels,
-            )
-        else:
+        terms = PubTerms(self.coeffs, self.identity, self.bounds, self.labels)
+        reduced = next((r for t in self.techniques if (r := t.reduce(data, terms)) is not None), None)
+        if reduced is None:
             evs_f, stds_f = data.observables(self.coeffs, self.identity)
-            evs, stds, zne = evs_f[0], stds_f[0], None
-        if mit is not None:
-            metadata["mitigation"] = self._diagnostics(calibration, zne, getattr(output, "seconds", []))
+            evs, stds = evs_f[0], stds_f[0]
+        else:
+            evs, stds, _ = reduced
+        if self.techniques:
+            metadata["mitigation"] = self._diagnostics(getattr(output, "seconds", []))
             metadata["mitigation"].update(build_s=self.build_s, combine_s=time.perf_counter() - started)
         param_index = np.arange(self.num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
         obs_index = np.arange(len(self.obs_terms)).reshape(self.pub.observables.shape)
@@ -406,33 +333,29 @@ class _PubPlan:
 
     def multipliers(self) -> dict[str, Any]:
         """What the shots of the PUB are made of: per parameter set, measurement bases x noise
-        factors x randomisations x shots per randomisation, plus the TREX calibration."""
-        mit = self.mitigation
+        factors x randomisations x shots per randomisation, plus what the techniques add (PEC's
+        sampling overhead, the TREX calibration)."""
         out: dict[str, Any] = {"shots_per_basis": self.shots, "measurement_bases": len(self.groups)}
         if self.shots == 0:
             return {"exact": True, "measurement_bases": 0}
-        if mit is not None:
+        if self.techniques:
             out["noise_factors"] = list(self.factors)
             out["randomizations"] = self.randomizations
             out["shots_per_randomization"] = self.shots_per_binding
-            if self.pec and self.noise is not None:
-                out["pec_sampling_overhead"] = round(self.noise.overhead(self.gain), 4)
-            if self.calibration is not None:
-                out["trex_calibration_shots"] = (
-                    mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
-                )
+            for technique in self.techniques:
+                out.update(technique.multipliers(self.notes))
         return out
 
     def roles(self) -> list[str]:
-        """The technique of every circuit of :meth:`sim_task`: the circuits at the first noise
-        factor (``pec`` for PEC), the other noise factors (``zne`` or ``pea``), the TREX
-        calibration (``trex``), then the prefixes (as their noise factor)."""
-        mit, groups = self.mitigation, max(len(self.groups), 1)
-        amplified = "pea" if mit is not None and mit.pea else "zne"
-        roles = ["pec" if self.pec else ("circuits" if i < groups else amplified) for i in range(len(self.circuits))]
-        if self.calibration is not None:
-            roles.append("trex")
-        roles += ["circuits" if f == 0 else amplified for f in range(len(self.prefixes))]
+        """The technique of every circuit of :meth:`sim_task`: per noise factor its role
+        (``circuits`` at the first, ``zne`` or ``pea`` at the others, ``pec`` for PEC), then the
+        techniques' calibration circuits (their technique's name: ``trex``), then the prefixes
+        (as their noise factor)."""
+        groups = len(self.groups)
+        roles = [self.template_roles[i // groups] for i in range(len(self.circuits))] if groups else []
+        for technique, calibration in zip(self.techniques, self.calibrations):
+            roles += [technique.name] * len(calibration)
+        roles += [self.template_roles[f] for f in range(len(self.prefixes))]
         return roles
 
     def _simulate_s(self, seconds: list[float]) -> dict[str, float]:
@@ -442,39 +365,21 @@ class _PubPlan:
             out[role] = out.get(role, 0.0) + taken
         return out
 
-    def _diagnostics(self, calibration, zne: dict | None, seconds: list[float]) -> dict:
-        mit = self.mitigation
-        by_technique = self._simulate_s(seconds)
+    def _diagnostics(self, seconds: list[float]) -> dict:
+        calibrated = [(t, c) for t, c in zip(self.techniques, self.calibrations) if c]
         out = {
-            "num_circuits": len(self.circuits) + (self.calibration is not None),
+            "num_circuits": len(self.circuits) + sum(len(c) for _, c in calibrated),
             "num_randomizations": self.randomizations,
             "shots_per_randomization": self.shots_per_binding,
             "shots_spent": int(
                 self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
-                + (
-                    mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
-                    if self.calibration is not None and mit is not None  # the calibration is TREX's
-                    else 0
-                )
+                + sum(t.calibration_shots() for t, _ in calibrated)
             ),
             "simulate_s": float(sum(seconds)),
-            "simulate_s_by_technique": by_technique,
+            "simulate_s_by_technique": self._simulate_s(seconds),
         }
-        if calibration is not None:
-            out["trex_calibration"] = {label: value for label, (value, _) in calibration.items()}
-        if self.noise is not None:
-            out["layer_noise_model"] = self.noise.describe()
-        if self.pec and self.noise is not None:
-            assert mit is not None  # PEC is a mitigation option
-            out["pec"] = {
-                "noise_gain": self.gain,
-                "gamma": self.noise.gamma(self.gain),
-                "sampling_overhead": self.noise.overhead(self.gain),
-                "max_overhead": mit.pec_max_overhead,
-            }
-        if zne is not None:
-            assert mit is not None  # ZNE is a mitigation option
-            out.update(noise_factors=list(self.factors), extrapolator_choice=mit.zne_extrapolator_choice, **zne)
+        for technique in reversed(self.techniques):  # the calibration first, the extrapolation last
+            out.update(technique.diagnostics(self.notes))
         return out
 
 

@@ -24,12 +24,11 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
 from qrt_runner.backend import LocalBackend
 from qrt_runner.cost import job_cost
-from qrt_runner.mitigation.decoupling import add_dynamical_decoupling
-from qrt_runner.mitigation.measure_twirl import clbit_flips, flip_angles, twirl_measurements, twirled_confusion, unflip
 from qrt_runner.mitigation.options import EffectiveMitigation
-from qrt_runner.mitigation.projection import nearest_probability_dist
-from qrt_runner.mitigation.readout import confusion_matrices, mitigate
-from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
+from qrt_runner.mitigation.technique import CIRCUITS, BuildContext, DeviceInfo
+from qrt_runner.mitigation.techniques import sampler_pipeline
+from qrt_runner.mitigation.techniques.measure_twirling import SampledMeasureTwirling
+from qrt_runner.mitigation.techniques.readout import ReadoutMitigation
 from qrt_runner.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.simulation.task import SimTask
 from qrt_runner.transpile import IsaCircuit
@@ -44,53 +43,13 @@ class SamplerOptions:
     mitigation: EffectiveMitigation | None = None
 
 
-def _final_measurements(circuit) -> list[tuple[int, int]]:
-    """(qubit, clbit) of each measurement; readout mitigation needs each clbit measured once."""
-    pairs = [
-        (circuit.find_bit(i.qubits[0]).index, circuit.find_bit(i.clbits[0]).index)
-        for i in circuit.data
-        if i.operation.name == "measure"
-    ]
-    if len({clbit for _, clbit in pairs}) != len(pairs):
-        raise ValueError("readout mitigation needs every classical bit measured exactly once")
-    return pairs
-
-
-def _calibration_circuits(isa: IsaCircuit) -> list[QuantumCircuit]:
-    """All measured qubits prepared in |0>, then in |1>, measured into the same clbits."""
-    pairs = _final_measurements(isa.circuit)
-    circuits = []
-    for prepared in (0, 1):
-        circuit = QuantumCircuit(isa.circuit.num_qubits, isa.circuit.num_clbits)
-        for qubit, clbit in pairs:
-            if prepared:
-                circuit.x(qubit)
-            circuit.measure(qubit, clbit)
-        circuits.append(circuit)
-    return circuits
-
-
-def _quasi_dists(
-    result: SamplerPubResult, isa: IsaCircuit, calibration: list, flip_fraction: np.ndarray | None = None
-) -> tuple[list[dict], list]:
-    """Readout-mitigated quasi-probabilities per parameter set, and the calibrated (p01, p10).
-
-    With measurement twirling, ``flip_fraction[c]`` of the shots of bit ``c`` were read flipped,
-    which mixes its calibrated confusion matrix with the flipped one (:func:`twirled_confusion`).
-    """
-    positions = [clbit for _, clbit in _final_measurements(isa.circuit)]
-    calibrated = confusion_matrices(calibration[0][0], calibration[1][0], positions)
-    matrices = calibrated if flip_fraction is None else twirled_confusion(calibrated, flip_fraction[positions])
+def _int_counts(result: SamplerPubResult) -> list[dict[int, int]]:
+    """Integer outcome counts of every parameter set of ``result`` (all registers joined)."""
     joined = result.join_data()
-    width = isa.circuit.num_clbits
-    dists = []
-    for index in np.ndindex(joined.shape):
-        counts = joined[index].get_int_counts() if joined.shape else joined.get_int_counts()
-        outcomes = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        values = np.fromiter(counts.values(), dtype=float, count=len(counts))
-        outcomes, quasi = mitigate(outcomes, values, matrices, positions)
-        dists.append({format(int(o), f"0{width}b"): float(q) for o, q in zip(outcomes, quasi)})
-    return dists, [[float(m[1, 0]), float(m[0, 1])] for m in calibrated]
+    return [
+        joined[index].get_int_counts() if joined.shape else joined.get_int_counts()
+        for index in np.ndindex(joined.shape)
+    ]
 
 
 def _combine(
@@ -113,72 +72,48 @@ def _combine(
 
 
 class _SamplerPlan:
-    """The circuit of one PUB (decoupled, gate- and measurement-twirled as asked), its parameter
-    rows (set-major, then randomisation) and how to turn the sampled rows into one PUB result."""
+    """The circuit of one PUB (decoupled, gate- and measurement-twirled as asked: the techniques of
+    :func:`~qrt_runner.mitigation.techniques.sampler_pipeline`), its parameter rows (set-major,
+    then randomisation) and how to turn the sampled rows into one PUB result."""
 
     def __init__(
         self, pub: SamplerPub, isa: IsaCircuit, backend: LocalBackend, mitigation: EffectiveMitigation | None, seed: int
     ):
         self.pub, self.isa = pub, isa
         mit = self.mitigation = mitigation if mitigation is not None and mitigation.active else None
-        self.dd = bool(mit and mit.dd_enable)
-        self.dd_sequence = mit.dd_sequence_type if mit is not None and self.dd else None
+        self.techniques = sampler_pipeline(mit)
+        self.dd_sequence = mit.dd_sequence_type if mit is not None and mit.dd_enable else None
         self.twirl_gates = bool(mit and mit.enable_gates)
         self.twirl_measure = bool(mit and mit.enable_measure)
-        randomized = self.twirl_gates or self.twirl_measure
+        randomized = any(t.randomizes for t in self.techniques)
         self.randomizations = mit.num_randomizations if mit is not None and randomized else 1
         self.shots_per_randomization = (
             (mit.shots_per_randomization or math.ceil(pub.shots / self.randomizations))
             if mit is not None and randomized
             else pub.shots
         )
-        signature = "sampler"
-        if self.dd:
-            assert mit is not None  # decoupling is a mitigation option
-            if backend.device is None:
-                raise ValueError(
-                    "dynamical decoupling needs a device's instruction durations; the ideal simulator has none"
-                )
-            signature += f"|dd{mit.dd_sequence_type}{mit.dd_scheduling_method}{mit.dd_extra_slack_distribution}{mit.dd_skip_reset_qubits}"
-        signature += f"|twirl{self.twirl_gates}{self.twirl_measure}{mit.strategy if mit is not None and self.twirl_gates else ''}"
-        self.key = f"{isa.fingerprint}|{signature}"
-        cached: tuple[QuantumCircuit, QuantumCircuit | None] | None = backend.measurement_circuits.get(self.key)
+        device = backend.device_info(isa.physical_qubits)
+        self.key = f"{isa.fingerprint}|sampler" + "".join(f"|{t.signature(device)}" for t in self.techniques)
+        cached: QuantumCircuit | None = backend.measurement_circuits.get(self.key)
         if cached is None:
-            cached = backend.measurement_circuits[self.key] = self._build(backend, mit)
-        self.circuit, self.template = cached
+            cached = backend.measurement_circuits[self.key] = self._build(device)
+        self.circuit = cached
         if randomized and self.circuit.num_parameters == isa.circuit.num_parameters:  # nothing to twirl
             self.randomizations, self.shots_per_randomization = 1, self.randomizations * self.shots_per_randomization
         rng = np.random.default_rng([seed, 11])
-        num_measurements = len(self.circuit.metadata.get("qrt_mt_clbits", [])) if self.twirl_measure else 0
-        self.flips = rng.integers(0, 2, size=(self.randomizations, num_measurements))
-        self.gate_angles = twirl_angles(self.template, self.randomizations, rng) if self.twirl_gates else {}
-        self.clbit_flips = (
-            clbit_flips(self.circuit, self.flips)
-            if self.twirl_measure
-            else np.zeros((self.randomizations, isa.circuit.num_clbits), dtype=np.uint8)
-        )
+        for technique in self.techniques:  # the measurement flips, then the gate twirl's Paulis
+            technique.draw(rng, self.randomizations, self.circuit)
+        self.columns: dict[str, np.ndarray] = {}
+        for technique in self.techniques:
+            self.columns.update(technique.columns(self.circuit, self.randomizations, rng))
 
-    def _build(
-        self, backend: LocalBackend, mit: EffectiveMitigation | None
-    ) -> tuple[QuantumCircuit, QuantumCircuit | None]:
-        circuit = self.isa.circuit
-        if self.dd:
-            assert mit is not None  # decoupling is a mitigation option
-            circuit = add_dynamical_decoupling(
-                circuit,
-                backend.compact_target(self.isa.physical_qubits),
-                mit.dd_sequence_type,
-                mit.dd_scheduling_method,
-                mit.dd_extra_slack_distribution,
-                mit.dd_skip_reset_qubits,
-            )
-        template: QuantumCircuit | None = None
-        if self.twirl_gates:
-            assert mit is not None  # twirling is a mitigation option
-            circuit = template = twirl_template(circuit, mit.strategy)
-        if self.twirl_measure:
-            circuit = twirl_measurements(circuit)
-        return circuit, template
+    def _build(self, device: DeviceInfo) -> QuantumCircuit:
+        templates = [self.isa.circuit]
+        context = BuildContext(device, self.isa.circuit.num_qubits)
+        for technique in self.techniques:
+            templates = technique.transform(templates, context)
+        (circuit,) = templates
+        return circuit
 
     def values(self) -> np.ndarray | None:
         """Rows (parameter set, randomisation) in ``self.circuit.parameters`` order."""
@@ -187,7 +122,7 @@ class _SamplerPlan:
         user = user.reshape(sets, -1)
         repeats = self.randomizations
         columns = {p.name: np.repeat(user[:, i], repeats) for i, p in enumerate(self.isa.circuit.parameters)}
-        for name, column in {**flip_angles(self.flips), **self.gate_angles}.items():
+        for name, column in self.columns.items():
             columns[name] = np.tile(column, sets)
         names = [p.name for p in self.circuit.parameters]
         if not names:
@@ -216,8 +151,8 @@ class _SamplerPlan:
         per_set = []
         for start in range(0, len(rows), repeats):
             chunk = rows[start : start + repeats]
-            if self.twirl_measure:
-                chunk = [unflip(packed, flips) for packed, flips in zip(chunk, self.clbit_flips)]
+            for technique in self.techniques:
+                chunk = technique.unflip(chunk)
             per_set.append(np.concatenate(chunk, axis=0))
         metadata = {}
         if self.mitigation is not None:
@@ -229,7 +164,7 @@ class _SamplerPlan:
                 "twirling": {"enable_gates": self.twirl_gates, "enable_measure": self.twirl_measure},
                 "dynamical_decoupling": self.dd_sequence,
                 "simulate_s": float(sum(seconds)),
-                "simulate_s_by_technique": {"circuits": float(sum(seconds))},
+                "simulate_s_by_technique": {CIRCUITS: float(sum(seconds))},
             }
         result = _combine(self.pub, self.isa, per_set, metadata)
         if self.mitigation is not None:
@@ -238,7 +173,8 @@ class _SamplerPlan:
 
     def flip_fraction(self) -> np.ndarray | None:
         """Per classical bit, the fraction of shots read with a flip (None without measurement twirling)."""
-        return self.clbit_flips.mean(axis=0) if self.twirl_measure else None
+        twirls = [t for t in self.techniques if isinstance(t, SampledMeasureTwirling)]
+        return twirls[0].flip_fraction() if twirls else None
 
 
 class Sampler(BaseSamplerV2):
@@ -268,13 +204,8 @@ class Sampler(BaseSamplerV2):
         tasks = [plan.task(self.backend, seed) for plan in plans]
         roles = [["circuits"] for _ in plans]
 
-        mitigate_readout = mitigation is not None and mitigation.measure_mitigation
-        if mitigate_readout:
-            assert mitigation is not None  # implied by mitigate_readout
-            calibration_shots = (
-                mitigation.measure_noise_learning_num_randomizations
-                * mitigation.measure_noise_learning_shots_per_randomization
-            )
+        readout = ReadoutMitigation.from_options(mitigation)
+        if readout is not None:
             for isa in isas:
                 tasks.append(
                     SimTask(
@@ -284,33 +215,24 @@ class Sampler(BaseSamplerV2):
                         method=self.backend.method,
                         threads=self.backend.threads,
                         seed=seed,
-                        shots=calibration_shots,
-                        circuits=_calibration_circuits(isa),
+                        shots=readout.shots_per_circuit,
+                        circuits=readout.circuits_for(isa.circuit),
                         parameter_values=[None, None],
                         circuit_keys=[f"{isa.fingerprint}|readout0", f"{isa.fingerprint}|readout1"],
                     )
                 )
-                roles.append(["readout_calibration"] * 2)
+                roles.append([readout.name] * 2)
 
         def postprocess(outputs):
             results = [plan.combine(output[0], getattr(output, "seconds", ())) for plan, output in zip(plans, outputs)]
-            if mitigate_readout:
-                assert mitigation is not None  # implied by mitigate_readout
+            if readout is not None:
                 for result, plan, calibration in zip(results, plans, outputs[len(plans) :]):
                     started = time.perf_counter()
-                    quasi, result.metadata["readout_calibration"] = _quasi_dists(
-                        result, plan.isa, calibration, plan.flip_fraction()
+                    quasi, matrices = readout.quasi_dists(
+                        _int_counts(result), plan.isa.circuit, calibration, plan.flip_fraction()
                     )
-                    result.metadata["quasi_dists"] = quasi
-                    if mitigation.nearest_probability:
-                        result.metadata["nearest_probability_dists"] = [nearest_probability_dist(q) for q in quasi]
-                    record = result.metadata["mitigation"]
-                    record["num_circuits"] += 2
-                    record["shots_spent"] += 2 * calibration_shots
-                    seconds = float(sum(getattr(calibration, "seconds", [])))
-                    record["simulate_s"] += seconds
-                    record["simulate_s_by_technique"]["readout_calibration"] = seconds
-                    record["combine_s"] += time.perf_counter() - started
+                    readout.apply(result.metadata, quasi, matrices, float(sum(getattr(calibration, "seconds", []))))
+                    result.metadata["mitigation"]["combine_s"] += time.perf_counter() - started
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
         multipliers = {"shots": coerced[0].shots if coerced else shots}
@@ -318,6 +240,6 @@ class Sampler(BaseSamplerV2):
             multipliers.update(
                 randomizations=plans[0].randomizations, shots_per_randomization=plans[0].shots_per_randomization
             )
-        if mitigate_readout:
-            multipliers["readout_calibration_shots"] = 2 * calibration_shots
+        if readout is not None:
+            multipliers["readout_calibration_shots"] = readout.calibration_shots()
         return Planned(tasks, postprocess, job_cost(tasks, roles, self.backend.device), multipliers)

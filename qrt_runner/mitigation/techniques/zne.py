@@ -1,0 +1,76 @@
+"""ZNE (zero-noise extrapolation) as a technique for the Estimator.
+
+Build: one template per noise factor, by folding two-qubit gates (``gate_folding*``) or, with
+the ``pea`` amplifier, unchanged here and amplified by :mod:`.pea`. Combine: every Pauli term
+(or observable) is extrapolated across the noise factors to zero noise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+
+from qrt_runner.mitigation.folding import fold_two_qubit_gates
+from qrt_runner.mitigation.options import EffectiveMitigation
+from qrt_runner.mitigation.technique import BuildContext, DeviceInfo, PubTerms, Technique
+from qrt_runner.mitigation.zne import TermData, extrapolate_pub
+
+
+class Zne(Technique):
+    """IBM's ``resilience.zne_mitigation`` with its ``zne`` options (and qrt_runner's choice and per-term fits)."""
+
+    name = "zne"
+
+    def __init__(self, mit: EffectiveMitigation):
+        self.noise_factors = mit.zne_noise_factors
+        self.amplifier = mit.zne_amplifier
+        self.extrapolator = mit.zne_extrapolator
+        self.extrapolated_noise_factors = mit.zne_extrapolated_noise_factors
+        self.extrapolator_choice = mit.zne_extrapolator_choice
+        self.extrapolate_per_term = mit.zne_extrapolate_per_term
+        self.fits: dict[str, Any] | None = None
+
+    @classmethod
+    def from_options(cls, mit: EffectiveMitigation) -> Zne | None:
+        return cls(mit) if mit.zne_mitigation else None
+
+    def signature(self, device: DeviceInfo) -> str:
+        return f"zne{self.noise_factors}{self.amplifier}"
+
+    def factors(self) -> tuple[float, ...] | None:
+        return self.noise_factors
+
+    def transform(self, templates: list[QuantumCircuit], context: BuildContext) -> list[QuantumCircuit]:
+        if self.amplifier == "pea":
+            return templates
+        seed = context.device.seed_simulator
+        return [
+            template if factor == 1.0 else fold_two_qubit_gates(template, factor, self.amplifier, seed)
+            for template, factor in zip(templates, self.noise_factors)
+        ]
+
+    def template_roles(self, roles: list[str]) -> list[str]:
+        amplified = "pea" if self.amplifier == "pea" else "zne"
+        return [role if f == 0 else amplified for f, role in enumerate(roles)]
+
+    def reduce(self, data: TermData, terms: PubTerms) -> tuple[np.ndarray, np.ndarray, dict] | None:
+        evs, stds, self.fits = extrapolate_pub(
+            self.noise_factors,
+            data,
+            terms.coeffs,
+            terms.identity,
+            terms.bounds,
+            self.extrapolator,
+            self.extrapolated_noise_factors,
+            self.extrapolator_choice,
+            self.extrapolate_per_term,
+            terms.labels,
+        )
+        return evs, stds, self.fits
+
+    def diagnostics(self, notes: dict[str, Any]) -> dict[str, Any]:
+        if self.fits is None:
+            return {}
+        return {"noise_factors": list(self.noise_factors), "extrapolator_choice": self.extrapolator_choice, **self.fits}
