@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from qrt_runner.simulation.executor import default_executor
+from qrt_runner.execution.simulation.executor import default_executor
 
 
 def cpu_seconds() -> float:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from qrt_runner.config.compose import compose_spec
-from qrt_runner.runner import build_workload, local_target, run_experiment
+from qrt_runner.tasks.runner import build_workload, local_target, run_experiment
 
 COMMON = ["tracking=none", "backend.max_parallel_threads=1"]
 ESTIMATOR = [

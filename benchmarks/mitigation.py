@@ -170,7 +170,7 @@ def shots_for(precision: float, shots: int | None = None) -> tuple[int, int]:
 def _isa(device: str, circuit: QuantumCircuit, observables):
     from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager
 
-    from qrt_runner.fake_backends import fake_backend
+    from qrt_runner.execution.fake_backends import fake_backend
 
     isa = generate_preset_pass_manager(optimization_level=2, backend=fake_backend(device), seed_transpiler=0).run(
         circuit
@@ -183,9 +183,9 @@ def gate_noise_values(device: str, circuit: QuantumCircuit, observables) -> np.n
     the qubits the ISA circuit uses, with the device's noise on them)."""
     from qiskit_aer import AerSimulator
 
-    from qrt_runner.fake_backends import fake_backend
-    from qrt_runner.simulation.noise import restricted_noise_model
-    from qrt_runner.transpile import compact
+    from qrt_runner.execution.fake_backends import fake_backend
+    from qrt_runner.execution.simulation.noise import restricted_noise_model
+    from qrt_runner.execution.transpile import compact
 
     isa, _ = _isa(device, circuit, observables)
     small = compact(isa, circuit.num_qubits)
@@ -214,7 +214,7 @@ class QrtRunner:
     """qrt_runner's Estimator; every job of seed s runs with Aer seed s."""
 
     def __init__(self, shots: int | None = None):
-        from qrt_runner.backend import LocalBackend
+        from qrt_runner.execution.backend import LocalBackend
 
         self._create = LocalBackend.create
         self.backends = {}
@@ -289,7 +289,7 @@ class IbmRunner:
         return result
 
     def _run(self, device, circuit, observables, technique, precision, seed):
-        from qrt_runner.fake_backends import fake_backend
+        from qrt_runner.execution.fake_backends import fake_backend
 
         key = device, id(circuit)
         if key not in self.isa:

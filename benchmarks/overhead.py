@@ -52,10 +52,10 @@ from qiskit_aer.primitives import SamplerV2 as AerSampler
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from common import cpu_seconds
-from qrt_runner.backend import LocalBackend, shared_compiler
 from qrt_runner.config.compose import compose_spec
-from qrt_runner.runner import build_workload, run_experiment
-from qrt_runner.spec import RunSpec
+from qrt_runner.config.spec import RunSpec
+from qrt_runner.execution.backend import LocalBackend, shared_compiler
+from qrt_runner.tasks.runner import build_workload, run_experiment
 
 THREADS = 1
 

@@ -34,8 +34,8 @@ ERROR_GOAL = 3.0
 
 def run_case(name, device, circuit, observables, seeds: int, precision: float) -> dict:
     """Per technique, rows (error, std, overhead, wall, simulate_s) over seeds."""
-    from qrt_runner.backend import LocalBackend
     from qrt_runner.config.compose import compose_spec
+    from qrt_runner.execution.backend import LocalBackend
     from qrt_runner.mitigation.options import finalize
     from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 

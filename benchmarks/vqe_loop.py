@@ -7,7 +7,7 @@ loop (default 7), ``--profile`` adds a per-iteration breakdown and a cProfile of
 Cases (ideal simulator, exact expectation values, Aer ``max_parallel_threads=1`` everywhere):
 
 * ``h2``: the ``vqe_h2`` experiment: RealAmplitudes (2 qubits, reps=2, linear) and
-  ``qrt_runner.observables.H2_0735``.
+  ``qrt_runner.workload.observables.H2_0735``.
 * ``ising<n>``: the ``vqe_ising`` experiment on n qubits (default 10): EfficientSU2 (reps=2,
   reverse_linear) and the open transverse-field Ising chain (j = h = 1).
 
@@ -63,14 +63,14 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimator
 
 from common import cpu_seconds
-from qrt_runner.backend import LocalBackend
 from qrt_runner.config import schema as s
 from qrt_runner.config.compose import compose_spec
-from qrt_runner.modes import ExecutionMode
-from qrt_runner.observables import H2_0735, ising
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.modes import ExecutionMode
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
-from qrt_runner.runner import build_workload
-from qrt_runner.variational import run_variational
+from qrt_runner.tasks.runner import build_workload
+from qrt_runner.tasks.variational import run_variational
+from qrt_runner.workload.observables import H2_0735, ising
 
 THREADS = 1
 SHOT_PRECISION = 0.015625  # 4096 shots per basis

@@ -9,12 +9,12 @@ from hydra.errors import HydraException
 from omegaconf.errors import OmegaConfBaseException
 
 from conftest import FAST, compose_config, run_cli, spec_for
-from qrt_runner.circuits import CIRCUITS as CIRCUIT_FAMILIES
 from qrt_runner.config import schema
 from qrt_runner.errors import ConfigError
-from qrt_runner.fake_backends import fake_backend, fake_backend_names
-from qrt_runner.observables import OBSERVABLE_MODELS
-from qrt_runner.runner import build_workload
+from qrt_runner.execution.fake_backends import fake_backend, fake_backend_names
+from qrt_runner.tasks.runner import build_workload
+from qrt_runner.workload.circuits import CIRCUITS as CIRCUIT_FAMILIES
+from qrt_runner.workload.observables import OBSERVABLE_MODELS
 
 CIRCUITS = ["ghz", "efficient_su2", "real_amplitudes", "qft", "qaoa", "random"]
 
@@ -279,7 +279,7 @@ def test_registries_refuse_unknown_names_with_the_choices():
 
 
 def test_every_backend_option_has_a_kind_that_answers_for_it():
-    from qrt_runner.backends import BACKEND_KINDS, kind_of
+    from qrt_runner.execution.backends import BACKEND_KINDS, kind_of
 
     aer, manila = spec_for([]).backend, spec_for(["backend=fake_manila"]).backend
     assert kind_of(aer) is BACKEND_KINDS.get("aer").build

@@ -8,10 +8,10 @@ import subprocess
 import pytest
 
 from conftest import QRT_RUN
-from qrt_runner import cost
 from qrt_runner.config.compose import compose_spec
-from qrt_runner.estimate import estimate, max_time_warning
-from qrt_runner.runner import build_workload, run_experiment
+from qrt_runner.execution import cost
+from qrt_runner.tasks.estimate import estimate, max_time_warning
+from qrt_runner.tasks.runner import build_workload, run_experiment
 
 SMALL = ["tracking=none", "backend.max_parallel_threads=1"]
 COARSE = "primitive.default_precision=0.0625"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, compose_config
-from qrt_runner.spec import build_spec
+from qrt_runner.config.spec import build_spec
 
 EXPERIMENTS = sorted(path.stem for path in (REPO / "experiments").glob("*.yaml"))
 
@@ -31,8 +31,8 @@ def test_the_experiments_folder_is_found():
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_every_experiment_runs_on_small_sizes(name):
-    from qrt_runner.runner import build_workload, run_experiment
-    from qrt_runner.variational import run_variational
+    from qrt_runner.tasks.runner import build_workload, run_experiment
+    from qrt_runner.tasks.variational import run_variational
 
     spec = build_spec(compose_config(_small(name)))
     workload = build_workload(spec)

@@ -13,8 +13,8 @@ from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 from qiskit_ibm_runtime.options import EstimatorOptions, SamplerOptions
 
 from conftest import spec_for
-from qrt_runner import ibm
-from qrt_runner.runner import run_experiment
+from qrt_runner.execution import ibm
+from qrt_runner.tasks.runner import run_experiment
 
 
 def test_resolved_config_maps_onto_ibm_options_models():

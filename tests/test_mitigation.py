@@ -9,10 +9,10 @@ from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 from qiskit_ibm_runtime.options import EstimatorOptions as IbmEstimatorOptions
 
 from conftest import FAST, spec_for
-from qrt_runner import ibm
-from qrt_runner.backend import LocalBackend
 from qrt_runner.config.schema import MitigationConfig
 from qrt_runner.errors import ConfigError
+from qrt_runner.execution import ibm
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.extrapolation import extrapolate, fit
 from qrt_runner.mitigation.folding import effective_factor, fold_two_qubit_gates
 from qrt_runner.mitigation.options import finalize
@@ -187,7 +187,7 @@ def test_gate_twirling_template_keeps_the_circuit_for_every_randomisation():
 
 
 def test_dynamical_decoupling_runs_on_a_device_and_is_refused_on_the_ideal_simulator():
-    from qrt_runner.runner import run_experiment
+    from qrt_runner.tasks.runner import run_experiment
 
     with pytest.raises(ConfigError, match="needs a device's instruction durations"):
         spec_for(["mitigation.dynamical_decoupling.enable=true"])
@@ -257,7 +257,7 @@ def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
 
 
 def test_level_2_beats_raw_on_a_noisy_ising_energy():
-    from qrt_runner.runner import build_workload, run_experiment
+    from qrt_runner.tasks.runner import build_workload, run_experiment
 
     base = [
         "experiment=ising_estimator",
@@ -283,7 +283,7 @@ def test_level_2_beats_raw_on_a_noisy_ising_energy():
 
 
 def test_mitigated_cli_run_writes_effective_options_and_diagnostics(tmp_path):
-    from qrt_runner.runner import run_experiment
+    from qrt_runner.tasks.runner import run_experiment
 
     spec = spec_for(["experiment=default", "backend=fake_manila", "mitigation=zne", *FAST])
     result = run_experiment(spec)
@@ -291,7 +291,7 @@ def test_mitigated_cli_run_writes_effective_options_and_diagnostics(tmp_path):
     assert data["mitigation"]["effective"]["resilience"]["zne_mitigation"] is True
     job = data["mitigation"]["jobs"][0]
     assert job["num_circuits"] == 7 and job["shots_spent"] > 0 and len(job["extrapolator"][0]) == 3
-    from qrt_runner.plots import plot_zne
+    from qrt_runner.records.plots import plot_zne
 
     path = plot_zne(result, tmp_path / "zne.png")
     assert path is not None and path.stat().st_size > 10_000
@@ -337,7 +337,7 @@ def test_readout_inversion_of_many_qubits_works_in_the_observed_subspace():
 
 
 def test_sampler_readout_mitigation_raises_ghz_fidelity_on_a_noisy_device():
-    from qrt_runner.runner import run_experiment
+    from qrt_runner.tasks.runner import run_experiment
 
     base = ["experiment=ghz_sampler", "backend=fake_manila", *FAST]
     raw = run_experiment(spec_for(base)).sampler

@@ -10,10 +10,10 @@ from qiskit.circuit.library import efficient_su2
 from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
 
 from conftest import FAST, spec_for
-from qrt_runner.backend import LocalBackend
-from qrt_runner.modes import ExecutionMode, SessionClosedError
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.modes import ExecutionMode, SessionClosedError
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
-from qrt_runner.runner import run_experiment
+from qrt_runner.tasks.runner import run_experiment
 
 
 @pytest.fixture(scope="module")

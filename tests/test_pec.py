@@ -10,7 +10,7 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator, Pauli, SparsePauliOp
 
 from conftest import run_cli, spec_for
-from qrt_runner.backend import LocalBackend
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.layer_channels import LayerNoisePlan, with_channels
 from qrt_runner.mitigation.layer_noise import (
     DeviceLayerNoise,
@@ -52,8 +52,8 @@ def _run(overrides: list[str], circuit=None, observables=None, seed=3):
 def test_device_gate_model_reproduces_the_twirled_gate_error_exactly():
     from qiskit_aer.noise.device.models import basic_device_gate_errors
 
-    from qrt_runner.fake_backends import fake_backend
-    from qrt_runner.simulation.noise import sub_target
+    from qrt_runner.execution.fake_backends import fake_backend
+    from qrt_runner.execution.simulation.noise import sub_target
 
     model = gate_model("fake_manila", "cx", 1, 2)
     assert len(model.labels) == 15 and all(rate > 0 for rate in model.rates)

@@ -10,11 +10,11 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 
 from conftest import FAST, spec_for
-from qrt_runner.backend import LocalBackend
-from qrt_runner.fake_backends import fake_backend
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.fake_backends import fake_backend
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler
-from qrt_runner.runner import build_workload, run_experiment
+from qrt_runner.tasks.runner import build_workload, run_experiment
 
 N_SIGMA = 5
 

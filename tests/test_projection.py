@@ -10,7 +10,7 @@ import pytest
 
 from conftest import FAST, run_cli, spec_for
 from qrt_runner.mitigation.projection import nearest_probability, nearest_probability_dist
-from qrt_runner.runner import run_experiment
+from qrt_runner.tasks.runner import run_experiment
 
 
 def test_projection_is_the_nearest_point_of_the_simplex():

@@ -6,7 +6,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from qrt_runner.backend import LocalBackend
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler
 
@@ -51,7 +51,7 @@ def test_repeated_estimator_jobs_send_the_circuit_once_and_stay_correct():
 def test_randomisations_continued_from_a_shared_density_matrix_sample_the_whole_circuit():
     """Measurement-twirl randomisations that continue from the prefix's density matrix (one
     simulation of the prefix) give the distribution of the whole circuit, row by row."""
-    from qrt_runner.simulation.task import SimTask, execute
+    from qrt_runner.execution.simulation.task import SimTask, execute
 
     backend = LocalBackend.create("fake_manila", threads=1)
     logical = QuantumCircuit(3)

@@ -12,13 +12,13 @@ from qiskit.primitives import BitArray
 from qiskit.quantum_info import Operator
 
 from conftest import FAST, run_cli, spec_for
-from qrt_runner.backend import LocalBackend
 from qrt_runner.errors import ConfigError
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.decoupling import SEQUENCES, add_dynamical_decoupling
 from qrt_runner.mitigation.measure_twirl import clbit_flips, flip_angles, twirl_measurements, twirled_confusion, unflip
 from qrt_runner.mitigation.readout import mitigate
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
-from qrt_runner.runner import run_experiment
+from qrt_runner.tasks.runner import run_experiment
 
 SAMPLER = ["experiment=ghz_sampler", "circuit.num_qubits=3", "primitive.default_shots=2048", *FAST]
 

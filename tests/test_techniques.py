@@ -8,7 +8,7 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
 from conftest import spec_for
-from qrt_runner.backend import LocalBackend
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.technique import LAYER_NOISE, BuildContext, DeviceInfo, PubTerms, Technique
 from qrt_runner.mitigation.techniques import estimator_pipeline, sampler_pipeline

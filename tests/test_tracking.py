@@ -18,9 +18,9 @@ from mlflow import MlflowClient
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 
-from qrt_runner import artifacts as artifact_files
-from qrt_runner.plots import MAX_BARS, plot_result
-from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
+from qrt_runner.records import artifacts as artifact_files
+from qrt_runner.records.plots import MAX_BARS, plot_result
+from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
 from qrt_runner.tracking import LiveStore, RunTracker, flatten_config, git_commit, live_store, result_metrics
 from qrt_runner.tracking.mlflow_store import open_store
 from qrt_runner.tracking.record import record_result

@@ -15,10 +15,10 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from conftest import FAST, QRT_RUN, run_cli, spec_for
 from qrt_runner.errors import ConfigError
-from qrt_runner.optimizers import _gradient_points, gradient_rule
-from qrt_runner.runner import build_workload, run_experiment
-from qrt_runner.scan import summarize_scan
-from qrt_runner.variational import cut_value, exact_ground_energy, max_cut, run_variational
+from qrt_runner.tasks.optimizers import _gradient_points, gradient_rule
+from qrt_runner.tasks.runner import build_workload, run_experiment
+from qrt_runner.tasks.scan import summarize_scan
+from qrt_runner.tasks.variational import cut_value, exact_ground_energy, max_cut, run_variational
 
 H2_EXACT = -1.857275
 MILLIHARTREE = 1e-3

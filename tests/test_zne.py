@@ -8,8 +8,8 @@ import pytest
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from conftest import spec_for
-from qrt_runner.backend import LocalBackend
 from qrt_runner.errors import ConfigError
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, extrapolate, fit
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
@@ -150,7 +150,7 @@ def test_zne_choice_options_are_checked_in_one_line(overrides, message):
 def test_ibm_receives_its_own_zne_options_only():
     from qiskit_ibm_runtime.options import EstimatorOptions as IbmEstimatorOptions
 
-    from qrt_runner import ibm
+    from qrt_runner.execution import ibm
 
     spec = spec_for(
         [

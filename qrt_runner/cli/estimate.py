@@ -36,7 +36,7 @@ def estimate_command(args: list[str]) -> int:
     from qrt_runner.cli.task import check
     from qrt_runner.config.compose import compose_config
     from qrt_runner.errors import ConfigError
-    from qrt_runner.estimate import estimate, format_estimate
+    from qrt_runner.tasks.estimate import estimate, format_estimate
 
     try:
         spec, workload, _ = check(compose_config(overrides))

@@ -43,7 +43,7 @@ def help_text() -> str:
 
 def _groups() -> str:
     from qrt_runner.config.experiments import experiment_dirs
-    from qrt_runner.fake_backends import fake_backend_names
+    from qrt_runner.execution.fake_backends import fake_backend_names
 
     conf = Path(str(files("qrt_runner.conf")))
     lines = []

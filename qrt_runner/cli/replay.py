@@ -30,7 +30,7 @@ results. Exit codes: 0 identical results, 4 different results, 2 bad input."""
 
 def replay_command(args: list[str]) -> int:
     """Run ``qrt-run replay``; returns the exit code."""
-    from qrt_runner.replay import load_record
+    from qrt_runner.reproduce.replay import load_record
 
     if not args or args[0] in ("-h", "--help"):
         print(REPLAY_USAGE)
@@ -53,9 +53,9 @@ def _replay(record, variation: list[str]) -> int:
     from omegaconf import OmegaConf
 
     from qrt_runner.cli.app import run_hydra
-    from qrt_runner.compare import compare
     from qrt_runner.config.compose import register_configs
-    from qrt_runner.replay import REPLAY_ENV, factory_folder, replay_overlay
+    from qrt_runner.reproduce.compare import compare
+    from qrt_runner.reproduce.replay import REPLAY_ENV, factory_folder, replay_overlay
 
     try:
         overlay = replay_overlay(record, variation)
@@ -92,8 +92,8 @@ def _replay(record, variation: list[str]) -> int:
 
 def diff_command(args: list[str]) -> int:
     """Run ``qrt-run diff``; returns the exit code."""
-    from qrt_runner.compare import compare
-    from qrt_runner.replay import load_record
+    from qrt_runner.reproduce.compare import compare
+    from qrt_runner.reproduce.replay import load_record
 
     runs = [arg for arg in args if "=" not in arg]
     if len(runs) != 2 or any(arg in ("-h", "--help") for arg in args):

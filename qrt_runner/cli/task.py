@@ -92,8 +92,8 @@ def check(cfg) -> tuple[Any, Any, Any]:
     """The typed spec, the workload and the checked objective of a composed config (raises ConfigError)."""
     import numpy as np
 
-    from qrt_runner.runner import build_workload
-    from qrt_runner.spec import build_spec
+    from qrt_runner.config.spec import build_spec
+    from qrt_runner.tasks.runner import build_workload
 
     spec = build_spec(cfg)
     workload = build_workload(spec)
@@ -109,12 +109,13 @@ def prepare(cfg, point: Point) -> Prepared:
     """Check everything and build the workload (raises ConfigError); writes ``config.yaml``."""
     from omegaconf import OmegaConf, open_dict
 
-    from qrt_runner.backends import kind_of
     from qrt_runner.config.experiments import experiment_file
-    from qrt_runner.provenance import capture_inputs
-    from qrt_runner.simulation.executor import default_executor
-    from qrt_runner.spec import resolve_config
-    from qrt_runner.variational import load_state, starting_point
+    from qrt_runner.config.spec import resolve_config
+    from qrt_runner.execution.backends import kind_of
+    from qrt_runner.execution.simulation.executor import default_executor
+    from qrt_runner.records.provenance import capture_inputs
+    from qrt_runner.tasks.variational import starting_point
+    from qrt_runner.tracking.resume import load_state
 
     threads = _threads_per_point(point)
     if threads and cfg.backend.get("max_parallel_threads") == 0:
@@ -142,11 +143,11 @@ def prepare(cfg, point: Point) -> Prepared:
 def _hardware_estimate(spec, workload) -> dict | None:
     """For backend=ibm, the run's estimated cost, with a warning when the session's max_time is
     shorter (before anything is sent); recorded in results.json next to the measured usage."""
-    from qrt_runner.backends import kind_of
+    from qrt_runner.execution.backends import kind_of
 
     if kind_of(spec.backend).local:
         return None
-    from qrt_runner.estimate import estimate, max_time_warning
+    from qrt_runner.tasks.estimate import estimate, max_time_warning
 
     try:
         est = estimate(spec, workload)
@@ -193,7 +194,7 @@ def new_tracker(prepared: Prepared, point: Point):
 
 def track(tracker, prepared: Prepared, point: Point) -> None:
     """Open the run's record: tags, params and config first, in the store before any job starts."""
-    from qrt_runner.replay import REPLAY_ENV
+    from qrt_runner.reproduce.replay import REPLAY_ENV
     from qrt_runner.tracking import config_hash, flatten_config, run_name
     from qrt_runner.tracking.content import user_name
 
@@ -261,8 +262,8 @@ def _warn_changed_inputs(tracker, prepared: Prepared) -> None:
 
 def _stopped_early(prepared: Prepared, exc: KeyboardInterrupt):
     """The result of a run interrupted before its first job: KILLED, nothing finished."""
-    from qrt_runner.results import RunResult
-    from qrt_runner.runner import package_versions
+    from qrt_runner.records.results import RunResult
+    from qrt_runner.tasks.runner import package_versions
 
     spec, workload = prepared.spec, prepared.workload
     return RunResult(
@@ -292,9 +293,9 @@ def _close_failed(point: Point, tracker, exc: BaseException) -> None:
 def execute(prepared: Prepared, point: Point, tracker):
     """Run the jobs or the optimisation loop (a job that fails or is interrupted ends the run
     FAILED or KILLED with what finished; the result says so)."""
-    from qrt_runner import ibm
-    from qrt_runner.runner import run_experiment
-    from qrt_runner.scan import summarize_scan
+    from qrt_runner.execution import ibm
+    from qrt_runner.tasks.runner import run_experiment
+    from qrt_runner.tasks.scan import summarize_scan
 
     spec = prepared.spec
     print(
@@ -313,8 +314,8 @@ def execute(prepared: Prepared, point: Point, tracker):
 
 def record(prepared: Prepared, point: Point, tracker, result) -> float:
     """Write and upload what the run produced; returns its objective."""
-    from qrt_runner.artifacts import write_run_artifacts
-    from qrt_runner.provenance import environment, inputs_record
+    from qrt_runner.records.artifacts import write_run_artifacts
+    from qrt_runner.records.provenance import environment, inputs_record
     from qrt_runner.tracking.record import record_result
 
     run_dir = point.run_dir
@@ -336,7 +337,7 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
         record_result(tracker, result, run_dir, [run_dir / "results.json", *files, *extra], extra_metrics)
         tracker.end(result.status, result.error)
     else:
-        from qrt_runner.plots import plot_zne
+        from qrt_runner.records.plots import plot_zne
 
         plot_zne(result, run_dir / "zne.png")
         result.write_layer_noise_model(run_dir / "layer_noise_model.json")
@@ -363,8 +364,8 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
 
 def _run_loop(prepared: Prepared, point: Point, tracker):
     """A VQE/QAOA loop: per iteration, save the optimiser state, log metrics, draw progress."""
-    from qrt_runner.progress import ProgressBar
-    from qrt_runner.variational import STATE_FILE, run_variational
+    from qrt_runner.cli.progress import ProgressBar
+    from qrt_runner.tasks.variational import STATE_FILE, run_variational
 
     spec, run_dir = prepared.spec, point.run_dir
     bar = ProgressBar(spec.task.optimizer.maxiter)

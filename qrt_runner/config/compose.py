@@ -7,7 +7,7 @@ from importlib.resources import files
 
 from omegaconf import DictConfig
 
-from qrt_runner.spec import RunSpec, build_spec
+from qrt_runner.config.spec import RunSpec, build_spec
 
 
 def config_dir() -> str:

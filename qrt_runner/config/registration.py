@@ -14,10 +14,10 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from qrt_runner.circuits import CIRCUITS
 from qrt_runner.config import schema as s
-from qrt_runner.fake_backends import fake_backend_names
-from qrt_runner.observables import OBSERVABLE_MODELS
+from qrt_runner.execution.fake_backends import fake_backend_names
+from qrt_runner.workload.circuits import CIRCUITS
+from qrt_runner.workload.observables import OBSERVABLE_MODELS
 
 __all__ = ["register_schemas"]
 

@@ -3,7 +3,7 @@
 They give the key names and types of the config contract. :mod:`qrt_runner.config.registration`
 registers them in Hydra's ConfigStore (with the interpolations that derive every seed from the
 root ``seed``), so that an unknown key or a value of the wrong type is refused at composition
-time. Range checks and cross-group consistency are the job of :mod:`qrt_runner.spec`.
+time. Range checks and cross-group consistency are the job of :mod:`qrt_runner.config.spec`.
 """
 
 from __future__ import annotations

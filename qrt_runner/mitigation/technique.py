@@ -25,39 +25,19 @@ device. Every hook has a neutral default, so a technique only implements what it
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
 
+from qrt_runner.execution.device_info import DeviceInfo
 from qrt_runner.mitigation.zne import TermData
 
 #: Note of the learned layer noise (a ``LayerNoisePlan``), left by PEC or PEA when they inject channels.
 LAYER_NOISE = "layer_noise"
 #: Role of the circuits that no technique adds (the PUB's own circuits at noise factor 1).
 CIRCUITS = "circuits"
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What techniques may know of the device.
-
-    Attributes:
-        name: the backend's name (``aer`` or ``fake_<device>``).
-        device_name: the fake device whose noise is simulated, None for the ideal simulator.
-        seed_simulator: the backend's root seed (gate folding draws its random folds from it).
-        physical_qubits: the device qubits of the compact ISA circuit.
-        compact_target: the device target restricted to ``physical_qubits`` (for scheduling),
-            None for the ideal simulator.
-    """
-
-    name: str
-    device_name: str | None
-    seed_simulator: int
-    physical_qubits: tuple[int, ...]
-    compact_target: Callable[[], Any] | None = None
 
 
 @dataclass

@@ -21,8 +21,11 @@ from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResu
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli, PauliList
 
-from qrt_runner.backend import LocalBackend
-from qrt_runner.cost import job_cost
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.cost import job_cost
+from qrt_runner.execution.modes import ExecutionMode, LocalJob, Planned
+from qrt_runner.execution.simulation.task import SimTask, resolve_method
+from qrt_runner.execution.transpile import IsaCircuit
 from qrt_runner.mitigation.layer_channels import measure_sign, randomizations_for
 from qrt_runner.mitigation.measure_twirl import measure_qubits, qubit_flip_angles
 from qrt_runner.mitigation.options import EffectiveMitigation
@@ -30,10 +33,7 @@ from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, 
 from qrt_runner.mitigation.technique import CIRCUITS, LAYER_NOISE, BuildContext, PubTerms
 from qrt_runner.mitigation.techniques import estimator_pipeline
 from qrt_runner.mitigation.zne import TermData
-from qrt_runner.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.primitives.precision import shots_for_precision
-from qrt_runner.simulation.task import SimTask, resolve_method
-from qrt_runner.transpile import IsaCircuit
 
 
 @dataclass
@@ -134,7 +134,7 @@ class _PubPlan:
         """Whether the randomisations of a measurement twirl can share the simulation of the
         circuit before it: no technique randomises that part (gate twirling, PEC and PEA do),
         and each binding would be a small density matrix anyway (see
-        :func:`~qrt_runner.simulation.task.resolve_method`). The circuit is then simulated once per
+        :func:`~qrt_runner.execution.simulation.task.resolve_method`). The circuit is then simulated once per
         noise factor and parameter set, and every randomisation continues from its density matrix
         with only the basis change, the twirled measurement and the readout (the same distribution
         of outcomes as the whole circuit)."""

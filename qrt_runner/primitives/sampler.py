@@ -22,16 +22,16 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
-from qrt_runner.backend import LocalBackend
-from qrt_runner.cost import job_cost
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.cost import job_cost
+from qrt_runner.execution.modes import ExecutionMode, LocalJob, Planned
+from qrt_runner.execution.simulation.task import SimTask
+from qrt_runner.execution.transpile import IsaCircuit
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.technique import CIRCUITS, BuildContext, DeviceInfo
 from qrt_runner.mitigation.techniques import sampler_pipeline
 from qrt_runner.mitigation.techniques.measure_twirling import SampledMeasureTwirling
 from qrt_runner.mitigation.techniques.readout import ReadoutMitigation
-from qrt_runner.modes import ExecutionMode, LocalJob, Planned
-from qrt_runner.simulation.task import SimTask
-from qrt_runner.transpile import IsaCircuit
 
 
 @dataclass

@@ -15,7 +15,7 @@ import dataclasses
 from typing import Any, cast
 
 from qrt_runner.config import schema as s
-from qrt_runner.ibm import set_fields
+from qrt_runner.execution.ibm import set_fields
 
 __all__ = ["EstimatorOptions", "SamplerOptions", "UnsupportedOption"]
 

@@ -17,7 +17,7 @@ from typing import Any
 from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, BaseSamplerV2
 
 from qrt_runner.errors import ConfigError
-from qrt_runner.modes import ExecutionMode, LocalJob
+from qrt_runner.execution.modes import ExecutionMode, LocalJob
 from qrt_runner.runtime.options import EstimatorOptions, SamplerOptions, coerce_options
 from qrt_runner.runtime.session import Session, local_backend
 

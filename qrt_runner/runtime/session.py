@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qrt_runner.backend import LocalBackend
-from qrt_runner.modes import ExecutionMode
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.modes import ExecutionMode
 
 __all__ = ["Batch", "Session", "local_backend"]
 

@@ -133,8 +133,8 @@ def _warn_direction(config, objective_name: str) -> None:
     direction = config.hydra.sweeper.get("direction")
     if not isinstance(direction, str):
         return
+    from qrt_runner.config.objective import parse_objective
     from qrt_runner.errors import ConfigError
-    from qrt_runner.objective import parse_objective
 
     try:
         objective = parse_objective(objective_name, str(config.task.name), str(config.primitive.name))

@@ -17,17 +17,17 @@ import hashlib
 import json
 import math
 import numbers
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qrt_runner.records.provenance import git_commit
+
 if TYPE_CHECKING:
-    from qrt_runner.results import RunResult
+    from qrt_runner.records.results import RunResult
 
 __all__ = ["config_hash", "flatten_config", "git_commit", "result_metrics", "result_tags", "run_name"]
 
-_GIT_TIMEOUT_S = 5.0
 _MAX_RUN_NAME = 200
 _OPTIMIZATION_METRICS = (
     "best_energy",
@@ -95,24 +95,6 @@ def run_name(overrides: list[str], swept_keys: list[str] | None = None) -> str |
     return name if len(name) <= _MAX_RUN_NAME else name[: _MAX_RUN_NAME - 3] + "..."
 
 
-def git_commit(directory: Path) -> tuple[str | None, bool]:
-    """The HEAD commit of the git work tree that contains ``directory``, and whether it is dirty.
-
-    Dirty means tracked files differ from HEAD (staged or not); untracked files do not count,
-    so run outputs written inside the repository do not mark it dirty. Never raises: a missing
-    ``git`` executable, a directory outside any repository, a repository without commits or a
-    slow ``git`` all give ``(None, False)``.
-    """
-    path = Path(directory).absolute()
-    while not path.is_dir() and path != path.parent:
-        path = path.parent
-    head = _git(path, "rev-parse", "--verify", "HEAD")
-    if not head:
-        return None, False
-    status = _git(path, "status", "--porcelain", "--untracked-files=no")
-    return head, bool(status)
-
-
 def _work_tree_commit(run_dir: Path) -> tuple[str | None, bool]:
     """The commit of the run directory's work tree, else the working directory's (a run directory
     below the working directory has the working directory's answer, asked once per process)."""
@@ -126,17 +108,6 @@ def _work_tree_commit(run_dir: Path) -> tuple[str | None, bool]:
 @functools.lru_cache(maxsize=4)
 def _cwd_commit(cwd: Path) -> tuple[str | None, bool]:
     return git_commit(cwd)
-
-
-def _git(directory: Path, *args: str) -> str | None:
-    """Output of ``git -C directory *args`` (stripped), or None when it fails in any way."""
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def result_tags(result: RunResult, run_dir: Path) -> dict[str, str]:

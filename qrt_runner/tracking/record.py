@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from qrt_runner.tracking.content import Metric, result_metrics, result_tags
 
 if TYPE_CHECKING:
-    from qrt_runner.results import RunResult
+    from qrt_runner.records.results import RunResult
     from qrt_runner.tracking.tracker import RunTracker
 
 __all__ = ["record_result"]
@@ -24,7 +24,7 @@ def record_result(
 ) -> list[Path]:
     """Record a run's tags and metrics, and its ``files`` (those that exist) as artifacts.
 
-    The files are written beforehand (:func:`qrt_runner.artifacts.write_run_artifacts`: circuits,
+    The files are written beforehand (:func:`qrt_runner.records.artifacts.write_run_artifacts`: circuits,
     plots); tracking only records them. Returns the files recorded; the run is not ended here.
     """
     run_dir = Path(run_dir)

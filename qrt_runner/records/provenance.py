@@ -18,6 +18,7 @@ import importlib.util
 import json
 import platform
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -50,11 +51,12 @@ def environment() -> dict[str, Any]:
     }
 
 
+_GIT_TIMEOUT_S = 5.0
+
+
 def source_commit() -> tuple[str | None, bool]:
     """qrt_runner's own source commit: its git work tree's, else the one baked in at build time."""
-    from qrt_runner.tracking.content import git_commit
-
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # qrt_runner/
     commit, dirty = git_commit(package)
     if commit is not None and (package.parent / "pyproject.toml").is_file():
         return commit, dirty
@@ -143,3 +145,32 @@ def _module_file(module_name: str) -> Path | None:
     if origin is None or not origin.endswith(".py"):
         return None
     return Path(origin)
+
+
+def git_commit(directory: Path) -> tuple[str | None, bool]:
+    """The HEAD commit of the git work tree that contains ``directory``, and whether it is dirty.
+
+    Dirty means tracked files differ from HEAD (staged or not); untracked files do not count,
+    so run outputs written inside the repository do not mark it dirty. Never raises: a missing
+    ``git`` executable, a directory outside any repository, a repository without commits or a
+    slow ``git`` all give ``(None, False)``.
+    """
+    path = Path(directory).absolute()
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    head = _git(path, "rev-parse", "--verify", "HEAD")
+    if not head:
+        return None, False
+    status = _git(path, "status", "--porcelain", "--untracked-files=no")
+    return head, bool(status)
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    """Output of ``git -C directory *args`` (stripped), or None when it fails in any way."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(directory), *args], capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None

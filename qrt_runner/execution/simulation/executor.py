@@ -5,10 +5,10 @@ Aer cannot be interrupted from Python, so every simulation runs in one long-live
 the child killed within a fraction of a second; the next task starts a fresh child.
 
 The child is a plain ``python`` subprocess that talks over an inherited socket
-(:mod:`~qrt_runner.simulation.channel`), not a ``multiprocessing`` process: it starts the same
+(:mod:`~qrt_runner.execution.simulation.channel`), not a ``multiprocessing`` process: it starts the same
 way whatever start method the caller's process uses (Hydra's joblib launcher runs points in
 loky workers, whose start method a ``spawn`` child could not restore). It never outlives its
-parent (see :mod:`~qrt_runner.simulation.worker`).
+parent (see :mod:`~qrt_runner.execution.simulation.worker`).
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from dataclasses import replace
 from typing import Any
 
 from qrt_runner.errors import JobError
-from qrt_runner.simulation.channel import Channel
-from qrt_runner.simulation.task import SimTask
+from qrt_runner.execution.simulation.channel import Channel
+from qrt_runner.execution.simulation.task import SimTask
 
 _BOOTSTRAP = (
     "import json, os, sys\n"
     "sys.path[:] = json.loads(os.environ.pop('QRT_SIMULATOR_SYS_PATH'))\n"
-    "from qrt_runner.simulation.worker import main\n"
+    "from qrt_runner.execution.simulation.worker import main\n"
     "main()\n"
 )
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from qrt_runner.errors import ConfigError
 
 if TYPE_CHECKING:
-    from qrt_runner.results import RunResult
+    from qrt_runner.records.results import RunResult
 
 __all__ = ["Objective", "parse_objective"]
 

@@ -16,24 +16,24 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
 
-from qrt_runner import ibm
-from qrt_runner.backend import LocalBackend
-from qrt_runner.backends import kind_of
-from qrt_runner.capacity import check_capacity, check_work_size
-from qrt_runner.circuits import build_circuit, maxcut_cost
 from qrt_runner.config import schema as s
+from qrt_runner.config.spec import RunSpec
 from qrt_runner.errors import ConfigError
+from qrt_runner.execution import ibm
+from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.backends import kind_of
+from qrt_runner.execution.modes import ExecutionMode, SessionClosedError
+from qrt_runner.execution.simulation.executor import SimulationFailed, SimulatorDied, default_executor
+from qrt_runner.execution.transpile import IsaCompiler
 from qrt_runner.interrupts import describe
-from qrt_runner.modes import ExecutionMode, SessionClosedError
-from qrt_runner.observables import build_observables
-from qrt_runner.parameters import parameter_array
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
-from qrt_runner.provenance import device_snapshot, environment
-from qrt_runner.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
-from qrt_runner.simulation.executor import SimulationFailed, SimulatorDied, default_executor
-from qrt_runner.spec import RunSpec
-from qrt_runner.transpile import IsaCompiler
+from qrt_runner.records.provenance import device_snapshot, environment
+from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
+from qrt_runner.tasks.capacity import check_capacity, check_work_size
+from qrt_runner.workload.circuits import build_circuit, maxcut_cost
+from qrt_runner.workload.observables import build_observables
+from qrt_runner.workload.parameters import parameter_array
 
 
 def job_failures() -> tuple[type[BaseException], ...]:

@@ -17,10 +17,10 @@ from qiskit.providers import BackendV2
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
-from qrt_runner.transpile import IsaCompiler
+from qrt_runner.execution.transpile import IsaCompiler
 
 if TYPE_CHECKING:
-    from qrt_runner.spec import RunSpec
+    from qrt_runner.config.spec import RunSpec
 
 
 LOCAL_CHANNEL = "local"
@@ -84,7 +84,7 @@ def connect(spec: RunSpec) -> BackendV2:
     backend = spec.backend
     assert isinstance(backend, s.IbmBackendConfig)  # connect() is for backend=ibm
     if backend.channel == LOCAL_CHANNEL:
-        from qrt_runner.fake_backends import fake_backend
+        from qrt_runner.execution.fake_backends import fake_backend
 
         return fake_backend(backend.device)
     from qiskit_ibm_runtime import QiskitRuntimeService
@@ -105,7 +105,7 @@ def connect(spec: RunSpec) -> BackendV2:
 
 
 class IbmJob:
-    """A runtime job seen through the fields a :class:`~qrt_runner.results.JobRecord` needs."""
+    """A runtime job seen through the fields a :class:`~qrt_runner.records.results.JobRecord` needs."""
 
     def __init__(self, job):
         self._job = job

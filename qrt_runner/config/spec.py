@@ -14,11 +14,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from qrt_runner.backends import kind_of
 from qrt_runner.config import schema as s
+from qrt_runner.config.objective import Objective, parse_objective
 from qrt_runner.errors import ConfigError
+from qrt_runner.execution.backends import kind_of
 from qrt_runner.mitigation.options import EffectiveMitigation, finalize
-from qrt_runner.objective import Objective, parse_objective
 from qrt_runner.primitives.precision import shots_for_precision
 
 PRIMITIVES = ("estimator", "sampler")
@@ -253,7 +253,7 @@ def _validate_tracking(tracking: s.TrackingConfig) -> None:
 def _validate_names(spec: RunSpec) -> None:
     """Each group's ``name`` is the option chosen for it: ``circuit.name=qft`` on top of
     ``circuit=ghz`` would run the GHZ schema's values through another builder."""
-    from qrt_runner.fake_backends import fake_backend_names
+    from qrt_runner.execution.fake_backends import fake_backend_names
 
     for group in ("circuit", "observables", "primitive", "task"):
         value = getattr(spec, group)
@@ -437,7 +437,7 @@ def _validate_primitive(spec: RunSpec) -> None:
 def _validate_backend(spec: RunSpec) -> None:
     backend = spec.backend
     if isinstance(backend, s.IbmBackendConfig) and backend.channel == "local":
-        from qrt_runner.fake_backends import fake_backend_names
+        from qrt_runner.execution.fake_backends import fake_backend_names
 
         if backend.device not in fake_backend_names():
             raise ConfigError(

@@ -2,7 +2,7 @@
 
 The jobs are planned exactly as the run would plan them (the same primitives, circuits,
 randomisations and shots; nothing is simulated), so the shot counts are those the local run
-spends. QPU time follows the model in :mod:`qrt_runner.cost`. For ``backend=ibm`` the plan is
+spends. QPU time follows the model in :mod:`qrt_runner.execution.cost`. For ``backend=ibm`` the plan is
 qrt_runner's local one on the device (its fake twin where one exists, so no account is needed):
 where the options leave randomisations to IBM's service, it may choose differently.
 """
@@ -13,9 +13,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from qrt_runner import cost as cost_model
 from qrt_runner.config import schema as s
-from qrt_runner.spec import RunSpec
+from qrt_runner.config.spec import RunSpec
+from qrt_runner.execution import cost as cost_model
 
 #: Jobs per optimiser iteration and parameter sets per job; (jobs, sets, approximate).
 #: SciPy's methods evaluate as they see fit: COBYLA about once per iteration (its maxiter counts
@@ -33,13 +33,13 @@ _ITERATION_SHAPE = {
 def device_for(spec: RunSpec):
     """The device whose durations the estimate uses (None: the ideal simulator); for
     ``backend=ibm`` its fake twin where one exists, so that no account is needed."""
-    from qrt_runner.backends import kind_of
+    from qrt_runner.execution.backends import kind_of
 
     return kind_of(spec.backend).device(spec)
 
 
 def _local_backend(spec: RunSpec, device):
-    from qrt_runner.backend import LocalBackend, ideal_target_backend, shared_compiler
+    from qrt_runner.execution.backend import LocalBackend, ideal_target_backend, shared_compiler
 
     target = (
         device
@@ -53,7 +53,7 @@ def _local_backend(spec: RunSpec, device):
 
 
 def _primitive(spec: RunSpec, backend):
-    from qrt_runner.modes import ExecutionMode
+    from qrt_runner.execution.modes import ExecutionMode
     from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
     from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 
@@ -79,7 +79,7 @@ def _primitive(spec: RunSpec, backend):
 def estimate(spec: RunSpec, workload) -> dict[str, Any]:
     """The planned jobs of a run, their shots with every mitigation multiplier, and QPU time."""
     from qrt_runner.primitives.sampler import Sampler, SamplerOptions
-    from qrt_runner.runner import job_chunks
+    from qrt_runner.tasks.runner import job_chunks
 
     device = device_for(spec)
     backend = _local_backend(spec, device)

@@ -7,22 +7,21 @@ energy so far are kept in the result.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
-from qrt_runner.backend import LocalBackend
 from qrt_runner.config import schema as s
+from qrt_runner.config.spec import RunSpec
 from qrt_runner.errors import ConfigError
+from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.interrupts import describe
-from qrt_runner.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
-from qrt_runner.provenance import device_snapshot
-from qrt_runner.results import JobRecord, RunResult, SamplerOutcome
-from qrt_runner.runner import (
+from qrt_runner.records.provenance import device_snapshot
+from qrt_runner.records.results import JobRecord, RunResult, SamplerOutcome
+from qrt_runner.tasks.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
+from qrt_runner.tasks.runner import (
     Workload,
     job_failures,
     job_target,
@@ -30,7 +29,6 @@ from qrt_runner.runner import (
     run_seeds,
     transpiled_record,
 )
-from qrt_runner.spec import RunSpec
 
 STATE_FILE = "optimizer_state.json"
 MAX_EXACT_QUBITS = 14
@@ -78,72 +76,6 @@ def initial_point(config: s.InitialPointConfig, num_parameters: int) -> np.ndarr
             )
         return values
     return np.random.default_rng(config.seed).uniform(config.low, config.high, num_parameters)
-
-
-def load_state(resume_from: str, tracking: s.TrackingConfig | None) -> OptimizerState:
-    """The last saved optimiser state of a run directory or an MLflow run id.
-
-    For a run id, the run's own directory (its ``run_dir`` tag) is read first: it holds the state
-    of the last finished iteration even when the run was killed before it uploaded anything more;
-    the store's ``optimizer_state.json`` artifact is the fallback (another machine).
-    """
-    path = Path(resume_from).expanduser()
-    if path.is_dir():
-        file = path / STATE_FILE
-    elif tracking is None:
-        raise ConfigError(
-            "task.resume_from",
-            resume_from,
-            "is not a run directory, and tracking is off",
-            "give a run directory, or turn tracking on to resume an MLflow run id",
-        )
-    else:
-        file = _state_of_run(resume_from, tracking)
-    if not file.is_file():
-        raise ConfigError(
-            "task.resume_from",
-            resume_from,
-            f"has no {STATE_FILE}",
-            "give the run directory or MLflow run id of a vqe/qaoa run",
-        )
-    try:
-        return OptimizerState.from_dict(json.loads(file.read_text()))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(
-            "task.resume_from",
-            resume_from,
-            f"its {STATE_FILE} is not an optimiser state ({type(exc).__name__}: {exc})",
-            "give the run directory or MLflow run id of a vqe/qaoa run",
-        ) from None
-
-
-def _state_of_run(run_id: str, tracking: s.TrackingConfig) -> Path:
-    import tempfile
-
-    from qrt_runner.tracking import live_store
-
-    live = live_store(tracking.uri, tracking.experiment_name, tracking.timeout_s)
-    try:
-        run = live.call(lambda store: store.run(run_id))
-    except Exception as exc:  # offline store, or no such run
-        raise ConfigError(
-            "task.resume_from",
-            run_id,
-            f"is not a run directory, and the run cannot be read from the store ({exc})",
-            "give the run directory, or check the run id and tracking.uri",
-        ) from None
-    local = Path(run.data.tags.get("run_dir", "")) / STATE_FILE
-    if local.is_file():
-        return local
-    try:
-        return Path(live.call(lambda store: store.client.download_artifacts(run_id, STATE_FILE, tempfile.mkdtemp())))
-    except Exception as exc:  # offline store, or no such artifact
-        raise ConfigError(
-            "task.resume_from",
-            run_id,
-            f"no optimiser state found ({exc})",
-            "give the run directory or MLflow run id of a vqe/qaoa run",
-        ) from None
 
 
 def starting_point(spec: RunSpec, workload: Workload, state: OptimizerState | None) -> np.ndarray:

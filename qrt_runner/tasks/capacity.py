@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 from qiskit import QuantumCircuit
 
-from qrt_runner.backends import kind_of
 from qrt_runner.config import schema as s
+from qrt_runner.config.spec import RunSpec
 from qrt_runner.errors import CapacityError, ConfigError
-from qrt_runner.fake_backends import fake_backend
-from qrt_runner.spec import RunSpec
+from qrt_runner.execution.backends import kind_of
+from qrt_runner.execution.fake_backends import fake_backend
+from qrt_runner.memory import memory_budget, memory_bytes, size_text
 
 CLIFFORD_GATES = {
     "h",
@@ -39,10 +38,6 @@ _BYTES_PER_AMPLITUDE = 16
 
 def _is_clifford(circuit: QuantumCircuit) -> bool:
     return all(inst.operation.name in CLIFFORD_GATES for inst in circuit.data)
-
-
-def _memory_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
@@ -80,7 +75,7 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
     if dense:
         amplitudes = 4**width if backend.method == "density_matrix" else 2**width
         needed = amplitudes * _BYTES_PER_AMPLITUDE
-        available = _memory_bytes()
+        available = memory_bytes()
         if needed > 0.8 * available:
             state = "density matrix" if backend.method == "density_matrix" else "statevector"
             raise CapacityError(
@@ -98,25 +93,6 @@ _BYTES_PER_BINDING = 40_000
 _BYTES_PER_OUTCOME = 16
 _BYTES_PER_SHOT_BITSTRING = 64
 _BYTES_PER_COUNTS_ENTRY = 120  # a dict entry "0101": n kept per parameter set in the results
-_MEMORY_SHARE = 0.5
-
-
-def memory_budget() -> int:
-    """Bytes one run may plan to hold: half of this machine's physical memory."""
-    return int(_MEMORY_SHARE * _memory_bytes())
-
-
-def check_array_size(key: str, value: object, count: int, width: int, fix: str) -> None:
-    """Refuse an array of ``count`` x ``width`` numbers that would not fit in memory."""
-    needed = 8 * max(count, 1) * max(width, 1)
-    if needed > memory_budget():
-        raise CapacityError(
-            key,
-            value,
-            f"{count:,} parameter sets of {width} values need {_size(needed)}, "
-            f"more than half this machine's {_size(_memory_bytes())}",
-            fix,
-        )
 
 
 def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: QuantumCircuit) -> None:
@@ -160,11 +136,11 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
     budget = memory_budget()
     if job_bytes <= budget and kept <= budget:
         return
-    machine = _size(_memory_bytes())
+    machine = size_text(memory_bytes())
     if job_bytes > budget:
         sets_fit = max(1, budget // max(job_bytes // per_job, 1))
         detail = (
-            f"one job would hold about {_size(job_bytes)} of simulator results ({bindings:,} bindings: {per_job:,} "
+            f"one job would hold about {size_text(job_bytes)} of simulator results ({bindings:,} bindings: {per_job:,} "
             f"parameter sets x {bases} bases x {factors} noise factors x {randomizations} randomisations), "
             f"more than half this machine's {machine}"
         )
@@ -177,7 +153,7 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
     raise CapacityError(
         "circuit.parameter_values",
         f"{num_sets:,} sets",
-        f"the run would keep about {_size(kept)} of counts, more than half this machine's {machine}",
+        f"the run would keep about {size_text(kept)} of counts, more than half this machine's {machine}",
         "use fewer parameter sets or shots",
     )
 
@@ -187,11 +163,3 @@ def _bases(observables: list) -> int:
 
     labels = sorted({label for _, op in observables for label in op.paulis.to_labels() if set(label) != {"I"}})
     return len(PauliList(labels).group_qubit_wise_commuting()) if labels else 0
-
-
-def _size(num_bytes: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
-        if num_bytes < 1024 or unit == "EiB":
-            return f"{num_bytes:,.1f} {unit}" if unit != "B" else f"{num_bytes:,.0f} B"
-        num_bytes /= 1024
-    return f"{num_bytes:,.1f} EiB"

@@ -114,7 +114,7 @@ def rep_delay(device: Any) -> float | None:
 
 
 def task_cost(task: Any, device: Any, roles: list[str] | None = None) -> JobCost:
-    """The circuits, bindings and shots of a :class:`~qrt_runner.simulation.task.SimTask`, with
+    """The circuits, bindings and shots of a :class:`~qrt_runner.execution.simulation.task.SimTask`, with
     durations on ``device`` (None: the ideal simulator, no durations)."""
     cost = JobCost(rep_delay_s=rep_delay(device))
     target = device.target if device is not None else None

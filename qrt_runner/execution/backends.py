@@ -17,7 +17,7 @@ from qrt_runner.registry import Registry
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
 
-    from qrt_runner.spec import RunSpec
+    from qrt_runner.config.spec import RunSpec
 
 __all__ = ["BACKEND_KINDS", "BackendKind", "kind_of"]
 
@@ -57,7 +57,7 @@ class FakeDevice(BackendKind):
 
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
-        from qrt_runner.fake_backends import fake_backend
+        from qrt_runner.execution.fake_backends import fake_backend
 
         return fake_backend(spec.backend.name)
 
@@ -73,7 +73,7 @@ class IbmQuantum(BackendKind):
     def device(spec: RunSpec) -> BackendV2 | None:
         """The device's fake twin where one exists (``ibm_brisbane`` -> ``fake_brisbane``), so
         that its durations are known without an account; else the device from the account."""
-        from qrt_runner.fake_backends import fake_backend, fake_backend_names
+        from qrt_runner.execution.fake_backends import fake_backend, fake_backend_names
 
         assert isinstance(spec.backend, s.IbmBackendConfig)  # the kind of an ibm backend config
         name = spec.backend.device or ""
@@ -85,7 +85,7 @@ class IbmQuantum(BackendKind):
 
     @staticmethod
     def connect(spec: RunSpec) -> BackendV2 | None:
-        from qrt_runner import ibm
+        from qrt_runner.execution import ibm
 
         return ibm.connect(spec)
 

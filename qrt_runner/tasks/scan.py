@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qrt_runner.parameters import grid_axis
-from qrt_runner.results import RunResult
-from qrt_runner.spec import RunSpec
+from qrt_runner.config.spec import RunSpec
+from qrt_runner.records.results import RunResult
+from qrt_runner.workload.parameters import grid_axis
 
 
 def summarize_scan(spec: RunSpec, result: RunResult) -> dict:

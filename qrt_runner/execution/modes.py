@@ -18,10 +18,10 @@ from typing import Any
 from qiskit.primitives import BasePrimitiveJob
 from qiskit.providers import JobStatus
 
-from qrt_runner.cost import JobCost, system_limit
 from qrt_runner.errors import JobError
-from qrt_runner.simulation.executor import ProcessExecutor, TaskTimeout
-from qrt_runner.simulation.task import SimTask
+from qrt_runner.execution.cost import JobCost, system_limit
+from qrt_runner.execution.simulation.executor import ProcessExecutor, TaskTimeout
+from qrt_runner.execution.simulation.task import SimTask
 
 _STOP_WAIT_S = 5.0
 
@@ -29,7 +29,7 @@ _STOP_WAIT_S = 5.0
 @dataclass
 class Planned:
     """A job before it is submitted: its simulator tasks, how their outputs become its result,
-    and its cost (:class:`~qrt_runner.cost.JobCost`: circuits, shots, estimated QPU time)."""
+    and its cost (:class:`~qrt_runner.execution.cost.JobCost`: circuits, shots, estimated QPU time)."""
 
     tasks: list[SimTask]
     postprocess: Callable[[list[Any]], Any]
@@ -53,7 +53,7 @@ class LocalJob(BasePrimitiveJob):
         self.limit_reason: str | None = None  # which bound it was
         self.seed_simulator = 0
         self.shots_spent = 0  # shots the simulator sampled for this job
-        self.estimate: dict | None = None  # its cost estimated before it ran (qrt_runner.cost)
+        self.estimate: dict | None = None  # its cost estimated before it ran (qrt_runner.execution.cost)
         self.error: str | None = None
         self._future: Future | None = None
 
@@ -93,7 +93,7 @@ class ExecutionMode:
 
     A job's time limit is the smallest of its ``max_execution_time``, the time its session or
     batch has left, and the system's limit: like IBM's service, calculated per job from its
-    estimated cost (:func:`qrt_runner.cost.system_limit`: 100x the estimated QPU time, between one
+    estimated cost (:func:`qrt_runner.execution.cost.system_limit`: 100x the estimated QPU time, between one
     and three hours); each job records which applied. A session with no job queued or running for longer than ``interactive_ttl`` is
     paused (as IBM's sessions are, "due to a lack of queued session jobs"); the next job resumes
     it. ``state_history`` holds ``(state, unix time)``: pending, active, paused, then closed,

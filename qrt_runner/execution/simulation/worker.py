@@ -1,6 +1,6 @@
 """The simulator process: runs :class:`SimTask` requests received over a channel.
 
-Started by :class:`~qrt_runner.simulation.executor.ProcessExecutor` as
+Started by :class:`~qrt_runner.execution.simulation.executor.ProcessExecutor` as
 ``python -c <bootstrap> <fd> <parent pid>``. It never outlives its parent: on Linux the kernel
 sends it SIGKILL when the parent dies (``PR_SET_PDEATHSIG``); everywhere, a watchdog thread
 exits when the parent's pid changes while no simulation holds the interpreter, and the channel
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     fd, parent_pid = (int(value) for value in (argv or sys.argv[1:])[:2])
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from qrt_runner.simulation.channel import Channel
+    from qrt_runner.execution.simulation.channel import Channel
 
     serve(Channel.from_fd(fd))
 
@@ -55,7 +55,7 @@ def serve(channel) -> None:
     Circuits are kept by ``task.circuit_keys``: one sent as None is taken from this cache. A
     ``task_id`` of ``"clear"`` empties the cache (the parent mirrors its contents).
     """
-    from qrt_runner.simulation.task import execute
+    from qrt_runner.execution.simulation.task import execute
 
     circuits: dict = {}
     channel.send(("ready", None, None))

@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from qrt_runner.results import EstimatorOutcome, RunResult, SamplerOutcome
+    from qrt_runner.records.results import EstimatorOutcome, RunResult, SamplerOutcome
 
 __all__ = ["plot_result"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiskit.circuit import QuantumCircuit
 
-    from qrt_runner.results import RunResult
+    from qrt_runner.records.results import RunResult
 
 __all__ = ["write_run_artifacts", "circuit_text"]
 
@@ -33,7 +33,7 @@ _INVALID_NAME_CHARS = re.compile(r"[^\w.\-]")
 
 def write_run_artifacts(run_dir: Path, result: RunResult, circuits: Mapping[str, QuantumCircuit]) -> list[Path]:
     """Write the circuit files and plots of a run into ``run_dir``; returns the paths written."""
-    from qrt_runner.plots import plot_result, plot_zne
+    from qrt_runner.records.plots import plot_result, plot_zne
 
     run_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []

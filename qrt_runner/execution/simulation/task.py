@@ -84,8 +84,8 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
 
     options: dict[str, Any] = {"method": method, "max_parallel_threads": threads}
     if device is not None:
-        from qrt_runner.fake_backends import fake_backend
-        from qrt_runner.simulation.noise import restricted_noise_model
+        from qrt_runner.execution.fake_backends import fake_backend
+        from qrt_runner.execution.simulation.noise import restricted_noise_model
 
         noise_model = restricted_noise_model(fake_backend(device), qubits, kraus=method == "density_matrix")
         # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.

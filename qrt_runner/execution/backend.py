@@ -9,10 +9,10 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qrt_runner.fake_backends import fake_backend
-from qrt_runner.mitigation.technique import DeviceInfo
-from qrt_runner.simulation.executor import ProcessExecutor, default_executor
-from qrt_runner.transpile import IsaCompiler
+from qrt_runner.execution.device_info import DeviceInfo
+from qrt_runner.execution.fake_backends import fake_backend
+from qrt_runner.execution.simulation.executor import ProcessExecutor, default_executor
+from qrt_runner.execution.transpile import IsaCompiler
 
 
 @lru_cache(maxsize=8)
@@ -99,7 +99,7 @@ def shared_compiler(target_backend: BackendV2, optimization_level: int, seed_tra
 
 @lru_cache(maxsize=64)
 def _compact_target(device: BackendV2, physical_qubits: tuple[int, ...]):
-    from qrt_runner.simulation.noise import sub_target
+    from qrt_runner.execution.simulation.noise import sub_target
 
     return sub_target(device.target, physical_qubits)
 

@@ -12,9 +12,9 @@ from typing import Any, cast
 import numpy as np
 from qiskit import QuantumCircuit
 
-from qrt_runner.capacity import check_array_size
 from qrt_runner.config.schema import ParameterValuesConfig
 from qrt_runner.errors import ConfigError
+from qrt_runner.memory import check_array_size
 
 KEY = "circuit.parameter_values"
 

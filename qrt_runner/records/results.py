@@ -28,7 +28,7 @@ class JobRecord:
     limit_s: float | None = None  # the time limit that applied, and which bound it was
     limit: str | None = None
     shots_spent: int | None = None  # shots the simulator sampled (None on IBM)
-    estimate: dict | None = None  # its cost estimated before it ran (qrt_runner.cost), next to usage_s
+    estimate: dict | None = None  # its cost estimated before it ran (qrt_runner.execution.cost), next to usage_s
 
     @classmethod
     def from_job(cls, job: Any, parameter_sets: tuple[int, int]) -> JobRecord:
