@@ -29,30 +29,39 @@ def one_line(exc: BaseException) -> str:
     unknown = re.search(r"Key '([^']+)' is not in struct\s+full_key: (\S+)", text)
     if unknown:
         return f"{unknown.group(2)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
-    missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
-    if missing:
-        group, name = missing.groups()
-        from qrt_runner.config.experiments import BROKEN
-
-        if group == "experiment" and name in BROKEN:
-            return f"experiment={name}: cannot read {BROKEN[name]}; fix the file"
-        options = re.findall(r"^\t(\S+)$", text.split("Config search path")[0], flags=re.M)
-        options = [o for o in options if not o.startswith("base_")]
-        if len(options) > 12:
-            close = difflib.get_close_matches(name, options, n=3)
-            hint = f"did you mean {' or '.join(close)}? " if close else ""
-            return f"{group}={name}: no such option; {hint}({len(options)} options: qrt-run --help lists them)"
-        return (
-            f"{group}={name}: no such option; choose one of {', '.join(options)}"
-            if options
-            else f"{group}={name}: no such option"
-        )
+    missing = _missing_option(exc, text)
+    if missing is not None:
+        return missing
     if text.startswith("Error merging override") and exc.__cause__ is not None:
         return str(config_error(exc.__cause__))
     override = re.match(r"Could not override '([^']+)'", text)
     if override:
         return f"{override.group(1)}: unknown key; check its spelling (qrt-run --cfg job lists every key)"
     return " ".join(part.strip() for part in text.splitlines() if part.strip()) or type(exc).__name__
+
+
+def _missing_option(exc: BaseException, text: str) -> str | None:
+    """An option that is not in its group (Hydra's MissingConfigException names it and the
+    group's options), with the choices or the closest names."""
+    from hydra.errors import MissingConfigException
+
+    if not isinstance(exc, MissingConfigException) or not exc.missing_cfg_file or "/" not in exc.missing_cfg_file:
+        return None
+    group, _, name = exc.missing_cfg_file.rpartition("/")
+    from qrt_runner.config.experiments import BROKEN
+
+    if group == "experiment" and name in BROKEN:
+        return f"experiment={name}: cannot read {BROKEN[name]}; fix the file"
+    options = [o for o in (exc.options or []) if not o.startswith("base_") and not o.startswith("_")]
+    if len(options) > 12:
+        close = difflib.get_close_matches(name, options, n=3)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        return f"{group}={name}: no such option; {hint}({len(options)} options: qrt-run --help lists them)"
+    return (
+        f"{group}={name}: no such option; choose one of {', '.join(options)}"
+        if options
+        else f"{group}={name}: no such option"
+    )
 
 
 def config_error(exc: BaseException):
