@@ -15,8 +15,9 @@ Cases (Aer single-threaded in every point: ``backend.max_parallel_threads=1``):
   circuits in a loop with ``qiskit_aer.primitives.EstimatorV2``. Both sides are also run with the
   first point only, so that the cost of one more point is (T(8) - T(1)) / 7, apart from the start-up
   (imports, store creation) that a process pays once. Goal: qrt (tracked) / raw <= 1.3, per point.
-* ``joblib_vs_basic``: 8 CPU-bound points (EfficientSU2 on 20 qubits, 16 repetitions, exact
-  ``<Z...Z>``; about 2 s of single-threaded simulation each, the same for every point):
+* ``joblib_vs_basic``: 8 CPU-bound points (EfficientSU2 on 21 qubits, 16 repetitions, exact
+  ``<Z...Z>``; about 3 s of single-threaded simulation each, the same for every point; 20 qubits
+  took 1.4 s once the simulator got faster, below the goal's 2 s per point):
   ``hydra/launcher=joblib hydra.launcher.n_jobs=2`` against the basic launcher, both tracked.
   Goal: speed-up (basic / joblib) >= 1.6 on 2 cores.
 * ``help_vs_import``: ``qrt-run --help`` against ``python -c "import hydra, qiskit"``. Goal <= 1.5.
@@ -105,7 +106,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one repeat, smaller points")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
-    small, large = ((14, 20), (16, 8)) if args.quick else ((18, 40), (20, 16))
+    small, large = ((14, 20), (16, 8)) if args.quick else ((18, 40), (21, 16))
     commands = {
         "raw loop (8 jobs)": [sys.executable, "-c", RAW_LOOP, str(small[0]), str(small[1]), "8"],
         "raw loop (1 job)": [sys.executable, "-c", RAW_LOOP, str(small[0]), str(small[1]), "1"],

@@ -482,3 +482,12 @@ def test_mitigation_cost_of_every_job_becomes_metrics():
     metrics = {(key, step): value for key, value, step in result_metrics(result)}
     assert metrics[("mitigation_simulate_s", 1)] == 0.6 and metrics[("mitigation_combine_s", 0)] == 0.02
     assert metrics[("simulate_s/zne", 0)] == 0.3 and ("simulate_s/zne", 1) not in metrics
+
+
+def test_equal_circuits_share_one_drawing_and_different_ones_do_not():
+    from qiskit.circuit.library import real_amplitudes
+
+    first, again, other = real_amplitudes(3, reps=1), real_amplitudes(3, reps=1), real_amplitudes(3, reps=2)
+    drawn = artifact_files._drawing(first, "circuit")
+    assert drawn == artifact_files._drawing(again, "circuit") == artifact_files.circuit_text(again, "circuit")
+    assert artifact_files._drawing(other, "circuit") == artifact_files.circuit_text(other, "circuit") != drawn

@@ -7,6 +7,7 @@ be huge) and the plots: ``plot.png`` (values, histogram, convergence or landscap
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -46,7 +47,7 @@ def write_run_artifacts(run_dir: Path, result: RunResult, circuits: Mapping[str,
             with qpy_path.open("wb") as handle:
                 qpy.dump(circuit, handle)
             text_path = run_dir / f"{stem}.txt"
-            text_path.write_text(circuit_text(circuit, stem))
+            text_path.write_text(_drawing(circuit, stem))
             paths.extend([qpy_path, text_path])
     for plot, name in ((plot_result, "plot.png"), (plot_zne, "zne.png")):
         try:
@@ -60,6 +61,32 @@ def write_run_artifacts(run_dir: Path, result: RunResult, circuits: Mapping[str,
     if model is not None:
         paths.append(model)
     return paths
+
+
+_DRAWINGS: dict[str, str] = {}  # drawings by content, so the points of a sweep draw their circuit once
+_MAX_DRAWINGS = 16
+
+
+def _drawing(circuit: QuantumCircuit, stem: str) -> str:
+    """:func:`circuit_text`, reused for a circuit with the same instructions (a sweep's points
+    build equal circuits again and again; drawing 1,000 operations takes ~0.1 s)."""
+    content = [(circuit.num_qubits, circuit.num_clbits, circuit.name, stem)]
+    for instruction in circuit.data:
+        content.append(
+            (
+                instruction.operation.name,
+                tuple(str(param) for param in instruction.operation.params),
+                tuple(circuit.find_bit(bit).index for bit in instruction.qubits),
+                tuple(circuit.find_bit(bit).index for bit in instruction.clbits),
+            )
+        )
+    key = hashlib.sha256(repr(content).encode()).hexdigest()
+    text = _DRAWINGS.get(key)
+    if text is None:
+        if len(_DRAWINGS) >= _MAX_DRAWINGS:
+            _DRAWINGS.pop(next(iter(_DRAWINGS)))
+        text = _DRAWINGS[key] = circuit_text(circuit, stem)
+    return text
 
 
 def circuit_text(circuit: QuantumCircuit, stem: str) -> str:
