@@ -336,6 +336,10 @@ class SweepConfig:
     resume: bool = True
 
 
+#: The config groups, in the order a run's spec lists them.
+GROUPS = ("circuit", "observables", "primitive", "backend", "transpile", "session", "mitigation", "tracking", "task")
+
+
 @dataclass
 class RootConfig:
     """The primary config's own keys; the groups are filled in by the defaults list."""

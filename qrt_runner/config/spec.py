@@ -86,17 +86,7 @@ def build_spec(cfg: DictConfig) -> RunSpec:
     _check_known_keys(cfg, "")
     resolve_config(cfg)
     groups: dict[str, Any] = {}
-    for key in (
-        "circuit",
-        "observables",
-        "primitive",
-        "backend",
-        "transpile",
-        "session",
-        "mitigation",
-        "tracking",
-        "task",
-    ):
+    for key in s.GROUPS:
         node = cfg.get(key)
         if node is None:
             raise ConfigError(key, None, "config group is missing", f"choose one with {key}=<option>")

@@ -13,6 +13,7 @@ import itertools
 import os
 from typing import Any, cast
 
+from qrt_runner.config.schema import GROUPS
 from qrt_runner.errors import ConfigError
 
 __all__ = [
@@ -116,18 +117,7 @@ def check_points(points: list[list[str]] | None, config_name: str, fixed: list[s
             ) from None
 
 
-_GROUPS = {
-    "circuit",
-    "observables",
-    "primitive",
-    "backend",
-    "transpile",
-    "session",
-    "mitigation",
-    "tracking",
-    "task",
-    "experiment",
-}
+_GROUPS = {*GROUPS, "experiment"}
 
 
 def _plain_value(override) -> bool:

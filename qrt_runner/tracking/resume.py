@@ -72,10 +72,11 @@ def _state_of_run(run_id: str, tracking: s.TrackingConfig) -> Path:
     local = Path(run.data.tags.get("run_dir", "")) / STATE_FILE
     if local.is_file():
         return local
+    folder = tempfile.mkdtemp(prefix=_DOWNLOAD_PREFIX)
     try:
-        folder = tempfile.mkdtemp(prefix=_DOWNLOAD_PREFIX)
         return Path(live.call(lambda store: store.client.download_artifacts(run_id, STATE_FILE, folder)))
     except Exception as exc:  # offline store, or no such artifact
+        shutil.rmtree(folder, ignore_errors=True)
         raise ConfigError(
             "task.resume_from",
             run_id,
