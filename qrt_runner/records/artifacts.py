@@ -70,7 +70,7 @@ _MAX_DRAWINGS = 16
 def _drawing(circuit: QuantumCircuit, stem: str) -> str:
     """:func:`circuit_text`, reused for a circuit with the same instructions (a sweep's points
     build equal circuits again and again; drawing 1,000 operations takes ~0.1 s)."""
-    content = [(circuit.num_qubits, circuit.num_clbits, circuit.name, stem)]
+    content: list[tuple] = [(circuit.num_qubits, circuit.num_clbits, circuit.name, stem)]
     for instruction in circuit.data:
         content.append(
             (
