@@ -29,25 +29,27 @@ def _config(**changes) -> MitigationConfig:
 )
 def test_resilience_level_defaults_fill_only_unset_fields(level, gates, measure, trex, zne):
     eff = finalize(_config(resilience_level=level))
-    assert (eff.enable_gates, eff.enable_measure, eff.measure_mitigation, eff.zne_mitigation) == (
+    res, twirl = eff.resilience, eff.twirling
+    assert (twirl.enable_gates, twirl.enable_measure, res.measure_mitigation, res.zne_mitigation) == (
         gates,
         measure,
         trex,
         zne,
     )
-    assert eff.zne_noise_factors == (1.0, 3.0, 5.0) and eff.zne_extrapolator == ("exponential", "linear")
+    assert res.zne.noise_factors == (1.0, 3.0, 5.0) and res.zne.extrapolator == ("exponential", "linear")
 
 
 def test_level_2_with_an_explicit_field_keeps_the_rest_of_its_defaults():
     eff = finalize(_config(resilience_level=2, **{"twirling.enable_gates": "false"}))
-    assert eff.zne_mitigation and eff.measure_mitigation and eff.enable_measure and not eff.enable_gates
+    res, twirl = eff.resilience, eff.twirling
+    assert res.zne_mitigation and res.measure_mitigation and twirl.enable_measure and not twirl.enable_gates
 
 
 def test_explicit_fields_override_the_level_and_dependencies_are_forced():
     eff = finalize(_config(resilience_level=1, **{"resilience.measure_mitigation": "false"}))
-    assert not eff.measure_mitigation and eff.enable_measure  # level 1 still twirls measurements
+    assert not eff.resilience.measure_mitigation and eff.twirling.enable_measure  # level 1 still twirls measurements
     eff = finalize(_config(**{"resilience.measure_mitigation": "true", "twirling.enable_measure": "false"}))
-    assert eff.measure_mitigation and eff.enable_measure  # TREX forces measurement twirling
+    assert eff.resilience.measure_mitigation and eff.twirling.enable_measure  # TREX forces measurement twirling
 
 
 @pytest.mark.parametrize(

@@ -123,31 +123,31 @@ def _bell() -> QuantumCircuit:
 
 
 OPTION_PATHS = [
-    ("resilience_level", 2, lambda m, o: m.zne_mitigation and m.enable_gates),
-    ("resilience.measure_mitigation", False, lambda m, o: not m.measure_mitigation),
-    ("resilience.zne_mitigation", True, lambda m, o: m.zne_mitigation),
-    ("resilience.zne.noise_factors", [1, 2, 3], lambda m, o: m.zne_noise_factors == (1, 2, 3)),
-    ("resilience.zne.extrapolator", ["linear"], lambda m, o: m.zne_extrapolator == ("linear",)),
+    ("resilience_level", 2, lambda m, o: m.resilience.zne_mitigation and m.twirling.enable_gates),
+    ("resilience.measure_mitigation", False, lambda m, o: not m.resilience.measure_mitigation),
+    ("resilience.zne_mitigation", True, lambda m, o: m.resilience.zne_mitigation),
+    ("resilience.zne.noise_factors", [1, 2, 3], lambda m, o: m.resilience.zne.noise_factors == (1, 2, 3)),
+    ("resilience.zne.extrapolator", ["linear"], lambda m, o: m.resilience.zne.extrapolator == ("linear",)),
     ("resilience.zne.amplifier", "pea", lambda m, o: m.pea),  # with zne_mitigation on (below)
-    ("resilience.pec_mitigation", True, lambda m, o: m.pec_mitigation),
-    ("resilience.pec.max_overhead", 7, lambda m, o: m.pec_max_overhead == 7),
+    ("resilience.pec_mitigation", True, lambda m, o: m.resilience.pec_mitigation),
+    ("resilience.pec.max_overhead", 7, lambda m, o: m.resilience.pec.max_overhead == 7),
     (
         "resilience.measure_noise_learning.num_randomizations",
         5,
-        lambda m, o: m.measure_noise_learning_num_randomizations == 5,
+        lambda m, o: m.resilience.measure_noise_learning.num_randomizations == 5,
     ),
     (
         "resilience.measure_noise_learning.shots_per_randomization",
         33,
-        lambda m, o: m.measure_noise_learning_shots_per_randomization == 33,
+        lambda m, o: m.resilience.measure_noise_learning.shots_per_randomization == 33,
     ),
-    ("twirling.enable_gates", True, lambda m, o: m.enable_gates),
-    ("twirling.enable_measure", True, lambda m, o: m.enable_measure),  # from level 0 (below)
-    ("twirling.num_randomizations", 9, lambda m, o: m.num_randomizations == 9),
-    ("twirling.shots_per_randomization", 17, lambda m, o: m.shots_per_randomization == 17),
-    ("twirling.strategy", "all", lambda m, o: m.strategy == "all"),
-    ("dynamical_decoupling.enable", True, lambda m, o: m.dd_enable),
-    ("dynamical_decoupling.sequence_type", "XY4", lambda m, o: m.dd_sequence_type == "XY4"),
+    ("twirling.enable_gates", True, lambda m, o: m.twirling.enable_gates),
+    ("twirling.enable_measure", True, lambda m, o: m.twirling.enable_measure),  # from level 0 (below)
+    ("twirling.num_randomizations", 9, lambda m, o: m.twirling.num_randomizations == 9),
+    ("twirling.shots_per_randomization", 17, lambda m, o: m.twirling.shots_per_randomization == 17),
+    ("twirling.strategy", "all", lambda m, o: m.twirling.strategy == "all"),
+    ("dynamical_decoupling.enable", True, lambda m, o: m.dynamical_decoupling.enable),
+    ("dynamical_decoupling.sequence_type", "XY4", lambda m, o: m.dynamical_decoupling.sequence_type == "XY4"),
     ("default_shots", 123, lambda m, o: o.default_shots == 123),
     ("default_precision", 0.05, lambda m, o: o.default_precision == 0.05),
     ("max_execution_time", 60, lambda m, o: o.max_execution_time == 60),

@@ -105,7 +105,7 @@ def test_gate_twirl_template_binds_one_pauli_per_slot(manila, bell_isa):
 
 
 def test_zne_folds_one_template_per_noise_factor_and_extrapolates(manila, bell_isa):
-    zne = Zne(_mitigation("mitigation=zne", "resilience.zne.extrapolator=[linear]"))
+    zne = Zne(_mitigation("mitigation=zne", "resilience.zne.extrapolator=[linear]").resilience.zne)
     templates = zne.transform([bell_isa.circuit] * 3, _context(manila, bell_isa))
     assert [_two_qubit_gates(t) for t in templates] == [1, 3, 5]
     assert zne.template_roles(["circuits"] * 3) == ["circuits", "zne", "zne"]

@@ -135,25 +135,25 @@ def _validate(spec: RunSpec) -> None:
     _validate_session(spec.session)
     effective = finalize(spec.mitigation, primitive=spec.primitive.name)
     kind = kind_of(spec.backend)
-    if effective.dd_enable and not kind.has_device:
+    if effective.dynamical_decoupling.enable and not kind.has_device:
         raise ConfigError(
             "mitigation.dynamical_decoupling.enable",
             True,
             "needs a device's instruction durations, and backend=aer has none",
             "use backend=fake_<device>, or turn decoupling off",
         )
-    if effective.needs_layer_noise and effective.layer_noise_model is None and not kind.has_device:
+    if effective.needs_layer_noise and effective.resilience.layer_noise_model is None and not kind.has_device:
         raise ConfigError(
             "mitigation.resilience.layer_noise_model",
             None,
-            f"{'PEC' if effective.pec_mitigation else 'PEA'} needs a layer noise model, and backend=aer is noiseless",
+            f"{'PEC' if effective.resilience.pec_mitigation else 'PEA'} needs a layer noise model, and backend=aer is noiseless",
             "use backend=fake_<device>, or give mitigation.resilience.layer_noise_model=<file>",
         )
     _validate_local_only_mitigation(spec)
-    if effective.layer_noise_model is not None and not kind.local:
+    if effective.resilience.layer_noise_model is not None and not kind.local:
         raise ConfigError(
             "mitigation.resilience.layer_noise_model",
-            effective.layer_noise_model,
+            effective.resilience.layer_noise_model,
             "layer noise model files are for local backends; the hardware service learns the layer noise itself",
             "remove it (set it to null) for backend=ibm",
         )

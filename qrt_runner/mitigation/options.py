@@ -44,94 +44,124 @@ def degrees_of_freedom(extrapolator: str) -> int:
 
 
 @dataclass(frozen=True)
-class EffectiveMitigation:
-    """Every mitigation setting with its effective value (nothing left unset)."""
+class MeasureNoiseLearningOptions:
+    """IBM's ``resilience.measure_noise_learning``: the TREX calibration circuits."""
 
-    resilience_level: int
+    num_randomizations: int
+    shots_per_randomization: int
+
+
+@dataclass(frozen=True)
+class ZneOptions:
+    """IBM's ``resilience.zne`` (with qrt_runner's ``extrapolator_choice`` and ``extrapolate_per_term``)."""
+
+    amplifier: str
+    noise_factors: tuple[float, ...]
+    extrapolator: tuple[str, ...]
+    extrapolated_noise_factors: tuple[float, ...]
+    extrapolator_choice: str
+    extrapolate_per_term: bool
+
+
+@dataclass(frozen=True)
+class PecOptions:
+    """IBM's ``resilience.pec``."""
+
+    max_overhead: float
+    noise_gain: float | str  # a number >= 0, or "auto"
+
+
+@dataclass(frozen=True)
+class ResilienceOptions:
+    """IBM's ``resilience`` (with qrt_runner's ``layer_noise_model`` file and ``nearest_probability``)."""
+
     measure_mitigation: bool
-    measure_noise_learning_num_randomizations: int
-    measure_noise_learning_shots_per_randomization: int
+    measure_noise_learning: MeasureNoiseLearningOptions
     zne_mitigation: bool
-    zne_amplifier: str
-    zne_noise_factors: tuple[float, ...]
-    zne_extrapolator: tuple[str, ...]
-    zne_extrapolated_noise_factors: tuple[float, ...]
+    zne: ZneOptions
     pec_mitigation: bool
-    pec_max_overhead: float
+    pec: PecOptions
+    layer_noise_model: str | None
+    nearest_probability: bool
+
+    @property
+    def pea(self) -> bool:
+        return self.zne_mitigation and self.zne.amplifier == "pea"
+
+
+@dataclass(frozen=True)
+class TwirlingOptions:
+    """IBM's ``twirling``. ``num_randomizations_auto`` (not IBM's: it is not in :meth:`to_dict`)
+    records that the user left ``num_randomizations`` unset, which PEC and PEA then size from the
+    shots; ``shots_per_randomization`` None is IBM's "auto"."""
+
     enable_gates: bool
     enable_measure: bool
     num_randomizations: int
     shots_per_randomization: int | None
     strategy: str
-    dd_enable: bool
-    dd_sequence_type: str
-    dd_extra_slack_distribution: str = "middle"
-    dd_scheduling_method: str = "alap"
-    dd_skip_reset_qubits: bool = False
-    pec_noise_gain: float | str = "auto"
-    layer_noise_model: str | None = None
-    num_randomizations_auto: bool = False
-    zne_extrapolator_choice: str = "uncertainty"
-    zne_extrapolate_per_term: bool = True
-    nearest_probability: bool = True
+    num_randomizations_auto: bool
+
+
+@dataclass(frozen=True)
+class DynamicalDecouplingOptions:
+    """IBM's ``dynamical_decoupling``."""
+
+    enable: bool
+    sequence_type: str
+    extra_slack_distribution: str
+    scheduling_method: str
+    skip_reset_qubits: bool
+
+
+def _plain(value):
+    """``asdict``'s output with tuples as lists (results.json and MLflow params show lists)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class EffectiveMitigation:
+    """Every mitigation setting with its effective value (nothing left unset), in IBM's option
+    tree: frozen and hashable all the way down."""
+
+    resilience_level: int
+    resilience: ResilienceOptions
+    twirling: TwirlingOptions
+    dynamical_decoupling: DynamicalDecouplingOptions
 
     @property
     def pea(self) -> bool:
-        return self.zne_mitigation and self.zne_amplifier == "pea"
+        return self.resilience.pea
 
     @property
     def needs_layer_noise(self) -> bool:
         """PEC and PEA need a layer noise model."""
-        return self.pec_mitigation or self.pea
+        return self.resilience.pec_mitigation or self.pea
 
     @property
     def active(self) -> bool:
+        res, twirl = self.resilience, self.twirling
         return (
-            self.measure_mitigation or self.zne_mitigation or self.enable_measure or self.enable_gates or self.dd_enable
+            res.measure_mitigation
+            or res.zne_mitigation
+            or twirl.enable_measure
+            or twirl.enable_gates
+            or self.dynamical_decoupling.enable
         )
 
     def to_dict(self) -> dict:
         """The effective options under IBM's option-tree names (for results.json and MLflow)."""
-        flat = asdict(self)
-        return {
-            "resilience_level": flat["resilience_level"],
-            "resilience": {
-                "measure_mitigation": flat["measure_mitigation"],
-                "measure_noise_learning": {
-                    "num_randomizations": flat["measure_noise_learning_num_randomizations"],
-                    "shots_per_randomization": flat["measure_noise_learning_shots_per_randomization"],
-                },
-                "zne_mitigation": flat["zne_mitigation"],
-                "zne": {
-                    "amplifier": flat["zne_amplifier"],
-                    "noise_factors": list(flat["zne_noise_factors"]),
-                    "extrapolator": list(flat["zne_extrapolator"]),
-                    "extrapolated_noise_factors": list(flat["zne_extrapolated_noise_factors"]),
-                    "extrapolator_choice": flat["zne_extrapolator_choice"],
-                    "extrapolate_per_term": flat["zne_extrapolate_per_term"],
-                },
-                "pec_mitigation": flat["pec_mitigation"],
-                "pec": {"max_overhead": flat["pec_max_overhead"], "noise_gain": flat["pec_noise_gain"]},
-                "layer_noise_model": flat["layer_noise_model"],
-                "nearest_probability": flat["nearest_probability"],
-            },
-            "twirling": {
-                "enable_gates": flat["enable_gates"],
-                "enable_measure": flat["enable_measure"],
-                "num_randomizations": "auto"
-                if self.num_randomizations_auto and self.needs_layer_noise
-                else flat["num_randomizations"],
-                "shots_per_randomization": flat["shots_per_randomization"] or "auto",
-                "strategy": flat["strategy"],
-            },
-            "dynamical_decoupling": {
-                "enable": flat["dd_enable"],
-                "sequence_type": flat["dd_sequence_type"],
-                "extra_slack_distribution": flat["dd_extra_slack_distribution"],
-                "scheduling_method": flat["dd_scheduling_method"],
-                "skip_reset_qubits": flat["dd_skip_reset_qubits"],
-            },
-        }
+        tree = _plain(asdict(self))
+        twirling = tree["twirling"]
+        auto = twirling.pop("num_randomizations_auto")
+        if auto and self.needs_layer_noise:
+            twirling["num_randomizations"] = "auto"
+        twirling["shots_per_randomization"] = twirling["shots_per_randomization"] or "auto"
+        return tree
 
 
 def _noise_gain(value) -> float | str:
@@ -302,34 +332,41 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
         raise ConfigError("mitigation.resilience.pec.max_overhead", max_overhead, "must be > 0", "e.g. 100")
     return EffectiveMitigation(
         resilience_level=level,
-        measure_mitigation=bool(measure_mitigation),
-        measure_noise_learning_num_randomizations=_pick(
-            res.measure_noise_learning.num_randomizations, DEFAULT_RANDOMIZATIONS
+        resilience=ResilienceOptions(
+            measure_mitigation=bool(measure_mitigation),
+            measure_noise_learning=MeasureNoiseLearningOptions(
+                num_randomizations=_pick(res.measure_noise_learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
+                shots_per_randomization=_pick(
+                    res.measure_noise_learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
+                ),
+            ),
+            zne_mitigation=bool(zne),
+            zne=ZneOptions(
+                amplifier=amplifier,
+                noise_factors=factors,
+                extrapolator=extrapolators,
+                extrapolated_noise_factors=extrapolated,
+                extrapolator_choice=choice,
+                extrapolate_per_term=bool(_pick(res.zne.extrapolate_per_term, True)),
+            ),
+            pec_mitigation=bool(pec),
+            pec=PecOptions(max_overhead=max_overhead, noise_gain=noise_gain),
+            layer_noise_model=layer_noise_model,
+            nearest_probability=bool(_pick(res.nearest_probability, True)),
         ),
-        measure_noise_learning_shots_per_randomization=_pick(
-            res.measure_noise_learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
+        twirling=TwirlingOptions(
+            enable_gates=bool(enable_gates),
+            enable_measure=bool(enable_measure),
+            num_randomizations=randomizations,
+            shots_per_randomization=twirl.shots_per_randomization,
+            strategy=strategy,
+            num_randomizations_auto=twirl.num_randomizations is None,
         ),
-        zne_mitigation=bool(zne),
-        zne_amplifier=amplifier,
-        zne_noise_factors=factors,
-        zne_extrapolator=extrapolators,
-        zne_extrapolated_noise_factors=extrapolated,
-        pec_mitigation=bool(pec),
-        pec_max_overhead=max_overhead,
-        pec_noise_gain=noise_gain,
-        layer_noise_model=layer_noise_model,
-        num_randomizations_auto=twirl.num_randomizations is None,
-        zne_extrapolator_choice=choice,
-        zne_extrapolate_per_term=bool(_pick(res.zne.extrapolate_per_term, True)),
-        nearest_probability=bool(_pick(res.nearest_probability, True)),
-        enable_gates=bool(enable_gates),
-        enable_measure=bool(enable_measure),
-        num_randomizations=randomizations,
-        shots_per_randomization=twirl.shots_per_randomization,
-        strategy=strategy,
-        dd_enable=bool(dd_enable),
-        dd_sequence_type=dd_sequence,
-        dd_extra_slack_distribution=slack,
-        dd_scheduling_method=scheduling,
-        dd_skip_reset_qubits=bool(_pick(dd.skip_reset_qubits, False)),
+        dynamical_decoupling=DynamicalDecouplingOptions(
+            enable=bool(dd_enable),
+            sequence_type=dd_sequence,
+            extra_slack_distribution=slack,
+            scheduling_method=scheduling,
+            skip_reset_qubits=bool(_pick(dd.skip_reset_qubits, False)),
+        ),
     )

@@ -127,8 +127,9 @@ class _PubPlan:
         total_shots = self.shots
         for technique in self.techniques:
             total_shots = technique.shots(total_shots, self.notes)
-        auto = mit.num_randomizations_auto and self.notes.get(LAYER_NOISE) is not None
-        return randomizations_for(total_shots, mit.num_randomizations, mit.shots_per_randomization, auto)
+        twirl = mit.twirling
+        auto = twirl.num_randomizations_auto and self.notes.get(LAYER_NOISE) is not None
+        return randomizations_for(total_shots, twirl.num_randomizations, twirl.shots_per_randomization, auto)
 
     def _shares_prefix(self, backend: LocalBackend) -> bool:
         """Whether the randomisations of a measurement twirl can share the simulation of the
@@ -143,7 +144,10 @@ class _PubPlan:
         if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or backend.device is None:
             return False
         width = self.isa.circuit.num_qubits
-        randomizations, per = randomizations_for(self.shots, mit.num_randomizations, mit.shots_per_randomization, False)
+        twirl = mit.twirling
+        randomizations, per = randomizations_for(
+            self.shots, twirl.num_randomizations, twirl.shots_per_randomization, False
+        )
         return (
             width <= PREFIX_MAX_QUBITS
             and randomizations > 1

@@ -82,13 +82,14 @@ class _SamplerPlan:
         self.pub, self.isa = pub, isa
         mit = self.mitigation = mitigation if mitigation is not None and mitigation.active else None
         self.techniques = sampler_pipeline(mit)
-        self.dd_sequence = mit.dd_sequence_type if mit is not None and mit.dd_enable else None
-        self.twirl_gates = bool(mit and mit.enable_gates)
-        self.twirl_measure = bool(mit and mit.enable_measure)
+        dd = mit.dynamical_decoupling if mit is not None else None
+        self.dd_sequence = dd.sequence_type if dd is not None and dd.enable else None
+        self.twirl_gates = bool(mit and mit.twirling.enable_gates)
+        self.twirl_measure = bool(mit and mit.twirling.enable_measure)
         randomized = any(t.randomizes for t in self.techniques)
-        self.randomizations = mit.num_randomizations if mit is not None and randomized else 1
+        self.randomizations = mit.twirling.num_randomizations if mit is not None and randomized else 1
         self.shots_per_randomization = (
-            (mit.shots_per_randomization or math.ceil(pub.shots / self.randomizations))
+            (mit.twirling.shots_per_randomization or math.ceil(pub.shots / self.randomizations))
             if mit is not None and randomized
             else pub.shots
         )

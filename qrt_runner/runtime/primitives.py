@@ -109,11 +109,11 @@ class _RuntimePrimitive:
             mitigation = finalize(self.options.mitigation(), primitive=primitive)
         except ConfigError as exc:  # the CLI's message, with options.<path> for the key
             raise ValueError(f"options.{str(exc).removeprefix('mitigation.')}") from None
-        if mitigation.dd_enable and backend.device is None:
+        if mitigation.dynamical_decoupling.enable and backend.device is None:
             raise ValueError(
                 "options.dynamical_decoupling.enable=True: needs a device's instruction durations; use a fake device as the mode"
             )
-        if mitigation.needs_layer_noise and mitigation.layer_noise_model is None and backend.device is None:
+        if mitigation.needs_layer_noise and mitigation.resilience.layer_noise_model is None and backend.device is None:
             raise ValueError("options.resilience: PEC and PEA need a layer noise model; use a fake device as the mode")
         return mitigation
 

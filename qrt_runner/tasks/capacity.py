@@ -116,13 +116,14 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
     factors, randomizations, shots_per_binding = 1, 1, shots
     mitigation = spec.effective_mitigation
     if mitigation.active and shots:
-        factors = len(mitigation.zne_noise_factors) if mitigation.zne_mitigation else 1
-        if mitigation.enable_gates or mitigation.enable_measure or mitigation.pec_mitigation:
+        res, twirl = mitigation.resilience, mitigation.twirling
+        factors = len(res.zne.noise_factors) if res.zne_mitigation else 1
+        if twirl.enable_gates or twirl.enable_measure or res.pec_mitigation:
             randomizations, shots_per_binding = randomizations_for(
                 shots,
-                mitigation.num_randomizations,
-                mitigation.shots_per_randomization,
-                mitigation.num_randomizations_auto and mitigation.needs_layer_noise,
+                twirl.num_randomizations,
+                twirl.shots_per_randomization,
+                twirl.num_randomizations_auto and mitigation.needs_layer_noise,
             )
     bindings = per_job * max(bases, 1) * factors * randomizations
     if not spec.is_estimator:

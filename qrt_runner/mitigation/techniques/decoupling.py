@@ -22,11 +22,10 @@ class DynamicalDecoupling(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> DynamicalDecoupling | None:
-        if not mit.dd_enable:
+        dd = mit.dynamical_decoupling
+        if not dd.enable:
             return None
-        return cls(
-            mit.dd_sequence_type, mit.dd_scheduling_method, mit.dd_extra_slack_distribution, mit.dd_skip_reset_qubits
-        )
+        return cls(dd.sequence_type, dd.scheduling_method, dd.extra_slack_distribution, dd.skip_reset_qubits)
 
     def signature(self, device: DeviceInfo) -> str:
         return f"dd{self.sequence_type}{self.scheduling_method}{self.extra_slack_distribution}{self.skip_reset_qubits}"

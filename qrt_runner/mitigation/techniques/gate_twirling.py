@@ -23,7 +23,7 @@ class GateTwirling(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> GateTwirling | None:
-        return cls(mit.strategy) if mit.enable_gates else None
+        return cls(mit.twirling.strategy) if mit.twirling.enable_gates else None
 
     def signature(self, device: DeviceInfo) -> str:
         return f"gates{self.strategy}"

@@ -28,7 +28,7 @@ class MeasureTwirling(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> MeasureTwirling | None:
-        return cls() if mit.enable_measure else None
+        return cls() if mit.twirling.enable_measure else None
 
     def signature(self, device: DeviceInfo) -> str:
         return "measure"

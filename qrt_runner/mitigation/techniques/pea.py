@@ -26,7 +26,7 @@ class Pea(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Pea | None:
-        return cls(mit.layer_noise_model, mit.zne_noise_factors) if mit.pea else None
+        return cls(mit.resilience.layer_noise_model, mit.resilience.zne.noise_factors) if mit.pea else None
 
     def signature(self, device: DeviceInfo) -> str:
         return layer_noise_signature(self.layer_noise_model, device)

@@ -33,7 +33,8 @@ class Pec(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Pec | None:
-        return cls(mit.layer_noise_model, mit.pec_noise_gain, mit.pec_max_overhead) if mit.pec_mitigation else None
+        res = mit.resilience
+        return cls(res.layer_noise_model, res.pec.noise_gain, res.pec.max_overhead) if res.pec_mitigation else None
 
     def signature(self, device: DeviceInfo) -> str:
         return f"{layer_noise_signature(self.layer_noise_model, device)}|pec{self.noise_gain}{self.max_overhead}"

@@ -39,10 +39,10 @@ class ReadoutMitigation(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation | None) -> ReadoutMitigation | None:
-        if mit is None or not mit.measure_mitigation:
+        if mit is None or not mit.resilience.measure_mitigation:
             return None
-        shots = mit.measure_noise_learning_num_randomizations * mit.measure_noise_learning_shots_per_randomization
-        return cls(shots, mit.nearest_probability)
+        learning = mit.resilience.measure_noise_learning
+        return cls(learning.num_randomizations * learning.shots_per_randomization, mit.resilience.nearest_probability)
 
     def circuits_for(self, circuit: QuantumCircuit) -> list[QuantumCircuit]:
         """All measured qubits of ``circuit`` prepared in |0>, then in |1>, measured into the same clbits."""

@@ -35,13 +35,10 @@ class Trex(Technique):
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Trex | None:
-        if not mit.measure_mitigation:
+        if not mit.resilience.measure_mitigation:
             return None
-        return cls(
-            mit.measure_noise_learning_num_randomizations,
-            mit.measure_noise_learning_shots_per_randomization,
-            mit.enable_measure,
-        )
+        learning = mit.resilience.measure_noise_learning
+        return cls(learning.num_randomizations, learning.shots_per_randomization, mit.twirling.enable_measure)
 
     def signature(self, device: DeviceInfo) -> str:
         return "trex"

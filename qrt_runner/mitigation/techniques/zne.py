@@ -13,7 +13,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from qrt_runner.mitigation.folding import fold_two_qubit_gates
-from qrt_runner.mitigation.options import EffectiveMitigation
+from qrt_runner.mitigation.options import EffectiveMitigation, ZneOptions
 from qrt_runner.mitigation.technique import BuildContext, DeviceInfo, PubTerms, Technique
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
 
@@ -23,18 +23,18 @@ class Zne(Technique):
 
     name = "zne"
 
-    def __init__(self, mit: EffectiveMitigation):
-        self.noise_factors = mit.zne_noise_factors
-        self.amplifier = mit.zne_amplifier
-        self.extrapolator = mit.zne_extrapolator
-        self.extrapolated_noise_factors = mit.zne_extrapolated_noise_factors
-        self.extrapolator_choice = mit.zne_extrapolator_choice
-        self.extrapolate_per_term = mit.zne_extrapolate_per_term
+    def __init__(self, options: ZneOptions):
+        self.noise_factors = options.noise_factors
+        self.amplifier = options.amplifier
+        self.extrapolator = options.extrapolator
+        self.extrapolated_noise_factors = options.extrapolated_noise_factors
+        self.extrapolator_choice = options.extrapolator_choice
+        self.extrapolate_per_term = options.extrapolate_per_term
         self.fits: dict[str, Any] | None = None
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Zne | None:
-        return cls(mit) if mit.zne_mitigation else None
+        return cls(mit.resilience.zne) if mit.resilience.zne_mitigation else None
 
     def signature(self, device: DeviceInfo) -> str:
         return f"zne{self.noise_factors}{self.amplifier}"
