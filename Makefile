@@ -49,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py
 
 clean:
-	rm -rf $(VENV) outputs multirun mlflow.db mlruns mlartifacts
+	rm -rf $(VENV) outputs multirun mlflow.db mlflow.db.lock mlruns mlartifacts .ruff_cache .mypy_cache
