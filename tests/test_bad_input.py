@@ -183,6 +183,7 @@ CASES: list[tuple[list[str], str, dict]] = [
     (["circuit=random", "circuit.max_operands=5"], "circuit.max_operands=5", {}),
     ([*QAOA, "circuit.edges=[[0,0,1.0]]"], "circuit.edges", {}),
     ([*VQE, "task.optimizer.maxiter=0"], "task.optimizer.maxiter=0", {}),
+    (["experiment=vqe_h2", "task.optimizer.maxiter=4"], "needs at least 8 for 6 parameters", {}),
     ([*VQE, "task.optimizer.name=adamm"], "did you mean adam?", {}),
     ([*VQE, "task.initial_point.kind=list"], "task.initial_point.values", {}),
     (["observables.terms=[ZZQ]"], "observables.terms='ZZQ'", {}),

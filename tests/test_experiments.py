@@ -17,7 +17,9 @@ def _small(name: str) -> list[str]:
     cfg = compose_config([f"experiment={name}"])
     overrides = [f"experiment={name}", "backend.max_parallel_threads=1", "tracking=none"]
     if cfg.task.name in ("vqe", "qaoa"):
-        overrides += ["task.optimizer.maxiter=2"] + (["task.final_shots=64"] if cfg.task.name == "qaoa" else [])
+        overrides += [
+            "task.optimizer.maxiter=8"
+        ]  # COBYLA's least for 6 parameters + (["task.final_shots=64"] if cfg.task.name == "qaoa" else [])
     if cfg.primitive.name == "sampler":
         overrides.append("primitive.default_shots=64")
     elif cfg.primitive.default_precision > 0:

@@ -83,6 +83,17 @@ def starting_point(spec: RunSpec, workload: Workload, state: OptimizerState | No
     task = spec.task
     assert isinstance(task, s.VqeTask)  # task=vqe or qaoa
     num_parameters = workload.circuit.num_parameters
+    remaining = task.optimizer.maxiter - (state.iteration if state is not None else 0)
+    if task.optimizer.name == "cobyla" and 0 < remaining < num_parameters + 2:
+        # SciPy's COBYLA would silently evaluate num_parameters + 2 times instead (it needs a simplex)
+        raise ConfigError(
+            "task.optimizer.maxiter",
+            task.optimizer.maxiter,
+            f"leaves COBYLA {remaining} evaluations, and it needs at least {num_parameters + 2} for "
+            f"{num_parameters} parameters",
+            f"set task.optimizer.maxiter to at least {task.optimizer.maxiter - remaining + num_parameters + 2}, "
+            "or use task.optimizer.name=spsa",
+        )
     if state is not None:
         if state.optimizer != task.optimizer.name or len(state.x) != num_parameters:
             raise ConfigError(
