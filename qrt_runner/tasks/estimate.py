@@ -69,7 +69,7 @@ def _primitive(spec: RunSpec, backend):
     return Sampler(
         backend,
         mode,
-        # default_shots is None for primitive.default_shots=null, which the spec lets through
+        # the spec refuses a sampler without shots (primitive.default_shots=null)
         SamplerOptions(
             cast(int, prim.default_shots), prim.max_execution_time, mitigation if mitigation.active else None
         ),

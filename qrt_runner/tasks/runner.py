@@ -321,7 +321,7 @@ def local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
         primitive = Estimator(backend, mode, options)
     else:
         mitigation = spec.effective_mitigation if spec.effective_mitigation.active else None
-        # None for primitive=sampler primitive.default_shots=null, which the spec lets through (the job then fails)
+        # the spec refuses a sampler without shots (primitive.default_shots=null)
         default_shots = cast(int, prim.default_shots)
         primitive = Sampler(backend, mode, SamplerOptions(default_shots, prim.max_execution_time, mitigation))
 
