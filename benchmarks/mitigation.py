@@ -464,8 +464,9 @@ def main():
                 f"qiskit_ibm_runtime.executor_estimator skipped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             )
     warm_name, warm_device, warm_circuit, warm_obs = cases_[0]
+    warm_technique = "level1" if "level1" in TECHNIQUES else "level0"  # (--techniques may leave level 0 alone)
     for runner in runners.values():  # start the simulator process / import everything, untimed
-        runner.run(warm_device, warm_circuit, warm_obs, "level1", base, 0)
+        runner.run(warm_device, warm_circuit, warm_obs, warm_technique, base, 0)
 
     exact = {name: exact_values(circuit, observables) for name, _, circuit, observables in cases_}
     reference = {name: gate_noise_values(device, circuit, observables) for name, device, circuit, observables in cases_}
