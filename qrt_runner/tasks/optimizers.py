@@ -16,6 +16,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
+from qrt_runner import interrupts
 from qrt_runner.config.schema import OptimizerConfig
 
 Objective = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -143,7 +144,8 @@ class Optimizer:
         def callback(xk):
             x = np.asarray(getattr(xk, "x", xk), dtype=float)
             energy, std, grad_norm = seen.get(x.tobytes(), (np.nan, np.nan, None))
-            self.on_iteration(self._record(state, x, energy, std, grad_norm), state)
+            with interrupts.deferred():  # an iteration is counted and recorded whole
+                self.on_iteration(self._record(state, x, energy, std, grad_norm), state)
 
         options = {"maxiter": remaining}
         from scipy.optimize import minimize as scipy_minimize  # imported when used
@@ -169,10 +171,11 @@ class Optimizer:
             delta = np.random.default_rng([self.config.seed, k]).choice([-1.0, 1.0], size=len(x))
             energies, stds = objective(np.vstack([x, x + ck * delta, x - ck * delta]))
             grad = (energies[1] - energies[2]) / (2 * ck) * delta
-            record = self._record(state, x, energies[0], stds[0], float(np.linalg.norm(grad)))
-            x = x - ak * grad
-            state.x = list(map(float, x))
-            self.on_iteration(record, state)
+            with interrupts.deferred():  # an iteration is counted and recorded whole
+                record = self._record(state, x, energies[0], stds[0], float(np.linalg.norm(grad)))
+                x = x - ak * grad
+                state.x = list(map(float, x))
+                self.on_iteration(record, state)
 
     def _adam(self, objective: _Counted, state: OptimizerState) -> None:
         beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -183,16 +186,19 @@ class Optimizer:
             points, divisor = _gradient_points(x, self.rule)
             energies, stds = objective(points)
             grad = _shift_gradient(energies, divisor)
-            record = self._record(state, x, energies[0], stds[0], float(np.linalg.norm(grad)))
-            m = beta1 * m + (1 - beta1) * grad
-            v = beta2 * v + (1 - beta2) * grad**2
-            step = (
-                self.config.learning_rate * (m / (1 - beta1 ** (k + 1))) / (np.sqrt(v / (1 - beta2 ** (k + 1))) + eps)
-            )
-            x = x - step
-            state.x = list(map(float, x))
-            state.extra = {"m": m.tolist(), "v": v.tolist()}
-            self.on_iteration(record, state)
+            with interrupts.deferred():  # an iteration is counted and recorded whole
+                record = self._record(state, x, energies[0], stds[0], float(np.linalg.norm(grad)))
+                m = beta1 * m + (1 - beta1) * grad
+                v = beta2 * v + (1 - beta2) * grad**2
+                step = (
+                    self.config.learning_rate
+                    * (m / (1 - beta1 ** (k + 1)))
+                    / (np.sqrt(v / (1 - beta2 ** (k + 1))) + eps)
+                )
+                x = x - step
+                state.x = list(map(float, x))
+                state.extra = {"m": m.tolist(), "v": v.tolist()}
+                self.on_iteration(record, state)
             if np.linalg.norm(grad) < self.config.tol:
                 break
 

@@ -146,6 +146,8 @@ def run_variational(
         return np.asarray(data.evs).reshape(-1), np.asarray(data.stds).reshape(-1)
 
     def record(iteration: Iteration, current: OptimizerState) -> None:
+        # called by the optimiser with signals held (see optimizers.py), so the iteration count,
+        # this history entry, the saved state and the metrics always agree
         history.append({**iteration.__dict__, "job_time_s": job_time})
         if on_iteration is not None:
             on_iteration(iteration, current, job_time)
