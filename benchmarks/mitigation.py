@@ -364,16 +364,16 @@ def goals(cases_, stats, impls, seeds):
     print(f"\ngoals (medians over {seeds} seed{'s' if seeds > 1 else ''})")
     print("G1 level 1 cuts the readout-induced error >= 3x (GHZ, mirror; |value - gate-noise-only value|)")
     for name in names:
-        if name in READOUT_GOAL_CASES:
+        if name in READOUT_GOAL_CASES and "level1" in TECHNIQUES:
             ratios = {impl: error_ratio(impl, name, "level1", "raw_ro", "mit_ro") for impl in impls}
             verdict("G1", name, ratios["qrt"] >= 3, "  ".join(f"{impl} {r:.1f}x" for impl, r in ratios.items()))
     print("G2 level 2 cuts the mean absolute error >= 5x (ising5, mirror5)")
     for name in names:
-        if name in LEVEL2_GOAL_CASES:
+        if name in LEVEL2_GOAL_CASES and "level2" in TECHNIQUES:  # (--techniques may leave it out)
             ratios = {impl: error_ratio(impl, name, "level2") for impl in impls}
             verdict("G2", name, ratios["qrt"] >= 5, "  ".join(f"{impl} {r:.1f}x" for impl, r in ratios.items()))
     for name in names:
-        if name not in LEVEL2_GOAL_CASES and name.startswith("ising"):
+        if name not in LEVEL2_GOAL_CASES and name.startswith("ising") and "level2" in TECHNIQUES:
             ratios = "  ".join(f"{impl} {error_ratio(impl, name, 'level2'):.1f}x" for impl in impls)
             print(
                 f"  {name:<9}{'(no goal)':<11}{ratios}"
