@@ -16,6 +16,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
 
+from qrt_runner import interrupts
 from qrt_runner.config import schema as s
 from qrt_runner.config.spec import RunSpec
 from qrt_runner.errors import ConfigError
@@ -181,9 +182,35 @@ def run_experiment(
         has_nearest = False
         calibration = None
 
-    submitted = []
+    submitted: list[tuple[tuple[int, int], Any]] = []
     diagnostics: list[dict] = []
     failures: list[BaseException] = []
+    merged: set[int] = set()
+
+    def take(number: int, start: int, stop: int, job: Any, pub_result: Any) -> None:
+        """Merge a finished job's PUB result into the run's arrays."""
+        nonlocal calibration, has_nearest
+        if "mitigation" in pub_result.metadata:
+            diagnostics.append(
+                {"job_id": job.job_id(), "parameter_sets": [start, stop], **pub_result.metadata["mitigation"]}
+            )
+        if progress is not None:
+            progress(number, len(submitted), job)
+        if spec.is_estimator:
+            evs[start:stop] = np.asarray(pub_result.data.evs).reshape(stop - start, len(labels))
+            stds[start:stop] = np.asarray(pub_result.data.stds).reshape(stop - start, len(labels))
+        else:
+            joined = pub_result.join_data()
+            for offset in range(stop - start):
+                counts[start + offset] = joined[offset].get_counts() if has_params else joined.get_counts()
+            if "quasi_dists" in pub_result.metadata:
+                quasi[start:stop] = pub_result.metadata["quasi_dists"]
+                calibration = pub_result.metadata["readout_calibration"]
+            if "nearest_probability_dists" in pub_result.metadata:
+                nearest[start:stop] = pub_result.metadata["nearest_probability_dists"]
+                has_nearest = True
+        merged.add(number)
+
     try:
         for start, stop in job_chunks(num_sets, spec.session.parameter_sets_per_job):
             chunk = flat[start:stop]
@@ -202,28 +229,18 @@ def run_experiment(
                 pub_result = job.result()[0]
             except job_failures() as exc:  # jobs are independent: keep collecting the others
                 failures.append(exc)
+                merged.add(number)
                 continue
-            if "mitigation" in pub_result.metadata:
-                diagnostics.append(
-                    {"job_id": job.job_id(), "parameter_sets": [start, stop], **pub_result.metadata["mitigation"]}
-                )
-            if progress is not None:
-                progress(number, len(submitted), job)
-            if spec.is_estimator:
-                evs[start:stop] = np.asarray(pub_result.data.evs).reshape(stop - start, len(labels))
-                stds[start:stop] = np.asarray(pub_result.data.stds).reshape(stop - start, len(labels))
-            else:
-                joined = pub_result.join_data()
-                for offset in range(stop - start):
-                    counts[start + offset] = joined[offset].get_counts() if has_params else joined.get_counts()
-                if "quasi_dists" in pub_result.metadata:
-                    quasi[start:stop] = pub_result.metadata["quasi_dists"]
-                    calibration = pub_result.metadata["readout_calibration"]
-                if "nearest_probability_dists" in pub_result.metadata:
-                    nearest[start:stop] = pub_result.metadata["nearest_probability_dists"]
-                    has_nearest = True
+            with interrupts.deferred():  # a finished job is merged whole
+                take(number, start, stop, job, pub_result)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (qrt_runner.interrupts)
         result.status, result.error, result.error_type = "KILLED", describe(exc), type(exc).__name__
+        for number, ((start, stop), job) in enumerate(submitted, start=1):  # jobs that finished meanwhile
+            if number not in merged and job.done():
+                try:
+                    take(number, start, stop, job, job.result()[0])
+                except job_failures():
+                    pass
     finally:
         target.close()
     if failures and result.status == "FINISHED":
