@@ -78,7 +78,7 @@ def run_hydra(args: list[str]) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from qrt_runner.cli.errors import config_error, one_line
+    from qrt_runner.cli.errors import invalid_config_text
     from qrt_runner.cli.task import run_task
     from qrt_runner.config.compose import config_dir, register_configs
     from qrt_runner.errors import ConfigError
@@ -92,19 +92,11 @@ def run_hydra(args: list[str]) -> int:
     sys.argv = [saved_argv[0], *args]
     try:
         entry()
-    except ConfigError as exc:
-        print(f"qrt-run: invalid config: {exc}", file=sys.stderr)
+    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        print(f"qrt-run: invalid config: {invalid_config_text(exc)}", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except SweepRefused as refused:
-        error = refused.error
-        text = one_line(error) if isinstance(error, HydraException) else str(error)
-        print(f"qrt-run: invalid config: {text}", file=sys.stderr)
-        code = outcome.EXIT_INVALID
-    except HydraException as exc:
-        print(f"qrt-run: invalid config: {one_line(exc)}", file=sys.stderr)
-        code = outcome.EXIT_INVALID
-    except OmegaConfBaseException as exc:
-        print(f"qrt-run: invalid config: {config_error(exc)}", file=sys.stderr)
+        print(f"qrt-run: invalid config: {invalid_config_text(refused.error)}", file=sys.stderr)
         code = outcome.EXIT_INVALID
     except OSError as exc:  # a read-only or full working directory, most often
         place = exc.filename or "the run directory"

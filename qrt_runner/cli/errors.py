@@ -64,6 +64,19 @@ def _missing_option(exc: BaseException, text: str) -> str | None:
     )
 
 
+def invalid_config_text(exc: BaseException) -> str:
+    """The one line after ``qrt-run: invalid config:`` for a ConfigError, a Hydra composition
+    error or an OmegaConf error (anything else: its text)."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(exc, HydraException):
+        return one_line(exc)
+    if isinstance(exc, OmegaConfBaseException):
+        return str(config_error(exc))
+    return str(exc)
+
+
 def config_error(exc: BaseException):
     """An OmegaConf error (an unknown key, a value of the wrong type) as a ConfigError naming the key."""
     from qrt_runner.errors import ConfigError

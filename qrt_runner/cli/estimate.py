@@ -32,7 +32,7 @@ def estimate_command(args: list[str]) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from qrt_runner.cli.errors import config_error, one_line
+    from qrt_runner.cli.errors import invalid_config_text
     from qrt_runner.cli.task import check
     from qrt_runner.config.compose import compose_config
     from qrt_runner.errors import ConfigError
@@ -41,14 +41,8 @@ def estimate_command(args: list[str]) -> int:
     try:
         spec, workload, _ = check(compose_config(overrides))
         result = estimate(spec, workload)
-    except ConfigError as exc:
-        print(f"qrt-run: invalid config: {exc}", file=sys.stderr)
-        return outcome.EXIT_INVALID
-    except HydraException as exc:
-        print(f"qrt-run: invalid config: {one_line(exc)}", file=sys.stderr)
-        return outcome.EXIT_INVALID
-    except OmegaConfBaseException as exc:
-        print(f"qrt-run: invalid config: {config_error(exc)}", file=sys.stderr)
+    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        print(f"qrt-run: invalid config: {invalid_config_text(exc)}", file=sys.stderr)
         return outcome.EXIT_INVALID
     except ValueError as exc:  # a mitigation the planner refuses (e.g. a PEC gain beyond max_overhead)
         print(f"qrt-run: invalid config: {' '.join(str(exc).split())}", file=sys.stderr)

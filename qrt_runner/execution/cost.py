@@ -78,7 +78,7 @@ class JobCost:
         )
         return JOB_OVERHEAD_S + sum(per_circuit)
 
-    def by_role(self) -> dict[str, dict[str, int]]:
+    def by_technique(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for c in self.circuits:
             entry = out.setdefault(c.role, {"circuits": 0, "bindings": 0, "shots": 0})
@@ -94,7 +94,7 @@ class JobCost:
             "bindings": self.bindings,
             "shots": self.shots,
             "qpu_s": self.qpu_s,
-            "by_role": self.by_role(),
+            "by_technique": self.by_technique(),
         }
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from qrt_runner.config import schema as s
 from qrt_runner.config.spec import RunSpec
 from qrt_runner.execution import cost as cost_model
+from qrt_runner.execution.backends import kind_of
 
 #: Jobs per optimiser iteration and parameter sets per job; (jobs, sets, approximate).
 #: SciPy's methods evaluate as they see fit: COBYLA about once per iteration (its maxiter counts
@@ -28,14 +29,6 @@ _ITERATION_SHAPE = {
     "nelder-mead": lambda p: (2, 1, True),
     "powell": lambda p: (10 * p, 1, True),
 }
-
-
-def device_for(spec: RunSpec):
-    """The device whose durations the estimate uses (None: the ideal simulator); for
-    ``backend=ibm`` its fake twin where one exists, so that no account is needed."""
-    from qrt_runner.execution.backends import kind_of
-
-    return kind_of(spec.backend).device(spec)
 
 
 def _local_backend(spec: RunSpec, device):
@@ -81,7 +74,7 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
     from qrt_runner.primitives.sampler import Sampler, SamplerOptions
     from qrt_runner.tasks.runner import job_chunks
 
-    device = device_for(spec)
+    device = kind_of(spec.backend).device(spec)  # for backend=ibm its fake twin where one exists
     backend = _local_backend(spec, device)
     primitive = _primitive(spec, backend)
     circuit = workload.circuit
@@ -152,15 +145,7 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
 
 
 def _job(planned, sets: int) -> dict[str, Any]:
-    job = planned.cost
-    return {
-        "parameter_sets": sets,
-        "circuits": len(job.circuits),
-        "bindings": job.bindings,
-        "shots": job.shots,
-        "qpu_s": job.qpu_s,
-        "by_technique": job.by_role(),
-    }
+    return {"parameter_sets": sets, **planned.cost.record()}
 
 
 def format_estimate(est: dict[str, Any]) -> str:
