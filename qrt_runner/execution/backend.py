@@ -31,7 +31,8 @@ class LocalBackend:
         device: the fake device (its target and noise), None for the ideal simulator.
         method: Aer simulation method.
         threads: Aer threads (0 = all cores).
-        seed_simulator: seed of the first job; job ``i`` uses ``seed_simulator + i``.
+        seed_simulator: seed of the first job; job ``i`` uses ``seed_simulator + i`` (each of its Aer
+            calls gets a hash of that, ``simulation.task.aer_seed``).
         compiler: the cached ISA transpiler for this backend.
         measurement_circuits: the primitives' mitigation circuits per (ISA circuit, options), built once.
     """

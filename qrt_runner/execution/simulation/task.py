@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -172,9 +173,23 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
             assert circuit is not None  # a circuit sent as None was put back by the simulator process
             method = resolve_method(task.method, task.device is not None, circuit.num_qubits, count)
         groups.setdefault((call_groups[index], count, method), []).append(index)
-    for (_, count, method), indices in groups.items():
-        _run_group(task, circuits, values, indices, count, method, rows, seconds)
+    for (group, count, method), indices in groups.items():
+        seed = aer_seed(task.seed, group, count, method)
+        _run_group(task, circuits, values, indices, count, method, rows, seconds, seed)
     return SimOutput(rows, seconds, task.kind), time.perf_counter() - start
+
+
+def aer_seed(job_seed: int, *stream: int | str) -> int:
+    """The seed one Aer call of a job gets: a hash of the job's seed and the call's stream.
+
+    Aer seeds shot k of a trajectory simulation (noisy statevector, PEC's per-shot draws) with
+    ``seed + k``, so seeds s and s + 1 given to Aer as they are repeat each other's noise draws,
+    shifted by one shot: consecutive jobs, or a sweep over seeds, would not be independent
+    samples. Hashed seeds are unrelated to each other; the job's own seed stays what the record
+    keeps and what its random draws (twirls, folds) start from.
+    """
+    parts = [part if isinstance(part, int) else zlib.crc32(part.encode()) for part in stream]
+    return int(np.random.SeedSequence([job_seed, *parts]).generate_state(1, np.uint64)[0] >> 2)
 
 
 def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list) -> dict[int, list]:
@@ -199,7 +214,7 @@ def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list
         circuits,
         parameter_binds=binds if any_binds else None,
         shots=1,
-        seed_simulator=task.seed,
+        seed_simulator=aer_seed(task.seed, "prefix"),
         **_method_options("density_matrix", circuits),
     ).result()
     if not result.success:
@@ -239,6 +254,7 @@ def _run_group(
     method: str,
     rows: list,
     seconds: list,
+    seed: int,
 ) -> None:
     """One Aer call for the circuits ``indices`` of ``task``, all at ``shots`` shots per row; a
     continued circuit is a list of circuits (one per prefix state) whose rows are concatenated."""
@@ -272,7 +288,7 @@ def _run_group(
         parameter_binds=binds,
         shots=max(shots, 1),
         **options,
-        seed_simulator=task.seed,
+        seed_simulator=seed,
         memory=task.kind == "memory",
     ).result()
     if not result.success:
