@@ -8,8 +8,9 @@ tracked command, as it exists after a project's first run.
 
 Cases (Aer single-threaded in every point: ``backend.max_parallel_threads=1``):
 
-* ``basic_vs_loop``: 8 points, a random circuit (18 qubits, depth 40; ``seed=1..8``) with the exact
-  ``<Z...Z>`` on the ideal simulator, about 0.5 s of simulation each. qrt = ``qrt-run -m`` with the
+* ``basic_vs_loop``: 8 points, a random circuit (19 qubits, depth 40; ``seed=1..8``) with the exact
+  ``<Z...Z>`` on the ideal simulator, about 0.5 s of simulation each (0.2-0.6 s by seed; 18 qubits
+  had become 0.1-0.3 s once the simulator got faster). qrt = ``qrt-run -m`` with the
   basic launcher, with tracking (sqlite, the default) and without (``tracking=none``);
   raw = one Python process that builds, transpiles (optimization level 2) and runs the same 8
   circuits in a loop with ``qiskit_aer.primitives.EstimatorV2``. Both sides are also run with the
@@ -106,7 +107,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one repeat, smaller points")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
-    small, large = ((14, 20), (16, 8)) if args.quick else ((18, 40), (21, 16))
+    small, large = ((14, 20), (16, 8)) if args.quick else ((19, 40), (21, 16))
     commands = {
         "raw loop (8 jobs)": [sys.executable, "-c", RAW_LOOP, str(small[0]), str(small[1]), "8"],
         "raw loop (1 job)": [sys.executable, "-c", RAW_LOOP, str(small[0]), str(small[1]), "1"],

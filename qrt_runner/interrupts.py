@@ -55,7 +55,12 @@ def _exception(signum: int) -> KeyboardInterrupt:
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """Hold Ctrl-C, SIGTERM and SIGHUP back until the block ends (for short work that must not be
-    cut in half, such as a bounded call to the tracking store); then raise the first one held."""
+    cut in half, such as a bounded call to the tracking store); then raise the first one held.
+    Signals reach the main thread only: in any other thread this holds nothing back (a held
+    signal raised there would stop that thread, not the run)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _DEFERRING[0] += 1
     try:
         yield

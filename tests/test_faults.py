@@ -273,3 +273,31 @@ def test_a_corrupt_store_costs_one_line_and_keeps_the_run(tmp_path):
     )
     assert json.loads((tmp_path / "out" / "results.json").read_text())["status"] == "FINISHED"
     assert (tmp_path / "out" / "tracking.jsonl").is_file()
+
+
+def test_sigterm_in_a_basic_sweep_keeps_the_records_of_the_points_that_finished(tmp_path):
+    """Points of a basic sweep finish their records (plots, uploads, point.json) in the background
+    while the next point runs: a SIGTERM during the second point still leaves the first one's
+    record whole, the second KILLED, the parent KILLED."""
+    points = [arg for arg in LONG_JOBS if not arg.startswith(("hydra.run.dir", "circuit.parameter_values.num_sets"))]
+    proc = _start(["-m", *points, "circuit.parameter_values.num_sets=30", "seed=1,2,3"], tmp_path)
+    started = 0
+    for line in proc.stdout:
+        started += line.startswith("qrt-run: estimator on")
+        if started == 2 and "job 2/10 done" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    (sweep_dir,) = tmp_path.glob("multirun/*/*")
+    first, second = (json.loads((sweep_dir / str(k) / "point.json").read_text()) for k in (0, 1))
+    assert first["status"] == "FINISHED" and first["tracked"] and second["status"] == "KILLED"
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+    by_id = {run.info.run_id: run for run in runs}
+    assert by_id[first["run_id"]].info.status == "FINISHED" and by_id[second["run_id"]].info.status == "KILLED"
+    assert {"plot.png", "circuit.txt", "circuit.qpy", "results.json"} <= {
+        item.path for item in client.list_artifacts(first["run_id"])
+    }
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert parent.info.status == "KILLED" and len(runs) == 3  # the third point never started

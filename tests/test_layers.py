@@ -32,6 +32,7 @@ LAYERS = [
         "qrt_runner.config.schema",
         "qrt_runner._build_info",
         "qrt_runner.memory",
+        "qrt_runner.background",
     ),
     ("qrt_runner.workload",),
     ("qrt_runner.execution",),

@@ -175,6 +175,19 @@ def test_optuna_minimises_the_objective(tmp_path):
     assert {c.data.metrics["ev/0"] for c in children} == set(objectives)
 
 
+def test_a_basic_sweep_exits_with_every_points_record_whole(tmp_path):
+    """Points of a basic sweep hand the end of their records to a background thread; qrt-run
+    exits only once every point's files, upload and end are done."""
+    proc = run_cli(["-m", *SAMPLER, "circuit.num_qubits=2,3,4"], cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    client, _, children = _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 3)
+    for child in children:
+        artifacts = {item.path for item in client.list_artifacts(child.info.run_id)}
+        assert {"plot.png", "circuit.txt", "circuit.qpy", "results.json"} <= artifacts
+        assert (Path(child.data.tags["run_dir"]) / "point.json").is_file()
+    assert {row["status"] for row in _summary(tmp_path)} == {"FINISHED"}
+
+
 def test_running_the_same_sweep_again_skips_the_finished_points(tmp_path):
     args = ["-m", *SAMPLER, "circuit.num_qubits=2,3"]
     assert run_cli(args, cwd=tmp_path, timeout=300).returncode == 0

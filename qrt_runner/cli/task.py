@@ -313,10 +313,14 @@ def execute(prepared: Prepared, point: Point, tracker):
 
 
 def record(prepared: Prepared, point: Point, tracker, result) -> float:
-    """Write and upload what the run produced; returns its objective."""
-    from qrt_runner.records.artifacts import write_run_artifacts
+    """Write and upload what the run produced; returns its objective.
+
+    ``results.json`` is written and the summary printed here. The rest (plots, circuit files,
+    the upload, the run's end, ``point.json``) follows at once, or, for a sweep point that runs
+    in the process that closes the sweep, on a background thread while the next point
+    runs (:mod:`~qrt_runner.background`).
+    """
     from qrt_runner.records.provenance import environment, inputs_record
-    from qrt_runner.tracking.record import record_result
 
     run_dir = point.run_dir
     objective = prepared.objective.value(
@@ -330,11 +334,36 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
     result.inputs = inputs_record(prepared.inputs)
     result.estimate = prepared.estimate
     result.write_json(run_dir / "results.json")
+    print_summary(result, run_dir, tracker.run_id if tracker is not None else None)
+
+    def keep() -> None:
+        _keep_record(prepared, point, tracker, result, objective)
+
+    if point.sweep is not None and result.status != "KILLED":
+        from qrt_runner.background import submit
+        from qrt_runner.sweep.lifecycle import closes_here
+
+        if closes_here(point.sweep.sweep_dir):
+            submit(keep, f"{run_dir} ({' '.join(point.overrides)})")
+            return objective
+    keep()
+    return objective
+
+
+def _keep_record(prepared: Prepared, point: Point, tracker, result, objective: float) -> None:
+    """A written run's files, its tracking record and end, and its outcome (``point.json`` in a sweep)."""
+    from qrt_runner.background import step
+    from qrt_runner.records.artifacts import write_run_artifacts
+    from qrt_runner.tracking.record import record_result
+
+    run_dir = point.run_dir
     extra_metrics = [("objective", objective, 0)] if math.isfinite(objective) else []
     if tracker is not None:
-        files = write_run_artifacts(run_dir, result, {"circuit": prepared.workload.circuit})
+        files = write_run_artifacts(run_dir, result, {"circuit": prepared.workload.circuit}, between=step)
         extra = [run_dir / name for name in ("optimizer_state.json", "optimal_parameters.json")]
+        step()
         record_result(tracker, result, run_dir, [run_dir / "results.json", *files, *extra], extra_metrics)
+        step()
         tracker.end(result.status, result.error)
     else:
         from qrt_runner.records.plots import plot_zne
@@ -342,7 +371,6 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
         plot_zne(result, run_dir / "zne.png")
         result.write_layer_noise_model(run_dir / "layer_noise_model.json")
     run_id = tracker.run_id if tracker is not None else None
-    print_summary(result, run_dir, run_id)
     untracked = tracker is not None and not tracker.tracked
     if untracked:
         print(f"  not tracked: {tracker.offline_reason}; upload later with: qrt-run sync {run_dir}", flush=True)
@@ -359,7 +387,6 @@ def record(prepared: Prepared, point: Point, tracker, result) -> float:
         )
     else:
         outcome.finished(str(run_dir), result.status, result.error, tracker.offline_reason if untracked else None)
-    return objective
 
 
 def _run_loop(prepared: Prepared, point: Point, tracker):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,8 +32,15 @@ _MAX_DRAWN_IDLE_QUBITS = 16
 _INVALID_NAME_CHARS = re.compile(r"[^\w.\-]")
 
 
-def write_run_artifacts(run_dir: Path, result: RunResult, circuits: Mapping[str, QuantumCircuit]) -> list[Path]:
-    """Write the circuit files and plots of a run into ``run_dir``; returns the paths written."""
+def write_run_artifacts(
+    run_dir: Path,
+    result: RunResult,
+    circuits: Mapping[str, QuantumCircuit],
+    between: Callable[[], None] | None = None,
+) -> list[Path]:
+    """Write the circuit files and plots of a run into ``run_dir``; returns the paths written.
+    ``between()`` is called before each drawing and plot (a background writer yields there)."""
+    between = between or (lambda: None)
     from qrt_runner.records.plots import plot_result, plot_zne
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -47,9 +54,11 @@ def write_run_artifacts(run_dir: Path, result: RunResult, circuits: Mapping[str,
             with qpy_path.open("wb") as handle:
                 qpy.dump(circuit, handle)
             text_path = run_dir / f"{stem}.txt"
+            between()
             text_path.write_text(_drawing(circuit, stem))
             paths.extend([qpy_path, text_path])
     for plot, name in ((plot_result, "plot.png"), (plot_zne, "zne.png")):
+        between()
         try:
             path = plot(result, run_dir / name)
         except Exception:  # a broken plot must not lose the run's record

@@ -5,7 +5,9 @@ to the store), works out each point's share of the cores, and hands all of it to
 through their configs (:mod:`~qrt_runner.sweep.context`). Closing reads the points' records
 (:mod:`~qrt_runner.sweep.summary`), closes runs that points left RUNNING, writes the sweep's
 table and plot, ends the parent FINISHED only if every point finished, and reports the outcome
-for the exit code. An interrupted sweep is closed as KILLED by the CLI.
+for the exit code. An interrupted sweep is closed as KILLED by the CLI. Points that run in this
+process finish their records in the background (:mod:`~qrt_runner.background`); closing
+waits for them first.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 
     from qrt_runner.tracking import RunTracker
 
-__all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "open_sweep"]
+__all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "closes_here", "open_sweep"]
 
 
 class SweepRefused(BaseException):
@@ -161,10 +163,18 @@ def close_open_sweeps(status: str) -> None:
         _close(key, status)
 
 
+def closes_here(sweep_dir: str) -> bool:
+    """Whether this process opened the sweep of ``sweep_dir`` and will close it (its points may
+    then hand the end of their records to :mod:`~qrt_runner.background`)."""
+    return str(Path(sweep_dir).resolve()) in _OPEN
+
+
 def _close(key: str, status: str | None) -> None:
+    from qrt_runner.background import drain
     from qrt_runner.cli import outcome
     from qrt_runner.sweep.recheck import sweep_closed
 
+    drain()  # every point's record is complete before it is read
     sweep_closed()
     from qrt_runner.sweep.summary import collect_rows, format_table, plot_rows, write_csv
 

@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
+from qrt_runner import background
 from qrt_runner.errors import JobError
 from qrt_runner.execution.simulation.channel import Channel
 from qrt_runner.execution.simulation.task import SimTask
@@ -151,7 +152,8 @@ class ProcessExecutor:
                 on_start(started)
             end = deadline(started)
             try:
-                kind, _, payload = self._receive(end - time.time())
+                with background.waiting():  # this process is idle: background work may run
+                    kind, _, payload = self._receive(end - time.time())
             except TimeoutError:
                 self._kill()
                 raise TaskTimeout(time.time() - started) from None
