@@ -484,7 +484,9 @@ def main():
                     gc.collect()  # neither side pays for the other's garbage (untimed)
                     try:
                         if impl == "ibm":
-                            result = runner.run(device, circuit, observables, tech, precisions[name], aer_seed, name=name)
+                            result = runner.run(
+                                device, circuit, observables, tech, precisions[name], aer_seed, name=name
+                            )
                         else:
                             result = runner.run(device, circuit, observables, tech, precisions[name], aer_seed)
                     except Exception as exc:  # noqa: BLE001 - IBM's local mode may be missing or fail
