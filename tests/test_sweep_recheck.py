@@ -1,9 +1,16 @@
-"""A sweep's points are composed once by Hydra's launcher, not a second time by its sweeper."""
+"""A sweep's points are composed once by Hydra's launcher, not a second time by its sweeper, and
+points of the same shape are derived from one composition, identical to Hydra's own."""
 
 from __future__ import annotations
 
+import pytest
+import yaml
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.plugins.sweeper import Sweeper
+from omegaconf import OmegaConf
 
+from conftest import run_cli
+from qrt_runner.config.compose import compose_config
 from qrt_runner.sweep import recheck
 
 
@@ -31,6 +38,7 @@ def test_checked_points_are_not_composed_again_and_others_are(monkeypatch):
     sweeper = _Counting()
     sweeper.hydra_context = type("Context", (), {"config_loader": Loader()})()
     monkeypatch.setattr(Sweeper, "validate_batch_is_legal", Sweeper.validate_batch_is_legal)
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", ConfigLoaderImpl.load_sweep_config)
     monkeypatch.setattr(recheck, "_installed", False)
     recheck.points_checked([["a=1", "b=x"], ["a=2", "b=x"]])
     try:
@@ -42,3 +50,19 @@ def test_checked_points_are_not_composed_again_and_others_are(monkeypatch):
         recheck.sweep_closed()
     sweeper.validate_batch_is_legal([["a=1", "b=x"]])
     assert loads[-1] == ["a=1", "b=x"]  # the sweep is closed: back to Hydra's check
+
+
+@pytest.mark.slow
+def test_points_derived_from_one_composition_have_the_config_hydra_composes(tmp_path):
+    points = ["experiment=ghz_sampler", "tracking=none", "primitive.default_shots=32", "circuit.num_qubits=2,3"]
+    proc = run_cli(["-m", *points, "seed=5,6", "backend.max_parallel_threads=1"], cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    run_dirs = sorted(tmp_path.glob("multirun/*/*/[0-9]"))
+    assert len(run_dirs) == 4
+    for run_dir in run_dirs:
+        overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
+        hydra_node = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]
+        assert hydra_node["overrides"]["task"] == overrides
+        assert hydra_node["job"]["override_dirname"] == ",".join(sorted(overrides))
+        written = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
+        assert written == OmegaConf.to_container(compose_config(overrides)), overrides

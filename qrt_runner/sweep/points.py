@@ -98,13 +98,13 @@ def check_points(points: list[list[str]] | None, config_name: str, fixed: list[s
     for number, overrides in enumerate(to_check):
         parsed = parser.parse_overrides(list(overrides))
         # hydra types input_line as optional; the parser always sets it
-        composed = tuple(cast(str, o.input_line) for o in parsed if not _plain_value(o))
+        composed = tuple(cast(str, o.input_line) for o in parsed if not plain_value(o))
         try:
             if composed not in bases:
                 bases[composed] = compose(config_name=config_name, overrides=list(composed))
             cfg = copy.deepcopy(bases[composed])
             for override in parsed:
-                if _plain_value(override):
+                if plain_value(override):
                     OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
             check(cfg)
         except (ConfigError, OmegaConfBaseException) as exc:
@@ -120,7 +120,7 @@ def check_points(points: list[list[str]] | None, config_name: str, fixed: list[s
 _GROUPS = {*GROUPS, "experiment"}
 
 
-def _plain_value(override) -> bool:
+def plain_value(override) -> bool:
     """``key=value`` on a config key (not a group choice, not hydra's, not ``+``/``++``/``~``)."""
     from hydra.core.override_parser.types import OverrideType
 
