@@ -301,3 +301,38 @@ def test_sigterm_in_a_basic_sweep_keeps_the_records_of_the_points_that_finished(
     }
     (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
     assert parent.info.status == "KILLED" and len(runs) == 3  # the third point never started
+
+
+def test_sigterm_to_a_joblib_sweep_keeps_the_finished_points_and_leaves_nothing_running(tmp_path):
+    """joblib workers journal their points and the launching process uploads them: a SIGTERM to
+    the whole sweep (as ``timeout`` or SLURM send it) still leaves every finished point uploaded,
+    the interrupted ones KILLED, and no run RUNNING."""
+    points = [arg for arg in LONG_JOBS if not arg.startswith(("hydra.run.dir", "circuit.parameter_values.num_sets"))]
+    proc = subprocess.Popen(
+        [str(QRT_RUN), "-m", *points, "circuit.parameter_values.num_sets=20", "seed=1,2,3,4"]
+        + ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip().startswith("FINISHED:"):
+            break
+    time.sleep(1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
+    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    (parent,) = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert parent.info.status == "KILLED"
+    assert "RUNNING" not in {run.info.status for run in children}
+    finished = [run for run in children if run.info.status == "FINISHED"]
+    assert finished and all(
+        "plot.png" in {item.path for item in client.list_artifacts(run.info.run_id)} for run in finished
+    )

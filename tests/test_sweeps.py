@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import subprocess
 from pathlib import Path
 
@@ -66,6 +67,23 @@ def test_joblib_sweep_on_a_fresh_store_has_one_finished_parent_and_comparable_ch
     assert {row["status"] for row in rows} == {"FINISHED"} and all(float(row["objective"]) > 0.9 for row in rows)
     experiment = client.get_experiment(parent.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    for child in children:  # the workers journaled them; the launching process uploaded them
+        point = json.loads((Path(child.data.tags["run_dir"]) / "point.json").read_text())
+        assert point["tracked"] and point["run_id"] == child.info.run_id and not point["upload"]
+        assert {"plot.png", "results.json"} <= {a.path for a in client.list_artifacts(child.info.run_id)}
+
+
+def test_a_joblib_sweep_run_again_skips_its_finished_points_from_the_launchers_lookup(tmp_path):
+    args = ["-m", *SAMPLER, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "circuit.num_qubits=2,3"]
+    assert run_cli(args, cwd=tmp_path, timeout=300).returncode == 0
+    again = run_cli([*args[:-1], "circuit.num_qubits=2,3,4"], cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("skipped") == 2
+    latest = max(tmp_path.glob("multirun/*/*/reuse.json"), key=lambda p: p.parent.name)
+    table = json.loads(latest.read_text())
+    assert len(table["checked"]) == 3 and len(table["finished"]) == 2
+    _, parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert len(parents) == 2 and sorted(c.info.status for c in children) == ["FINISHED"] * 3
 
 
 def test_a_failing_point_fails_the_parent_and_exits_1_keeping_the_other_points(tmp_path):

@@ -107,7 +107,7 @@ def check(cfg) -> tuple[Any, Any, Any]:
 
 def prepare(cfg, point: Point) -> Prepared:
     """Check everything and build the workload (raises ConfigError); writes ``config.yaml``."""
-    from omegaconf import OmegaConf, open_dict
+    from omegaconf import OmegaConf
 
     from qrt_runner.config.experiments import experiment_file
     from qrt_runner.config.spec import resolve_config
@@ -117,10 +117,7 @@ def prepare(cfg, point: Point) -> Prepared:
     from qrt_runner.tasks.variational import starting_point
     from qrt_runner.tracking.resume import load_state
 
-    threads = _threads_per_point(point)
-    if threads and cfg.backend.get("max_parallel_threads") == 0:
-        with open_dict(cfg):  # points run side by side: each gets its share of the cores
-            cfg.backend.max_parallel_threads = threads
+    share_cores(cfg, _threads_per_point(point))
     if cfg.backend.get("name") != "ibm":  # (the config is not checked yet: its kind is not known)
         default_executor().warm_up()  # the simulator's imports overlap the checks below
     spec, workload, objective = check(cfg)
@@ -138,6 +135,28 @@ def prepare(cfg, point: Point) -> Prepared:
     return Prepared(
         spec, workload, device, state, config, config_yaml, objective, inputs, _hardware_estimate(spec, workload)
     )
+
+
+def share_cores(cfg, threads: int | None) -> None:
+    """Points that run side by side: a point whose Aer threads are 0 (all cores) gets ``threads``."""
+    from omegaconf import open_dict
+
+    if threads and cfg.backend.get("max_parallel_threads") == 0:
+        with open_dict(cfg):
+            cfg.backend.max_parallel_threads = threads
+
+
+def point_config_hash(cfg, threads: int | None) -> str:
+    """The config hash a sweep point with config ``cfg`` records (its resume key), computed as
+    :func:`prepare` and :func:`track` do, without changing ``cfg``."""
+    import copy
+
+    from qrt_runner.config.spec import resolve_config
+    from qrt_runner.tracking import config_hash
+
+    cfg = copy.deepcopy(cfg)
+    share_cores(cfg, threads)
+    return config_hash(resolve_config(cfg))
 
 
 def _hardware_estimate(spec, workload) -> dict | None:
@@ -183,12 +202,32 @@ def _threads_per_point(point: Point) -> int | None:
 def new_tracker(prepared: Prepared, point: Point):
     """The run's tracker (None when tracking is off); nothing is recorded yet."""
     from qrt_runner.tracking import RunTracker, live_store
+    from qrt_runner.tracking.mlflow_store import normalize_uri
 
     spec = prepared.spec
     if not spec.tracking.enabled:
         return None
+    if _uploaded_by_launcher(spec, point):  # journal only: the launching process uploads it
+        return RunTracker(
+            point.run_dir, None, destination=(normalize_uri(spec.tracking.uri), spec.tracking.experiment_name)
+        )
     return RunTracker(
         point.run_dir, live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
+    )
+
+
+def _uploaded_by_launcher(spec, point: Point) -> bool:
+    """Whether this point's record is uploaded by its sweep's launching process (a local pool's
+    worker that records to the sweep's own store; :mod:`~qrt_runner.sweep.uploads`)."""
+    from qrt_runner.sweep.lifecycle import closes_here
+    from qrt_runner.tracking.mlflow_store import normalize_uri
+
+    sweep = point.sweep
+    return (
+        sweep is not None
+        and sweep.uploads
+        and not closes_here(sweep.sweep_dir)
+        and (normalize_uri(spec.tracking.uri), spec.tracking.experiment_name) == (sweep.uri, sweep.experiment)
     )
 
 
@@ -200,9 +239,7 @@ def track(tracker, prepared: Prepared, point: Point) -> None:
 
     spec = prepared.spec
     sweep = point.sweep
-    same_store = (
-        sweep is not None and sweep.uri == tracker.live.uri and sweep.experiment == spec.tracking.experiment_name
-    )
+    same_store = sweep is not None and tracker.destination == (sweep.uri, sweep.experiment)
     parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store and sweep is not None else None
     tags = {
         "overrides": json.dumps(point.overrides),
@@ -371,7 +408,8 @@ def _keep_record(prepared: Prepared, point: Point, tracker, result, objective: f
         plot_zne(result, run_dir / "zne.png")
         result.write_layer_noise_model(run_dir / "layer_noise_model.json")
     run_id = tracker.run_id if tracker is not None else None
-    untracked = tracker is not None and not tracker.tracked
+    pending_upload = tracker is not None and tracker.live is None and tracker.destination is not None
+    untracked = tracker is not None and not tracker.tracked and not pending_upload
     if untracked:
         print(f"  not tracked: {tracker.offline_reason}; upload later with: qrt-run sync {run_dir}", flush=True)
     if point.in_sweep:
@@ -381,7 +419,8 @@ def _keep_record(prepared: Prepared, point: Point, tracker, result, objective: f
                 "error": result.error,
                 "objective": objective if math.isfinite(objective) else None,
                 "run_id": run_id,
-                "tracked": not untracked,
+                "tracked": not untracked and not pending_upload,
+                "upload": pending_upload,  # the launching process uploads the journal
                 "metrics": _first_step_metrics(result, extra_metrics),
             }
         )
@@ -435,43 +474,34 @@ def _run_loop(prepared: Prepared, point: Point, tracker):
 
 
 def _reuse_finished(prepared: Prepared, point: Point) -> float | None:
-    """A sweep run again: the objective of an earlier FINISHED run of the same config, if any."""
+    """A sweep run again: the objective of an earlier FINISHED run of the same config, if any
+    (from the sweep's ``reuse.json`` when its launching process looked this config up)."""
+    from qrt_runner.sweep.uploads import reuse_answer, reused_record
     from qrt_runner.tracking import TrackingUnavailable, config_hash, live_store
 
     spec = prepared.spec
-    if not spec.tracking.enabled:
+    if not spec.tracking.enabled or point.sweep is None:
         return None
-    live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
-    query = f"tags.config_hash = '{config_hash(prepared.config)}' and attributes.status = 'FINISHED'"
-    try:
-        runs = live.call(lambda store: store.search(query, max_results=1))
-    except TrackingUnavailable:
+    known, record = (False, None)
+    if point.sweep.uploads:
+        known, record = reuse_answer(point.sweep.sweep_dir, config_hash(prepared.config), spec.tracking.timeout_s)
+    if not known:
+        live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
+        query = f"tags.config_hash = '{config_hash(prepared.config)}' and attributes.status = 'FINISHED'"
+        try:
+            runs = live.call(lambda store: store.search(query, max_results=1))
+        except TrackingUnavailable:
+            return None
+        record = reused_record(runs[0]) if runs else None
+    if record is None:
         return None
-    if not runs:
-        return None
-    run = runs[0]
-    earlier = Path(run.data.tags.get("run_dir", "")) / "point.json"
-    try:
-        metrics = json.loads(earlier.read_text())["metrics"]
-    except (OSError, ValueError, KeyError):
-        metrics = dict(run.data.metrics)
-    objective = run.data.metrics.get("objective", math.nan)
     print(
-        f"qrt-run: skipped {' '.join(point.overrides)}: the same config finished as run {run.info.run_id} "
+        f"qrt-run: skipped {' '.join(point.overrides)}: the same config finished as run {record['run_id']} "
         "(sweep.resume=false runs it again)",
         flush=True,
     )
-    point.write_point_file(
-        {
-            "status": "FINISHED",
-            "reused_from": run.info.run_id,
-            "run_id": run.info.run_id,
-            "objective": objective if math.isfinite(objective) else None,
-            "tracked": True,
-            "metrics": metrics,
-        }
-    )
-    return objective
+    point.write_point_file({"status": "FINISHED", "reused_from": record["run_id"], "tracked": True, **record})
+    return record["objective"] if record["objective"] is not None else math.nan
 
 
 def _first_step_metrics(result, extra: list) -> dict[str, float]:

@@ -30,6 +30,8 @@ class SweepContext:
         swept_keys: The keys the sweep varies (child run names and summary columns).
         threads: Aer threads per point when points run in parallel here (None: the config's).
         resume: Skip points whose identical config already finished in the store.
+        uploads: Points keep their records in their journals and the launching process uploads
+            them (local pools: :mod:`~qrt_runner.sweep.uploads`).
     """
 
     sweep_dir: str
@@ -38,6 +40,7 @@ class SweepContext:
     swept_keys: list[str] = field(default_factory=list)
     threads: int | None = None
     resume: bool = False
+    uploads: bool = False
 
     def parent_id(self, timeout_s: float) -> str | None:
         """The parent run's id in the store, waiting up to ``timeout_s`` for the launching process

@@ -23,6 +23,7 @@ from qrt_runner.sweep.context import ENV_VAR, SweepContext
 if TYPE_CHECKING:
     import threading
 
+    from qrt_runner.sweep.uploads import Uploader
     from qrt_runner.tracking import RunTracker
 
 __all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "closes_here", "open_sweep"]
@@ -45,6 +46,7 @@ class OpenSweep:
     opening: threading.Thread | None  # the thread that opens the parent run
     points: list[list[str]] | None
     objective_name: str
+    uploader: Uploader | None = None  # uploads the points' journals (local pools)
 
 
 _OPEN: dict[str, OpenSweep] = {}
@@ -59,8 +61,27 @@ def open_sweep(config) -> None:
 
     directory = Path(str(config.hydra.sweep.dir)).resolve()
     points = p.expand_points(config)
+    cores = p.available_cores()
+    parallel = p.parallel_points(config.hydra.launcher, len(points) if points is not None else None, cores)
+    threads = max(1, cores // parallel) if parallel > 1 else None
+    resume = bool(config.get("sweep", {}).get("resume", True))
+    uploads = bool(config.tracking.enabled) and str(config.hydra.launcher.get("_target_", "")).endswith(
+        "JoblibLauncher"
+    )
+    hashes: dict[int, str] = {}
+
+    def remember_hash(number: int, cfg) -> None:
+        from qrt_runner.cli.task import point_config_hash
+
+        hashes[number] = point_config_hash(cfg, threads)
+
     try:
-        p.check_points(points, config.hydra.job.config_name, p.fixed_overrides(config))
+        p.check_points(
+            points,
+            config.hydra.job.config_name,
+            p.fixed_overrides(config),
+            on_point=remember_hash if uploads and resume else None,
+        )
     except Exception as exc:  # ConfigError, or a composition error of a point
         raise SweepRefused(exc) from None
     if points is not None and len(points) <= p.MAX_CHECKED_POINTS:
@@ -68,9 +89,6 @@ def open_sweep(config) -> None:
     swept = p.swept_keys(config)
     objective_name = str(config.get("objective", "auto"))
     _warn_direction(config, objective_name)
-    cores = p.available_cores()
-    parallel = p.parallel_points(config.hydra.launcher, len(points) if points is not None else None, cores)
-    threads = max(1, cores // parallel) if parallel > 1 else None
     tracker, live, opening = _open_parent(config, directory, swept, points)
     context = SweepContext(
         sweep_dir=str(directory),
@@ -78,13 +96,20 @@ def open_sweep(config) -> None:
         experiment=str(config.tracking.experiment_name) if live else None,
         swept_keys=swept,
         threads=threads,
-        resume=bool(config.get("sweep", {}).get("resume", True)),
+        resume=resume,
+        uploads=uploads,
     )
+    uploader = None
+    if uploads and live is not None:
+        from qrt_runner.sweep.uploads import Uploader
+
+        directory.mkdir(parents=True, exist_ok=True)
+        uploader = Uploader(directory, live, tracker, opening, hashes)
     with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
         config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sweep.json").write_text(json.dumps({**asdict(context), "points": points}, indent=2))
-    _OPEN[str(directory)] = OpenSweep(directory, context, tracker, opening, points, objective_name)
+    _OPEN[str(directory)] = OpenSweep(directory, context, tracker, opening, points, objective_name, uploader)
     count = f"{len(points)} points" if points is not None else "points drawn by the sweeper"
     share = f", {parallel} at a time with {threads} Aer thread(s) each" if threads else ""
     print(f"qrt-run: sweep of {count}{share} in {directory}", flush=True)
@@ -184,6 +209,8 @@ def _close(key: str, status: str | None) -> None:
     tracker = sweep.tracker
     if sweep.opening is not None:
         sweep.opening.join()
+    if sweep.uploader is not None:
+        sweep.uploader.close()
     store_runs = _close_left_running(tracker)
     rows = collect_rows(sweep.directory, sweep.points, store_runs)
     swept = sweep.context.swept_keys

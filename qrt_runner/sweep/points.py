@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from typing import Any, cast
 
 from qrt_runner.config.schema import GROUPS
@@ -71,13 +72,20 @@ def expand_points(config) -> list[list[str]] | None:
     return [list(point) for point in itertools.product(*choices)]
 
 
-def check_points(points: list[list[str]] | None, config_name: str, fixed: list[str]) -> None:
+def check_points(
+    points: list[list[str]] | None,
+    config_name: str,
+    fixed: list[str],
+    on_point: Callable[[int, Any], None] | None = None,
+) -> None:
     """Compose and check every point (or, without a list, the sweep's own config).
 
     Points that differ only in plain values (``key=value`` on existing keys) share one Hydra
     composition; each applies its values to a copy of it, as Hydra would (struct mode refuses
     unknown keys, the schemas wrong types). Group choices (``backend=...``) and ``+``/``~``
     overrides get a composition of their own.
+
+    ``on_point(number, cfg)`` is called with each valid point's composed config.
 
     Raises:
         ConfigError: for the first point that is invalid, naming it.
@@ -107,6 +115,8 @@ def check_points(points: list[list[str]] | None, config_name: str, fixed: list[s
                 if plain_value(override):
                     OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
             check(cfg)
+            if on_point is not None and points is not None:
+                on_point(number, cfg)
         except (ConfigError, OmegaConfBaseException) as exc:
             error = exc if isinstance(exc, ConfigError) else config_error(exc)
             if points is None or len(points) == 1:

@@ -18,7 +18,7 @@ from pathlib import Path
 from qrt_runner.tracking.journal import JOURNAL_FILE, Journal
 from qrt_runner.tracking.tracker import TrackingUnavailable, apply_entries, live_store
 
-__all__ = ["SyncOutcome", "find_journals", "sync_directory"]
+__all__ = ["SyncOutcome", "find_journals", "still_running", "sync_directory"]
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "qrt_runner"
@@ -84,7 +84,7 @@ def sync_directory(
         else:
             assert state is not None  # run_id came from it
             experiment_id = state.get("experiment_id")
-        if not any(entry.get("op") == "end" for entry in entries) and not _still_running(start):
+        if not any(entry.get("op") == "end" for entry in entries) and not still_running(start):
             closing = {
                 "op": "end",
                 "status": "KILLED",
@@ -115,7 +115,7 @@ def _parent_id(start: dict, uri: str, experiment: str | None, timeout_s: float, 
     return None
 
 
-def _still_running(start: dict) -> bool:
+def still_running(start: dict) -> bool:
     """Whether the process that wrote the journal still runs (same host only)."""
     pid, host = start.get("pid"), start.get("host")
     if not pid or host != socket.gethostname():

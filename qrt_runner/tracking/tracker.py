@@ -194,12 +194,18 @@ class RunTracker:
     Args:
         directory: The run (or sweep) directory that holds the journal.
         live: The store to mirror to, or None to keep the record local only.
+        destination: Without ``live``, the (uri, experiment) the journal is meant for, recorded in
+            its start entry: another process uploads it there (``qrt-run sync``, a sweep's
+            launching process).
     """
 
-    def __init__(self, directory: Path, live: LiveStore | None) -> None:
+    def __init__(
+        self, directory: Path, live: LiveStore | None, destination: tuple[str, str | None] | None = None
+    ) -> None:
         self.directory = Path(directory)
         self.journal = Journal(self.directory)
         self.live = live
+        self.destination = (live.uri, live.experiment_name) if live is not None else destination
         self.run_id: str | None = None  # the run's id in the live store
         self._experiment_id: str | None = None
         self._entries = 0
@@ -228,8 +234,8 @@ class RunTracker:
             "parent": parent_id,
             "parent_dir": str(parent_dir) if parent_dir else None,
             "time": _now_ms(),
-            "uri": self.live.uri if self.live else None,
-            "experiment": self.live.experiment_name if self.live else None,
+            "uri": self.destination[0] if self.destination else None,
+            "experiment": self.destination[1] if self.destination else None,
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }

@@ -1,0 +1,169 @@
+"""Points of a local pool (joblib) keep their records in their journals; the launching process uploads them.
+
+Every joblib worker is a fresh process. Tracking its points itself would cost each worker the
+import of MLflow and the opening of the store (about 2 s of CPU), and the workers' writes would
+contend for one SQLite file. Instead each point writes its record to its journal only (the same
+``tracking.jsonl`` that ``qrt-run sync`` uploads), and the launching process, which has the store
+open already, uploads a point's record as soon as its ``point.json`` says it is done. At the
+sweep's close it uploads whatever is left (a point whose worker died is closed as KILLED). A
+point appears in MLflow when it finishes, not while it runs.
+
+Resume needs the store too: the launching process looks up the config hash of every point it
+checked, while the workers start, and writes the finished ones to ``reuse.json`` in the sweep
+directory. A point waits for that file (up to the tracking timeout); a point whose hash is listed
+there knows the answer without the store, any other asks the store itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["REUSE_FILE", "Uploader", "reused_record", "reuse_answer", "write_reuse_file"]
+
+REUSE_FILE = "reuse.json"
+_POLL_S = 0.25
+
+
+def reused_record(run: Any) -> dict[str, Any]:
+    """What a point that reuses the FINISHED ``run`` records of it (its point.json fields)."""
+    from qrt_runner.cli.point import POINT_FILE
+
+    earlier = Path(run.data.tags.get("run_dir", "")) / POINT_FILE
+    try:
+        metrics = json.loads(earlier.read_text())["metrics"]
+    except (OSError, ValueError, KeyError):
+        metrics = dict(run.data.metrics)
+    objective = run.data.metrics.get("objective", math.nan)
+    return {"run_id": run.info.run_id, "objective": objective if math.isfinite(objective) else None, "metrics": metrics}
+
+
+def write_reuse_file(sweep_dir: Path, hashes: dict[int, str], live: Any) -> None:
+    """Look every point's config hash up in the store and write ``reuse.json`` (with no hash
+    checked when the store does not answer: the points then ask it themselves)."""
+    from qrt_runner.tracking import TrackingUnavailable
+
+    def lookup(store: Any) -> dict[str, Any]:
+        finished = {}
+        for config_hash in sorted(set(hashes.values())):
+            query = f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'"
+            runs = store.search(query, max_results=1)
+            if runs:
+                finished[config_hash] = reused_record(runs[0])
+        return finished
+
+    try:
+        checked, finished = sorted(set(hashes.values())), live.call(lookup) if hashes else {}
+    except TrackingUnavailable:
+        checked, finished = [], {}
+    _write_json(sweep_dir / REUSE_FILE, {"checked": checked, "finished": finished})
+
+
+def reuse_answer(sweep_dir: str, config_hash: str, wait_s: float) -> tuple[bool, dict[str, Any] | None]:
+    """(known, record): whether the launching process looked ``config_hash`` up, and the
+    FINISHED run's record it found (None: none finished). Waits up to ``wait_s`` for the
+    launching process to write ``reuse.json``."""
+    path = Path(sweep_dir) / REUSE_FILE
+    deadline = time.monotonic() + wait_s
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    table = _read_json(path)
+    if table is None or config_hash not in table.get("checked", ()):
+        return False, None
+    return True, table.get("finished", {}).get(config_hash)
+
+
+class Uploader:
+    """Uploads the journals of a sweep's points as they finish, on a thread of the launching process.
+
+    Args:
+        sweep_dir: The sweep directory (the points' directories are its numbered folders).
+        live: The store the sweep's parent run is in.
+        parent: The parent's tracker; opening: the thread that creates the parent run.
+        hashes: The config hash of every point checked, to look up for resume first.
+    """
+
+    def __init__(
+        self, sweep_dir: Path, live: Any, parent: Any, opening: threading.Thread | None, hashes: dict[int, str]
+    ) -> None:
+        self._dir, self._live, self._parent, self._opening = Path(sweep_dir), live, parent, opening
+        self._hashes = hashes
+        self._done: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="qrt-sweep-uploads", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop polling and upload everything that is left."""
+        self._stop.set()
+        self._thread.join()
+        self._pass(final=True)
+
+    def _loop(self) -> None:
+        if self._opening is not None:
+            self._opening.join()
+        write_reuse_file(self._dir, self._hashes, self._live)  # what the points wait for first
+        while not self._stop.wait(_POLL_S):
+            self._pass(final=False)
+
+    def _pass(self, final: bool) -> None:
+        from qrt_runner.cli.point import POINT_FILE
+        from qrt_runner.tracking.journal import Journal
+
+        if self._opening is not None:
+            self._opening.join()
+        for folder in sorted(p for p in self._dir.iterdir() if p.name.isdigit() and p.is_dir()):
+            if folder.name in self._done:
+                continue
+            record = _read_json(folder / POINT_FILE)
+            if not Journal(folder).exists():
+                if record is not None:  # an invalid point, or one that reused a finished run
+                    self._done.add(folder.name)
+                continue
+            if not final and (record is None or not record.get("upload")):
+                continue
+            if final and record is None:  # interrupted: give a point that is stopping time to close its journal
+                _wait_for_end(Journal(folder), self._live.timeout_s)
+            self._upload(folder, record, POINT_FILE)
+            self._done.add(folder.name)
+
+    def _upload(self, folder: Path, record: dict | None, point_file: str) -> None:
+        from qrt_runner.tracking.sync import SyncOutcome, sync_directory
+
+        parent = SyncOutcome(self._dir, self._parent.run_id, 0, "RUNNING")  # the parent is this process's
+        outcome = sync_directory(
+            folder, self._live.uri, self._live.experiment_name, self._live.timeout_s, _done={self._dir: parent}
+        )
+        if record is not None:
+            record.update(run_id=outcome.run_id, tracked=outcome.error is None, upload=False)
+            _write_json(folder / point_file, record)
+
+
+def _wait_for_end(journal: Any, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` while the journal has no ``end`` and its process still runs."""
+    from qrt_runner.tracking.sync import still_running
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        entries = journal.entries()
+        if not entries or any(entry.get("op") == "end" for entry in entries) or not still_running(entries[0]):
+            return
+        time.sleep(0.1)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
