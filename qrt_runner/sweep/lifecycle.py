@@ -101,9 +101,10 @@ def open_sweep(config) -> None:
     )
     uploader = None
     if uploads and live is not None:
-        from qrt_runner.sweep.uploads import Uploader
+        from qrt_runner.sweep.uploads import REUSE_FILE, Uploader
 
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / REUSE_FILE).unlink(missing_ok=True)  # a sweep run again into the same folder
         uploader = Uploader(directory, live, tracker, opening, hashes)
     with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
         config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
