@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Launchers whose worker processes shut down through Python's own exit hooks: with any of them
-# loaded, qrt-run exits the ordinary way.
-_POOL_MODULES = ("joblib.externals.loky.process_executor", "ray", "submitit")
+# loaded, qrt-run exits the ordinary way (joblib's workers are stopped by exit_now itself).
+_POOL_MODULES = ("ray", "submitit")
 
 
 def exit_now(code: int | str | None) -> NoReturn:
@@ -68,10 +68,10 @@ def exit_now(code: int | str | None) -> NoReturn:
     a second once MLflow, qiskit and matplotlib are loaded, on every run).
 
     What exit does that matters is done first: the background records are drained, the ``atexit``
-    hooks run (the simulator process, logging), and stdout and stderr flushed. Threads left are
-    idle by then (thread pools' workers waiting for work: joining them would wait forever, since
-    Python stops them only during its own exit). With a process pool's module loaded, or outside
-    the main thread, it is ``sys.exit``.
+    hooks run (the simulator process, logging), joblib's idle workers stopped, and stdout and
+    stderr flushed. Threads left are idle by then (thread pools' workers waiting for work:
+    joining them would wait forever, since Python stops them only during its own exit). With
+    Ray's or submitit's module loaded, or outside the main thread, it is ``sys.exit``.
     """
     import atexit
     import threading
@@ -84,10 +84,19 @@ def exit_now(code: int | str | None) -> NoReturn:
         print(code, file=sys.stderr)
     status = code if isinstance(code, int) else (0 if code is None else 1)
     background.drain()
+    _stop_loky_workers()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def _stop_loky_workers() -> None:
+    """joblib's workers (idle once the sweep has closed) are stopped here, not by Python's exit."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None) if module is not None else None
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 def _null_group(args: list[str]) -> str | None:
