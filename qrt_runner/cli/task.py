@@ -278,9 +278,9 @@ def _warn_changed_inputs(tracker, prepared: Prepared) -> None:
     """One line when an input file changed since the last finished run of the same config."""
     if not prepared.inputs or tracker.run_id is None:
         return
-    from qrt_runner.tracking import TrackingUnavailable, config_hash
+    from qrt_runner.tracking import TrackingUnavailable, config_hash, finished_query
 
-    query = f"tags.config_hash = '{config_hash(prepared.config)}' and attributes.status = 'FINISHED'"
+    query = finished_query(config_hash(prepared.config))
     try:
         runs = tracker.live.call(lambda store: store.search(query, max_results=1))
     except TrackingUnavailable:
@@ -476,23 +476,22 @@ def _run_loop(prepared: Prepared, point: Point, tracker):
 def _reuse_finished(prepared: Prepared, point: Point) -> float | None:
     """A sweep run again: the objective of an earlier FINISHED run of the same config, if any
     (from the sweep's ``reuse.json`` when its launching process looked this config up)."""
-    from qrt_runner.sweep.uploads import reuse_answer, reused_record
+    from qrt_runner.sweep.uploads import finished_record, reuse_answer
     from qrt_runner.tracking import TrackingUnavailable, config_hash, live_store
 
     spec = prepared.spec
     if not spec.tracking.enabled or point.sweep is None:
         return None
+    wanted = config_hash(prepared.config)
     known, record = (False, None)
     if point.sweep.uploads:
-        known, record = reuse_answer(point.sweep.sweep_dir, config_hash(prepared.config), spec.tracking.timeout_s)
+        known, record = reuse_answer(point.sweep.sweep_dir, wanted, spec.tracking.timeout_s)
     if not known:
         live = live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
-        query = f"tags.config_hash = '{config_hash(prepared.config)}' and attributes.status = 'FINISHED'"
         try:
-            runs = live.call(lambda store: store.search(query, max_results=1))
+            record = live.call(lambda store: finished_record(store, wanted))
         except TrackingUnavailable:
             return None
-        record = reused_record(runs[0]) if runs else None
     if record is None:
         return None
     print(

@@ -99,16 +99,15 @@ def open_sweep(config) -> None:
         resume=resume,
         uploads=uploads,
     )
+    directory.mkdir(parents=True, exist_ok=True)
     uploader = None
     if uploads and live is not None:
         from qrt_runner.sweep.uploads import REUSE_FILE, Uploader
 
-        directory.mkdir(parents=True, exist_ok=True)
         (directory / REUSE_FILE).unlink(missing_ok=True)  # a sweep run again into the same folder
         uploader = Uploader(directory, live, tracker, opening, hashes)
     with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
         config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
-    directory.mkdir(parents=True, exist_ok=True)
     (directory / "sweep.json").write_text(json.dumps({**asdict(context), "points": points}, indent=2))
     _OPEN[str(directory)] = OpenSweep(directory, context, tracker, opening, points, objective_name, uploader)
     count = f"{len(points)} points" if points is not None else "points drawn by the sweeper"

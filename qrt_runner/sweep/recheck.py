@@ -63,14 +63,11 @@ def _derived(compose: Any, master_config: Any, sweep_overrides: list[str]) -> An
 
     parsed = OverridesParser.create().parse_overrides(list(sweep_overrides))
     plain = [override for override in parsed if plain_value(override)]
-    shape = (
-        id(master_config),
-        tuple(override.input_line for override in parsed if not plain_value(override)),
-        tuple(override.key_or_group for override in plain),
-    )
-    keys_set_otherwise = {override.key_or_group for override in parsed if not plain_value(override)}
-    if keys_set_otherwise & set(shape[2]):  # a key both set and added or deleted: Hydra's order decides
-        return compose()
+    other = [override for override in parsed if not plain_value(override)]
+    plain_keys = tuple(override.key_or_group for override in plain)
+    if {override.key_or_group for override in other} & set(plain_keys):
+        return compose()  # a key both set and added or deleted: Hydra's order decides
+    shape = (id(master_config), tuple(override.input_line for override in other), plain_keys)
     base = _composed.get(shape)
     if base is None:
         cfg = compose()

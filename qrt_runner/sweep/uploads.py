@@ -24,16 +24,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REUSE_FILE", "Uploader", "reused_record", "reuse_answer", "write_reuse_file"]
+from qrt_runner.cli.point import POINT_FILE
+
+__all__ = ["REUSE_FILE", "Uploader", "finished_record", "reuse_answer", "write_reuse_file"]
 
 REUSE_FILE = "reuse.json"
 _POLL_S = 0.25
 
 
-def reused_record(run: Any) -> dict[str, Any]:
-    """What a point that reuses the FINISHED ``run`` records of it (its point.json fields)."""
-    from qrt_runner.cli.point import POINT_FILE
+def finished_record(store: Any, config_hash: str) -> dict[str, Any] | None:
+    """What a point that reuses a FINISHED run of the config ``config_hash`` records of it (its
+    point.json fields), or None when no such run is in ``store``."""
+    from qrt_runner.tracking import finished_query
 
+    runs = store.search(finished_query(config_hash), max_results=1)
+    if not runs:
+        return None
+    run = runs[0]
     earlier = Path(run.data.tags.get("run_dir", "")) / POINT_FILE
     try:
         metrics = json.loads(earlier.read_text())["metrics"]
@@ -49,13 +56,8 @@ def write_reuse_file(sweep_dir: Path, hashes: dict[int, str], live: Any) -> None
     from qrt_runner.tracking import TrackingUnavailable
 
     def lookup(store: Any) -> dict[str, Any]:
-        finished = {}
-        for config_hash in sorted(set(hashes.values())):
-            query = f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'"
-            runs = store.search(query, max_results=1)
-            if runs:
-                finished[config_hash] = reused_record(runs[0])
-        return finished
+        records = {config_hash: finished_record(store, config_hash) for config_hash in sorted(set(hashes.values()))}
+        return {config_hash: record for config_hash, record in records.items() if record is not None}
 
     try:
         checked, finished = sorted(set(hashes.values())), live.call(lookup) if hashes else {}
@@ -112,11 +114,10 @@ class Uploader:
             self._pass(final=False)
 
     def _pass(self, final: bool) -> None:
-        from qrt_runner.cli.point import POINT_FILE
+        """Upload the points that say they are done (``final``: every point with a journal); runs
+        after the parent run is opened (the polling thread joins the opening thread first)."""
         from qrt_runner.tracking.journal import Journal
 
-        if self._opening is not None:
-            self._opening.join()
         for folder in sorted(p for p in self._dir.iterdir() if p.name.isdigit() and p.is_dir()):
             if folder.name in self._done:
                 continue
@@ -129,10 +130,10 @@ class Uploader:
                 continue
             if final and record is None:  # interrupted: give a point that is stopping time to close its journal
                 _wait_for_end(Journal(folder), self._live.timeout_s)
-            self._upload(folder, record, POINT_FILE)
+            self._upload(folder, record)
             self._done.add(folder.name)
 
-    def _upload(self, folder: Path, record: dict | None, point_file: str) -> None:
+    def _upload(self, folder: Path, record: dict | None) -> None:
         from qrt_runner.tracking.sync import SyncOutcome, sync_directory
 
         parent = SyncOutcome(self._dir, self._parent.run_id, 0, "RUNNING")  # the parent is this process's
@@ -141,7 +142,7 @@ class Uploader:
         )
         if record is not None:
             record.update(run_id=outcome.run_id, tracked=outcome.error is None, upload=False)
-            _write_json(folder / point_file, record)
+            _write_json(folder / POINT_FILE, record)
 
 
 def _wait_for_end(journal: Any, timeout_s: float) -> None:

@@ -3,7 +3,15 @@
 Importing this package imports neither MLflow nor Qiskit; the store is opened on first use.
 """
 
-from qrt_runner.tracking.content import config_hash, flatten_config, git_commit, result_metrics, result_tags, run_name
+from qrt_runner.tracking.content import (
+    config_hash,
+    finished_query,
+    flatten_config,
+    git_commit,
+    result_metrics,
+    result_tags,
+    run_name,
+)
 from qrt_runner.tracking.journal import Journal
 from qrt_runner.tracking.tracker import LiveStore, RunTracker, TrackingUnavailable, live_store
 
@@ -13,6 +21,7 @@ __all__ = [
     "RunTracker",
     "TrackingUnavailable",
     "config_hash",
+    "finished_query",
     "flatten_config",
     "git_commit",
     "live_store",

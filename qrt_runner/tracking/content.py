@@ -80,6 +80,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def finished_query(config_hash: str) -> str:
+    """The store filter for the FINISHED runs of the config whose :func:`config_hash` is given."""
+    return f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'"
+
+
 def run_name(overrides: list[str], swept_keys: list[str] | None = None) -> str | None:
     """A run's display name from its overrides: the swept ones in a sweep, else all of them.
 
