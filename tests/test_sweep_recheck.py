@@ -53,9 +53,13 @@ def test_checked_points_are_not_composed_again_and_others_are(monkeypatch):
 
 
 @pytest.mark.slow
-def test_points_derived_from_one_composition_have_the_config_hydra_composes(tmp_path):
+@pytest.mark.parametrize(
+    "launcher", [[], ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]], ids=["basic", "joblib"]
+)
+def test_points_derived_from_one_composition_have_the_config_hydra_composes(tmp_path, launcher):
+    """With joblib, the workers derive the points (the checked points reach them on the loader)."""
     points = ["experiment=ghz_sampler", "tracking=none", "primitive.default_shots=32", "circuit.num_qubits=2,3"]
-    proc = run_cli(["-m", *points, "seed=5,6", "backend.max_parallel_threads=1"], cwd=tmp_path, timeout=300)
+    proc = run_cli(["-m", *points, "seed=5,6", "backend.max_parallel_threads=1", *launcher], cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
     run_dirs = sorted(tmp_path.glob("multirun/*/*/[0-9]"))
     assert len(run_dirs) == 4
@@ -63,6 +67,7 @@ def test_points_derived_from_one_composition_have_the_config_hydra_composes(tmp_
         overrides = yaml.safe_load((run_dir / ".hydra" / "overrides.yaml").read_text())
         hydra_node = yaml.safe_load((run_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]
         assert hydra_node["overrides"]["task"] == overrides
+        assert "QRT_SWEEP" in hydra_node["job"]["env_set"]  # composed with the sweep's context
         assert hydra_node["job"]["override_dirname"] == ",".join(sorted(overrides))
         written = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
         assert written == OmegaConf.to_container(compose_config(overrides)), overrides

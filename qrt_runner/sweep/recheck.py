@@ -12,28 +12,73 @@ starts (:func:`qrt_runner.sweep.points.check_points`), so while such a sweep is 
   merge, in struct mode), and its ``hydra.overrides.task`` and ``hydra.job.override_dirname``
   set to the point's. A point that differs in anything else is composed by Hydra.
 
-A composition takes 0.1-0.2 s per point (most of a small point's overhead); a derived point a
+A composition takes 0.1-0.3 s per point (most of a small point's overhead); a derived point a
 few milliseconds. Sweeps whose points were not all checked (an optimising sweeper, more than
 ``MAX_CHECKED_POINTS``) keep Hydra's compositions.
+
+Hydra's joblib launcher composes each point in the worker that runs it, with the config loader
+it pickles to every point. The checked points travel on that loader (:class:`_CheckedPoints`):
+unpickled in a worker, they install the same shortcuts there, so each worker composes one point
+of each shape. A worker that runs points of a later sweep forgets the earlier one's.
 """
 
 from __future__ import annotations
 
 import copy
+import uuid
 from typing import Any
 
 _checked: set[tuple[str, ...]] = set()
 _composed: dict[tuple, Any] = {}  # a composed config per point shape, while the sweep is open
 _installed = False
+_sweep: str | None = None  # the open sweep's token (in a worker: the sweep of its points)
+_LOADER_ATTRIBUTE = "_qrt_checked_points"
 
 
-def points_checked(points: list[list[str]]) -> None:
-    """Record the points ``check_points`` composed and checked, and install the shortcuts once."""
-    global _installed
+class _CheckedPoints:
+    """The checked points (and compositions), on Hydra's config loader: pickled with it to a
+    launcher's worker, they install the shortcuts there."""
+
+    def __init__(self, sweep: str, points: tuple[tuple[str, ...], ...], composed: dict[tuple, Any]) -> None:
+        self.sweep, self.points, self.composed = sweep, points, composed
+
+    def __reduce__(self) -> tuple:
+        return (_in_worker, (self.sweep, self.points, self.composed))
+
+
+def _in_worker(sweep: str, points: tuple[tuple[str, ...], ...], composed: dict[tuple, Any]) -> _CheckedPoints:
+    if sweep != _sweep:
+        sweep_closed()
+        _remember(sweep, points)
+        _composed.update(composed)
+    return _CheckedPoints(sweep, points, composed)
+
+
+def points_checked(points: list[list[str]], master_config: Any = None) -> None:
+    """Record the points ``check_points`` composed and checked, install the shortcuts once, and
+    put the points on Hydra's config loader for the launcher's workers. With ``master_config``
+    (a launcher that composes in its workers), the first point is composed here, once, and its
+    composition travels with them."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    checked = tuple(tuple(point) for point in points)
+    sweep = uuid.uuid4().hex
+    _remember(sweep, checked)
+    if not GlobalHydra.instance().is_initialized():
+        return
+    loader = GlobalHydra.instance().config_loader()
+    if master_config is not None and checked:
+        loader.load_sweep_config(master_config, list(checked[0]))
+    setattr(loader, _LOADER_ATTRIBUTE, _CheckedPoints(sweep, checked, dict(_composed)))
+
+
+def _remember(sweep: str, points: tuple[tuple[str, ...], ...]) -> None:
+    global _installed, _sweep
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.plugins.sweeper import Sweeper
 
-    _checked.update(tuple(point) for point in points)
+    _sweep = sweep
+    _checked.update(points)
     if _installed:
         return
     original_check = Sweeper.validate_batch_is_legal
@@ -67,7 +112,7 @@ def _derived(compose: Any, master_config: Any, sweep_overrides: list[str]) -> An
     plain_keys = tuple(override.key_or_group for override in plain)
     if {override.key_or_group for override in other} & set(plain_keys):
         return compose()  # a key both set and added or deleted: Hydra's order decides
-    shape = (id(master_config), tuple(override.input_line for override in other), plain_keys)
+    shape = (_sweep, tuple(override.input_line for override in other), plain_keys)
     base = _composed.get(shape)
     if base is None:
         cfg = compose()
@@ -91,5 +136,13 @@ def _derived(compose: Any, master_config: Any, sweep_overrides: list[str]) -> An
 def sweep_closed() -> None:
     """Forget the checked points and their compositions (a later sweep in this process is
     checked again)."""
+    global _sweep
+    from hydra.core.global_hydra import GlobalHydra
+
     _checked.clear()
     _composed.clear()
+    _sweep = None
+    if GlobalHydra.instance().is_initialized():
+        loader = GlobalHydra.instance().config_loader()
+        if hasattr(loader, _LOADER_ATTRIBUTE):
+            delattr(loader, _LOADER_ATTRIBUTE)
