@@ -21,8 +21,16 @@ from qiskit.circuit import Parameter
 from qrt_runner.records import artifacts as artifact_files
 from qrt_runner.records.plots import MAX_BARS, plot_result
 from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
-from qrt_runner.tracking import LiveStore, RunTracker, flatten_config, git_commit, live_store, result_metrics
-from qrt_runner.tracking.mlflow_store import open_store
+from qrt_runner.tracking import (
+    CONFIG_HASH_TAG,
+    LiveStore,
+    RunTracker,
+    flatten_config,
+    git_commit,
+    live_store,
+    result_metrics,
+)
+from qrt_runner.tracking.mlflow_store import open_store, sqlite_lacks_tag
 from qrt_runner.tracking.record import record_result
 from qrt_runner.tracking.sync import sync_directory
 
@@ -285,6 +293,19 @@ def test_store_is_opened_once_and_relative_sqlite_uri_made_absolute(live, db_dir
     relative = live_store("sqlite:///mlflow.db", "qrt-tests", 30)
     assert relative is live and relative.uri == f"sqlite:///{db_dir}/mlflow.db"
     assert open_store("sqlite:///mlflow.db", "qrt-tests") is live.call(lambda s: s)
+
+
+def test_a_sqlite_store_says_which_config_hashes_it_never_saw_without_mlflow(live, tmp_path):
+    """Resume's fast path for a new sweep; anything it cannot tell counts as seen (MLflow asks)."""
+    tracker = RunTracker(tmp_path / "tagged", live)
+    tracker.start("tagged", {CONFIG_HASH_TAG: "0123456789abcdef"})
+    tracker.flush()
+    assert sqlite_lacks_tag(live.uri, CONFIG_HASH_TAG, ["fedcba9876543210", "ffffffffffffffff"])
+    assert not sqlite_lacks_tag(live.uri, CONFIG_HASH_TAG, ["fedcba9876543210", "0123456789abcdef"])
+    assert not sqlite_lacks_tag(f"sqlite:///{tmp_path}/none.db", CONFIG_HASH_TAG, ["fedcba9876543210"])
+    assert not sqlite_lacks_tag("http://127.0.0.1:1", CONFIG_HASH_TAG, ["fedcba9876543210"])
+    (tmp_path / "other.db").write_text("not a database")
+    assert not sqlite_lacks_tag(f"sqlite:///{tmp_path}/other.db", CONFIG_HASH_TAG, ["fedcba9876543210"])
 
 
 def test_unreachable_store_keeps_the_run_in_its_journal_and_sync_uploads_it(tmp_path):

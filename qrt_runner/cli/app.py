@@ -116,6 +116,10 @@ def run_hydra(args: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if os.getcwd() not in sys.path:  # circuit=factory imports the user's own modules from here
         sys.path.insert(0, os.getcwd())
+    from qrt_runner.sweep.workers import start_forkserver, wants_warm_workers
+
+    if wants_warm_workers(args):
+        start_forkserver()
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException

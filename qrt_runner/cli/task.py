@@ -234,18 +234,19 @@ def _uploaded_by_launcher(spec, point: Point) -> bool:
 def track(tracker, prepared: Prepared, point: Point) -> None:
     """Open the run's record: tags, params and config first, in the store before any job starts."""
     from qrt_runner.reproduce.replay import REPLAY_ENV
-    from qrt_runner.tracking import config_hash, flatten_config, run_name
+    from qrt_runner.tracking import CONFIG_HASH_TAG, config_hash, flatten_config, run_name
     from qrt_runner.tracking.content import user_name
 
     spec = prepared.spec
     sweep = point.sweep
-    same_store = sweep is not None and tracker.destination == (sweep.uri, sweep.experiment)
+    # A journal-only record is uploaded after the parent's, which it names by its directory.
+    same_store = sweep is not None and tracker.live is not None and tracker.destination == (sweep.uri, sweep.experiment)
     parent_id = sweep.parent_id(spec.tracking.timeout_s) if same_store and sweep is not None else None
     tags = {
         "overrides": json.dumps(point.overrides),
         "run_dir": str(point.run_dir.resolve()),
         "task": spec.task.name,
-        "config_hash": config_hash(prepared.config),
+        CONFIG_HASH_TAG: config_hash(prepared.config),
         "objective_name": prepared.objective.text,
         "mlflow.source.name": "qrt-run",
         "mlflow.source.type": "LOCAL",

@@ -22,9 +22,10 @@ from qrt_runner.sweep.context import ENV_VAR, SweepContext
 
 if TYPE_CHECKING:
     import threading
+    from collections.abc import Callable
 
     from qrt_runner.sweep.uploads import Uploader
-    from qrt_runner.tracking import RunTracker
+    from qrt_runner.tracking import LiveStore, RunTracker
 
 __all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "closes_here", "open_sweep"]
 
@@ -65,10 +66,13 @@ def open_sweep(config) -> None:
     parallel = p.parallel_points(config.hydra.launcher, len(points) if points is not None else None, cores)
     threads = max(1, cores // parallel) if parallel > 1 else None
     resume = bool(config.get("sweep", {}).get("resume", True))
-    uploads = bool(config.tracking.enabled) and str(config.hydra.launcher.get("_target_", "")).endswith(
-        "JoblibLauncher"
-    )
+    joblib = str(config.hydra.launcher.get("_target_", "")).endswith("JoblibLauncher")
+    uploads = bool(config.tracking.enabled) and joblib
     hashes: dict[int, str] = {}
+    if joblib and parallel > 1:
+        from qrt_runner.sweep.workers import use_warm_workers
+
+        use_warm_workers()
 
     def remember_hash(number: int, cfg) -> None:
         from qrt_runner.cli.task import point_config_hash
@@ -84,12 +88,20 @@ def open_sweep(config) -> None:
         )
     except Exception as exc:  # ConfigError, or a composition error of a point
         raise SweepRefused(exc) from None
-    if points is not None and len(points) <= p.MAX_CHECKED_POINTS:
-        points_checked(points)  # Hydra's sweeper need not compose them all a second time
     swept = p.swept_keys(config)
     objective_name = str(config.get("objective", "auto"))
     _warn_direction(config, objective_name)
-    tracker, live, opening = _open_parent(config, directory, swept, points)
+    directory.mkdir(parents=True, exist_ok=True)
+    first = None
+    if uploads:
+        from qrt_runner.sweep.uploads import REUSE_FILE, write_reuse_file
+
+        (directory / REUSE_FILE).unlink(missing_ok=True)  # a sweep run again into the same folder
+
+        def first(live) -> None:  # the workers' first points wait for it
+            write_reuse_file(directory, hashes, live)
+
+    tracker, live, opening = _open_parent(config, directory, swept, points, first)
     context = SweepContext(
         sweep_dir=str(directory),
         uri=live.uri if live else None,
@@ -99,15 +111,16 @@ def open_sweep(config) -> None:
         resume=resume,
         uploads=uploads,
     )
-    directory.mkdir(parents=True, exist_ok=True)
     uploader = None
     if uploads and live is not None:
-        from qrt_runner.sweep.uploads import REUSE_FILE, Uploader
+        from qrt_runner.sweep.uploads import Uploader
 
-        (directory / REUSE_FILE).unlink(missing_ok=True)  # a sweep run again into the same folder
-        uploader = Uploader(directory, live, tracker, opening, hashes)
+        uploader = Uploader(directory, live, tracker, opening)
     with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
         config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
+    if points is not None and len(points) <= p.MAX_CHECKED_POINTS:  # (with the sweep's context set)
+        # Hydra's sweeper need not compose them all a second time, nor joblib's workers each
+        points_checked(points, config if joblib and parallel > 1 else None)
     (directory / "sweep.json").write_text(json.dumps({**asdict(context), "points": points}, indent=2))
     _OPEN[str(directory)] = OpenSweep(directory, context, tracker, opening, points, objective_name, uploader)
     count = f"{len(points)} points" if points is not None else "points drawn by the sweeper"
@@ -115,9 +128,10 @@ def open_sweep(config) -> None:
     print(f"qrt-run: sweep of {count}{share} in {directory}", flush=True)
 
 
-def _open_parent(config, directory: Path, swept: list[str], points):
+def _open_parent(config, directory: Path, swept: list[str], points, first: Callable[[LiveStore], None] | None):
     """The parent run, opened on a background thread while the launcher starts its points
-    (creating a fresh store takes seconds); points find its id in the sweep directory."""
+    (creating a fresh store takes seconds); points find its id in the sweep directory.
+    ``first(store)`` runs on that thread before the parent is created."""
     if not config.tracking.enabled:
         return None, None, None
     import threading
@@ -140,6 +154,8 @@ def _open_parent(config, directory: Path, swept: list[str], points):
     params["sweep.points"] = str(len(points)) if points is not None else "drawn"
 
     def open_parent() -> None:
+        if first is not None:
+            first(live)
         tracker.start(f"sweep {directory.name}", tags)
         tracker.log_params(params)
         tracker.flush()

@@ -52,15 +52,19 @@ def finished_record(store: Any, config_hash: str) -> dict[str, Any] | None:
 
 def write_reuse_file(sweep_dir: Path, hashes: dict[int, str], live: Any) -> None:
     """Look every point's config hash up in the store and write ``reuse.json`` (with no hash
-    checked when the store does not answer: the points then ask it themselves)."""
-    from qrt_runner.tracking import TrackingUnavailable
+    checked when the store does not answer: the points then ask it themselves). A sqlite store
+    that never saw any of the hashes says so without MLflow (the usual case: a new sweep)."""
+    from qrt_runner.tracking import CONFIG_HASH_TAG, TrackingUnavailable
+    from qrt_runner.tracking.mlflow_store import sqlite_lacks_tag
 
     def lookup(store: Any) -> dict[str, Any]:
         records = {config_hash: finished_record(store, config_hash) for config_hash in sorted(set(hashes.values()))}
         return {config_hash: record for config_hash, record in records.items() if record is not None}
 
     try:
-        checked, finished = sorted(set(hashes.values())), live.call(lookup) if hashes else {}
+        checked = sorted(set(hashes.values()))
+        unseen = not hashes or sqlite_lacks_tag(live.uri, CONFIG_HASH_TAG, checked)
+        finished = {} if unseen else live.call(lookup)
     except TrackingUnavailable:
         checked, finished = [], {}
     _write_json(sweep_dir / REUSE_FILE, {"checked": checked, "finished": finished})
@@ -87,14 +91,10 @@ class Uploader:
         sweep_dir: The sweep directory (the points' directories are its numbered folders).
         live: The store the sweep's parent run is in.
         parent: The parent's tracker; opening: the thread that creates the parent run.
-        hashes: The config hash of every point checked, to look up for resume first.
     """
 
-    def __init__(
-        self, sweep_dir: Path, live: Any, parent: Any, opening: threading.Thread | None, hashes: dict[int, str]
-    ) -> None:
+    def __init__(self, sweep_dir: Path, live: Any, parent: Any, opening: threading.Thread | None) -> None:
         self._dir, self._live, self._parent, self._opening = Path(sweep_dir), live, parent, opening
-        self._hashes = hashes
         self._done: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="qrt-sweep-uploads", daemon=True)
@@ -109,7 +109,9 @@ class Uploader:
     def _loop(self) -> None:
         if self._opening is not None:
             self._opening.join()
-        write_reuse_file(self._dir, self._hashes, self._live)  # what the points wait for first
+        # The sweep's plot at its close imports matplotlib (0.4 s): here it overlaps the points.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+
         while not self._stop.wait(_POLL_S):
             self._pass(final=False)
 

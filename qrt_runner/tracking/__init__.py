@@ -4,6 +4,7 @@ Importing this package imports neither MLflow nor Qiskit; the store is opened on
 """
 
 from qrt_runner.tracking.content import (
+    CONFIG_HASH_TAG,
     config_hash,
     finished_query,
     flatten_config,
@@ -16,6 +17,7 @@ from qrt_runner.tracking.journal import Journal
 from qrt_runner.tracking.tracker import LiveStore, RunTracker, TrackingUnavailable, live_store
 
 __all__ = [
+    "CONFIG_HASH_TAG",
     "Journal",
     "LiveStore",
     "RunTracker",

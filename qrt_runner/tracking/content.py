@@ -26,7 +26,15 @@ from qrt_runner.records.provenance import git_commit
 if TYPE_CHECKING:
     from qrt_runner.records.results import RunResult
 
-__all__ = ["config_hash", "flatten_config", "git_commit", "result_metrics", "result_tags", "run_name"]
+__all__ = [
+    "CONFIG_HASH_TAG",
+    "config_hash",
+    "flatten_config",
+    "git_commit",
+    "result_metrics",
+    "result_tags",
+    "run_name",
+]
 
 _MAX_RUN_NAME = 200
 _OPTIMIZATION_METRICS = (
@@ -80,9 +88,13 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+#: The tag that carries a run's :func:`config_hash` (what resume looks runs up by).
+CONFIG_HASH_TAG = "config_hash"
+
+
 def finished_query(config_hash: str) -> str:
     """The store filter for the FINISHED runs of the config whose :func:`config_hash` is given."""
-    return f"tags.config_hash = '{config_hash}' and attributes.status = 'FINISHED'"
+    return f"tags.{CONFIG_HASH_TAG} = '{config_hash}' and attributes.status = 'FINISHED'"
 
 
 def run_name(overrides: list[str], swept_keys: list[str] | None = None) -> str | None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
 
-__all__ = ["MlflowStore", "normalize_uri", "open_store"]
+__all__ = ["MlflowStore", "normalize_uri", "open_store", "sqlite_lacks_tag"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -72,6 +72,30 @@ def sqlite_path(uri: str) -> Path | None:
     if not path or path == ":memory:":
         return None
     return Path(path).expanduser().absolute()
+
+
+def sqlite_lacks_tag(uri: str, key: str, values: Iterable[str]) -> bool:
+    """Whether no run in the sqlite store at ``uri`` has tag ``key`` with any of ``values``,
+    read straight from the database file (milliseconds, where opening the store through MLflow
+    takes seconds). False whenever that cannot be told: another kind of store, no database
+    file, or a schema this query does not fit."""
+    import sqlite3
+
+    path = sqlite_path(uri)
+    wanted = sorted(set(values))
+    if path is None or not path.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)) as db:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT 1 FROM tags WHERE key = ? AND value IN ({marks}) LIMIT 1"
+                if db.execute(query, [key, *chunk]).fetchone() is not None:
+                    return False
+    except sqlite3.Error:
+        return False
+    return True
 
 
 def open_store(uri: str, experiment_name: str | None) -> MlflowStore:

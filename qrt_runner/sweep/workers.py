@@ -1,0 +1,53 @@
+"""Worker processes that start warm, for a sweep on a local process pool (Hydra's joblib launcher).
+
+A loky worker starts a fresh interpreter, then imports Hydra, qiskit, qrt-run and matplotlib
+and loads qiskit's transpiler plugins (one of which imports all of ``qiskit_ibm_runtime``):
+about 2 s of CPU per worker before its first point, on the cores the points need. Here the
+workers are forked from a forkserver that imported all of it once
+(:mod:`~qrt_runner.sweep.preload`). The forkserver is started as soon as the command line shows
+a parallel joblib sweep, so that its imports run on a core the launching process, still
+starting, leaves idle; a launcher chosen in a config file starts it when the sweep opens.
+
+A start method the user set for loky is kept; the one set here stays for the rest of the
+process. The forkserver runs no thread of its own, so forking workers from it is safe (tested).
+Loky's thread-limit environment variables do not reach forked workers; a point's Aer threads
+are set from the sweep's share of the cores anyway.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["start_forkserver", "use_warm_workers", "wants_warm_workers"]
+
+PRELOAD_MODULE = "qrt_runner.sweep.preload"
+
+
+def wants_warm_workers(args: list[str]) -> bool:
+    """Whether a command line is a joblib sweep with more than one worker."""
+    options = {arg.lstrip("+").partition("=")[0]: arg.partition("=")[2].strip() for arg in args if "=" in arg}
+    return (
+        any(arg in ("-m", "--multirun") for arg in args)
+        and options.get("hydra/launcher") == "joblib"
+        and options.get("hydra.launcher.n_jobs") != "1"
+    )
+
+
+def start_forkserver() -> None:
+    """Start the forkserver (importing what a point needs) unless running; returns at once."""
+    if sys.platform == "win32":  # no forkserver there
+        return
+    from multiprocessing import forkserver
+
+    forkserver.set_forkserver_preload([PRELOAD_MODULE])
+    forkserver.ensure_running()
+
+
+def use_warm_workers() -> None:
+    """Have loky start this sweep's workers from the forkserver (unless its start method was set)."""
+    from joblib.externals.loky.backend import context
+
+    if sys.platform == "win32" or context.get_start_method() is not None:
+        return
+    context.set_start_method("forkserver")
+    start_forkserver()

@@ -1,0 +1,81 @@
+"""A joblib sweep's workers are forked from a forkserver that imported what a point needs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from qrt_runner.sweep.workers import wants_warm_workers
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        (["-m", "hydra/launcher=joblib", "seed=1,2"], True),
+        (["--multirun", "+hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], True),
+        (["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1"], False),  # joblib runs them in-process
+        (["hydra/launcher=joblib"], False),  # not a sweep
+        (["-m", "hydra/launcher=submitit_local"], False),
+        (["-m", "seed=1,2"], False),
+    ],
+)
+def test_the_command_line_says_when_to_start_the_forkserver_early(args, wanted):
+    assert wants_warm_workers(args) is wanted
+
+
+def test_the_preload_loads_the_transpiler_plugins_and_starts_no_thread():
+    """Forking is safe only from a single-threaded process; the plugins are the costly part."""
+    code = (
+        "import sys, threading\n"
+        "import qrt_runner.sweep.preload\n"
+        "print(threading.active_count(), 'qiskit_ibm_runtime' in sys.modules, 'matplotlib.figure' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.split() == ["1", "True", "True"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the parent's command line from /proc")
+def test_joblib_points_run_in_workers_forked_from_the_preloaded_forkserver(tmp_path):
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    (tmp_path / "where.py").write_text(
+        "import os, pathlib\n"
+        "from qiskit import QuantumCircuit\n"
+        "def ghz(n=2):\n"
+        f"    out = pathlib.Path({str(seen)!r}) / f'{{os.getpid()}}.txt'\n"
+        "    parent = pathlib.Path(f'/proc/{os.getppid()}/cmdline').read_bytes().replace(b'\\0', b' ').decode()\n"
+        "    out.write_text(parent)\n"
+        "    qc = QuantumCircuit(n)\n"
+        "    qc.h(0)\n"
+        "    qc.cx(0, 1)\n"
+        "    qc.measure_all()\n"
+        "    return qc\n"
+    )
+    proc = run_cli(
+        [
+            "-m",
+            "circuit=factory",
+            "circuit.target=where:ghz",
+            "primitive=sampler",
+            "primitive.default_shots=64",
+            "backend.max_parallel_threads=1",
+            "tracking=none",
+            "seed=1,2,3,4",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+        ],
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    parents = [path.read_text() for path in seen.glob("*.txt")]
+    this = Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    workers = [parent for parent in parents if parent != this]  # the launcher (this process's child) checks too
+    assert workers, parents
+    for parent in workers:  # (loky's own workers would be children of qrt-run)
+        assert "multiprocessing.forkserver" in parent and "qrt_runner.sweep.preload" in parent, parent
