@@ -38,6 +38,22 @@ def test_the_preload_loads_the_transpiler_plugins_and_starts_no_thread():
     assert out.split() == ["1", "True", "True"]
 
 
+def test_the_forkserver_is_stopped_at_once_when_qrt_run_exits():
+    """Left alone it takes 0.5 s to exit, and a pipe reading qrt-run's output waits for it."""
+    code = (
+        "import os\n"
+        "from multiprocessing import forkserver\n"
+        "from qrt_runner.sweep import workers\n"
+        "workers.start_forkserver()\n"
+        "pid = forkserver._forkserver._forkserver_pid\n"
+        "workers.stop_forkserver()\n"
+        "os.waitpid(pid, 0)\n"  # returns only once it is gone
+        "print('stopped')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "stopped"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the parent's command line from /proc")
 def test_joblib_points_run_in_workers_forked_from_the_preloaded_forkserver(tmp_path):

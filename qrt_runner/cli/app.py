@@ -67,16 +67,18 @@ def exit_now(code: int | str | None) -> NoReturn:
     """Exit with ``code`` as ``sys.exit`` would, without tearing down every loaded module (about
     a second once MLflow, qiskit and matplotlib are loaded, on every run).
 
-    What exit does that matters is done first: the background records are drained, the ``atexit``
-    hooks run (the simulator process, logging), joblib's idle workers stopped, and stdout and
-    stderr flushed. Threads left are idle by then (thread pools' workers waiting for work:
-    joining them would wait forever, since Python stops them only during its own exit). With
-    Ray's or submitit's module loaded, or outside the main thread, it is ``sys.exit``.
+    What exit does that matters is done first: the background records are drained, joblib's idle
+    workers and the forkserver they were forked from stopped, the ``atexit`` hooks run (the
+    simulator process, logging), and stdout and stderr flushed. Threads left are idle by then
+    (thread pools' workers waiting for work: joining them would wait forever, since Python stops
+    them only during its own exit). With Ray's or submitit's module loaded, or outside the main
+    thread, it is ``sys.exit``.
     """
     import atexit
     import threading
 
     from qrt_runner import background
+    from qrt_runner.sweep.workers import stop_forkserver
 
     if threading.current_thread() is not threading.main_thread() or any(m in sys.modules for m in _POOL_MODULES):
         sys.exit(code)
@@ -85,6 +87,7 @@ def exit_now(code: int | str | None) -> NoReturn:
     status = code if isinstance(code, int) else (0 if code is None else 1)
     background.drain()
     _stop_loky_workers()
+    stop_forkserver()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()

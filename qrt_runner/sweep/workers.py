@@ -16,9 +16,12 @@ are set from the sweep's share of the cores anyway.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
 
-__all__ = ["start_forkserver", "use_warm_workers", "wants_warm_workers"]
+__all__ = ["start_forkserver", "stop_forkserver", "use_warm_workers", "wants_warm_workers"]
 
 PRELOAD_MODULE = "qrt_runner.sweep.preload"
 
@@ -51,3 +54,15 @@ def use_warm_workers() -> None:
         return
     context.set_start_method("forkserver")
     start_forkserver()
+
+
+def stop_forkserver() -> None:
+    """Stop the forkserver at once, if this process started one. Left alone it exits with this
+    process, tearing its preloaded modules down (0.5 s), and whatever reads qrt-run's output
+    through a pipe waits for that."""
+    module = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(module, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
