@@ -118,6 +118,7 @@ def open_sweep(config) -> None:
         uploader = Uploader(directory, live, tracker, opening)
     with read_write(config.hydra.overrides), open_dict(config.hydra.overrides):
         config.hydra.overrides.hydra.append(f"++hydra.job.env_set.{ENV_VAR}={context.encode()}")
+    _one_submitit_local_folder(config)
     if points is not None and len(points) <= p.MAX_CHECKED_POINTS:  # (with the sweep's context set)
         # Hydra's sweeper need not compose them all a second time, nor joblib's workers each
         points_checked(points, config if joblib and parallel > 1 else None)
@@ -163,6 +164,21 @@ def _open_parent(config, directory: Path, swept: list[str], points, first: Calla
     opening = threading.Thread(target=open_parent, name="qrt-sweep-parent", daemon=True)
     opening.start()
     return tracker, live, opening
+
+
+def _one_submitit_local_folder(config) -> None:
+    """submitit_local's jobs keep their files in one folder that exists before they start: with
+    the default ``.submitit/%j`` submitit creates a job's folder only after starting the job,
+    which on a loaded machine can open its log there first and fail."""
+    from omegaconf import read_write
+
+    launcher = config.hydra.launcher
+    if not str(launcher.get("_target_", "")).endswith("submitit_launcher.LocalLauncher"):
+        return
+    folder = str(launcher.get("submitit_folder", ""))
+    if folder.endswith("/%j"):
+        with read_write(launcher):
+            launcher.submitit_folder = folder[: -len("/%j")]
 
 
 def _values(config, key: str) -> str:
