@@ -71,3 +71,44 @@ def test_points_derived_from_one_composition_have_the_config_hydra_composes(tmp_
         assert hydra_node["job"]["override_dirname"] == ",".join(sorted(overrides))
         written = yaml.safe_load((run_dir / ".hydra" / "config.yaml").read_text())
         assert written == OmegaConf.to_container(compose_config(overrides)), overrides
+
+
+def test_only_a_loader_carrying_the_current_sweeps_points_derives_them(monkeypatch):
+    """A reused joblib worker that runs a later sweep without checked points composes them all."""
+    composed = []
+
+    def hydra_load(self, master_config, sweep_overrides):
+        composed.append(list(sweep_overrides))
+        job = {
+            "override_dirname": "",
+            "config": {"override_dirname": {"kv_sep": "=", "item_sep": ",", "exclude_keys": []}},
+        }
+        values = dict(override.split("=") for override in sweep_overrides)
+        return OmegaConf.create(
+            {"a": int(values["a"]), "b": values["b"], "hydra": {"overrides": {"task": []}, "job": job}}
+        )
+
+    monkeypatch.setattr(Sweeper, "validate_batch_is_legal", Sweeper.validate_batch_is_legal)
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", hydra_load)
+    monkeypatch.setattr(recheck, "_installed", False)
+    points = (("a=1", "b=x"), ("a=2", "b=x"))
+    master = OmegaConf.create({})
+
+    class Loader:
+        pass
+
+    try:
+        carried = recheck._in_worker("sweep-1", points, {})  # as unpickled in a worker
+        with_points, without = Loader(), Loader()
+        setattr(with_points, recheck._LOADER_ATTRIBUTE, carried)
+        derived = ConfigLoaderImpl.load_sweep_config(with_points, master, list(points[1]))
+        assert ConfigLoaderImpl.load_sweep_config(with_points, master, list(points[0])).a == 1
+        assert derived.a == 2 and composed == [list(points[1])]  # one composition, one derived
+        ConfigLoaderImpl.load_sweep_config(without, master, list(points[0]))
+        assert composed[-1] == list(points[0]) and len(composed) == 2  # no points on it: Hydra's
+        stale = Loader()
+        setattr(stale, recheck._LOADER_ATTRIBUTE, recheck._CheckedPoints("sweep-0", points, {}))
+        ConfigLoaderImpl.load_sweep_config(stale, master, list(points[1]))
+        assert len(composed) == 3  # an earlier sweep's points: Hydra's
+    finally:
+        recheck.sweep_closed()

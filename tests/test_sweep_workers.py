@@ -65,7 +65,8 @@ def test_joblib_points_run_in_workers_forked_from_the_preloaded_forkserver(tmp_p
         "def ghz(n=2):\n"
         f"    out = pathlib.Path({str(seen)!r}) / f'{{os.getpid()}}.txt'\n"
         "    parent = pathlib.Path(f'/proc/{os.getppid()}/cmdline').read_bytes().replace(b'\\0', b' ').decode()\n"
-        "    out.write_text(parent)\n"
+        "    env = [os.environ.get(name, '-') for name in ('OMP_NUM_THREADS', 'QISKIT_PARALLEL')]\n"
+        "    out.write_text(' '.join(env) + '\\n' + parent)\n"
         "    qc = QuantumCircuit(n)\n"
         "    qc.h(0)\n"
         "    qc.cx(0, 1)\n"
@@ -89,9 +90,11 @@ def test_joblib_points_run_in_workers_forked_from_the_preloaded_forkserver(tmp_p
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    parents = [path.read_text() for path in seen.glob("*.txt")]
+    builders = [path.read_text().split("\n", 1) for path in seen.glob("*.txt")]
     this = Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    workers = [parent for parent in parents if parent != this]  # the launcher (this process's child) checks too
-    assert workers, parents
-    for parent in workers:  # (loky's own workers would be children of qrt-run)
+    workers = [(env, parent) for env, parent in builders if parent != this]  # the launcher checks them too
+    assert workers, builders
+    for env, parent in workers:  # (loky's own workers would be children of qrt-run)
         assert "multiprocessing.forkserver" in parent and "qrt_runner.sweep.preload" in parent, parent
+        threads, qiskit_parallel = env.split()
+        assert threads != "-" and qiskit_parallel != "-", env  # what loky's own workers get

@@ -118,6 +118,8 @@ def prepare(cfg, point: Point) -> Prepared:
     from qrt_runner.tracking.resume import load_state
 
     share_cores(cfg, _threads_per_point(point))
+    if point.sweep is not None and point.sweep.threads:  # points side by side on this machine
+        limit_native_threads(point.sweep.threads)
     if cfg.backend.get("name") != "ibm":  # (the config is not checked yet: its kind is not known)
         default_executor().warm_up()  # the simulator's imports overlap the checks below
     spec, workload, objective = check(cfg)
@@ -144,6 +146,24 @@ def share_cores(cfg, threads: int | None) -> None:
     if threads and cfg.backend.get("max_parallel_threads") == 0:
         with open_dict(cfg):
             cfg.backend.max_parallel_threads = threads
+
+
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+def limit_native_threads(threads: int) -> None:
+    """Native thread pools of the processes a point starts (its simulator) get ``threads``, as
+    loky sets for its own workers (the forkserver's workers do not get loky's); a value already
+    set is kept."""
+    for name in _THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
 
 
 def point_config_hash(cfg, threads: int | None) -> str:

@@ -13,6 +13,7 @@ waits for them first.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -156,7 +157,10 @@ def _open_parent(config, directory: Path, swept: list[str], points, first: Calla
 
     def open_parent() -> None:
         if first is not None:
-            first(live)
+            try:
+                first(live)
+            except Exception:  # noqa: BLE001 - the parent must open whatever happened before
+                logging.getLogger(__name__).warning("sweep opening step failed", exc_info=True)
         tracker.start(f"sweep {directory.name}", tags)
         tracker.log_params(params)
         tracker.flush()

@@ -4,21 +4,38 @@
 Besides modules, it loads qiskit's transpiler stage plugins (stevedore imports every installed
 plugin, ``qiskit_ibm_runtime`` among them: 0.8 s), which the first transpilation of every
 process would otherwise pay. Nothing here starts a thread or runs a circuit: the forkserver
-must stay safe to fork.
+must stay safe to fork. A failure leaves the rest to the workers (a broken forkserver would
+fail every point).
+
+The workers inherit this process's environment. Forked workers see ``fork`` as their start
+method, and qiskit would then run ``parallel_map`` in child processes of each worker;
+``QISKIT_PARALLEL=FALSE`` keeps qiskit serial there, as in loky's own workers (unless set).
 """
 
-import hydra_plugins.hydra_joblib_launcher._core  # noqa: F401
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-from matplotlib.figure import Figure  # noqa: F401
-from qiskit import qpy  # noqa: F401
-from qiskit.transpiler.preset_passmanagers import generate_preset_pass_manager  # noqa: F401
-from qiskit.transpiler.preset_passmanagers.plugin import PassManagerStagePluginManager
+import importlib
+import logging
+import os
 
-import qrt_runner.cli.task  # noqa: F401
-import qrt_runner.records.artifacts  # noqa: F401
-import qrt_runner.records.plots  # noqa: F401
-import qrt_runner.sweep.lifecycle  # noqa: F401
-import qrt_runner.tasks.runner  # noqa: F401
-import qrt_runner.tracking.journal  # noqa: F401
+_MODULES = (
+    "hydra_plugins.hydra_joblib_launcher._core",
+    "matplotlib.backends.backend_agg",
+    "matplotlib.figure",
+    "qiskit.qpy",
+    "qiskit.transpiler.preset_passmanagers",
+    "qrt_runner.cli.task",
+    "qrt_runner.records.artifacts",
+    "qrt_runner.records.plots",
+    "qrt_runner.sweep.lifecycle",
+    "qrt_runner.tasks.runner",
+    "qrt_runner.tracking.journal",
+)
 
-PassManagerStagePluginManager()
+os.environ.setdefault("QISKIT_PARALLEL", "FALSE")
+try:
+    for _name in _MODULES:
+        importlib.import_module(_name)
+    from qiskit.transpiler.preset_passmanagers.plugin import PassManagerStagePluginManager
+
+    PassManagerStagePluginManager()
+except Exception:  # noqa: BLE001 - see the module's docstring
+    logging.getLogger(__name__).warning("preloading for joblib workers stopped", exc_info=True)

@@ -19,7 +19,9 @@ few milliseconds. Sweeps whose points were not all checked (an optimising sweepe
 Hydra's joblib launcher composes each point in the worker that runs it, with the config loader
 it pickles to every point. The checked points travel on that loader (:class:`_CheckedPoints`):
 unpickled in a worker, they install the same shortcuts there, so each worker composes one point
-of each shape. A worker that runs points of a later sweep forgets the earlier one's.
+of each shape (the first point's shape comes composed). A point is derived only through a
+loader that carries the checked points of the current sweep: a reused worker running a later
+sweep forgets the earlier one's, and a later sweep without checked points is composed by Hydra.
 """
 
 from __future__ import annotations
@@ -67,9 +69,14 @@ def points_checked(points: list[list[str]], master_config: Any = None) -> None:
     if not GlobalHydra.instance().is_initialized():
         return
     loader = GlobalHydra.instance().config_loader()
+    marker = _CheckedPoints(sweep, checked, {})
+    setattr(loader, _LOADER_ATTRIBUTE, marker)
     if master_config is not None and checked:
-        loader.load_sweep_config(master_config, list(checked[0]))
-    setattr(loader, _LOADER_ATTRIBUTE, _CheckedPoints(sweep, checked, dict(_composed)))
+        try:
+            loader.load_sweep_config(master_config, list(checked[0]))
+        except Exception:  # noqa: BLE001 - the workers compose it themselves (and report what fails)
+            _composed.clear()
+        marker.composed = dict(_composed)
 
 
 def _remember(sweep: str, points: tuple[tuple[str, ...], ...]) -> None:
@@ -89,7 +96,8 @@ def _remember(sweep: str, points: tuple[tuple[str, ...], ...]) -> None:
             original_check(self, batch)
 
     def load_sweep_config(self: Any, master_config: Any, sweep_overrides: list[str]) -> Any:
-        if tuple(sweep_overrides) not in _checked:
+        marker = getattr(self, _LOADER_ATTRIBUTE, None)  # (a reused worker's later sweep may have none)
+        if marker is None or marker.sweep != _sweep or tuple(sweep_overrides) not in _checked:
             return original_load(self, master_config, sweep_overrides)
         return _derived(lambda: original_load(self, master_config, sweep_overrides), master_config, sweep_overrides)
 

@@ -17,6 +17,7 @@ there knows the answer without the store, any other asks the store itself.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -29,6 +30,7 @@ from qrt_runner.cli.point import POINT_FILE
 __all__ = ["REUSE_FILE", "Uploader", "finished_record", "reuse_answer", "write_reuse_file"]
 
 REUSE_FILE = "reuse.json"
+_LOG = logging.getLogger(__name__)
 _POLL_S = 0.25
 
 
@@ -66,6 +68,9 @@ def write_reuse_file(sweep_dir: Path, hashes: dict[int, str], live: Any) -> None
         unseen = not hashes or sqlite_lacks_tag(live.uri, CONFIG_HASH_TAG, checked)
         finished = {} if unseen else live.call(lookup)
     except TrackingUnavailable:
+        checked, finished = [], {}
+    except Exception:  # noqa: BLE001 - the points ask the store themselves
+        _LOG.warning("could not look the sweep's points up for resume", exc_info=True)
         checked, finished = [], {}
     _write_json(sweep_dir / REUSE_FILE, {"checked": checked, "finished": finished})
 

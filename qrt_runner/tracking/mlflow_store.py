@@ -83,9 +83,9 @@ def sqlite_lacks_tag(uri: str, key: str, values: Iterable[str]) -> bool:
 
     path = sqlite_path(uri)
     wanted = sorted(set(values))
-    if path is None or not path.is_file():
-        return False
     try:
+        if path is None or not path.is_file():
+            return False
         with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)) as db:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
@@ -93,7 +93,7 @@ def sqlite_lacks_tag(uri: str, key: str, values: Iterable[str]) -> bool:
                 query = f"SELECT 1 FROM tags WHERE key = ? AND value IN ({marks}) LIMIT 1"
                 if db.execute(query, [key, *chunk]).fetchone() is not None:
                     return False
-    except sqlite3.Error:
+    except (sqlite3.Error, OSError):
         return False
     return True
 
