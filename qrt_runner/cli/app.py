@@ -78,7 +78,7 @@ def exit_now(code: int | str | None) -> NoReturn:
     import threading
 
     from qrt_runner import background
-    from qrt_runner.sweep.workers import stop_forkserver
+    from qrt_runner.sweep.workers import stop_local_workers
 
     if threading.current_thread() is not threading.main_thread() or any(m in sys.modules for m in _POOL_MODULES):
         sys.exit(code)
@@ -86,20 +86,11 @@ def exit_now(code: int | str | None) -> NoReturn:
         print(code, file=sys.stderr)
     status = code if isinstance(code, int) else (0 if code is None else 1)
     background.drain()
-    _stop_loky_workers()
-    stop_forkserver()
+    stop_local_workers()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
-
-
-def _stop_loky_workers() -> None:
-    """joblib's workers (idle once the sweep has closed) are stopped here, not by Python's exit."""
-    module = sys.modules.get("joblib.externals.loky.reusable_executor")
-    executor = getattr(module, "_executor", None) if module is not None else None
-    if executor is not None:
-        executor.shutdown(wait=True, kill_workers=True)
 
 
 def _null_group(args: list[str]) -> str | None:

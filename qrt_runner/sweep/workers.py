@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 
-__all__ = ["start_forkserver", "stop_forkserver", "use_warm_workers", "wants_warm_workers"]
+__all__ = ["start_forkserver", "stop_forkserver", "stop_local_workers", "use_warm_workers", "wants_warm_workers"]
 
 PRELOAD_MODULE = "qrt_runner.sweep.preload"
 
@@ -57,6 +57,16 @@ def use_warm_workers() -> None:
         return
     context.set_start_method("forkserver")
     start_forkserver()
+
+
+def stop_local_workers() -> None:
+    """Stop the local pool's processes before qrt-run exits: joblib's workers (idle once the sweep
+    has closed; Python's exit would stop them, qrt-run's fast exit does not) and the forkserver."""
+    module = sys.modules.get("joblib.externals.loky.reusable_executor")
+    executor = getattr(module, "_executor", None) if module is not None else None
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+    stop_forkserver()
 
 
 def stop_forkserver() -> None:
