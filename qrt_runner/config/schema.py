@@ -245,6 +245,7 @@ class TwirlingConfig:
     num_randomizations: Optional[int] = None
     shots_per_randomization: Optional[int] = None
     strategy: Optional[str] = None
+    dressing_noise: Optional[bool] = None  # qrt_runner only: IBM's compiled dressings' errors
 
 
 @dataclass

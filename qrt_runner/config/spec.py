@@ -286,6 +286,13 @@ def _validate_local_only_mitigation(spec: RunSpec) -> None:
                 "the hardware service extrapolates every Pauli term on its own",
                 "set it to true or null for backend=ibm",
             )
+        if spec.mitigation.twirling.dressing_noise:
+            raise ConfigError(
+                "mitigation.twirling.dressing_noise",
+                True,
+                "simulates the error of the hardware's own dressings, which the service runs for real",
+                "set it to false or null for backend=ibm",
+            )
     if res.nearest_probability is not None and spec.is_estimator:
         raise ConfigError(
             "mitigation.resilience.nearest_probability",

@@ -47,6 +47,8 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
         subtree = set_fields(asdict(getattr(spec.mitigation, group)))
         if group == "resilience":
             _drop_local_only(subtree)
+        if group == "twirling":
+            subtree.pop("dressing_noise", None)  # qrt_runner's own (refused for the service when true)
         if subtree:
             options[group] = subtree
     return options

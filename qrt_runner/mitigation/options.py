@@ -91,9 +91,11 @@ class ResilienceOptions:
 
 @dataclass(frozen=True)
 class TwirlingOptions:
-    """IBM's ``twirling``. ``num_randomizations_auto`` (not IBM's: it is not in :meth:`to_dict`)
-    records that the user left ``num_randomizations`` unset, which PEC and PEA then size from the
-    shots; ``shots_per_randomization`` None is IBM's "auto"."""
+    """IBM's ``twirling`` (with qrt_runner's ``dressing_noise``: simulate the error of IBM's
+    compiled dressings, see :mod:`qrt_runner.mitigation.dressing`). ``num_randomizations_auto``
+    (not IBM's: it is not in :meth:`to_dict`) records that the user left ``num_randomizations``
+    unset, which PEC and PEA then size from the shots; ``shots_per_randomization`` None is IBM's
+    "auto"."""
 
     enable_gates: bool
     enable_measure: bool
@@ -101,6 +103,7 @@ class TwirlingOptions:
     shots_per_randomization: int | None
     strategy: str
     num_randomizations_auto: bool
+    dressing_noise: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class EffectiveMitigation:
         tree = _plain(asdict(self))
         twirling = tree["twirling"]
         auto = twirling.pop("num_randomizations_auto")
+        if not twirling["dressing_noise"]:  # qrt_runner's own, shown when on (records made before it stay as they were)
+            del twirling["dressing_noise"]
         if auto and self.needs_layer_noise:
             twirling["num_randomizations"] = "auto"
         twirling["shots_per_randomization"] = twirling["shots_per_randomization"] or "auto"
@@ -361,6 +366,7 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
             shots_per_randomization=twirl.shots_per_randomization,
             strategy=strategy,
             num_randomizations_auto=twirl.num_randomizations is None,
+            dressing_noise=bool(_pick(twirl.dressing_noise, False)),
         ),
         dynamical_decoupling=DynamicalDecouplingOptions(
             enable=bool(dd_enable),

@@ -9,10 +9,12 @@ layer's gate qubits), ``active-accum`` (gate qubits of this and every earlier la
 ``active-circuit`` (gate qubits of any layer) or ``all`` (every qubit of the circuit).
 
 Each slot is one ``u`` gate holding a Pauli, so all randomisations are parameter bindings of one
-template, run in one simulator call. On hardware these Paulis merge into the neighbouring
-single-qubit layers; here they are simulated without error. The template records where each
-layer ends, so that PEC and PEA can put a channel right behind it
-(:mod:`qrt_runner.mitigation.layer_channels`).
+template, run in one simulator call; the slots are simulated without error. IBM's service (and
+its local mode) instead merges each twirled qubit's Paulis with the single-qubit gates before
+the layer into one "dressing" compiled as ``rz sx rz sx rz``, which costs two ``sx`` errors per
+twirled qubit and layer: with ``dressed=True`` the template is built that way
+(:mod:`qrt_runner.mitigation.dressing`). The template records where each layer ends, so that
+PEC and PEA can put a channel right behind it (:mod:`qrt_runner.mitigation.layer_channels`).
 """
 
 from __future__ import annotations
@@ -91,17 +93,9 @@ def _twirled_sets(layers: list[list], width: int, strategy: str) -> list[tuple[i
     return sets
 
 
-def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> QuantumCircuit:
-    """``circuit`` rearranged into two-qubit layers with parametrised Pauli slots around each.
-
-    Every slot is one ``u(theta, phi, lam)`` gate (parameters ``qrt_gt_<k>_{t,p,l}``) holding the
-    product of the Paulis that meet there: the "after" Pauli of one layer and the "before" Pauli
-    of the next on a qubit with nothing in between share a slot. On a twirled qubit that a layer
-    leaves idle, P before and P after cancel, so no slot is simulated for it. The layers are
-    listed in ``metadata["qrt_twirl_layers"]`` (:class:`TwirlLayer`), the slots in
-    ``metadata["qrt_twirl_slots"]`` as (qubit, ((layer, "b" or "a"), ...)), and in
-    ``metadata["qrt_layer_ends"]`` the position in ``data`` right after each layer's last gate.
-    """
+def _layered(circuit: QuantumCircuit, strategy: str) -> tuple[list[list], list[list], list[tuple[int, ...]]]:
+    """(layers of twirlable gates as (instruction, qubits), the other operations placed before
+    each layer (the last entry: after all of them), the qubits each layer twirls)."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown twirling strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     wires = {bit: i for i, bit in enumerate(list(circuit.qubits) + list(circuit.clbits))}
@@ -122,7 +116,27 @@ def twirl_template(circuit: QuantumCircuit, strategy: str = "active") -> Quantum
             before[start].append(instruction)
             for i in indices:
                 front[i] = start
-    sets = _twirled_sets(layers, circuit.num_qubits, strategy)
+    return layers, before, _twirled_sets(layers, circuit.num_qubits, strategy)
+
+
+def twirl_template(circuit: QuantumCircuit, strategy: str = "active", dressed: bool = False) -> QuantumCircuit:
+    """``circuit`` rearranged into two-qubit layers with parametrised Pauli slots around each.
+
+    Every slot is one ``u(theta, phi, lam)`` gate (parameters ``qrt_gt_<k>_{t,p,l}``) holding the
+    product of the Paulis that meet there: the "after" Pauli of one layer and the "before" Pauli
+    of the next on a qubit with nothing in between share a slot. On a twirled qubit that a layer
+    leaves idle, P before and P after cancel, so no slot is simulated for it. The layers are
+    listed in ``metadata["qrt_twirl_layers"]`` (:class:`TwirlLayer`), the slots in
+    ``metadata["qrt_twirl_slots"]`` as (qubit, ((layer, "b" or "a"), ...)), and in
+    ``metadata["qrt_layer_ends"]`` the position in ``data`` right after each layer's last gate.
+    With ``dressed``, the Paulis go into compiled dressings instead
+    (:func:`qrt_runner.mitigation.dressing.dressed_template`).
+    """
+    layers, before, sets = _layered(circuit, strategy)
+    if dressed:
+        from qrt_runner.mitigation.dressing import dressed_template
+
+        return dressed_template(circuit, layers, before, sets)
     out = circuit.copy_empty_like()
     pending: dict[int, list[tuple[int, str]]] = {}
     slots: list[tuple[int, tuple[tuple[int, str], ...]]] = []
@@ -180,6 +194,25 @@ def twirl_layers(circuit: QuantumCircuit) -> list[TwirlLayer]:
 
 def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Angle columns (one value per randomisation) for every twirl parameter of ``circuit``."""
+    bits = _pauli_bits(circuit, randomizations, rng)
+    columns: dict[str, np.ndarray] = {}
+    for k, (qubit, parts) in enumerate((circuit.metadata or {}).get("qrt_twirl_slots", [])):
+        total = np.zeros((randomizations, 2), dtype=np.int64)
+        for number, side in parts:
+            total ^= bits[number, qubit, side]
+        angles = _U_ANGLES[total[:, 0] * 2 + total[:, 1]]  # index x*2 + z
+        for i, suffix in enumerate("tpl"):
+            columns[f"qrt_gt_{k}_{suffix}"] = angles[:, i]
+    if (circuit.metadata or {}).get("qrt_twirl_dressings"):
+        from qrt_runner.mitigation.dressing import dressing_angles
+
+        columns.update(dressing_angles(circuit, bits, randomizations))
+    return columns
+
+
+def _pauli_bits(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict:
+    """Per (layer, qubit, "b" or "a"): the (x, z) bits of the Pauli before or after the layer,
+    one row per randomisation (one draw per twirled layer and qubit, in layer order)."""
     bits: dict[tuple[int, int, str], np.ndarray] = {}  # (layer, qubit, "b"/"a") -> (randomizations, 2)
     for number, layer in enumerate(twirl_layers(circuit)):
         paulis = {q: rng.integers(0, 4, size=randomizations) for q in layer.twirled}
@@ -191,15 +224,7 @@ def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Ge
             after[q0], after[q1] = _BITS[conjugated[:, 0]], _BITS[conjugated[:, 1]]
         for q, b in after.items():
             bits[number, q, "a"] = b
-    columns: dict[str, np.ndarray] = {}
-    for k, (qubit, parts) in enumerate((circuit.metadata or {}).get("qrt_twirl_slots", [])):
-        total = np.zeros((randomizations, 2), dtype=np.int64)
-        for number, side in parts:
-            total ^= bits[number, qubit, side]
-        angles = _U_ANGLES[total[:, 0] * 2 + total[:, 1]]  # index x*2 + z
-        for i, suffix in enumerate("tpl"):
-            columns[f"qrt_gt_{k}_{suffix}"] = angles[:, i]
-    return columns
+    return bits
 
 
 # u(theta, phi, lam) of the Pauli with bits (x, z), up to a global phase: I, Z, X, Y

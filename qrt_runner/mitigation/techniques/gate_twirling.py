@@ -1,5 +1,6 @@
 """Pauli twirling of two-qubit gate layers as a technique: one parametrised template per template,
-random Paulis bound per randomisation."""
+random Paulis bound per randomisation; with ``dressing_noise``, the Paulis go into dressings
+compiled as IBM's are, whose gates the device's noise reaches (:mod:`qrt_runner.mitigation.dressing`)."""
 
 from __future__ import annotations
 
@@ -12,24 +13,30 @@ from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 
 
 class GateTwirling(Technique):
-    """IBM's ``twirling.enable_gates`` with its ``strategy``."""
+    """IBM's ``twirling.enable_gates`` with its ``strategy`` (and qrt_runner's ``dressing_noise``)."""
 
     name = "gate_twirling"
     randomizes = True
     prefix_safe = False  # every randomisation is a different circuit from the first gate on
 
-    def __init__(self, strategy: str):
+    def __init__(self, strategy: str, dressing_noise: bool = False):
         self.strategy = strategy
+        self.dressing_noise = dressing_noise
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> GateTwirling | None:
-        return cls(mit.twirling.strategy) if mit.twirling.enable_gates else None
+        twirling = mit.twirling
+        return cls(twirling.strategy, twirling.dressing_noise) if twirling.enable_gates else None
 
     def signature(self, device: DeviceInfo) -> str:
-        return f"gates{self.strategy}"
+        return f"gates{self.strategy}" + ("dressed" if self._dressed(device) else "")
+
+    def _dressed(self, device: DeviceInfo) -> bool:
+        return self.dressing_noise and device.device_name is not None  # the ideal simulator: no noise to pay
 
     def transform(self, templates: list[QuantumCircuit], context: BuildContext) -> list[QuantumCircuit]:
-        return [twirl_template(template, self.strategy) for template in templates]
+        dressed = self._dressed(context.device)
+        return [twirl_template(template, self.strategy, dressed) for template in templates]
 
     def columns(self, circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """The twirl's Pauli angles, drawn from ``rng`` (one draw per twirled layer and qubit)."""
