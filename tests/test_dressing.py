@@ -18,7 +18,7 @@ from qrt_runner.errors import ConfigError
 from qrt_runner.execution import ibm
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.options import finalize
-from qrt_runner.mitigation.twirling import twirl_angles, twirl_layers, twirl_template
+from qrt_runner.mitigation.twirling import twirl_angles, twirl_template
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 
 
@@ -35,9 +35,11 @@ def _ising(n: int, steps: int) -> tuple[QuantumCircuit, list[SparsePauliOp]]:
 
 
 def test_every_randomisation_of_a_dressed_template_is_the_circuit():
-    theta = Parameter("theta")
-    circuit = QuantumCircuit(3)
+    theta, phi = Parameter("theta"), Parameter("phi")
+    circuit = QuantumCircuit(4)
     circuit.h(0)
+    circuit.sx(3)
+    circuit.ry(phi, 3)  # no Pauli pending on qubit 3 yet: its sx stays as it was
     circuit.cx(0, 1)
     circuit.rz(theta, 1)  # a parametrised gate ends qubit 1's dressing before it
     circuit.sx(2)
@@ -45,21 +47,42 @@ def test_every_randomisation_of_a_dressed_template_is_the_circuit():
     circuit.barrier()
     circuit.x(0)
     circuit.ecr(0, 1)
+    circuit.cz(2, 3)
     circuit.s(2)  # trailing gates go into the final dressings
-    for strategy in ("active", "active-accum", "all"):
+    values = {"theta": 0.7, "phi": -1.1}
+    for strategy in ("active", "active-accum", "active-circuit", "all"):
         template = twirl_template(circuit, strategy, dressed=True)
         ops = template.count_ops()
-        dressings = len(template.metadata["qrt_twirl_dressings"])
-        assert "u" not in ops and ops["sx"] == 2 * dressings  # every dressing is rz sx rz sx rz, nothing else
-        assert ops["rz"] == 3 * dressings + 1  # and theta's own rz
-        first = twirl_layers(template)[0]  # PEC and PEA see two sx errors per twirled qubit
-        assert first.dressing == tuple(("sx", q) for q in first.twirled for _ in range(2))
-        assert first.twirled == ((0, 1, 2) if strategy == "all" else (0, 1))
+        dressings = template.metadata["qrt_twirl_dressings"]
+        assert all(before or after for _, before, after, _ in dressings)  # each merges a Pauli
+        assert "u" not in ops
+        # qubit 3's sx stays (phi's ry ends its dressing before any Pauli), as does theta's rz
+        assert ops["sx"] == 2 * len(dressings) + 1 and ops["rz"] == 3 * len(dressings) + 1
         columns = twirl_angles(template, 12, np.random.default_rng(3))
-        expected = Operator(circuit.assign_parameters({theta: 0.7}))
+        expected = Operator(circuit.assign_parameters(values))
         for r in range(12):
-            values = {p: (0.7 if p.name == "theta" else columns[p.name][r]) for p in template.parameters}
-            assert Operator(template.assign_parameters(values)).equiv(expected), (strategy, r)
+            bound = {p: values.get(p.name, columns.get(p.name, [0.0] * 12)[r]) for p in template.parameters}
+            assert Operator(template.assign_parameters(bound)).equiv(expected), (strategy, r)
+
+
+def test_decoupling_pulses_stay_single_gates_in_a_dressed_template():
+    """IBM adds dynamical decoupling after boxing: an idle window's X pulses stay X gates."""
+    circuit = QuantumCircuit(3)
+    circuit.cx(0, 1)
+    circuit.cx(1, 2)
+    circuit.delay(100, 0)
+    circuit.x(0)
+    circuit.delay(200, 0)
+    circuit.x(0)
+    circuit.delay(100, 0)
+    circuit.cx(0, 1)
+    template = twirl_template(circuit, "active-accum", dressed=True)
+    ops = template.count_ops()
+    assert ops["x"] == 2 and ops["delay"] == 3
+    columns = twirl_angles(template, 8, np.random.default_rng(5))
+    for r in range(8):
+        bound = template.assign_parameters({p: columns[p.name][r] for p in template.parameters})
+        assert Operator(bound.remove_final_measurements(inplace=False)).equiv(Operator(circuit))
 
 
 def _ibm_template_ops(isa: QuantumCircuit, observables) -> dict:

@@ -11,10 +11,13 @@ after the last layer are dressed once more (IBM's measurement box). On ising5 / 
 :func:`dressed_template` builds the same template here: each dressing is ``rz(a) sx rz(b) sx
 rz(c)`` with parameters ``qrt_gd_<k>_{0,1,2}``, bound per randomisation
 (:func:`dressing_angles`) to the product of the dressing's Paulis and the gates it absorbed, so
-the device's noise model gives its ``sx`` gates their errors where they happen. Gates a dressing
-cannot absorb (parametrised, multi-qubit but not twirled, measurements, resets, delays) end the
-qubit's dressing before them. Measurement basis changes the primitive appends later are not
-absorbed (IBM's measurement box would absorb them).
+the device's noise model gives its ``sx`` gates their errors where they happen. An operation a
+dressing cannot absorb (a parametrised gate, a two-qubit gate that is not twirled, a measurement,
+a reset, a delay) ends the qubit's dressing before it when a Pauli is pending there, and leaves
+the gates before it as they are otherwise. These are where the template costs more than IBM's:
+IBM absorbs parametrised gates too (binding their angles at run time), and adds dynamical
+decoupling after boxing, so its idle windows do not end dressings. Measurement basis changes the
+primitive appends later are not absorbed either (IBM's measurement box would absorb them).
 """
 
 from __future__ import annotations
@@ -34,15 +37,20 @@ _TRANSPARENT = frozenset({"barrier"})
 _PAULIS = np.array([np.eye(2), [[1, 0], [0, -1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]]], dtype=complex)  # x*2 + z
 
 
-def _absorbable(instruction) -> bool:
+def _matrix(instruction) -> np.ndarray | None:
+    """The unitary of a single-qubit gate a dressing can absorb, else None."""
     operation = instruction.operation
-    return (
-        operation.num_qubits == 1
-        and not instruction.clbits
-        and operation.name not in ("measure", "reset", "delay", "barrier")
-        and not operation.is_parameterized()
-        and getattr(operation, "to_matrix", None) is not None
-    )
+    if (
+        operation.num_qubits != 1
+        or instruction.clbits
+        or operation.name in ("measure", "reset", "delay", "barrier")
+        or operation.is_parameterized()
+    ):
+        return None
+    try:
+        return np.asarray(operation.to_matrix(), dtype=complex)
+    except Exception:  # a gate without a matrix (custom, opaque): left where it is
+        return None
 
 
 def dressed_template(circuit: QuantumCircuit, layers: list[list], before: list[list], sets: list) -> QuantumCircuit:
@@ -52,11 +60,18 @@ def dressed_template(circuit: QuantumCircuit, layers: list[list], before: list[l
     absorbed gates' matrix) in place of its slots."""
     out = circuit.copy_empty_like()
     carried: dict[int, list[tuple[int, str]]] = {}  # per qubit: Paulis applied since its last dressing
-    absorbed: dict[int, np.ndarray] = {}  # per qubit: the gates absorbed since then (applied after them)
+    absorbed: dict[int, list] = {}  # per qubit: the gates absorbed since then (applied after them)
     dressings: list[tuple[int, tuple, tuple, tuple]] = []
 
     def dress(qubit: int, after: tuple = ()) -> None:
-        matrix = absorbed.pop(qubit, np.eye(2, dtype=complex))
+        gates = absorbed.pop(qubit, [])
+        if not after and qubit not in carried:  # no Pauli to merge: the gates stay as they were
+            for instruction, _ in gates:
+                out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
+            return
+        matrix = np.eye(2, dtype=complex)
+        for _, gate in gates:
+            matrix = gate @ matrix
         k = len(dressings)
         dressings.append((qubit, tuple(carried.pop(qubit, ())), after, tuple(matrix.ravel())))
         angles = [Parameter(f"qrt_gd_{k}_{i}") for i in range(3)]
@@ -72,8 +87,9 @@ def dressed_template(circuit: QuantumCircuit, layers: list[list], before: list[l
             if instruction.operation.name in _TRANSPARENT:
                 out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
                 continue
-            if len(on) == 1 and _absorbable(instruction) and (on[0] in dressed_later or on[0] in carried):
-                absorbed[on[0]] = instruction.operation.to_matrix() @ absorbed.get(on[0], np.eye(2, dtype=complex))
+            gate = _matrix(instruction) if len(on) == 1 and (on[0] in dressed_later or on[0] in carried) else None
+            if gate is not None:
+                absorbed.setdefault(on[0], []).append((instruction, gate))
                 continue
             for qubit in on:  # the op needs what came before it on its qubits in place
                 if qubit in carried or qubit in absorbed:
