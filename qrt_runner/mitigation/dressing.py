@@ -96,9 +96,12 @@ def dressed_template(circuit: QuantumCircuit, layers: list[list], before: list[l
                     dress(qubit)
             out.append(instruction.operation, instruction.qubits, instruction.clbits, copy=False)
 
+    later: list[set[int]] = [set()]  # later[-1 - n]: the qubits twirled in layer n or after it
+    for twirled in reversed(sets):
+        later.append(later[-1] | set(twirled))
     described, ends = [], []
     for number, layer in enumerate(layers):
-        place(before[number], set().union(*sets[number:]))  # gates wait in the qubit's next dressing
+        place(before[number], later[len(layers) - number])  # gates wait in the qubit's next dressing
         for qubit in sets[number]:
             dress(qubit, ((number, "b"),))
         for instruction, _ in layer:
