@@ -34,8 +34,14 @@ full collection of this process's heap takes about 0.1 s, as long as a whole sma
   mirror5. The hard case ising4 is reported without a goal (see below), and so is ising8, whose
   raw error is mostly readout error and whose level-2 error is shot noise (about 3x at 1/64).
 * G3: qrt is no less accurate than IBM on every case: for every technique, qrt's median |ex-mit|
-  <= IBM's, or above it by less than the standard error of the two medians (1.25 sd/sqrt(N) each,
-  printed as ``PASS~``). Level 0 has no mitigation, so there the question is whether both sides
+  <= IBM's, or above it by at most :data:`G3_SIGMAS` (2) standard errors of the difference of the
+  two medians (1.25 sd/sqrt(N) each; printed as ``PASS~`` with the excess in standard errors).
+  Two, not one: at equal accuracy the difference of two medians exceeds one standard error about
+  one time in six, and a run makes some ten comparisons near parity, so with one a run of equally
+  accurate sides fails more often than not; with two, a false failure is a 2.3% event per
+  comparison. (The medians of 5-10 seeds move a lot: on ising8 at 8192 shots IBM's level-1 median
+  was 0.0321 over 9 seeds and 0.0359 over 10, while the means over the 10 seeds are qrt 0.0360 and
+  IBM 0.0372.) Level 0 has no mitigation, so there the question is whether both sides
   simulate the same device: it passes when qrt's noise channels equal those of
   ``NoiseModel.from_backend`` (IBM's local mode) on every instruction of the case's ISA circuit
   (gate superoperators and readout probabilities; :func:`noise_difference`), and the two medians
@@ -120,6 +126,7 @@ READOUT_GOAL_CASES = ("ghz3", "ghz5", "ghz4", "mirror5")
 LEVEL2_GOAL_CASES = ("ising5", "mirror5")
 HARD_CASE = "ising4"  # reported without a goal (see the docstring)
 SEED_STRIDE = 10_000_019  # seed s runs with Aer seed s * SEED_STRIDE (see the docstring)
+G3_SIGMAS = 2.0  # G3's tolerance, in standard errors of the difference of the two medians (see the docstring)
 SPEED_GOAL = {"level0": 1.0}  # qrt / IBM wall, median over seeds; every other technique: 0.5
 
 
@@ -436,7 +443,8 @@ def goals(cases_, stats, impls, seeds):
         print("G3, G4: need the IBM runs (skipped)")
         return verdicts.count(False)
     print(
-        "G3 qrt no less accurate than IBM, every technique (median |ex-mit|; PASS~ = worse by less than the standard error)"
+        f"G3 qrt no less accurate than IBM, every technique (median |ex-mit|; PASS~ = worse by at most {G3_SIGMAS:g}"
+        " standard errors of the difference)"
     )
     for name, device, circuit, observables in cases_:  # level 0 has no mitigation: the same physics, or not
         difference = noise_difference(device, circuit, observables)
@@ -455,17 +463,21 @@ def goals(cases_, stats, impls, seeds):
                 continue
             q, i = stats["qrt", name, tech]["mit"], stats["ibm", name, tech]["mit"]
             excess = np.median(q) - np.median(i)
-            tolerance = math.hypot(_median_se(q), _median_se(i))
+            sd = math.hypot(_median_se(q), _median_se(i))
             strict &= excess <= 0
-            if worst is None or excess - tolerance > worst[0]:
-                worst = (excess - tolerance, tech, np.median(q), np.median(i), tolerance)
+            z = excess / sd if sd > 0 else (math.inf if excess > 0 else 0.0)
+            if worst is None or z > worst[0]:
+                worst = (z, tech, np.median(q), np.median(i), sd)
         if worst is None:  # level 0 only
             continue
-        _, tech, q_med, i_med, tolerance = worst
-        ok = worst[0] <= 0
+        z, tech, q_med, i_med, sd = worst
+        ok = z <= G3_SIGMAS
         verdicts.append(ok)
         label = "PASS" if strict else ("PASS~" if ok else "FAIL")
-        print(f"  {name:<9}{label:<6}worst {tech}: qrt {q_med:.4f} vs IBM {i_med:.4f} (tolerance {tolerance:.4f})")
+        print(
+            f"  {name:<9}{label:<6}worst {tech}: qrt {q_med:.4f} vs IBM {i_med:.4f} "
+            f"({z:+.1f} standard errors of {sd:.4f}; limit +{G3_SIGMAS:g})"
+        )
     print("G4 wall time, qrt / IBM (median over seeds per technique): level 0 <= 1, every other technique <= 0.5")
     for name in names:
         for tech in TECHNIQUES:
