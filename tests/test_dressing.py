@@ -108,10 +108,10 @@ def test_dressings_cost_the_sx_gates_of_ibms_own_template(steps):
     assert ours["sx"] > 2 * isa.count_ops().get("sx", 0)  # twirling is not free on the device
 
 
-def _options(dressed: bool, level: int = 0) -> EstimatorOptions:
+def _options(dressed: bool) -> EstimatorOptions:
     spec = spec_for(
         [
-            f"mitigation.resilience_level={level}",
+            "mitigation.resilience_level=0",
             "mitigation.twirling.enable_gates=true",
             "mitigation.twirling.num_randomizations=32",
             f"mitigation.twirling.dressing_noise={str(dressed).lower()}",

@@ -45,24 +45,25 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
         groups = ("resilience", *groups)
     for group in groups:
         subtree = set_fields(asdict(getattr(spec.mitigation, group)))
-        if group == "resilience":
-            _drop_local_only(subtree)
-        if group == "twirling":
-            subtree.pop("dressing_noise", None)  # qrt_runner's own (refused for the service when true)
+        _drop_local_only(group, subtree)
         if subtree:
             options[group] = subtree
     return options
 
 
-def _drop_local_only(resilience: dict) -> None:
-    """Remove qrt_runner's own options, which IBM's models refuse (the spec has checked that what
-    they ask for is what the service does)."""
-    resilience.pop("nearest_probability", None)
-    zne = resilience.get("zne", {})
+def _drop_local_only(group: str, subtree: dict) -> None:
+    """Remove qrt_runner's own options from an option group, which IBM's models refuse (the spec
+    has checked that what they ask for is what the service does)."""
+    if group == "twirling":
+        subtree.pop("dressing_noise", None)
+    if group != "resilience":
+        return
+    subtree.pop("nearest_probability", None)
+    zne = subtree.get("zne", {})
     for key in ("extrapolator_choice", "extrapolate_per_term"):
         zne.pop(key, None)
-    if "zne" in resilience and not zne:
-        del resilience["zne"]
+    if "zne" in subtree and not zne:
+        del subtree["zne"]
 
 
 def set_fields(tree: dict) -> dict:

@@ -29,7 +29,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.synthesis import OneQubitEulerDecomposer
 
-from qrt_runner.mitigation.twirling import TwirlLayer
+from qrt_runner.mitigation.twirling import TwirlLayer, pauli_index
 
 #: The gates of a compiled dressing that carry errors (for the layer noise PEC and PEA use).
 DRESSING_GATES = ("sx", "sx")
@@ -148,13 +148,9 @@ def dressing_angles(circuit: QuantumCircuit, bits: dict, randomizations: int) ->
     qubit, side) (:func:`qrt_runner.mitigation.twirling._pauli_bits`)."""
     columns: dict[str, np.ndarray] = {}
     for k, (qubit, before_parts, after_parts, matrix) in enumerate(circuit.metadata["qrt_twirl_dressings"]):
-        sides = []
-        for parts in (before_parts, after_parts):
-            total = np.zeros((randomizations, 2), dtype=np.int64)
-            for number, side in parts:
-                total ^= bits[number, qubit, side]
-            sides.append(total[:, 0] * 2 + total[:, 1])
-        angles = _angle_table(matrix)[sides[1] * 4 + sides[0]]
+        before = pauli_index(bits, qubit, before_parts, randomizations)
+        after = pauli_index(bits, qubit, after_parts, randomizations)
+        angles = _angle_table(matrix)[after * 4 + before]
         for i in range(3):
             columns[f"qrt_gd_{k}_{i}"] = angles[:, i]
     return columns

@@ -197,10 +197,7 @@ def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Ge
     bits = _pauli_bits(circuit, randomizations, rng)
     columns: dict[str, np.ndarray] = {}
     for k, (qubit, parts) in enumerate((circuit.metadata or {}).get("qrt_twirl_slots", [])):
-        total = np.zeros((randomizations, 2), dtype=np.int64)
-        for number, side in parts:
-            total ^= bits[number, qubit, side]
-        angles = _U_ANGLES[total[:, 0] * 2 + total[:, 1]]  # index x*2 + z
+        angles = _U_ANGLES[pauli_index(bits, qubit, parts, randomizations)]
         for i, suffix in enumerate("tpl"):
             columns[f"qrt_gt_{k}_{suffix}"] = angles[:, i]
     if (circuit.metadata or {}).get("qrt_twirl_dressings"):
@@ -208,6 +205,15 @@ def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Ge
 
         columns.update(dressing_angles(circuit, bits, randomizations))
     return columns
+
+
+def pauli_index(bits: dict, qubit: int, parts, randomizations: int) -> np.ndarray:
+    """Per randomisation, the product of the Paulis ``parts`` ((layer, "b" or "a"), ...) on
+    ``qubit`` (from :func:`_pauli_bits`), as an index x*2 + z into I, Z, X, Y."""
+    total = np.zeros((randomizations, 2), dtype=np.int64)
+    for number, side in parts:
+        total ^= bits[number, qubit, side]
+    return total[:, 0] * 2 + total[:, 1]
 
 
 def _pauli_bits(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict:
