@@ -294,6 +294,7 @@ class IbmRunner:
         self.cache_path = Path(cache) if cache else None
         self.cache = json.loads(self.cache_path.read_text()) if self.cache_path and self.cache_path.is_file() else {}
         self.cached_runs = 0
+        self.last_data = None
 
     def run(self, device, circuit, observables, technique, precision, seed, name=None):
         key = f"{name or device}|{technique}|{shots_for(precision, self.shots)[0]}|{seed}"
@@ -334,6 +335,7 @@ class IbmRunner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             data = self.estimator(mode=fake_backend(device), options=options).run([(isa, isa_obs)]).result()[0].data
+        self.last_data = data  # the whole DataBin (per-noise-factor values: benchmarks/zne_independence.py)
         return np.asarray(data.evs), np.asarray(data.stds), time.perf_counter() - start
 
 
