@@ -245,6 +245,7 @@ class QrtRunner:
         self.backends = {}
         self.mitigations = {}
         self.shots = shots
+        self.last_result = None  # the last PubResult (its mitigation record: benchmarks/zne_independence.py)
 
     def _mitigation(self, technique: str, precision: float):
         from qrt_runner.config.compose import compose_spec
@@ -273,7 +274,8 @@ class QrtRunner:
             default_precision=precision, default_shots=self.shots, mitigation=self._mitigation(technique, precision)
         )
         start = time.perf_counter()
-        data = Estimator(backend, options=options).run([(circuit, observables)]).result()[0].data
+        self.last_result = Estimator(backend, options=options).run([(circuit, observables)]).result()[0]
+        data = self.last_result.data
         return np.asarray(data.evs), np.asarray(data.stds), time.perf_counter() - start
 
 

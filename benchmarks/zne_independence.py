@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -106,17 +106,10 @@ def distinct_aer_seeds():
 def qrt_side(case, shots, seeds):
     name, device, circuit, observables = case
     runner = bench.QrtRunner(shots)
-    runner.run(device, circuit, observables, "level1", 1 / 64, 0)  # start the simulator process
-    from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
-
     rows = []
     for s in seeds:
-        backend = runner.backends[device]
-        backend.seed_simulator, backend.jobs_submitted = s * bench.SEED_STRIDE, 0
-        options = EstimatorOptions(
-            default_shots=shots, default_precision=1 / 64, mitigation=runner._mitigation("level2", 1 / 64)
-        )
-        result = Estimator(backend, options=options).run([(circuit, observables)]).result()[0]
+        runner.run(device, circuit, observables, "level2", 1 / 64, s * bench.SEED_STRIDE)
+        result = runner.last_result
         md = result.metadata["mitigation"]
         rows.append(
             {
@@ -138,10 +131,7 @@ def ibm_side(case, shots, seeds, seeding, cache_path):
         key = f"{name}|{shots}|{seeding}|{s}"
         if key not in cache:
             runner = runner or bench.IbmRunner(shots)
-            if seeding == "distinct":
-                with distinct_aer_seeds():
-                    runner.run(device, circuit, observables, "level2", 1 / 64, s * bench.SEED_STRIDE)
-            else:
+            with distinct_aer_seeds() if seeding == "distinct" else nullcontext():
                 runner.run(device, circuit, observables, "level2", 1 / 64, s * bench.SEED_STRIDE)
             data = runner.last_data
             cache[key] = {
