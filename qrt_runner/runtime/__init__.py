@@ -5,7 +5,7 @@ options and jobs as ``qiskit_ibm_runtime``'s, run on fake devices (or the ideal 
 the mitigation options applied locally, where IBM's local testing mode ignores them.
 """
 
-from qrt_runner.runtime.options import EstimatorOptions, SamplerOptions, UnsupportedOption
+from qrt_runner.runtime.options import EstimatorOptions, NoSuchOption, SamplerOptions, UnsupportedOption
 from qrt_runner.runtime.primitives import EstimatorV2, RuntimeJob, SamplerV2
 from qrt_runner.runtime.session import Batch, Session
 
@@ -17,6 +17,7 @@ __all__ = [
     "Estimator",
     "EstimatorOptions",
     "EstimatorV2",
+    "NoSuchOption",
     "RuntimeJob",
     "Sampler",
     "SamplerOptions",

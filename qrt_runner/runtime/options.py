@@ -1,212 +1,222 @@
-"""``primitive.options``: qiskit-ibm-runtime's option tree, every implemented leaf applied.
+"""``primitive.options``: qiskit-ibm-runtime's option tree, validated on assignment, every implemented leaf applied.
 
 ``estimator.options.resilience_level = 2``, ``estimator.options.resilience.zne.noise_factors =
 (1, 3, 5)``, ``options.update(default_shots=1024, twirling={"enable_gates": True})``: the same
-paths as ``qiskit_ibm_runtime.EstimatorOptions`` / ``SamplerOptions``. The mitigation subtree is
-qrt_runner's own :class:`~qrt_runner.config.schema.MitigationConfig` (the leaf names are IBM's),
-so every option set here is what the local primitives apply. An option IBM has and qrt_runner does
-not implement raises :class:`UnsupportedOption` naming it; a name IBM does not have raises
-``AttributeError``.
+paths, checks, ``dataclasses.asdict``, equality and printing as ``qiskit_ibm_runtime.options.
+EstimatorOptions`` / ``SamplerOptions`` (their own validation runs on every assignment; a bad value
+raises ``ValueError`` at once, naming ``options.<path>``). Unset leaves are None (IBM's ``Unset``)
+and are filled from the resilience level when the job runs. qrt_runner's own leaves sit beside
+IBM's (``twirling.dressing_noise``, ``resilience.zne.extrapolator_choice``, ...). An option IBM has
+and qrt_runner does not implement raises :class:`UnsupportedOption` naming it; a name IBM does not
+have raises :class:`NoSuchOption`.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-from typing import Any, cast
+from typing import Any, ClassVar
+
+from qiskit_ibm_runtime import options as ibm
 
 from qrt_runner.config import schema as s
-from qrt_runner.execution.ibm import set_fields
+from qrt_runner.runtime.node import OptionNode
+from qrt_runner.runtime.validation import NoSuchOption, UnsupportedOption
 
-__all__ = ["EstimatorOptions", "SamplerOptions", "UnsupportedOption"]
+__all__ = ["EstimatorOptions", "NoSuchOption", "SamplerOptions", "UnsupportedOption", "coerce_options"]
 
-# IBM's leaves that qrt_runner does not implement (setting one raises; reading gives None).
-_UNSUPPORTED = {
-    "resilience.layer_noise_learning": "qrt_runner derives each layer's noise from the fake device (or reads "
-    "resilience.layer_noise_model), it does not learn it",
-    "environment.private": "there is no service to keep a job private from",
-    "environment.callback": "jobs run locally; poll job.status() instead",
-    "execution.init_qubits": "the simulator always starts from |0>",
-    "execution.rep_delay": "the simulator has no repetition delay",
-    "execution.meas_type": "the simulator returns classified bits only",
-    "experimental": "no experimental options are implemented",
-    "seed_estimator": "set simulator.seed_simulator: it seeds the simulator and every random draw of the job",
-    "simulator.noise_model": "the noise is the fake device's own (choose the device as the mode)",
-    "simulator.basis_gates": "the basis gates are the device's",
-    "simulator.coupling_map": "the coupling map is the device's",
-}
+_node = dataclasses.dataclass  # eq and repr as IBM's (pydantic) dataclasses: by field values
 
 
-class UnsupportedOption(AttributeError):
-    """An option of qiskit-ibm-runtime that qrt_runner does not implement."""
-
-
-class _Node:
-    """One subtree of options: attribute access to a dataclass's fields, validated on set."""
-
-    def __init__(self, data: Any, path: str, owner: _Options) -> None:
-        object.__setattr__(self, "_data", data)
-        object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_owner", owner)
-
-    def __getattr__(self, name: str) -> Any:
-        path = f"{self._path}.{name}" if self._path else name
-        if name.startswith("_"):
-            raise AttributeError(name)
-        if path in _UNSUPPORTED:
-            return None
-        names = {f.name for f in dataclasses.fields(self._data)}
-        if name not in names:
-            raise AttributeError(f"options.{path}: no such option (the names are qiskit-ibm-runtime's)")
-        value = getattr(self._data, name)
-        return _Node(value, path, self._owner) if dataclasses.is_dataclass(value) else value
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        path = f"{self._path}.{name}" if self._path else name
-        if path in _UNSUPPORTED:
-            if value == getattr(self._data, name, None):  # its default (an IBM options object carries them)
-                return
-            raise UnsupportedOption(f"options.{path} is not supported by qrt_runner: {_UNSUPPORTED[path]}")
-        names = {f.name for f in dataclasses.fields(self._data)}
-        if name not in names:
-            raise AttributeError(f"options.{path}: no such option (the names are qiskit-ibm-runtime's)")
-        current = getattr(self._data, name)
-        if dataclasses.is_dataclass(current):
-            _Node(current, path, self._owner).update(**_as_dict(value, path))
-            return
-        setattr(self._data, name, _unset(value))
-
-    def update(self, **kwargs: Any) -> None:
-        """Set several options at once; nested dicts set nested options (IBM's ``update``)."""
-        for key, value in kwargs.items():
-            setattr(self, key, value)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({_plain(self._data)})"
-
-
-@dataclasses.dataclass
-class _Environment:
-    job_tags: list | None = None
+@_node
+class EnvironmentOptions(OptionNode):
     log_level: str = "WARNING"
-    private: bool = False
-    callback: Any = None
+    job_tags: list | None = None
+    private: bool | None = False
 
 
-@dataclasses.dataclass
-class _Simulator:
-    seed_simulator: int | None = None
+@_node
+class SimulatorOptions(OptionNode):
     noise_model: Any = None
-    basis_gates: Any = None
+    seed_simulator: int | None = None
     coupling_map: Any = None
+    basis_gates: list | None = None
 
 
-@dataclasses.dataclass
-class _Execution:
-    init_qubits: bool = True
+@_node
+class DynamicalDecouplingOptions(OptionNode):
+    enable: bool | None = None
+    sequence_type: str | None = None
+    extra_slack_distribution: str | None = None
+    scheduling_method: str | None = None
+    skip_reset_qubits: bool | None = None
+
+
+@_node
+class MeasureNoiseLearningOptions(OptionNode):
+    num_randomizations: int | None = None
+    shots_per_randomization: int | str | None = None
+
+
+@_node
+class ZneOptions(OptionNode):
+    amplifier: str | None = None
+    noise_factors: list | None = None
+    extrapolator: str | list | None = None
+    extrapolated_noise_factors: list | None = None
+    extrapolator_choice: str | None = None  # qrt_runner's: "uncertainty" (default) or "order" (IBM's)
+    extrapolate_per_term: bool | None = None  # qrt_runner's: each Pauli term on its own (default, as IBM)
+
+
+@_node
+class PecOptions(OptionNode):
+    max_overhead: float | None = None
+    noise_gain: float | str | None = None
+
+
+@_node
+class LayerNoiseLearningOptions(OptionNode):  # not implemented: see validation.UNSUPPORTED
+    max_layers_to_learn: int | None = None
+    shots_per_randomization: int | None = None
+    num_randomizations: int | None = None
+    layer_pair_depths: list | None = None
+
+
+@_node
+class ResilienceOptionsV2(OptionNode):
+    measure_mitigation: bool | None = None
+    measure_noise_learning: MeasureNoiseLearningOptions = dataclasses.field(default_factory=MeasureNoiseLearningOptions)
+    zne_mitigation: bool | None = None
+    zne: ZneOptions = dataclasses.field(default_factory=ZneOptions)
+    pec_mitigation: bool | None = None
+    pec: PecOptions = dataclasses.field(default_factory=PecOptions)
+    layer_noise_learning: LayerNoiseLearningOptions = dataclasses.field(default_factory=LayerNoiseLearningOptions)
+    layer_noise_model: str | None = None  # qrt_runner's meaning: a layer noise model file (None: the device's)
+    nearest_probability: bool | None = None  # qrt_runner's: also the nearest probability distribution
+
+
+@_node
+class ExecutionOptionsV2(OptionNode):
+    init_qubits: bool | None = None
     rep_delay: float | None = None
-    meas_type: str = "classified"
 
 
-@dataclasses.dataclass
-class _CommonTree:
-    """The options both of IBM's primitives have."""
-
-    max_execution_time: float | None = None
-    twirling: s.TwirlingConfig = dataclasses.field(default_factory=s.TwirlingConfig)
-    dynamical_decoupling: s.DynamicalDecouplingConfig = dataclasses.field(default_factory=s.DynamicalDecouplingConfig)
-    environment: _Environment = dataclasses.field(default_factory=_Environment)
-    simulator: _Simulator = dataclasses.field(default_factory=_Simulator)
-    execution: _Execution = dataclasses.field(default_factory=_Execution)
-    experimental: Any = None
+@_node
+class SamplerExecutionOptionsV2(ExecutionOptionsV2):
+    meas_type: str | None = None
 
 
-@dataclasses.dataclass
-class _EstimatorTree(_CommonTree):
-    default_precision: float = 0.015625
-    default_shots: int | None = None
-    resilience_level: int = 1
-    resilience: s.ResilienceConfig = dataclasses.field(default_factory=s.ResilienceConfig)
-    seed_estimator: Any = None
+@_node
+class TwirlingOptions(OptionNode):
+    enable_gates: bool | None = None
+    enable_measure: bool | None = None
+    num_randomizations: int | str | None = None
+    shots_per_randomization: int | str | None = None
+    strategy: str | None = None
+    dressing_noise: bool | None = None  # qrt_runner's: simulate the errors of IBM's compiled dressings
 
 
-@dataclasses.dataclass
-class _SamplerTree(_CommonTree):
-    default_shots: int = 4096
+class _Root(OptionNode):
+    """The options of one primitive, bound to a private IBM options object of the same kind."""
 
+    _ibm_class: ClassVar[type]
+    twirling: TwirlingOptions
+    dynamical_decoupling: DynamicalDecouplingOptions
 
-class _Options(_Node):
-    _tree: type = _EstimatorTree
+    def __post_init__(self) -> None:
+        self._bind("", self._ibm_class())
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            if not field.name.startswith("_"):  # every value given to the constructor, checked
+                setattr(self, field.name, getattr(self, field.name))
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(self._tree(), "", self)
-        self.update(**kwargs)
+    @classmethod
+    def _from_ibm(cls, given: Any) -> Any:
+        """A copy of qiskit-ibm-runtime's options object (its Unset leaves take qrt_runner's defaults)."""
+        options = cls()
+        options._pull(copy.deepcopy(given))
+        return options
 
     def mitigation(self) -> s.MitigationConfig:
         """The mitigation options as qrt_runner's config (unset leaves are filled by the level)."""
-        data = self._data
-        if isinstance(data, _SamplerTree):
-            return s.MitigationConfig(
-                0,
-                s.ResilienceConfig(),
-                dataclasses.replace(data.twirling),
-                dataclasses.replace(data.dynamical_decoupling),
-            )
         return s.MitigationConfig(
-            data.resilience_level,
-            _copy(data.resilience),
-            dataclasses.replace(data.twirling),
-            dataclasses.replace(data.dynamical_decoupling),
+            0,
+            s.ResilienceConfig(),
+            _schema(s.TwirlingConfig, self.twirling),
+            _schema(s.DynamicalDecouplingConfig, self.dynamical_decoupling),
         )
 
 
-class EstimatorOptions(_Options):
-    """The Estimator's options, by qiskit-ibm-runtime's names (IBM's default: resilience level 1)."""
+@_node
+class EstimatorOptions(_Root):
+    """The Estimator's options, by qiskit-ibm-runtime's names (IBM's defaults: resilience level 1,
+    precision 1/64)."""
 
-    _tree = _EstimatorTree
+    _ibm_class: ClassVar[type] = ibm.EstimatorOptions
+    _VERSION: int = 2
+    max_execution_time: int | None = None
+    environment: EnvironmentOptions = dataclasses.field(default_factory=EnvironmentOptions)
+    simulator: SimulatorOptions = dataclasses.field(default_factory=SimulatorOptions)
+    default_precision: float = 0.015625
+    default_shots: int | None = None
+    resilience_level: int = 1
+    seed_estimator: int | None = None
+    dynamical_decoupling: DynamicalDecouplingOptions = dataclasses.field(default_factory=DynamicalDecouplingOptions)
+    resilience: ResilienceOptionsV2 = dataclasses.field(default_factory=ResilienceOptionsV2)
+    execution: ExecutionOptionsV2 = dataclasses.field(default_factory=ExecutionOptionsV2)
+    twirling: TwirlingOptions = dataclasses.field(default_factory=TwirlingOptions)
+    experimental: dict | None = None
+
+    def mitigation(self) -> s.MitigationConfig:
+        config = super().mitigation()
+        return dataclasses.replace(
+            config, resilience_level=self.resilience_level, resilience=_schema(s.ResilienceConfig, self.resilience)
+        )
 
 
-class SamplerOptions(_Options):
-    """The Sampler's options, by qiskit-ibm-runtime's names (no resilience levels, as IBM's)."""
+@_node
+class SamplerOptions(_Root):
+    """The Sampler's options, by qiskit-ibm-runtime's names (no resilience options, as IBM's)."""
 
-    _tree = _SamplerTree
+    _ibm_class: ClassVar[type] = ibm.SamplerOptions
+    _VERSION: int = 2
+    max_execution_time: int | None = None
+    environment: EnvironmentOptions = dataclasses.field(default_factory=EnvironmentOptions)
+    simulator: SimulatorOptions = dataclasses.field(default_factory=SimulatorOptions)
+    default_shots: int = 4096
+    dynamical_decoupling: DynamicalDecouplingOptions = dataclasses.field(default_factory=DynamicalDecouplingOptions)
+    execution: SamplerExecutionOptionsV2 = dataclasses.field(default_factory=SamplerExecutionOptionsV2)
+    twirling: TwirlingOptions = dataclasses.field(default_factory=TwirlingOptions)
+    experimental: dict | None = None
 
 
-def coerce_options(options: Any, kind: type[_Options]) -> _Options:
-    """Options given as None, a dict, qrt_runner's options or qiskit-ibm-runtime's options object."""
-    if isinstance(options, kind):
-        return options
+def coerce_options(options: Any, kind: type[_Root]) -> _Root:
+    """A primitive's own copy of the options given: None, a dict, or an options object of its kind
+    (qrt_runner's or qiskit-ibm-runtime's). Later changes to what was given do not reach it."""
     if options is None:
         return kind()
-    return kind(**_as_dict(options, ""))
-
-
-def _as_dict(value: Any, path: str) -> dict:
-    if isinstance(value, dict):
-        return value
-    if isinstance(value, _Node):
-        return _plain(value._data)
-    if dataclasses.is_dataclass(value):  # qiskit-ibm-runtime's options are (pydantic) dataclasses
-        # an instance; a dataclass type given by mistake is left to asdict() to refuse, as before
-        instance = cast(Any, value)
-        return set_fields({k: v for k, v in dataclasses.asdict(instance).items() if not k.startswith("_")})
-    raise TypeError(f"options.{path or '(all)'}: give a dict or an options object, not {type(value).__name__}")
-
-
-def _unset(value: Any) -> Any:
-    return None if type(value).__name__ == "UnsetType" else (list(value) if isinstance(value, tuple) else value)
-
-
-def _plain(data: Any) -> dict:
-    return {
-        f.name: (_plain(v) if dataclasses.is_dataclass(v := getattr(data, f.name)) else v)
-        for f in dataclasses.fields(data)
-    }
-
-
-def _copy(data: Any) -> Any:
-    return type(data)(
-        **{
-            f.name: (_copy(v) if dataclasses.is_dataclass(v := getattr(data, f.name)) else v)
-            for f in dataclasses.fields(data)
-        }
+    if isinstance(options, kind):
+        return copy.deepcopy(options)
+    if isinstance(options, kind._ibm_class):
+        return kind._from_ibm(options)
+    if isinstance(options, dict):
+        built = kind()
+        built.update(**options)  # IBM: the defaults merged with the dict, validated
+        return built
+    raise TypeError(
+        f"options: give a dict or a {kind.__name__} (qrt_runner's or qiskit-ibm-runtime's), not {type(options).__name__}"
     )
+
+
+def _schema(cls: type, node: Any) -> Any:
+    """qrt_runner's config dataclass ``cls`` from a node (IBM's "auto" is qrt_runner's None)."""
+    values = {}
+    for field in dataclasses.fields(cls):
+        value = getattr(node, field.name)
+        if isinstance(field.default_factory, type) and dataclasses.is_dataclass(field.default_factory):
+            value = _schema(field.default_factory, value)
+        elif isinstance(value, str) and value == "auto":
+            value = None
+        elif field.name == "extrapolator" and isinstance(value, str):
+            value = [value]
+        values[field.name] = copy.copy(value)
+    return cls(**values)

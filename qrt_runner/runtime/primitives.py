@@ -19,7 +19,7 @@ from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, BaseSamplerV2
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.modes import ExecutionMode, LocalJob
 from qrt_runner.runtime.options import EstimatorOptions, SamplerOptions, coerce_options
-from qrt_runner.runtime.session import Session, local_backend
+from qrt_runner.runtime.session import Session, device_of, local_backend
 
 __all__ = ["EstimatorV2", "RuntimeJob", "SamplerV2"]
 
@@ -86,11 +86,31 @@ class _RuntimePrimitive:
             )
         self._mode = mode
         self._backends: dict = {}
-        self.options = coerce_options(options, self._options_kind)
+        self._device: Any = None
+        self._options = coerce_options(options, self._options_kind)
 
     @property
-    def mode(self) -> Any:
-        return self._mode
+    def options(self) -> Any:
+        """The primitive's own options (a copy of those given); set their leaves, as with IBM's."""
+        return self._options
+
+    @property
+    def mode(self) -> Session | None:
+        """The Session or Batch the primitive runs in; None in job mode (IBM's ``mode``)."""
+        return self._mode if isinstance(self._mode, Session) else None
+
+    def backend(self) -> Any:
+        """The backend the jobs run on: the fake device or ``AerSimulator`` given (or the session's)."""
+        if isinstance(self._mode, Session):
+            return self._mode._backend
+        if self._device is None:
+            self._device = device_of(self._mode)
+        return self._device
+
+    @property
+    def _backend(self) -> Any:
+        """``backend()``, where libraries written for IBM's and Qiskit's primitives read it."""
+        return self.backend()
 
     def _target(self):
         seed = self.options.simulator.seed_simulator
@@ -130,6 +150,11 @@ class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
     """
 
     _options_kind = EstimatorOptions
+
+    @property
+    def default_precision(self) -> float:
+        """``options.default_precision`` (read by qiskit-algorithms, as from Qiskit's estimators)."""
+        return self.options.default_precision
 
     def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> RuntimeJob:
         from qrt_runner.primitives.estimator import Estimator

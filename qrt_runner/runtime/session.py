@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qrt_runner.execution.backend import LocalBackend
+from qrt_runner.execution.backend import LocalBackend, ideal_target_backend
+from qrt_runner.execution.fake_backends import fake_backend
 from qrt_runner.execution.modes import ExecutionMode
 
-__all__ = ["Batch", "Session", "local_backend"]
+__all__ = ["Batch", "Session", "device_of", "local_backend"]
 
 _DEFAULT_MAX_TIME = 28800.0
 _UNITS = {"h": 3600, "m": 60, "s": 1}
@@ -24,6 +25,22 @@ def local_backend(backend: Any, seed_simulator: int | None = None) -> LocalBacke
     ``AerSimulator`` (the ideal simulator), or a :class:`LocalBackend` itself."""
     if isinstance(backend, LocalBackend):
         return backend
+    return LocalBackend.create(_local_name(backend), seed_simulator=seed_simulator if seed_simulator is not None else 0)
+
+
+def device_of(backend: Any) -> Any:
+    """The backend object a mode stands for, as IBM's ``primitive.backend()`` returns it: the fake
+    device or ``AerSimulator`` given; for a name or a :class:`LocalBackend`, the fake device (the
+    process's one instance) or an ``AerSimulator``."""
+    if isinstance(backend, LocalBackend):
+        return backend.device if backend.device is not None else ideal_target_backend(backend.method)
+    if isinstance(backend, str):
+        name = _local_name(backend)
+        return ideal_target_backend("automatic") if name == "aer" else fake_backend(name)
+    return backend
+
+
+def _local_name(backend: Any) -> str:
     name = backend if isinstance(backend, str) else getattr(backend, "name", None)
     if name is None or callable(name):
         raise TypeError(
@@ -31,13 +48,13 @@ def local_backend(backend: Any, seed_simulator: int | None = None) -> LocalBacke
             f"not {type(backend).__name__}"
         )
     if name.startswith("aer_simulator") or name == "aer":
-        name = "aer"
-    elif not name.startswith("fake_"):
+        return "aer"
+    if not name.startswith("fake_"):
         raise TypeError(
             f"mode: {name} is not a device qrt_runner simulates; use a fake device (qiskit_ibm_runtime."
             "fake_provider) or qiskit_ibm_runtime's own primitives for hardware"
         )
-    return LocalBackend.create(name, seed_simulator=seed_simulator if seed_simulator is not None else 0)
+    return name
 
 
 def _seconds(max_time: Any) -> float:
@@ -67,16 +84,28 @@ class Session:
             raise TypeError(f"{type(self).__name__}: give backend=... (a fake device, e.g. FakeManilaV2())")
         self._device = backend
         self._max_time = _seconds(max_time)
-        self._backend: LocalBackend | None = None
+        self._local: LocalBackend | None = None
         self._mode: ExecutionMode | None = None
+        self._device_object: Any = None
+
+    @property
+    def _backend(self) -> Any:
+        """The backend object given (resolved from a name), where IBM's ``Session`` keeps it."""
+        if self._device_object is None:
+            self._device_object = device_of(self._device)
+        return self._device_object
+
+    def backend(self) -> str | None:
+        """The backend's name (IBM's ``Session.backend()``)."""
+        return getattr(self._backend, "name", None)
 
     def _open(self, seed_simulator: int | None) -> tuple[LocalBackend, ExecutionMode]:
         """The backend and execution mode, created with the first primitive that uses them."""
         if self._mode is None:
-            self._backend = local_backend(self._device, seed_simulator)
-            self._mode = ExecutionMode(self._kind, self._backend.executor, self._max_time)
-        assert self._backend is not None  # created together with the mode
-        return self._backend, self._mode
+            self._local = local_backend(self._device, seed_simulator)
+            self._mode = ExecutionMode(self._kind, self._local.executor, self._max_time)
+        assert self._local is not None  # created together with the mode
+        return self._local, self._mode
 
     @property
     def session_id(self) -> str | None:
@@ -104,7 +133,7 @@ class Session:
         remaining = mode.remaining() if mode and mode.started_at else None  # a session always has a max_time
         return {
             "id": self.session_id,
-            "backend_name": getattr(self._backend, "name", None),
+            "backend_name": getattr(self._local, "name", None),
             "mode": self._kind,
             "max_time": self._max_time,
             "state": self.status(),
