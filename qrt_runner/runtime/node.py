@@ -64,6 +64,16 @@ class OptionNode:
         object.__setattr__(self, "_path", path)
         object.__setattr__(self, "_ibm", ibm)
 
+    @classmethod
+    def _new(cls, path: str) -> OptionNode:
+        """A subtree with its defaults, bound at ``path`` all the way down (to IBM's once pulled)."""
+        node = cls()
+        node._bind(path, None)
+        for field in dataclasses.fields(node):  # type: ignore[arg-type]
+            if _is_subtree(field):
+                object.__setattr__(node, field.name, field.default_factory._new(join(path, field.name)))  # type: ignore[union-attr]
+        return node
+
     def _leaf(self, name: str, value: Any) -> Any:
         path = join(self._path, name)
         check_supported(path, value)
@@ -77,8 +87,7 @@ class OptionNode:
         tree = as_dict(value, path)
         check_supported(path, tree)
         ibm_default = type(getattr(self._ibm, name))() if _mirrored(self._ibm, name, path) else None
-        node = _fields(self)[name].default_factory()  # type: ignore[misc]
-        node._bind(path, None)
+        node = _fields(self)[name].default_factory._new(path)  # type: ignore[union-attr]
         ibm_tree = node._prepare(tree, ibm_default)
         if ibm_default is not None:
             set_ibm(self._ibm, name, ibm_tree, path)
@@ -95,8 +104,7 @@ class OptionNode:
                 raise NoSuchOption(f"options.{path}: no such option (the names are qiskit-ibm-runtime's)")
             mirrored = _mirrored(ibm, key, path)
             if _is_subtree(field):
-                child = field.default_factory()  # type: ignore[misc]
-                child._bind(path, None)
+                child = field.default_factory._new(path)  # type: ignore[union-attr]
                 subtree = as_dict(value, path)
                 check_supported(path, subtree)
                 part = child._prepare(subtree, getattr(ibm, key) if mirrored else None)
