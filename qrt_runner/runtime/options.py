@@ -25,17 +25,15 @@ from qrt_runner.runtime.validation import NoSuchOption, UnsupportedOption
 
 __all__ = ["EstimatorOptions", "NoSuchOption", "SamplerOptions", "UnsupportedOption", "coerce_options"]
 
-_node = dataclasses.dataclass  # eq and repr as IBM's (pydantic) dataclasses: by field values
 
-
-@_node
+@dataclasses.dataclass
 class EnvironmentOptions(OptionNode):
     log_level: str = "WARNING"
     job_tags: list | None = None
     private: bool | None = False
 
 
-@_node
+@dataclasses.dataclass
 class SimulatorOptions(OptionNode):
     noise_model: Any = None
     seed_simulator: int | None = None
@@ -43,7 +41,7 @@ class SimulatorOptions(OptionNode):
     basis_gates: list | None = None
 
 
-@_node
+@dataclasses.dataclass
 class DynamicalDecouplingOptions(OptionNode):
     enable: bool | None = None
     sequence_type: str | None = None
@@ -52,13 +50,13 @@ class DynamicalDecouplingOptions(OptionNode):
     skip_reset_qubits: bool | None = None
 
 
-@_node
+@dataclasses.dataclass
 class MeasureNoiseLearningOptions(OptionNode):
     num_randomizations: int | None = None
     shots_per_randomization: int | str | None = None
 
 
-@_node
+@dataclasses.dataclass
 class ZneOptions(OptionNode):
     amplifier: str | None = None
     noise_factors: list | None = None
@@ -68,13 +66,13 @@ class ZneOptions(OptionNode):
     extrapolate_per_term: bool | None = None  # qrt_runner's: each Pauli term on its own (default, as IBM)
 
 
-@_node
+@dataclasses.dataclass
 class PecOptions(OptionNode):
     max_overhead: float | None = None
     noise_gain: float | str | None = None
 
 
-@_node
+@dataclasses.dataclass
 class LayerNoiseLearningOptions(OptionNode):  # not implemented: see validation.UNSUPPORTED
     max_layers_to_learn: int | None = None
     shots_per_randomization: int | None = None
@@ -82,7 +80,7 @@ class LayerNoiseLearningOptions(OptionNode):  # not implemented: see validation.
     layer_pair_depths: list | None = None
 
 
-@_node
+@dataclasses.dataclass
 class ResilienceOptionsV2(OptionNode):
     measure_mitigation: bool | None = None
     measure_noise_learning: MeasureNoiseLearningOptions = dataclasses.field(default_factory=MeasureNoiseLearningOptions)
@@ -95,18 +93,18 @@ class ResilienceOptionsV2(OptionNode):
     nearest_probability: bool | None = None  # qrt_runner's: also the nearest probability distribution
 
 
-@_node
+@dataclasses.dataclass
 class ExecutionOptionsV2(OptionNode):
     init_qubits: bool | None = None
     rep_delay: float | None = None
 
 
-@_node
+@dataclasses.dataclass
 class SamplerExecutionOptionsV2(ExecutionOptionsV2):
     meas_type: str | None = None
 
 
-@_node
+@dataclasses.dataclass
 class TwirlingOptions(OptionNode):
     enable_gates: bool | None = None
     enable_measure: bool | None = None
@@ -146,7 +144,7 @@ class _Root(OptionNode):
         )
 
 
-@_node
+@dataclasses.dataclass
 class EstimatorOptions(_Root):
     """The Estimator's options, by qiskit-ibm-runtime's names (IBM's defaults: resilience level 1,
     precision 1/64)."""
@@ -173,7 +171,7 @@ class EstimatorOptions(_Root):
         )
 
 
-@_node
+@dataclasses.dataclass
 class SamplerOptions(_Root):
     """The Sampler's options, by qiskit-ibm-runtime's names (no resilience options, as IBM's)."""
 
