@@ -332,8 +332,9 @@ def test_the_primitives_answer_backend_mode_and_what_libraries_read():
     assert estimator.default_precision == 0.1
     with pytest.raises(AttributeError):
         estimator.default_precision = 0.2  # type: ignore[misc]
-    sampler = SamplerV2(mode=aer)
+    sampler = SamplerV2(mode=aer, options={"default_shots": 123})
     assert sampler.mode is None and sampler.backend() is aer and sampler._backend is aer  # qiskit-experiments
+    assert sampler.default_shots == 123  # qiskit-algorithms' MLAE reads it
     by_name = SamplerV2(mode="fake_manila").backend()
     assert by_name.name == "fake_manila" and by_name is SamplerV2(mode="fake_manila")._backend
     for kind in (Session, Batch):

@@ -153,7 +153,8 @@ class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
 
     @property
     def default_precision(self) -> float:
-        """``options.default_precision`` (read by qiskit-algorithms, as from Qiskit's estimators)."""
+        """``options.default_precision`` (read by qiskit-algorithms' ``run_estimator_job``, as from Qiskit's
+        estimators: LinComb gradients and variational time evolution)."""
         return self.options.default_precision
 
     def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> RuntimeJob:
@@ -185,6 +186,11 @@ class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
     """
 
     _options_kind = SamplerOptions
+
+    @property
+    def default_shots(self) -> int:
+        """``options.default_shots`` (read by qiskit-algorithms' MLAE, as from Qiskit's samplers)."""
+        return self.options.default_shots
 
     def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> RuntimeJob:
         from qrt_runner.primitives.sampler import Sampler
