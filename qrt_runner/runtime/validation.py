@@ -8,6 +8,7 @@ and the IBM leaves it does not implement are checked here.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from typing import Any
@@ -46,7 +47,7 @@ OWN: dict[str, tuple[str, Any]] = {
     "resilience.layer_noise_model": (
         "the path of a JSON/YAML layer noise model file, or None for the fake device's own "
         "(IBM's NoiseLearnerResult objects are not read)",
-        lambda v: v is None or isinstance(v, str),
+        lambda v: v is None or isinstance(v, (str, os.PathLike)),
     ),
     "resilience.nearest_probability": _OPTIONAL_BOOL,
     "resilience.zne.extrapolator_choice": (
