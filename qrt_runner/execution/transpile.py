@@ -2,7 +2,9 @@
 
 A 4-qubit circuit on a 127-qubit fake device is transpiled against the full device, then
 renumbered onto its active physical qubits only, so that it is simulated (with noise restricted
-to those qubits) at the cost of a 4-qubit circuit.
+to those qubits) at the cost of a 4-qubit circuit. A circuit that is already ISA for the device
+(:func:`~qrt_runner.execution.isa.is_isa`) is not transpiled: it runs on exactly the physical
+qubits it names, as IBM's primitives run it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from qiskit import QuantumCircuit, QuantumRegister, qpy
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
+from qrt_runner.execution.isa import is_isa
+
 _IGNORED = {"barrier", "delay"}
 
 
@@ -26,9 +30,11 @@ class IsaCircuit:
     Attributes:
         circuit: the ISA circuit; qubit ``i`` is device qubit ``physical_qubits[i]``.
         physical_qubits: the device qubits it touches, ascending.
-        logical_to_compact: compact qubit index of each logical (virtual) qubit.
+        logical_to_compact: compact qubit index of each logical (virtual) qubit; for a circuit
+            that was ISA already, of each of its own qubits (-1 for a qubit it leaves idle).
         device_circuit: the transpiled circuit on the full device (for drawing and QPY).
         fingerprint: identifies this ISA circuit within the process (compiler and logical circuit).
+        transpiled: False when the circuit was ISA already and runs as given.
     """
 
     circuit: QuantumCircuit
@@ -36,6 +42,7 @@ class IsaCircuit:
     logical_to_compact: tuple[int, ...]
     device_circuit: QuantumCircuit
     fingerprint: str = ""
+    transpiled: bool = True
 
 
 def circuit_fingerprint(circuit: QuantumCircuit) -> str:
@@ -46,44 +53,81 @@ def circuit_fingerprint(circuit: QuantumCircuit) -> str:
 
 
 class IsaCompiler:
-    """Transpiles circuits for one backend; each distinct circuit is transpiled once.
+    """Transpiles circuits for one backend; each distinct circuit is transpiled once, and a
+    circuit that is ISA for the backend already is not transpiled at all.
 
     Args:
         target_backend: the device to transpile for (a fake device, or an AerSimulator).
         optimization_level: preset pass manager level, 0-3.
         seed_transpiler: seed of the stochastic passes.
+        initial_layout: the device qubit of each logical qubit (None: the transpiler chooses).
     """
 
-    def __init__(self, target_backend: BackendV2, optimization_level: int, seed_transpiler: int):
+    def __init__(
+        self,
+        target_backend: BackendV2,
+        optimization_level: int,
+        seed_transpiler: int,
+        initial_layout: tuple[int, ...] | None = None,
+    ):
+        self.target = target_backend.target
         self.pass_manager = generate_preset_pass_manager(
-            optimization_level=optimization_level, target=target_backend.target, seed_transpiler=seed_transpiler
+            optimization_level=optimization_level,
+            target=self.target,
+            seed_transpiler=seed_transpiler,
+            initial_layout=list(initial_layout) if initial_layout is not None else None,
         )
-        self._cache: dict[str, IsaCircuit] = {}
+        self._cache: dict[tuple, IsaCircuit] = {}
         self._token = uuid.uuid4().hex[:12]  # ISA fingerprints differ between compilers
         self.transpile_count = 0
 
-    def compile(self, circuit: QuantumCircuit) -> IsaCircuit:
-        """The ISA form of ``circuit``, from the cache when the same circuit was seen before."""
+    def compile(self, circuit: QuantumCircuit, keep: tuple[int, ...] = ()) -> IsaCircuit:
+        """The ISA form of ``circuit``, from the cache when the same circuit was seen before.
+
+        ``keep``: qubits of ``circuit`` that the compact circuit keeps even where it leaves them
+        idle (those an observable measures); only a circuit that is ISA already can leave a qubit
+        of its own out.
+        """
         key = circuit_fingerprint(circuit)
-        cached = self._cache.get(key)
+        cached = self._cache.get((key, keep))
         if cached is None:
-            device_circuit = self.pass_manager.run(circuit)
-            self.transpile_count += 1
-            cached = self._cache[key] = compact(device_circuit, circuit.num_qubits, f"{self._token}:{key}")
+            fingerprint = f"{self._token}:{key}"
+            if is_isa(circuit, self.target):
+                cached = compact(circuit, circuit.num_qubits, f"{fingerprint}:{keep}", keep=keep)
+            else:
+                plain = self._cache.get((key, ()))
+                if plain is None:
+                    self.transpile_count += 1
+                    plain = self._cache[(key, ())] = compact(
+                        self.pass_manager.run(circuit), circuit.num_qubits, fingerprint
+                    )
+                cached = plain
+            self._cache[(key, keep)] = cached
         return cached
 
 
-def compact(device_circuit: QuantumCircuit, num_logical: int, fingerprint: str = "") -> IsaCircuit:
-    """Renumber a transpiled circuit onto the physical qubits it uses."""
+def compact(
+    device_circuit: QuantumCircuit, num_logical: int, fingerprint: str = "", keep: tuple[int, ...] | None = None
+) -> IsaCircuit:
+    """Renumber a device circuit onto the physical qubits it uses.
+
+    With ``keep`` None, ``device_circuit`` is a transpiled circuit whose layout says where each
+    of the ``num_logical`` logical qubits went, and every logical qubit is kept; otherwise it is
+    a circuit that was ISA already, its qubits are the physical ones, and of those it leaves
+    idle only ``keep`` are kept.
+    """
+    transpiled = keep is None
     layout = device_circuit.layout
-    if layout is not None:
+    if transpiled and layout is not None:
         logical_physical = list(layout.final_index_layout(filter_ancillas=True))[:num_logical]
     else:
         logical_physical = list(range(num_logical))
-    used = set(logical_physical)
+    used = set(logical_physical) if transpiled else set(keep or ())
     for instruction in device_circuit.data:
         if instruction.operation.name not in _IGNORED:
             used.update(device_circuit.find_bit(q).index for q in instruction.qubits)
+    if not used and num_logical:
+        used.add(0)  # an empty circuit still has a qubit to run on
     physical = tuple(sorted(used))
     index = {q: i for i, q in enumerate(physical)}
     out = QuantumCircuit(
@@ -101,4 +145,5 @@ def compact(device_circuit: QuantumCircuit, num_logical: int, fingerprint: str =
         if instruction.operation.name in _IGNORED and not all(q in index for q in qubits):
             continue
         out.append(instruction.operation, [out.qubits[index[q]] for q in qubits], instruction.clbits, copy=False)
-    return IsaCircuit(out, physical, tuple(index[q] for q in logical_physical), device_circuit, fingerprint)
+    to_compact = tuple(index.get(q, -1) for q in logical_physical)
+    return IsaCircuit(out, physical, to_compact, device_circuit, fingerprint, transpiled)

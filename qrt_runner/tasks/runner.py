@@ -74,7 +74,8 @@ def transpiled_record(isa) -> dict:
             clbits[str(clbit)] = isa.physical_qubits[circuit.find_bit(instruction.qubits[0]).index]
     return {
         "physical_qubits": list(isa.physical_qubits),
-        "layout": [isa.physical_qubits[c] for c in isa.logical_to_compact],
+        "layout": [isa.physical_qubits[c] if c >= 0 else None for c in isa.logical_to_compact],
+        "transpiled": isa.transpiled,
         "clbit_to_qubit": clbits,
         "depth": circuit.depth(),
         "size": circuit.size(),
