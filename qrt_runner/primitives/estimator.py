@@ -10,6 +10,7 @@ runs inside the same job.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,10 +31,12 @@ from qrt_runner.mitigation.layer_channels import measure_sign, randomizations_fo
 from qrt_runner.mitigation.measure_twirl import measure_qubits, qubit_flip_angles
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, shot_values
-from qrt_runner.mitigation.technique import CIRCUITS, LAYER_NOISE, BuildContext, PubTerms
+from qrt_runner.mitigation.technique import CIRCUITS, LAYER_NOISE, BuildContext, PubTerms, check_dynamic_circuit
 from qrt_runner.mitigation.techniques import estimator_pipeline
 from qrt_runner.mitigation.zne import TermData
+from qrt_runner.primitives.dilation import NotDilatable, dilate, needs_dilation
 from qrt_runner.primitives.precision import shots_for_precision
+from qrt_runner.workload.projectors import pauli_sum
 
 
 @dataclass
@@ -47,6 +50,20 @@ class EstimatorOptions:
 
 
 PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits that continue it
+EXACT_MAX_QUBITS = 26  # exact values of dynamic circuits: statevector of the qubits and their ancillas
+
+
+def observed_qubits(pub: EstimatorPub) -> tuple[int, ...]:
+    """The qubits of the PUB's circuit that any of its observables acts on."""
+    width = pub.circuit.num_qubits
+    qubits = {
+        width - 1 - position
+        for element in pub.observables.ravel().tolist()
+        for label in element
+        for position, letter in enumerate(label)
+        if letter != "I"
+    }
+    return tuple(sorted(qubits))
 
 
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
@@ -77,13 +94,16 @@ class _PubPlan:
         shots: int,
         mitigation: EffectiveMitigation | None,
         seed: int,
+        precision: float | None = None,
     ):
         self.pub, self.isa, self.shots = pub, isa, shots
+        self.precision = pub.precision if precision is None else precision  # what the shots were sized for
         self.mitigation = mitigation if (mitigation is not None and mitigation.active and shots > 0) else None
         self.techniques = estimator_pipeline(self.mitigation)
+        check_dynamic_circuit(self.techniques, isa.circuit)
         width = isa.circuit.num_qubits
         self.obs_terms = [
-            {_compact_label(label, isa.logical_to_compact, width): coeff for label, coeff in element.items()}
+            {_compact_label(label, isa.logical_to_compact, width): coeff for label, coeff in pauli_sum(element).items()}
             for element in pub.observables.ravel().tolist()
         ]
         identity = "I" * width
@@ -143,6 +163,8 @@ class _PubPlan:
         twirled = any(t.twirls_measurement for t in self.techniques)
         if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or backend.device is None:
             return False
+        if needs_dilation(self.isa.circuit):  # one density matrix would follow one branch of its measurements
+            return False
         width = self.isa.circuit.num_qubits
         twirl = mit.twirling
         randomizations, per = randomizations_for(
@@ -170,9 +192,10 @@ class _PubPlan:
         prefixes the circuits are only the measurements, continued from the prefix of their
         noise factor."""
         if self.shots == 0:
-            circuit = self.isa.circuit.copy()
+            circuit = _exact_circuit(self.isa.circuit)
+            qubits = list(range(self.isa.circuit.num_qubits))
             for label in paulis:
-                circuit.save_expectation_value(Pauli(label), list(range(circuit.num_qubits)), label=label)
+                circuit.save_expectation_value(Pauli(label), qubits, label=label)
             return [paulis], [circuit], [], {}, [], [CIRCUITS]
         groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
         context = BuildContext(self.device, self.isa.circuit.num_qubits, len(groups))
@@ -314,7 +337,7 @@ class _PubPlan:
                 position += len(calibration)
         data = self._term_data(output[: len(self.circuits)])
         metadata = {
-            "target_precision": self.pub.precision,
+            "target_precision": self.precision,
             "shots": self.shots,
             "num_bases": len(self.groups) if self.shots else 0,
             "circuit_metadata": self.pub.circuit.metadata,
@@ -327,6 +350,7 @@ class _PubPlan:
         else:
             evs, stds, _ = reduced
         if self.techniques:
+            metadata["num_randomizations"] = self.randomizations
             metadata["mitigation"] = self._diagnostics(getattr(output, "seconds", []))
             metadata["mitigation"].update(build_s=self.build_s, combine_s=time.perf_counter() - started)
         param_index = np.arange(self.num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
@@ -387,6 +411,25 @@ class _PubPlan:
         return out
 
 
+def _exact_circuit(circuit: QuantumCircuit) -> QuantumCircuit:
+    """The circuit whose saved expectation values are exact: ``circuit`` itself, or its unitary
+    dilation where it measures, resets or branches (:mod:`qrt_runner.primitives.dilation`)."""
+    if not needs_dilation(circuit):
+        return circuit.copy()
+    try:
+        dilated = dilate(circuit)
+    except NotDilatable as exc:
+        raise ValueError(
+            f"precision 0 (exact) is not available for a circuit with {exc}: give a precision > 0 to sample it"
+        ) from None
+    if dilated.num_qubits > EXACT_MAX_QUBITS:
+        raise ValueError(
+            f"precision 0 (exact) of this circuit needs {dilated.num_qubits} qubits (one more per measurement and "
+            f"reset), over {EXACT_MAX_QUBITS}: give a precision > 0 to sample it"
+        )
+    return dilated
+
+
 class Estimator(BaseEstimatorV2):
     """Qiskit's V2 Estimator on a :class:`LocalBackend`, run as jobs of an execution mode.
 
@@ -402,6 +445,11 @@ class Estimator(BaseEstimatorV2):
         self.backend = backend
         self.mode = mode or ExecutionMode("job", backend.executor)
         self.options = options or EstimatorOptions()
+
+    @property
+    def default_precision(self) -> float:
+        """``options.default_precision`` (qiskit-algorithms' gradients read it, as from Qiskit's estimators)."""
+        return self.options.default_precision
 
     def run(self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None) -> LocalJob:
         planned = self.plan(pubs, precision=precision, seed=self.backend.next_seed())
@@ -423,8 +471,10 @@ class Estimator(BaseEstimatorV2):
                     f"precision 0 (exact) is only available on the ideal simulator, not {self.backend.name}"
                 )
             shots = self.options.default_shots or shots_for_precision(pub.precision)
-            isa = self.backend.compiler.compile(pub.circuit)
-            plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed))
+            # IBM's rule: default_shots wins over the precision, and the precision reported is 1/sqrt(shots)
+            reported = 1 / math.sqrt(shots) if self.options.default_shots else pub.precision
+            isa = self.backend.compiler.compile(pub.circuit, keep=observed_qubits(pub))
+            plans.append(_PubPlan(pub, isa, self.backend, shots, self.options.mitigation, seed, reported))
         tasks = [plan.sim_task(self.backend, seed) for plan in plans]
 
         def postprocess(outputs):
