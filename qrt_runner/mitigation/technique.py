@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp
 
+from qrt_runner.errors import ConfigError
 from qrt_runner.execution.device_info import DeviceInfo
 from qrt_runner.mitigation.zne import TermData
 
@@ -61,12 +63,22 @@ class Technique:
         prefix_safe: whether the circuit before the measurements stays one circuit for every
             randomisation (so that they may share its simulation).
         twirls_measurement: whether the measurements the primitive adds get flip slots.
+        refuses: what of a dynamic circuit its model does not cover, so that it refuses the
+            circuit (:func:`check_dynamic_circuit`): ``control_flow`` (branches), ``dynamic``
+            (branches, mid-circuit measurements and resets) or None (it handles all).
+        option: the option that turns it on, as IBM names it, and ``option_value`` its value
+            (for the refusal).
+        refusal: why it refuses.
     """
 
     name = "technique"
     randomizes = False
     prefix_safe = True
     twirls_measurement = False
+    refuses: str | None = None
+    option = ""
+    option_value: Any = True
+    refusal = ""
 
     def signature(self, device: DeviceInfo) -> str:
         """Its part of the cache key: every option (and input file) its circuits depend on."""
@@ -152,3 +164,19 @@ class PubTerms:
     identity: np.ndarray
     bounds: np.ndarray
     labels: list[str]
+
+
+def check_dynamic_circuit(techniques: list[Technique], circuit: QuantumCircuit) -> None:
+    """Refuse (:class:`~qrt_runner.errors.ConfigError`) a technique whose model does not cover
+    the control flow, mid-circuit measurements or resets of ``circuit``."""
+    branch = next((i.operation.name for i in circuit.data if isinstance(i.operation, ControlFlowOp)), None)
+    collapse = next((i.operation.name for i in circuit.data if i.operation.name in ("measure", "reset")), None)
+    for technique in techniques:
+        found = branch if technique.refuses == "control_flow" else (branch or collapse) if technique.refuses else None
+        if found is not None:
+            raise ConfigError(
+                technique.option,
+                technique.option_value,
+                f"cannot be used on a circuit with {found}: {technique.refusal}",
+                "turn it off for this circuit (or remove the instruction)",
+            )

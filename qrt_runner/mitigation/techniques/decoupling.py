@@ -13,6 +13,9 @@ class DynamicalDecoupling(Technique):
     """IBM's ``dynamical_decoupling`` options (fake devices only: it needs instruction durations)."""
 
     name = "dynamical_decoupling"
+    refuses = "control_flow"
+    option = "dynamical_decoupling.enable"
+    refusal = "the idle windows inside and around its branches have no known duration"
 
     def __init__(self, sequence_type: str, scheduling_method: str, extra_slack_distribution: str, skip_reset: bool):
         self.sequence_type = sequence_type

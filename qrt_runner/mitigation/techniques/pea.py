@@ -19,6 +19,10 @@ class Pea(Technique):
 
     name = "pea"
     prefix_safe = False
+    refuses = "dynamic"
+    option = "resilience.zne.amplifier"
+    option_value = "pea"
+    refusal = "PEA's layer noise model has no channel for mid-circuit measurements, resets or branches"
 
     def __init__(self, layer_noise_model: str | None, noise_factors: tuple[float, ...]):
         self.layer_noise_model = layer_noise_model

@@ -25,6 +25,9 @@ class Pec(Technique):
 
     name = "pec"
     prefix_safe = False
+    refuses = "dynamic"
+    option = "resilience.pec_mitigation"
+    refusal = "its layer noise model has no channel for mid-circuit measurements, resets or branches"
 
     def __init__(self, layer_noise_model: str | None, noise_gain: float | str, max_overhead: float):
         self.layer_noise_model = layer_noise_model

@@ -22,6 +22,9 @@ class Zne(Technique):
     """IBM's ``resilience.zne_mitigation`` with its ``zne`` options (and qrt_runner's choice and per-term fits)."""
 
     name = "zne"
+    refuses = "control_flow"
+    option = "resilience.zne_mitigation"
+    refusal = "the noise of the gates inside its branches would not be amplified with the rest"
 
     def __init__(self, options: ZneOptions):
         self.noise_factors = options.noise_factors
