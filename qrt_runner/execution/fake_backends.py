@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
 
-_EXCLUDED = {"FakeFractionalBackend", "fake_fractional"}
 _BACKEND_NAME = re.compile(r"^\s+backend_name\s*=\s*[\"']([\w.-]+)[\"']", re.M)
 
 
 def _device_name(class_name: str) -> str:
-    """``FakeManilaV2`` -> ``fake_manila`` (the backend's own ``name``)."""
-    stem = re.sub(r"V2$", "", class_name[len("Fake") :])
+    """``FakeManilaV2`` -> ``fake_manila``, ``FakeFractionalBackend`` -> ``fake_fractional`` (the
+    backend's own ``name``)."""
+    stem = re.sub(r"(V2|Backend)$", "", class_name[len("Fake") :])
     return "fake_" + re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower()
 
 
@@ -35,7 +35,7 @@ def _classes() -> dict[str, type]:
     found = {}
     for attr in dir(fake_provider):
         cls = getattr(fake_provider, attr)
-        if attr.startswith("Fake") and attr not in _EXCLUDED and isinstance(cls, type) and issubclass(cls, BackendV2):
+        if attr.startswith("Fake") and isinstance(cls, type) and issubclass(cls, BackendV2):
             found[_device_name(attr)] = cls
     return found
 
@@ -49,7 +49,6 @@ def fake_backend_names() -> list[str]:
     for folder in folders:
         for module in (Path(folder) / "fake_provider" / "backends").glob("*/fake_*.py"):
             names.update(_BACKEND_NAME.findall(module.read_text(encoding="utf-8")))
-    names -= _EXCLUDED
     return sorted(names) if names else sorted(_classes())  # another layout: ask the provider itself
 
 

@@ -28,7 +28,7 @@ from qrt_runner.execution.modes import ExecutionMode, LocalJob, Planned
 from qrt_runner.execution.simulation.task import SimTask
 from qrt_runner.execution.transpile import IsaCircuit
 from qrt_runner.mitigation.options import EffectiveMitigation
-from qrt_runner.mitigation.technique import CIRCUITS, BuildContext, DeviceInfo
+from qrt_runner.mitigation.technique import CIRCUITS, BuildContext, DeviceInfo, check_dynamic_circuit
 from qrt_runner.mitigation.techniques import sampler_pipeline
 from qrt_runner.mitigation.techniques.measure_twirling import SampledMeasureTwirling
 from qrt_runner.mitigation.techniques.readout import ReadoutMitigation
@@ -82,6 +82,7 @@ class _SamplerPlan:
         self.pub, self.isa = pub, isa
         mit = self.mitigation = mitigation if mitigation is not None and mitigation.active else None
         self.techniques = sampler_pipeline(mit)
+        check_dynamic_circuit(self.techniques, isa.circuit)
         dd = mit.dynamical_decoupling if mit is not None else None
         self.dd_sequence = dd.sequence_type if dd is not None and dd.enable else None
         self.twirl_gates = bool(mit and mit.twirling.enable_gates)
@@ -193,7 +194,8 @@ class Sampler(BaseSamplerV2):
     def plan(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None, seed: int | None = None) -> Planned:
         """The simulator tasks of a job on ``pubs``, how to combine their outputs, and the job's
         cost (circuits, shots, estimated QPU time), without running anything."""
-        shots = shots or self.options.default_shots
+        if shots is None:
+            shots = self.options.default_shots
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         for pub in coerced:
             if pub.circuit.num_clbits == 0:

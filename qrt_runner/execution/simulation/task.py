@@ -304,7 +304,7 @@ def _run_group(
             if task.kind == "counts":
                 rows[index].append(_counts_arrays(data["counts"]))
             elif task.kind == "memory":
-                rows[index].append(BitArray.from_samples(data["memory"], circuit.num_clbits).array)
+                rows[index].append(_memory_array(data, circuit.num_clbits, max(shots, 1)))
             else:
                 rows[index].append(
                     {key: float(np.real(value)) for key, value in data.items() if key not in ("counts", "memory")}
@@ -314,6 +314,14 @@ def _run_group(
     wall, total = time.perf_counter() - started, sum(reported.values())
     for index, taken in reported.items():
         seconds[index] += wall * (taken / total if total > 0 else 1 / len(indices))
+
+
+def _memory_array(data: dict, num_clbits: int, shots: int) -> np.ndarray:
+    """Per-shot outcomes as a packed ``BitArray`` byte array; a circuit that measures nothing
+    reads 0 on every classical bit (Aer returns no memory for it)."""
+    if "memory" not in data:
+        return np.zeros((shots, (num_clbits + 7) // 8), dtype=np.uint8)
+    return BitArray.from_samples(data["memory"], num_clbits).array
 
 
 def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
