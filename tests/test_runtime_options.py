@@ -64,7 +64,11 @@ def _leaves(tree: dict, prefix: str = "") -> dict:
 BAD_VALUES = [
     ("resilience_level", 5, r"^options\.resilience_level=5: must be 0, 1 or 2$"),
     ("resilience_level", "a", r"^options\.resilience_level='a': must be 0, 1 or 2$"),
-    ("default_precision", 0, r"^options\.default_precision=0: must be >0$"),
+    (
+        "default_precision",
+        -0.1,
+        r"^options\.default_precision=-0\.1: must be a number >= 0 \(0: exact values, on the ideal simulator only\)$",
+    ),
     ("default_shots", -1, r"^options\.default_shots=-1: must be >=0$"),
     ("max_execution_time", 60.5, r"^options\.max_execution_time=60\.5: must be a valid integer$"),
     ("resilience.measure_mitigation", 2, r"^options\.resilience\.measure_mitigation=2: must be a valid boolean$"),

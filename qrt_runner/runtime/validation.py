@@ -8,6 +8,7 @@ and the IBM leaves it does not implement are checked here.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -44,6 +45,11 @@ UNSUPPORTED: dict[str, tuple[str, tuple]] = {
 _OPTIONAL_BOOL = ("True, False or None", lambda v: v is None or isinstance(v, bool))
 # qrt_runner's own leaves, and IBM leaves whose values mean something else here: (allowed, test).
 OWN: dict[str, tuple[str, Any]] = {
+    # IBM requires > 0; qrt_runner adds 0: exact values on the ideal simulator (refused on a device at run)
+    "default_precision": (
+        "a number >= 0 (0: exact values, on the ideal simulator only)",
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
+    ),
     "resilience.layer_noise_model": (
         "the path of a JSON/YAML layer noise model file, or None for the fake device's own "
         "(IBM's NoiseLearnerResult objects are not read)",
