@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 TWO_PI = 2 * math.pi
 
@@ -189,6 +189,12 @@ class IbmBackendConfig:
 class TranspileConfig:
     optimization_level: int = 2
     seed_transpiler: int = 1234
+    initial_layout: Optional[List[int]] = None
+
+    @property
+    def layout(self) -> Optional[Tuple[int, ...]]:
+        """``initial_layout`` as a tuple (hashable: the compilers are shared per layout)."""
+        return tuple(self.initial_layout) if self.initial_layout is not None else None
 
 
 @dataclass

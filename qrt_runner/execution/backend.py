@@ -58,11 +58,12 @@ class LocalBackend:
         optimization_level: int = 2,
         seed_transpiler: int = 0,
         executor: ProcessExecutor | None = None,
+        initial_layout: tuple[int, ...] | None = None,
     ) -> LocalBackend:
         """Build a backend by name (``aer`` or ``fake_<device>``)."""
         device = None if name == "aer" else fake_backend(name)
         target_backend = device if device is not None else ideal_target_backend(method)
-        compiler = shared_compiler(target_backend, optimization_level, seed_transpiler)
+        compiler = shared_compiler(target_backend, optimization_level, seed_transpiler, initial_layout)
         return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor())
 
     def next_seed(self) -> int:
@@ -92,10 +93,16 @@ class LocalBackend:
 
 
 @lru_cache(maxsize=32)
-def shared_compiler(target_backend: BackendV2, optimization_level: int, seed_transpiler: int) -> IsaCompiler:
-    """One compiler per (target, level, seed) and process: its pass manager is built once (tens of
-    milliseconds) and its transpiled circuits are reused by every run of a sweep that shares them."""
-    return IsaCompiler(target_backend, optimization_level, seed_transpiler)
+def shared_compiler(
+    target_backend: BackendV2,
+    optimization_level: int,
+    seed_transpiler: int,
+    initial_layout: tuple[int, ...] | None = None,
+) -> IsaCompiler:
+    """One compiler per (target, level, seed, layout) and process: its pass manager is built once
+    (tens of milliseconds) and its transpiled circuits are reused by every run of a sweep that
+    shares them."""
+    return IsaCompiler(target_backend, optimization_level, seed_transpiler, initial_layout)
 
 
 @lru_cache(maxsize=64)

@@ -155,7 +155,9 @@ class IbmPrimitive:
         from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
         self.is_estimator = spec.is_estimator and sampler_shots is None
-        self.compiler = IsaCompiler(device, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
+        self.compiler = IsaCompiler(
+            device, spec.transpile.optimization_level, spec.transpile.seed_transpiler, spec.transpile.layout
+        )
         self.jobs: list[IbmJob] = jobs if jobs is not None else []
         options = (
             runtime_options(spec)
@@ -170,8 +172,9 @@ class IbmPrimitive:
         mapped = []
         for pub in pubs:
             circuit, rest = pub[0], list(pub[1:])
-            isa = self.compiler.compile(circuit).device_circuit
-            if self.is_estimator:
+            compiled = self.compiler.compile(circuit)
+            isa = compiled.device_circuit
+            if self.is_estimator and compiled.transpiled:  # an ISA circuit's observables name its own qubits
                 rest[0] = [observable.apply_layout(isa.layout) for observable in rest[0]]
             mapped.append((isa, *rest))
         with warnings.catch_warnings():  # local testing mode says so per job; qrt-run says it once

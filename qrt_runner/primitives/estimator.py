@@ -21,6 +21,7 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli, PauliList
+from qiskit.transpiler import generate_preset_pass_manager
 
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.cost import job_cost
@@ -192,7 +193,7 @@ class _PubPlan:
         prefixes the circuits are only the measurements, continued from the prefix of their
         noise factor."""
         if self.shots == 0:
-            circuit = _exact_circuit(self.isa.circuit)
+            circuit = _exact_circuit(self.isa.circuit, backend.compiler.target)
             qubits = list(range(self.isa.circuit.num_qubits))
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), qubits, label=label)
@@ -411,9 +412,10 @@ class _PubPlan:
         return out
 
 
-def _exact_circuit(circuit: QuantumCircuit) -> QuantumCircuit:
+def _exact_circuit(circuit: QuantumCircuit, target) -> QuantumCircuit:
     """The circuit whose saved expectation values are exact: ``circuit`` itself, or its unitary
-    dilation where it measures, resets or branches (:mod:`qrt_runner.primitives.dilation`)."""
+    dilation where it measures, resets or branches (:mod:`qrt_runner.primitives.dilation`),
+    unrolled for the simulator's ``target`` (its controlled branches are custom gates)."""
     if not needs_dilation(circuit):
         return circuit.copy()
     try:
@@ -427,7 +429,9 @@ def _exact_circuit(circuit: QuantumCircuit) -> QuantumCircuit:
             f"precision 0 (exact) of this circuit needs {dilated.num_qubits} qubits (one more per measurement and "
             f"reset), over {EXACT_MAX_QUBITS}: give a precision > 0 to sample it"
         )
-    return dilated
+    unrolled = generate_preset_pass_manager(optimization_level=0, target=target).run(dilated)
+    assert unrolled.layout is None  # the simulator's target has no coupling map: the qubits stay where they are
+    return unrolled
 
 
 class Estimator(BaseEstimatorV2):

@@ -39,7 +39,9 @@ def _local_backend(spec: RunSpec, device):
         if device is not None
         else ideal_target_backend(spec.backend.method if isinstance(spec.backend, s.BackendConfig) else "automatic")
     )
-    compiler = shared_compiler(target, spec.transpile.optimization_level, spec.transpile.seed_transpiler)
+    compiler = shared_compiler(
+        target, spec.transpile.optimization_level, spec.transpile.seed_transpiler, spec.transpile.layout
+    )
     name = device.name if device is not None else "aer"
     method = getattr(spec.backend, "method", "automatic")
     return LocalBackend(name, device, method, 1, getattr(spec.backend, "seed_simulator", 0), compiler)

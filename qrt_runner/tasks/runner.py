@@ -32,6 +32,7 @@ from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.records.provenance import device_snapshot, environment
 from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
 from qrt_runner.tasks.capacity import check_capacity, check_work_size
+from qrt_runner.tasks.layout import check_initial_layout
 from qrt_runner.workload.circuits import build_circuit, maxcut_cost
 from qrt_runner.workload.observables import build_observables
 from qrt_runner.workload.parameters import parameter_array
@@ -87,6 +88,7 @@ def build_workload(spec: RunSpec) -> Workload:
     """Build and cross-check circuit, observables and parameter values (raises ConfigError)."""
     circuit = build_circuit(spec.circuit, measure=not spec.is_estimator)
     check_capacity(spec, circuit)
+    check_initial_layout(spec, circuit)
     if spec.task.name == "qaoa":
         assert isinstance(spec.circuit, s.QaoaCircuit)  # the spec has checked that task=qaoa has circuit=qaoa
         observables = [("maxcut_cost", maxcut_cost(spec.circuit.num_qubits, spec.circuit.edges))]
@@ -328,6 +330,7 @@ def local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
             optimization_level=spec.transpile.optimization_level,
             seed_transpiler=spec.transpile.seed_transpiler,
             executor=executor,
+            initial_layout=spec.transpile.layout,
         )
     mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time, spec.session.interactive_ttl)
     prim = spec.primitive
