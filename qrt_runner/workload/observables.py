@@ -11,6 +11,7 @@ from qiskit.quantum_info import SparsePauliOp
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.registry import Registry
+from qrt_runner.workload.projectors import label_terms
 
 #: Observable models by name (the ``observables`` group's options): schema and builder of the
 #: ``(label, operator)`` pairs. A new model is a builder registered here and
@@ -31,12 +32,16 @@ H2_0735 = SparsePauliOp.from_list(
     ]
 )
 
-_TERM = re.compile(r"^\s*(?:([+-]?\s*[0-9.eE+-]*)\s*\*)?\s*([IXYZ]+)\s*$")
+_TERM = re.compile(r"^\s*(?:([+-]?\s*[0-9.eE+-]*)\s*\*)?\s*([IXYZ01rl+-]+)\s*$")
+# A + or - joins two terms where it stands after a space or between a Pauli letter and the next
+# term (ZZ+XX); anywhere else inside a label it is the projector |+><+| or |-><-|.
+_JOIN = re.compile(r"(?:(?<=\s)|(?<=[IXYZ]))([+-])(?=\s*[0-9.]*\s*\*?\s*[IXYZ0-9.rl+-])(?![+-]*$)")
 
 
 def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp:
-    """Parse ``"ZZI + 0.5*XXI - IYY"`` (little-endian labels) into one ``SparsePauliOp``."""
-    pieces = re.split(r"(?<=[IXYZ\s])([+-])(?=\s*[0-9.]*\s*\*?\s*[IXYZ0-9.])", " " + text.strip())
+    """Parse ``"ZZI + 0.5*XXI - IYY"`` (little-endian labels; projectors ``0 1 + - r l`` too, as
+    in ``"1X + 0.5*0+"``) into one ``SparsePauliOp`` (a projector is ``(I ± P)/2``)."""
+    pieces = _JOIN.split(" " + text.strip())
     terms: list[tuple[str, float]] = []
     sign = 1.0
     for piece in pieces:
@@ -51,7 +56,7 @@ def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp
                 key,
                 text,
                 f"cannot parse the term {piece.strip()!r}",
-                "write terms like 'ZZI' or '0.5*XXI + IZZ' with letters I, X, Y, Z",
+                "write terms like 'ZZI' or '0.5*XXI + IZZ' with letters I, X, Y, Z (or projectors 0 1 + - r l)",
             )
         coeff_text = (match.group(1) or "").replace(" ", "")
         try:
@@ -67,7 +72,8 @@ def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp
         raise ConfigError(
             key, text, "mixes Pauli strings of different lengths", "write every term with one letter per qubit"
         )
-    return SparsePauliOp.from_list(terms).simplify()
+    paulis = [(pauli, coeff * weight) for label, coeff in terms for pauli, weight in label_terms(label).items()]
+    return SparsePauliOp.from_list(paulis).simplify()
 
 
 def _chain(num_qubits: int, periodic: bool) -> list[tuple[int, int]]:
