@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast conformance lint bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: Python >= 3.11 is required (none found on PATH)"; exit 2; }
@@ -36,6 +36,11 @@ test: $(TEST_STAMP)
 # The fast lane (under 2 minutes): everything but the CLI subprocess runs and the long physics checks.
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+# The differential conformance suite's large profile: thousands of random PUBs through qrt_runner and the
+# references, shrinking what fails (make test runs its small fixed-seed profile). About 20 minutes.
+conformance: $(TEST_STAMP)
+	QRT_CONFORMANCE=large $(BIN)/python -m pytest -n 2 --dist load -q tests/test_conformance.py tests/test_conformance_regressions.py
 
 # Lint, format and types (ruff and mypy, configured in pyproject.toml); .ci/run runs it before the tests.
 lint: $(LINT_STAMP)
