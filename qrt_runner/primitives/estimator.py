@@ -241,8 +241,8 @@ class _PubPlan:
             for name, angles in technique.columns(circuit, repeats, self.rng).items():
                 columns[name] = np.tile(angles, sets)
         names = [p.name for p in circuit.parameters]
-        if not names:
-            return None
+        if not names:  # one row per set and randomisation all the same: the simulator samples each
+            return np.zeros((repeats * sets, 0))
         return np.stack([columns[name] for name in names], axis=1)
 
     def sim_task(self, backend: LocalBackend, seed: int) -> SimTask:
@@ -270,7 +270,7 @@ class _PubPlan:
             )
             prefix_of += [None] * len(self.prefixes)
             rows_per_set = [self.randomizations] * len(prefix_of)
-            user = self.flat_values if self.flat_values.size else None
+            user = self.flat_values  # zero columns: one prefix per set all the same (see the simulator)
             for f, prefix in enumerate(self.prefixes):
                 circuits.append(prefix)
                 values.append(user)
@@ -466,6 +466,11 @@ class Estimator(BaseEstimatorV2):
         cost (circuits, shots, estimated QPU time), without running anything."""
         if precision is None:
             precision = self.options.default_precision
+        if self.options.default_shots is not None and self.options.default_shots <= 0:
+            raise ValueError(
+                f"default_shots={self.options.default_shots}: must be a positive number of shots "
+                "(or None to size the shots from the precision)"
+            )
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         seed = self.backend.seed_simulator if seed is None else seed
         plans = []

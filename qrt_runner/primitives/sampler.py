@@ -127,8 +127,8 @@ class _SamplerPlan:
         for name, column in self.columns.items():
             columns[name] = np.tile(column, sets)
         names = [p.name for p in self.circuit.parameters]
-        if not names:
-            return None
+        if not names:  # one row per set and randomisation all the same: the simulator samples each
+            return np.zeros((repeats * sets, 0))
         return np.stack([columns[name] for name in names], axis=1)
 
     def task(self, backend: LocalBackend, seed: int) -> SimTask:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit import Parameter
 from qiskit.primitives import BitArray
 
 
@@ -202,10 +203,9 @@ def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list
     for index in prefixes:
         prefix = task.circuits[index]
         assert prefix is not None  # a circuit sent as None was put back by the simulator process
-        circuit = prefix.copy()
+        circuit, v = _one_experiment_per_row(prefix.copy(), task.parameter_values[index])
         circuit.append(SaveDensityMatrix(circuit.num_qubits), circuit.qubits)
         circuits.append(circuit)
-        v = task.parameter_values[index]
         binds.append(
             {param: v[:, i].tolist() for i, param in enumerate(circuit.parameters)} if v is not None and v.size else {}
         )
@@ -266,8 +266,10 @@ def _run_group(
         continued = isinstance(all_circuits[index], list)
         parts = all_circuits[index] if continued else [all_circuits[index]]
         part_values = all_values[index] if continued else [all_values[index]]
-        circuits += parts
-        values += part_values
+        for part, part_rows in zip(parts, part_values):
+            part, part_rows = _one_experiment_per_row(part, part_rows)
+            circuits.append(part)
+            values.append(part_rows)
         owner += [index] * len(parts)
     width = max(circuit.num_qubits for circuit in circuits)
     sim = simulator(task.device, task.qubits, method, task.threads)
@@ -322,6 +324,20 @@ def _memory_array(data: dict, num_clbits: int, shots: int) -> np.ndarray:
     if "memory" not in data:
         return np.zeros((shots, (num_clbits + 7) // 8), dtype=np.uint8)
     return BitArray.from_samples(data["memory"], num_clbits).array
+
+
+def _one_experiment_per_row(circuit: QuantumCircuit, rows: np.ndarray | None):
+    """``circuit`` and its parameter rows as Aer is to run them. A circuit without parameters run
+    for several rows (a parameter-free PUB broadcast over parameter sets: rows of zero columns)
+    gets a parametrised global phase that does nothing, so that Aer runs one experiment, with its
+    own samples, per row; with one row or none it runs once."""
+    if rows is None or rows.shape[-1] or circuit.parameters:
+        return circuit, rows
+    if len(rows) <= 1:
+        return circuit, None
+    tagged = circuit.copy()
+    tagged.global_phase = circuit.global_phase + Parameter("qrt_row")
+    return tagged, np.arange(len(rows), dtype=float)[:, None]
 
 
 def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
