@@ -75,7 +75,10 @@ def exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) 
     high noise factor (a strongly decaying signal) pull the fit a little, instead of refusing
     the exponential and handing over to the next extrapolator (usually a badly biased linear
     fit). Refused when the data change sign by more than 3 standard errors (no exponential
-    does), when the fit fails, or when A has the other sign than the lowest-noise value. The
+    does), when the fit fails, when A has the other sign than the lowest-noise value, or when the
+    fit grows with the noise factor (b > 0: amplified noise never strengthens a Pauli
+    expectation; such a fit comes from shot noise around a value near zero, and extrapolating it
+    back gives a value pinned near 0 with a meaningless, tiny standard error). The
     standard errors follow from the data's through the fit's Jacobian (zero for exact data).
     """
     from scipy.optimize import curve_fit
@@ -112,7 +115,7 @@ def exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) 
     errors = np.zeros(len(at)) if exact else np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0.0, None))
     # Gauss-Newton at the optimum: d params / d y = cov J^T W
     gradient = jac @ cov @ (weighted / sigma[:, None]).T
-    ok = bool(np.sign(amplitude) == sign and np.all(np.isfinite(values)) and np.all(np.isfinite(errors)))
+    ok = bool(np.sign(amplitude) == sign and b <= 0 and np.all(np.isfinite(values)) and np.all(np.isfinite(errors)))
     return Fit("exponential", values, errors, ok, gradient)
 
 
