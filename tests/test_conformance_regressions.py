@@ -76,6 +76,18 @@ def test_exact_mode_with_if_else_and_else_branch_on_a_register(api):
     properties.check_exact(_estimator_case(qc, ["Z", "X"]), EstimatorRun(api, "aer", precision=0), seed=1)
 
 
+@pytest.mark.parametrize("api", APIS)
+def test_sampled_estimator_measuring_an_idle_qubit_beside_an_if_else(api):
+    """Qubit 2 idle, qubit 0 measured mid-circuit and conditioning an ``if_else`` on qubit 1;
+    <ZIX> = 0 sampled crashed Aer ("Failed to load circuits: unordered_map::at"), while <ZIZ>,
+    <IIX> and the exact value ran. A drawn failing example, minimised."""
+    qc = QuantumCircuit(3, 1)
+    qc.measure(0, 0)
+    with qc.if_test((qc.clbits[0], 1)):
+        qc.x(1)
+    properties.check_ideal_sampled(_estimator_case(qc, ["ZIX", "ZIZ"]), EstimatorRun(api, "aer", precision=0.04), 1)
+
+
 # -- projector labels ---------------------------------------------------------------------------------
 
 BELL_PROJECTORS = ["00", "11", "0+", "++", {"ZZ": 1.0, "1I": 0.5}]  # exact: 0.5, 0.5, 0.25, 0.5, 1.25
@@ -144,10 +156,23 @@ def test_sampler_runs_a_parameter_the_transpiler_removes(api, twirling):
         pytest.skip("twirling options are the drop-in's")
     p = Parameter("p")
     qc = QuantumCircuit(1, 1)
+    qc.h(0)
     qc.rz(p, 0)
     qc.measure(0, 0)
     run = SamplerRun(api, "aer", 500, twirling)
     properties.check_ideal_sampler(SamplerCase(None, np.array([0.3]), circuit=qc), run, 1)
+
+
+def test_sampler_runs_a_parameter_the_transpiler_removes_on_a_fake_device():
+    """The same on fake_manila (native Sampler, which transpiles): still "Expected 1 parameters but
+    0 received" after the ideal simulator's case was fixed."""
+    p = Parameter("p")
+    qc = QuantumCircuit(1, 1)
+    qc.h(0)
+    qc.rz(p, 0)
+    qc.measure(0, 0)
+    case = SamplerCase(None, np.array([0.0]), circuit=qc)
+    properties.check_sampler_against_aer_device(case, SamplerRun("native", DEVICE, shots=3000), seed=1)
 
 
 # -- the sampler's classical bits ------------------------------------------------------------------

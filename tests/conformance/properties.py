@@ -89,7 +89,7 @@ def check_exact(case: EstimatorCase, run: EstimatorRun, seed: int) -> None:
 def check_ideal_sampled(case: EstimatorCase, run: EstimatorRun, seed: int) -> None:
     """Sampled values on the ideal simulator within 4 std (+ the shot floor) of exact, confirmed."""
     pub = EstimatorPub.coerce(case.pub(), 0.1)
-    exact, norms = references.exact_evs(pub), references.norm_bounds(pub)
+    exact, norms, identity = references.exact_evs(pub), references.norm_bounds(pub), references.identity_only(pub)
 
     def misses(attempt: int) -> list[str]:
         result, exc = estimate(case, run, seed, attempt)
@@ -97,7 +97,8 @@ def check_ideal_sampled(case: EstimatorCase, run: EstimatorRun, seed: int) -> No
             estimator_refused(case, run, exc)
             return []
         checks.assert_estimator_structure(result, pub.shape)
-        return checks.estimator_misses(result, exact, norms, shots_per_basis(case, run, attempt), str(run))
+        shots = shots_per_basis(case, run, attempt)
+        return checks.estimator_misses(result, exact, norms, shots, str(run), identity)
 
     checks.confirmed(misses)
 

@@ -229,45 +229,39 @@ def circuits(
     if not isinstance(dynamic, bool):
         dynamic = draw(dynamic)
     n = draw(st.integers(min_qubits, max_qubits))
-    need_registers = dynamic or final_measure != "none"
     if registers is None:
-        registers = need_registers or draw(st.booleans())
+        registers = dynamic or final_measure != "none" or draw(st.booleans())
     regs: tuple[tuple[str, int], ...] = ()
     if registers:
         count = draw(st.integers(1, len(REGISTER_NAMES)))
         regs = tuple((REGISTER_NAMES[r], draw(st.integers(1, 3))) for r in range(count))
-    all_bits = [(r, i) for r, (_, size) in enumerate(regs) for i in range(size)]
+    ops = _body(draw, n, regs, max_ops, max_params, dynamic)
+    if final_measure == "measured":
+        final_measure = draw(st.sampled_from(["all", "all", "some"]))
+    ops += _final_measurements(draw, n, regs, final_measure)
+    renumbered, num_params = _renumber_params(ops)
+    return CircuitSpec(n, regs, num_params, renumbered)
+
+
+def _bits(regs: tuple[tuple[str, int], ...]) -> list[tuple[int, int]]:
+    return [(r, i) for r, (_, size) in enumerate(regs) for i in range(size)]
+
+
+def _body(draw, n: int, regs, max_ops: int, max_params: int, dynamic: bool) -> list[Op]:
+    """The operations before the final measurements; a dynamic body has at least one measurement
+    or reset, and its ``if_else`` conditions read bits measured before them."""
     ops: list[Op] = []
     measured: list[tuple[int, int]] = []
-    length = draw(st.integers(1 if not dynamic else 2, max_ops))
-    for _ in range(length):
-        kind = "unitary"
-        if dynamic:
-            kind = draw(st.sampled_from(["unitary", "unitary", "measure", "reset", "if_else"]))
+    kinds = ["unitary", "unitary", "measure", "reset", "if_else"] if dynamic else ["unitary"]
+    for _ in range(draw(st.integers(2 if dynamic else 1, max_ops))):
+        kind = draw(st.sampled_from(kinds))
         if kind == "measure":
-            bit = draw(st.sampled_from(all_bits))
-            qubit = draw(st.integers(0, n - 1))
-            superpose = draw(st.sampled_from([None, "h", "sx", "ry"]))  # mostly a random outcome
-            if superpose == "ry":
-                ops.append(Op("ry", (qubit,), draw(angles(max_params))))
-            elif superpose is not None:
-                ops.append(Op(superpose, (qubit,)))
-            ops.append(Op("measure", (qubit,), bit=bit))
-            measured.append(bit)
+            ops += _measurement(draw, n, regs, max_params)
+            measured.append(ops[-1].bit)
         elif kind == "reset":
             ops.append(Op("reset", (draw(st.integers(0, n - 1)),)))
         elif kind == "if_else" and measured:
-            if draw(st.integers(0, 3)) == 0:  # on a whole register's value
-                register = draw(st.sampled_from(sorted({r for r, _ in measured})))
-                size = regs[register][1]
-                bit: tuple[int, int | None] = (register, None)
-                value = draw(st.integers(0, 2**size - 1))
-            else:
-                bit = draw(st.sampled_from(measured))
-                value = draw(st.integers(0, 1))
-            body = tuple(draw(st.lists(unitary_ops(n, max_params), min_size=1, max_size=2)))
-            orelse = draw(st.one_of(st.none(), st.lists(unitary_ops(n, max_params), min_size=1, max_size=2).map(tuple)))
-            ops.append(Op("if_else", bit=bit, value=value, true_body=body, false_body=orelse))
+            ops.append(_if_else(draw, n, regs, measured, max_params))
         else:
             ops.append(draw(unitary_ops(n, max_params)))
     if dynamic and not any(op.name in ("measure", "reset") for op in ops):
@@ -275,20 +269,42 @@ def circuits(
         if draw(st.booleans()):
             ops.insert(position, Op("reset", (draw(st.integers(0, n - 1)),)))
         else:
-            ops.insert(position, Op("measure", (draw(st.integers(0, n - 1)),), bit=draw(st.sampled_from(all_bits))))
-    mode = final_measure
-    if mode == "measured":
-        mode = draw(st.sampled_from(["all", "all", "some"]))
+            ops[position:position] = _measurement(draw, n, regs, max_params)
+    return ops
+
+
+def _measurement(draw, n: int, regs, max_params: int) -> list[Op]:
+    """A measurement into a random bit, mostly after a gate that makes its outcome random."""
+    qubit = draw(st.integers(0, n - 1))
+    measure = Op("measure", (qubit,), bit=draw(st.sampled_from(_bits(regs))))
+    superpose = draw(st.sampled_from([None, "h", "sx", "ry"]))
+    if superpose == "ry":
+        return [Op("ry", (qubit,), draw(angles(max_params))), measure]
+    return [Op(superpose, (qubit,)), measure] if superpose else [measure]
+
+
+def _if_else(draw, n: int, regs, measured: list, max_params: int) -> Op:
+    """An ``if_else`` on a measured bit, or (one time in four) on its whole register's value."""
+    if draw(st.integers(0, 3)) == 0:
+        register = draw(st.sampled_from(sorted({r for r, _ in measured})))
+        bit: tuple[int, int | None] = (register, None)
+        value = draw(st.integers(0, 2 ** regs[register][1] - 1))
+    else:
+        bit = draw(st.sampled_from(measured))
+        value = draw(st.integers(0, 1))
+    bodies = st.lists(unitary_ops(n, max_params), min_size=1, max_size=2).map(tuple)
+    return Op("if_else", bit=bit, value=value, true_body=draw(bodies), false_body=draw(st.one_of(st.none(), bodies)))
+
+
+def _final_measurements(draw, n: int, regs, mode: str) -> list[Op]:
+    bits = _bits(regs)
     if mode == "all":
-        targets = draw(st.permutations(all_bits)) if len(all_bits) >= n else all_bits
-        for qubit in range(n):
-            bit = targets[qubit % len(targets)]
-            ops.append(Op("measure", (qubit,), bit=bit))
-    elif mode == "some":
-        for qubit in sorted(draw(st.sets(st.integers(0, n - 1), min_size=1))):
-            ops.append(Op("measure", (qubit,), bit=draw(st.sampled_from(all_bits))))
-    renumbered, num_params = _renumber_params(ops)
-    return CircuitSpec(n, regs, num_params, renumbered)
+        targets = draw(st.permutations(bits)) if len(bits) >= n else bits
+        return [Op("measure", (qubit,), bit=targets[qubit % len(targets)]) for qubit in range(n)]
+    if mode == "some":
+        qubits = sorted(draw(st.sets(st.integers(0, n - 1), min_size=1)))
+        return [Op("measure", (qubit,), bit=draw(st.sampled_from(bits))) for qubit in qubits]
+    return []
 
 
 # -- shapes, parameter values, observables ------------------------------------------------------
@@ -312,15 +328,18 @@ def broadcast_shapes(draw) -> tuple[tuple[int, ...], tuple[int, ...]]:
 
 def parameter_values(num_params: int, shape: tuple[int, ...]) -> st.SearchStrategy[Any]:
     """Values for ``num_params`` parameters with the BindingsArray shape ``shape``: an array of
-    shape ``shape + (num_params,)``, sometimes a dict by parameter name."""
+    shape ``shape + (num_params,)``, or a dict by parameter name (each ``shape + (1,)``: Qiskit
+    reads the last axis as the parameters') or by the tuple of all names."""
     element = st.floats(-math.pi, math.pi).map(lambda x: round(x, 4))
     count = int(np.prod(shape)) if shape else 1
     flat = st.lists(element, min_size=count * num_params, max_size=count * num_params)
     array = flat.map(lambda values: np.array(values, dtype=float).reshape(shape + (num_params,)))
     if num_params == 0:
         return array
-    as_dict = array.map(lambda a: {f"p{k}": a[..., k] for k in range(num_params)})
-    return st.one_of(array, as_dict)
+    names = tuple(f"p{k}" for k in range(num_params))
+    per_name = array.map(lambda a: {name: a[..., k : k + 1] for k, name in enumerate(names)})
+    one_key = array.map(lambda a: {names: a})
+    return st.one_of(array, per_name, one_key)
 
 
 @st.composite
