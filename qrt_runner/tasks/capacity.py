@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from qiskit import QuantumCircuit
 
 from qrt_runner.config import schema as s
@@ -73,17 +75,31 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
         )
     dense = backend.method in ("statevector", "density_matrix") or (backend.method == "automatic" and not clifford)
     if dense:
-        amplitudes = 4**width if backend.method == "density_matrix" else 2**width
-        needed = amplitudes * _BYTES_PER_AMPLITUDE
+        matrix = backend.method == "density_matrix"
+        needed = _BYTES_PER_AMPLITUDE * (4**width if matrix else 2**width)  # an int: no float overflow
         available = memory_bytes()
         if needed > 0.8 * available:
-            state = "density matrix" if backend.method == "density_matrix" else "statevector"
+            state = "density matrix" if matrix else "statevector"
+            stabilizer = clifford and not kind.has_device  # (the stabilizer method has no device noise)
+            alternative = (
+                f"backend.method={'stabilizer (the circuit is Clifford)' if stabilizer else 'matrix_product_state'}"
+            )
             raise CapacityError(
                 "circuit.num_qubits",
                 width,
-                f"a {width}-qubit {state} needs {needed / 2**30:,.0f} GiB, more than this machine's {available / 2**30:.0f} GiB",
-                "use fewer qubits or backend.method=matrix_product_state",
+                f"a {width}-qubit {state} needs {_gib_text(needed)}, more than this machine's "
+                f"{available / 2**30:.0f} GiB (backend.method={backend.method})",
+                f"use fewer qubits or {alternative}",
             )
+
+
+def _gib_text(num_bytes: int) -> str:
+    """A size in GiB, or as a power of two where the number of GiB has more than 24 digits (and
+    a float of it would overflow)."""
+    if num_bytes < 2**110:
+        return f"{num_bytes / 2**30:,.0f} GiB"
+    exponent = num_bytes.bit_length() - 1
+    return f"2^{exponent} bytes" if num_bytes == 2**exponent else f"over 2^{exponent} bytes"
 
 
 # Measured with Aer 0.18: each parameter binding's result costs about 40 KB of simulator memory
@@ -145,18 +161,27 @@ def check_work_size(spec: RunSpec, num_sets: int, observables: list, circuit: Qu
             f"parameter sets x {bases} bases x {factors} noise factors x {randomizations} randomisations), "
             f"more than half this machine's {machine}"
         )
-        fix = (
-            f"split the sets into jobs with session.parameter_sets_per_job={sets_fit:,} or fewer"
-            if per_job > 1
-            else "use fewer shots, randomisations or observables"
-        )
-        raise CapacityError("circuit.parameter_values", f"{num_sets:,} sets", detail, fix)
+        if per_job > 1:
+            fix = f"split the sets into jobs with session.parameter_sets_per_job={sets_fit:,} or fewer"
+            raise CapacityError("circuit.parameter_values", f"{num_sets:,} sets", detail, fix)
+        key, value = _size_key(spec, randomizations, shots_per_binding)  # one set per job: shots or twirls
+        raise CapacityError(key, value, detail, "use fewer shots, randomisations or observables")
     raise CapacityError(
         "circuit.parameter_values",
         f"{num_sets:,} sets",
         f"the run would keep about {size_text(kept)} of counts, more than half this machine's {machine}",
         "use fewer parameter sets or shots",
     )
+
+
+def _size_key(spec: RunSpec, randomizations: int, shots_per_binding: int) -> tuple[str, Any]:
+    """The key that makes one parameter set's job too large (its randomisations, or else its shots),
+    and its value."""
+    if randomizations > max(shots_per_binding, 1):
+        return "mitigation.twirling.num_randomizations", randomizations
+    if spec.primitive.default_shots is not None:
+        return "primitive.default_shots", spec.primitive.default_shots
+    return "primitive.default_precision", getattr(spec.primitive, "default_precision", None)
 
 
 def _bases(observables: list) -> int:
