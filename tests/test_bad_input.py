@@ -289,6 +289,69 @@ CASES: list[tuple[list[str], str, dict]] = [
         {"empty_run": None},
     ),
     ([*VQE, "task.resume_from=0123456789abcdef", "tracking=none"], "is not a run directory, and tracking is off", {}),
+    # sizes far beyond the machine: one line, not an OverflowError or a circuit that never ends building
+    (
+        ["primitive=sampler", "circuit.num_qubits=10000", "backend.method=statevector"],
+        "circuit.num_qubits=10000: a 10000-qubit statevector needs 2^10004 bytes, more than this machine's",
+        {},
+    ),
+    (["primitive=sampler", "circuit.num_qubits=10000", "backend.method=statevector"], "backend.method=stabilizer", {}),
+    (
+        ["circuit=efficient_su2", "circuit.num_qubits=600", "circuit.reps=1", "backend.method=density_matrix"],
+        "a 600-qubit density matrix needs 2^1204 bytes",
+        {},
+    ),
+    (["circuit=efficient_su2", "circuit.num_qubits=60"], "use fewer qubits or backend.method=matrix_product_state", {}),
+    (["circuit.num_qubits=99999999999"], "circuit.num_qubits=99999999999: is more than any device", {}),
+    (["primitive.default_precision=1e-300"], "primitive.default_precision=1e-300: would need 1/precision² shots", {}),
+    (["primitive=sampler", "primitive.default_shots=10000000000000"], "primitive.default_shots=10000000000000", {}),
+    (
+        ["backend=fake_manila", "mitigation=twirling", "mitigation.twirling.num_randomizations=99999999999"],
+        "mitigation.twirling.num_randomizations=99999999999",
+        {},
+    ),
+    (["backend.max_parallel_threads=99999999999999999999"], "backend.max_parallel_threads=99999999999999999999", {}),
+    (["tracking.timeout_s=1e308"], "tracking.timeout_s=1e+308: must be > 0 and at most 86400 seconds", {}),
+    # ranges whose ends are swapped
+    (
+        [*SU2, "circuit.parameter_values.low=2", "circuit.parameter_values.high=1"],
+        "circuit.parameter_values.high=1.0: is below circuit.parameter_values.low=2.0",
+        {},
+    ),
+    ([*VQE, "task.initial_point.low=3", "task.initial_point.high=1"], "task.initial_point.high=1.0: is below", {}),
+    # a QAOA graph without a cost
+    (["circuit=qaoa", "circuit.edges=[]"], "circuit.edges=[]: is empty", {}),
+    (["circuit=qaoa", "circuit.edges=[]"], "give edges as [[a, b, weight], ...]", {}),
+    (
+        ["circuit=qaoa", "circuit.edges=[[0,1,1.0],[1,0,-1.0]]", "primitive=sampler", "observables=none"],
+        "circuit.edges=[[0, 1, 1.0], [1, 0, -1.0]]: every weight is 0 (or the weights of an edge cancel)",
+        {},
+    ),
+    # inputs the run would ignore
+    (
+        ["primitive=sampler", "observables=paulis", "observables.terms=[ZZZ]"],
+        "observables='paulis': the sampler measures the circuit itself and would ignore them; drop them with "
+        "observables=none or use primitive=estimator",
+        {},
+    ),
+    (["primitive=sampler", "observables=ising"], "observables='ising': the sampler measures the circuit itself", {}),
+    (["task=qaoa", "circuit=qaoa", "observables=ising"], "task=qaoa measures its own MaxCut cost", {}),
+    (
+        [*VQE, "circuit.parameter_values.num_sets=5"],
+        "circuit.parameter_values.kind='random': task=vqe chooses the parameter values itself",
+        {},
+    ),
+    (
+        ["experiment=qaoa_maxcut", "circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,3]}"],
+        "task=qaoa chooses the parameter values itself",
+        {},
+    ),
+    (["circuit.parameter_values.num_sets=5"], "circuit.parameter_values.num_sets=5: the circuit has no parameters", {}),
+    (
+        ["circuit.parameter_values.kind=grid", "++circuit.parameter_values.grid={0:[0,1,3]}"],
+        "circuit.parameter_values.grid={0: [0, 1, 3]}: the circuit has no parameters",
+        {},
+    ),
     # a run directory that cannot be written (here: below a file)
     (["hydra.run.dir=a_file/out"], "cannot write", {"a_file": "not a folder"}),
     # tracking

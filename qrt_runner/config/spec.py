@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from qrt_runner.config import schema as s
+from qrt_runner.config.ignored import refuse_ignored
 from qrt_runner.config.objective import Objective, parse_objective
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backends import kind_of
@@ -165,6 +166,7 @@ def _validate(spec: RunSpec) -> None:
             "set primitive.default_precision > 0 (e.g. 0.015625), or use mitigation=none",
         )
     _validate_task(spec)
+    refuse_ignored(spec)
     if spec.is_estimator and spec.observables.name == "none" and spec.task.name != "qaoa":
         raise ConfigError(
             "observables",
@@ -174,6 +176,8 @@ def _validate(spec: RunSpec) -> None:
         )
 
 
+MAX_QUBITS = 100_000  # building a wider circuit alone takes minutes (qiskit refuses registers near 2**31)
+MIN_PRECISION = 2**-31  # 1/precision² shots: 2**62 at this precision (a 64-bit count), inf or 1/0 far below
 MAX_SEED = 2**62  # the simulator takes 64-bit seeds, and job i of a run uses seed_simulator + i
 
 
@@ -210,6 +214,7 @@ def _leaves(value: Any, key: str):
         yield key, value
 
 
+MAX_TIMEOUT_S = 86_400  # a store call's deadline; far beyond it the clock arithmetic overflows
 _TRACKING_SCHEMES = ("sqlite:///", "file:", "http://", "https://", "databricks", "postgresql", "mysql", "mssql")
 
 
@@ -231,11 +236,11 @@ def _validate_tracking(tracking: s.TrackingConfig) -> None:
             "is empty",
             "give the experiment a name, e.g. tracking.experiment_name=qrt_runner",
         )
-    if tracking.timeout_s <= 0:
+    if not 0 < tracking.timeout_s <= MAX_TIMEOUT_S:
         raise ConfigError(
             "tracking.timeout_s",
             tracking.timeout_s,
-            "must be > 0 seconds",
+            f"must be > 0 and at most {MAX_TIMEOUT_S} seconds (a day)",
             "set a time limit for each call to the store, e.g. 10",
         )
 
@@ -310,6 +315,13 @@ def _positive_int(key: str, value: int, minimum: int = 1) -> None:
 def _validate_circuit(circuit: s.CircuitConfig) -> None:
     if hasattr(circuit, "num_qubits"):
         _positive_int("circuit.num_qubits", circuit.num_qubits)
+        if circuit.num_qubits > MAX_QUBITS:
+            raise ConfigError(
+                "circuit.num_qubits",
+                circuit.num_qubits,
+                f"is more than any device or simulator method runs (at most {MAX_QUBITS:,} qubits are built)",
+                "use fewer qubits",
+            )
     if isinstance(circuit, (s.EfficientSU2Circuit, s.RealAmplitudesCircuit, s.QaoaCircuit)):
         _positive_int("circuit.reps", circuit.reps)
     if isinstance(circuit, (s.EfficientSU2Circuit, s.RealAmplitudesCircuit)):
@@ -324,6 +336,13 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
                 "set circuit.max_operands to 1, 2, 3 or 4",
             )
     if isinstance(circuit, s.QaoaCircuit):
+        if not circuit.edges:
+            raise ConfigError(
+                "circuit.edges",
+                [],
+                "is empty: QAOA needs a graph with at least one weighted edge",
+                "give edges as [[a, b, weight], ...], e.g. circuit.edges=[[0,1,1.0],[1,2,1.0]]",
+            )
         for edge in circuit.edges:
             if not _is_edge(edge, circuit.num_qubits):
                 raise ConfigError(
@@ -346,6 +365,8 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
             f"kind={pv.kind} needs values",
             "give circuit.parameter_values.values=[...] or use kind=random",
         )
+    if pv.kind == "random":
+        _low_below_high("circuit.parameter_values", pv.low, pv.high)
     if pv.kind == "grid":
         if not pv.grid:
             raise ConfigError(
@@ -362,6 +383,17 @@ def _validate_circuit(circuit: s.CircuitConfig) -> None:
                     "must be [start, stop, num] with num >= 1, or one value",
                     "e.g. [0, 3.1416, 11] or 0.5",
                 )
+
+
+def _low_below_high(key: str, low: float, high: float) -> None:
+    """A uniform draw from ``[low, high)``."""
+    if low > high:
+        raise ConfigError(
+            f"{key}.high",
+            high,
+            f"is below {key}.low={low}",
+            f"give {key}.high >= {key}.low (values drawn from [low, high))",
+        )
 
 
 def _is_number(value: Any) -> bool:
@@ -414,6 +446,13 @@ def _validate_primitive(spec: RunSpec) -> None:
                 "must be >= 0",
                 "set a target standard error such as 0.015625 (0 = exact, ideal aer only)",
             )
+        if 0 < prim.default_precision < MIN_PRECISION and prim.default_shots is None:
+            raise ConfigError(
+                "primitive.default_precision",
+                prim.default_precision,
+                "would need 1/precision² shots per measurement basis, more than 2^62",
+                f"set a precision of at least {MIN_PRECISION:.2g}, or 0 for exact values (backend=aer)",
+            )
         noisy = kind_of(spec.backend).has_device
         if noisy and prim.default_precision == 0 and prim.default_shots is None:
             raise ConfigError(
@@ -445,11 +484,11 @@ def _validate_backend(spec: RunSpec) -> None:
             )
     if isinstance(backend, s.BackendConfig):
         _one_of("backend.method", backend.method, AER_METHODS)
-        if backend.max_parallel_threads < 0:
+        if not 0 <= backend.max_parallel_threads <= MAX_THREADS:
             raise ConfigError(
                 "backend.max_parallel_threads",
                 backend.max_parallel_threads,
-                "must be >= 0",
+                f"must be between 0 and {MAX_THREADS}",
                 "set 0 (all cores) or a thread count",
             )
         if backend.seed_simulator < 0:
@@ -463,6 +502,9 @@ def _validate_backend(spec: RunSpec) -> None:
                 f"cannot simulate the noise model of {backend.name}",
                 "use automatic or density_matrix",
             )
+
+
+MAX_THREADS = 2**31 - 1  # Aer takes a C int
 
 
 def _validate_transpile(transpile: s.TranspileConfig) -> None:
@@ -522,6 +564,8 @@ def _validate_task(spec: RunSpec) -> None:
                     f"set a positive task.optimizer.{key}",
                 )
         _one_of("task.initial_point.kind", task.initial_point.kind, INITIAL_POINTS)
+        if task.initial_point.kind == "random":
+            _low_below_high("task.initial_point", task.initial_point.low, task.initial_point.high)
         if task.initial_point.kind == "list" and not task.initial_point.values:
             raise ConfigError(
                 "task.initial_point.values",

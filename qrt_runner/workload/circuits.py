@@ -91,7 +91,15 @@ def maxcut_cost(num_nodes: int, edges: list[list[float]]) -> SparsePauliOp:
 
 @CIRCUITS.register("qaoa", s.QaoaCircuit)
 def _qaoa(spec: s.QaoaCircuit) -> QuantumCircuit:
-    return qaoa_ansatz(maxcut_cost(spec.num_qubits, spec.edges), reps=spec.reps)
+    cost = maxcut_cost(spec.num_qubits, spec.edges)
+    if not any(abs(coeff) > 0 for coeff in cost.coeffs):  # simplify() dropped every term
+        raise ConfigError(
+            "circuit.edges",
+            spec.edges,
+            "every weight is 0 (or the weights of an edge cancel), so the cut has no cost and the circuit no γ angles",
+            "give at least one edge a non-zero weight",
+        )
+    return qaoa_ansatz(cost, reps=spec.reps)
 
 
 @CIRCUITS.register("random", s.RandomCircuit)

@@ -29,6 +29,11 @@ def parameter_array(spec: ParameterValuesConfig, circuit: QuantumCircuit) -> np.
     if count == 0:
         if spec.kind in ("one", "list") and spec.values:
             raise ConfigError(f"{KEY}.values", spec.values, "the circuit has no parameters", f"remove {KEY}.values")
+        if spec.kind == "grid" or spec.num_sets > 1:  # would silently run the circuit once
+            key, value = (f"{KEY}.grid", dict(spec.grid)) if spec.kind == "grid" else (f"{KEY}.num_sets", spec.num_sets)
+            raise ConfigError(
+                key, value, "the circuit has no parameters, so it runs once", f"remove it (or set {KEY}.kind=random)"
+            )
         return np.zeros((0,))
     if spec.kind == "one":
         try:
