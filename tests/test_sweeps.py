@@ -193,6 +193,80 @@ def test_optuna_minimises_the_objective(tmp_path):
     assert {c.data.metrics["ev/0"] for c in children} == set(objectives)
 
 
+OPTUNA = ["hydra/sweeper=optuna", "hydra.sweeper.direction=maximize", "hydra.sweeper.sampler.seed=10"]
+
+
+def test_an_optuna_trial_with_an_invalid_config_fails_alone_and_the_study_goes_on(tmp_path):
+    """With seed 10 the trials draw 3, 9, 3 qubits: trial #1 is wider than fake_manila. It is
+    refused in one line and recorded as a failed point; the other trials run and Optuna reports
+    its best; the sweep exits 1 (some points failed)."""
+    proc = run_cli(
+        ["-m", *SAMPLER, "backend=fake_manila", *OPTUNA, "hydra.sweeper.n_trials=3", "circuit.num_qubits=choice(3,9)"],
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Failed experiment" not in proc.stderr + proc.stdout
+    refused = [line for line in proc.stderr.splitlines() if "invalid config" in line]
+    assert len(refused) == 1 and refused[0].startswith("qrt-run: sweep point #1 circuit.num_qubits=9 "), proc.stderr
+    assert "circuit.num_qubits=9: fake_manila has only 5 qubits" in refused[0]
+    assert "qrt-run: 1 run(s) failed: #1 circuit.num_qubits=9" in proc.stderr
+    rows = _summary(tmp_path)
+    assert [(row["circuit.num_qubits"], row["status"]) for row in rows] == [
+        ("3", "FINISHED"),
+        ("9", "INVALID"),
+        ("3", "FINISHED"),
+    ]
+    assert "fake_manila has only 5 qubits" in rows[1]["error"] and not rows[1]["objective"]
+    _, parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert [p.info.status for p in parents] == ["FAILED"] and [c.info.status for c in children] == ["FINISHED"] * 2
+    (results,) = tmp_path.glob("multirun/*/*/optimization_results.yaml")
+    assert "circuit.num_qubits: 3" in results.read_text()
+
+
+def test_an_optuna_study_whose_every_trial_is_invalid_ends_in_one_line_per_trial(tmp_path):
+    """COBYLA needs 8 iterations for vqe_h2's 6 parameters: no trial runs, and the sweeper, which
+    then has no best trial, does not end in a traceback."""
+    proc = run_cli(
+        ["-m", "experiment=vqe_h2", *OPTUNA, "hydra.sweeper.n_trials=2", "task.optimizer.maxiter=choice(2,4)"]
+        + ["tracking=none"],
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "Failed experiment" not in proc.stderr + proc.stdout
+    lines = proc.stderr.strip().splitlines()
+    refused = [line for line in lines if "invalid config" in line]
+    assert len(refused) == 2 and all("needs at least 8 for 6 parameters" in line for line in refused), proc.stderr
+    assert "qrt-run: no Optuna trial produced an objective" in proc.stderr
+    assert lines[-1].startswith("qrt-run: 2 run(s) failed: #0 ")
+    assert {row["status"] for row in _summary(tmp_path)} == {"INVALID"}
+    assert not list(tmp_path.glob("multirun/*/*/optimization_results.yaml"))
+
+
+def test_an_optuna_trial_whose_run_fails_is_a_failed_trial_and_the_study_goes_on(tmp_path):
+    """A failed run has no objective: the sweeper records the trial failed (a NaN made it raise)."""
+    proc = run_cli(
+        [
+            "-m",
+            "circuit=efficient_su2",
+            "circuit.num_qubits=16",
+            "observables=paulis",
+            f"observables.terms=[{'Z' * 16}]",
+        ]
+        + ["primitive.default_precision=0", "backend.max_parallel_threads=1", "tracking=none", *OPTUNA]
+        + ["hydra.sweeper.n_trials=2", "primitive.max_execution_time=choice(0.001,600)"],
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "1 run(s) failed: #0 primitive.max_execution_time=0.001" in proc.stderr
+    rows = _summary(tmp_path)
+    assert [row["status"] for row in rows] == ["FAILED", "FINISHED"] and rows[1]["objective"]
+    (results,) = tmp_path.glob("multirun/*/*/optimization_results.yaml")
+    assert "primitive.max_execution_time: 600" in results.read_text()
+
+
 def test_a_basic_sweep_exits_with_every_points_record_whole(tmp_path):
     """Points of a basic sweep hand the end of their records to a background thread; qrt-run
     exits only once every point's files, upload and end are done."""

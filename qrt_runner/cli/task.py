@@ -7,10 +7,11 @@
 * **execute**: the jobs (or the optimisation loop, its iterations recorded as they come).
 * **record**: ``results.json``, artifacts, tags and metrics, the final status.
 
-The function returns the run's objective (a float, NaN when the run produced none), which is
-what optimising sweepers such as Optuna minimise or maximise. It never raises for a run that
-failed or an invalid config (a sweep goes on with its other points); the outcome is reported
-through :mod:`~qrt_runner.cli.outcome` (standalone runs) or the point's ``point.json`` (sweeps).
+The function returns the run's objective, which is what optimising sweepers such as Optuna
+minimise or maximise, or None when the run produced none (an invalid config, a failed run): Hydra's
+Optuna sweeper records None as a failed trial and goes on. It never raises for a run that failed
+or an invalid config (a sweep goes on with its other points); the outcome is reported through
+:mod:`~qrt_runner.cli.outcome` (standalone runs) or the point's ``point.json`` (sweeps).
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ class Prepared:
     estimate: dict | None = None  # backend=ibm: the cost estimated before the run (qrt-run estimate)
 
 
-def run_task(cfg) -> float:
-    """The Hydra task: prepare, track, execute, record. Returns the objective.
+def run_task(cfg) -> float | None:
+    """The Hydra task: prepare, track, execute, record. Returns the objective (None: none).
 
     A run stopped by Ctrl-C, SIGTERM or SIGHUP is recorded as KILLED; in a sweep the interruption
     then goes on up, so that the sweep stops too.
@@ -64,13 +65,14 @@ def run_task(cfg) -> float:
         point.discard(str(exc))
         if not point.in_sweep:
             outcome.invalid(str(exc))
-        else:
-            print(f"qrt-run: invalid config: {exc}", flush=True)
-        return math.nan
+        else:  # a point the sweep could not check up front (an optimising sweeper's trial): it fails alone
+            where = " ".join(point.overrides)
+            print(f"qrt-run: sweep point #{point.job_num} {where}: invalid config: {exc}", file=sys.stderr, flush=True)
+        return None
     if point.sweep is not None and point.sweep.resume:  # in a sweep
         reused = _reuse_finished(prepared, point)
         if reused is not None:
-            return reused
+            return _for_sweeper(reused)
     tracker = new_tracker(prepared, point)
     try:
         if tracker is not None:
@@ -85,7 +87,13 @@ def run_task(cfg) -> float:
         objective = record(prepared, point, tracker, result)
     if result.status == "KILLED" and (point.in_sweep or interrupts.received()):
         raise interrupts.Terminated(signum) if (signum := interrupts.received()) else KeyboardInterrupt()
-    return objective
+    return _for_sweeper(objective)
+
+
+def _for_sweeper(objective: float) -> float | None:
+    """The objective as a sweeper gets it: None for NaN (no objective). Optuna 2 refuses a NaN
+    value, and Hydra's Optuna sweeper, telling the trial failed with that value, then raises."""
+    return None if math.isnan(objective) else objective
 
 
 def check(cfg) -> tuple[Any, Any, Any]:

@@ -58,6 +58,7 @@ def open_sweep(config) -> None:
     """Check the points, open the parent run and pass the sweep's context on to every point."""
     from omegaconf import open_dict, read_write
 
+    from qrt_runner.sweep import optuna
     from qrt_runner.sweep import points as p
     from qrt_runner.sweep.recheck import points_checked
 
@@ -74,6 +75,8 @@ def open_sweep(config) -> None:
         from qrt_runner.sweep.workers import use_warm_workers
 
         use_warm_workers()
+    if optuna.is_optuna(config):  # its trials are checked as they run; one that fails, fails alone
+        optuna.keep_going()
 
     def remember_hash(number: int, cfg) -> None:
         from qrt_runner.cli.task import point_config_hash
@@ -237,7 +240,7 @@ def _close(key: str, status: str | None) -> None:
 
     drain()  # every point's record is complete before it is read
     sweep_closed()
-    from qrt_runner.sweep.summary import collect_rows, format_table, plot_rows, write_csv
+    from qrt_runner.sweep.summary import FAILED_STATUSES, collect_rows, format_table, plot_rows, write_csv
 
     sweep = _OPEN.pop(key, None)
     if sweep is None:
@@ -260,12 +263,11 @@ def _close(key: str, status: str | None) -> None:
         + format_table(rows, swept, sweep.objective_name),
         flush=True,
     )
-    result = outcome.Outcome(
-        invalid=[row.error for row in rows if row.status == "INVALID" and row.error],
+    result = outcome.Outcome(  # (a point invalid when it ran failed alone: the sweep's check passed)
         failed=[
             f"#{row.job} {' '.join(row.overrides)}: {row.status}{': ' + row.error if row.error else ''}"
             for row in rows
-            if row.status in ("FAILED", "KILLED", "NOT_RUN")
+            if row.status in FAILED_STATUSES
         ],
         untracked=[f"#{row.job} {' '.join(row.overrides)}" for row in rows if not row.tracked],
     )
@@ -275,7 +277,7 @@ def _close(key: str, status: str | None) -> None:
             {
                 "points": len(rows),
                 "points_finished": sum(row.status == "FINISHED" for row in rows),
-                "points_failed": len(result.failed) + len(result.invalid),
+                "points_failed": len(result.failed),
                 "objective_min": min(objectives, default=None),
                 "objective_max": max(objectives, default=None),
             }
@@ -283,12 +285,10 @@ def _close(key: str, status: str | None) -> None:
         for path in [*files, sweep.directory / "sweep.json"]:
             if path is not None:
                 tracker.log_artifact(path)
-        final = status or ("FINISHED" if not (result.failed or result.invalid) else "FAILED")
+        final = status or ("FINISHED" if not result.failed else "FAILED")
         tracker.end(
             final,
-            None
-            if final == "FINISHED"
-            else f"{len(result.failed) + len(result.invalid)} of {len(rows)} points did not finish",
+            None if final == "FINISHED" else f"{len(result.failed)} of {len(rows)} points did not finish",
         )
         if tracker.run_id is not None:
             print(f"qrt-run: sweep's parent run: {tracker.run_id}", flush=True)

@@ -4,7 +4,8 @@ With Hydra's basic sweeper (the default, whatever the launcher), the points are 
 product of the sweep overrides, known before anything runs; each is composed and checked as its
 run would check it, so that a bad value is refused in one line before any point runs (and
 before a cluster queue is joined). Optimising sweepers draw their points as they go: there only
-the sweep's own config is checked.
+the sweep's own config is checked, and each trial is checked as it runs; one that is invalid is
+a failed point, and the study goes on (:mod:`~qrt_runner.sweep.optuna`).
 """
 
 from __future__ import annotations

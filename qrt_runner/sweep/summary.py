@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Row", "collect_rows", "format_table", "plot_rows", "write_csv"]
+__all__ = ["FAILED_STATUSES", "Row", "collect_rows", "format_table", "plot_rows", "write_csv"]
 
 POINT_FILE = "point.json"
-_FAILED = ("FAILED", "KILLED", "NOT_RUN")
+#: Statuses of points that did not finish. INVALID: a point refused when it ran (an optimising
+#: sweeper's trial, which no check before the sweep could see); the other points are valid.
+FAILED_STATUSES = ("FAILED", "KILLED", "NOT_RUN", "INVALID")
 _MAX_METRIC_COLUMNS = 12
 _FIRST_METRICS = (
     "ev/",
@@ -204,7 +206,7 @@ def plot_rows(rows: list[Row], swept: list[str], objective_name: str, path: Path
         ax.plot(xs, objectives, "o-")
         ax.set_xlabel(key or "point")
         ax.set_ylabel(objective_name)
-    failed = sum(row.status in _FAILED for row in rows)
+    failed = sum(row.status in FAILED_STATUSES for row in rows)
     ax.set_title(f"sweep: {objective_name} over {len(rows)} points" + (f" ({failed} failed)" if failed else ""))
     fig.tight_layout()
     fig.savefig(path)
