@@ -277,6 +277,48 @@ def test_isa_circuit_runs_on_the_qubits_it_names(spec, layout, api, seed):
     properties.check_sampler_against_aer_device(gen.SamplerCase(None, None, circuit=isa), run, seed, isa)
 
 
+# -- jobs of several PUBs ------------------------------------------------------------------------
+
+job_runs = st.sampled_from(
+    [
+        EstimatorRun("native", "aer", precision=0),
+        EstimatorRun("dropin", "aer", precision=0),
+        EstimatorRun("native", "aer", precision=0.04),
+        EstimatorRun("dropin", "aer", shots=700),
+    ]
+)
+
+
+@examples(4, 120)
+@given(
+    cases=st.lists(gen.estimator_cases(precision=True, max_qubits=3, max_ops=6), min_size=2, max_size=3),
+    run=job_runs,
+    seed=seeds,
+)
+def test_estimator_job_of_several_pubs(cases, run, seed):
+    """Several PUBs in one job (different circuits, widths, shapes and precisions): one result per
+    PUB, in order, each its own PUB's values."""
+    if run.precision == 0:
+        cases = [gen.EstimatorCase(c.spec, c.observables, c.values) for c in cases]  # no PUB precision
+    note(f"{run}\n" + "\n---\n".join(case.code() for case in cases))
+    properties.check_estimator_job(cases, run, seed)
+
+
+@examples(3, 120)
+@given(
+    cases=st.lists(
+        gen.sampler_cases(shots=True, max_qubits=3, max_ops=5, dynamic=st.booleans()), min_size=2, max_size=3
+    ),
+    api=apis,
+    seed=seeds,
+)
+def test_sampler_job_of_several_pubs(cases, api, seed):
+    """Several PUBs in one job, with their own shots or the job's: one result per PUB, in order."""
+    run = SamplerRun(api, "aer", shots=700)
+    note(f"{run}\n" + "\n---\n".join(case.code() for case in cases))
+    properties.check_sampler_job(cases, run, seed)
+
+
 # -- refusals ------------------------------------------------------------------------------------
 
 

@@ -77,6 +77,33 @@ def test_exact_mode_with_if_else_and_else_branch_on_a_register(api):
 
 
 @pytest.mark.parametrize("api", APIS)
+def test_exact_mode_with_a_parameter_in_a_branch_taken_on_0(api):
+    """The exact path's dilation controls a branch on its measured bits: a parametrised gate in a
+    branch taken when the bit is 0 (here always: q0 is |0>) was skipped, <Z> = 1 instead of cos(1),
+    and in an else branch it ran when it should not. Bound beforehand, the same circuit was right."""
+    p = Parameter("p")
+    qc = QuantumCircuit(1, 1)
+    qc.measure(0, 0)
+    with qc.if_test((qc.clbits[0], 0)):
+        qc.ry(p, 0)
+    properties.check_exact(_estimator_case(qc, "Z", [1.0]), EstimatorRun(api, "aer", precision=0), seed=1)
+
+
+@pytest.mark.parametrize("api", APIS)
+def test_exact_mode_with_a_parameter_in_an_else_branch(api):
+    """The drawn failing example: if c == 0 (always): h, else ry(p); <Z> = 0, exact mode gave
+    sin(1) = 0.84 (both branches ran)."""
+    p = Parameter("p")
+    qc = QuantumCircuit(QuantumRegister(1, "q"), ClassicalRegister(1, "c"), ClassicalRegister(1, "m"))
+    qc.measure(0, qc.cregs[0][0])
+    with qc.if_test((qc.cregs[0], 0)) as else_:
+        qc.h(0)
+    with else_:
+        qc.ry(p, 0)
+    properties.check_exact(_estimator_case(qc, "Z", [1.0]), EstimatorRun(api, "aer", precision=0), seed=1)
+
+
+@pytest.mark.parametrize("api", APIS)
 def test_sampled_estimator_measuring_an_idle_qubit_beside_an_if_else(api):
     """Qubit 2 idle, qubit 0 measured mid-circuit and conditioning an ``if_else`` on qubit 1;
     <ZIX> = 0 sampled crashed Aer ("Failed to load circuits: unordered_map::at"), while <ZIZ>,

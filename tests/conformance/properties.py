@@ -353,3 +353,72 @@ def check_invalid(defect: str, circuit: QuantumCircuit, values, api: str, seed: 
     _, exc = checks.attempt(qrt_job(defect, circuit, values, api, seed))
     assert exc is not None, f"{defect} ({api}): " + ("Qiskit refuses it, qrt ran it" if theirs else "qrt ran it")
     checks.assert_clean_refusal(exc, f"{defect} ({api})")
+
+
+# -- jobs of several PUBs -------------------------------------------------------------------------
+
+
+def check_estimator_job(cases: list[EstimatorCase], run: EstimatorRun, seed: int) -> None:
+    """One job of several PUBs: one result per PUB, in order, each with its PUB's shape and values
+    (exact, or within 4 std, confirmed by rerunning the job)."""
+    pubs = [EstimatorPub.coerce(case.pub(), run.precision or 0.1) for case in cases]
+    exact = [references.exact_evs(pub) for pub in pubs]
+    norms = [references.norm_bounds(pub) for pub in pubs]
+    identity = [references.identity_only(pub) for pub in pubs]
+
+    def misses(attempt: int) -> list[str]:
+        scaled = run.scaled() if attempt else run
+        job = [tuple(_pub_for(case, None)[:3]) + _precision(case, attempt) for case in cases]
+        results, exc = checks.attempt(lambda: scaled.run(job, seed + RETRY_SEED * attempt))
+        if exc is not None:
+            assert any(case.dynamic for case in cases), f"{run} raised on unitary circuits: {type(exc).__name__}: {exc}"
+            checks.assert_clean_refusal(exc, str(run))
+            return []
+        assert len(results) == len(cases), f"{run}: {len(results)} results for {len(cases)} PUBs"
+        out = []
+        for k, (case, pub, result) in enumerate(zip(cases, pubs, results)):
+            checks.assert_estimator_structure(result, pub.shape)
+            if run.precision == 0:
+                checks.assert_exact(result, exact[k], f"{run} PUB {k}")
+            else:
+                shots = shots_per_basis(case, run, attempt)
+                out += checks.estimator_misses(result, exact[k], norms[k], shots, f"{run} PUB {k}", identity[k])
+        return out
+
+    checks.confirmed(misses)
+
+
+def _precision(case: EstimatorCase, attempt: int) -> tuple:
+    return () if case.precision is None else (case.precision / 2**attempt,)
+
+
+def check_sampler_job(cases: list[SamplerCase], run: SamplerRun, seed: int) -> None:
+    """One job of several PUBs (their own shots or the job's): one result per PUB, in order, each
+    with its PUB's registers, shape and shots, and counts from its exact distribution."""
+    pubs = [SamplerPub.coerce(case.pub(), run.shots) for case in cases]
+    exact = [references.exact_distributions(pub) for pub in pubs]
+
+    def misses(attempt: int) -> list[str]:
+        job = []
+        for case in cases:
+            pub = _pub_for(case, None)
+            if attempt and case.shots is not None:
+                pub[2] = case.shots * 4
+            job.append(tuple(pub))
+        shots = run.shots * 4 if attempt else None
+        results, exc = checks.attempt(lambda: run.run(job, seed + RETRY_SEED * attempt, shots))
+        if exc is not None:
+            assert not all(case.measures for case in cases), f"{run} raised: {type(exc).__name__}: {exc}"
+            checks.assert_clean_refusal(exc, str(run))
+            return []
+        assert len(results) == len(cases), f"{run}: {len(results)} results for {len(cases)} PUBs"
+        out = []
+        for k, (pub, result) in enumerate(zip(pubs, results)):
+            expected_shots = pub.shots * 4 if attempt else pub.shots
+            checks.assert_sampler_structure(result, pub.circuit, pub.shape, expected_shots)
+            hard, soft = checks.sampler_misses(result, pub.circuit, exact[k], f"{run} PUB {k}")
+            assert not hard, "\n".join(hard)
+            out += soft
+        return out
+
+    checks.confirmed(misses)

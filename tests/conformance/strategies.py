@@ -292,8 +292,16 @@ def _if_else(draw, n: int, regs, measured: list, max_params: int) -> Op:
     else:
         bit = draw(st.sampled_from(measured))
         value = draw(st.integers(0, 1))
-    bodies = st.lists(unitary_ops(n, max_params), min_size=1, max_size=2).map(tuple)
+    bodies = st.lists(_branch_ops(n, regs, max_params), min_size=1, max_size=2).map(tuple)
     return Op("if_else", bit=bit, value=value, true_body=draw(bodies), false_body=draw(st.one_of(st.none(), bodies)))
+
+
+def _branch_ops(n: int, regs, max_params: int) -> st.SearchStrategy[Op]:
+    """An operation inside a branch: mostly a gate, sometimes a reset or a measurement."""
+    qubits = st.integers(0, n - 1)
+    reset = st.builds(lambda q: Op("reset", (q,)), qubits)
+    measure = st.builds(lambda q, b: Op("measure", (q,), bit=b), qubits, st.sampled_from(_bits(regs)))
+    return st.one_of(unitary_ops(n, max_params), unitary_ops(n, max_params), unitary_ops(n, max_params), reset, measure)
 
 
 def _final_measurements(draw, n: int, regs, mode: str) -> list[Op]:
