@@ -322,3 +322,22 @@ def test_bad_sweeps_are_refused_in_one_line_before_any_point_runs(tmp_path, args
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0], proc.stderr
     assert not list(tmp_path.glob("multirun/*/*/0"))  # no point ran
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["circuit.num_qubits=choice(3,abc)"], "circuit.num_qubits='choice(3,abc)': Optuna may draw abc, and then"),
+        (["circuit.num_qubits=interval(2,4)"], "for an integer key use int(interval(2,4)), or choice(...)"),
+        (["backend=choice(aer,fake_nowhere)"], "and then backend=fake_nowhere: no such option"),
+        (["hydra.sweeper.direction=maximise"], "hydra.sweeper.direction='maximise': must be minimize or maximize"),
+        (["hydra.sweeper.n_trials=0"], "hydra.sweeper.n_trials=0: must be at least 1"),
+    ],
+)
+def test_bad_optuna_sweeps_are_refused_in_one_line_before_any_trial_runs(tmp_path, args, fragment):
+    space = [] if args[0].startswith(("circuit", "backend")) else ["circuit.num_qubits=choice(2,3)"]
+    proc = run_cli(["-m", "hydra/sweeper=optuna", *space, *args, "tracking=none"], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert not list(tmp_path.glob("multirun/*/*/0"))  # no trial ran

@@ -75,8 +75,6 @@ def open_sweep(config) -> None:
         from qrt_runner.sweep.workers import use_warm_workers
 
         use_warm_workers()
-    if optuna.is_optuna(config):  # its trials are checked as they run; one that fails, fails alone
-        optuna.keep_going()
 
     def remember_hash(number: int, cfg) -> None:
         from qrt_runner.cli.task import point_config_hash
@@ -90,8 +88,12 @@ def open_sweep(config) -> None:
             p.fixed_overrides(config),
             on_point=remember_hash if uploads and resume else None,
         )
+        if optuna.is_optuna(config):  # its trials are checked as they run; one that fails, fails alone
+            optuna.check_sweeper(config, config.hydra.job.config_name)
     except Exception as exc:  # ConfigError, or a composition error of a point
         raise SweepRefused(exc) from None
+    if optuna.is_optuna(config):
+        optuna.keep_going()
     swept = p.swept_keys(config)
     objective_name = str(config.get("objective", "auto"))
     _warn_direction(config, objective_name)

@@ -22,9 +22,11 @@ __all__ = [
     "MAX_CHECKED_POINTS",
     "available_cores",
     "check_points",
+    "compose_point",
     "expand_points",
     "fixed_overrides",
     "parallel_points",
+    "parsed_overrides",
     "swept_keys",
 ]
 
@@ -36,7 +38,8 @@ def is_basic_sweeper(config) -> bool:
     return str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper")
 
 
-def _parsed(config) -> list[Any]:
+def parsed_overrides(config) -> list[Any]:
+    """The sweep's overrides, parsed: ``hydra.sweeper.params`` first, then the command line's."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     overrides = list(config.hydra.overrides.task)
@@ -48,7 +51,7 @@ def _parsed(config) -> list[Any]:
 def swept_keys(config) -> list[str]:
     """The keys a sweep varies (with the basic sweeper's syntax ``key=a,b`` or its ``params``, or
     the optimising sweeper's ``hydra.sweeper.params``)."""
-    keys = [o.get_key_element() for o in _parsed(config) if o.is_sweep_override()]
+    keys = [o.get_key_element() for o in parsed_overrides(config) if o.is_sweep_override()]
     if not is_basic_sweeper(config):
         keys += [str(key) for key in (config.hydra.sweeper.get("params") or {})]
     return list(dict.fromkeys(keys))
@@ -56,7 +59,7 @@ def swept_keys(config) -> list[str]:
 
 def fixed_overrides(config) -> list[str]:
     """The overrides every point shares (the sweep's own config)."""
-    return [o.input_line for o in _parsed(config) if not o.is_sweep_override()]
+    return [o.input_line for o in parsed_overrides(config) if not o.is_sweep_override()]
 
 
 def expand_points(config) -> list[list[str]] | None:
@@ -64,7 +67,7 @@ def expand_points(config) -> list[list[str]] | None:
     if not is_basic_sweeper(config):
         return None
     choices = []
-    for override in _parsed(config):
+    for override in parsed_overrides(config):
         if override.is_sweep_override():
             key = override.get_key_element()
             choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
@@ -91,30 +94,16 @@ def check_points(
     Raises:
         ConfigError: for the first point that is invalid, naming it.
     """
-    import copy
-
-    from hydra import compose
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     from qrt_runner.cli.errors import config_error
     from qrt_runner.cli.task import check
 
-    parser = OverridesParser.create()
     bases: dict[tuple[str, ...], Any] = {}
     to_check = points[:MAX_CHECKED_POINTS] if points is not None else [fixed]
     for number, overrides in enumerate(to_check):
-        parsed = parser.parse_overrides(list(overrides))
-        # hydra types input_line as optional; the parser always sets it
-        composed = tuple(cast(str, o.input_line) for o in parsed if not plain_value(o))
         try:
-            if composed not in bases:
-                bases[composed] = compose(config_name=config_name, overrides=list(composed))
-            cfg = copy.deepcopy(bases[composed])
-            for override in parsed:
-                if plain_value(override):
-                    OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
+            cfg = compose_point(bases, config_name, overrides)
             check(cfg)
             if on_point is not None and points is not None:
                 on_point(number, cfg)
@@ -126,6 +115,31 @@ def check_points(
             raise ConfigError(
                 error.key, error.value, error.problem, f"{error.fix} (sweep point #{number}: {where})"
             ) from None
+
+
+def compose_point(bases: dict[tuple[str, ...], Any], config_name: str, overrides: list[str]) -> Any:
+    """A point's composed config: its plain ``key=value`` overrides applied, as Hydra would, to a
+    copy of the composition of its other overrides (made once per ``bases``).
+
+    Raises:
+        OmegaConfBaseException, HydraException: the point does not compose.
+    """
+    import copy
+
+    from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    # hydra types input_line as optional; the parser always sets it
+    composed = tuple(cast(str, o.input_line) for o in parsed if not plain_value(o))
+    if composed not in bases:
+        bases[composed] = compose(config_name=config_name, overrides=list(composed))
+    cfg = copy.deepcopy(bases[composed])
+    for override in parsed:
+        if plain_value(override):
+            OmegaConf.update(cfg, override.key_or_group, override.value(), merge=True)
+    return cfg
 
 
 _GROUPS = {*GROUPS, "experiment"}
