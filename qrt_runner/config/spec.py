@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from qrt_runner.config import schema as s
 from qrt_runner.config.ignored import refuse_ignored
 from qrt_runner.config.objective import Objective, parse_objective
+from qrt_runner.config.workload_checks import one_of, positive_int, validate_circuit, validate_task
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backends import kind_of
 from qrt_runner.mitigation.options import EffectiveMitigation, finalize
@@ -25,10 +26,6 @@ from qrt_runner.primitives.precision import shots_for_precision
 PRIMITIVES = ("estimator", "sampler")
 SESSION_MODES = ("job", "session", "batch")
 AER_METHODS = ("automatic", "statevector", "matrix_product_state", "stabilizer", "density_matrix")
-PARAMETER_KINDS = ("one", "list", "grid", "random")
-OPTIMIZERS = ("cobyla", "nelder-mead", "powell", "l-bfgs-b", "spsa", "adam")
-INITIAL_POINTS = ("zeros", "random", "list")
-ENTANGLEMENTS = ("full", "linear", "reverse_linear", "pairwise", "circular", "sca")
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ def _validate(spec: RunSpec) -> None:
     _validate_numbers(spec)
     _validate_names(spec)
     _validate_tracking(spec.tracking)
-    _validate_circuit(spec.circuit)
+    validate_circuit(spec.circuit)
     _validate_primitive(spec)
     _validate_backend(spec)
     _validate_transpile(spec.transpile)
@@ -165,7 +162,7 @@ def _validate(spec: RunSpec) -> None:
             "mitigation works on measured shots, not exact values",
             "set primitive.default_precision > 0 (e.g. 0.015625), or use mitigation=none",
         )
-    _validate_task(spec)
+    validate_task(spec)
     refuse_ignored(spec)
     if spec.is_estimator and spec.observables.name == "none" and spec.task.name != "qaoa":
         raise ConfigError(
@@ -176,7 +173,6 @@ def _validate(spec: RunSpec) -> None:
         )
 
 
-MAX_QUBITS = 100_000  # building a wider circuit alone takes minutes (qiskit refuses registers near 2**31)
 MIN_PRECISION = 2**-31  # 1/precision² shots: 2**62 at this precision (a 64-bit count), inf or 1/0 far below
 MAX_SEED = 2**62  # the simulator takes 64-bit seeds, and job i of a run uses seed_simulator + i
 
@@ -307,130 +303,11 @@ def _validate_local_only_mitigation(spec: RunSpec) -> None:
         )
 
 
-def _positive_int(key: str, value: int, minimum: int = 1) -> None:
-    if value < minimum:
-        raise ConfigError(key, value, f"must be at least {minimum}", f"set {key} to an integer >= {minimum}")
-
-
-def _validate_circuit(circuit: s.CircuitConfig) -> None:
-    if hasattr(circuit, "num_qubits"):
-        _positive_int("circuit.num_qubits", circuit.num_qubits)
-        if circuit.num_qubits > MAX_QUBITS:
-            raise ConfigError(
-                "circuit.num_qubits",
-                circuit.num_qubits,
-                f"is more than any device or simulator method runs (at most {MAX_QUBITS:,} qubits are built)",
-                "use fewer qubits",
-            )
-    if isinstance(circuit, (s.EfficientSU2Circuit, s.RealAmplitudesCircuit, s.QaoaCircuit)):
-        _positive_int("circuit.reps", circuit.reps)
-    if isinstance(circuit, (s.EfficientSU2Circuit, s.RealAmplitudesCircuit)):
-        _one_of("circuit.entanglement", circuit.entanglement, ENTANGLEMENTS)
-    if isinstance(circuit, s.RandomCircuit):
-        _positive_int("circuit.depth", circuit.depth)
-        if not 1 <= circuit.max_operands <= 4:
-            raise ConfigError(
-                "circuit.max_operands",
-                circuit.max_operands,
-                "must be between 1 and 4",
-                "set circuit.max_operands to 1, 2, 3 or 4",
-            )
-    if isinstance(circuit, s.QaoaCircuit):
-        if not circuit.edges:
-            raise ConfigError(
-                "circuit.edges",
-                [],
-                "is empty: QAOA needs a graph with at least one weighted edge",
-                "give edges as [[a, b, weight], ...], e.g. circuit.edges=[[0,1,1.0],[1,2,1.0]]",
-            )
-        for edge in circuit.edges:
-            if not _is_edge(edge, circuit.num_qubits):
-                raise ConfigError(
-                    "circuit.edges",
-                    edge,
-                    f"each edge must be [a, b, weight] with distinct nodes 0..{circuit.num_qubits - 1}",
-                    "fix the edge or raise circuit.num_qubits",
-                )
-    if isinstance(circuit, s.FactoryCircuit) and ":" not in circuit.target:
-        raise ConfigError(
-            "circuit.target", circuit.target, "must be 'module:function'", "e.g. circuit.target=mypkg.circuits:build"
-        )
-    pv = circuit.parameter_values
-    _one_of("circuit.parameter_values.kind", pv.kind, PARAMETER_KINDS)
-    _positive_int("circuit.parameter_values.num_sets", pv.num_sets)
-    if pv.kind in ("one", "list") and pv.values is None:
-        raise ConfigError(
-            "circuit.parameter_values.values",
-            None,
-            f"kind={pv.kind} needs values",
-            "give circuit.parameter_values.values=[...] or use kind=random",
-        )
-    if pv.kind == "random":
-        _low_below_high("circuit.parameter_values", pv.low, pv.high)
-    if pv.kind == "grid":
-        if not pv.grid:
-            raise ConfigError(
-                "circuit.parameter_values.grid",
-                {},
-                "kind=grid needs at least one parameter",
-                "give grid: {name: [start, stop, num]}",
-            )
-        for name, axis in pv.grid.items():
-            if not _is_grid_axis(axis):
-                raise ConfigError(
-                    f"circuit.parameter_values.grid.{name}",
-                    axis,
-                    "must be [start, stop, num] with num >= 1, or one value",
-                    "e.g. [0, 3.1416, 11] or 0.5",
-                )
-
-
-def _low_below_high(key: str, low: float, high: float) -> None:
-    """A uniform draw from ``[low, high)``."""
-    if low > high:
-        raise ConfigError(
-            f"{key}.high",
-            high,
-            f"is below {key}.low={low}",
-            f"give {key}.high >= {key}.low (values drawn from [low, high))",
-        )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_grid_axis(axis: Any) -> bool:
-    if _is_number(axis):
-        return True
-    return (
-        isinstance(axis, (list, tuple))
-        and len(axis) == 3
-        and all(_is_number(v) for v in axis)
-        and float(axis[2]).is_integer()
-        and axis[2] >= 1
-    )
-
-
-def _is_edge(edge: Any, num_nodes: int) -> bool:
-    if not (isinstance(edge, (list, tuple)) and len(edge) == 3 and all(_is_number(v) for v in edge)):
-        return False
-    a, b = edge[0], edge[1]
-    return float(a).is_integer() and float(b).is_integer() and 0 <= a < num_nodes and 0 <= b < num_nodes and a != b
-
-
-def _one_of(key: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        close = difflib.get_close_matches(str(value), allowed, n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
-        raise ConfigError(key, value, "unknown value", f"{hint}choose one of {', '.join(allowed)}")
-
-
 def _validate_primitive(spec: RunSpec) -> None:
     prim = spec.primitive
-    _one_of("primitive.name", prim.name, PRIMITIVES)
+    one_of("primitive.name", prim.name, PRIMITIVES)
     if prim.default_shots is not None:
-        _positive_int("primitive.default_shots", prim.default_shots)
+        positive_int("primitive.default_shots", prim.default_shots)
     if isinstance(prim, s.SamplerConfig) and prim.default_shots is None:
         raise ConfigError(
             "primitive.default_shots",
@@ -483,7 +360,7 @@ def _validate_backend(spec: RunSpec) -> None:
                 "give a fake device, e.g. backend.device=fake_manila",
             )
     if isinstance(backend, s.BackendConfig):
-        _one_of("backend.method", backend.method, AER_METHODS)
+        one_of("backend.method", backend.method, AER_METHODS)
         if not 0 <= backend.max_parallel_threads <= MAX_THREADS:
             raise ConfigError(
                 "backend.max_parallel_threads",
@@ -522,7 +399,7 @@ def _validate_transpile(transpile: s.TranspileConfig) -> None:
 
 
 def _validate_session(session: s.SessionConfig) -> None:
-    _one_of("session.mode", session.mode, SESSION_MODES)
+    one_of("session.mode", session.mode, SESSION_MODES)
     if session.max_time <= 0:
         raise ConfigError(
             "session.max_time", session.max_time, "must be > 0 seconds", "set the session's time limit in seconds"
@@ -541,53 +418,3 @@ def _validate_session(session: s.SessionConfig) -> None:
             "must be >= 0",
             "set 0 (one job) or the number of parameter sets per job",
         )
-
-
-def _validate_task(spec: RunSpec) -> None:
-    task = spec.task
-    if isinstance(task, s.VqeTask):
-        if not spec.is_estimator:
-            raise ConfigError(
-                "primitive",
-                spec.primitive.name,
-                f"task={task.name} optimises expectation values",
-                "use primitive=estimator",
-            )
-        _one_of("task.optimizer.name", task.optimizer.name, OPTIMIZERS)
-        _positive_int("task.optimizer.maxiter", task.optimizer.maxiter)
-        for key in ("tol", "learning_rate", "perturbation"):
-            if getattr(task.optimizer, key) <= 0:
-                raise ConfigError(
-                    f"task.optimizer.{key}",
-                    getattr(task.optimizer, key),
-                    "must be > 0",
-                    f"set a positive task.optimizer.{key}",
-                )
-        _one_of("task.initial_point.kind", task.initial_point.kind, INITIAL_POINTS)
-        if task.initial_point.kind == "random":
-            _low_below_high("task.initial_point", task.initial_point.low, task.initial_point.high)
-        if task.initial_point.kind == "list" and not task.initial_point.values:
-            raise ConfigError(
-                "task.initial_point.values",
-                task.initial_point.values,
-                "kind=list needs values",
-                "give task.initial_point.values=[...]",
-            )
-    if isinstance(task, s.QaoaTask):
-        if spec.circuit.name != "qaoa":
-            raise ConfigError(
-                "task",
-                "qaoa",
-                f"needs circuit=qaoa (a weighted graph), not circuit={spec.circuit.name}",
-                "add circuit=qaoa with circuit.edges",
-            )
-        _positive_int("task.final_shots", task.final_shots)
-    if isinstance(task, s.ScanTask):
-        pv = spec.circuit.parameter_values
-        if pv.kind != "grid" or not 1 <= len(pv.grid) <= 2:
-            raise ConfigError(
-                "circuit.parameter_values.kind",
-                pv.kind,
-                "task=scan needs a grid over one or two parameters",
-                "set circuit.parameter_values.kind=grid with one or two grid axes",
-            )
