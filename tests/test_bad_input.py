@@ -363,9 +363,18 @@ CASES: list[tuple[list[str], str, dict]] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def outcomes():
-    cases = [{"args": args, "files": files} for args, _, files in CASES]
+# the subcommands' usage errors: one line too (their prefix is "qrt-run: invalid input: ")
+USAGE_CASES: list[tuple[list[str], str]] = [
+    (["replay"], "qrt-run replay needs a run: give its run directory or MLflow run id"),
+    (["diff", "a"], "qrt-run diff compares two runs, got 1 (a); give two run directories or MLflow run ids"),
+    (["diff", "a", "b", "c"], "got 3 (a b c)"),
+    (["sync"], "qrt-run sync: the following arguments are required: paths (qrt-run sync --help says more)"),
+    (["sync", "x", "--timeout", "abc"], "qrt-run sync: argument --timeout: invalid float value: 'abc'"),
+]
+
+
+def _batch(cases: list[dict]) -> list[dict]:
+    """Every case's outcome, from one process (``tests/cli_batch.py``)."""
     proc = subprocess.run(
         [sys.executable, str(REPO / "tests" / "cli_batch.py")],
         input=json.dumps(cases),
@@ -375,8 +384,13 @@ def outcomes():
         cwd=REPO,
     )
     lines = proc.stdout.splitlines()
-    assert len(lines) == len(CASES), proc.stderr[-3000:]
+    assert len(lines) == len(cases), proc.stderr[-3000:]
     return [json.loads(line) for line in lines]
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return _batch([{"args": args, "files": files} for args, _, files in CASES])
 
 
 def test_the_corpus_is_large():
@@ -393,3 +407,11 @@ def test_bad_input_exits_2_with_one_line_and_leaves_nothing(outcomes, number):
     assert len(lines) == 1 and "Traceback" not in result["stderr"], result["stderr"]
     assert lines[0].startswith("qrt-run: invalid config: ") and fragment in lines[0], lines[0]
     assert result["left"] == [], result["left"]
+
+
+def test_subcommand_usage_errors_exit_2_with_one_line():
+    for (args, fragment), result in zip(USAGE_CASES, _batch([{"args": args} for args, _ in USAGE_CASES])):
+        assert result["escaped"] is None and result["code"] == 2, (args, result)
+        lines = result["stderr"].strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("qrt-run: invalid input: ") and fragment in lines[0], lines
+        assert not result["stdout"] and result["left"] == [], (args, result)

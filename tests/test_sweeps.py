@@ -309,6 +309,7 @@ def test_running_the_same_sweep_again_skips_the_finished_points(tmp_path):
         (["objective=123"], "objective='123': unknown objective"),
         (["objective=ev:0:7"], "objective='ev:0:7': the run has 1 parameter set(s)"),
         (["circuit.num_qubits=3,30", "backend=fake_manila"], "fake_manila has only 5 qubits; use a smaller circuit"),
+        (["hydra/launcher=joblib", "hydra.launcher.n_jobs=0"], "hydra.launcher.n_jobs=0: joblib runs no points"),
     ],
 )
 def test_bad_sweeps_are_refused_in_one_line_before_any_point_runs(tmp_path, args, fragment):

@@ -32,9 +32,16 @@ def replay_command(args: list[str]) -> int:
     """Run ``qrt-run replay``; returns the exit code."""
     from qrt_runner.reproduce.replay import load_record
 
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
         print(REPLAY_USAGE)
-        return outcome.EXIT_OK if args else outcome.EXIT_INVALID
+        return outcome.EXIT_OK
+    if not args:
+        print(
+            "qrt-run: invalid input: qrt-run replay needs a run: give its run directory or MLflow run id "
+            "(qrt-run replay --help says more)",
+            file=sys.stderr,
+        )
+        return outcome.EXIT_INVALID
     source, variation = args[0], args[1:]
     try:
         record = load_record(source, _uri(variation))
@@ -96,9 +103,16 @@ def diff_command(args: list[str]) -> int:
     from qrt_runner.reproduce.replay import load_record
 
     runs = [arg for arg in args if "=" not in arg]
-    if len(runs) != 2 or any(arg in ("-h", "--help") for arg in args):
+    if any(arg in ("-h", "--help") for arg in args):
         print(DIFF_USAGE)
-        return outcome.EXIT_OK if any(arg in ("-h", "--help") for arg in args) else outcome.EXIT_INVALID
+        return outcome.EXIT_OK
+    if len(runs) != 2:
+        print(
+            f"qrt-run: invalid input: qrt-run diff compares two runs, got {len(runs)} ({' '.join(runs) or 'none'}); "
+            "give two run directories or MLflow run ids (qrt-run diff --help says more)",
+            file=sys.stderr,
+        )
+        return outcome.EXIT_INVALID
     records = []
     try:
         for run in runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from qrt_runner.cli import outcome
 
@@ -17,11 +18,19 @@ A run left RUNNING on a server that died is completed and closed. A sweep direct
 sweep's parent run and every point below it."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's usage errors as qrt-run's one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"qrt-run: invalid input: qrt-run sync: {message} (qrt-run sync --help says more)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def sync_command(args: list[str]) -> int:
     """Run ``qrt-run sync``; returns the exit code."""
     from qrt_runner.tracking.sync import find_journals, sync_directory
 
-    parser = argparse.ArgumentParser(prog="qrt-run sync", usage=USAGE, add_help=True)
+    parser = _OneLineParser(prog="qrt-run sync", usage=USAGE, add_help=True)
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--uri", default=None)
     parser.add_argument("--experiment", default=None)

@@ -82,6 +82,7 @@ def open_sweep(config) -> None:
         hashes[number] = point_config_hash(cfg, threads)
 
     try:
+        p.check_launcher(config.hydra.launcher)
         p.check_points(
             points,
             config.hydra.job.config_name,

@@ -21,6 +21,7 @@ from qrt_runner.errors import ConfigError
 __all__ = [
     "MAX_CHECKED_POINTS",
     "available_cores",
+    "check_launcher",
     "check_points",
     "compose_point",
     "expand_points",
@@ -158,6 +159,21 @@ def plain_value(override) -> bool:
         and key not in _GROUPS
         and not key.startswith("hydra")
     )
+
+
+def check_launcher(launcher) -> None:
+    """Refuse launcher settings that stop the sweep when it starts its points.
+
+    Raises:
+        ConfigError: naming the launcher's key.
+    """
+    if str(launcher.get("_target_", "")).endswith("JoblibLauncher") and launcher.get("n_jobs") == 0:
+        raise ConfigError(
+            "hydra.launcher.n_jobs",
+            0,
+            "joblib runs no points with 0 workers",
+            "set a number of workers, or -1 for one per core (-2: all cores but one)",
+        )
 
 
 def parallel_points(launcher, num_points: int | None, cores: int) -> int:
