@@ -188,6 +188,15 @@ CASES: list[tuple[list[str], str, dict]] = [
     ([*VQE, "task.initial_point.kind=list"], "task.initial_point.values", {}),
     (["observables.terms=[ZZQ]"], "observables.terms='ZZQ'", {}),
     (["observables.terms=[ZZ]"], "acts on 2 qubits but the circuit has 3", {}),
+    (["observables.terms=['1e400*ZZZ']"], "coefficient '1e400' is not a finite number", {}),
+    (["observables.terms=['0*ZZZ']"], "is the zero operator (its terms cancel)", {}),
+    (["observables.terms=['ZZZ - ZZZ']"], "is the zero operator (its terms cancel)", {}),
+    (["observables.terms=['1X+Q']"], "cannot parse the term", {}),
+    (
+        ["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.noise_factors=[1,3,1e300]"],
+        "each between 1 and 100",
+        {},
+    ),
     (
         ["backend=fake_manila", "mitigation=zne", "mitigation.resilience.zne.extrapolator=[cubic]"],
         "mitigation.resilience.zne.extrapolator",

@@ -27,6 +27,7 @@ EXTRAPOLATORS = ("linear", "exponential", "double_exponential", "fallback") + tu
     f"polynomial_degree_{k}" for k in range(1, 8)
 )
 DEFAULT_NOISE_FACTORS = (1.0, 3.0, 5.0)
+MAX_NOISE_FACTOR = 100.0  # beyond it a folded circuit is mostly noise, and its size runs away
 DEFAULT_EXTRAPOLATORS = ("exponential", "linear")
 DEFAULT_RANDOMIZATIONS = 32
 DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION = 128
@@ -258,11 +259,11 @@ def finalize(config: s.MitigationConfig, *, primitive: str = "estimator") -> Eff
             f"choose one of {', '.join(AMPLIFIERS)}",
         )
     factors = tuple(float(f) for f in _pick(res.zne.noise_factors, DEFAULT_NOISE_FACTORS))
-    if len(factors) < 2 or any(f < 1 for f in factors):
+    if len(factors) < 2 or any(not 1 <= f <= MAX_NOISE_FACTOR for f in factors):
         raise ConfigError(
             "mitigation.resilience.zne.noise_factors",
             list(factors),
-            "needs at least two factors, each >= 1",
+            f"needs at least two factors, each between 1 and {MAX_NOISE_FACTOR:g} (a factor k folds each gate (k-1)/2 times)",
             "e.g. [1, 3, 5]",
         )
     extrapolators = tuple(_pick(res.zne.extrapolator, DEFAULT_EXTRAPOLATORS))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from qiskit.quantum_info import SparsePauliOp
 
 from qrt_runner.config import schema as s
@@ -63,6 +65,8 @@ def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp
             coeff = float(coeff_text) if coeff_text not in ("", "+", "-") else (-1.0 if coeff_text == "-" else 1.0)
         except ValueError:
             raise ConfigError(key, text, f"bad coefficient {coeff_text!r}", "write coefficients like 0.5*XX") from None
+        if not math.isfinite(coeff):
+            raise ConfigError(key, text, f"coefficient {coeff_text!r} is not a finite number", "write 0.5*XX")
         terms.append((match.group(2), sign * coeff))
         sign = 1.0
     if not terms:
@@ -73,7 +77,12 @@ def parse_observable(text: str, key: str = "observables.terms") -> SparsePauliOp
             key, text, "mixes Pauli strings of different lengths", "write every term with one letter per qubit"
         )
     paulis = [(pauli, coeff * weight) for label, coeff in terms for pauli, weight in label_terms(label).items()]
-    return SparsePauliOp.from_list(paulis).simplify()
+    operator = SparsePauliOp.from_list(paulis).simplify()
+    if not np.any(operator.coeffs):
+        raise ConfigError(
+            key, text, "is the zero operator (its terms cancel)", "give a term with a non-zero coefficient"
+        )
+    return operator
 
 
 def _chain(num_qubits: int, periodic: bool) -> list[tuple[int, int]]:
