@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import Clbit, ControlFlowOp, Gate, IfElseOp
+from qiskit.transpiler import Target, generate_preset_pass_manager
 
 _SKIPPED = frozenset({"barrier", "delay"})
+EXACT_MAX_QUBITS = 26  # a statevector of the qubits and their ancillas
 
 
 class NotDilatable(ValueError):
@@ -110,3 +112,25 @@ def _body_gate(body: QuantumCircuit) -> Gate:
         if instruction.operation.name not in _SKIPPED:
             plain.append(instruction.operation, [body.find_bit(q).index for q in instruction.qubits])
     return plain.to_gate(label="branch")
+
+
+def exact_circuit(circuit: QuantumCircuit, target: Target) -> QuantumCircuit:
+    """The circuit whose saved expectation values are exact: ``circuit`` itself, or its unitary
+    dilation (:func:`dilate`) where it measures, resets or branches,
+    unrolled for the simulator's ``target`` (its controlled branches are custom gates)."""
+    if not needs_dilation(circuit):
+        return circuit.copy()
+    try:
+        dilated = dilate(circuit)
+    except NotDilatable as exc:
+        raise ValueError(
+            f"precision 0 (exact) is not available for a circuit with {exc}: give a precision > 0 to sample it"
+        ) from None
+    if dilated.num_qubits > EXACT_MAX_QUBITS:
+        raise ValueError(
+            f"precision 0 (exact) of this circuit needs {dilated.num_qubits} qubits (one more per measurement and "
+            f"reset), over {EXACT_MAX_QUBITS}: give a precision > 0 to sample it"
+        )
+    unrolled = generate_preset_pass_manager(optimization_level=0, target=target).run(dilated)
+    assert unrolled.layout is None  # the simulator's target has no coupling map: the qubits stay where they are
+    return unrolled

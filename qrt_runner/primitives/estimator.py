@@ -21,7 +21,6 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli, PauliList
-from qiskit.transpiler import generate_preset_pass_manager
 
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.cost import job_cost
@@ -35,7 +34,7 @@ from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, 
 from qrt_runner.mitigation.technique import CIRCUITS, LAYER_NOISE, BuildContext, PubTerms, check_dynamic_circuit
 from qrt_runner.mitigation.techniques import estimator_pipeline
 from qrt_runner.mitigation.zne import TermData
-from qrt_runner.primitives.dilation import NotDilatable, dilate, needs_dilation
+from qrt_runner.primitives.dilation import exact_circuit, needs_dilation
 from qrt_runner.primitives.precision import shots_for_precision
 from qrt_runner.workload.projectors import pauli_sum
 
@@ -51,7 +50,6 @@ class EstimatorOptions:
 
 
 PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits that continue it
-EXACT_MAX_QUBITS = 26  # exact values of dynamic circuits: statevector of the qubits and their ancillas
 
 
 def observed_qubits(pub: EstimatorPub) -> tuple[int, ...]:
@@ -193,7 +191,7 @@ class _PubPlan:
         prefixes the circuits are only the measurements, continued from the prefix of their
         noise factor."""
         if self.shots == 0:
-            circuit = _exact_circuit(self.isa.circuit, backend.compiler.target)
+            circuit = exact_circuit(self.isa.circuit, backend.compiler.target)
             qubits = list(range(self.isa.circuit.num_qubits))
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), qubits, label=label)
@@ -410,28 +408,6 @@ class _PubPlan:
         for technique in reversed(self.techniques):  # the calibration first, the extrapolation last
             out.update(technique.diagnostics(self.notes))
         return out
-
-
-def _exact_circuit(circuit: QuantumCircuit, target) -> QuantumCircuit:
-    """The circuit whose saved expectation values are exact: ``circuit`` itself, or its unitary
-    dilation where it measures, resets or branches (:mod:`qrt_runner.primitives.dilation`),
-    unrolled for the simulator's ``target`` (its controlled branches are custom gates)."""
-    if not needs_dilation(circuit):
-        return circuit.copy()
-    try:
-        dilated = dilate(circuit)
-    except NotDilatable as exc:
-        raise ValueError(
-            f"precision 0 (exact) is not available for a circuit with {exc}: give a precision > 0 to sample it"
-        ) from None
-    if dilated.num_qubits > EXACT_MAX_QUBITS:
-        raise ValueError(
-            f"precision 0 (exact) of this circuit needs {dilated.num_qubits} qubits (one more per measurement and "
-            f"reset), over {EXACT_MAX_QUBITS}: give a precision > 0 to sample it"
-        )
-    unrolled = generate_preset_pass_manager(optimization_level=0, target=target).run(dilated)
-    assert unrolled.layout is None  # the simulator's target has no coupling map: the qubits stay where they are
-    return unrolled
 
 
 class Estimator(BaseEstimatorV2):
