@@ -17,9 +17,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, given, note, settings, target
+from hypothesis import HealthCheck, Phase, assume, given, note, settings, target
 from hypothesis import strategies as st
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import generate_preset_pass_manager
 
 from conformance import checks, properties, references
@@ -48,7 +49,7 @@ apis = st.sampled_from(["native", "dropin"])
 # -- the reference itself ------------------------------------------------------------------------
 
 
-@examples(10, 300)
+@examples(10, 500)
 @given(case=gen.estimator_cases(projectors=st.booleans()))
 def test_branch_sum_reference_agrees_with_statevector_estimator(case):
     """The density-matrix branch sum gives the statevector's values on unitary circuits (projector
@@ -58,10 +59,33 @@ def test_branch_sum_reference_agrees_with_statevector_estimator(case):
     np.testing.assert_allclose(references.exact_evs(pub), references.qiskit_evs(pub), atol=1e-9)
 
 
+@examples(6, 300)
+@given(case=gen.estimator_cases(max_qubits=4, dynamic=True, dynamic_ops=("reset",)))
+def test_branch_sum_reference_agrees_with_density_matrix_on_resets(case):
+    """With resets: the branch sum gives what ``DensityMatrix`` evolution gives."""
+    note(case.code())
+    pub = EstimatorPub.coerce(case.pub())
+    np.testing.assert_allclose(references.exact_evs(pub), references.density_matrix_evs(pub), atol=1e-9)
+
+
+@examples(6, 300)
+@given(case=gen.sampler_cases(max_qubits=4, final_measure="all"))
+def test_branch_sum_distributions_agree_with_statevector_probabilities(case):
+    """Unitary circuits measured at the end: the branch sum's distribution of the classical bits is
+    the statevector's probabilities of the measured qubits (each writing its bit)."""
+    note(case.code())
+    circuit = case.build()
+    written = [circuit.find_bit(inst.clbits[0]).index for inst in circuit.data if inst.operation.name == "measure"]
+    assume(len(set(written)) == len(written))  # each bit written once (a later write wins otherwise)
+    pub = SamplerPub.coerce(case.pub(), 10)
+    for ours, theirs in zip(references.exact_distributions(pub), references.statevector_distributions(pub)):
+        assert set(ours) == set(theirs) and all(abs(ours[k] - theirs[k]) < 1e-9 for k in ours), (ours, theirs)
+
+
 # -- Estimator, ideal simulator ------------------------------------------------------------------
 
 
-@examples(8, 200)
+@examples(8, 600)
 @given(case=gen.estimator_cases(max_ops=10), api=apis, seed=seeds)
 def test_exact_estimator_equals_statevector_estimator(case, api, seed):
     """Precision 0 on the ideal simulator: Qiskit's values to 1e-9, stds 0, its shapes and dtypes."""
@@ -70,7 +94,7 @@ def test_exact_estimator_equals_statevector_estimator(case, api, seed):
     properties.check_exact(case, run, seed)
 
 
-@examples(6, 200)
+@examples(6, 600)
 @given(case=gen.estimator_cases(dynamic=True, max_qubits=3, max_ops=8), api=apis, seed=seeds)
 def test_exact_estimator_on_dynamic_circuits_is_exact_or_refused(case, api, seed):
     """Precision 0 on a circuit with resets, mid-circuit measurements or ``if_else``: the exact
@@ -91,7 +115,7 @@ ideal_sampled_runs = st.one_of(
 )
 
 
-@examples(8, 200)
+@examples(8, 500)
 @given(
     case=gen.estimator_cases(precision=True, max_qubits=4, dynamic=st.booleans()), run=ideal_sampled_runs, seed=seeds
 )
@@ -114,7 +138,7 @@ projector_runs = st.sampled_from(
 )
 
 
-@examples(6, 200)
+@examples(6, 500)
 @given(case=gen.estimator_cases(projectors=True, max_qubits=3, max_ops=6), run=projector_runs, seed=seeds)
 def test_projector_observables_are_evaluated(case, run, seed):
     """Projector labels (``0 1 + - r l``, alone or in dicts beside Paulis), which Qiskit's
@@ -128,7 +152,7 @@ def test_projector_observables_are_evaluated(case, run, seed):
         properties.check_ideal_sampled(case, run, seed)
 
 
-@examples(4, 100)
+@examples(4, 200)
 @given(case=gen.estimator_cases(max_params=0, max_qubits=3, shaped_empty_values=True), api=apis, seed=seeds)
 def test_parameter_free_estimator_pubs_take_shaped_empty_values(case, api, seed):
     """A circuit without parameters with values of shape ``shape + (0,)`` (a BindingsArray of that
@@ -144,7 +168,7 @@ small_device_cases = gen.estimator_cases(max_qubits=3, max_ops=6, max_params=2)
 small_dynamic_device_cases = gen.estimator_cases(max_qubits=3, max_ops=6, max_params=2, dynamic=True)
 
 
-@examples(5, 150)
+@examples(5, 400)
 @given(case=small_device_cases, api=apis, level=st.sampled_from([0, 1]), seed=seeds)
 def test_estimator_on_fake_device_levels_0_and_1(case, api, level, seed):
     """On the fake device: the PUB's shapes, finite stds > 0 (0 only for a multiple of the
@@ -156,7 +180,7 @@ def test_estimator_on_fake_device_levels_0_and_1(case, api, level, seed):
     properties.check_device_values(case, run, seed, checks.NOISY_BOUND if level else None)
 
 
-@examples(4, 120)
+@examples(4, 400)
 @given(case=small_dynamic_device_cases, api=apis, level=st.sampled_from([0, 1]), seed=seeds)
 def test_estimator_on_fake_device_with_dynamic_circuits(case, api, level, seed):
     """As above, for circuits with resets, mid-circuit measurements and ``if_else`` (or a clean
@@ -166,7 +190,7 @@ def test_estimator_on_fake_device_with_dynamic_circuits(case, api, level, seed):
     properties.check_device_values(case, run, seed, checks.NOISY_BOUND if level else None)
 
 
-@examples(2, 40)
+@examples(2, 100)
 @given(case=gen.estimator_cases(max_qubits=3, max_ops=6, max_params=2, dynamic=st.booleans()), api=apis, seed=seeds)
 def test_estimator_on_fake_device_level_2(case, api, seed):
     """Level 2 (gate twirling, TREX, ZNE) on the fake device: as level 1."""
@@ -175,7 +199,7 @@ def test_estimator_on_fake_device_level_2(case, api, seed):
     properties.check_device_values(case, run, seed, checks.NOISY_BOUND)
 
 
-@examples(4, 120)
+@examples(4, 300)
 @given(case=gen.estimator_cases(max_qubits=3, max_ops=6, max_params=2, dynamic=st.booleans()), api=apis, seed=seeds)
 def test_level_0_on_fake_device_agrees_with_aer_device_simulation(case, api, seed):
     """Level 0 (no mitigation) on the fake device against BackendEstimatorV2 on Aer's simulation of
@@ -204,7 +228,7 @@ ideal_sampler_runs = st.one_of(
 )
 
 
-@examples(8, 250)
+@examples(8, 600)
 @given(case=gen.sampler_cases(shots=True, max_qubits=4, dynamic=st.booleans()), run=ideal_sampler_runs, seed=seeds)
 def test_sampler_on_ideal_simulator_matches_exact_distribution(case, run, seed):
     """Counts on the ideal simulator (with the drop-in's measurement and gate twirling too): no
@@ -214,7 +238,7 @@ def test_sampler_on_ideal_simulator_matches_exact_distribution(case, run, seed):
     properties.check_ideal_sampler(case, run, seed)
 
 
-@examples(3, 60)
+@examples(3, 150)
 @given(
     case=gen.sampler_cases(max_qubits=3, max_ops=4, final_measure="none", registers=True),
     run=ideal_sampler_runs,
@@ -227,7 +251,7 @@ def test_sampler_reads_zeros_from_classical_bits_nothing_writes(case, run, seed)
     properties.check_ideal_sampler(case, run, seed)
 
 
-@examples(3, 100)
+@examples(3, 200)
 @given(
     case=gen.sampler_cases(max_params=0, max_qubits=3, shaped_empty_values=True, dynamic=st.booleans()),
     api=apis,
@@ -241,7 +265,7 @@ def test_parameter_free_sampler_pubs_take_shaped_empty_values(case, api, seed):
     properties.check_ideal_sampler(case, run, seed)
 
 
-@examples(4, 120)
+@examples(4, 300)
 @given(
     case=gen.sampler_cases(max_qubits=4, max_ops=6, dynamic=st.booleans(), final_measure="all"), api=apis, seed=seeds
 )
@@ -253,7 +277,7 @@ def test_sampler_on_fake_device_matches_aer_device_simulation(case, api, seed):
     properties.check_sampler_against_aer_device(case, run, seed)
 
 
-@examples(3, 100)
+@examples(3, 250)
 @given(
     spec=gen.circuits(max_qubits=3, max_ops=5, max_params=0, final_measure="all"),
     layout=st.permutations(range(5)),
@@ -289,7 +313,7 @@ job_runs = st.sampled_from(
 )
 
 
-@examples(4, 120)
+@examples(4, 300)
 @given(
     cases=st.lists(gen.estimator_cases(precision=True, max_qubits=3, max_ops=6), min_size=2, max_size=3),
     run=job_runs,
@@ -304,7 +328,7 @@ def test_estimator_job_of_several_pubs(cases, run, seed):
     properties.check_estimator_job(cases, run, seed)
 
 
-@examples(3, 120)
+@examples(3, 300)
 @given(
     cases=st.lists(
         gen.sampler_cases(shots=True, max_qubits=3, max_ops=5, dynamic=st.booleans()), min_size=2, max_size=3
@@ -322,7 +346,7 @@ def test_sampler_job_of_several_pubs(cases, api, seed):
 # -- refusals ------------------------------------------------------------------------------------
 
 
-@examples(10, 200)
+@examples(10, 400)
 @given(
     case=gen.sampler_cases(max_qubits=3, max_ops=4, final_measure="none", registers=False),
     defect=st.sampled_from(properties.INVALID),

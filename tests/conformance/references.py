@@ -24,7 +24,7 @@ from qiskit.primitives import StatevectorEstimator, StatevectorSampler
 from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
-from qiskit.quantum_info import Operator, SparseObservable, SparsePauliOp
+from qiskit.quantum_info import DensityMatrix, Operator, SparseObservable, SparsePauliOp, Statevector
 
 _LETTERS = {
     "I": np.eye(2),
@@ -255,6 +255,19 @@ def qiskit_estimator_result(pub: EstimatorPub):
     return StatevectorEstimator().run([(pub.circuit, observables, pub.parameter_values, 0.0)]).result()[0]
 
 
+def density_matrix_evs(pub: EstimatorPub) -> np.ndarray:
+    """``qiskit.quantum_info.DensityMatrix`` evolution (resets included; no measurements or control
+    flow), for a check of the branch sum on resets."""
+    circuits, terms = _broadcast(pub)
+    evs = np.zeros(circuits.shape, dtype=float)
+    for index in np.ndindex(circuits.shape):
+        state = DensityMatrix(circuits[index].remove_final_measurements(inplace=False))
+        evs[index] = sum(
+            c * state.expectation_value(_as_paulis({label: 1.0})).real for label, c in terms[index].items()
+        )
+    return evs
+
+
 def qiskit_evs(pub: EstimatorPub) -> np.ndarray:
     """:func:`qiskit_estimator_result`'s expectation values."""
     return np.asarray(qiskit_estimator_result(pub).data.evs)
@@ -283,6 +296,29 @@ def exact_distributions(pub: SamplerPub) -> list[dict[int, float]]:
     for index in np.ndindex(bound.shape):
         branches = branch_sum(bound[index])
         out.append({bits: float(np.real(np.trace(rho))) for bits, rho in branches.items()})
+    return out
+
+
+def statevector_distributions(pub: SamplerPub) -> list[dict[int, float]]:
+    """For a unitary circuit whose measurements all come last (each qubit at most once, each bit
+    written at most once): the distribution from ``Statevector.probabilities``, for a check of the
+    branch sum."""
+    bound = pub.parameter_values.bind_all(pub.circuit)
+    out = []
+    for index in np.ndindex(bound.shape):
+        circuit = bound[index]
+        pairs = [
+            (circuit.find_bit(inst.qubits[0]).index, circuit.find_bit(inst.clbits[0]).index)
+            for inst in circuit.data
+            if inst.operation.name == "measure"
+        ]
+        probs = Statevector(circuit.remove_final_measurements(inplace=False)).probabilities([q for q, _ in pairs])
+        dist: dict[int, float] = {}
+        for outcome, prob in enumerate(probs):
+            bits = sum(((outcome >> k) & 1) << clbit for k, (_, clbit) in enumerate(pairs))
+            if prob > 1e-15:
+                dist[bits] = dist.get(bits, 0.0) + float(prob)
+        out.append(dist)
     return out
 
 

@@ -213,6 +213,7 @@ def circuits(
     max_ops: int = 8,
     max_params: int = 3,
     dynamic: bool | st.SearchStrategy[bool] = False,
+    dynamic_ops: tuple[str, ...] = ("measure", "reset", "if_else"),
     registers: bool | None = None,
     final_measure: str = "none",
 ) -> CircuitSpec:
@@ -221,6 +222,7 @@ def circuits(
     Args:
         dynamic: include resets, measurements and ``if_else`` on measured bits (at least one); a
             strategy of booleans draws it.
+        dynamic_ops: which of those a dynamic circuit may have.
         registers: give it classical registers (None: whatever ``dynamic``/``final_measure`` need,
             and sometimes idle ones).
         final_measure: ``none``; ``some`` (some qubits measured at the end into random bits);
@@ -235,7 +237,7 @@ def circuits(
     if registers:
         count = draw(st.integers(1, len(REGISTER_NAMES)))
         regs = tuple((REGISTER_NAMES[r], draw(st.integers(1, 3))) for r in range(count))
-    ops = _body(draw, n, regs, max_ops, max_params, dynamic)
+    ops = _body(draw, n, regs, max_ops, max_params, dynamic_ops if dynamic else ())
     if final_measure == "measured":
         final_measure = draw(st.sampled_from(["all", "all", "some"]))
     ops += _final_measurements(draw, n, regs, final_measure)
@@ -247,13 +249,13 @@ def _bits(regs: tuple[tuple[str, int], ...]) -> list[tuple[int, int]]:
     return [(r, i) for r, (_, size) in enumerate(regs) for i in range(size)]
 
 
-def _body(draw, n: int, regs, max_ops: int, max_params: int, dynamic: bool) -> list[Op]:
-    """The operations before the final measurements; a dynamic body has at least one measurement
-    or reset, and its ``if_else`` conditions read bits measured before them."""
+def _body(draw, n: int, regs, max_ops: int, max_params: int, dynamic_ops: tuple[str, ...]) -> list[Op]:
+    """The operations before the final measurements; with ``dynamic_ops``, at least one measurement
+    or reset, and ``if_else`` conditions that read bits measured before them."""
     ops: list[Op] = []
     measured: list[tuple[int, int]] = []
-    kinds = ["unitary", "unitary", "measure", "reset", "if_else"] if dynamic else ["unitary"]
-    for _ in range(draw(st.integers(2 if dynamic else 1, max_ops))):
+    kinds = ["unitary", "unitary", *dynamic_ops]
+    for _ in range(draw(st.integers(2 if dynamic_ops else 1, max_ops))):
         kind = draw(st.sampled_from(kinds))
         if kind == "measure":
             ops += _measurement(draw, n, regs, max_params)
@@ -264,9 +266,9 @@ def _body(draw, n: int, regs, max_ops: int, max_params: int, dynamic: bool) -> l
             ops.append(_if_else(draw, n, regs, measured, max_params))
         else:
             ops.append(draw(unitary_ops(n, max_params)))
-    if dynamic and not any(op.name in ("measure", "reset") for op in ops):
+    if dynamic_ops and not any(op.name in ("measure", "reset") for op in ops):
         position = draw(st.integers(0, len(ops)))
-        if draw(st.booleans()):
+        if "measure" not in dynamic_ops or draw(st.booleans()):
             ops.insert(position, Op("reset", (draw(st.integers(0, n - 1)),)))
         else:
             ops[position:position] = _measurement(draw, n, regs, max_params)
