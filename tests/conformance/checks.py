@@ -15,8 +15,9 @@ misses both times; a fluke needs two independent ones.
   samples' contingency table.
 - Fake device, level 0, against BackendEstimatorV2 on Aer's whole-device simulation: 4 combined
   std + 0.02 x norm (its basis changes are noiseless, qrt's are device gates) + the floor.
-- Fake device, levels 1 and 2: |ev - exact| <= 0.3 x norm + 4 std on circuits of <= 3 qubits and
-  <= 6 gates: a generous model bound (gate noise left after TREX/ZNE), confirmed like the rest.
+- Fake device, levels 1 and 2: |ev - exact| <= 0.1 x norm + 4 std on circuits of <= 3 qubits and
+  <= 6 gates: a model bound (the gate noise left after TREX/ZNE; see NOISY_BOUND), confirmed like
+  the rest.
 - Exact values (std 0 at precision 0), and multiples of the identity (added exactly, std 0) in any
   mode, must equal the reference to 1e-9; nothing statistical.
 - A noisy estimate (fake device) reports a std of at least ``STD_FLOOR`` x norm: a smaller one
@@ -39,7 +40,10 @@ N_SIGMA = 4.0
 ALPHA = 1e-4
 EXACT_ATOL = 1e-9
 IMPOSSIBLE = 1e-12
-NOISY_BOUND = 0.3  # |mitigated - exact| <= NOISY_BOUND * norm + 4 std on small circuits of a fake device
+# |mitigated - exact| <= NOISY_BOUND * norm + 4 std on small circuits of a fake device. Calibrated on
+# 368 values of drawn PUBs (qrt_runner at 483e7ec): |error| / norm at most 0.12 (level 1) and 0.25
+# (level 2), none beyond 4 std; the bound is that margin again on top of 4 std.
+NOISY_BOUND = 0.1
 # A noisy estimate's std is at least this x norm: a smaller one claims a precision that no number of
 # shots this suite runs can give (it is a degenerate fit or a trajectory passed off as exact).
 STD_FLOOR = 1e-6

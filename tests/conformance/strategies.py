@@ -513,8 +513,9 @@ def estimator_cases(
         precision: sometimes give the PUB its own precision.
         projectors: observables with projector labels (else Pauli ones only); a strategy of
             booleans draws it.
-        shaped_empty_values: a circuit without parameters gets values of shape ``shape + (0,)``
-            (else its parameter shape is ``()`` and the observables carry the PUB's shape).
+        shaped_empty_values: a circuit without parameters gets values of a shape other than ``()``,
+            ``shape + (0,)`` (else its parameter shape is ``()`` and the observables carry the
+            PUB's shape).
     """
     if not isinstance(projectors, bool):
         projectors = draw(projectors)
@@ -522,6 +523,9 @@ def estimator_cases(
     param_shape, obs_shape = draw(broadcast_shapes())
     if spec.num_params == 0 and not shaped_empty_values:
         param_shape, obs_shape = (), np.broadcast_shapes(param_shape, obs_shape)
+    elif spec.num_params == 0 and not param_shape:
+        param_shape = draw(st.sampled_from([(2,), (3, 1), (1, 2)]))
+        obs_shape = obs_shape if _broadcasts(param_shape, obs_shape) else ()
     values = draw(parameter_values(spec.num_params, param_shape))
     if spec.num_params == 0 and not param_shape and draw(st.booleans()):
         values = None  # a PUB of (circuit, observables)
@@ -529,17 +533,28 @@ def estimator_cases(
     return EstimatorCase(spec, draw(observables(spec.num_qubits, obs_shape, projectors)), values, pub_precision)
 
 
+def _broadcasts(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(first, second)
+    except ValueError:
+        return False
+    return True
+
+
 @st.composite
 def sampler_cases(
     draw, *, shots: bool = False, shaped_empty_values: bool = False, **circuit_options: Any
 ) -> SamplerCase:
     """A Sampler PUB (``circuit_options`` as :func:`circuits`; final measurements of some or all
-    qubits unless ``final_measure`` says otherwise)."""
+    qubits unless ``final_measure`` says otherwise); ``shaped_empty_values`` as for
+    :func:`estimator_cases`."""
     circuit_options.setdefault("final_measure", "measured")
     spec = draw(circuits(**circuit_options))
     shape = draw(st.sampled_from([(), (), (1,), (2,), (2, 1), (3,)]))
     if spec.num_params == 0 and not shaped_empty_values:
         shape = ()
+    elif spec.num_params == 0 and not shape:
+        shape = draw(st.sampled_from([(2,), (2, 1), (3,)]))
     values = draw(parameter_values(spec.num_params, shape))
     if spec.num_params == 0 and not shape and draw(st.booleans()):
         values = None
