@@ -461,6 +461,11 @@ class SamplerCase:
         """Whether any measurement writes a classical bit."""
         return _measures(self.build())
 
+    @property
+    def branches(self) -> bool:
+        """Whether it has control flow (``if_else``)."""
+        return any(isinstance(inst.operation, ControlFlowOp) for inst in self.build().data)
+
     def pub(self, circuit: QuantumCircuit | None = None) -> tuple:
         circuit = self.build() if circuit is None else circuit
         pub: tuple = (circuit,)
