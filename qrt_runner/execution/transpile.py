@@ -14,7 +14,9 @@ import io
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister, qpy
+from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.providers import BackendV2
 from qiskit.transpiler import generate_preset_pass_manager
 
@@ -43,6 +45,15 @@ class IsaCircuit:
     device_circuit: QuantumCircuit
     fingerprint: str = ""
     transpiled: bool = True
+
+    def parameter_values(self, bindings: BindingsArray, logical: QuantumCircuit) -> np.ndarray:
+        """``bindings`` (for the ``logical`` circuit's parameters) as an array of shape
+        ``bindings.shape + (num ISA parameters,)``, in ``circuit.parameters`` order: a parameter
+        whose gates the transpiler removed (an rz before a measurement) is dropped."""
+        names = [p.name for p in logical.parameters]
+        full = bindings.as_array(names) if names else np.zeros(bindings.shape + (0,))
+        column = {name: i for i, name in enumerate(names)}
+        return full[..., [column[p.name] for p in self.circuit.parameters]]
 
 
 def circuit_fingerprint(circuit: QuantumCircuit) -> str:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import Clbit, ControlFlowOp, Gate, IfElseOp
-from qiskit.transpiler import Target, generate_preset_pass_manager
+from qiskit.circuit.library import GlobalPhaseGate
+from qiskit.transpiler import generate_preset_pass_manager
 
 _SKIPPED = frozenset({"barrier", "delay"})
 EXACT_MAX_QUBITS = 26  # a statevector of the qubits and their ancillas
+_UNROLLED = ("u", "cx", "swap", "global_phase")
 
 
 class NotDilatable(ValueError):
@@ -75,49 +77,53 @@ def _branch(out: QuantumCircuit, operation: IfElseOp, qubits: list[int], holder:
         bits, wanted = list(target), [(int(value) >> k) & 1 for k in range(len(target))]
     else:
         raise NotDilatable("if_else on a classical expression")
-    true_gate = _body_gate(operation.blocks[0])
-    false_gate = _body_gate(operation.blocks[1]) if len(operation.blocks) > 1 else None
+    true_gates = _body_gates(operation.blocks[0], qubits)
+    false_gates = _body_gates(operation.blocks[1], qubits) if len(operation.blocks) > 1 else []
     controls, state = [], []
     for bit, bit_value in zip(bits, wanted):
         if bit in holder:
             controls.append(holder[bit])
             state.append(bit_value)
         elif bit_value:  # a bit never measured reads 0: the condition is false
-            if false_gate is not None:
-                out.append(false_gate, qubits)
+            for gate, on in false_gates:
+                out.append(gate, on)
             return
     if not controls:
-        out.append(true_gate, qubits)
+        for gate, on in true_gates:
+            out.append(gate, on)
         return
-    if false_gate is not None:  # the false branch everywhere, then (true . false^-1) where the condition holds
-        out.append(false_gate, qubits)
-        both = QuantumCircuit(len(qubits))
-        both.append(false_gate.inverse(), both.qubits)
-        both.append(true_gate, both.qubits)
-        true_gate = both.to_gate(label="if_true")
+    # the false branch everywhere, then (false^-1 then true) where the condition holds; gate by
+    # gate, so that each controlled gate keeps its parameters visible to the binding
+    for gate, on in false_gates:
+        out.append(gate, on)
+    undo = [(gate.inverse(), on) for gate, on in reversed(false_gates)]
     ctrl_state = "".join(str(b) for b in reversed(state))  # control qubit k is bit k from the right
-    out.append(true_gate.control(len(controls), ctrl_state=ctrl_state), controls + qubits)
+    for gate, on in undo + true_gates:
+        out.append(gate.control(len(controls), ctrl_state=ctrl_state), controls + on)
 
 
-def _body_gate(body: QuantumCircuit) -> Gate:
-    """A branch's body as one gate (its instructions must all be gates)."""
+def _body_gates(body: QuantumCircuit, qubits: list[int]) -> list[tuple[Gate, list[int]]]:
+    """A branch's gates with the outer qubits they act on (its instructions must all be gates);
+    a body's global phase becomes a phase gate, which a control turns into a relative phase."""
+    gates: list[tuple[Gate, list[int]]] = []
     for instruction in body.data:
         operation = instruction.operation
         if operation.name in ("measure", "reset") or isinstance(operation, ControlFlowOp):
             raise NotDilatable(f"{operation.name} inside an if_else branch")
-        if instruction.clbits or (operation.name not in _SKIPPED and not isinstance(operation, Gate)):
+        if operation.name in _SKIPPED:
+            continue
+        if instruction.clbits or not isinstance(operation, Gate):
             raise NotDilatable(operation.name)
-    plain = QuantumCircuit(body.num_qubits, global_phase=body.global_phase)
-    for instruction in body.data:
-        if instruction.operation.name not in _SKIPPED:
-            plain.append(instruction.operation, [body.find_bit(q).index for q in instruction.qubits])
-    return plain.to_gate(label="branch")
+        gates.append((operation, [qubits[body.find_bit(q).index] for q in instruction.qubits]))
+    if body.global_phase and qubits:
+        gates.append((GlobalPhaseGate(body.global_phase), []))
+    return gates
 
 
-def exact_circuit(circuit: QuantumCircuit, target: Target) -> QuantumCircuit:
+def exact_circuit(circuit: QuantumCircuit) -> QuantumCircuit:
     """The circuit whose saved expectation values are exact: ``circuit`` itself, or its unitary
-    dilation (:func:`dilate`) where it measures, resets or branches,
-    unrolled for the simulator's ``target`` (its controlled branches are custom gates)."""
+    dilation (:func:`dilate`) where it measures, resets or branches, unrolled into ``u`` and ``cx``
+    (its controlled branches are gates the simulator does not know)."""
     if not needs_dilation(circuit):
         return circuit.copy()
     try:
@@ -131,6 +137,8 @@ def exact_circuit(circuit: QuantumCircuit, target: Target) -> QuantumCircuit:
             f"precision 0 (exact) of this circuit needs {dilated.num_qubits} qubits (one more per measurement and "
             f"reset), over {EXACT_MAX_QUBITS}: give a precision > 0 to sample it"
         )
-    unrolled = generate_preset_pass_manager(optimization_level=0, target=target).run(dilated)
-    assert unrolled.layout is None  # the simulator's target has no coupling map: the qubits stay where they are
+    # into u and cx: Aer binds parameters of controlled rotations (cry) at run time wrongly (it
+    # kept ry's angle at 0 where assign_parameters gives the right value; Aer 0.18)
+    unrolled = generate_preset_pass_manager(optimization_level=0, basis_gates=list(_UNROLLED)).run(dilated)
+    assert unrolled.layout is None  # no coupling map: the qubits stay where they are
     return unrolled

@@ -109,7 +109,7 @@ class _PubPlan:
         paulis = sorted({label for terms in self.obs_terms for label in terms if label != identity})
         self.identity = np.array([terms.get(identity, 0.0) for terms in self.obs_terms], dtype=float).real
         self.bounds = np.array([sum(abs(c) for c in terms.values()) for terms in self.obs_terms], dtype=float)
-        values = pub.parameter_values.as_array([p.name for p in isa.circuit.parameters])
+        values = isa.parameter_values(pub.parameter_values, pub.circuit)
         self.param_shape = pub.parameter_values.shape
         self.num_sets = int(np.prod(self.param_shape)) if self.param_shape else 1
         self.flat_values = values.reshape(self.num_sets, -1)
@@ -191,7 +191,7 @@ class _PubPlan:
         prefixes the circuits are only the measurements, continued from the prefix of their
         noise factor."""
         if self.shots == 0:
-            circuit = exact_circuit(self.isa.circuit, backend.compiler.target)
+            circuit = exact_circuit(self.isa.circuit)
             qubits = list(range(self.isa.circuit.num_qubits))
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), qubits, label=label)

@@ -119,7 +119,7 @@ class _SamplerPlan:
 
     def values(self) -> np.ndarray | None:
         """Rows (parameter set, randomisation) in ``self.circuit.parameters`` order."""
-        user = self.pub.parameter_values.as_array([p.name for p in self.isa.circuit.parameters])
+        user = self.isa.parameter_values(self.pub.parameter_values, self.pub.circuit)
         sets = int(np.prod(self.pub.parameter_values.shape)) if self.pub.parameter_values.shape else 1
         user = user.reshape(sets, -1)
         repeats = self.randomizations

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter
+from qiskit.circuit import Parameter, ParameterExpression
 from qiskit.primitives import BitArray
 
 
@@ -326,11 +326,27 @@ def _memory_array(data: dict, num_clbits: int, shots: int) -> np.ndarray:
     return BitArray.from_samples(data["memory"], num_clbits).array
 
 
+# Gates whose parameters Aer (0.17-0.18) binds wrongly at run time (parameter_binds): controlled
+# rotations keep a wrong angle (a cry read <Z> = 1 where its bound circuit gives cos 1), XX+-YY fail.
+_MISBOUND = frozenset({"cp", "crx", "cry", "crz", "cu", "cu1", "cu3", "xx_minus_yy", "xx_plus_yy"})
+
+
+def _misbound(circuit: QuantumCircuit) -> set[str]:
+    return {
+        i.operation.name
+        for i in circuit.data
+        if i.operation.name in _MISBOUND and any(isinstance(v, ParameterExpression) for v in i.operation.params)
+    }
+
+
 def _one_experiment_per_row(circuit: QuantumCircuit, rows: np.ndarray | None):
-    """``circuit`` and its parameter rows as Aer is to run them. A circuit without parameters run
-    for several rows (a parameter-free PUB broadcast over parameter sets: rows of zero columns)
+    """``circuit`` and its parameter rows as Aer is to run them. Parametrised gates that Aer binds
+    wrongly are replaced by their definitions (gates it binds right). A circuit without parameters
+    run for several rows (a parameter-free PUB broadcast over parameter sets: rows of zero columns)
     gets a parametrised global phase that does nothing, so that Aer runs one experiment, with its
     own samples, per row; with one row or none it runs once."""
+    while names := _misbound(circuit):
+        circuit = circuit.decompose(gates_to_decompose=sorted(names))
     if rows is None or rows.shape[-1] or circuit.parameters:
         return circuit, rows
     if len(rows) <= 1:
