@@ -63,6 +63,8 @@ OWN: dict[str, tuple[str, Any]] = {
     "resilience.zne.extrapolate_per_term": _OPTIONAL_BOOL,
     "twirling.dressing_noise": _OPTIONAL_BOOL,
 }
+# The type IBM stores a leaf as, where qrt_runner checks it instead of IBM.
+_STORED_AS = {"default_precision": float}
 # Where IBM's own message does not say what is allowed.
 _ALLOWED = {"resilience_level": "0, 1 or 2"}
 
@@ -102,7 +104,7 @@ def check_own(path: str, value: Any) -> Any:
         allowed, test = OWN[path]
         if not test(value):
             raise ValueError(f"options.{path}={value!r}: must be {allowed}")
-    return value
+    return _STORED_AS.get(path, lambda v: v)(value)
 
 
 def to_ibm(value: Any, ibm_node: Any, name: str) -> Any:
