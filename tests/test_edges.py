@@ -356,3 +356,35 @@ def test_metadata_reports_the_precision_the_shots_give():
     )
     metadata = twirled.run([(isa, SparsePauliOp("X").apply_layout(isa.layout))]).result()[0].metadata
     assert metadata["num_randomizations"] == 4 and metadata["target_precision"] == pytest.approx(1 / 16)
+
+
+# -- Aer binds controlled rotations wrongly at run time ------------------------------------------------
+def test_parametrised_controlled_rotations_bound_at_run_time_are_right():
+    """Aer 0.18's parameter_binds keeps a wrong angle for cp, crx, cry, crz and cu (the ideal
+    simulator runs such an ISA circuit as given): qrt gave <IZ> = 1 where the value is -0.255."""
+    from qiskit.circuit import Parameter
+    from qiskit.primitives import StatevectorEstimator
+
+    p = Parameter("p")
+    circuit = QuantumCircuit(2)
+    circuit.x(1)
+    circuit.cry(p, 1, 0)
+    circuit.crx(p, 0, 1)
+    circuit.h(0)
+    circuit.cp(p, 0, 1)
+    circuit.crz(p, 1, 0)
+    circuit.h(0)
+    circuit.cu(p, 0.2, p, 0.1, 0, 1)
+    pub = (circuit, ["IZ", "ZI", "XX"], [[[1.0]], [[0.3]]])
+    reference = StatevectorEstimator().run([pub]).result()[0].data.evs
+    np.testing.assert_allclose(_exact_pub(pub).data.evs, reference, atol=1e-12)
+    measured = circuit.copy()
+    measured.measure_all()
+    counts = SamplerV2(mode=AerSimulator()).run([(measured, [1.0])], shots=4000).result()[0].data.meas.get_counts()
+    exact = Statevector(circuit.assign_parameters([1.0])).probabilities_dict()
+    for outcome, probability in exact.items():
+        assert abs(counts.get(outcome, 0) / 4000 - probability) < 5 * np.sqrt(probability / 4000) + 0.005
+
+
+def _exact_pub(pub):
+    return EstimatorV2(mode=AerSimulator(), options={"default_precision": 0}).run([pub]).result()[0]
