@@ -103,11 +103,6 @@ def test_exact_mode_with_a_parameter_in_an_else_branch(api):
     properties.check_exact(_estimator_case(qc, "Z", [1.0]), EstimatorRun(api, "aer", precision=0), seed=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Aer 0.18.2 itself fails to load the circuit ('unordered_map::at', AerSimulator and Aer's SamplerV2 "
-    "alike); qrt passes it on as a failed job instead of the right numbers or a one-line refusal",
-)
 @pytest.mark.parametrize("api", APIS)
 def test_sampler_on_a_qubit_measured_again_after_an_if_else_it_conditions(api):
     """q1 measured into c, an if_else on c, then h on q1 and q1 measured into c again: exactly
@@ -123,11 +118,6 @@ def test_sampler_on_a_qubit_measured_again_after_an_if_else_it_conditions(api):
     properties.check_ideal_sampler(SamplerCase(None, None, circuit=qc), SamplerRun(api, "aer", 500), 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Aer 0.18.2 itself fails to load the circuit ('unordered_map::at', AerSimulator and Aer's SamplerV2 "
-    "alike); qrt passes it on as a failed job instead of the right numbers or a one-line refusal",
-)
 @pytest.mark.parametrize("api", APIS)
 def test_sampled_estimator_measuring_an_idle_qubit_beside_an_if_else(api):
     """Qubit 2 idle, qubit 0 measured mid-circuit and conditioning an ``if_else`` on qubit 1;

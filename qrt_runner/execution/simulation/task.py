@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.circuit import Parameter, ParameterExpression
+from qiskit.circuit import IfElseOp, Parameter, ParameterExpression
 from qiskit.primitives import BitArray
 
 
@@ -339,6 +339,35 @@ def _misbound(circuit: QuantumCircuit) -> set[str]:
     }
 
 
+def _widened_branches(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with every ``if_else`` acting on all its qubits (a barrier on those its branches
+    leave alone). Aer 0.18 fails to load a circuit ("unordered_map::at") where a qubit whose
+    measurement an ``if_else`` reads is used after it, outside the branch's qubits; a branch
+    that spans every qubit loads and runs the same."""
+    narrow = [i for i in circuit.data if isinstance(i.operation, IfElseOp) and len(i.qubits) < circuit.num_qubits]
+    if not narrow:
+        return circuit
+    out = circuit.copy_empty_like()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if not isinstance(operation, IfElseOp) or len(instruction.qubits) == circuit.num_qubits:
+            out.append(operation, instruction.qubits, instruction.clbits, copy=False)
+            continue
+        outer = [circuit.find_bit(q).index for q in instruction.qubits]
+        idle = [q for q in range(circuit.num_qubits) if q not in outer]
+        blocks = []
+        for block in operation.blocks:
+            wide = QuantumCircuit(circuit.num_qubits, block.num_clbits, global_phase=block.global_phase)
+            for inner in block.data:
+                qubits = [outer[block.find_bit(q).index] for q in inner.qubits]
+                clbits = [block.find_bit(c).index for c in inner.clbits]
+                wide.append(inner.operation, qubits, clbits, copy=False)
+            wide.barrier(idle)
+            blocks.append(wide)
+        out.append(operation.replace_blocks(blocks), circuit.qubits, instruction.clbits, copy=False)
+    return out
+
+
 def _one_experiment_per_row(circuit: QuantumCircuit, rows: np.ndarray | None):
     """``circuit`` and its parameter rows as Aer is to run them. Parametrised gates that Aer binds
     wrongly are replaced by their definitions (gates it binds right). A circuit without parameters
@@ -347,6 +376,7 @@ def _one_experiment_per_row(circuit: QuantumCircuit, rows: np.ndarray | None):
     own samples, per row; with one row or none it runs once."""
     while names := _misbound(circuit):
         circuit = circuit.decompose(gates_to_decompose=sorted(names))
+    circuit = _widened_branches(circuit)
     if rows is None or rows.shape[-1] or circuit.parameters:
         return circuit, rows
     if len(rows) <= 1:
