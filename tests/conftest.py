@@ -19,14 +19,20 @@ REPO = Path(__file__).resolve().parents[1]
 QRT_RUN = Path(sys.executable).with_name("qrt-run")
 # Small and single-threaded: two xdist workers share the 2 CPU cores.
 FAST = ["backend.max_parallel_threads=1", "tracking=none"]
+# The timeout of a subprocess or a wait: it bounds a hang only. A test's assertions never depend on
+# the machine's speed; a loaded machine (make test beside other work) runs 5-10 times slower.
+HANG_S = 900
 
 __all__ = [
     "FAST",
+    "HANG_S",
     "QRT_RUN",
     "REPO",
     "compose_config",
     "free_port",
+    "job_seconds",
     "mlflow_server",
+    "ran_s",
     "run_cli",
     "spec_for",
     "start_mlflow_server",
@@ -35,10 +41,32 @@ __all__ = [
 spec_for = compose_spec
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 180, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, timeout: float = HANG_S, env: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run the installed ``qrt-run`` in a subprocess."""
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([str(QRT_RUN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
+
+
+def ran_s(job) -> float:
+    """Seconds a job ran: from RUNNING to its final status (DONE, CANCELLED or ERROR)."""
+    history = dict(job.status_history)
+    return job.status_history[-1][1] - history["RUNNING"]
+
+
+def job_seconds(overrides: list[str]) -> float:
+    """Seconds the slowest job of ``run_experiment(spec_for(overrides))`` ran, here and now.
+
+    The baseline of a test that races a time limit against work: a limit set to a multiple of
+    what the same work takes on this machine, under its present load, keeps the side of the race
+    that wins the same on a fast machine and on a loaded one (make test runs on both).
+    """
+    from qrt_runner.tasks.runner import run_experiment
+
+    result = run_experiment(spec_for(overrides))
+    assert result.status == "FINISHED", result.error
+    return max(ran_s(job) for job in result.jobs)
 
 
 @pytest.fixture
@@ -76,8 +104,8 @@ def start_mlflow_server(folder: Path, port: int | None = None) -> tuple[str, sub
         start_new_session=True,
     )
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
+    deadline = time.time() + HANG_S
+    while time.time() < deadline and server.poll() is None:
         try:
             urllib.request.urlopen(f"{uri}/health", timeout=1)
             return uri, server

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import REPO, run_cli
+from conftest import HANG_S, REPO, job_seconds, run_cli
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
@@ -65,7 +65,7 @@ def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
             "primitive.default_shots=512",
         ],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     client, runs = _runs(tmp_path / "mlflow.db")
@@ -98,18 +98,25 @@ def test_multirun_gives_one_parent_and_one_child_per_job(tmp_path):
 
 
 def test_timed_out_session_exits_1_and_leaves_a_failed_run_with_finished_results(tmp_path):
+    workload = [
+        "circuit=efficient_su2",
+        "circuit.num_qubits=18",
+        "observables=paulis",
+        f"observables.terms=[{'Z' * 18}]",
+        "primitive.default_precision=0",
+        "session.parameter_sets_per_job=6",
+        "backend.max_parallel_threads=1",
+    ]
+    # max_time is what 4 of its 20 jobs take here and now (the slowest of 2 jobs of the same work,
+    # the baseline): on a fast machine as on a loaded one, its first jobs finish and the session
+    # expires long before the last one could.
+    max_time = round(4 * job_seconds([*workload, "circuit.parameter_values.num_sets=12", "tracking=none"]), 2)
     proc = run_cli(
         [
-            "circuit=efficient_su2",
-            "circuit.num_qubits=18",
+            *workload,
             "circuit.parameter_values.num_sets=120",
-            "observables=paulis",
-            f"observables.terms=[{'Z' * 18}]",
-            "primitive.default_precision=0",
             "session.mode=session",
-            "session.max_time=2",
-            "session.parameter_sets_per_job=6",
-            "backend.max_parallel_threads=1",
+            f"session.max_time={max_time}",
             "hydra.run.dir=out",
         ],
         cwd=tmp_path,
@@ -162,7 +169,7 @@ def test_non_editable_install_runs_from_any_directory(tmp_path):
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(source)],
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=HANG_S,
     )
     installed = {
         p.relative_to(target / "qrt_runner").as_posix()
@@ -197,7 +204,7 @@ def test_non_editable_install_runs_from_any_directory(tmp_path):
         cwd=work,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=HANG_S,
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import QRT_RUN
+from conftest import HANG_S, QRT_RUN
 from qrt_runner.config.compose import compose_spec
 from qrt_runner.execution import cost
 from qrt_runner.tasks.estimate import estimate, max_time_warning
@@ -137,19 +137,21 @@ def test_estimate_command_prints_json_and_refuses_bad_input(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert done.returncode == 0, done.stderr
     est = json.loads(done.stdout)
     assert est["multipliers"]["randomizations"] == 32 and est["total"]["qpu_s"] > 0
     assert not list(tmp_path.iterdir())  # nothing ran, nothing was written
-    text = subprocess.run([*command, "backend=fake_manila"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    text = subprocess.run(
+        [*command, "backend=fake_manila"], capture_output=True, text=True, cwd=tmp_path, timeout=HANG_S
+    )
     assert text.returncode == 0 and "QPU time" in text.stdout
     bad = subprocess.run(
         [*command, "mitigation.twirling.num_randomizations=-1"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=120,
+        timeout=HANG_S,
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "num_randomizations" in bad.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import QRT_RUN, free_port, run_cli, start_mlflow_server, stop_mlflow_server
+from conftest import HANG_S, QRT_RUN, free_port, run_cli, start_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
@@ -53,7 +53,8 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     )
 
 
-def _wait_for(predicate, timeout: float = 120) -> None:
+def _wait_for(predicate, timeout: float = HANG_S) -> None:
+    """Poll ``predicate``; ``timeout`` bounds a hang only (a loaded machine may need minutes)."""
     deadline = time.time() + timeout
     while not predicate():
         assert time.time() < deadline, "timed out waiting"
@@ -79,7 +80,7 @@ def test_sigterm_during_a_job_keeps_the_finished_jobs_and_closes_the_run_killed(
         if "job 2/20 done" in line:
             break
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 143, stderr
     assert len(stderr.strip().splitlines()) == 1 and "terminated by SIGTERM" in stderr and "Traceback" not in stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -99,7 +100,7 @@ def test_sigterm_during_an_optimisation_keeps_every_iteration(tmp_path):
     _wait_for(lambda: state.exists())
     time.sleep(2)
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 143, stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     iterations = results["optimization"]["iterations"]
@@ -124,34 +125,43 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def test_the_simulator_process_dies_within_a_second_of_a_sigkill(tmp_path):
-    proc = _start(LONG_JOBS, tmp_path)
-    _wait_for(lambda: (tmp_path / "out" / "tracking.jsonl").exists())
+def test_the_simulator_process_dies_with_its_parent_in_the_middle_of_a_job(tmp_path):
+    """qrt-run killed while a job runs leaves no simulator behind: it is gone long before that job
+    could have ended (half the time the job before it took), whatever the machine's speed."""
+    args = [arg for arg in LONG_JOBS if not arg.startswith("session.parameter_sets_per_job")]
+    proc = _start([*args, "session.parameter_sets_per_job=12"], tmp_path)
+    assert proc.stdout is not None
+    for line in proc.stdout:  # "  job 1/5 done: <id> (<seconds> s)"; the next job has started
+        if "job 1/5 done" in line:
+            job_s = float(line.rsplit("(", 1)[1].split()[0])
+            break
+    else:
+        pytest.fail(f"no job finished: {proc.communicate(timeout=HANG_S)[1]}")
     (simulator,) = [
         child for child in _children(proc.pid) if "simulation.worker" in Path(f"/proc/{child}/cmdline").read_text()
     ]
     proc.kill()
     proc.wait()
     killed = time.time()
-    _wait_for(lambda: _gone(simulator), timeout=5)
-    assert time.time() - killed < 1.0
+    _wait_for(lambda: _gone(simulator))
+    assert time.time() - killed < job_s / 2
 
 
 def test_an_unreachable_store_costs_seconds_and_sync_uploads_the_run_later(tmp_path):
+    args = [
+        "experiment=vqe_h2",
+        "task.optimizer.name=spsa",
+        "task.optimizer.maxiter=10",
+        "backend.max_parallel_threads=1",
+    ]
+    started = time.time()  # the baseline: the same run, untracked, here and now
+    assert run_cli([*args, "tracking=none", "hydra.run.dir=untracked"], cwd=tmp_path).returncode == 0
+    untracked_s = time.time() - started
     dead = f"http://127.0.0.1:{free_port()}"
     started = time.time()
-    proc = run_cli(
-        [
-            "experiment=vqe_h2",
-            "task.optimizer.name=spsa",
-            "task.optimizer.maxiter=10",
-            "backend.max_parallel_threads=1",
-            f"tracking.uri={dead}",
-            "hydra.run.dir=out",
-        ],
-        cwd=tmp_path,
-    )
-    assert time.time() - started < 60
+    proc = run_cli([*args, f"tracking.uri={dead}", "hydra.run.dir=out"], cwd=tmp_path)
+    # seconds more than untracked (the store gives up after one retry), not MLflow's minutes of retries
+    assert time.time() - started < untracked_s + 60
     assert proc.returncode == 3, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert (
@@ -163,7 +173,7 @@ def test_an_unreachable_store_costs_seconds_and_sync_uploads_the_run_later(tmp_p
     uri, server = start_mlflow_server(server_dir)
     try:
         sync = subprocess.run(
-            [str(QRT_RUN), "sync", "out", "--uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=120
+            [str(QRT_RUN), "sync", "out", "--uri", uri], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S
         )
         assert sync.returncode == 0, sync.stderr
         client = MlflowClient(tracking_uri=uri)
@@ -196,10 +206,16 @@ def test_a_server_killed_mid_run_leaves_a_finished_local_run_that_sync_completes
     )
     _wait_for(lambda: _done_jobs(tmp_path / "out") >= 5)
     stop_mlflow_server(server)
-    killed = time.time()
-    _, stderr = proc.communicate(timeout=240)
-    assert time.time() - killed < 120  # bounded: a few timed-out calls, not minutes of retries
+    _, stderr = proc.communicate(timeout=HANG_S)  # bounds a hang only: the 300 iterations take what they take
     assert proc.returncode == 3, stderr
+    # the dead store cost a few timed-out calls, not minutes of retries: no iteration waited long
+    # for it (an iteration itself takes a fraction of a second on an idle machine)
+    logged = [
+        entry["time"] / 1000
+        for entry in map(json.loads, (tmp_path / "out" / "tracking.jsonl").read_text().splitlines())
+        if entry["op"] == "metrics" and any(key == "energy" for key, _, _ in entry["metrics"])
+    ]
+    assert len(logged) == 300 and max(later - earlier for earlier, later in zip(logged, logged[1:])) < 60
     assert len(stderr.strip().splitlines()) == 1 and "not tracked" in stderr
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["status"] == "FINISHED" and results["optimization"]["iterations"] == 300
@@ -208,7 +224,9 @@ def test_a_server_killed_mid_run_leaves_a_finished_local_run_that_sync_completes
         client = MlflowClient(tracking_uri=uri)
         (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
         assert run.info.status == "RUNNING"  # what the dead server was left with
-        sync = subprocess.run([str(QRT_RUN), "sync", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        sync = subprocess.run(
+            [str(QRT_RUN), "sync", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S
+        )
         assert sync.returncode == 0, sync.stderr
         run = client.get_run(run.info.run_id)
         assert run.info.status == "FINISHED"
@@ -241,6 +259,16 @@ def test_resume_by_run_id_after_a_kill(tmp_path):
     assert [h["iteration"] for h in history] == [reached + 1, reached + 2]
 
 
+@pytest.fixture(scope="module")
+def refusal_s(tmp_path_factory) -> float:
+    """Seconds qrt-run takes here and now to refuse a task when it builds the workload (where the
+    size of the work is checked): start-up, composition, the refusal."""
+    started = time.time()
+    proc = run_cli(["experiment=ising_estimator", "task=scan", "tracking=none"], cwd=tmp_path_factory.mktemp("bad"))
+    assert proc.returncode == 2 and "task=scan needs a grid" in proc.stderr, proc.stderr
+    return time.time() - started
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -252,10 +280,10 @@ def test_resume_by_run_id_after_a_kill(tmp_path):
         ],
     ],
 )
-def test_work_too_big_for_this_machine_is_refused_before_anything_runs(tmp_path, args):
+def test_work_too_big_for_this_machine_is_refused_before_anything_runs(tmp_path, args, refusal_s):
     started = time.time()
     proc = run_cli([*args, "tracking=none"], cwd=tmp_path)
-    assert proc.returncode == 2 and time.time() - started < 30
+    assert proc.returncode == 2 and time.time() - started < 3 * refusal_s  # refused as fast as a bad task
     assert "more than half this machine's" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "outputs").exists()
 
@@ -287,7 +315,7 @@ def test_sigterm_in_a_basic_sweep_keeps_the_records_of_the_points_that_finished(
         if started == 2 and "job 2/10 done" in line:
             break
     proc.send_signal(signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 143, stderr
     (sweep_dir,) = tmp_path.glob("multirun/*/*")
     first, second = (json.loads((sweep_dir / str(k) / "point.json").read_text()) for k in (0, 1))
@@ -324,7 +352,7 @@ def test_sigterm_to_a_joblib_sweep_keeps_the_finished_points_and_leaves_nothing_
             break
     time.sleep(1)
     os.killpg(proc.pid, signal.SIGTERM)
-    _, stderr = proc.communicate(timeout=120)
+    _, stderr = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 143, stderr
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])

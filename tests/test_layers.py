@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import HANG_S
+
 
 def test_the_core_imports_neither_hydra_nor_omegaconf():
     code = (
@@ -17,7 +19,7 @@ def test_the_core_imports_neither_hydra_nor_omegaconf():
         "import qrt_runner.runtime, qrt_runner.config.schema\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'hydra', 'omegaconf'}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 

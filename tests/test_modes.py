@@ -9,7 +9,7 @@ import pytest
 from qiskit.circuit.library import efficient_su2
 from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
 
-from conftest import FAST, spec_for
+from conftest import FAST, job_seconds, ran_s, spec_for
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.modes import ExecutionMode, SessionClosedError
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
@@ -26,14 +26,24 @@ def _long_pub(num_sets: int = 300):
     return (circuit, ["Z" * 20], np.random.default_rng(0).uniform(0, 1, (num_sets, circuit.num_parameters)))
 
 
-def test_job_over_max_execution_time_is_stopped_within_a_second(backend):
+@pytest.fixture(scope="module")
+def four_sets_s(backend):
+    """Seconds a job of 4 of ``_long_pub``'s parameter sets runs here and now: its 300 take 75 times
+    as long on any machine. A job stopped at its limit is stopped before it could have simulated 4
+    more (how promptly, in seconds, is benchmarks/time_limits.py's measure)."""
+    job = Estimator(backend, options=EstimatorOptions(default_precision=0)).run([_long_pub(4)])
+    job.result()
+    return ran_s(job)
+
+
+def test_job_over_max_execution_time_is_stopped_at_its_limit(backend, four_sets_s):
     estimator = Estimator(backend, options=EstimatorOptions(default_precision=0, max_execution_time=1.0))
     job = estimator.run([_long_pub()])
     with pytest.raises(RuntimeJobMaxTimeoutError, match="max_execution_time=1"):
         job.result()
     history = dict(job.status_history)
     assert job.status().name == "CANCELLED"
-    assert 1.0 <= history["CANCELLED"] - history["RUNNING"] < 2.0
+    assert 1.0 <= history["CANCELLED"] - history["RUNNING"] < 1.0 + four_sets_s
     # the simulator process was replaced: the next job runs normally
     small = efficient_su2(2, reps=1)
     value = (
@@ -55,26 +65,31 @@ def test_closed_session_refuses_new_jobs(backend):
         estimator.run([(small, ["ZZ"], np.zeros(small.num_parameters))])
 
 
+EXPIRING = [
+    "circuit=efficient_su2",
+    "circuit.num_qubits=18",
+    "circuit.reps=2",
+    "observables=paulis",
+    f"observables.terms=[{'Z' * 18}]",
+    "primitive.default_precision=0",
+    "session.parameter_sets_per_job=6",
+    *FAST,
+]
+
+
 def test_session_expiry_fails_the_run_and_keeps_finished_jobs():
+    # max_time is what 4 of its 20 jobs take here and now (the slowest of 2 jobs of the same work,
+    # the baseline): on a fast machine as on a loaded one, its first jobs finish and the session
+    # expires long before the last one could.
+    job_s = job_seconds([*EXPIRING, "circuit.parameter_values.num_sets=12"])
+    max_time = round(4 * job_s, 2)
     spec = spec_for(
-        [
-            "circuit=efficient_su2",
-            "circuit.num_qubits=18",
-            "circuit.reps=2",
-            "circuit.parameter_values.num_sets=120",
-            "observables=paulis",
-            f"observables.terms=[{'Z' * 18}]",
-            "primitive.default_precision=0",
-            "session.mode=session",
-            "session.max_time=2.5",
-            "session.parameter_sets_per_job=6",
-            *FAST,
-        ]
+        [*EXPIRING, "circuit.parameter_values.num_sets=120", "session.mode=session", f"session.max_time={max_time}"]
     )
-    start = time.time()
     result = run_experiment(spec)
+    ended = time.time()
     assert result.status == "FAILED" and result.error_type == "RuntimeJobMaxTimeoutError"
-    assert "reached its max_time of 2.5 s" in result.error
+    assert f"reached its max_time of {max_time:g} s" in result.error
     statuses = [job.status for job in result.jobs]
     assert statuses[0] == "DONE" and "CANCELLED" in statuses and statuses.count("DONE") < len(statuses)
     done_sets = 6 * statuses.count("DONE")
@@ -82,11 +97,9 @@ def test_session_expiry_fails_the_run_and_keeps_finished_jobs():
     assert np.all(np.isfinite(evs[:done_sets])) and np.all(np.isnan(evs[done_sets:]))
     assert result.session_id.startswith("session-")
     running = [t for job in result.jobs for s, t in job.status_history if s == "RUNNING"]
-    assert (
-        time.time() - start
-        < result.timings["time_build_s"] + result.timings["time_transpile_s"] + (running[0] - start) + 2.5 + 2.0
-    )
-    assert sum(job.usage_s for job in result.jobs) < 2.5 + 1.0
+    # the run ends at expiry: the job running then is stopped before it could have finished
+    assert ended - running[0] < max_time + job_s
+    assert sum(job.usage_s for job in result.jobs) < max_time + job_s
 
 
 def test_batch_mode_records_ids_and_status_history():
@@ -121,17 +134,19 @@ def test_in_job_mode_a_timed_out_job_does_not_drop_the_independent_jobs_after_it
     assert run_experiment(spec_small).status == "FINISHED"  # the simulator process recovers
 
 
-def test_cancelling_a_mode_stops_the_running_simulation_at_once(backend):
+def test_cancelling_a_mode_stops_the_running_simulation_at_once(backend, four_sets_s):
     mode = ExecutionMode("session", backend.executor, max_time=600)
     estimator = Estimator(backend, mode, options=EstimatorOptions(default_precision=0))
     job = estimator.run([_long_pub()])
+    waiting_until = time.time() + 300  # bounds a hang only
     while not job.running():
+        assert time.time() < waiting_until, "the job never started"
         time.sleep(0.05)
     started = time.time()
     mode.cancel()
     with pytest.raises(Exception):
         job.result()
-    assert time.time() - started < 2.0
+    assert time.time() - started < four_sets_s  # stopped, not left to simulate its 300 sets
     assert job.status().name == "CANCELLED"
 
 

@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from conftest import QRT_RUN, REPO
+from conftest import HANG_S, QRT_RUN, REPO
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
@@ -81,7 +81,7 @@ def _batch(cases: list[dict]) -> list[dict]:
         input=json.dumps(cases),
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=HANG_S,
         cwd=REPO,
     )
     lines = proc.stdout.splitlines()
@@ -202,7 +202,7 @@ def test_an_edited_input_file_is_reported_when_the_config_runs_again(tmp_path):
 )
 def test_bad_replay_input_exits_2_in_one_line(tmp_path, args, fragment):
     (tmp_path / "empty_dir").mkdir()
-    proc = subprocess.run([str(QRT_RUN), *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([str(QRT_RUN), *args], cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     if fragment:
         lines = proc.stderr.strip().splitlines()

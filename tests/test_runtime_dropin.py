@@ -16,6 +16,7 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
+from conftest import HANG_S
 from qrt_runner.runtime import Batch, EstimatorV2, SamplerV2, Session, UnsupportedOption
 
 pytestmark = pytest.mark.slow  # IBM's scripts run in subprocesses: the full suite, not make test-fast
@@ -65,7 +66,7 @@ ansatz = real_amplitudes(2, reps=1)
 isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=3).run(ansatz)
 hamiltonian = H.apply_layout(isa.layout)
 energies = []
-with Session(backend=backend, max_time="10m") as session:
+with Session(backend=backend, max_time="1h") as session:
     estimator = Estimator(mode=session)
     estimator.options.default_shots = 2000
     estimator.options.resilience_level = 1
@@ -91,7 +92,7 @@ def _script(template: str, module: str) -> dict:
         [sys.executable, "-c", textwrap.dedent(template.format(module=module))],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -217,7 +218,7 @@ def test_a_misspelt_option_raises():
 
 
 def test_jobs_and_sessions_look_like_ibms():
-    with Session(backend=FakeManilaV2(), max_time=120) as session:
+    with Session(backend=FakeManilaV2(), max_time=3600) as session:
         sampler = SamplerV2(
             mode=session,
             options={"default_shots": 200, "environment": {"job_tags": ["exp1"]}, "twirling": {"enable_measure": True}},
@@ -236,7 +237,7 @@ def test_jobs_and_sessions_look_like_ibms():
     assert session.status() == "Closed"
     with pytest.raises(Exception, match="closed"):
         sampler.run([bell])
-    with Batch(backend="fake_manila", max_time="1m") as batch:
+    with Batch(backend="fake_manila", max_time="1h") as batch:
         estimator = EstimatorV2(mode=batch, options={"default_precision": 0.05})
         evs = estimator.run([(_bell(), ["ZZ", "XX"])]).result()[0].data.evs
         assert batch.session_id.startswith("batch-") and np.all(np.abs(evs - 1) < 0.3)

@@ -9,7 +9,7 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
-from conftest import run_cli
+from conftest import HANG_S, run_cli
 from qrt_runner.config.compose import compose_config
 from qrt_runner.sweep import recheck
 
@@ -59,7 +59,9 @@ def test_checked_points_are_not_composed_again_and_others_are(monkeypatch):
 def test_points_derived_from_one_composition_have_the_config_hydra_composes(tmp_path, launcher):
     """With joblib, the workers derive the points (the checked points reach them on the loader)."""
     points = ["experiment=ghz_sampler", "tracking=none", "primitive.default_shots=32", "circuit.num_qubits=2,3"]
-    proc = run_cli(["-m", *points, "seed=5,6", "backend.max_parallel_threads=1", *launcher], cwd=tmp_path, timeout=300)
+    proc = run_cli(
+        ["-m", *points, "seed=5,6", "backend.max_parallel_threads=1", *launcher], cwd=tmp_path, timeout=HANG_S
+    )
     assert proc.returncode == 0, proc.stderr
     run_dirs = sorted(tmp_path.glob("multirun/*/*/[0-9]"))
     assert len(run_dirs) == 4

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import HANG_S, run_cli
 from qrt_runner.sweep.workers import wants_warm_workers
 
 
@@ -34,7 +34,9 @@ def test_the_preload_loads_the_transpiler_plugins_and_starts_no_thread():
         "import qrt_runner.sweep.preload\n"
         "print(threading.active_count(), 'qiskit_ibm_runtime' in sys.modules, 'matplotlib.figure' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_S, check=True
+    ).stdout
     assert out.split() == ["1", "True", "True"]
 
 
@@ -50,7 +52,9 @@ def test_the_forkserver_is_stopped_at_once_when_qrt_run_exits():
         "os.waitpid(pid, 0)\n"  # returns only once it is gone
         "print('stopped')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_S, check=True
+    ).stdout
     assert out.strip() == "stopped"
 
 
@@ -87,7 +91,7 @@ def test_joblib_points_run_in_workers_forked_from_the_preloaded_forkserver(tmp_p
             "hydra.launcher.n_jobs=2",
         ],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     builders = [path.read_text().split("\n", 1) for path in seen.glob("*.txt")]

@@ -9,6 +9,7 @@ import json
 import math
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -337,7 +338,6 @@ def test_unreachable_store_keeps_the_run_in_its_journal_and_sync_uploads_it(tmp_
 def test_a_store_that_stops_answering_turns_offline_within_its_timeout_and_sync_completes_the_run(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     store = open_store(uri, "qrt-tests")
-    hang = {"on": False}
 
     def opener(uri_, experiment):
         return store
@@ -347,23 +347,30 @@ def test_a_store_that_stops_answering_turns_offline_within_its_timeout_and_sync_
     run_id = tracker.start("vqe", {})
     tracker.log_metrics({"energy": -1.0}, step=1)
     original = store.log
+    answer, answered, calls = threading.Event(), threading.Event(), []
 
-    def slow_log(*args, **kwargs):
-        if hang["on"]:
-            time.sleep(3)
-        return original(*args, **kwargs)
+    def stuck_log(*args, **kwargs):  # a store that does not answer until the test lets it
+        calls.append(args)
+        answer.wait(120)  # bounds a hang only
+        try:
+            return original(*args, **kwargs)
+        finally:
+            answered.set()
 
-    store.log = slow_log
-    hang["on"] = True
+    store.log = stuck_log
     started = time.perf_counter()
     tracker.log_metrics({"energy": -1.5}, step=2)
     tracker.log_metrics({"energy": -1.7}, step=3)
     tracker.end("FINISHED")
-    assert time.perf_counter() - started < 2.5  # one timeout, then offline at once
+    waited = time.perf_counter() - started
+    # one call waited for its timeout, then the store was offline: the later ones never reached it
+    assert live.offline and "within 1 s" in live.offline_reason and len(calls) == 1
+    assert waited >= 1.0 and not answered.is_set()  # returned while the store still held the call
     client = MlflowClient(tracking_uri=uri)
     assert client.get_run(run_id).info.status == "RUNNING"  # what the dead server is left with
-    hang["on"] = False
-    time.sleep(3)  # the abandoned call finishes
+    store.log = original
+    answer.set()
+    assert answered.wait(120)  # the abandoned call finishes
     result = sync_directory(tmp_path / "run", timeout_s=10)
     assert result.run_id == run_id and result.status == "FINISHED"
     assert _history(client, run_id, "energy") == [(1, -1.0), (2, -1.5), (3, -1.7)]
