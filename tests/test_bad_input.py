@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import HANG_S, REPO
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
@@ -389,7 +389,7 @@ def _batch(cases: list[dict]) -> list[dict]:
         input=json.dumps(cases),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=HANG_S,
         cwd=REPO,
     )
     lines = proc.stdout.splitlines()

@@ -40,7 +40,12 @@ LAYERS = [
     ("qrt_runner.execution",),
     ("qrt_runner.mitigation",),
     ("qrt_runner.primitives",),
-    ("qrt_runner.config.spec", "qrt_runner.config.objective"),
+    (
+        "qrt_runner.config.spec",
+        "qrt_runner.config.objective",
+        "qrt_runner.config.ignored",
+        "qrt_runner.config.workload_checks",
+    ),
     ("qrt_runner.records",),
     ("qrt_runner.tasks", "qrt_runner.runtime"),
     ("qrt_runner.tracking",),

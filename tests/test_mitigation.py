@@ -80,7 +80,7 @@ def test_explicit_fields_override_the_level_and_dependencies_are_forced():
             {"resilience.zne.noise_factors": "[1,3]", "resilience.zne.extrapolator": "[polynomial_degree_2]"},
             "needs more than 3 noise factors, got 2",
         ),
-        ({"resilience.zne.noise_factors": "[0.5,3]"}, "needs at least two factors, each >= 1"),
+        ({"resilience.zne.noise_factors": "[0.5,3]"}, "needs at least two factors, each between 1 and 100"),
         ({"twirling.num_randomizations": 0}, "mitigation.twirling.num_randomizations=0: must be at least 1"),
         (
             {"dynamical_decoupling.enable": "true", "dynamical_decoupling.scheduling_method": "asa"},

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import QRT_RUN, run_cli
+from conftest import HANG_S, QRT_RUN, run_cli
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
@@ -49,7 +49,7 @@ def test_joblib_sweep_on_a_fresh_store_has_one_finished_parent_and_comparable_ch
     proc = run_cli(
         ["-m", *SAMPLER, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "circuit.num_qubits=2,3,4,5"],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     client, parent, children = _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 4)
@@ -75,8 +75,8 @@ def test_joblib_sweep_on_a_fresh_store_has_one_finished_parent_and_comparable_ch
 
 def test_a_joblib_sweep_run_again_skips_its_finished_points_from_the_launchers_lookup(tmp_path):
     args = ["-m", *SAMPLER, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "circuit.num_qubits=2,3"]
-    assert run_cli(args, cwd=tmp_path, timeout=300).returncode == 0
-    again = run_cli([*args[:-1], "circuit.num_qubits=2,3,4"], cwd=tmp_path, timeout=300)
+    assert run_cli(args, cwd=tmp_path, timeout=HANG_S).returncode == 0
+    again = run_cli([*args[:-1], "circuit.num_qubits=2,3,4"], cwd=tmp_path, timeout=HANG_S)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("skipped") == 2
     latest = max(tmp_path.glob("multirun/*/*/reuse.json"), key=lambda p: p.parent.name)
@@ -101,7 +101,7 @@ def test_a_failing_point_fails_the_parent_and_exits_1_keeping_the_other_points(t
             "primitive.max_execution_time=0.001,600",
         ],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "1 run(s) failed" in proc.stderr
@@ -115,7 +115,7 @@ def test_a_failing_point_fails_the_parent_and_exits_1_keeping_the_other_points(t
 
 def test_submitit_local_sweep(tmp_path):
     proc = run_cli(
-        ["-m", *SAMPLER, "hydra/launcher=submitit_local", "circuit.num_qubits=2,3"], cwd=tmp_path, timeout=300
+        ["-m", *SAMPLER, "hydra/launcher=submitit_local", "circuit.num_qubits=2,3"], cwd=tmp_path, timeout=HANG_S
     )
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 2)
@@ -129,7 +129,7 @@ def test_ray_sweep(tmp_path):
     proc = run_cli(
         ["-m", *SAMPLER, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "circuit.num_qubits=2,3"],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 2)
@@ -148,7 +148,7 @@ def test_joblib_sweep_logging_to_a_tracking_server(tmp_path, mlflow_server):
             "circuit.num_qubits=2,3,4",
         ],
         cwd=work,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     _check_one_finished_parent(mlflow_server, 3)
@@ -166,7 +166,7 @@ def test_four_concurrent_first_runs_in_an_empty_folder_all_reach_the_store(tmp_p
         )
         for seed in range(4)
     ]
-    outputs = [proc.communicate(timeout=300) for proc in procs]
+    outputs = [proc.communicate(timeout=HANG_S) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0, 0, 0], [err for _, err in outputs]
     client, parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert len(parents) == 4 and not children and {r.info.status for r in parents} == {"FINISHED"}
@@ -182,7 +182,7 @@ def test_optuna_minimises_the_objective(tmp_path):
             "mitigation=none",
         ],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 0, proc.stderr
     client, parent, children = _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 3)
@@ -203,7 +203,7 @@ def test_an_optuna_trial_with_an_invalid_config_fails_alone_and_the_study_goes_o
     proc = run_cli(
         ["-m", *SAMPLER, "backend=fake_manila", *OPTUNA, "hydra.sweeper.n_trials=3", "circuit.num_qubits=choice(3,9)"],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "Failed experiment" not in proc.stderr + proc.stdout
@@ -231,7 +231,7 @@ def test_an_optuna_study_whose_every_trial_is_invalid_ends_in_one_line_per_trial
         ["-m", "experiment=vqe_h2", *OPTUNA, "hydra.sweeper.n_trials=2", "task.optimizer.maxiter=choice(2,4)"]
         + ["tracking=none"],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "Failed experiment" not in proc.stderr + proc.stdout
@@ -257,7 +257,7 @@ def test_an_optuna_trial_whose_run_fails_is_a_failed_trial_and_the_study_goes_on
         + ["primitive.default_precision=0", "backend.max_parallel_threads=1", "tracking=none", *OPTUNA]
         + ["hydra.sweeper.n_trials=2", "primitive.max_execution_time=choice(0.001,600)"],
         cwd=tmp_path,
-        timeout=300,
+        timeout=HANG_S,
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and "1 run(s) failed: #0 primitive.max_execution_time=0.001" in proc.stderr
@@ -270,7 +270,7 @@ def test_an_optuna_trial_whose_run_fails_is_a_failed_trial_and_the_study_goes_on
 def test_a_basic_sweep_exits_with_every_points_record_whole(tmp_path):
     """Points of a basic sweep hand the end of their records to a background thread; qrt-run
     exits only once every point's files, upload and end are done."""
-    proc = run_cli(["-m", *SAMPLER, "circuit.num_qubits=2,3,4"], cwd=tmp_path, timeout=300)
+    proc = run_cli(["-m", *SAMPLER, "circuit.num_qubits=2,3,4"], cwd=tmp_path, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr
     client, _, children = _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 3)
     for child in children:
@@ -282,8 +282,8 @@ def test_a_basic_sweep_exits_with_every_points_record_whole(tmp_path):
 
 def test_running_the_same_sweep_again_skips_the_finished_points(tmp_path):
     args = ["-m", *SAMPLER, "circuit.num_qubits=2,3"]
-    assert run_cli(args, cwd=tmp_path, timeout=300).returncode == 0
-    again = run_cli(args, cwd=tmp_path, timeout=300)
+    assert run_cli(args, cwd=tmp_path, timeout=HANG_S).returncode == 0
+    again = run_cli(args, cwd=tmp_path, timeout=HANG_S)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("skipped") == 2
     client, parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -293,7 +293,7 @@ def test_running_the_same_sweep_again_skips_the_finished_points(tmp_path):
         rows = list(csv.DictReader(handle))
     assert {row["status"] for row in rows} == {"FINISHED"}
     assert {row["reused_from"] for row in rows} == {c.info.run_id for c in children}
-    fresh = run_cli([*args, "sweep.resume=false"], cwd=tmp_path, timeout=300)
+    fresh = run_cli([*args, "sweep.resume=false"], cwd=tmp_path, timeout=HANG_S)
     assert fresh.returncode == 0 and "skipped" not in fresh.stdout
     assert len(_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")[2]) == 4
 

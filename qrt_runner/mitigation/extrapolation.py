@@ -67,6 +67,10 @@ def polynomial(x: np.ndarray, y: np.ndarray, stds: np.ndarray, degree: int, at: 
     return Fit(name, values, errors, bool(np.all(np.isfinite(values))), linear_map)
 
 
+# A decay rate above this is growth; below it, flat data fitted to rounding (b ~ 1e-17).
+_FLAT = 1e-9
+
+
 def exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) -> Fit:
     """f(x) = A exp(b x), by weighted least squares on the values themselves (as IBM's
     qiskit-mitigation fits it), started from a line through log|y|.
@@ -115,7 +119,7 @@ def exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) 
     errors = np.zeros(len(at)) if exact else np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0.0, None))
     # Gauss-Newton at the optimum: d params / d y = cov J^T W
     gradient = jac @ cov @ (weighted / sigma[:, None]).T
-    ok = bool(np.sign(amplitude) == sign and b <= 0 and np.all(np.isfinite(values)) and np.all(np.isfinite(errors)))
+    ok = bool(np.sign(amplitude) == sign and b <= _FLAT and np.all(np.isfinite(values)) and np.all(np.isfinite(errors)))
     return Fit("exponential", values, errors, ok, gradient)
 
 
