@@ -191,13 +191,13 @@ def test_parameter_free_sampler_pub_with_values_of_shape_2_by_0(api):
     properties.check_ideal_sampler(SamplerCase(None, np.zeros((2, 0)), circuit=qc), SamplerRun(api, "aer", 500), 1)
 
 
-@pytest.mark.parametrize("api", APIS)
-@pytest.mark.parametrize("twirling", [None, (("enable_measure", True),)])
+@pytest.mark.parametrize(
+    ("api", "twirling"),
+    [(api, None) for api in APIS] + [("dropin", (("enable_measure", True),))],  # twirling options: the drop-in's
+)
 def test_sampler_runs_a_parameter_the_transpiler_removes(api, twirling):
     """rz(p) right before a measurement is dropped by the transpiler; the sampler then refused the
     PUB's own value of p ("Expected 1 parameters but 0 received")."""
-    if api == "native" and twirling:
-        pytest.skip("twirling options are the drop-in's")
     p = Parameter("p")
     qc = QuantumCircuit(1, 1)
     qc.h(0)
