@@ -322,3 +322,28 @@ def test_large_kicked_ising_completes():
     )
     assert is_clifford(isa)
     _assert_aer_form(stabilizer_form(isa))
+
+
+def test_pauli_noise_channels_pass_and_other_channels_do_not():
+    """PEA's and PEC's layer noise (a PauliLindbladError) and a Pauli QuantumError are sampled by
+    Aer's stabilizer method, so they pass; amplitude damping is not a Clifford channel."""
+    from qiskit.quantum_info import Pauli
+    from qiskit_aer.noise import PauliLindbladError, amplitude_damping_error, pauli_error
+
+    flips = PauliLindbladError([Pauli("XX")], [0.2])
+    cases = [
+        (flips, True),
+        (pauli_error([("XI", 0.1), ("II", 0.9)]), True),
+        (amplitude_damping_error(0.1).tensor(amplitude_damping_error(0.1)), False),
+    ]
+    for error, expected in cases:
+        circuit = QuantumCircuit(2)
+        circuit.h(0)
+        circuit.append(error.to_instruction(), [0, 1])
+        assert is_clifford(circuit) is expected
+    circuit = QuantumCircuit(2)
+    circuit.append(flips.to_instruction(), [0, 1])
+    circuit.measure_all()
+    counts = AerSimulator(method="stabilizer").run(stabilizer_form(circuit), shots=4000, seed_simulator=5).result()
+    flipped = counts.get_counts().get("11", 0) / 4000
+    assert abs(flipped - (1 - math.exp(-2 * 0.2)) / 2) < 4 * math.sqrt(0.17 * 0.83 / 4000)

@@ -372,6 +372,8 @@ def _kind(instruction: CircuitInstruction) -> str:
     name = instruction.name
     if name in AER_STABILIZER_GATES or name in _PASS_THROUGH or name.startswith("save_"):
         return "pass"
+    if name == "quantum_channel" and _is_pauli_channel(instruction.operation):
+        return "pass"
     if name == "delay":
         return "delay"
     if instruction.is_control_flow():
@@ -379,6 +381,23 @@ def _kind(instruction: CircuitInstruction) -> str:
     if name == "rz":
         return "rz"
     return "gate"
+
+
+_PAULI_GATES = frozenset({"id", "x", "y", "z", "pauli"})
+
+
+def _is_pauli_channel(operation) -> bool:
+    """Whether a ``quantum_channel`` instruction (Aer's noise) is a Pauli channel, which Aer's
+    stabilizer method samples: a ``PauliLindbladError`` (PEA's and PEC's layer noise), or a
+    ``QuantumError`` whose every term is Pauli gates."""
+    from qiskit_aer.noise import PauliLindbladError, QuantumError
+
+    error = getattr(operation, "_quantum_error", None)
+    if isinstance(error, PauliLindbladError):
+        return True
+    if isinstance(error, QuantumError):
+        return all(inst.operation.name in _PAULI_GATES for circuit in error.circuits for inst in circuit.data)
+    return False
 
 
 def _describe(circuit: QuantumCircuit, position: int, instruction: CircuitInstruction, why: str) -> str:
