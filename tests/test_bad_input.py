@@ -163,7 +163,7 @@ CASES: list[tuple[list[str], str, dict]] = [
     ([*SU2, "backend.method=stabilizer"], "cannot simulate non-Clifford gates", {}),
     (
         ["primitive.default_precision=0", "backend=fake_manila"],
-        "exact expectation values are only computed on backend=aer",
+        "exact expectation values are only computed without noise (backend=aer)",
         {},
     ),
     (["mitigation=level1", "primitive.default_precision=0"], "mitigation works on measured shots", {}),
@@ -310,7 +310,7 @@ CASES: list[tuple[list[str], str, dict]] = [
         "a 600-qubit density matrix needs 2^1204 bytes",
         {},
     ),
-    (["circuit=efficient_su2", "circuit.num_qubits=60"], "use fewer qubits or backend.method=matrix_product_state", {}),
+    (["circuit=qft", "circuit.num_qubits=40", "primitive=sampler"], "a matrix product state too large as well); use fewer qubits", {}),
     (["circuit.num_qubits=99999999999"], "circuit.num_qubits=99999999999: is more than any device", {}),
     (["primitive.default_precision=1e-300"], "primitive.default_precision=1e-300: would need 1/precision² shots", {}),
     (["primitive=sampler", "primitive.default_shots=10000000000000"], "primitive.default_shots=10000000000000", {}),

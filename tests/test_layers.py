@@ -45,6 +45,7 @@ LAYERS = [
         "qrt_runner.config.objective",
         "qrt_runner.config.ignored",
         "qrt_runner.config.workload_checks",
+        "qrt_runner.config.placement",
     ),
     ("qrt_runner.records",),
     ("qrt_runner.tasks", "qrt_runner.runtime"),

@@ -370,6 +370,13 @@ def execute(prepared: Prepared, point: Point, tracker):
     )
     if spec.backend.name == "ibm" and spec.backend.channel == ibm.LOCAL_CHANNEL:
         print("qrt-run: note: " + ibm.LOCAL_NOTE.format(device=spec.backend.device), flush=True)
+    plan = prepared.workload.simulation
+    if plan is not None:
+        print(
+            f"  simulation: {plan['method']} ({plan['reason']}; {plan['memory']}, about {plan['estimated_seconds']:.2g} s"
+            " per circuit)",
+            flush=True,
+        )
     if spec.task.name in ("vqe", "qaoa"):
         return _run_loop(prepared, point, tracker)
     result = run_experiment(spec, prepared.workload, device=prepared.device, progress=print_progress)

@@ -89,6 +89,18 @@ class RandomCircuit(CircuitConfig):
 
 
 @dataclass
+class KickedIsingCircuit(CircuitConfig):
+    name: str = "kicked_ising"
+    num_qubits: int = 20
+    steps: int = 5
+    theta: float = 0.0
+    # The device whose coupling graph the circuit follows (it runs there on the patch it was cut from).
+    device: str = "fake_sherbrooke"
+    # Physical-qubit edges [[a, b], ...] of another coupling graph; empty: the device's.
+    coupling: List[Any] = field(default_factory=list)
+
+
+@dataclass
 class QasmCircuit(CircuitConfig):
     name: str = "qasm"
     path: str = "???"
@@ -145,6 +157,15 @@ class HeisenbergObservables(ObservablesConfig):
 
 
 @dataclass
+class KickedIsingObservables(ObservablesConfig):
+    name: str = "kicked_ising"
+    num_qubits: int = 20
+    weight: int = 10
+    device: str = "fake_sherbrooke"
+    coupling: List[Any] = field(default_factory=list)
+
+
+@dataclass
 class H2Observables(ObservablesConfig):
     name: str = "h2"
     bond_length: float = 0.735
@@ -173,6 +194,7 @@ class SamplerConfig(PrimitiveConfig):
 class BackendConfig:
     name: str = "aer"
     method: str = "automatic"
+    noise: str = "device"
     max_parallel_threads: int = 0
     seed_simulator: int = 1234
 

@@ -17,15 +17,17 @@ from omegaconf.errors import OmegaConfBaseException
 from qrt_runner.config import schema as s
 from qrt_runner.config.ignored import refuse_ignored
 from qrt_runner.config.objective import Objective, parse_objective
+from qrt_runner.config.placement import place_kicked_ising
 from qrt_runner.config.workload_checks import one_of, positive_int, validate_circuit, validate_task
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backends import kind_of
+from qrt_runner.execution.method_choice import METHODS, NOISE_FORMS
 from qrt_runner.mitigation.options import EffectiveMitigation, finalize
 from qrt_runner.primitives.precision import shots_for_precision
 
 PRIMITIVES = ("estimator", "sampler")
 SESSION_MODES = ("job", "session", "batch")
-AER_METHODS = ("automatic", "statevector", "matrix_product_state", "stabilizer", "density_matrix")
+AER_METHODS = METHODS
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def build_spec(cfg: DictConfig) -> RunSpec:
         groups[key] = OmegaConf.to_object(node)
     spec = RunSpec(seed=int(cfg.seed), **groups)
     _validate(spec)
+    spec = place_kicked_ising(spec)
     objective = parse_objective(cfg.get("objective", "auto"), spec.task.name, spec.primitive.name)
     return replace(spec, objective=objective)
 
@@ -330,13 +333,13 @@ def _validate_primitive(spec: RunSpec) -> None:
                 "would need 1/precision² shots per measurement basis, more than 2^62",
                 f"set a precision of at least {MIN_PRECISION:.2g}, or 0 for exact values (backend=aer)",
             )
-        noisy = kind_of(spec.backend).has_device
+        noisy = kind_of(spec.backend).has_device and getattr(spec.backend, "noise", "device") != "none"
         if noisy and prim.default_precision == 0 and prim.default_shots is None:
             raise ConfigError(
                 "primitive.default_precision",
                 0.0,
-                f"exact expectation values are only computed on backend=aer, not {spec.backend.name}",
-                "set a positive precision such as 0.015625, or primitive.default_shots",
+                f"exact expectation values are only computed without noise (backend=aer), not {spec.backend.name}",
+                "set a positive precision such as 0.015625, primitive.default_shots, or backend.noise=none",
             )
     if prim.max_execution_time <= 0:
         raise ConfigError(
@@ -372,12 +375,28 @@ def _validate_backend(spec: RunSpec) -> None:
             raise ConfigError(
                 "backend.seed_simulator", backend.seed_simulator, "must be >= 0", "set a non-negative seed"
             )
-        if kind_of(backend).has_device and backend.method == "stabilizer":
+        one_of("backend.noise", backend.noise, NOISE_FORMS)
+        device = kind_of(backend).has_device
+        if backend.noise == "pauli" and not device:
+            raise ConfigError(
+                "backend.noise",
+                "pauli",
+                "backend=aer has no device noise to put in Pauli form",
+                "use a fake device (e.g. backend=fake_sherbrooke) or backend.noise=device",
+            )
+        if device and backend.method == "stabilizer" and backend.noise == "device":
             raise ConfigError(
                 "backend.method",
                 "stabilizer",
-                f"cannot simulate the noise model of {backend.name}",
-                "use automatic or density_matrix",
+                f"cannot simulate the noise model of {backend.name} (thermal relaxation is not a Pauli channel)",
+                "use backend.noise=pauli (its Pauli-twirled form) or backend.method=automatic",
+            )
+        if device and backend.noise == "none" and spec.effective_mitigation.needs_layer_noise:
+            raise ConfigError(
+                "backend.noise",
+                "none",
+                "PEA and PEC act on the device's layer noise model, which backend.noise=none turns off",
+                "use backend.noise=device or pauli, or another mitigation",
             )
 
 

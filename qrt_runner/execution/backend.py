@@ -7,19 +7,46 @@ from functools import lru_cache
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler import Target, generate_preset_pass_manager
 
 from qrt_runner.execution.device_info import DeviceInfo
 from qrt_runner.execution.fake_backends import fake_backend
+from qrt_runner.execution.method_choice import MethodChoice, choose_method
 from qrt_runner.execution.simulation.executor import ProcessExecutor, default_executor
-from qrt_runner.execution.transpile import IsaCompiler
+from qrt_runner.execution.transpile import IsaCircuit, IsaCompiler
 
 
 @lru_cache(maxsize=8)
 def ideal_target_backend(method: str):
+    """The ideal simulator (what ``primitive.backend()`` returns for ``backend=aer``)."""
     from qiskit_aer import AerSimulator
 
     return AerSimulator(method=method)
+
+
+@dataclass(frozen=True, eq=False)
+class IdealTarget:
+    """What circuits for the ideal simulator are transpiled to: its instructions, at any width.
+
+    ``AerSimulator().target`` is only as wide as a statevector that fits in memory (30 qubits on
+    16 GiB), which refuses a 40-qubit GHZ that the stabilizer method samples in a second; the
+    method that runs is chosen after transpilation (:mod:`~qrt_runner.execution.method_choice`).
+    """
+
+    target: Target
+    name: str = "aer"
+
+
+@lru_cache(maxsize=8)
+def ideal_compile_target(method: str) -> IdealTarget:
+    """The ideal simulator's instruction set for ``method``, without a width limit."""
+    source = ideal_target_backend(method).target
+    wide = Target(num_qubits=None, description=f"aer {method}, any width")
+    for name in source.operation_names:
+        operation = source.operation_from_name(name)
+        properties = source[name]
+        wide.add_instruction(operation, None if properties is None or None in properties else {None: None}, name=name)
+    return IdealTarget(wide)
 
 
 @dataclass
@@ -46,6 +73,33 @@ class LocalBackend:
     executor: ProcessExecutor = field(default_factory=default_executor)
     jobs_submitted: int = 0
     measurement_circuits: dict = field(default_factory=dict)
+    noise: str = "device"
+    method_choices: dict = field(default_factory=dict)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether circuits run under noise (a device's, in full or Pauli form)."""
+        return self.device is not None and self.noise != "none"
+
+    @property
+    def noise_device(self) -> str | None:
+        """The device whose noise the simulator applies (None: ideal)."""
+        return self.name if self.noisy else None
+
+    def method_for(self, isa: IsaCircuit, shots: int) -> str:
+        """The Aer method the simulator is told for ``isa`` at ``shots`` (0: exact values),
+        chosen once (:func:`~qrt_runner.execution.method_choice.choose_method`; raises
+        CapacityError where none fits)."""
+        return self.method_choice(isa, shots).method
+
+    def method_choice(self, isa: IsaCircuit, shots: int) -> MethodChoice:
+        """The method choice for ``isa`` at ``shots``, with its reason and estimates."""
+        key = (isa.fingerprint or id(isa.circuit), shots)
+        choice = self.method_choices.get(key)
+        if choice is None:
+            noise = self.noise if self.device is not None else "none"
+            choice = self.method_choices[key] = choose_method(self.method, isa.circuit, noise, shots)
+        return choice
 
     @classmethod
     def create(
@@ -59,12 +113,14 @@ class LocalBackend:
         seed_transpiler: int = 0,
         executor: ProcessExecutor | None = None,
         initial_layout: tuple[int, ...] | None = None,
+        noise: str = "device",
     ) -> LocalBackend:
-        """Build a backend by name (``aer`` or ``fake_<device>``)."""
+        """Build a backend by name (``aer`` or ``fake_<device>``); ``noise``: the device's
+        ``device`` model, its ``pauli`` form, or ``none`` (ideal, on the device's layout)."""
         device = None if name == "aer" else fake_backend(name)
-        target_backend = device if device is not None else ideal_target_backend(method)
+        target_backend = device if device is not None else ideal_compile_target(method)
         compiler = shared_compiler(target_backend, optimization_level, seed_transpiler, initial_layout)
-        return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor())
+        return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor(), noise=noise)
 
     def next_seed(self) -> int:
         """The simulator seed of the next job."""
@@ -94,7 +150,7 @@ class LocalBackend:
 
 @lru_cache(maxsize=32)
 def shared_compiler(
-    target_backend: BackendV2,
+    target_backend: BackendV2 | IdealTarget,
     optimization_level: int,
     seed_transpiler: int,
     initial_layout: tuple[int, ...] | None = None,

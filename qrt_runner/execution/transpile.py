@@ -12,17 +12,25 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister, qpy
 from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.providers import BackendV2
-from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler import Target, generate_preset_pass_manager
 
 from qrt_runner.execution.isa import is_isa
 
 _IGNORED = {"barrier", "delay"}
+
+
+class HasTarget(Protocol):
+    """Anything with a transpiler target (a device, or the ideal simulator's instruction set)."""
+
+    @property
+    def target(self) -> Target: ...
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class IsaCircuit:
     device_circuit: QuantumCircuit
     fingerprint: str = ""
     transpiled: bool = True
+    note: str = ""
 
     def parameter_values(self, bindings: BindingsArray, logical: QuantumCircuit) -> np.ndarray:
         """``bindings`` (for the ``logical`` circuit's parameters) as an array of shape
@@ -68,7 +77,8 @@ class IsaCompiler:
     circuit that is ISA for the backend already is not transpiled at all.
 
     Args:
-        target_backend: the device to transpile for (a fake device, or an AerSimulator).
+        target_backend: the device to transpile for (a fake device, or the ideal simulator's
+            :class:`~qrt_runner.execution.backend.IdealTarget`).
         optimization_level: preset pass manager level, 0-3.
         seed_transpiler: seed of the stochastic passes.
         initial_layout: the device qubit of each logical qubit (None: the transpiler chooses).
@@ -76,7 +86,7 @@ class IsaCompiler:
 
     def __init__(
         self,
-        target_backend: BackendV2,
+        target_backend: BackendV2 | HasTarget,
         optimization_level: int,
         seed_transpiler: int,
         initial_layout: tuple[int, ...] | None = None,
@@ -88,9 +98,37 @@ class IsaCompiler:
             seed_transpiler=seed_transpiler,
             initial_layout=list(initial_layout) if initial_layout is not None else None,
         )
+        self._clifford_pass_manager = (
+            generate_preset_pass_manager(
+                optimization_level=1,
+                target=self.target,
+                seed_transpiler=seed_transpiler,
+                initial_layout=list(initial_layout) if initial_layout is not None else None,
+            )
+            if optimization_level >= 2
+            else None
+        )
         self._cache: dict[tuple, IsaCircuit] = {}
         self._token = uuid.uuid4().hex[:12]  # ISA fingerprints differ between compilers
         self.transpile_count = 0
+
+    def _transpile(self, circuit: QuantumCircuit) -> tuple[QuantumCircuit, str]:
+        """The transpiled circuit, and a note where it was transpiled otherwise than asked.
+
+        Levels 2 and 3 resynthesise two-qubit blocks: on a device with ECR gates a Clifford
+        circuit (a GHZ) comes out with single-qubit rotations at angles that are not multiples of
+        pi/2, Clifford only as whole blocks, so the stabilizer method could not run it at any
+        width. A wide Clifford circuit is then transpiled at level 1 instead, which keeps every
+        gate Clifford."""
+        out = self.pass_manager.run(circuit)
+        if self._clifford_pass_manager is None or not _wide_clifford(circuit):
+            return out, ""
+        from qrt_runner.execution.simulation.clifford import is_clifford
+
+        if is_clifford(out):
+            return out, ""
+        note = "transpiled at optimization level 1, which keeps a Clifford circuit's gates Clifford"
+        return self._clifford_pass_manager.run(circuit), note
 
     def compile(self, circuit: QuantumCircuit, keep: tuple[int, ...] = ()) -> IsaCircuit:
         """The ISA form of ``circuit``, from the cache when the same circuit was seen before.
@@ -109,12 +147,25 @@ class IsaCompiler:
                 plain = self._cache.get((key, ()))
                 if plain is None:
                     self.transpile_count += 1
-                    plain = self._cache[(key, ())] = compact(
-                        self.pass_manager.run(circuit), circuit.num_qubits, fingerprint
-                    )
+                    device_circuit, note = self._transpile(circuit)
+                    plain = compact(device_circuit, circuit.num_qubits, fingerprint)
+                    if note:
+                        plain = replace(plain, note=note)
+                    self._cache[(key, ())] = plain
                 cached = plain
             self._cache[(key, keep)] = cached
         return cached
+
+
+def _wide_clifford(circuit: QuantumCircuit) -> bool:
+    from qrt_runner.execution.simulation.clifford import is_clifford
+
+    return circuit.num_qubits > CLIFFORD_LEVEL_1_FROM and circuit.num_parameters == 0 and is_clifford(circuit)
+
+
+# From this width a Clifford circuit is transpiled so that it stays one (the stabilizer method's
+# territory: see method_choice); narrower ones run on dense methods, where it does not matter.
+CLIFFORD_LEVEL_1_FROM = 10
 
 
 def compact(

@@ -160,7 +160,7 @@ class _PubPlan:
         of outcomes as the whole circuit)."""
         mit = self.mitigation
         twirled = any(t.twirls_measurement for t in self.techniques)
-        if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or backend.device is None:
+        if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or not backend.noisy:
             return False
         if needs_dilation(self.isa.circuit):  # one density matrix would follow one branch of its measurements
             return False
@@ -277,9 +277,10 @@ class _PubPlan:
                 call_groups.append(0)
         return SimTask(
             kind="expval" if self.shots == 0 else "counts",
-            device=backend.name if backend.device is not None else None,
+            device=backend.noise_device,
+            noise=backend.noise,
             qubits=self.isa.physical_qubits,
-            method=backend.method,
+            method=backend.method_for(self.isa, self.shots),
             threads=backend.threads,
             seed=seed,
             shots=shots,
@@ -451,7 +452,7 @@ class Estimator(BaseEstimatorV2):
         seed = self.backend.seed_simulator if seed is None else seed
         plans = []
         for pub in coerced:
-            if pub.precision == 0 and self.backend.device is not None and self.options.default_shots is None:
+            if pub.precision == 0 and self.backend.noisy and self.options.default_shots is None:
                 raise ValueError(
                     f"precision 0 (exact) is only available on the ideal simulator, not {self.backend.name}"
                 )

@@ -134,9 +134,10 @@ class _SamplerPlan:
     def task(self, backend: LocalBackend, seed: int) -> SimTask:
         return SimTask(
             kind="memory",
-            device=backend.name if backend.device is not None else None,
+            device=backend.noise_device,
+            noise=backend.noise,
             qubits=self.isa.physical_qubits,
-            method=backend.method,
+            method=backend.method_for(self.isa, self.shots_per_randomization),
             threads=backend.threads,
             seed=seed,
             shots=self.shots_per_randomization,
@@ -214,8 +215,9 @@ class Sampler(BaseSamplerV2):
                     SimTask(
                         kind="counts",
                         device=tasks[0].device,
+                        noise=tasks[0].noise,
                         qubits=isa.physical_qubits,
-                        method=self.backend.method,
+                        method=self.backend.method_for(isa, readout.shots_per_circuit),  # Clifford: fits where isa does
                         threads=self.backend.threads,
                         seed=seed,
                         shots=readout.shots_per_circuit,

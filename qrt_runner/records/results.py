@@ -113,6 +113,7 @@ class RunResult:
     environment: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, str]] = field(default_factory=list)
     estimate: dict[str, Any] | None = None  # backend=ibm: the run's cost estimated before it started
+    simulation: dict[str, Any] | None = None  # local backends: the Aer method chosen, and why
 
     @property
     def param_shape(self) -> tuple[int, ...]:
@@ -168,6 +169,8 @@ class RunResult:
             out["objective"] = self.objective
         if self.estimate is not None:
             out["estimate"] = self.estimate
+        if self.simulation is not None:
+            out["simulation"] = self.simulation
         if self.estimator is not None:
             est = self.estimator
             out.update(

@@ -13,93 +13,58 @@ from qrt_runner.execution.backends import kind_of
 from qrt_runner.execution.fake_backends import fake_backend
 from qrt_runner.memory import memory_budget, memory_bytes, size_text
 
-CLIFFORD_GATES = {
-    "h",
-    "s",
-    "sdg",
-    "x",
-    "y",
-    "z",
-    "cx",
-    "cy",
-    "cz",
-    "swap",
-    "sx",
-    "sxdg",
-    "id",
-    "ecr",
-    "iswap",
-    "dcx",
-    "measure",
-    "barrier",
-    "reset",
-    "delay",
-}
-_BYTES_PER_AMPLITUDE = 16
-
-
-def _is_clifford(circuit: QuantumCircuit) -> bool:
-    return all(inst.operation.name in CLIFFORD_GATES for inst in circuit.data)
-
 
 def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
-    """Refuse circuits wider than the device, states larger than memory, and non-Clifford
-    circuits on the stabilizer method.
-
-    Raises:
-        ConfigError: naming the key to change.
-    """
+    """Refuse circuits wider than the device (raises ConfigError naming the key to change), and
+    circuits no simulation method fits, judged from the circuit as written (raises CapacityError;
+    :func:`simulation_plan` decides on the transpiled circuit)."""
     backend = spec.backend
-    width = circuit.num_qubits
     kind = kind_of(backend)
-    if kind.has_device and kind.local:
+    if not kind.local:
+        return
+    assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
+    if kind.has_device:
         device_width = fake_backend(backend.name).num_qubits
-        if width > device_width:
+        if circuit.num_qubits > device_width:
             raise ConfigError(
                 "circuit.num_qubits",
-                width,
+                circuit.num_qubits,
                 f"{backend.name} has only {device_width} qubits",
                 "use a smaller circuit or a larger device (e.g. backend=fake_sherbrooke)",
             )
+    from qrt_runner.execution.method_choice import refuse_early
+
+    refuse_early(backend.method, circuit, backend.noise if kind.has_device else "none")
+
+
+def simulation_plan(spec: RunSpec, circuit: QuantumCircuit) -> dict | None:
+    """How the local simulator will run ``circuit``: transpiled (with the compiler the run
+    shares, so it is not transpiled twice), then the method chosen for it
+    (:func:`~qrt_runner.execution.method_choice.choose_method`), as results.json records it.
+    None for IBM Quantum.
+
+    Raises:
+        CapacityError: no method fits this machine (one line: the limit and the alternatives).
+    """
+    backend = spec.backend
+    kind = kind_of(backend)
     if not kind.local:
-        return  # the service checks the work on the device it runs on
+        return None
     assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
-    clifford = _is_clifford(circuit)
-    if backend.method == "stabilizer" and not clifford:
-        names = sorted({inst.operation.name for inst in circuit.data} - CLIFFORD_GATES)
-        raise ConfigError(
-            "backend.method",
-            "stabilizer",
-            f"cannot simulate non-Clifford gates ({', '.join(names[:4])})",
-            "use backend.method=automatic",
-        )
-    dense = backend.method in ("statevector", "density_matrix") or (backend.method == "automatic" and not clifford)
-    if dense:
-        matrix = backend.method == "density_matrix"
-        needed = _BYTES_PER_AMPLITUDE * (4**width if matrix else 2**width)  # an int: no float overflow
-        available = memory_bytes()
-        if needed > 0.8 * available:
-            state = "density matrix" if matrix else "statevector"
-            stabilizer = clifford and not kind.has_device  # (the stabilizer method has no device noise)
-            alternative = (
-                f"backend.method={'stabilizer (the circuit is Clifford)' if stabilizer else 'matrix_product_state'}"
-            )
-            raise CapacityError(
-                "circuit.num_qubits",
-                width,
-                f"a {width}-qubit {state} needs {_gib_text(needed)}, more than this machine's "
-                f"{available / 2**30:.0f} GiB (backend.method={backend.method})",
-                f"use fewer qubits or {alternative}",
-            )
+    from qrt_runner.execution.backend import ideal_compile_target, shared_compiler
+    from qrt_runner.execution.method_choice import choose_method
 
-
-def _gib_text(num_bytes: int) -> str:
-    """A size in GiB, or as a power of two where the number of GiB has more than 24 digits (and
-    a float of it would overflow)."""
-    if num_bytes < 2**110:
-        return f"{num_bytes / 2**30:,.0f} GiB"
-    exponent = num_bytes.bit_length() - 1
-    return f"2^{exponent} bytes" if num_bytes == 2**exponent else f"over 2^{exponent} bytes"
+    device = kind.device(spec)
+    noise = backend.noise if device is not None else "none"
+    compiler = shared_compiler(
+        device if device is not None else ideal_compile_target(backend.method),
+        spec.transpile.optimization_level,
+        spec.transpile.seed_transpiler,
+        spec.transpile.layout,
+    )
+    isa = compiler.compile(circuit)
+    shots = spec.shots or 0
+    return choose_method(backend.method, isa.circuit, noise, shots).record(backend.method, noise)
 
 
 # Measured with Aer 0.18: each parameter binding's result costs about 40 KB of simulator memory

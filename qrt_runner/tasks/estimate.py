@@ -32,19 +32,27 @@ _ITERATION_SHAPE = {
 
 
 def _local_backend(spec: RunSpec, device):
-    from qrt_runner.execution.backend import LocalBackend, ideal_target_backend, shared_compiler
+    from qrt_runner.execution.backend import LocalBackend, ideal_compile_target, shared_compiler
 
     target = (
         device
         if device is not None
-        else ideal_target_backend(spec.backend.method if isinstance(spec.backend, s.BackendConfig) else "automatic")
+        else ideal_compile_target(spec.backend.method if isinstance(spec.backend, s.BackendConfig) else "automatic")
     )
     compiler = shared_compiler(
         target, spec.transpile.optimization_level, spec.transpile.seed_transpiler, spec.transpile.layout
     )
     name = device.name if device is not None else "aer"
     method = getattr(spec.backend, "method", "automatic")
-    return LocalBackend(name, device, method, 1, getattr(spec.backend, "seed_simulator", 0), compiler)
+    return LocalBackend(
+        name,
+        device,
+        method,
+        1,
+        getattr(spec.backend, "seed_simulator", 0),
+        compiler,
+        noise=getattr(spec.backend, "noise", "device"),
+    )
 
 
 def _primitive(spec: RunSpec, backend):

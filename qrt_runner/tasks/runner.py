@@ -31,7 +31,7 @@ from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 from qrt_runner.records.provenance import device_snapshot, environment
 from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
-from qrt_runner.tasks.capacity import check_capacity, check_work_size
+from qrt_runner.tasks.capacity import check_capacity, check_work_size, simulation_plan
 from qrt_runner.tasks.layout import check_initial_layout
 from qrt_runner.workload.circuits import build_circuit, maxcut_cost
 from qrt_runner.workload.observables import build_observables
@@ -57,6 +57,7 @@ class Workload:
     circuit: QuantumCircuit
     observables: list[tuple[str, SparsePauliOp]]
     parameter_values: np.ndarray
+    simulation: dict | None = None  # the simulation method chosen for the circuit (local backends)
 
 
 def package_versions() -> dict[str, str]:
@@ -73,7 +74,9 @@ def transpiled_record(isa) -> dict:
         if instruction.operation.name == "measure":
             clbit = circuit.find_bit(instruction.clbits[0]).index
             clbits[str(clbit)] = isa.physical_qubits[circuit.find_bit(instruction.qubits[0]).index]
+    note = {"note": isa.note} if isa.note else {}
     return {
+        **note,
         "physical_qubits": list(isa.physical_qubits),
         "layout": [isa.physical_qubits[c] if c >= 0 else None for c in isa.logical_to_compact],
         "transpiled": isa.transpiled,
@@ -110,11 +113,12 @@ def build_workload(spec: RunSpec) -> Workload:
             "choose a parametrised circuit such as efficient_su2",
         )
     if spec.task.name in ("vqe", "qaoa"):  # the optimiser chooses the parameter values
-        return Workload(circuit, observables, np.zeros((0,)))
+        return Workload(circuit, observables, np.zeros((0,)), simulation_plan(spec, circuit))
     values = parameter_array(spec.circuit.parameter_values, circuit)
     num_sets = int(np.prod(values.shape[:-1])) if values.ndim > 1 else 1
     check_work_size(spec, num_sets, observables, circuit)
-    return Workload(circuit, observables, values)
+    # Last: it transpiles (and builds the pass manager, seconds), so the cheap checks refuse first.
+    return Workload(circuit, observables, values, simulation_plan(spec, circuit))
 
 
 def job_chunks(num_sets: int, per_job: int) -> list[tuple[int, int]]:
@@ -171,6 +175,7 @@ def run_experiment(
         seeds=run_seeds(spec),
         transpiled=transpiled_record(isa),
         device=device_snapshot(target.device),
+        simulation=workload.simulation,
     )
     primitive = target.primitive
     if spec.is_estimator:
@@ -331,6 +336,7 @@ def local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:
             seed_transpiler=spec.transpile.seed_transpiler,
             executor=executor,
             initial_layout=spec.transpile.layout,
+            noise=spec.backend.noise,
         )
     mode = ExecutionMode(spec.session.mode, backend.executor, spec.session.max_time, spec.session.interactive_ttl)
     prim = spec.primitive

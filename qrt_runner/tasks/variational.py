@@ -210,6 +210,7 @@ def run_variational(
         versions=dict(package_versions()),
         transpiled=transpiled_record(isa),
         device=device_snapshot(target.device),
+        simulation=workload.simulation,
         task=task.name,
         optimization=optimization,
         sampler=sampler_outcome,

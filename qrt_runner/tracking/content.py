@@ -152,6 +152,9 @@ def result_tags(result: RunResult, run_dir: Path) -> dict[str, str]:
         tags["mlflow.source.git.commit"] = environment["qrt_runner_commit"]
     for key, value in (result.device or {}).items():
         tags[f"device.{key}"] = str(value)
+    for key in ("method", "noise", "reason"):  # the simulation method chosen, and why
+        if result.simulation and result.simulation.get(key) is not None:
+            tags[f"simulation.{key}"] = str(result.simulation[key])
     for item in result.inputs:
         tags[f"input.{item['key']}.sha256"] = item["sha256"]
     commit, dirty = _work_tree_commit(Path(run_dir))

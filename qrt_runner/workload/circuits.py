@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,20 @@ def _qaoa(spec: s.QaoaCircuit) -> QuantumCircuit:
             "give at least one edge a non-zero weight",
         )
     return qaoa_ansatz(cost, reps=spec.reps)
+
+
+@CIRCUITS.register("kicked_ising", s.KickedIsingCircuit)
+def _kicked_ising(spec: s.KickedIsingCircuit) -> QuantumCircuit:
+    from qrt_runner.workload.kicked_ising import checked_patch, kicked_ising
+
+    if spec.steps < 0:
+        raise ConfigError("circuit.steps", spec.steps, "must be 0 or more", "set circuit.steps=5")
+    if not math.isfinite(spec.theta):
+        raise ConfigError("circuit.theta", spec.theta, "is not a finite angle", "set circuit.theta=0.5")
+    checked_patch("circuit", spec.num_qubits, spec.coupling, spec.device)
+    circuit = kicked_ising(spec.num_qubits, spec.steps, spec.theta, spec.coupling)
+    circuit.metadata["device"] = spec.device
+    return circuit
 
 
 @CIRCUITS.register("random", s.RandomCircuit)

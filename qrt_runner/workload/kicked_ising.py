@@ -21,7 +21,9 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterExpression
 from qiskit.quantum_info import SparsePauliOp
 
-__all__ = ["connected_patch", "heavy_hex_layers", "kicked_ising", "kicked_ising_observables"]
+from qrt_runner.errors import ConfigError
+
+__all__ = ["checked_patch", "connected_patch", "heavy_hex_layers", "kicked_ising", "kicked_ising_observables", "patch"]
 
 Edge = tuple[int, int]
 
@@ -154,6 +156,32 @@ def connected_patch(coupling_edges: Iterable[Sequence[int]], num_qubits: int, st
     return sorted(seen)
 
 
+def patch(coupling_edges: Iterable[Sequence[int]], num_qubits: int) -> tuple[list[int], list[Edge]]:
+    """The :func:`connected_patch` from qubit 0 and its edges in virtual qubits (virtual qubit
+    ``i`` is the patch's ``i``-th physical qubit in ascending order), as :func:`kicked_ising` uses."""
+    edge_list = [(int(a), int(b)) for a, b in coupling_edges]
+    physical = connected_patch(edge_list, num_qubits)
+    virtual = {q: i for i, q in enumerate(physical)}
+    return physical, [(virtual[a], virtual[b]) for a, b in _undirected(edge_list, physical)]
+
+
+def checked_patch(key: str, num_qubits: int, coupling: list, device: str) -> tuple[list[int], list]:
+    """The patch of ``coupling`` (filled from ``device`` when the spec is checked) for a
+    kicked-Ising circuit or its observables (raises ConfigError)."""
+    if num_qubits < 1:
+        raise ConfigError(f"{key}.num_qubits", num_qubits, "must be at least 1", f"set {key}.num_qubits")
+    if not coupling:
+        raise ConfigError(
+            f"{key}.coupling", [], f"is empty and {device!r} is not a device", "name a fake device or give edges"
+        )
+    try:
+        return patch(coupling, num_qubits)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"{key}.num_qubits", num_qubits, f"does not fit the coupling graph of {device} ({exc})", "use fewer qubits"
+        ) from None
+
+
 def kicked_ising(
     num_qubits: int,
     steps: int,
@@ -174,10 +202,7 @@ def kicked_ising(
     """
     if steps < 0:
         raise ValueError(f"steps must be non-negative, got {steps}")
-    edge_list = [tuple(edge) for edge in coupling_edges]
-    physical = connected_patch(edge_list, num_qubits)
-    virtual = {q: i for i, q in enumerate(physical)}
-    edges = [(virtual[a], virtual[b]) for a, b in _undirected(edge_list, physical)]
+    physical, edges = patch(coupling_edges, num_qubits)
     layers = heavy_hex_layers(edges, range(num_qubits))
     circuit = QuantumCircuit(num_qubits, name=f"kicked_ising_{num_qubits}q_{steps}s")
     for _ in range(steps):

@@ -149,6 +149,21 @@ def _heisenberg(spec: s.HeisenbergObservables) -> list[tuple[str, SparsePauliOp]
     return [(f"heisenberg_{spec.num_qubits}", heisenberg(spec))]
 
 
+@OBSERVABLE_MODELS.register("kicked_ising", s.KickedIsingObservables)
+def _kicked_ising(spec: s.KickedIsingObservables) -> list[tuple[str, SparsePauliOp]]:
+    from qrt_runner.workload.kicked_ising import checked_patch, kicked_ising_observables
+
+    _, edges = checked_patch("observables", spec.num_qubits, spec.coupling, spec.device)
+    if spec.weight < 1 or spec.weight > spec.num_qubits:
+        raise ConfigError(
+            "observables.weight",
+            spec.weight,
+            f"must be from 1 to the number of qubits ({spec.num_qubits})",
+            "set observables.weight=10 (or fewer than the qubits)",
+        )
+    return kicked_ising_observables(spec.num_qubits, edges, spec.weight)
+
+
 @OBSERVABLE_MODELS.register("h2", s.H2Observables)
 def _h2(spec: s.H2Observables) -> list[tuple[str, SparsePauliOp]]:
     if abs(spec.bond_length - 0.735) > 1e-9:

@@ -57,6 +57,7 @@ class SimTask:
     prefix_of: list[int | None] | None = None
     rows_per_set: list[int] | None = None
     call_groups: list[int] | None = None
+    noise: str = "device"
 
 
 class SimOutput(list):
@@ -80,8 +81,9 @@ def _shots_of(row: Any, kind: str) -> int:
 
 
 @lru_cache(maxsize=16)
-def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads: int):
-    """One AerSimulator per (noise, method, threads), built once per process."""
+def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads: int, noise: str = "device"):
+    """One AerSimulator per (noise, method, threads), built once per process: ``device``'s noise
+    on ``qubits`` in full (``noise="device"``) or in Pauli form (``"pauli"``); ideal for None."""
     from qiskit_aer import AerSimulator
 
     options: dict[str, Any] = {"method": method, "max_parallel_threads": threads}
@@ -89,9 +91,15 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
         from qrt_runner.execution.fake_backends import fake_backend
         from qrt_runner.execution.simulation.noise import restricted_noise_model
 
-        noise_model = restricted_noise_model(fake_backend(device), qubits, kraus=method == "density_matrix")
+        if noise == "pauli":
+            from qrt_runner.execution.simulation.pauli_noise import pauli_noise_model
+
+            noise_model = pauli_noise_model(fake_backend(device), qubits)
+        else:
+            noise_model = restricted_noise_model(fake_backend(device), qubits, kraus=method == "density_matrix")
         # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
-        gates = (set(noise_model.basis_gates) | {"u"}) - _NOT_GATES
+        # (the stabilizer method gets them as named Paulis: simulation.clifford.stabilizer_form)
+        gates = (set(noise_model.basis_gates) | ({"u"} if method != "stabilizer" else set())) - _NOT_GATES
         options.update(noise_model=noise_model, basis_gates=sorted(gates))
     return AerSimulator(**options)
 
@@ -198,7 +206,7 @@ def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list
     from qiskit_aer.library import SaveDensityMatrix
 
     started = time.perf_counter()
-    sim = simulator(task.device, task.qubits, "density_matrix", task.threads)
+    sim = simulator(task.device, task.qubits, "density_matrix", task.threads, task.noise)
     circuits, binds = [], []
     for index in prefixes:
         prefix = task.circuits[index]
@@ -271,8 +279,10 @@ def _run_group(
             circuits.append(part)
             values.append(part_rows)
         owner += [index] * len(parts)
+    if method == "stabilizer":
+        circuits, values, owner = _stabilizer_experiments(circuits, values, owner)
     width = max(circuit.num_qubits for circuit in circuits)
-    sim = simulator(task.device, task.qubits, method, task.threads)
+    sim = simulator(task.device, task.qubits, method, task.threads, task.noise)
     binds, options = None, dict(_method_options(method, circuits))
     if any(v is not None and v.size for v in values):
         binds = [
@@ -316,6 +326,27 @@ def _run_group(
     wall, total = time.perf_counter() - started, sum(reported.values())
     for index, taken in reported.items():
         seconds[index] += wall * (taken / total if total > 0 else 1 / len(indices))
+
+
+def _stabilizer_experiments(circuits: list, values: list, owner: list) -> tuple[list, list, list]:
+    """Every parameter row bound, and written in the gates Aer's stabilizer method accepts (a
+    twirl's Paulis arrive as ``u`` gates with bound angles, which it refuses): one experiment
+    per row, in order."""
+    from qrt_runner.execution.simulation.clifford import stabilizer_form
+
+    out_circuits, out_owner = [], []
+    for index, circuit, rows in zip(owner, circuits, values):
+        if rows is None:
+            bound = [circuit]
+        elif circuit.num_parameters == 0:
+            bound = [circuit] * len(rows)
+        else:
+            bound = [circuit.assign_parameters(dict(zip(circuit.parameters, row))) for row in rows.tolist()]
+        forms: dict[int, QuantumCircuit] = {}
+        for one in bound:
+            out_circuits.append(forms.setdefault(id(one), stabilizer_form(one)))
+            out_owner.append(index)
+    return out_circuits, [None] * len(out_circuits), out_owner
 
 
 def _memory_array(data: dict, num_clbits: int, shots: int) -> np.ndarray:
