@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from qiskit import QuantumCircuit
 
 from qrt_runner.errors import CapacityError
+from qrt_runner.execution.simulation.frames import available as frames_available
 from qrt_runner.memory import memory_bytes, size_text
 
 __all__ = ["METHODS", "NOISE_FORMS", "MethodChoice", "choose_method", "refuse_early"]
@@ -40,6 +41,8 @@ _MPS_MAX_LOG2_BOND = 24  # beyond this the bound says nothing useful (and overfl
 # and shot (stabilizer), per gate and bond dimension cubed (MPS).
 _DENSE_S = 2e-9
 _STABILIZER_S = 6e-9
+_FRAME_CONVERSION_S = 2e-5  # per instruction, writing the Stim circuit (simulation.frames)
+_FRAME_S = 2e-9  # per instruction and shot, Stim's frame sampling
 _MPS_S = 2e-8
 
 
@@ -99,7 +102,7 @@ def choose_method(requested: str, circuit: QuantumCircuit, noise: str, shots: in
         return MethodChoice(
             "matrix_product_state",
             "matrix_product_state",
-            f"the statevector ({size_text(statevector)}) does not fit; the two-qubit gates bound the bond dimension",
+            f"the statevector ({_size(statevector)}) does not fit; the two-qubit gates bound the bond dimension",
             mps,
             _mps_seconds(facts, mps),
         )
@@ -160,7 +163,13 @@ def _automatic(facts: _Facts) -> MethodChoice:
 def _stabilizer(facts: _Facts, told: str, why: str) -> MethodChoice:
     size = 2 * facts.width * (2 * facts.width + 1) // 8 + 64  # the tableau, bits
     noise = {"none": "", "pauli": " under Pauli noise"}.get(facts.noise, "")
-    seconds = max(facts.shots, 1) * facts.gates * facts.width * _STABILIZER_S
+    shots = max(facts.shots, 1)
+    if facts.noise == "pauli" and frames_available():  # one conversion, then Pauli frames in bits
+        seconds = facts.gates * _FRAME_CONVERSION_S + shots * facts.gates * _FRAME_S
+    elif facts.noise == "pauli":  # Aer: the whole circuit once per shot
+        seconds = shots * facts.gates * facts.width * _STABILIZER_S
+    else:  # one simulation, then the measurements sampled
+        seconds = facts.gates * facts.width * _STABILIZER_S + shots * facts.width * _STABILIZER_S
     return MethodChoice(told, "stabilizer", f"{why}{noise}", size, seconds)
 
 
