@@ -310,7 +310,11 @@ CASES: list[tuple[list[str], str, dict]] = [
         "a 600-qubit density matrix needs 2^1204 bytes",
         {},
     ),
-    (["circuit=qft", "circuit.num_qubits=40", "primitive=sampler"], "a matrix product state too large as well); use fewer qubits", {}),
+    (
+        ["circuit=qft", "circuit.num_qubits=40", "primitive=sampler"],
+        "a matrix product state too large as well); use fewer qubits",
+        {},
+    ),
     (["circuit.num_qubits=99999999999"], "circuit.num_qubits=99999999999: is more than any device", {}),
     (["primitive.default_precision=1e-300"], "primitive.default_precision=1e-300: would need 1/precision² shots", {}),
     (["primitive=sampler", "primitive.default_shots=10000000000000"], "primitive.default_shots=10000000000000", {}),

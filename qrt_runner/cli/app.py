@@ -110,6 +110,9 @@ def run_hydra(args: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if os.getcwd() not in sys.path:  # circuit=factory imports the user's own modules from here
         sys.path.insert(0, os.getcwd())
+    from qrt_runner.cli.warm import cancel_device_warm_up, start_tracking_helper
+
+    start_tracking_helper(args)  # MLflow's imports overlap Hydra's composition and the checks
     from qrt_runner.sweep.workers import start_forkserver, wants_warm_workers
 
     if wants_warm_workers(args):
@@ -150,6 +153,7 @@ def run_hydra(args: list[str]) -> int:
         code = outcome.EXIT_INTERRUPTED
     finally:
         sys.argv = saved_argv
+        cancel_device_warm_up()
         close_open_sweeps("KILLED")
     result = outcome.current()
     signum = interrupts.received()

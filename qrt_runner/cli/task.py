@@ -29,6 +29,7 @@ from qrt_runner import interrupts
 from qrt_runner.cli import outcome
 from qrt_runner.cli.output import print_progress, print_summary
 from qrt_runner.cli.point import Point
+from qrt_runner.cli.warm import cancel_device_warm_up, stop_unused_tracking_helper, warm_device
 from qrt_runner.errors import ConfigError
 
 __all__ = ["run_task"]
@@ -62,6 +63,7 @@ def run_task(cfg) -> float | None:
     try:
         prepared = prepare(cfg, point)
     except ConfigError as exc:
+        cancel_device_warm_up()
         point.discard(str(exc))
         if not point.in_sweep:
             outcome.invalid(str(exc))
@@ -125,11 +127,13 @@ def prepare(cfg, point: Point) -> Prepared:
     from qrt_runner.tasks.variational import starting_point
     from qrt_runner.tracking.resume import load_state
 
+    stop_unused_tracking_helper(cfg)
     share_cores(cfg, _threads_per_point(point))
     if point.sweep is not None and point.sweep.threads:  # points side by side on this machine
         limit_native_threads(point.sweep.threads)
     if cfg.backend.get("name") != "ibm":  # (the config is not checked yet: its kind is not known)
         default_executor().warm_up()  # the simulator's imports overlap the checks below
+        warm_device(cfg)  # and so does readying a fake device there
     spec, workload, objective = check(cfg)
     device = kind_of(spec.backend).connect(spec)
     state = None
@@ -229,16 +233,21 @@ def _threads_per_point(point: Point) -> int | None:
 
 def new_tracker(prepared: Prepared, point: Point):
     """The run's tracker (None when tracking is off); nothing is recorded yet."""
-    from qrt_runner.tracking import RunTracker, live_store
+    from qrt_runner.tracking import LiveStore, RunTracker, live_store, remote
     from qrt_runner.tracking.mlflow_store import normalize_uri
 
     spec = prepared.spec
     if not spec.tracking.enabled:
+        remote.discard()
         return None
     if _uploaded_by_launcher(spec, point):  # journal only: the launching process uploads it
         return RunTracker(
             point.run_dir, None, destination=(normalize_uri(spec.tracking.uri), spec.tracking.experiment_name)
         )
+    helper = remote.current() if point.sweep is None else None
+    if helper is not None:  # MLflow imported by the helper process qrt-run started (cli.warm)
+        uri, experiment = normalize_uri(spec.tracking.uri), spec.tracking.experiment_name
+        return RunTracker(point.run_dir, LiveStore(uri, experiment, spec.tracking.timeout_s, remote.opener(helper)))
     return RunTracker(
         point.run_dir, live_store(spec.tracking.uri, spec.tracking.experiment_name, spec.tracking.timeout_s)
     )
@@ -311,15 +320,15 @@ def _warn_changed_inputs(tracker, prepared: Prepared) -> None:
 
     query = finished_query(config_hash(prepared.config))
     try:
-        runs = tracker.live.call(lambda store: store.search(query, max_results=1))
+        runs = tracker.live.call(lambda store: store.search_tags(query, max_results=1))
     except TrackingUnavailable:
         return
-    for run in runs:
+    for run_id, tags in runs:
         for item in prepared.inputs:
-            before = run.data.tags.get(f"input.{item.key}.sha256")
+            before = tags.get(f"input.{item.key}.sha256")
             if before and before != item.sha256:
                 print(
-                    f"qrt-run: warning: {item.key}={item.source} changed since run {run.info.run_id} "
+                    f"qrt-run: warning: {item.key}={item.source} changed since run {run_id} "
                     f"(sha256 {before[:12]} then, {item.sha256[:12]} now)",
                     file=sys.stderr,
                     flush=True,

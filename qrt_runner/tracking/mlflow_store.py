@@ -208,6 +208,11 @@ class MlflowStore:
             )
         )
 
+    def search_tags(self, filter_string: str, max_results: int = 1000) -> list[tuple[str, dict[str, str]]]:
+        """:meth:`search` as ``(run id, tags)`` pairs: plain values, which a store in another
+        process (:mod:`~qrt_runner.tracking.remote`) returns without MLflow imported here."""
+        return [(run.info.run_id, dict(run.data.tags)) for run in self.search(filter_string, max_results)]
+
     def children(self, parent_id: str) -> list[Run]:
         """The runs nested under ``parent_id``."""
         return self.search(f"tags.`{PARENT_RUN_TAG}` = '{parent_id}'")

@@ -59,7 +59,8 @@ class LiveStore:
         uri: The tracking URI.
         experiment_name: The experiment.
         timeout_s: The bound of each call, store opening included.
-        opener: ``opener(uri, experiment_name)`` returns the store (default: MLflow).
+        opener: ``opener(uri, experiment_name)`` returns the store (default: MLflow); its optional
+            ``wait_ready()`` is waited for like MLflow's import (not counted against the store).
     """
 
     def __init__(self, uri: str, experiment_name: str | None, timeout_s: float, opener: Callable | None = None) -> None:
@@ -115,7 +116,9 @@ class LiveStore:
         try:
             if self._opener is None:
                 import mlflow  # noqa: F401  (seconds; not counted against the store)
-        except ImportError:
+            elif hasattr(self._opener, "wait_ready"):  # a store in a helper process that imports it
+                self._opener.wait_ready()
+        except Exception:  # noqa: BLE001 - no MLflow (or a broken one): opening the store says so, in time
             pass
         finally:
             self._imported.set()
