@@ -24,6 +24,10 @@ def _small(name: str) -> list[str]:
         overrides.append("primitive.default_shots=64")
     elif cfg.primitive.default_precision > 0:
         overrides.append("primitive.default_precision=0.2")
+    if cfg.primitive.name == "estimator" and cfg.primitive.default_shots:
+        overrides.append("primitive.default_shots=256")
+    if cfg.circuit.name == "kicked_ising":  # the same utility experiment on a smaller patch
+        overrides += ["circuit.num_qubits=12", "circuit.steps=2"]
     return overrides
 
 
