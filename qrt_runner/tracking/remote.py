@@ -51,7 +51,6 @@ _BOOTSTRAP = (
     "from qrt_runner.tracking.remote import helper_main\n"
     "helper_main()\n"
 )
-_PR_SET_PDEATHSIG = 1
 _WATCHDOG_PERIOD_S = 0.5
 # How long the run waits for the helper's imports before it imports MLflow itself (a helper
 # stopped or stuck must not hang the run; on an idle machine the imports take 1-2 s).
@@ -261,7 +260,9 @@ def opener(helper: TrackingHelper):
 def helper_main(argv: list[str] | None = None) -> None:
     """Entry point of the helper process: ``<socket fd> <parent pid>``."""
     fd, parent_pid = (int(value) for value in (argv or sys.argv[1:])[:2])
-    _die_with_parent(parent_pid)
+    from qrt_runner.execution.simulation.worker import die_with_parent
+
+    die_with_parent(parent_pid, _WATCHDOG_PERIOD_S, "qrt-tracking-watchdog")
     for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if signum is not None:
             signal.signal(signum, signal.SIG_IGN)  # the run handles them, and still records through us
@@ -340,22 +341,3 @@ def _serve(channel) -> None:
                 channel.send(("error", type(exc).__name__, f"cannot send the store's answer: {exc}", None, []))
             except OSError:
                 return
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent_pid:  # the parent died before the signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(_WATCHDOG_PERIOD_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="qrt-tracking-watchdog", daemon=True).start()

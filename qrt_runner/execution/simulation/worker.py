@@ -23,14 +23,16 @@ _WATCHDOG_PERIOD_S = 0.2
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the simulator process: ``<socket fd> <parent pid>``."""
     fd, parent_pid = (int(value) for value in (argv or sys.argv[1:])[:2])
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     from qrt_runner.execution.simulation.channel import Channel
 
     serve(Channel.from_fd(fd))
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int, period_s: float = _WATCHDOG_PERIOD_S, name: str = "qrt-parent-watchdog") -> None:
+    """End this child process when ``parent_pid`` dies: the kernel's death signal on Linux, and a
+    watchdog thread polling the parent every ``period_s`` elsewhere (and as a backstop)."""
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -43,10 +45,10 @@ def _die_with_parent(parent_pid: int) -> None:
 
     def watch() -> None:
         while os.getppid() == parent_pid:
-            time.sleep(_WATCHDOG_PERIOD_S)
+            time.sleep(period_s)
         os._exit(1)
 
-    threading.Thread(target=watch, name="qrt-parent-watchdog", daemon=True).start()
+    threading.Thread(target=watch, name=name, daemon=True).start()
 
 
 def serve(channel) -> None:
