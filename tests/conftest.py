@@ -32,6 +32,7 @@ __all__ = [
     "free_port",
     "job_seconds",
     "mlflow_server",
+    "process_gone",
     "ran_s",
     "run_cli",
     "spec_for",
@@ -39,6 +40,14 @@ __all__ = [
     "stop_mlflow_server",
 ]
 spec_for = compose_spec
+
+
+def process_gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (a zombie counts: it runs nothing, and its parent reaps it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
 
 
 def run_cli(

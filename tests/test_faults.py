@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import HANG_S, QRT_RUN, free_port, run_cli, start_mlflow_server, stop_mlflow_server
+from conftest import HANG_S, QRT_RUN, free_port, process_gone, run_cli, start_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow  # CLI runs in subprocesses: the full suite, not make test-fast
 
@@ -118,13 +118,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
-
-
 def test_the_simulator_process_dies_with_its_parent_in_the_middle_of_a_job(tmp_path):
     """qrt-run killed while a job runs leaves no simulator behind: it is gone long before that job
     could have ended (half the time the job before it took), whatever the machine's speed."""
@@ -143,7 +136,7 @@ def test_the_simulator_process_dies_with_its_parent_in_the_middle_of_a_job(tmp_p
     proc.kill()
     proc.wait()
     killed = time.time()
-    _wait_for(lambda: _gone(simulator))
+    _wait_for(lambda: process_gone(simulator))
     assert time.time() - killed < job_s / 2
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import HANG_S, QRT_RUN, run_cli
+from conftest import HANG_S, QRT_RUN, process_gone, run_cli
 from qrt_runner.cli import warm
 from qrt_runner.tracking import LiveStore, RunTracker, remote
 
@@ -81,14 +81,6 @@ def _helpers_of(pid: int) -> list[int]:
         except OSError:
             pass
     return found
-
-
-def _gone(pid: int) -> bool:
-    """Ended (a zombie counts: it runs nothing, and its parent reaps it)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
 
 
 def _idle(pid: int, period_s: float = 0.5) -> bool:
@@ -278,7 +270,7 @@ def test_a_run_records_the_same_with_the_helper_without_it_and_when_it_dies_befo
         done = run.finish()
         assert done.returncode == 0 and done.stderr == "", done.stderr
     assert len(helped.helpers) == 1 and not alone.helpers and orphaned.helpers == [helper]
-    assert _gone(helped.helpers[0])  # at once: the run stopped it before it exited
+    assert process_gone(helped.helpers[0])  # at once: the run stopped it before it exited
     expected = _record(alone.cwd)
     assert expected["status"] == "FINISHED" and expected["metrics"]["ev/0"]
     assert _record(helped.cwd) == expected
@@ -336,7 +328,7 @@ def test_a_stopped_run_closes_its_record_through_the_helper_which_ignores_signal
     done = run.finish()
     assert done.returncode == (143 if stop == "SIGTERM to the run" else 1), done.stderr  # 1: a run KILLED
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr, done.stderr
-    assert _gone(helper)
+    assert process_gone(helper)
     results = json.loads((folder / "out" / "results.json").read_text())
     assert results["status"] == "KILLED"
     _, mlflow_run = _only_run(folder)
@@ -354,9 +346,9 @@ def test_a_killed_run_leaves_no_helper_behind(tmp_path):
     try:
         run.proc.kill()
         run.proc.wait()
-        _wait_for(lambda: _gone(helper), timeout=60)  # bounds a hang: the kernel's signal is immediate
+        _wait_for(lambda: process_gone(helper), timeout=60)  # bounds a hang: the kernel's signal is immediate
     finally:
-        if not _gone(helper):
+        if not process_gone(helper):
             os.kill(helper, signal.SIGKILL)
     run.finish()
 
@@ -371,7 +363,7 @@ def test_an_invalid_config_opens_no_store(tmp_path):
         os.kill(run.proc.pid, signal.SIGCONT)
     done = run.finish()
     assert done.returncode == 2 and "invalid config" in done.stderr and "circuit.num_qubits" in done.stderr
-    assert _gone(helper)
+    assert process_gone(helper)
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
 
 
@@ -390,7 +382,7 @@ def test_sweeps_start_no_helper_and_a_run_that_turns_out_untracked_stops_it(tmp_
     _wait_for(lambda: (tmp_path / "out" / "config.yaml").exists() or overlay.proc.poll() is not None)
     _stop(overlay)
     try:
-        assert _gone(helper)
+        assert process_gone(helper)
     finally:
         os.kill(overlay.proc.pid, signal.SIGCONT)
     for run in (sweep, overlay):
@@ -490,7 +482,7 @@ def test_a_helper_that_never_gets_ready_is_stopped(monkeypatch):
         waiting = threading.Thread(target=lambda: answers.append(helper.wait_ready(limit_s=0.5)), daemon=True)
         waiting.start()
         waiting.join(timeout=60)  # bounds a hang: the wait gives up after half a second
-        assert answers == [False] and _gone(pid)
+        assert answers == [False] and process_gone(pid)
     finally:
         helper.close()
 
