@@ -7,8 +7,9 @@ transpiler (a thread of it would take its time from the run: both need the inter
   (:mod:`~qrt_runner.tracking.remote`), started before Hydra composes the config, unless the
   command line already says the run does not track (the simulator process is not started that
   early: three processes importing at once on two cores slowed the run down by 0.15 s);
-* :func:`warm_device`: the simulator process imports the fake device's provider
-  (``qiskit_ibm_runtime``, 0.7 s), builds the device and loads Aer by simulating one shot of a
+* :func:`warm_device`: the simulator process reads the fake device (from the device cache of
+  :mod:`~qrt_runner.execution.devices`; the first time from its provider, ``qiskit_ibm_runtime``,
+  1-2 s) and loads Aer by simulating one shot of a
   1-qubit circuit on it, while the run checks its config and transpiles. Without it, the first
   job of a run paid for that (0.9 s of a 1.4 s level-2 job on ``fake_manila``). The device's
   noise on the qubits the circuit uses is still built by the job (they are known only once it

@@ -13,7 +13,8 @@ from dataclasses import replace
 
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
-from qrt_runner.execution.fake_backends import fake_backend, fake_backend_names
+from qrt_runner.execution.devices import device as fake_device
+from qrt_runner.execution.fake_backends import fake_backend_names
 from qrt_runner.workload.kicked_ising import checked_patch
 
 __all__ = ["place_kicked_ising"]
@@ -27,7 +28,7 @@ def _device_edges(key: str, name: str) -> list[list[int]]:
             "is not a fake device whose coupling graph the circuit could follow",
             "name one (e.g. fake_sherbrooke, fake_kyiv) or give circuit.coupling=[[0,1],[1,2],...]",
         )
-    coupling_map = fake_backend(name).coupling_map
+    coupling_map = fake_device(name).coupling_map
     return [[int(a), int(b)] for a, b in coupling_map.get_edges()]
 
 

@@ -10,7 +10,7 @@ from qiskit.providers import BackendV2
 from qiskit.transpiler import Target, generate_preset_pass_manager
 
 from qrt_runner.execution.device_info import DeviceInfo
-from qrt_runner.execution.fake_backends import fake_backend
+from qrt_runner.execution.devices import device as fake_device
 from qrt_runner.execution.method_choice import MethodChoice, choose_method
 from qrt_runner.execution.simulation.executor import ProcessExecutor, default_executor
 from qrt_runner.execution.transpile import IsaCircuit, IsaCompiler
@@ -117,7 +117,7 @@ class LocalBackend:
     ) -> LocalBackend:
         """Build a backend by name (``aer`` or ``fake_<device>``); ``noise``: the device's
         ``device`` model, its ``pauli`` form, or ``none`` (ideal, on the device's layout)."""
-        device = None if name == "aer" else fake_backend(name)
+        device = None if name == "aer" else fake_device(name)
         target_backend = device if device is not None else ideal_compile_target(method)
         compiler = shared_compiler(target_backend, optimization_level, seed_transpiler, initial_layout)
         return cls(name, device, method, threads, seed_simulator, compiler, executor or default_executor(), noise=noise)

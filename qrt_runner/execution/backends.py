@@ -57,9 +57,9 @@ class FakeDevice(BackendKind):
 
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
-        from qrt_runner.execution.fake_backends import fake_backend
+        from qrt_runner.execution.devices import device
 
-        return fake_backend(spec.backend.name)
+        return device(spec.backend.name)
 
 
 @BACKEND_KINDS.register("ibm", s.IbmBackendConfig)
@@ -73,14 +73,15 @@ class IbmQuantum(BackendKind):
     def device(spec: RunSpec) -> BackendV2 | None:
         """The device's fake twin where one exists (``ibm_brisbane`` -> ``fake_brisbane``), so
         that its durations are known without an account; else the device from the account."""
-        from qrt_runner.execution.fake_backends import fake_backend, fake_backend_names
+        from qrt_runner.execution.devices import device
+        from qrt_runner.execution.fake_backends import fake_backend_names
 
         assert isinstance(spec.backend, s.IbmBackendConfig)  # the kind of an ibm backend config
         name = spec.backend.device or ""
         twin = "fake_" + name.removeprefix("ibm_").removeprefix("ibmq_")
         for candidate in (name, twin):
             if candidate in fake_backend_names():
-                return fake_backend(candidate)
+                return device(candidate)
         return IbmQuantum.connect(spec)
 
     @staticmethod

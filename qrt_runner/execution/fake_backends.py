@@ -41,15 +41,23 @@ def _classes() -> dict[str, type]:
 
 
 @lru_cache(maxsize=1)
-def fake_backend_names() -> list[str]:
-    """Names usable as ``backend=<name>``, sorted."""
+def device_folders() -> dict[str, Path]:
+    """Each fake device's folder (its module and calibration files), by backend name, read from the
+    provider's source files; empty where the provider has another layout."""
     spec = importlib.util.find_spec("qiskit_ibm_runtime")
     folders = list(spec.submodule_search_locations or []) if spec is not None else []
-    names: set[str] = set()
+    found: dict[str, Path] = {}
     for folder in folders:
         for module in (Path(folder) / "fake_provider" / "backends").glob("*/fake_*.py"):
-            names.update(_BACKEND_NAME.findall(module.read_text(encoding="utf-8")))
-    return sorted(names) if names else sorted(_classes())  # another layout: ask the provider itself
+            for name in _BACKEND_NAME.findall(module.read_text(encoding="utf-8")):
+                found[name] = module.parent
+    return found
+
+
+@lru_cache(maxsize=1)
+def fake_backend_names() -> list[str]:
+    """Names usable as ``backend=<name>``, sorted."""
+    return sorted(device_folders() or _classes())  # another layout: ask the provider itself
 
 
 @cache

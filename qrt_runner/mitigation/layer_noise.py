@@ -86,10 +86,10 @@ def gate_model(device_name: str, gate: str, qubit0: int, qubit1: int) -> PauliLi
     """The Pauli-twirled error of ``gate`` on device qubits (qubit0, qubit1) as a Pauli-Lindblad model."""
     from qiskit_aer.noise.device.models import basic_device_gate_errors
 
-    from qrt_runner.execution.fake_backends import fake_backend
+    from qrt_runner.execution.devices import device as fake_device
     from qrt_runner.execution.simulation.noise import sub_target
 
-    target = sub_target(fake_backend(device_name).target, (qubit0, qubit1))
+    target = sub_target(fake_device(device_name).target, (qubit0, qubit1))
     errors = {(name, tuple(qubits)): error for name, qubits, error in basic_device_gate_errors(target=target)}
     error = errors.get((gate, (0, 1)))
     if error is None:
@@ -135,10 +135,10 @@ def single_gate_model(device_name: str, gate: str, qubit: int) -> PauliLindblad:
     """The Pauli-twirled error of the single-qubit ``gate`` on device ``qubit`` (generators X, Y, Z)."""
     from qiskit_aer.noise.device.models import basic_device_gate_errors
 
-    from qrt_runner.execution.fake_backends import fake_backend
+    from qrt_runner.execution.devices import device as fake_device
     from qrt_runner.execution.simulation.noise import sub_target
 
-    target = sub_target(fake_backend(device_name).target, (qubit,))
+    target = sub_target(fake_device(device_name).target, (qubit,))
     errors = {(name, tuple(qubits)): error for name, qubits, error in basic_device_gate_errors(target=target)}
     error = errors.get((gate, (0,)))
     if error is None:

@@ -71,18 +71,9 @@ def device_snapshot(device: Any) -> dict[str, Any] | None:
     """A fake device's calibration snapshot: backend version, properties date, properties hash."""
     if device is None:
         return None
-    snapshot: dict[str, Any] = {"name": device.name, "backend_version": str(getattr(device, "backend_version", ""))}
-    properties = getattr(device, "properties", None)
-    if callable(properties):
-        try:
-            date = properties().last_update_date
-            snapshot["properties_date"] = date.isoformat() if date is not None else None
-        except Exception:  # devices without properties
-            snapshot["properties_date"] = None
-    folder, name = getattr(device, "dirname", None), getattr(device, "props_filename", None)
-    if folder and name and (Path(folder) / name).is_file():
-        snapshot["properties_sha256"] = sha256_of(Path(folder) / name)
-    return snapshot
+    from qrt_runner.execution.devices import device_facts
+
+    return {"name": device.name, **device_facts(device)}
 
 
 def sha256_of(path: Path) -> str:

@@ -10,7 +10,7 @@ from qrt_runner.config import schema as s
 from qrt_runner.config.spec import RunSpec
 from qrt_runner.errors import CapacityError, ConfigError
 from qrt_runner.execution.backends import kind_of
-from qrt_runner.execution.fake_backends import fake_backend
+from qrt_runner.execution.devices import device as fake_device
 from qrt_runner.memory import memory_budget, memory_bytes, size_text
 
 
@@ -24,7 +24,7 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
         return
     assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
     if kind.has_device:
-        device_width = fake_backend(backend.name).num_qubits
+        device_width = fake_device(backend.name).num_qubits
         if circuit.num_qubits > device_width:
             raise ConfigError(
                 "circuit.num_qubits",

@@ -88,15 +88,15 @@ def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads:
 
     options: dict[str, Any] = {"method": method, "max_parallel_threads": threads}
     if device is not None:
-        from qrt_runner.execution.fake_backends import fake_backend
+        from qrt_runner.execution.devices import device as fake_device
         from qrt_runner.execution.simulation.noise import restricted_noise_model
 
         if noise == "pauli":
             from qrt_runner.execution.simulation.pauli_noise import pauli_noise_model
 
-            noise_model = pauli_noise_model(fake_backend(device), qubits)
+            noise_model = pauli_noise_model(fake_device(device), qubits)
         else:
-            noise_model = restricted_noise_model(fake_backend(device), qubits, kraus=method == "density_matrix")
+            noise_model = restricted_noise_model(fake_device(device), qubits, kraus=method == "density_matrix")
         # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
         # (the stabilizer method gets them as named Paulis: simulation.clifford.stabilizer_form)
         gates = (set(noise_model.basis_gates) | ({"u"} if method != "stabilizer" else set())) - _NOT_GATES
