@@ -29,7 +29,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 from qiskit.synthesis import OneQubitEulerDecomposer
 
-from qrt_runner.mitigation.twirling import TwirlLayer, pauli_index
+from qrt_runner.mitigation.twirl_slots import TwirlLayer, pauli_index
 
 #: The gates of a compiled dressing that carry errors (for the layer noise PEC and PEA use).
 DRESSING_GATES = ("sx", "sx")

@@ -19,7 +19,6 @@ PEC and PEA can put a channel right behind it (:mod:`qrt_runner.mitigation.layer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -28,21 +27,14 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import Clifford, Pauli
 
+from qrt_runner.mitigation.dressing import dressed_template, dressing_angles
+from qrt_runner.mitigation.twirl_slots import TwirlLayer, pauli_index
+
 STRATEGIES = ("active", "active-accum", "active-circuit", "all")
 TWIRLABLE = frozenset({"cx", "cy", "cz", "ecr", "swap", "iswap", "dcx"})
 # Pauli index -> (x, z) bits: I, X, Y (= i X Z), Z
 _BITS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
 _LETTERS = "IXYZ"
-
-
-@dataclass(frozen=True)
-class TwirlLayer:
-    """One twirled layer: its gates as ``(name, qubit0, qubit1)``, the qubits it twirls, and its
-    dressing: the single-qubit gates ``(name, qubit)`` placed between the previous layer and it."""
-
-    gates: tuple[tuple[str, int, int], ...]
-    twirled: tuple[int, ...]
-    dressing: tuple[tuple[str, int], ...] = ()
 
 
 @lru_cache(maxsize=32)
@@ -134,8 +126,6 @@ def twirl_template(circuit: QuantumCircuit, strategy: str = "active", dressed: b
     """
     layers, before, sets = _layered(circuit, strategy)
     if dressed:
-        from qrt_runner.mitigation.dressing import dressed_template
-
         return dressed_template(circuit, layers, before, sets)
     out = circuit.copy_empty_like()
     pending: dict[int, list[tuple[int, str]]] = {}
@@ -201,19 +191,8 @@ def twirl_angles(circuit: QuantumCircuit, randomizations: int, rng: np.random.Ge
         for i, suffix in enumerate("tpl"):
             columns[f"qrt_gt_{k}_{suffix}"] = angles[:, i]
     if (circuit.metadata or {}).get("qrt_twirl_dressings"):
-        from qrt_runner.mitigation.dressing import dressing_angles
-
         columns.update(dressing_angles(circuit, bits, randomizations))
     return columns
-
-
-def pauli_index(bits: dict, qubit: int, parts, randomizations: int) -> np.ndarray:
-    """Per randomisation, the product of the Paulis ``parts`` ((layer, "b" or "a"), ...) on
-    ``qubit`` (from :func:`_pauli_bits`), as an index x*2 + z into I, Z, X, Y."""
-    total = np.zeros((randomizations, 2), dtype=np.int64)
-    for number, side in parts:
-        total ^= bits[number, qubit, side]
-    return total[:, 0] * 2 + total[:, 1]
 
 
 def _pauli_bits(circuit: QuantumCircuit, randomizations: int, rng: np.random.Generator) -> dict:
