@@ -59,7 +59,7 @@ class LocalBackend:
         method: Aer simulation method.
         threads: Aer threads (0 = all cores).
         seed_simulator: seed of the first job; job ``i`` uses ``seed_simulator + i`` (each of its Aer
-            calls gets a hash of that, ``simulation.task.aer_seed``).
+            calls gets a hash of that, ``simulation.aer_simulator.aer_seed``).
         compiler: the cached ISA transpiler for this backend.
         measurement_circuits: the primitives' mitigation circuits per (ISA circuit, options), built once.
     """

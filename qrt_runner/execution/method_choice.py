@@ -35,7 +35,7 @@ NOISE_FORMS = ("device", "pauli", "none")
 
 _AMPLITUDE = 16  # bytes of a complex double
 _MEMORY_SHARE = 0.8  # of physical memory one simulation may take
-_DENSITY_MAX_QUBITS = 10  # the simulator's density-matrix rule (simulation.task.resolve_method)
+_DENSITY_MAX_QUBITS = 10  # the simulator's density-matrix rule (simulation.aer_simulator.resolve_method)
 _MPS_MAX_LOG2_BOND = 24  # beyond this the bound says nothing useful (and overflows nothing)
 # Rough single-core costs (Aer 0.18): seconds per gate and amplitude (dense), per gate, qubit
 # and shot (stabilizer), per gate and bond dimension cubed (MPS).
@@ -140,7 +140,7 @@ class _Facts:
 
 def _automatic(facts: _Facts) -> MethodChoice:
     """What the simulator's automatic choice runs where a statevector fits."""
-    from qrt_runner.execution.simulation.task import resolve_method
+    from qrt_runner.execution.simulation.aer_simulator import resolve_method
 
     width = facts.width
     if facts.noisy and facts.shots and resolve_method("automatic", True, width, facts.shots) == "density_matrix":

@@ -4,39 +4,27 @@ Like the hardware service, it measures each qubit-wise commuting group of Pauli 
 own basis, ``ceil(1/precision**2)`` shots per basis, and reports the mean and the standard error
 computed from those shots. With precision 0 on the ideal simulator it returns exact values.
 Mitigation (TREX with measurement twirling, gate twirling, ZNE by gate folding or PEA, PEC)
-runs inside the same job.
+runs inside the same job. Each PUB's circuits and simulator task are planned by
+:mod:`.estimator_plan`, and its result is combined from the task's outputs by
+:mod:`.estimator_results`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-from qiskit import QuantumCircuit
-from qiskit.primitives import BaseEstimatorV2, DataBin, PrimitiveResult, PubResult
+from qiskit.primitives import BaseEstimatorV2, PrimitiveResult
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
-from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.cost import job_cost
 from qrt_runner.execution.modes import ExecutionMode, LocalJob, Planned
-from qrt_runner.execution.simulation.task import SimTask, resolve_method
-from qrt_runner.execution.transpile import IsaCircuit
-from qrt_runner.mitigation.layer_channels import measure_sign, randomizations_for
-from qrt_runner.mitigation.measure_twirl import measure_qubits, qubit_flip_angles
 from qrt_runner.mitigation.options import EffectiveMitigation
-from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, shot_values
-from qrt_runner.mitigation.technique import CIRCUITS, LAYER_NOISE, BuildContext, PubTerms, check_dynamic_circuit
-from qrt_runner.mitigation.techniques import estimator_pipeline
-from qrt_runner.mitigation.zne import TermData
-from qrt_runner.primitives.dilation import exact_circuit, needs_dilation
+from qrt_runner.primitives.estimator_plan import _PubPlan
+from qrt_runner.primitives.estimator_results import combine
 from qrt_runner.primitives.precision import shots_for_precision
-from qrt_runner.workload.projectors import pauli_sum
 
 
 @dataclass
@@ -47,9 +35,6 @@ class EstimatorOptions:
     default_shots: int | None = None
     max_execution_time: float = 10800.0
     mitigation: EffectiveMitigation | None = None
-
-
-PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits that continue it
 
 
 def observed_qubits(pub: EstimatorPub) -> tuple[int, ...]:
@@ -63,352 +48,6 @@ def observed_qubits(pub: EstimatorPub) -> tuple[int, ...]:
         if letter != "I"
     }
     return tuple(sorted(qubits))
-
-
-def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
-    letters = ["I"] * width
-    for logical, letter in enumerate(reversed(label)):
-        if letter != "I":
-            letters[width - 1 - logical_to_compact[logical]] = letter
-    return "".join(letters)
-
-
-class _PubPlan:
-    """The circuits of one PUB, and how to turn their outputs into evs and stds.
-
-    Without mitigation: one circuit per qubit-wise commuting basis (or one circuit of saved
-    expectation values when exact). With mitigation, the enabled techniques
-    (:func:`~qrt_runner.mitigation.techniques.estimator_pipeline`) turn the ISA circuit into one
-    template per noise factor; each template is measured in every basis (behind flip slots with
-    measurement twirling), the techniques add their calibration circuits, and all are bound per
-    randomisation. Every circuit of the PUB goes to the simulator in one task; the techniques
-    then combine the outputs (:mod:`qrt_runner.mitigation.technique`).
-    """
-
-    def __init__(
-        self,
-        pub: EstimatorPub,
-        isa: IsaCircuit,
-        backend: LocalBackend,
-        shots: int,
-        mitigation: EffectiveMitigation | None,
-        seed: int,
-        precision: float | None = None,
-    ):
-        self.pub, self.isa, self.shots = pub, isa, shots
-        self.precision = pub.precision if precision is None else precision  # what the shots were sized for
-        self.mitigation = mitigation if (mitigation is not None and mitigation.active and shots > 0) else None
-        self.techniques = estimator_pipeline(self.mitigation)
-        check_dynamic_circuit(self.techniques, isa.circuit)
-        width = isa.circuit.num_qubits
-        self.obs_terms = [
-            {_compact_label(label, isa.logical_to_compact, width): coeff for label, coeff in pauli_sum(element).items()}
-            for element in pub.observables.ravel().tolist()
-        ]
-        identity = "I" * width
-        paulis = sorted({label for terms in self.obs_terms for label in terms if label != identity})
-        self.identity = np.array([terms.get(identity, 0.0) for terms in self.obs_terms], dtype=float).real
-        self.bounds = np.array([sum(abs(c) for c in terms.values()) for terms in self.obs_terms], dtype=float)
-        values = isa.parameter_values(pub.parameter_values, pub.circuit)
-        self.param_shape = pub.parameter_values.shape
-        self.num_sets = int(np.prod(self.param_shape)) if self.param_shape else 1
-        self.flat_values = values.reshape(self.num_sets, -1)
-        self.factors = next((f for t in self.techniques if (f := t.factors()) is not None), (1.0,))
-        self.device = backend.device_info(isa.physical_qubits)
-        self.share_prefix = self._shares_prefix(backend)
-        cache_key = (
-            f"{isa.fingerprint}|{self._signature()}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
-        )
-        started = time.perf_counter()
-        cached = backend.measurement_circuits.get(cache_key)
-        if cached is None:
-            cached = backend.measurement_circuits[cache_key] = self._build_circuits(paulis, backend)
-        self.groups, self.circuits, self.calibrations, self.notes, self.prefixes, self.template_roles = cached
-        self.build_s = time.perf_counter() - started  # ~0 when the circuits were cached
-        self.cache_key = cache_key
-        self.labels = [label for group in self.groups for label in group]
-        self.coeffs = np.array(
-            [[np.real(terms.get(label, 0.0)) for label in self.labels] for terms in self.obs_terms]
-        ).reshape(len(self.obs_terms), len(self.labels))
-        self.randomizations, self.shots_per_binding = self._randomizations()
-        rng = np.random.default_rng([seed, 7])
-        for technique in self.techniques:  # in pipeline order: measurement flips, then calibration flips
-            technique.draw(rng, self.randomizations, isa.circuit)
-        drawn = [t.measurement_flips() for t in self.techniques]
-        self.flips = next((f for f in drawn if f is not None), np.zeros((self.randomizations, width), dtype=int))
-        self.rng = rng  # the gate twirl draws its Paulis from it when the task is built
-
-    def _randomizations(self) -> tuple[int, int]:
-        """(randomisations, shots per randomisation) of every circuit of the PUB."""
-        mit = self.mitigation
-        if mit is None or not any(t.randomizes for t in self.techniques):
-            return 1, self.shots
-        total_shots = self.shots
-        for technique in self.techniques:
-            total_shots = technique.shots(total_shots, self.notes)
-        twirl = mit.twirling
-        auto = twirl.num_randomizations_auto and self.notes.get(LAYER_NOISE) is not None
-        return randomizations_for(total_shots, twirl.num_randomizations, twirl.shots_per_randomization, auto)
-
-    def _shares_prefix(self, backend: LocalBackend) -> bool:
-        """Whether the randomisations of a measurement twirl can share the simulation of the
-        circuit before it: no technique randomises that part (gate twirling, PEC and PEA do),
-        and each binding would be a small density matrix anyway (see
-        :func:`~qrt_runner.execution.simulation.task.resolve_method`). The circuit is then simulated once per
-        noise factor and parameter set, and every randomisation continues from its density matrix
-        with only the basis change, the twirled measurement and the readout (the same distribution
-        of outcomes as the whole circuit)."""
-        mit = self.mitigation
-        twirled = any(t.twirls_measurement for t in self.techniques)
-        if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or not backend.noisy:
-            return False
-        if needs_dilation(self.isa.circuit):  # one density matrix would follow one branch of its measurements
-            return False
-        width = self.isa.circuit.num_qubits
-        twirl = mit.twirling
-        randomizations, per = randomizations_for(
-            self.shots, twirl.num_randomizations, twirl.shots_per_randomization, False
-        )
-        return (
-            width <= PREFIX_MAX_QUBITS
-            and randomizations > 1
-            and resolve_method(backend.method, True, width, per) == "density_matrix"
-        )
-
-    def _signature(self) -> str:
-        """What the circuits depend on besides the ISA circuit and the Paulis."""
-        signature = "exact" if self.shots == 0 else "measured"
-        if not self.techniques:
-            return signature
-        return f"{signature}|prefix{self.share_prefix}" + "".join(
-            f"|{t.signature(self.device)}" for t in self.techniques
-        )
-
-    # -- circuits -------------------------------------------------------------------------
-    def _build_circuits(self, paulis: list[str], backend: LocalBackend):
-        """(groups, circuits per noise factor and basis, calibration circuits per technique,
-        the techniques' notes, prefixes, role of each noise factor's circuits): with shared
-        prefixes the circuits are only the measurements, continued from the prefix of their
-        noise factor."""
-        if self.shots == 0:
-            circuit = exact_circuit(self.isa.circuit)
-            qubits = list(range(self.isa.circuit.num_qubits))
-            for label in paulis:
-                circuit.save_expectation_value(Pauli(label), qubits, label=label)
-            return [paulis], [circuit], [], {}, [], [CIRCUITS]
-        groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
-        context = BuildContext(self.device, self.isa.circuit.num_qubits, len(groups))
-        templates = [self.isa.circuit] * len(self.factors)
-        roles = [CIRCUITS] * len(templates)
-        for technique in self.techniques:
-            templates = technique.transform(templates, context)
-            roles = technique.template_roles(roles)
-        prefixes: list[QuantumCircuit] = []
-        if self.share_prefix and groups:
-            prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
-        twirled = any(t.twirls_measurement for t in self.techniques)
-        circuits = [self._measurement_circuit(base, group, backend, twirled) for base in templates for group in groups]
-        calibrations = [t.calibration_circuits(circuits, context) for t in self.techniques]
-        return groups, circuits, calibrations, context.notes, prefixes, roles
-
-    def _measurement_circuit(self, base: QuantumCircuit, group: list[str], backend: LocalBackend, twirled: bool):
-        width = self.isa.circuit.num_qubits
-        basis = ["I"] * width
-        for label in group:
-            for qubit, letter in enumerate(reversed(label)):
-                if letter != "I":
-                    basis[qubit] = letter
-        measured = [q for q in range(width) if basis[q] != "I"]
-        circuit = base.copy()
-        for qubit in measured:
-            if basis[qubit] in "XY":
-                for instruction in backend.basis_change(basis[qubit]).data:
-                    circuit.append(instruction.operation, [circuit.qubits[qubit]], copy=False)
-        return measure_sign(measure_qubits(circuit, measured, "qrt_meas", twirled))
-
-    # -- tasks ----------------------------------------------------------------------------
-    def _values(self, circuit: QuantumCircuit) -> np.ndarray | None:
-        """Rows (set, randomisation) of circuit.parameters: user values, then the techniques'
-        slots (measurement flips, gate twirl Paulis drawn now)."""
-        repeats, sets = len(self.flips), self.num_sets
-        columns = {}
-        for column, param in enumerate(self.isa.circuit.parameters):
-            columns[param.name] = np.repeat(self.flat_values[:, column], repeats)
-        columns.update(qubit_flip_angles(self.flips, sets))
-        for technique in self.techniques:
-            for name, angles in technique.columns(circuit, repeats, self.rng).items():
-                columns[name] = np.tile(angles, sets)
-        names = [p.name for p in circuit.parameters]
-        if not names:  # one row per set and randomisation all the same: the simulator samples each
-            return np.zeros((repeats * sets, 0))
-        return np.stack([columns[name] for name in names], axis=1)
-
-    def sim_task(self, backend: LocalBackend, seed: int) -> SimTask:
-        """One task: the PUB's circuits, then the techniques' calibration circuits, then the prefixes."""
-        circuits = list(self.circuits)
-        values = [self._values(c) for c in self.circuits]
-        keys = [f"{self.cache_key}|{i}" for i in range(len(self.circuits))]
-        shots = self.shots_per_binding if self.shots else 0
-        circuit_shots = [shots] * len(circuits)
-        call_groups = [0] * len(circuits)
-        for technique, calibration in zip(self.techniques, self.calibrations):
-            for i, circuit in enumerate(calibration):
-                rows, calibration_shots = technique.calibration_rows(circuit)
-                circuits.append(circuit)
-                values.append(rows)
-                keys.append(f"{self.cache_key}|cal:{technique.name}:{i}")
-                circuit_shots.append(calibration_shots)
-                call_groups.append(1)  # a calibration's samples do not depend on the circuits measured
-        prefix_of = rows_per_set = None
-        if self.prefixes:
-            first = len(circuits)
-            groups = max(len(self.groups), 1)
-            prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (
-                len(circuits) - len(self.circuits)
-            )
-            prefix_of += [None] * len(self.prefixes)
-            rows_per_set = [self.randomizations] * len(prefix_of)
-            user = self.flat_values  # zero columns: one prefix per set all the same (see the simulator)
-            for f, prefix in enumerate(self.prefixes):
-                circuits.append(prefix)
-                values.append(user)
-                keys.append(f"{self.cache_key}|prefix{f}")
-                circuit_shots.append(shots)
-                call_groups.append(0)
-        return SimTask(
-            kind="expval" if self.shots == 0 else "counts",
-            device=backend.noise_device,
-            noise=backend.noise,
-            qubits=self.isa.physical_qubits,
-            method=backend.method_for(self.isa, self.shots),
-            threads=backend.threads,
-            seed=seed,
-            shots=shots,
-            circuits=circuits,
-            parameter_values=values,
-            circuit_keys=keys,
-            circuit_shots=None if len(set(circuit_shots)) <= 1 else circuit_shots,
-            prefix_of=prefix_of,
-            rows_per_set=rows_per_set,
-            call_groups=call_groups,
-        )
-
-    # -- combining --------------------------------------------------------------------------
-    def _term_data(self, rows_per_circuit: list) -> TermData:
-        """Means and covariances of every measured Pauli term per noise factor and set."""
-        num_groups, num_terms = len(self.groups), len(self.labels)
-        means = np.zeros((len(self.factors), self.num_sets, num_terms))
-        cov = np.zeros((len(self.factors), self.num_sets, num_terms, num_terms))
-        repeats = len(self.flips)
-        gamma = 1.0
-        for technique in self.techniques:
-            gamma *= technique.shot_weight(self.notes)
-        start = 0
-        for g, group in enumerate(self.groups):
-            span = slice(start, start + len(group))
-            start += len(group)
-            scale = np.ones(len(group))
-            for technique in self.techniques:
-                factor = technique.term_scale(group)
-                if factor is not None:
-                    scale = scale * factor
-            for f in range(len(self.factors)):
-                circuit, rows = self.circuits[f * num_groups + g], rows_per_circuit[f * num_groups + g]
-                if self.shots == 0:
-                    for index, data in enumerate(rows):
-                        means[f, index, span] = [data[label] for label in group]
-                    continue
-                masks = np.array([parity_mask(label, circuit) for label in group], dtype=np.int64)
-                for index in range(self.num_sets):
-                    chunk = rows[index * repeats : (index + 1) * repeats]
-                    values, weights = shot_values(chunk, self.flips, circuit, masks, gamma)
-                    mean, covariance = mean_and_covariance(values / scale, weights)
-                    means[f, index, span], cov[f, index, span, span] = mean, covariance
-        return TermData(means, cov)
-
-    def combine(self, outputs: list) -> PubResult:
-        """Per-PUB evs and stds from the output of :meth:`sim_task`."""
-        started = time.perf_counter()
-        (output,) = outputs
-        position = len(self.circuits)
-        for technique, calibration in zip(self.techniques, self.calibrations):
-            if calibration:
-                technique.calibrate(calibration, output[position : position + len(calibration)], self.labels)
-                position += len(calibration)
-        data = self._term_data(output[: len(self.circuits)])
-        metadata = {
-            "target_precision": self.precision,
-            "shots": self.shots,
-            "num_bases": len(self.groups) if self.shots else 0,
-            "circuit_metadata": self.pub.circuit.metadata,
-        }
-        terms = PubTerms(self.coeffs, self.identity, self.bounds, self.labels)
-        reduced = next((r for t in self.techniques if (r := t.reduce(data, terms)) is not None), None)
-        if reduced is None:
-            evs_f, stds_f = data.observables(self.coeffs, self.identity)
-            evs, stds = evs_f[0], stds_f[0]
-        else:
-            evs, stds, _ = reduced
-        if self.techniques:
-            metadata["num_randomizations"] = self.randomizations
-            metadata["mitigation"] = self._diagnostics(getattr(output, "seconds", []))
-            metadata["mitigation"].update(build_s=self.build_s, combine_s=time.perf_counter() - started)
-        param_index = np.arange(self.num_sets).reshape(self.param_shape) if self.param_shape else np.array(0)
-        obs_index = np.arange(len(self.obs_terms)).reshape(self.pub.observables.shape)
-        p_idx, o_idx = np.broadcast_arrays(param_index, obs_index)
-        result = DataBin(evs=evs[p_idx, o_idx], stds=stds[p_idx, o_idx], shape=self.pub.shape)
-        return PubResult(result, metadata=metadata)
-
-    def multipliers(self) -> dict[str, Any]:
-        """What the shots of the PUB are made of: per parameter set, measurement bases x noise
-        factors x randomisations x shots per randomisation, plus what the techniques add (PEC's
-        sampling overhead, the TREX calibration)."""
-        out: dict[str, Any] = {"shots_per_basis": self.shots, "measurement_bases": len(self.groups)}
-        if self.shots == 0:
-            return {"exact": True, "measurement_bases": 0}
-        if self.techniques:
-            out["noise_factors"] = list(self.factors)
-            out["randomizations"] = self.randomizations
-            out["shots_per_randomization"] = self.shots_per_binding
-            for technique in self.techniques:
-                out.update(technique.multipliers(self.notes))
-        return out
-
-    def roles(self) -> list[str]:
-        """The technique of every circuit of :meth:`sim_task`: per noise factor its role
-        (``circuits`` at the first, ``zne`` or ``pea`` at the others, ``pec`` for PEC), then the
-        techniques' calibration circuits (their technique's name: ``trex``), then the prefixes
-        (as their noise factor)."""
-        groups = len(self.groups)
-        roles = [self.template_roles[i // groups] for i in range(len(self.circuits))] if groups else []
-        for technique, calibration in zip(self.techniques, self.calibrations):
-            roles += [technique.name] * len(calibration)
-        roles += [self.template_roles[f] for f in range(len(self.prefixes))]
-        return roles
-
-    def _simulate_s(self, seconds: list[float]) -> dict[str, float]:
-        """Simulator seconds per technique (see :meth:`roles`)."""
-        out: dict[str, float] = {}
-        for role, taken in zip(self.roles(), seconds):
-            out[role] = out.get(role, 0.0) + taken
-        return out
-
-    def _diagnostics(self, seconds: list[float]) -> dict:
-        calibrated = [(t, c) for t, c in zip(self.techniques, self.calibrations) if c]
-        out = {
-            "num_circuits": len(self.circuits) + sum(len(c) for _, c in calibrated),
-            "num_randomizations": self.randomizations,
-            "shots_per_randomization": self.shots_per_binding,
-            "shots_spent": int(
-                self.shots_per_binding * self.randomizations * len(self.circuits) * self.num_sets
-                + sum(t.calibration_shots() for t, _ in calibrated)
-            ),
-            "simulate_s": float(sum(seconds)),
-            "simulate_s_by_technique": self._simulate_s(seconds),
-        }
-        for technique in reversed(self.techniques):  # the calibration first, the extrapolation last
-            out.update(technique.diagnostics(self.notes))
-        return out
 
 
 class Estimator(BaseEstimatorV2):
@@ -464,7 +103,7 @@ class Estimator(BaseEstimatorV2):
         tasks = [plan.sim_task(self.backend, seed) for plan in plans]
 
         def postprocess(outputs):
-            results = [plan.combine([output]) for plan, output in zip(plans, outputs)]
+            results = [combine(plan, [output]) for plan, output in zip(plans, outputs)]
             return PrimitiveResult(results, metadata={"version": 2, "seed_simulator": seed})
 
         return Planned(

@@ -1,25 +1,24 @@
 """One experiment end to end: spec -> circuits -> ISA -> jobs in a mode -> RunResult.
 
 This is the in-process entry point (``run_experiment``); the CLI adds Hydra, the run directory
-and MLflow around it.
+and MLflow around it. :func:`job_target` says where the jobs go (the local simulator or IBM
+Quantum). The workload comes from :mod:`.workload`, the record's provenance from
+:mod:`.run_record`, and a sampler run's fidelities from :mod:`.fidelity`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import numpy as np
-from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.quantum_info import SparsePauliOp, Statevector, hellinger_fidelity
 
 from qrt_runner import interrupts
 from qrt_runner.config import schema as s
 from qrt_runner.config.spec import RunSpec
-from qrt_runner.errors import ConfigError
 from qrt_runner.execution import ibm
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.backends import kind_of
@@ -29,13 +28,11 @@ from qrt_runner.execution.transpile import IsaCompiler
 from qrt_runner.interrupts import describe
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler, SamplerOptions
-from qrt_runner.records.provenance import device_snapshot, environment
+from qrt_runner.records.provenance import device_snapshot
 from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
-from qrt_runner.tasks.capacity import check_capacity, check_work_size, simulation_plan
-from qrt_runner.tasks.layout import check_initial_layout
-from qrt_runner.workload.circuits import build_circuit, maxcut_cost
-from qrt_runner.workload.observables import build_observables
-from qrt_runner.workload.parameters import parameter_array
+from qrt_runner.tasks.fidelity import ideal_fidelities
+from qrt_runner.tasks.run_record import package_versions, run_seeds, transpiled_record
+from qrt_runner.tasks.workload import Workload, build_workload
 
 
 def job_failures() -> tuple[type[BaseException], ...]:
@@ -44,81 +41,6 @@ def job_failures() -> tuple[type[BaseException], ...]:
     from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError, RuntimeJobMaxTimeoutError
 
     return (RuntimeJobMaxTimeoutError, RuntimeJobFailureError, SessionClosedError, SimulatorDied, SimulationFailed)
-
-
-_MAX_FIDELITY_QUBITS = 14
-_MAX_FIDELITY_SETS = 64
-
-
-@dataclass
-class Workload:
-    """What a spec builds before anything runs: the logical circuit, observables and parameters."""
-
-    circuit: QuantumCircuit
-    observables: list[tuple[str, SparsePauliOp]]
-    parameter_values: np.ndarray
-    simulation: dict | None = None  # the simulation method chosen for the circuit (local backends)
-
-
-def package_versions() -> dict[str, str]:
-    """The versions of qrt_runner and the libraries that compute its numbers."""
-    return dict(environment()["versions"])
-
-
-def transpiled_record(isa) -> dict:
-    """What the ISA circuit is: device qubits, size, and which device qubit each logical qubit and
-    each classical bit stands for (``layout``, ``clbit_to_qubit``: measured, not assumed)."""
-    circuit = isa.circuit
-    clbits = {}
-    for instruction in circuit.data:
-        if instruction.operation.name == "measure":
-            clbit = circuit.find_bit(instruction.clbits[0]).index
-            clbits[str(clbit)] = isa.physical_qubits[circuit.find_bit(instruction.qubits[0]).index]
-    note = {"note": isa.note} if isa.note else {}
-    return {
-        **note,
-        "physical_qubits": list(isa.physical_qubits),
-        "layout": [isa.physical_qubits[c] if c >= 0 else None for c in isa.logical_to_compact],
-        "transpiled": isa.transpiled,
-        "clbit_to_qubit": clbits,
-        "depth": circuit.depth(),
-        "size": circuit.size(),
-        "count_ops": {k: int(v) for k, v in circuit.count_ops().items()},
-    }
-
-
-def build_workload(spec: RunSpec) -> Workload:
-    """Build and cross-check circuit, observables and parameter values (raises ConfigError)."""
-    circuit = build_circuit(spec.circuit, measure=not spec.is_estimator)
-    check_capacity(spec, circuit)
-    check_initial_layout(spec, circuit)
-    if spec.task.name == "qaoa":
-        assert isinstance(spec.circuit, s.QaoaCircuit)  # the spec has checked that task=qaoa has circuit=qaoa
-        observables = [("maxcut_cost", maxcut_cost(spec.circuit.num_qubits, spec.circuit.edges))]
-    else:
-        observables = build_observables(spec.observables) if spec.is_estimator else []
-    for label, operator in observables:
-        if operator.num_qubits != circuit.num_qubits:
-            raise ConfigError(
-                "observables",
-                label,
-                f"acts on {operator.num_qubits} qubits but the circuit has {circuit.num_qubits}",
-                "make the observable width equal to the circuit's number of qubits",
-            )
-    if spec.task.name in ("vqe", "qaoa") and circuit.num_parameters == 0:
-        raise ConfigError(
-            "task",
-            spec.task.name,
-            "the circuit has no parameters to optimise",
-            "choose a parametrised circuit such as efficient_su2",
-        )
-    if spec.task.name in ("vqe", "qaoa"):  # the optimiser chooses the parameter values
-        return Workload(circuit, observables, np.zeros((0,)), simulation_plan(spec, circuit))
-    values = parameter_array(spec.circuit.parameter_values, circuit)
-    num_sets = int(np.prod(values.shape[:-1])) if values.ndim > 1 else 1
-    check_work_size(spec, num_sets, observables, circuit)
-    # Last: it transpiles (and builds the pass manager, seconds), so the cheap checks refuse first.
-    return Workload(circuit, observables, values, simulation_plan(spec, circuit))
 
 
 def job_chunks(num_sets: int, per_job: int) -> list[tuple[int, int]]:
@@ -311,13 +233,6 @@ class _Target:
     session_record: Callable[[], dict | None] = lambda: None  # the session's limits and state history
 
 
-def run_seeds(spec: RunSpec) -> dict[str, int]:
-    seeds = {"seed": spec.seed, "seed_transpiler": spec.transpile.seed_transpiler}
-    if hasattr(spec.backend, "seed_simulator"):
-        seeds["seed_simulator"] = spec.backend.seed_simulator
-    return seeds
-
-
 def job_target(spec: RunSpec, backend: LocalBackend | None, device: BackendV2 | None) -> _Target:
     """Where a run's jobs go: the local simulator for local backend kinds, IBM Quantum otherwise."""
     return local_target(spec, backend) if kind_of(spec.backend).local else ibm_target(spec, device)
@@ -390,40 +305,3 @@ def ibm_target(spec: RunSpec, device: BackendV2 | None) -> _Target:
         sampler,
         lambda: list(jobs),
     )
-
-
-def ideal_fidelities(
-    circuit: QuantumCircuit, flat_values: np.ndarray, counts: Sequence[Mapping[str, float] | None]
-) -> list[float | None] | None:
-    """Hellinger fidelity of each parameter set's counts to the exact distribution, where computable.
-
-    Computed when the circuit is small, its only measurements are final, and each clbit is
-    measured once.
-    """
-    if circuit.num_qubits > _MAX_FIDELITY_QUBITS or len(counts) > _MAX_FIDELITY_SETS:
-        return None
-    measured: dict[int, int] = {}
-    seen_measure = False
-    for instruction in circuit.data:
-        name = instruction.operation.name
-        if name == "measure":
-            seen_measure = True
-            clbit = circuit.find_bit(instruction.clbits[0]).index
-            if clbit in measured:
-                return None
-            measured[clbit] = circuit.find_bit(instruction.qubits[0]).index
-        elif seen_measure and name != "barrier":
-            return None
-    if sorted(measured) != list(range(circuit.num_clbits)):
-        return None
-    unitary_part = circuit.remove_final_measurements(inplace=False)
-    qargs = [measured[c] for c in range(circuit.num_clbits)]
-    fidelities: list[float | None] = []
-    for row, observed in zip(flat_values, counts):
-        if observed is None:
-            fidelities.append(None)
-            continue
-        bound = unitary_part.assign_parameters(row) if unitary_part.num_parameters else unitary_part
-        ideal = Statevector(bound).probabilities_dict(qargs=qargs)
-        fidelities.append(float(hellinger_fidelity(ideal, observed)))
-    return fidelities

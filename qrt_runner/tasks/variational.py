@@ -21,14 +21,9 @@ from qrt_runner.interrupts import describe
 from qrt_runner.records.provenance import device_snapshot
 from qrt_runner.records.results import JobRecord, RunResult, SamplerOutcome
 from qrt_runner.tasks.optimizers import Iteration, Optimizer, OptimizerState, gradient_rule
-from qrt_runner.tasks.runner import (
-    Workload,
-    job_failures,
-    job_target,
-    package_versions,
-    run_seeds,
-    transpiled_record,
-)
+from qrt_runner.tasks.run_record import package_versions, run_seeds, transpiled_record
+from qrt_runner.tasks.runner import job_failures, job_target
+from qrt_runner.tasks.workload import Workload
 
 STATE_FILE = "optimizer_state.json"
 MAX_EXACT_QUBITS = 14

@@ -1,17 +1,26 @@
-"""What the simulator process is asked to do, and how it does it (also usable in-process)."""
+"""What the simulator process is asked to do, and how it does it (also usable in-process).
+
+:func:`execute` groups a :class:`SimTask`'s circuits into Aer calls. The simulator, method,
+options and seed of each call come from :mod:`.aer_simulator`; :mod:`.aer_experiments` writes
+the circuits as Aer is to run them and reads its outcomes back.
+"""
 
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.circuit import IfElseOp, Parameter, ParameterExpression
-from qiskit.primitives import BitArray
+
+from qrt_runner.execution.simulation.aer_experiments import (
+    _counts_arrays,
+    _memory_array,
+    _one_experiment_per_row,
+    _stabilizer_experiments,
+)
+from qrt_runner.execution.simulation.aer_simulator import _method_options, aer_seed, resolve_method, simulator
 
 
 @dataclass
@@ -80,46 +89,6 @@ def _shots_of(row: Any, kind: str) -> int:
     return 0
 
 
-@lru_cache(maxsize=16)
-def simulator(device: str | None, qubits: tuple[int, ...], method: str, threads: int, noise: str = "device"):
-    """One AerSimulator per (noise, method, threads), built once per process: ``device``'s noise
-    on ``qubits`` in full (``noise="device"``) or in Pauli form (``"pauli"``); ideal for None."""
-    from qiskit_aer import AerSimulator
-
-    options: dict[str, Any] = {"method": method, "max_parallel_threads": threads}
-    if device is not None:
-        from qrt_runner.execution.devices import device as fake_device
-        from qrt_runner.execution.simulation.noise import restricted_noise_model
-
-        if noise == "pauli":
-            from qrt_runner.execution.simulation.pauli_noise import pauli_noise_model
-
-            noise_model = pauli_noise_model(fake_device(device), qubits)
-        else:
-            noise_model = restricted_noise_model(fake_device(device), qubits, kraus=method == "density_matrix")
-        # u carries the twirling Paulis, which hardware merges into neighbouring gates: no noise.
-        # (the stabilizer method gets them as named Paulis: simulation.clifford.stabilizer_form)
-        gates = (set(noise_model.basis_gates) | ({"u"} if method != "stabilizer" else set())) - _NOT_GATES
-        options.update(noise_model=noise_model, basis_gates=sorted(gates))
-    return AerSimulator(**options)
-
-
-_NOT_GATES = {"measure", "reset", "delay"}  # instructions every method runs, not basis gates
-
-
-def resolve_method(method: str, noisy: bool, num_qubits: int, shots: int) -> str:
-    """Aer's method, choosing the density matrix for small noisy circuits sampled often enough.
-
-    Aer's ``automatic`` simulates noisy circuits as statevector trajectories, one per shot, unless
-    shots > 2**n. Twirled runs bind many randomisations of tens of shots each; there one
-    density-matrix run per binding is several times cheaper (5 qubits, 32 shots: 5 ms against
-    35). Below 8 shots per binding trajectories bound at runtime are cheaper still.
-    """
-    if method == "automatic" and noisy and num_qubits <= 10 and shots >= 8 and 8 * shots >= 2**num_qubits:
-        return "density_matrix"
-    return method
-
-
 def _bind_at_runtime(task: SimTask, method: str, values: list) -> bool:
     """Whether Aer should bind parameters inside one experiment instead of one per binding.
 
@@ -133,20 +102,6 @@ def _bind_at_runtime(task: SimTask, method: str, values: list) -> bool:
         and method in ("statevector", "automatic")
         and all(v is not None and v.size and len(v) > 1 for v in values)
     )
-
-
-FUSE_FROM_GATES = 64
-
-
-def _method_options(method: str, circuits: list[QuantumCircuit]) -> dict[str, Any]:
-    """Aer options per method: density matrices of circuits with at least
-    :data:`FUSE_FROM_GATES` gates fuse gates with their noise into 2-qubit superoperators at
-    every width (Aer's default starts at 7 qubits): on 5-qubit twirled circuits with noise that
-    cuts the time per binding by about a quarter, while on a few gates (a twirled measurement
-    continued from a density matrix) the fusion pass costs more than it saves."""
-    if method == "density_matrix" and max(circuit.size() for circuit in circuits) >= FUSE_FROM_GATES:
-        return {"fusion_threshold": 1}
-    return {}
 
 
 def execute(task: SimTask) -> tuple[SimOutput, float]:
@@ -186,19 +141,6 @@ def execute(task: SimTask) -> tuple[SimOutput, float]:
         seed = aer_seed(task.seed, group, count, method)
         _run_group(task, circuits, values, indices, count, method, rows, seconds, seed)
     return SimOutput(rows, seconds, task.kind), time.perf_counter() - start
-
-
-def aer_seed(job_seed: int, *stream: int | str) -> int:
-    """The seed one Aer call of a job gets: a hash of the job's seed and the call's stream.
-
-    Aer seeds shot k of a trajectory simulation (noisy statevector, PEC's per-shot draws) with
-    ``seed + k``, so seeds s and s + 1 given to Aer as they are repeat each other's noise draws,
-    shifted by one shot: consecutive jobs, or a sweep over seeds, would not be independent
-    samples. Hashed seeds are unrelated to each other; the job's own seed stays what the record
-    keeps and what its random draws (twirls, folds) start from.
-    """
-    parts = [part if isinstance(part, int) else zlib.crc32(part.encode()) for part in stream]
-    return int(np.random.SeedSequence([job_seed, *parts]).generate_state(1, np.uint64)[0] >> 2)
 
 
 def _prefix_states(task: SimTask, prefixes: list[int], rows: list, seconds: list) -> dict[int, list]:
@@ -362,99 +304,3 @@ def _sampled_by_frames(task, circuits, sim, shots: int, seed: int, rows: list, o
             outcomes, counts = np.unique(np.array(values, dtype=object), return_counts=True)
             rows[index].append((outcomes.astype(np.int64), counts.astype(np.int64)))
     return True
-
-
-def _stabilizer_experiments(circuits: list, values: list, owner: list) -> tuple[list, list, list]:
-    """Every parameter row bound, and written in the gates Aer's stabilizer method accepts (a
-    twirl's Paulis arrive as ``u`` gates with bound angles, which it refuses): one experiment
-    per row, in order."""
-    from qrt_runner.execution.simulation.clifford import stabilizer_form
-
-    out_circuits, out_owner = [], []
-    for index, circuit, rows in zip(owner, circuits, values):
-        if rows is None:
-            bound = [circuit]
-        elif circuit.num_parameters == 0:
-            bound = [circuit] * len(rows)
-        else:
-            bound = [circuit.assign_parameters(dict(zip(circuit.parameters, row))) for row in rows.tolist()]
-        forms: dict[int, QuantumCircuit] = {}
-        for one in bound:
-            out_circuits.append(forms.setdefault(id(one), stabilizer_form(one)))
-            out_owner.append(index)
-    return out_circuits, [None] * len(out_circuits), out_owner
-
-
-def _memory_array(data: dict, num_clbits: int, shots: int) -> np.ndarray:
-    """Per-shot outcomes as a packed ``BitArray`` byte array; a circuit that measures nothing
-    reads 0 on every classical bit (Aer returns no memory for it)."""
-    if "memory" not in data:
-        return np.zeros((shots, (num_clbits + 7) // 8), dtype=np.uint8)
-    return BitArray.from_samples(data["memory"], num_clbits).array
-
-
-# Gates whose parameters Aer (0.17-0.18) binds wrongly at run time (parameter_binds): controlled
-# rotations keep a wrong angle (a cry read <Z> = 1 where its bound circuit gives cos 1), XX+-YY fail.
-_MISBOUND = frozenset({"cp", "crx", "cry", "crz", "cu", "cu1", "cu3", "xx_minus_yy", "xx_plus_yy"})
-
-
-def _misbound(circuit: QuantumCircuit) -> set[str]:
-    return {
-        i.operation.name
-        for i in circuit.data
-        if i.operation.name in _MISBOUND and any(isinstance(v, ParameterExpression) for v in i.operation.params)
-    }
-
-
-def _widened_branches(circuit: QuantumCircuit) -> QuantumCircuit:
-    """``circuit`` with every ``if_else`` acting on all its qubits (a barrier on those its branches
-    leave alone). Aer 0.18 fails to load a circuit ("unordered_map::at") where a qubit whose
-    measurement an ``if_else`` reads is used after it, outside the branch's qubits; a branch
-    that spans every qubit loads and runs the same."""
-    narrow = [i for i in circuit.data if isinstance(i.operation, IfElseOp) and len(i.qubits) < circuit.num_qubits]
-    if not narrow:
-        return circuit
-    out = circuit.copy_empty_like()
-    for instruction in circuit.data:
-        operation = instruction.operation
-        if not isinstance(operation, IfElseOp) or len(instruction.qubits) == circuit.num_qubits:
-            out.append(operation, instruction.qubits, instruction.clbits, copy=False)
-            continue
-        outer = [circuit.find_bit(q).index for q in instruction.qubits]
-        idle = [q for q in range(circuit.num_qubits) if q not in outer]
-        blocks = []
-        for block in operation.blocks:
-            wide = QuantumCircuit(circuit.num_qubits, block.num_clbits, global_phase=block.global_phase)
-            for inner in block.data:
-                qubits = [outer[block.find_bit(q).index] for q in inner.qubits]
-                clbits = [block.find_bit(c).index for c in inner.clbits]
-                wide.append(inner.operation, qubits, clbits, copy=False)
-            wide.barrier(idle)
-            blocks.append(wide)
-        out.append(operation.replace_blocks(blocks), circuit.qubits, instruction.clbits, copy=False)
-    return out
-
-
-def _one_experiment_per_row(circuit: QuantumCircuit, rows: np.ndarray | None):
-    """``circuit`` and its parameter rows as Aer is to run them. Parametrised gates that Aer binds
-    wrongly are replaced by their definitions (gates it binds right). A circuit without parameters
-    run for several rows (a parameter-free PUB broadcast over parameter sets: rows of zero columns)
-    gets a parametrised global phase that does nothing, so that Aer runs one experiment, with its
-    own samples, per row; with one row or none it runs once."""
-    while names := _misbound(circuit):
-        circuit = circuit.decompose(gates_to_decompose=sorted(names))
-    circuit = _widened_branches(circuit)
-    if rows is None or rows.shape[-1] or circuit.parameters:
-        return circuit, rows
-    if len(rows) <= 1:
-        return circuit, None
-    tagged = circuit.copy()
-    tagged.global_phase = circuit.global_phase + Parameter("qrt_row")
-    return tagged, np.arange(len(rows), dtype=float)[:, None]
-
-
-def _counts_arrays(counts: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Aer's hex-keyed counts as (outcomes, counts) int64 arrays."""
-    size = len(counts)
-    outcomes = np.fromiter((int(key, 16) for key in counts), dtype=np.int64, count=size)
-    return outcomes, np.fromiter(counts.values(), dtype=np.int64, count=size)
