@@ -78,7 +78,8 @@ TIMED = {
     "qrt_runner.records.results": ["RunResult.write_json"],
     "qrt_runner.records.artifacts": ["write_run_artifacts"],
     "qrt_runner.records.plots": ["plot_zne", "plot_result"],
-    "qrt_runner.tasks.runner": ["build_workload", "run_experiment", "job_target"],
+    "qrt_runner.tasks.workload": ["build_workload"],
+    "qrt_runner.tasks.runner": ["run_experiment", "job_target"],
     "qrt_runner.tasks.capacity": ["check_capacity", "check_work_size"],
     "qrt_runner.execution.fake_backends": ["fake_backend"],
     "qrt_runner.execution.backend": ["LocalBackend.create", "shared_compiler"],
@@ -90,7 +91,8 @@ TIMED = {
         "ProcessExecutor.shutdown",
     ],
     "qrt_runner.execution.simulation.worker": ["serve"],
-    "qrt_runner.execution.simulation.task": ["execute", "simulator", "_run_group", "_prefix_states"],
+    "qrt_runner.execution.simulation.task": ["execute", "_run_group", "_prefix_states"],
+    "qrt_runner.execution.simulation.aer_simulator": ["simulator"],
     "qrt_runner.execution.simulation.noise": ["restricted_noise_model"],
     "qrt_runner.primitives.estimator": ["Estimator.run"],
     "qrt_runner.tracking.tracker": ["RunTracker.start", "RunTracker.flush", "RunTracker.end"],
@@ -480,7 +482,9 @@ STEPS = [
     ("the job (Estimator.run to its result)", lambda rows: _job(rows)),
     (
         "  of which the simulator process builds its simulator (device, noise model)",
-        lambda rows: _in_job(rows, "qrt_runner.execution.simulation.task.simulator", "simulator", "MainThread"),
+        lambda rows: _in_job(
+            rows, "qrt_runner.execution.simulation.aer_simulator.simulator", "simulator", "MainThread"
+        ),
     ),
     ("  of which Aer runs", lambda rows: _in_job(rows, _AER_CALL, "simulator", None)),
     ("records: results.json, plots, MLflow upload and end (record)", lambda rows: _took(rows, _RUN + "record")),
