@@ -30,6 +30,8 @@ import copy
 import uuid
 from typing import Any
 
+from qrt_runner.adapters import hydra as hydra_internals
+
 _checked: set[tuple[str, ...]] = set()
 _composed: dict[tuple, Any] = {}  # a composed config per point shape, while the sweep is open
 _installed = False
@@ -81,15 +83,15 @@ def points_checked(points: list[list[str]], master_config: Any = None) -> None:
 
 def _remember(sweep: str, points: tuple[tuple[str, ...], ...]) -> None:
     global _installed, _sweep
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra.plugins.sweeper import Sweeper
 
     _sweep = sweep
     _checked.update(points)
     if _installed:
         return
+    loader_class: Any = hydra_internals.config_loader_class()
     original_check = Sweeper.validate_batch_is_legal
-    original_load = ConfigLoaderImpl.load_sweep_config
+    original_load = loader_class.load_sweep_config
 
     def validate_batch_is_legal(self: Any, batch: Any) -> None:
         if not all(tuple(overrides) in _checked for overrides in batch):
@@ -102,13 +104,12 @@ def _remember(sweep: str, points: tuple[tuple[str, ...], ...]) -> None:
         return _derived(lambda: original_load(self, master_config, sweep_overrides), master_config, sweep_overrides)
 
     Sweeper.validate_batch_is_legal = validate_batch_is_legal  # type: ignore[method-assign]
-    ConfigLoaderImpl.load_sweep_config = load_sweep_config  # type: ignore[method-assign]
+    loader_class.load_sweep_config = load_sweep_config
     _installed = True
 
 
 def _derived(compose: Any, master_config: Any, sweep_overrides: list[str]) -> Any:
     """The point's config: derived from the composed config of its shape, or composed."""
-    from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf, read_write
 
@@ -128,11 +129,11 @@ def _derived(compose: Any, master_config: Any, sweep_overrides: list[str]) -> An
         return cfg
     cfg = copy.deepcopy(base)
     with read_write(cfg):
-        ConfigLoaderImpl._apply_overrides_to_config(plain, cfg)
+        hydra_internals.apply_overrides(plain, cfg)
         cfg.hydra.overrides.task = list(sweep_overrides)
         dirname = cfg.hydra.job.config.override_dirname
-        cfg.hydra.job.override_dirname = get_overrides_dirname(
-            overrides=parsed,
+        cfg.hydra.job.override_dirname = hydra_internals.overrides_dirname(
+            parsed,
             kv_sep=dirname.kv_sep,
             item_sep=dirname.item_sep,
             exclude_keys=dirname.exclude_keys,

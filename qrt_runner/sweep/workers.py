@@ -24,6 +24,9 @@ import os
 import signal
 import sys
 
+from qrt_runner.adapters import loky
+from qrt_runner.adapters import python as python_internals
+
 __all__ = ["start_forkserver", "stop_forkserver", "stop_local_workers", "use_warm_workers", "wants_warm_workers"]
 
 PRELOAD_MODULE = "qrt_runner.sweep.preload"
@@ -43,27 +46,24 @@ def start_forkserver() -> None:
     """Start the forkserver (importing what a point needs) unless running; returns at once."""
     if sys.platform == "win32":  # no forkserver there
         return
-    from multiprocessing import forkserver
+    import multiprocessing
 
-    forkserver.set_forkserver_preload([PRELOAD_MODULE])
-    forkserver.ensure_running()
+    multiprocessing.set_forkserver_preload([PRELOAD_MODULE])
+    python_internals.ensure_forkserver_running()
 
 
 def use_warm_workers() -> None:
     """Have loky start this sweep's workers from the forkserver (unless its start method was set)."""
-    from joblib.externals.loky.backend import context
-
-    if sys.platform == "win32" or context.get_start_method() is not None:
+    if sys.platform == "win32" or loky.start_method() is not None:
         return
-    context.set_start_method("forkserver")
+    loky.set_start_method("forkserver")
     start_forkserver()
 
 
 def stop_local_workers() -> None:
     """Stop the local pool's processes before qrt-run exits: joblib's workers (idle once the sweep
     has closed; Python's exit would stop them, qrt-run's fast exit does not) and the forkserver."""
-    module = sys.modules.get("joblib.externals.loky.reusable_executor")
-    executor = getattr(module, "_executor", None) if module is not None else None
+    executor = loky.running_reusable_executor()
     if executor is not None:
         executor.shutdown(wait=True, kill_workers=True)
     stop_forkserver()
@@ -73,9 +73,7 @@ def stop_forkserver() -> None:
     """Stop the forkserver at once, if this process started one. Left alone it exits with this
     process, tearing its preloaded modules down (0.5 s), and whatever reads qrt-run's output
     through a pipe waits for that."""
-    module = sys.modules.get("multiprocessing.forkserver")
-    server = getattr(module, "_forkserver", None)
-    pid = getattr(server, "_forkserver_pid", None)
+    pid = python_internals.forkserver_pid()
     if pid is not None:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)

@@ -77,25 +77,12 @@ def sqlite_path(uri: str) -> Path | None:
 def sqlite_lacks_tag(uri: str, key: str, values: Iterable[str]) -> bool:
     """Whether no run in the sqlite store at ``uri`` has tag ``key`` with any of ``values``,
     read straight from the database file (milliseconds, where opening the store through MLflow
-    takes seconds). False whenever that cannot be told: another kind of store, no database
-    file, or a schema this query does not fit."""
-    import sqlite3
+    takes seconds; :func:`qrt_runner.adapters.mlflow.sqlite_has_run_tag`). False whenever that
+    cannot be told: another kind of store, no database file, or a schema this query does not fit."""
+    from qrt_runner.adapters.mlflow import sqlite_has_run_tag
 
     path = sqlite_path(uri)
-    wanted = sorted(set(values))
-    try:
-        if path is None or not path.is_file():
-            return False
-        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)) as db:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT 1 FROM tags WHERE key = ? AND value IN ({marks}) LIMIT 1"
-                if db.execute(query, [key, *chunk]).fetchone() is not None:
-                    return False
-    except (sqlite3.Error, OSError):
-        return False
-    return True
+    return path is not None and sqlite_has_run_tag(path, key, values) is False
 
 
 def open_store(uri: str, experiment_name: str | None) -> MlflowStore:

@@ -42,6 +42,8 @@ import threading
 import time
 from typing import Any
 
+from qrt_runner.adapters import mlflow as mlflow_internals
+
 __all__ = ["RemoteStoreError", "TrackingHelper", "current", "discard", "opener", "start"]
 
 _SYS_PATH_ENV = "QRT_TRACKING_SYS_PATH"
@@ -57,7 +59,7 @@ _WATCHDOG_PERIOD_S = 0.5
 READY_LIMIT_S = 120.0
 # What the helper imports before it is asked anything: MLflow, and the store of sqlite URIs
 # (the default ``tracking.uri``); other stores import theirs when opened.
-_SPECULATIVE_IMPORTS = ("mlflow", "mlflow.store.tracking.sqlalchemy_store")
+_SPECULATIVE_IMPORTS = ("mlflow", mlflow_internals.SQL_STORE_MODULE)
 
 
 class RemoteStoreError(Exception):
