@@ -5,7 +5,7 @@ Run it with ``.venv/bin/python benchmarks/cold_run.py`` (``--repeats N``, defaul
 ``--shots 8192``; ``--fresh-store``: every qrt run gets a new, empty tracking store;
 ``--early-start-off VALUE``, repeatable: also qrt-run with ``QRT_NO_EARLY_START=VALUE``, timed
 interleaved with the others and broken down the same way, to measure what the early starts of
-:mod:`qrt_runner.cli.warm` save: ``1`` neither the tracking helper process nor the device warm-up,
+:mod:`qrt_runner.runs.warm` save: ``1`` neither the tracking helper process nor the device warm-up,
 ``tracking`` no helper, ``device`` no warm-up).
 
 Both sides are timed from outside, each run a new process started from this one, from just before
@@ -56,7 +56,7 @@ QRT_RUN = BIN / "qrt-run"
 SEED = 1234
 RANDOMIZATIONS = 32
 TRACE_ENV = "QRT_COLD_RUN_TRACE"
-NO_EARLY_START_ENV = "QRT_NO_EARLY_START"  # qrt_runner.cli.warm.NO_EARLY_START_ENV
+NO_EARLY_START_ENV = "QRT_NO_EARLY_START"  # qrt_runner.runs.warm.NO_EARLY_START_ENV
 QRT = "qrt-run (tracking on)"
 IBM = "IBM executor_estimator script"
 
@@ -64,10 +64,14 @@ IBM = "IBM executor_estimator script"
 # that a module no longer has is skipped. Every function is wrapped when its module is first
 # imported, before any other module can bind it by name.
 TIMED = {
-    "qrt_runner.cli.app": ["run_hydra", "exit_now"],
-    "qrt_runner.cli.point": ["Point.from_hydra"],
-    "qrt_runner.cli.task": ["prepare", "check", "new_tracker", "track", "execute", "record", "_keep_record"],
-    "qrt_runner.cli.output": ["print_summary"],
+    "qrt_runner.launch.hydra_run": ["run_hydra", "exit_now"],
+    "qrt_runner.runs.point": ["Point.from_hydra"],
+    "qrt_runner.runs.prepare": ["prepare"],
+    "qrt_runner.runs.check": ["check"],
+    "qrt_runner.runs.track": ["new_tracker", "track"],
+    "qrt_runner.runs.execute": ["execute"],
+    "qrt_runner.runs.record": ["record", "_keep_record"],
+    "qrt_runner.runs.output": ["print_summary"],
     "qrt_runner.config.compose": ["register_configs"],
     "hydra._internal.utils": ["_run_hydra"],
     "hydra._internal.hydra": ["Hydra.run", "Hydra.create_main_hydra2"],
@@ -82,6 +86,7 @@ TIMED = {
     "qrt_runner.tasks.runner": ["run_experiment", "job_target"],
     "qrt_runner.tasks.capacity": ["check_capacity", "check_work_size"],
     "qrt_runner.execution.fake_backends": ["fake_backend"],
+    "qrt_runner.execution.devices": ["device"],
     "qrt_runner.execution.backend": ["LocalBackend.create", "shared_compiler"],
     "qrt_runner.execution.transpile": ["IsaCompiler.compile"],
     "qrt_runner.execution.simulation.executor": [
@@ -98,7 +103,7 @@ TIMED = {
     "qrt_runner.tracking.tracker": ["RunTracker.start", "RunTracker.flush", "RunTracker.end"],
     "qrt_runner.tracking.mlflow_store": ["open_store"],
     "qrt_runner.tracking.remote": ["TrackingHelper.wait_ready"],
-    "qrt_runner.cli.warm": ["start_tracking_helper", "warm_device"],
+    "qrt_runner.runs.warm": ["start_tracking_helper", "warm_device"],
     "qrt_runner.tracking.record": ["record_result"],
     "qrt_runner.background": ["drain"],
     # IBM's side
@@ -399,7 +404,7 @@ def _thread(name: str) -> str:
     return name.split(" ")[0].split("(")[0].rstrip("-_0123456789") or name
 
 
-_RUN = "qrt_runner.cli.task."
+_RUN = "qrt_runner.runs."  # + "<module>.<function>"
 _EXECUTOR = "qrt_runner.execution.simulation.executor.ProcessExecutor."
 _AER_CALL = "qiskit_aer.backends.aerbackend.AerBackend._execute_circuits_job"
 
@@ -444,7 +449,7 @@ def _before_hydra(rows: dict) -> float | None:
 
 
 def _exit(rows: dict) -> float | None:
-    record, end = _calls(rows, _RUN + "record"), rows.get(("main", "MainThread", "process", "exit", 0))
+    record, end = _calls(rows, _RUN + "record.record"), rows.get(("main", "MainThread", "process", "exit", 0))
     return end[0] - (record[0][0] + record[0][1]) if record and end else None
 
 
@@ -453,12 +458,15 @@ STEPS = [
     ("interpreter start-up", _start_up),
     ("imports before Hydra starts (qrt_runner.cli, hydra, qiskit, config schemas)", _before_hydra),
     ("Hydra: config composition (twice: mode, then run), run directory, logging", lambda rows: _hydra(rows)),
-    ("checks and device (prepare)", lambda rows: _took(rows, _RUN + "prepare")),
+    ("checks and device (prepare)", lambda rows: _took(rows, _RUN + "prepare.prepare")),
     (
-        "  of which the fake device (import qiskit_ibm_runtime)",
-        lambda rows: _took(rows, "qrt_runner.execution.fake_backends.fake_backend"),
+        "  of which the fake device (from the device cache; else import qiskit_ibm_runtime)",
+        lambda rows: _took(rows, "qrt_runner.execution.devices.device"),
     ),
-    ("tracking: open the store, create the run, params and config (track)", lambda rows: _took(rows, _RUN + "track")),
+    (
+        "tracking: open the store, create the run, params and config (track)",
+        lambda rows: _took(rows, _RUN + "track.track"),
+    ),
     (
         "  overlapped before it, in the tracking helper process: import mlflow and its SQL store",
         lambda rows: _sum(
@@ -476,7 +484,7 @@ STEPS = [
     ),
     ("transpilation: pass manager and transpile", lambda rows: _transpile(rows)),
     (
-        "  of which building the pass manager (its plugins import qiskit_experiments)",
+        "  of which building the pass manager (its plugins import qiskit_ibm_runtime, qiskit_experiments)",
         lambda rows: _took(rows, "qrt_runner.execution.backend.shared_compiler"),
     ),
     ("the job (Estimator.run to its result)", lambda rows: _job(rows)),
@@ -487,7 +495,7 @@ STEPS = [
         ),
     ),
     ("  of which Aer runs", lambda rows: _in_job(rows, _AER_CALL, "simulator", None)),
-    ("records: results.json, plots, MLflow upload and end (record)", lambda rows: _took(rows, _RUN + "record")),
+    ("records: results.json, plots, MLflow upload and end (record)", lambda rows: _took(rows, _RUN + "record.record")),
     (
         "  of which plots and circuit files",
         lambda rows: _took(rows, "qrt_runner.records.artifacts.write_run_artifacts"),
@@ -521,7 +529,7 @@ def _before_job(rows: dict, role: str) -> float | None:
 
 
 def _hydra(rows: dict) -> float | None:
-    hydra, prepare = _calls(rows, "hydra._internal.utils._run_hydra"), _calls(rows, _RUN + "prepare")
+    hydra, prepare = _calls(rows, "hydra._internal.utils._run_hydra"), _calls(rows, _RUN + "prepare.prepare")
     return prepare[0][0] - hydra[0][0] if hydra and prepare else None
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 def _run(case: dict) -> dict:
     from hydra.core.config_store import ConfigStore
 
-    from qrt_runner.cli import outcome
     from qrt_runner.cli.app import main
     from qrt_runner.config import experiments
+    from qrt_runner.runs import outcome
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = case.get("cwd") or scratch

@@ -1,5 +1,5 @@
 """The tracking helper process of ``qrt-run`` (:mod:`qrt_runner.tracking.remote`, started by
-:mod:`qrt_runner.cli.warm`): the run's record is the same with it and without it, a helper that
+:mod:`qrt_runner.runs.warm`): the run's record is the same with it and without it, a helper that
 dies or does not start leaves the run finished with its record kept, signals still close the
 record, and no helper outlives its run or runs where the run does not track.
 
@@ -24,7 +24,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import HANG_S, QRT_RUN, process_gone, run_cli
-from qrt_runner.cli import warm
+from qrt_runner.runs import warm
 from qrt_runner.tracking import LiveStore, RunTracker, remote
 
 pytestmark = [

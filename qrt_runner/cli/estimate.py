@@ -6,7 +6,7 @@ import json
 import os
 import sys
 
-from qrt_runner.cli import outcome
+from qrt_runner.runs import outcome
 
 USAGE = """qrt-run estimate [--json] <overrides...>
 
@@ -32,10 +32,10 @@ def estimate_command(args: list[str]) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from qrt_runner.cli.errors import invalid_config_text
-    from qrt_runner.cli.task import check
     from qrt_runner.config.compose import compose_config
     from qrt_runner.errors import ConfigError
+    from qrt_runner.runs.check import check
+    from qrt_runner.runs.errors import invalid_config_text
     from qrt_runner.tasks.estimate import estimate, format_estimate
 
     try:

@@ -7,8 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from qrt_runner.cli import outcome
 from qrt_runner.errors import ConfigError
+from qrt_runner.runs import outcome
 
 EXIT_DIFFERENT = 4
 
@@ -59,8 +59,8 @@ def _replay(record, variation: list[str]) -> int:
     from hydra.core.config_store import ConfigStore
     from omegaconf import OmegaConf
 
-    from qrt_runner.cli.app import run_hydra
     from qrt_runner.config.compose import register_configs
+    from qrt_runner.launch.hydra_run import run_hydra
     from qrt_runner.reproduce.compare import compare
     from qrt_runner.reproduce.replay import REPLAY_ENV, factory_folder, replay_overlay
 

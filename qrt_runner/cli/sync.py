@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from qrt_runner.cli import outcome
+from qrt_runner.runs import outcome
 
 USAGE = """qrt-run sync <run or sweep dir>... [--uri URI] [--experiment NAME] [--timeout S]
 

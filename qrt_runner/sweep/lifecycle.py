@@ -2,7 +2,7 @@
 
 Opening checks every point, opens the parent run (its journal in the sweep directory, mirrored
 to the store), works out each point's share of the cores, and hands all of it to the points
-through their configs (:mod:`~qrt_runner.sweep.context`). Closing reads the points' records
+through their configs (:mod:`~qrt_runner.runs.sweep_context`). Closing reads the points' records
 (:mod:`~qrt_runner.sweep.summary`), closes runs that points left RUNNING, writes the sweep's
 table and plot, ends the parent FINISHED only if every point finished, and reports the outcome
 for the exit code. An interrupted sweep is closed as KILLED by the CLI. Points that run in this
@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qrt_runner.sweep.context import ENV_VAR, SweepContext
+from qrt_runner.runs import open_sweeps
+from qrt_runner.runs.sweep_context import ENV_VAR, SweepContext
 
 if TYPE_CHECKING:
     import threading
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from qrt_runner.sweep.uploads import Uploader
     from qrt_runner.tracking import LiveStore, RunTracker
 
-__all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "closes_here", "open_sweep"]
+__all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "open_sweep"]
 
 
 class SweepRefused(BaseException):
@@ -77,7 +78,7 @@ def open_sweep(config) -> None:
         use_warm_workers()
 
     def remember_hash(number: int, cfg) -> None:
-        from qrt_runner.cli.task import point_config_hash
+        from qrt_runner.runs.check import point_config_hash
 
         hashes[number] = point_config_hash(cfg, threads)
 
@@ -101,7 +102,7 @@ def open_sweep(config) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     first = None
     if uploads:
-        from qrt_runner.sweep.uploads import REUSE_FILE, write_reuse_file
+        from qrt_runner.runs.reuse import REUSE_FILE, write_reuse_file
 
         (directory / REUSE_FILE).unlink(missing_ok=True)  # a sweep run again into the same folder
 
@@ -131,6 +132,7 @@ def open_sweep(config) -> None:
         points_checked(points, config if joblib and parallel > 1 else None)
     (directory / "sweep.json").write_text(json.dumps({**asdict(context), "points": points}, indent=2))
     _OPEN[str(directory)] = OpenSweep(directory, context, tracker, opening, points, objective_name, uploader)
+    open_sweeps.opened(directory)
     count = f"{len(points)} points" if points is not None else "points drawn by the sweeper"
     share = f", {parallel} at a time with {threads} Aer thread(s) each" if threads else ""
     print(f"qrt-run: sweep of {count}{share} in {directory}", flush=True)
@@ -230,15 +232,9 @@ def close_open_sweeps(status: str) -> None:
         _close(key, status)
 
 
-def closes_here(sweep_dir: str) -> bool:
-    """Whether this process opened the sweep of ``sweep_dir`` and will close it (its points may
-    then hand the end of their records to :mod:`~qrt_runner.background`)."""
-    return str(Path(sweep_dir).resolve()) in _OPEN
-
-
 def _close(key: str, status: str | None) -> None:
     from qrt_runner.background import drain
-    from qrt_runner.cli import outcome
+    from qrt_runner.runs import outcome
     from qrt_runner.sweep.recheck import sweep_closed
 
     drain()  # every point's record is complete before it is read
@@ -248,6 +244,7 @@ def _close(key: str, status: str | None) -> None:
     sweep = _OPEN.pop(key, None)
     if sweep is None:
         return
+    open_sweeps.closed(key)
     tracker = sweep.tracker
     if sweep.opening is not None:
         sweep.opening.join()

@@ -6,7 +6,7 @@ and a search-space value that never composes (a type the key does not take, an o
 not exist). Whether a trial's config is valid as a whole is checked when it runs.
 
 A trial whose run produced no objective (its values make an invalid config, or the run failed)
-returns None (:func:`qrt_runner.cli.task.run_task`); the sweeper records it as a failed trial and
+returns None (:func:`qrt_runner.runs.task.run_task`); the sweeper records it as a failed trial and
 asks for the next. Two things of the sweeper's own are adjusted, once per process, when a sweep
 uses it:
 
@@ -23,13 +23,12 @@ import logging
 import sys
 from typing import Any
 
+from qrt_runner.adapters.hydra import OPTUNA_SWEEPER_LOGGER, reports_trial_without_objective
+from qrt_runner.adapters.optuna import is_no_completed_trial_error
 from qrt_runner.errors import ConfigError
 
 __all__ = ["check_sweeper", "is_optuna", "keep_going"]
 
-_SWEEPER_LOGGER = "hydra_plugins.hydra_optuna_sweeper._impl"
-_NO_VALUE = "Got 'None'"  # the sweeper's words for a trial that returned None
-_NO_BEST = "No trials are completed"  # optuna's, for a study without a completed trial
 _installed = False
 
 
@@ -42,7 +41,7 @@ class _TrialWithoutObjective(logging.Filter):
     """Drops the sweeper's lines about trials that returned no objective."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return _NO_VALUE not in record.getMessage()
+        return not reports_trial_without_objective(record.getMessage())
 
 
 def keep_going() -> None:
@@ -53,14 +52,14 @@ def keep_going() -> None:
         return
     from hydra_plugins.hydra_optuna_sweeper.optuna_sweeper import OptunaSweeper
 
-    logging.getLogger(_SWEEPER_LOGGER).addFilter(_TrialWithoutObjective())
+    logging.getLogger(OPTUNA_SWEEPER_LOGGER).addFilter(_TrialWithoutObjective())
     original = OptunaSweeper.sweep
 
     def sweep(self: Any, arguments: list[str]) -> None:
         try:
             return original(self, arguments)
         except ValueError as exc:
-            if _NO_BEST not in str(exc):
+            if not is_no_completed_trial_error(exc):
                 raise
             print(
                 "qrt-run: no Optuna trial produced an objective, so the study has no best trial "
@@ -105,7 +104,7 @@ def _check_search_space(config: Any, config_name: str) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from qrt_runner.cli.errors import config_error, one_line
+    from qrt_runner.runs.errors import config_error, one_line
     from qrt_runner.sweep import points as p
 
     fixed = p.fixed_overrides(config)

@@ -97,8 +97,8 @@ def check_points(
     """
     from omegaconf.errors import OmegaConfBaseException
 
-    from qrt_runner.cli.errors import config_error
-    from qrt_runner.cli.task import check
+    from qrt_runner.runs.check import check
+    from qrt_runner.runs.errors import config_error
 
     bases: dict[tuple[str, ...], Any] = {}
     to_check = points[:MAX_CHECKED_POINTS] if points is not None else [fixed]

@@ -16,13 +16,15 @@ import importlib
 import logging
 import os
 
+from qrt_runner.adapters.hydra import JOBLIB_LAUNCHER_MODULE
+
 _MODULES = (
-    "hydra_plugins.hydra_joblib_launcher._core",
+    JOBLIB_LAUNCHER_MODULE,
     "matplotlib.backends.backend_agg",
     "matplotlib.figure",
     "qiskit.qpy",
     "qiskit.transpiler.preset_passmanagers",
-    "qrt_runner.cli.task",
+    "qrt_runner.runs.task",
     "qrt_runner.records.artifacts",
     "qrt_runner.records.plots",
     "qrt_runner.sweep.lifecycle",

@@ -16,77 +16,17 @@ there knows the answer without the store, any other asks the store itself.
 
 from __future__ import annotations
 
-import json
-import logging
-import math
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from qrt_runner.cli.point import POINT_FILE
+from qrt_runner.runs.point import POINT_FILE
+from qrt_runner.runs.reuse import read_json, write_json
 
-__all__ = ["REUSE_FILE", "Uploader", "finished_record", "reuse_answer", "write_reuse_file"]
+__all__ = ["Uploader"]
 
-REUSE_FILE = "reuse.json"
-_LOG = logging.getLogger(__name__)
 _POLL_S = 0.25
-
-
-def finished_record(store: Any, config_hash: str) -> dict[str, Any] | None:
-    """What a point that reuses a FINISHED run of the config ``config_hash`` records of it (its
-    point.json fields), or None when no such run is in ``store``."""
-    from qrt_runner.tracking import finished_query
-
-    runs = store.search(finished_query(config_hash), max_results=1)
-    if not runs:
-        return None
-    run = runs[0]
-    earlier = Path(run.data.tags.get("run_dir", "")) / POINT_FILE
-    try:
-        metrics = json.loads(earlier.read_text())["metrics"]
-    except (OSError, ValueError, KeyError):
-        metrics = dict(run.data.metrics)
-    objective = run.data.metrics.get("objective", math.nan)
-    return {"run_id": run.info.run_id, "objective": objective if math.isfinite(objective) else None, "metrics": metrics}
-
-
-def write_reuse_file(sweep_dir: Path, hashes: dict[int, str], live: Any) -> None:
-    """Look every point's config hash up in the store and write ``reuse.json`` (with no hash
-    checked when the store does not answer: the points then ask it themselves). A sqlite store
-    that never saw any of the hashes says so without MLflow (the usual case: a new sweep)."""
-    from qrt_runner.tracking import CONFIG_HASH_TAG, TrackingUnavailable
-    from qrt_runner.tracking.mlflow_store import sqlite_lacks_tag
-
-    def lookup(store: Any) -> dict[str, Any]:
-        records = {config_hash: finished_record(store, config_hash) for config_hash in sorted(set(hashes.values()))}
-        return {config_hash: record for config_hash, record in records.items() if record is not None}
-
-    try:
-        checked = sorted(set(hashes.values()))
-        unseen = not hashes or sqlite_lacks_tag(live.uri, CONFIG_HASH_TAG, checked)
-        finished = {} if unseen else live.call(lookup)
-    except TrackingUnavailable:
-        checked, finished = [], {}
-    except Exception:  # noqa: BLE001 - the points ask the store themselves
-        _LOG.warning("could not look the sweep's points up for resume", exc_info=True)
-        checked, finished = [], {}
-    _write_json(sweep_dir / REUSE_FILE, {"checked": checked, "finished": finished})
-
-
-def reuse_answer(sweep_dir: str, config_hash: str, wait_s: float) -> tuple[bool, dict[str, Any] | None]:
-    """(known, record): whether the launching process looked ``config_hash`` up, and the
-    FINISHED run's record it found (None: none finished). Waits up to ``wait_s`` for the
-    launching process to write ``reuse.json``."""
-    path = Path(sweep_dir) / REUSE_FILE
-    deadline = time.monotonic() + wait_s
-    while not path.is_file() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    table = _read_json(path)
-    if table is None or config_hash not in table.get("checked", ()):
-        return False, None
-    return True, table.get("finished", {}).get(config_hash)
 
 
 class Uploader:
@@ -128,7 +68,7 @@ class Uploader:
         for folder in sorted(p for p in self._dir.iterdir() if p.name.isdigit() and p.is_dir()):
             if folder.name in self._done:
                 continue
-            record = _read_json(folder / POINT_FILE)
+            record = read_json(folder / POINT_FILE)
             if not Journal(folder).exists():
                 if record is not None:  # an invalid point, or one that reused a finished run
                     self._done.add(folder.name)
@@ -149,7 +89,7 @@ class Uploader:
         )
         if record is not None:
             record.update(run_id=outcome.run_id, tracked=outcome.error is None, upload=False)
-            _write_json(folder / POINT_FILE, record)
+            write_json(folder / POINT_FILE, record)
 
 
 def _wait_for_end(journal: Any, timeout_s: float) -> None:
@@ -162,16 +102,3 @@ def _wait_for_end(journal: Any, timeout_s: float) -> None:
         if not entries or any(entry.get("op") == "end" for entry in entries) or not still_running(entries[0]):
             return
         time.sleep(0.1)
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    os.replace(tmp, path)

@@ -12,7 +12,7 @@ A start method the user set for loky is kept; the one set here stays for the res
 process. The forkserver runs no Python thread of its own, so forking workers from it is safe
 (tested; OpenBLAS's native threads handle fork themselves). Loky's thread-limit environment
 variables do not reach forked workers: a point sets them for its simulator from the sweep's
-share of the cores (:func:`qrt_runner.cli.task.limit_native_threads`), besides its Aer threads.
+share of the cores (:func:`qrt_runner.runs.check.limit_native_threads`), besides its Aer threads.
 A forked worker also runs the launching script's ``__main__`` again, as a spawned one does:
 ``qrt-run`` guards it, and so must a script that runs a joblib sweep in-process.
 """

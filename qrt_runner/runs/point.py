@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qrt_runner.sweep.context import SweepContext
+from qrt_runner.runs.sweep_context import SweepContext
 
 POINT_FILE = "point.json"
 
