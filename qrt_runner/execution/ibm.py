@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from qiskit.providers import BackendV2
 
+from qrt_runner.adapters.qiskit_ibm_runtime import is_unset
 from qrt_runner.config import schema as s
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.transpile import IsaCompiler
@@ -75,7 +76,7 @@ def set_fields(tree: dict) -> dict:
             value = set_fields(value)
             if value:
                 out[key] = value
-        elif value is not None and type(value).__name__ != "UnsetType":
+        elif value is not None and not is_unset(value):
             out[key] = value
     return out
 

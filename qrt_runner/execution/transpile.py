@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister, qpy
-from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers import BindingsArray
 from qiskit.providers import BackendV2
 from qiskit.transpiler import Target, generate_preset_pass_manager
 

@@ -84,7 +84,7 @@ def fit_rates(fidelities: dict[str, float], generators: list[str]) -> np.ndarray
 @lru_cache(maxsize=512)
 def gate_model(device_name: str, gate: str, qubit0: int, qubit1: int) -> PauliLindblad:
     """The Pauli-twirled error of ``gate`` on device qubits (qubit0, qubit1) as a Pauli-Lindblad model."""
-    from qiskit_aer.noise.device.models import basic_device_gate_errors
+    from qiskit_aer.noise.device import basic_device_gate_errors
 
     from qrt_runner.execution.devices import device as fake_device
     from qrt_runner.execution.simulation.noise import sub_target
@@ -133,7 +133,7 @@ def merge(models: list[PauliLindblad]) -> PauliLindblad:
 @lru_cache(maxsize=512)
 def single_gate_model(device_name: str, gate: str, qubit: int) -> PauliLindblad:
     """The Pauli-twirled error of the single-qubit ``gate`` on device ``qubit`` (generators X, Y, Z)."""
-    from qiskit_aer.noise.device.models import basic_device_gate_errors
+    from qiskit_aer.noise.device import basic_device_gate_errors
 
     from qrt_runner.execution.devices import device as fake_device
     from qrt_runner.execution.simulation.noise import sub_target

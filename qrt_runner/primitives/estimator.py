@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qiskit.primitives import BaseEstimatorV2, PrimitiveResult
-from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
+from qiskit.primitives.containers import EstimatorPub, EstimatorPubLike
 
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.cost import job_cost

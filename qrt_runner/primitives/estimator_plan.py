@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers import EstimatorPub
 from qiskit.quantum_info import Pauli, PauliList
 
 from qrt_runner.execution.backend import LocalBackend

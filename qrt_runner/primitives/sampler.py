@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives import BaseSamplerV2, BitArray, DataBin, PrimitiveResult, SamplerPubResult
-from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
+from qiskit.primitives.containers import SamplerPub, SamplerPubLike
 
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.execution.cost import job_cost

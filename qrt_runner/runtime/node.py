@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from qiskit_ibm_runtime.options.utils import UnsetType
-
+from qrt_runner.adapters.qiskit_ibm_runtime import is_unset
 from qrt_runner.runtime.validation import (
     OWN,
     NoSuchOption,
@@ -128,7 +127,7 @@ class OptionNode:
             path, value = join(self._path, field.name), getattr(ibm, field.name)
             if _is_subtree(field):
                 getattr(self, field.name)._pull(value)
-            elif isinstance(value, UnsetType) or (path in OWN and value is None):
+            elif is_unset(value) or (path in OWN and value is None):
                 continue
             elif path in OWN:
                 object.__setattr__(self, field.name, check_own(path, value))

@@ -15,8 +15,8 @@ import warnings
 from typing import Any
 
 from pydantic import ValidationError
-from qiskit_ibm_runtime.options.utils import Unset, UnsetType
 
+from qrt_runner.adapters.qiskit_ibm_runtime import is_unset, unset
 from qrt_runner.mitigation.extrapolation import CHOICES as EXTRAPOLATOR_CHOICES
 
 __all__ = ["NoSuchOption", "UnsupportedOption", "check_own", "check_supported", "from_ibm", "set_ibm", "to_ibm"]
@@ -111,14 +111,14 @@ def to_ibm(value: Any, ibm_node: Any, name: str) -> Any:
     """qrt_runner's value as IBM's options hold it (None means Unset where IBM's default is Unset)."""
     if value is None:
         field = type(ibm_node).__dataclass_fields__.get(name)
-        if field is not None and isinstance(field.default, UnsetType):
-            return Unset
+        if field is not None and is_unset(field.default):
+            return unset()
     return value
 
 
 def from_ibm(value: Any) -> Any:
     """IBM's value as qrt_runner holds it: Unset is None, sequences are lists."""
-    if isinstance(value, UnsetType):
+    if is_unset(value):
         return None
     return list(value) if isinstance(value, tuple) else value
 

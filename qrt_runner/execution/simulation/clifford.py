@@ -20,6 +20,7 @@ from __future__ import annotations
 from qiskit import QuantumCircuit
 from qiskit.circuit import CircuitInstruction
 
+from qrt_runner.adapters.qiskit_aer import channel_error
 from qrt_runner.execution.simulation.clifford_gates import _number, _rewrite, _Unbound
 from qrt_runner.execution.simulation.clifford_synthesis import _HALF_PI, TOLERANCE
 
@@ -74,7 +75,7 @@ def _is_pauli_channel(operation) -> bool:
     ``QuantumError`` whose every term is Pauli gates."""
     from qiskit_aer.noise import PauliLindbladError, QuantumError
 
-    error = getattr(operation, "_quantum_error", None)
+    error = channel_error(operation)
     if isinstance(error, PauliLindbladError):
         return True
     if isinstance(error, QuantumError):

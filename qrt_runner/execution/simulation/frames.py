@@ -28,6 +28,8 @@ from functools import lru_cache
 import numpy as np
 from qiskit import QuantumCircuit
 
+from qrt_runner.adapters import qiskit_aer as aer_internals
+
 __all__ = ["available", "sample_memory", "stim_circuit"]
 
 # Qiskit gate -> Stim gate (same qubit order: Stim's CX/CY/CZ take control, target as Qiskit does).
@@ -136,14 +138,13 @@ def _lindblad(error, qubits: list[int]) -> str | None:
 
 
 def _quantum_error(noise_model, name: str, qubits: tuple[int, ...]):
-    local = noise_model._local_quantum_errors.get(name, {}).get(qubits)
-    return local if local is not None else noise_model._default_quantum_errors.get(name)
+    return aer_internals.quantum_error(noise_model, name, qubits)
 
 
 def _readout_flip(noise_model, qubit: int) -> float | None:
     """The flip probability of a symmetric readout error on ``qubit`` (0 without one); None when
     it is not symmetric."""
-    error = noise_model._local_readout_errors.get((qubit,), noise_model._default_readout_error)
+    error = aer_internals.readout_error(noise_model, qubit)
     if error is None:
         return 0.0
     matrix = np.asarray(error.probabilities, dtype=float)
@@ -159,11 +160,11 @@ def stim_circuit(circuit: QuantumCircuit, noise_model=None):
     from qiskit_aer.noise import PauliLindbladError
 
     if noise_model is not None:
-        if getattr(noise_model, "_nonlocal_quantum_errors", None):
+        if aer_internals.has_nonlocal_errors(noise_model):
             return None
-        if "measure" in noise_model._default_quantum_errors or noise_model._local_quantum_errors.get("measure"):
+        if aer_internals.has_quantum_error(noise_model, "measure"):
             return None  # Aer applies it before the measurement
-        passes = noise_model._pass_manager()
+        passes = aer_internals.noise_pass_manager(noise_model)
         if passes is not None:
             circuit = passes.run(circuit)
     index = {qubit: k for k, qubit in enumerate(circuit.qubits)}
@@ -187,7 +188,7 @@ def stim_circuit(circuit: QuantumCircuit, noise_model=None):
             clbits.append(clbit_index[instruction.clbits[0]])
             continue
         if name == "quantum_channel":
-            error = getattr(operation, "_quantum_error", None)
+            error = aer_internals.channel_error(operation)
             if isinstance(error, PauliLindbladError):
                 text = _lindblad(error, qubits)
             else:

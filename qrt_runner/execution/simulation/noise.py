@@ -7,14 +7,14 @@ gives the same errors on those qubits at the cost of a small device.
 
 from __future__ import annotations
 
-import copy
 import json
 
 from qiskit.providers import BackendV2, Options
 from qiskit.quantum_info import Kraus
 from qiskit.transpiler import Target
 from qiskit_aer.noise import NoiseModel, QuantumError
-from qiskit_aer.noise.noise_model import AerJSONEncoder
+
+from qrt_runner.adapters import qiskit_aer as aer_internals
 
 
 class _SubDevice(BackendV2):
@@ -86,7 +86,7 @@ class SerialisedOnceNoiseModel(NoiseModel):
                 out = super().to_dict(False)
                 out = {**out, "errors": [_as_kraus(entry) for entry in out["errors"]]}
                 if serializable:
-                    out = json.loads(json.dumps(out, cls=AerJSONEncoder))
+                    out = json.loads(json.dumps(out, cls=aer_internals.json_encoder()))
                 cache[serializable] = out
             else:
                 cache[serializable] = super().to_dict(serializable)
@@ -122,8 +122,7 @@ class SerialisedOnceNoiseModel(NoiseModel):
     @classmethod
     def of(cls, model: NoiseModel, kraus: bool = False) -> SerialisedOnceNoiseModel:
         """The same model (its state copied) as a :class:`SerialisedOnceNoiseModel`."""
-        out = cls.__new__(cls)
-        out.__dict__.update(copy.deepcopy(model.__dict__))
+        out = aer_internals.copy_noise_model(model, cls)
         out._changed()
         out.__dict__["_qrt_kraus"] = kraus
         return out

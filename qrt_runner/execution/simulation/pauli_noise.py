@@ -37,10 +37,10 @@ from qiskit.circuit import QuantumCircuit
 from qiskit.providers import BackendV2
 from qiskit.quantum_info import PTM
 from qiskit.transpiler import Target
-from qiskit_aer.noise import NoiseModel, QuantumError, ReadoutError, pauli_error
-from qiskit_aer.noise.device.models import basic_device_gate_errors, basic_device_readout_errors
-from qiskit_aer.noise.passes import LocalNoisePass
+from qiskit_aer.noise import LocalNoisePass, NoiseModel, QuantumError, ReadoutError, pauli_error
+from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
 
+from qrt_runner.adapters import qiskit_aer as aer_internals
 from qrt_runner.execution.simulation.noise import SerialisedOnceNoiseModel, _SubDevice, sub_target
 
 __all__ = [
@@ -173,16 +173,18 @@ class PauliDelayNoisePass(LocalNoisePass):
 
     def __init__(self, source: LocalNoisePass):
         self.source = source
-        super().__init__(self._twirled_error, op_types=source._ops or None, method=source._method)
+        _, op_types, method = aer_internals.local_noise_pass_parts(source)
+        super().__init__(self._twirled_error, op_types=op_types or None, method=method)
 
     def _twirled_error(self, operation, qubits):
-        error = self.source._func(operation, qubits)
+        source_func, _, _ = aer_internals.local_noise_pass_parts(self.source)
+        error = source_func(operation, qubits)
         if isinstance(error, QuantumError):
             return twirled(error)
         if isinstance(error, QuantumCircuit):  # one error per qubit of a multi-qubit operation
             out = QuantumCircuit(error.num_qubits)
             for instruction in error.data:
-                inner = getattr(instruction.operation, "_quantum_error", None)
+                inner = aer_internals.channel_error(instruction.operation)
                 operation_out = twirled(inner).to_instruction() if inner is not None else instruction.operation
                 out.append(operation_out, instruction.qubits)
             return out
@@ -197,7 +199,7 @@ def _delay_passes(target: Target) -> list:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = NoiseModel.from_backend(_SubDevice(bare, "qubits"))
-    return list(model._custom_noise_passes)
+    return aer_internals.custom_noise_passes(model)
 
 
 class _ByName:
@@ -232,7 +234,7 @@ def _build(key: _ByName, qubits: tuple[int, ...]) -> SerialisedOnceNoiseModel:
             shared[alike] = twirled(error)
         model.add_quantum_error(shared[alike], name, qargs)
     for noise_pass in _delay_passes(target):
-        model._custom_noise_passes.append(PauliDelayNoisePass(noise_pass))
+        aer_internals.add_custom_noise_pass(model, PauliDelayNoisePass(noise_pass))
     return model
 
 
@@ -249,8 +251,7 @@ def pauli_noise_model(device: BackendV2, qubits: tuple[int, ...]) -> NoiseModel:
 def is_pauli_model(model: NoiseModel) -> bool:
     """Whether every quantum error ``model`` applies is a Pauli channel (readout errors, being
     classical, are allowed whatever their form), so that the stabilizer method can run it."""
-    errors = list(model._default_quantum_errors.values())
-    errors += [error for by_qubits in model._local_quantum_errors.values() for error in by_qubits.values()]
+    errors = aer_internals.all_quantum_errors(model)
     if not all(isinstance(error, QuantumError) and is_pauli_error(error) for error in errors):
         return False
-    return all(isinstance(noise_pass, PauliDelayNoisePass) for noise_pass in model._custom_noise_passes)
+    return all(isinstance(noise_pass, PauliDelayNoisePass) for noise_pass in aer_internals.custom_noise_passes(model))
