@@ -1,5 +1,6 @@
-"""The layers' rules: the library below the config (primitives, mitigation, simulation, the
-runtime drop-in) imports neither Hydra nor OmegaConf."""
+"""The layers' rules (the layers themselves are import-linter's contract in pyproject.toml, checked
+by make lint): the library below the config imports neither Hydra nor OmegaConf, no module imports
+another package's private names, and no two files import each other, even inside functions."""
 
 from __future__ import annotations
 
@@ -24,45 +25,7 @@ def test_the_core_imports_neither_hydra_nor_omegaconf():
     assert proc.stdout.strip() == "[]"
 
 
-# Low to high: a module may import its own layer and the layers below it, never one above
-# (imports under ``if TYPE_CHECKING:`` are annotations only and do not count).
-LAYERS = [
-    (
-        "qrt_runner.errors",
-        "qrt_runner.registry",
-        "qrt_runner.interrupts",
-        "qrt_runner.config.schema",
-        "qrt_runner._build_info",
-        "qrt_runner.memory",
-        "qrt_runner.background",
-    ),
-    ("qrt_runner.workload",),
-    ("qrt_runner.execution",),
-    ("qrt_runner.mitigation",),
-    ("qrt_runner.primitives",),
-    (
-        "qrt_runner.config.spec",
-        "qrt_runner.config.objective",
-        "qrt_runner.config.ignored",
-        "qrt_runner.config.workload_checks",
-        "qrt_runner.config.placement",
-    ),
-    ("qrt_runner.records",),
-    ("qrt_runner.tasks", "qrt_runner.runtime"),
-    ("qrt_runner.tracking",),
-    ("qrt_runner.reproduce", "qrt_runner.config"),
-    ("qrt_runner.cli", "qrt_runner.sweep"),  # the CLI, and the Hydra callback that runs in it
-]
 PACKAGE = Path(__file__).resolve().parents[1] / "qrt_runner"
-
-
-def _layer(module: str) -> int | None:
-    best = None
-    for level, prefixes in enumerate(LAYERS):
-        for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[1]):
-                best = (level, len(prefix))
-    return None if best is None else best[0]
 
 
 def _imports(path: Path) -> list[tuple[str, list[str], int]]:
@@ -91,19 +54,80 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def test_lower_layers_never_import_higher_ones_nor_private_names():
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the qrt_runner modules it imports (anywhere in it, outside ``if TYPE_CHECKING:``)."""
+    modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    return {
+        module: {found for imported, _, _ in _imports(path) if (found := known(imported)) not in (None, module)}
+        for module, path in modules.items()
+    }
+
+
+def test_no_private_names_are_imported_from_other_packages():
     problems = []
     for path in sorted(PACKAGE.rglob("*.py")):
         module = _module_name(path)
-        if module == "qrt_runner":
-            continue  # the package's own __init__ (version only)
-        own = _layer(module)
-        assert own is not None, f"{module} is in no layer: add its folder to LAYERS"
         for imported, names, line in _imports(path):
-            other = _layer(imported)
-            if other is not None and other > own:
-                problems.append(f"{module}:{line} imports {imported} (a higher layer)")
             private = [n for n in names if n.startswith("_") and not n.startswith("__")]
             if private and not imported.startswith(module.rpartition(".")[0] or module):
                 problems.append(f"{module}:{line} imports private {private} from {imported}")
     assert not problems, "\n".join(problems)
+
+
+def test_no_import_circle_between_files():
+    """Not even through imports inside functions (import-linter's contracts, in make lint, check
+    the layers; this checks every file against every other)."""
+    graph = _import_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    assert not circles, f"import circles: {circles}"
+
+
+def test_the_layer_contract_fails_an_upward_import(tmp_path):
+    """make lint's import-linter contract: kept by the package, broken by one import from the
+    bottom layer up to the command line."""
+    import shutil
+
+    copy = tmp_path / "qrt_runner"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PACKAGE.parent / "pyproject.toml", tmp_path)
+    lint = [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"]
+    env = {"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    kept = subprocess.run(lint, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S, env=env)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    errors = copy / "errors.py"
+    errors.write_text(errors.read_text() + "\n\ndef _upward():\n    from qrt_runner.cli import app  # noqa\n")
+    broken = subprocess.run(lint, cwd=tmp_path, capture_output=True, text=True, timeout=HANG_S, env=env)
+    assert broken.returncode != 0
+    assert "qrt_runner.errors -> qrt_runner.cli" in broken.stdout

@@ -9,7 +9,7 @@ from qiskit.quantum_info import Operator, SparsePauliOp, Statevector
 from qiskit_ibm_runtime.options import EstimatorOptions as IbmEstimatorOptions
 
 from conftest import FAST, spec_for
-from qrt_runner.config.schema import MitigationConfig
+from qrt_runner.config.mitigation_schema import MitigationConfig
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution import ibm
 from qrt_runner.execution.backend import LocalBackend

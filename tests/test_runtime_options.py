@@ -16,7 +16,7 @@ from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import options as ibm
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
-from qrt_runner.config import schema as s
+from qrt_runner.config import mitigation_schema as ms
 from qrt_runner.runtime import (
     Batch,
     EstimatorOptions,
@@ -251,7 +251,7 @@ def test_asdict_has_ibms_keys_and_class_names(ours, theirs):
 
 
 def test_every_leaf_of_qrt_runners_mitigation_config_is_an_option():
-    config = _leaves(dataclasses.asdict(s.MitigationConfig()))
+    config = _leaves(dataclasses.asdict(ms.MitigationConfig()))
     options = _leaves(dataclasses.asdict(EstimatorOptions()))
     assert set(config) <= set(options)
 

@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
+from qrt_runner.adapters.omegaconf import child_node
+from qrt_runner.config import mitigation_schema as ms
 from qrt_runner.config import schema as s
 from qrt_runner.execution.fake_backends import fake_backend_names
 from qrt_runner.workload.circuits import CIRCUITS
@@ -39,7 +41,7 @@ def register_schemas() -> None:
         cs.store(group="backend", name=device, node=_interpolated(s.BackendConfig(name=device)))
     cs.store(group="transpile", name="base_transpile", node=_interpolated(s.TranspileConfig()))
     cs.store(group="session", name="base_session", node=s.SessionConfig)
-    cs.store(group="mitigation", name="base_mitigation", node=s.MitigationConfig)
+    cs.store(group="mitigation", name="base_mitigation", node=ms.MitigationConfig)
     cs.store(group="tracking", name="base_tracking", node=s.TrackingConfig)
     for name, schema in s.TASK_SCHEMAS.items():
         cs.store(group="task", name=f"base_{name}", node=_interpolated(schema()))
@@ -55,7 +57,7 @@ def _interpolated(instance: Any) -> DictConfig:
 
 def _derive(node: DictConfig, is_observables: bool) -> None:
     for key in list(node.keys()):
-        child = node._get_node(key)
+        child = child_node(node, key)
         if isinstance(child, DictConfig):
             _derive(child, False)
         elif key in _SEEDS:

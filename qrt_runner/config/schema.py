@@ -3,16 +3,56 @@
 They give the key names and types of the config contract. :mod:`qrt_runner.config.registration`
 registers them in Hydra's ConfigStore (with the interpolations that derive every seed from the
 root ``seed``), so that an unknown key or a value of the wrong type is refused at composition
-time. Range checks and cross-group consistency are the job of :mod:`qrt_runner.config.spec`.
+time. Each field's type also declares its range or allowed values
+(:mod:`qrt_runner.config.constraints`: checked by Pydantic, and stated in ``qrt-run schema``'s JSON
+Schema; the allowed values are named in :mod:`qrt_runner.config.allowed`). The mitigation group's
+schema is :mod:`qrt_runner.config.mitigation_schema`. What involves several fields or groups is
+checked by :mod:`qrt_runner.config.consistency`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Annotated, Any, Dict, List, Optional, Tuple
+
+from pydantic import Field
+
+from qrt_runner.config.allowed import (
+    ENTANGLEMENTS,
+    INITIAL_POINTS,
+    MAX_QUBITS,
+    MAX_THREADS,
+    MAX_TIMEOUT_S,
+    METHODS,
+    NOISE_FORMS,
+    OPTIMIZERS,
+    PARAMETER_KINDS,
+    SESSION_MODES,
+)
+from qrt_runner.config.constraints import (
+    Count,
+    Finite,
+    Hint,
+    NonNegative,
+    NonNegativeFloat,
+    OneOf,
+    Positive,
+    Seconds,
+    Seed,
+)
 
 TWO_PI = 2 * math.pi
+
+Qubits = Annotated[
+    int,
+    Field(ge=1, le=MAX_QUBITS),
+    Hint(
+        above=f"is more than any device or simulator method runs (at most {MAX_QUBITS:,} qubits are built)",
+        fix_above="use fewer qubits",
+    ),
+]
+Entanglement = Annotated[str, OneOf(*ENTANGLEMENTS)]
 
 
 @dataclass
@@ -25,14 +65,14 @@ class ParameterValuesConfig:
     ``random`` (``num_sets`` uniform draws in ``[low, high)`` seeded by ``seed``).
     """
 
-    kind: str = "random"
+    kind: Annotated[str, OneOf(*PARAMETER_KINDS)] = "random"
     values: Optional[List[Any]] = None
     grid: Dict[Any, Any] = field(default_factory=dict)
-    fill: float = 0.0
-    num_sets: int = 1
-    low: float = 0.0
-    high: float = TWO_PI
-    seed: int = 1234
+    fill: Finite = 0.0
+    num_sets: Count = 1
+    low: Finite = 0.0
+    high: Finite = TWO_PI
+    seed: Seed = 1234
 
 
 @dataclass
@@ -44,29 +84,29 @@ class CircuitConfig:
 @dataclass
 class GhzCircuit(CircuitConfig):
     name: str = "ghz"
-    num_qubits: int = 3
+    num_qubits: Qubits = 3
 
 
 @dataclass
 class EfficientSU2Circuit(CircuitConfig):
     name: str = "efficient_su2"
-    num_qubits: int = 4
-    reps: int = 2
-    entanglement: str = "reverse_linear"
+    num_qubits: Qubits = 4
+    reps: Count = 2
+    entanglement: Entanglement = "reverse_linear"
 
 
 @dataclass
 class RealAmplitudesCircuit(CircuitConfig):
     name: str = "real_amplitudes"
-    num_qubits: int = 4
-    reps: int = 2
-    entanglement: str = "reverse_linear"
+    num_qubits: Qubits = 4
+    reps: Count = 2
+    entanglement: Entanglement = "reverse_linear"
 
 
 @dataclass
 class QftCircuit(CircuitConfig):
     name: str = "qft"
-    num_qubits: int = 4
+    num_qubits: Qubits = 4
     inverse: bool = False
     initial_state: str = ""
 
@@ -74,26 +114,26 @@ class QftCircuit(CircuitConfig):
 @dataclass
 class QaoaCircuit(CircuitConfig):
     name: str = "qaoa"
-    num_qubits: int = 4
+    num_qubits: Qubits = 4
     edges: List[Any] = field(default_factory=lambda: [[0, 1, 1.0], [1, 2, 1.0], [2, 3, 1.0], [3, 0, 1.0]])
-    reps: int = 1
+    reps: Count = 1
 
 
 @dataclass
 class RandomCircuit(CircuitConfig):
     name: str = "random"
-    num_qubits: int = 4
-    depth: int = 4
-    max_operands: int = 2
-    seed: int = 1234
+    num_qubits: Qubits = 4
+    depth: Count = 4
+    max_operands: Annotated[int, Field(ge=1, le=4)] = 2
+    seed: Seed = 1234
 
 
 @dataclass
 class KickedIsingCircuit(CircuitConfig):
     name: str = "kicked_ising"
-    num_qubits: int = 20
+    num_qubits: Qubits = 20
     steps: int = 5
-    theta: float = 0.0
+    theta: Finite = 0.0
     # The device whose coupling graph the circuit follows (it runs there on the patch it was cut from).
     device: str = "fake_sherbrooke"
     # Physical-qubit edges [[a, b], ...] of another coupling graph; empty: the device's.
@@ -174,29 +214,43 @@ class H2Observables(ObservablesConfig):
 @dataclass
 class PrimitiveConfig:
     name: str = "???"
-    default_shots: Optional[int] = None
-    max_execution_time: float = 10800.0
+    default_shots: Optional[Count] = None
+    max_execution_time: Seconds = 10800.0
 
 
 @dataclass
 class EstimatorConfig(PrimitiveConfig):
     name: str = "estimator"
-    default_precision: float = 0.015625
+    default_precision: Annotated[
+        NonNegativeFloat, Hint(fix="set a target standard error such as 0.015625 (0 = exact, ideal aer only)")
+    ] = 0.015625
 
 
 @dataclass
 class SamplerConfig(PrimitiveConfig):
     name: str = "sampler"
-    default_shots: Optional[int] = 4096
+    default_shots: Optional[Count] = 4096
 
 
 @dataclass
 class BackendConfig:
     name: str = "aer"
-    method: str = "automatic"
-    noise: str = "device"
-    max_parallel_threads: int = 0
-    seed_simulator: int = 1234
+    method: Annotated[str, OneOf(*METHODS)] = "automatic"
+    noise: Annotated[str, OneOf(*NOISE_FORMS)] = "device"
+    max_parallel_threads: Annotated[
+        int, Field(ge=0, le=MAX_THREADS), Hint(fix="set 0 (all cores) or a thread count")
+    ] = 0
+    seed_simulator: Seed = 1234
+
+    @property
+    def local(self) -> bool:
+        """Its jobs run in the local simulator (emulated modes, local mitigation)."""
+        return True
+
+    @property
+    def has_device(self) -> bool:
+        """It has a device: instruction durations, a coupling map and its noise (a fake device)."""
+        return self.name != "aer"
 
 
 @dataclass
@@ -206,11 +260,20 @@ class IbmBackendConfig:
     channel: Optional[str] = None
     instance: Optional[str] = None
 
+    @property
+    def local(self) -> bool:
+        """Its jobs go to IBM Quantum (or IBM's local testing mode), not qrt_runner's simulator."""
+        return False
+
+    @property
+    def has_device(self) -> bool:
+        return True
+
 
 @dataclass
 class TranspileConfig:
-    optimization_level: int = 2
-    seed_transpiler: int = 1234
+    optimization_level: Annotated[int, OneOf(0, 1, 2, 3)] = 2
+    seed_transpiler: Seed = 1234
     initial_layout: Optional[List[int]] = None
 
     @property
@@ -221,78 +284,17 @@ class TranspileConfig:
 
 @dataclass
 class SessionConfig:
-    mode: str = "job"
-    max_time: float = 28800.0
-    parameter_sets_per_job: int = 0
-    interactive_ttl: Optional[float] = 60.0
-
-
-@dataclass
-class MeasureNoiseLearningConfig:
-    num_randomizations: Optional[int] = None
-    shots_per_randomization: Optional[int] = None
-
-
-@dataclass
-class ZneConfig:
-    amplifier: Optional[str] = None
-    noise_factors: Optional[List[float]] = None
-    extrapolator: Optional[List[str]] = None
-    extrapolated_noise_factors: Optional[List[float]] = None
-    # qrt_runner only (IBM has no such leaves): how the extrapolator is chosen (uncertainty: the
-    # first well-conditioned one, default; order: the first successful one, as IBM), and whether
-    # each Pauli term is extrapolated on its own (default true, as IBM's service) or each observable
-    extrapolator_choice: Optional[str] = None
-    extrapolate_per_term: Optional[bool] = None
-
-
-@dataclass
-class PecConfig:
-    max_overhead: Optional[float] = None
-    noise_gain: Any = None  # a float >= 0, or "auto"
-
-
-@dataclass
-class ResilienceConfig:
-    measure_mitigation: Optional[bool] = None
-    measure_noise_learning: MeasureNoiseLearningConfig = field(default_factory=MeasureNoiseLearningConfig)
-    zne_mitigation: Optional[bool] = None
-    zne: ZneConfig = field(default_factory=ZneConfig)
-    pec_mitigation: Optional[bool] = None
-    pec: PecConfig = field(default_factory=PecConfig)
-    layer_noise_model: Optional[str] = None  # a layer noise model file for PEC/PEA (default: the fake device's own)
-    # qrt_runner only, sampler with measure_mitigation: also report the nearest probability
-    # distribution to each readout-mitigated quasi-distribution (default true; the raw stay)
-    nearest_probability: Optional[bool] = None
-
-
-@dataclass
-class TwirlingConfig:
-    enable_gates: Optional[bool] = None
-    enable_measure: Optional[bool] = None
-    num_randomizations: Optional[int] = None
-    shots_per_randomization: Optional[int] = None
-    strategy: Optional[str] = None
-    dressing_noise: Optional[bool] = None  # qrt_runner only: IBM's compiled dressings' errors
-
-
-@dataclass
-class DynamicalDecouplingConfig:
-    enable: Optional[bool] = None
-    sequence_type: Optional[str] = None
-    extra_slack_distribution: Optional[str] = None
-    scheduling_method: Optional[str] = None
-    skip_reset_qubits: Optional[bool] = None
-
-
-@dataclass
-class MitigationConfig:
-    """Leaf names as ``qiskit_ibm_runtime.options_models``; null = unset, filled from the level."""
-
-    resilience_level: int = 0
-    resilience: ResilienceConfig = field(default_factory=ResilienceConfig)
-    twirling: TwirlingConfig = field(default_factory=TwirlingConfig)
-    dynamical_decoupling: DynamicalDecouplingConfig = field(default_factory=DynamicalDecouplingConfig)
+    mode: Annotated[str, OneOf(*SESSION_MODES)] = "job"
+    max_time: Annotated[Seconds, Hint(fix="set the session's time limit in seconds")] = 28800.0
+    parameter_sets_per_job: Annotated[
+        NonNegative, Hint(fix="set 0 (one job) or the number of parameter sets per job")
+    ] = 0
+    interactive_ttl: Optional[
+        Annotated[
+            Seconds,
+            Hint(fix="set the seconds without a queued job after which a session pauses, or null for never"),
+        ]
+    ] = 60.0
 
 
 @dataclass
@@ -301,7 +303,11 @@ class TrackingConfig:
     uri: str = "sqlite:///mlflow.db"
     experiment_name: str = "qrt_runner"
     run_name: Optional[str] = None
-    timeout_s: float = 10.0
+    timeout_s: Annotated[
+        float,
+        Field(gt=0, le=MAX_TIMEOUT_S, allow_inf_nan=False),
+        Hint(unit="seconds", why="a day", fix="set a time limit for each call to the store, e.g. 10"),
+    ] = 10.0
 
 
 @dataclass
@@ -310,23 +316,23 @@ class OptimizerConfig:
     spsa or adam (parameter-shift gradients). ``learning_rate`` is SPSA's ``a`` and Adam's step;
     ``perturbation`` is SPSA's ``c``."""
 
-    name: str = "cobyla"
-    maxiter: int = 100
-    tol: float = 1e-6
-    learning_rate: float = 0.1
-    perturbation: float = 0.1
-    seed: int = 1234
+    name: Annotated[str, OneOf(*OPTIMIZERS)] = "cobyla"
+    maxiter: Count = 100
+    tol: Positive = 1e-6
+    learning_rate: Positive = 0.1
+    perturbation: Positive = 0.1
+    seed: Seed = 1234
 
 
 @dataclass
 class InitialPointConfig:
     """``kind``: zeros, random (uniform in [low, high) with ``seed``) or list (``values``)."""
 
-    kind: str = "random"
+    kind: Annotated[str, OneOf(*INITIAL_POINTS)] = "random"
     values: Optional[List[Any]] = None
-    low: float = -0.1
-    high: float = 0.1
-    seed: int = 1234
+    low: Finite = -0.1
+    high: Finite = 0.1
+    seed: Seed = 1234
 
 
 @dataclass
@@ -355,7 +361,7 @@ class VqeTask(TaskConfig):
 @dataclass
 class QaoaTask(VqeTask):
     name: str = "qaoa"
-    final_shots: int = 4096
+    final_shots: Count = 4096
 
 
 @dataclass
@@ -373,7 +379,7 @@ GROUPS = ("circuit", "observables", "primitive", "backend", "transpile", "sessio
 class RootConfig:
     """The primary config's own keys; the groups are filled in by the defaults list."""
 
-    seed: int = 1234
+    seed: Seed = 1234
     objective: str = "auto"
     sweep: SweepConfig = field(default_factory=SweepConfig)
     circuit: Any = None

@@ -1,10 +1,11 @@
 """Backend kinds: how a run reaches the ideal simulator, a fake device, or IBM Quantum.
 
 Each kind is one class registered in :data:`BACKEND_KINDS` with the schema of its ``backend``
-config options. The runner, the optimisation loops, the cost estimate and the checks ask the
-kind instead of comparing names: whether its jobs run in the local simulator, whether it has a
-device (durations, noise), which device describes it, and what a run connects to. A new kind is one
-class here (or in a module that registers it) and one ``conf/backend/<name>.yaml``.
+config options. The runner, the optimisation loops and the cost estimate ask the kind instead of
+comparing names: which device describes it, and what a run connects to. Whether its jobs run in
+the local simulator and whether it has a device (durations, noise) is data of its config schema
+(``local`` and ``has_device``), which the checks read without this layer. A new kind is one class
+here (or in a module that registers it), its config schema and one ``conf/backend/<name>.yaml``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,8 @@ __all__ = ["BACKEND_KINDS", "BackendKind", "kind_of"]
 
 
 class BackendKind:
-    """What a kind of backend answers (class attributes and static methods only)."""
-
-    #: jobs run in the local simulator process (emulated modes, local mitigation)
-    local: bool = True
-    #: it has a device: instruction durations, a coupling map and (locally) its noise
-    has_device: bool = False
+    """What a kind of backend does (static methods only; whether it runs locally and has a
+    device is data of its config: ``spec.backend.local``, ``spec.backend.has_device``)."""
 
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
@@ -53,8 +50,6 @@ class Aer(BackendKind):
 class FakeDevice(BackendKind):
     """A fake IBM device simulated with its noise (``backend=fake_<device>``)."""
 
-    has_device = True
-
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
         from qrt_runner.execution.devices import device
@@ -65,9 +60,6 @@ class FakeDevice(BackendKind):
 @BACKEND_KINDS.register("ibm", s.IbmBackendConfig)
 class IbmQuantum(BackendKind):
     """IBM Quantum through qiskit-ibm-runtime (``backend=ibm``; ``channel=local`` rehearses it)."""
-
-    local = False
-    has_device = True
 
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 
 from qiskit import QuantumCircuit
 
+from qrt_runner.config.allowed import METHODS, NOISE_FORMS
 from qrt_runner.errors import CapacityError
 from qrt_runner.execution.simulation.frames import available as frames_available
 from qrt_runner.memory import memory_bytes, size_text
 
 __all__ = ["METHODS", "NOISE_FORMS", "MethodChoice", "choose_method", "refuse_early"]
 
-METHODS = ("automatic", "statevector", "density_matrix", "stabilizer", "matrix_product_state")
-NOISE_FORMS = ("device", "pauli", "none")
 
 _AMPLITUDE = 16  # bytes of a complex double
 _MEMORY_SHARE = 0.8  # of physical memory one simulation may take

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CHOICES = ("uncertainty", "order")
+from qrt_runner.config.allowed import EXTRAPOLATOR_CHOICES
+
+CHOICES = EXTRAPOLATOR_CHOICES
 MAX_STD_RATIO = 10.0
 RESOLVED = 3.0
 BOUND_SLACK = 2.0

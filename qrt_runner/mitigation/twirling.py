@@ -27,10 +27,11 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import Clifford, Pauli
 
+from qrt_runner.config.allowed import TWIRLING_STRATEGIES
 from qrt_runner.mitigation.dressing import dressed_template, dressing_angles
 from qrt_runner.mitigation.twirl_slots import TwirlLayer, pauli_index
 
-STRATEGIES = ("active", "active-accum", "active-circuit", "all")
+STRATEGIES = TWIRLING_STRATEGIES
 TWIRLABLE = frozenset({"cx", "cy", "cz", "ecr", "swap", "iswap", "dcx"})
 # Pauli index -> (x, z) bits: I, X, Y (= i X Z), Z
 _BITS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])

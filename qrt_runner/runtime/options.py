@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from qiskit_ibm_runtime import options as ibm
 
-from qrt_runner.config import schema as s
+from qrt_runner.config import mitigation_schema as ms
 from qrt_runner.runtime.node import OptionNode
 from qrt_runner.runtime.validation import NoSuchOption, UnsupportedOption
 
@@ -134,13 +134,13 @@ class _Root(OptionNode):
         options._pull(copy.deepcopy(given))
         return options
 
-    def mitigation(self) -> s.MitigationConfig:
+    def mitigation(self) -> ms.MitigationConfig:
         """The mitigation options as qrt_runner's config (unset leaves are filled by the level)."""
-        return s.MitigationConfig(
+        return ms.MitigationConfig(
             0,
-            s.ResilienceConfig(),
-            _schema(s.TwirlingConfig, self.twirling),
-            _schema(s.DynamicalDecouplingConfig, self.dynamical_decoupling),
+            ms.ResilienceConfig(),
+            _schema(ms.TwirlingConfig, self.twirling),
+            _schema(ms.DynamicalDecouplingConfig, self.dynamical_decoupling),
         )
 
 
@@ -164,10 +164,10 @@ class EstimatorOptions(_Root):
     twirling: TwirlingOptions = dataclasses.field(default_factory=TwirlingOptions)
     experimental: dict | None = None
 
-    def mitigation(self) -> s.MitigationConfig:
+    def mitigation(self) -> ms.MitigationConfig:
         config = super().mitigation()
         return dataclasses.replace(
-            config, resilience_level=self.resilience_level, resilience=_schema(s.ResilienceConfig, self.resilience)
+            config, resilience_level=self.resilience_level, resilience=_schema(ms.ResilienceConfig, self.resilience)
         )
 
 

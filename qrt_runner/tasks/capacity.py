@@ -19,11 +19,10 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
     circuits no simulation method fits, judged from the circuit as written (raises CapacityError;
     :func:`simulation_plan` decides on the transpiled circuit)."""
     backend = spec.backend
-    kind = kind_of(backend)
-    if not kind.local:
+    if not backend.local:
         return
     assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
-    if kind.has_device:
+    if backend.has_device:
         device_width = fake_device(backend.name).num_qubits
         if circuit.num_qubits > device_width:
             raise ConfigError(
@@ -34,7 +33,7 @@ def check_capacity(spec: RunSpec, circuit: QuantumCircuit) -> None:
             )
     from qrt_runner.execution.method_choice import refuse_early
 
-    refuse_early(backend.method, circuit, backend.noise if kind.has_device else "none")
+    refuse_early(backend.method, circuit, backend.noise if backend.has_device else "none")
 
 
 def simulation_plan(spec: RunSpec, circuit: QuantumCircuit) -> dict | None:
@@ -47,14 +46,13 @@ def simulation_plan(spec: RunSpec, circuit: QuantumCircuit) -> dict | None:
         CapacityError: no method fits this machine (one line: the limit and the alternatives).
     """
     backend = spec.backend
-    kind = kind_of(backend)
-    if not kind.local:
+    if not backend.local:
         return None
     assert isinstance(backend, s.BackendConfig)  # only backend=ibm is an IbmBackendConfig
     from qrt_runner.execution.backend import ideal_compile_target, shared_compiler
     from qrt_runner.execution.method_choice import choose_method
 
-    device = kind.device(spec)
+    device = kind_of(backend).device(spec)
     noise = backend.noise if device is not None else "none"
     compiler = shared_compiler(
         device if device is not None else ideal_compile_target(backend.method),

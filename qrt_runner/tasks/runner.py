@@ -21,7 +21,6 @@ from qrt_runner.config import schema as s
 from qrt_runner.config.spec import RunSpec
 from qrt_runner.execution import ibm
 from qrt_runner.execution.backend import LocalBackend
-from qrt_runner.execution.backends import kind_of
 from qrt_runner.execution.modes import ExecutionMode, SessionClosedError
 from qrt_runner.execution.simulation.executor import SimulationFailed, SimulatorDied, default_executor
 from qrt_runner.execution.transpile import IsaCompiler
@@ -70,8 +69,7 @@ def run_experiment(
         progress: called as ``progress(finished, total, job)`` after each job's result arrives.
     """
     t_start = time.perf_counter()
-    kind = kind_of(spec.backend)
-    if kind.local:
+    if spec.backend.local:
         default_executor().warm_up()
     if workload is None:
         workload = build_workload(spec)
@@ -235,7 +233,7 @@ class _Target:
 
 def job_target(spec: RunSpec, backend: LocalBackend | None, device: BackendV2 | None) -> _Target:
     """Where a run's jobs go: the local simulator for local backend kinds, IBM Quantum otherwise."""
-    return local_target(spec, backend) if kind_of(spec.backend).local else ibm_target(spec, device)
+    return local_target(spec, backend) if spec.backend.local else ibm_target(spec, device)
 
 
 def local_target(spec: RunSpec, backend: LocalBackend | None) -> _Target:

@@ -12,7 +12,7 @@ from qiskit import QuantumCircuit
 from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qrt_runner.config import schema
+from qrt_runner.config import mitigation_schema as ms
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
@@ -54,7 +54,7 @@ class EstimatorRun:
     def estimator(self, seed: int):
         local = backend(self.device, seed)
         if self.api == "native":
-            mitigation = finalize(schema.MitigationConfig(self.level)) if self.level else None
+            mitigation = finalize(ms.MitigationConfig(self.level)) if self.level else None
             options = EstimatorOptions(mitigation=mitigation, default_shots=self.shots)
             if self.precision is not None:
                 options.default_precision = self.precision
