@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: run test test-fast conformance lint bench clean
+.PHONY: run test test-fast conformance lint deps bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "make: Python >= 3.11 is required (none found on PATH)"; exit 2; }
@@ -42,11 +42,17 @@ test-fast: $(TEST_STAMP)
 conformance: $(TEST_STAMP)
 	QRT_CONFORMANCE=large $(BIN)/python -m pytest -n 2 --dist load -q tests/test_conformance.py tests/test_conformance_regressions.py
 
-# Lint, format and types (ruff and mypy, configured in pyproject.toml); .ci/run runs it before the tests.
+# Lint, format, types and layers (ruff, mypy and import-linter's contracts, configured in
+# pyproject.toml); .ci/run runs it before the tests.
 lint: $(LINT_STAMP)
-	$(BIN)/ruff check qrt_runner tests benchmarks
-	$(BIN)/ruff format --check qrt_runner tests benchmarks
+	$(BIN)/ruff check qrt_runner tests benchmarks tools
+	$(BIN)/ruff format --check qrt_runner tests benchmarks tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# The README's picture of the layers, drawn from the import-linter contract and the code.
+deps: $(TEST_STAMP)
+	$(BIN)/python tools/draw_layers.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

@@ -22,12 +22,19 @@ __all__ = ["main"]
 def _subcommands() -> dict[str, Callable[[list[str]], int]]:
     from qrt_runner.cli.estimate import estimate_command
     from qrt_runner.cli.replay import diff_command, replay_command
+    from qrt_runner.cli.schema import schema_command
     from qrt_runner.cli.sync import sync_command
 
-    return {"sync": sync_command, "replay": replay_command, "diff": diff_command, "estimate": estimate_command}
+    return {
+        "sync": sync_command,
+        "replay": replay_command,
+        "diff": diff_command,
+        "estimate": estimate_command,
+        "schema": schema_command,
+    }
 
 
-SUBCOMMAND_NAMES = ("sync", "replay", "diff", "estimate")
+SUBCOMMAND_NAMES = ("sync", "replay", "diff", "estimate", "schema")
 _CONFIG_FLAGS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp")
 
 

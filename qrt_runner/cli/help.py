@@ -16,6 +16,7 @@ usage:
   qrt-run replay <run dir | run id> [overrides] run a recorded run again, report what moved (--help)
   qrt-run diff <run A> <run B>                  what differs between two runs (--help)
   qrt-run estimate [--json] [overrides]         circuits, shots and QPU time, before anything runs (--help)
+  qrt-run schema [--out FILE]                   the config's JSON Schema, for editors (--help)
 
 config groups (group=option):
 {groups}
