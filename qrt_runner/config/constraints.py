@@ -42,11 +42,13 @@ MAX_SEED = 2**62  # the simulator takes 64-bit seeds, and job i of a run uses se
 
 class OneOf:
     """The values a field may take (checked, and listed in the JSON Schema as an ``enum``);
-    ``what`` names them in the error (``unknown strategy``)."""
+    ``what`` names them in the error (``unknown strategy``); ``suggest``: the error names the
+    closest value (``did you mean session?``; by default for plain values only)."""
 
-    def __init__(self, *values: Any, what: str = "value"):
+    def __init__(self, *values: Any, what: str = "value", suggest: bool | None = None):
         self.values = tuple(values)
         self.what = what
+        self.suggest = what == "value" if suggest is None else suggest
 
     def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> Any:
         from pydantic_core import core_schema
@@ -98,6 +100,7 @@ class Constraint:
     lt: float | None = None
     values: tuple[Any, ...] = ()
     what: str = "value"
+    suggest: bool = True
     hint: Hint = Hint()
 
 
@@ -107,7 +110,7 @@ def constraint_of(annotation: Any) -> Constraint:
     for part in _annotated_parts(annotation):
         for item in typing.get_args(part)[1:]:
             if isinstance(item, OneOf):
-                found["values"], found["what"] = item.values, item.what
+                found["values"], found["what"], found["suggest"] = item.values, item.what, item.suggest
             elif isinstance(item, Hint):  # Annotated flattens: a later (outer) Hint's fields win
                 inner = found.get("hint", Hint())
                 found["hint"] = Hint(
@@ -192,7 +195,7 @@ def _problem_and_fix(key: str, error: Any, c: Constraint) -> tuple[str, str]:
             text = ", ".join(str(v) for v in c.values[:-1]) + f" or {c.values[-1]}"
             return f"must be {text}", f"set {key} to {text}"
         allowed = [str(v) for v in c.values] or [error.get("ctx", {}).get("expected", "")]
-        close = difflib.get_close_matches(str(given), allowed, n=1)
+        close = difflib.get_close_matches(str(given), allowed, n=1) if c.suggest else []
         hint = f"did you mean {close[0]}? " if close else ""
         return f"unknown {c.what}", f"{hint}choose one of {', '.join(allowed)}"
     if kind == "finite_number":

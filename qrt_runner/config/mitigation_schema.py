@@ -43,12 +43,24 @@ class MeasureNoiseLearningConfig:
 class ZneConfig:
     amplifier: Optional[Annotated[str, OneOf(*AMPLIFIERS, what="amplifier")]] = None
     noise_factors: Optional[List[NoiseFactor]] = None
-    extrapolator: Optional[List[Annotated[str, OneOf(*EXTRAPOLATORS, what="extrapolator")]]] = None
+    extrapolator: Optional[
+        List[
+            Annotated[
+                str, OneOf(*EXTRAPOLATORS, what="extrapolator"), Hint(fix=f"choose from {', '.join(EXTRAPOLATORS)}")
+            ]
+        ]
+    ] = None
     extrapolated_noise_factors: Optional[List[Finite]] = None
     # qrt_runner only (IBM has no such leaves): how the extrapolator is chosen (uncertainty: the
     # first well-conditioned one, default; order: the first successful one, as IBM), and whether
     # each Pauli term is extrapolated on its own (default true, as IBM's service) or each observable
-    extrapolator_choice: Optional[Annotated[str, OneOf(*EXTRAPOLATOR_CHOICES, what="choice")]] = None
+    extrapolator_choice: Optional[
+        Annotated[
+            str,
+            OneOf(*EXTRAPOLATOR_CHOICES, what="choice"),
+            Hint(fix="choose uncertainty (first well-conditioned fit) or order (first successful fit, as IBM)"),
+        ]
+    ] = None
     extrapolate_per_term: Optional[bool] = None
 
 

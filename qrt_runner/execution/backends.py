@@ -24,8 +24,14 @@ __all__ = ["BACKEND_KINDS", "BackendKind", "kind_of"]
 
 
 class BackendKind:
-    """What a kind of backend does (static methods only; whether it runs locally and has a
-    device is data of its config: ``spec.backend.local``, ``spec.backend.has_device``)."""
+    """What a kind of backend answers (class attributes and static methods only). Whether it runs
+    locally and has a device is data of its config (``spec.backend.local``,
+    ``spec.backend.has_device``, which the checks read); each kind repeats its config's answer."""
+
+    #: jobs run in the local simulator process (emulated modes, local mitigation)
+    local: bool = s.BackendConfig().local
+    #: it has a device: instruction durations, a coupling map and (locally) its noise
+    has_device: bool = s.BackendConfig(name="aer").has_device
 
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
@@ -50,6 +56,8 @@ class Aer(BackendKind):
 class FakeDevice(BackendKind):
     """A fake IBM device simulated with its noise (``backend=fake_<device>``)."""
 
+    has_device = s.BackendConfig(name="fake_manila").has_device
+
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
         from qrt_runner.execution.devices import device
@@ -60,6 +68,9 @@ class FakeDevice(BackendKind):
 @BACKEND_KINDS.register("ibm", s.IbmBackendConfig)
 class IbmQuantum(BackendKind):
     """IBM Quantum through qiskit-ibm-runtime (``backend=ibm``; ``channel=local`` rehearses it)."""
+
+    local = s.IbmBackendConfig().local
+    has_device = s.IbmBackendConfig().has_device
 
     @staticmethod
     def device(spec: RunSpec) -> BackendV2 | None:
