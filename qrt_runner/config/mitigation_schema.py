@@ -31,6 +31,9 @@ NoiseFactor = Annotated[
     ),
 ]
 Randomizations = Optional[Annotated[int, Field(ge=1), Hint(fix="set {key} to a positive integer or null (auto)")]]
+LAYER_NOISE_SOURCES = ("device", "learned", "file")
+PairDepth = Annotated[int, Field(ge=0, le=1000), Hint(fix="e.g. [0, 1, 2, 4, 16, 32] (IBM's default)")]
+LearningCount = Annotated[int, Field(ge=1), Hint(fix="set {key} to a positive integer")]
 
 
 @dataclass
@@ -85,6 +88,21 @@ class ResilienceConfig:
 
 
 @dataclass
+class LayerNoiseConfig:
+    """qrt_runner's choice of PEC's and PEA's layer noise model: the fake ``device``'s own (derived
+    from its noise model), ``learned`` (IBM's learning protocol run in the simulator, with the
+    options of IBM's ``NoiseLearnerV3Options`` and their defaults), or a ``file``. null: ``file``
+    when ``file`` or ``resilience.layer_noise_model`` names one, else ``device``."""
+
+    source: Optional[Annotated[str, OneOf(*LAYER_NOISE_SOURCES, what="layer noise source")]] = None
+    file: Optional[str] = None  # source=file: a layer noise model file (as resilience.layer_noise_model)
+    layer_pair_depths: List[PairDepth] = field(default_factory=lambda: [0, 1, 2, 4, 16, 32])
+    num_randomizations: LearningCount = 32
+    shots_per_randomization: LearningCount = 128
+    max_layers_to_learn: Optional[Annotated[int, Field(ge=0), Hint(fix="a count, or null for no limit")]] = 4
+
+
+@dataclass
 class TwirlingConfig:
     enable_gates: Optional[bool] = None
     enable_measure: Optional[bool] = None
@@ -111,3 +129,4 @@ class MitigationConfig:
     resilience: ResilienceConfig = field(default_factory=ResilienceConfig)
     twirling: TwirlingConfig = field(default_factory=TwirlingConfig)
     dynamical_decoupling: DynamicalDecouplingConfig = field(default_factory=DynamicalDecouplingConfig)
+    layer_noise: LayerNoiseConfig = field(default_factory=LayerNoiseConfig)
