@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from qrt_runner.execution.plugins import use_qiskit_plugins_only
 from qrt_runner.launch.hydra_run import run_hydra
 from qrt_runner.runs import outcome
 
@@ -21,6 +22,7 @@ __all__ = ["main"]
 
 def _subcommands() -> dict[str, Callable[[list[str]], int]]:
     from qrt_runner.cli.estimate import estimate_command
+    from qrt_runner.cli.function import function_command
     from qrt_runner.cli.replay import diff_command, replay_command
     from qrt_runner.cli.schema import schema_command
     from qrt_runner.cli.sync import sync_command
@@ -31,16 +33,18 @@ def _subcommands() -> dict[str, Callable[[list[str]], int]]:
         "diff": diff_command,
         "estimate": estimate_command,
         "schema": schema_command,
+        "function": function_command,
     }
 
 
-SUBCOMMAND_NAMES = ("sync", "replay", "diff", "estimate", "schema")
+SUBCOMMAND_NAMES = ("sync", "replay", "diff", "estimate", "schema", "function")
 _CONFIG_FLAGS = ("--config-dir", "-cd", "--config-name", "-cn", "--config-path", "-cp")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point of ``qrt-run``."""
     args = sys.argv[1:] if argv is None else list(argv)
+    use_qiskit_plugins_only()
     if args and args[0] in SUBCOMMAND_NAMES:
         sys.exit(_subcommands()[args[0]](args[1:]))
     if any(arg.partition("=")[0] in _CONFIG_FLAGS for arg in args):

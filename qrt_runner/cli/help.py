@@ -17,6 +17,7 @@ usage:
   qrt-run diff <run A> <run B>                  what differs between two runs (--help)
   qrt-run estimate [--json] [overrides]         circuits, shots and QPU time, before anything runs (--help)
   qrt-run schema [--out FILE]                   the config's JSON Schema, for editors (--help)
+  qrt-run function pack|upload|run|status|logs|result  the experiment as a Qiskit Function (--help)
 
 config groups (group=option):
 {groups}
