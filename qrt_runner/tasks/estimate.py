@@ -60,7 +60,7 @@ def _primitive(spec: RunSpec, backend):
     from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
     from qrt_runner.primitives.sampler import Sampler, SamplerOptions
 
-    prim, mitigation = spec.primitive, spec.effective_mitigation
+    prim, mitigation = spec.primitive, _without_learning(spec.effective_mitigation)
     mode = ExecutionMode("job", backend.executor)
     if spec.is_estimator or spec.task.name in ("vqe", "qaoa"):
         assert isinstance(prim, s.EstimatorConfig)  # primitive=estimator (vqe and qaoa are checked to use it)
@@ -76,6 +76,35 @@ def _primitive(spec: RunSpec, backend):
         SamplerOptions(
             cast(int, prim.default_shots), prim.max_execution_time, mitigation if mitigation.active else None
         ),
+    )
+
+
+def _without_learning(mitigation):
+    """The mitigation to plan with: a learned layer model is planned with the device's own (the
+    same layers and channels; the estimate learns nothing), its learning costed on its own."""
+    import dataclasses
+
+    if mitigation.layer_noise.source != "learned":
+        return mitigation
+    return dataclasses.replace(mitigation, layer_noise=dataclasses.replace(mitigation.layer_noise, source="device"))
+
+
+def _learning(spec: RunSpec, backend, circuit) -> dict[str, Any] | None:
+    """The cost of learning the layer noise (``mitigation.layer_noise.source=learned``), or None."""
+    mitigation = spec.effective_mitigation
+    if not (mitigation.needs_layer_noise and mitigation.layer_noise.source == "learned") or backend.device is None:
+        return None
+    from qrt_runner.mitigation.noise_learning import LearningOptions
+    from qrt_runner.mitigation.noise_learning_cost import learning_estimate
+
+    chosen = mitigation.layer_noise
+    options = LearningOptions(
+        chosen.layer_pair_depths, chosen.num_randomizations, chosen.shots_per_randomization, chosen.max_layers_to_learn
+    )
+    isa = backend.compiler.compile(circuit)
+    dressed = mitigation.twirling.dressing_noise
+    return learning_estimate(
+        isa.circuit, isa.physical_qubits, backend.device, options, mitigation.twirling.strategy, dressed
     )
 
 
@@ -143,6 +172,12 @@ def estimate(spec: RunSpec, workload) -> dict[str, Any]:
             total_jobs += 1
             total_shots += final["shots"]
             total_qpu = total_qpu + final["qpu_s"] if total_qpu is not None and final["qpu_s"] is not None else None
+    learning = _learning(spec, backend, circuit)
+    if learning is not None:  # one more job, before the others
+        out["layer_noise_learning"] = learning
+        total_jobs += 1
+        total_shots += learning["shots"]
+        total_qpu = total_qpu + learning["qpu_s"] if total_qpu is not None else None
     out["total"] = {"jobs": total_jobs, "shots": total_shots, "qpu_s": total_qpu}
     out["system_limit_s"] = [cost_model.system_limit(job["qpu_s"]) for job in jobs]
     out["model"] = {
@@ -188,6 +223,13 @@ def format_estimate(est: dict[str, Any]) -> str:
         )
     if "final_sampling_job" in est:
         lines.append(f"  final sampling: {est['final_sampling_job']['shots']:,} shots")
+    if "layer_noise_learning" in est:
+        learn = est["layer_noise_learning"]
+        lines.append(
+            f"  layer noise learning: {learn['layers']} layer(s) ({learn['layers_not_learned']} more not learned), "
+            f"{learn['bindings']:,} randomised circuits, {learn['shots']:,} shots, QPU {learn['qpu_s']:.1f} s, "
+            f"simulator about {learn['simulator_wall_s']:.0f} s"
+        )
     total = est["total"]
     qpu = f"{total['qpu_s']:.1f} s ({total['qpu_s'] / 60:.1f} min)" if total["qpu_s"] is not None else "-"
     lines.append(f"  total: {total['jobs']} job(s), {total['shots']:,} shots, QPU time {qpu}")
