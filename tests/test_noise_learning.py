@@ -5,6 +5,7 @@ the model file, IBM's call shapes, the config, and ``qrt-run`` (MLflow artifact,
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -222,7 +223,7 @@ def test_cli_learns_logs_the_model_with_residuals_replays_it_and_estimates_its_c
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("qrt_runner").experiment_id])
     local = client.download_artifacts(run.info.run_id, "layer_noise_model.json", str(tmp_path))
-    model = json.loads(open(local).read())
+    model = json.loads(Path(local).read_text())
     assert model["source"] == f"learned on {DEVICE}" and model["learning"]["layers_learned"] == 2
     layer = model["layers"][0]
     assert set(layer["rates_std"]) == set(layer["generators"]) and "max_abs_model_residual_std" in layer
