@@ -26,11 +26,21 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from qrt_runner import adapters
-from qrt_runner.adapters import hydra, loky, mlflow, omegaconf, optuna, python, qiskit_aer, qiskit_ibm_runtime
+from qrt_runner.adapters import (
+    hydra,
+    loky,
+    mlflow,
+    omegaconf,
+    optuna,
+    python,
+    qiskit_aer,
+    qiskit_ibm_runtime,
+    stevedore,
+)
 from qrt_runner.adapters.versions import PYTHON, UnsupportedVersion
 
 ROOT = Path(__file__).resolve().parents[1]
-ADAPTERS = [hydra, omegaconf, mlflow, loky, qiskit_aer, qiskit_ibm_runtime, optuna, python]
+ADAPTERS = [hydra, omegaconf, mlflow, loky, qiskit_aer, qiskit_ibm_runtime, optuna, python, stevedore]
 # a version outside each range, for the refusal tests
 UNSUPPORTED = {
     "hydra-core": "1.4.0",
@@ -42,6 +52,7 @@ UNSUPPORTED = {
     "qiskit-aer": "0.19.0",
     "qiskit-ibm-runtime": "0.52.0",
     "optuna": "3.0.0",
+    "stevedore": "6.0.0",
     PYTHON: "3.10.14",
 }
 _IDS = [module.__name__.rpartition(".")[2] for module in ADAPTERS]
@@ -132,7 +143,17 @@ def test_adapters_import_only_errors_and_each_other_from_qrt_runner():
 
 def test_importing_the_adapters_imports_none_of_the_libraries():
     modules = ", ".join(f"qrt_runner.adapters.{name}" for name in _IDS)
-    libraries = ["hydra", "omegaconf", "mlflow", "joblib", "qiskit", "qiskit_aer", "qiskit_ibm_runtime", "optuna"]
+    libraries = [
+        "hydra",
+        "omegaconf",
+        "mlflow",
+        "joblib",
+        "qiskit",
+        "qiskit_aer",
+        "qiskit_ibm_runtime",
+        "optuna",
+        "stevedore",
+    ]
     out = _run_python(f"import sys\nimport {modules}\nprint(sorted(m for m in {libraries!r} if m in sys.modules))\n")
     assert out.strip() == "[]"
 
@@ -343,3 +364,15 @@ def test_optuna_adapter_tells_a_study_without_a_completed_trial():
     assert optuna.is_no_completed_trial_error(caught.value)
     assert not optuna.is_no_completed_trial_error(ValueError("another"))
     assert not optuna.is_no_completed_trial_error(RuntimeError("No trials are completed yet."))
+
+
+def test_stevedore_adapter_narrows_what_a_namespace_offers():
+    out = _run_python(
+        "from stevedore import ExtensionManager\n"
+        "from qrt_runner.adapters import stevedore\n"
+        "name = 'qiskit.transpiler.routing'\n"
+        "assert stevedore.limit_entry_points(name, lambda point: point.name in ('sabre', 'basic'))\n"
+        "assert not stevedore.limit_entry_points(name, lambda point: True)  # listed already: kept\n"
+        "print(sorted(ExtensionManager(name, invoke_on_load=False).names()))\n"
+    )
+    assert out.strip() == "['basic', 'sabre']"

@@ -7,11 +7,12 @@ from functools import lru_cache
 
 from qiskit import QuantumCircuit
 from qiskit.providers import BackendV2
-from qiskit.transpiler import Target, generate_preset_pass_manager
+from qiskit.transpiler import Target
 
 from qrt_runner.execution.device_info import DeviceInfo
 from qrt_runner.execution.devices import device as fake_device
 from qrt_runner.execution.method_choice import MethodChoice, choose_method
+from qrt_runner.execution.plugins import preset_pass_manager
 from qrt_runner.execution.simulation.executor import ProcessExecutor, default_executor
 from qrt_runner.execution.transpile import IsaCircuit, IsaCompiler
 
@@ -177,4 +178,4 @@ def _basis_change(device: BackendV2 | None, letter: str) -> QuantumCircuit:
     if device is None:
         return circuit
     single_qubit = [name for name in device.operation_names if name in ("rz", "sx", "x", "u1", "u2", "u3", "u")]
-    return generate_preset_pass_manager(optimization_level=1, basis_gates=single_qubit).run(circuit)
+    return preset_pass_manager(optimization_level=1, basis_gates=single_qubit).run(circuit)

@@ -19,9 +19,10 @@ import numpy as np
 from qiskit import QuantumCircuit, QuantumRegister, qpy
 from qiskit.primitives.containers import BindingsArray
 from qiskit.providers import BackendV2
-from qiskit.transpiler import Target, generate_preset_pass_manager
+from qiskit.transpiler import Target
 
 from qrt_runner.execution.isa import is_isa
+from qrt_runner.execution.plugins import preset_pass_manager
 
 _IGNORED = {"barrier", "delay"}
 
@@ -92,14 +93,14 @@ class IsaCompiler:
         initial_layout: tuple[int, ...] | None = None,
     ):
         self.target = target_backend.target
-        self.pass_manager = generate_preset_pass_manager(
+        self.pass_manager = preset_pass_manager(
             optimization_level=optimization_level,
             target=self.target,
             seed_transpiler=seed_transpiler,
             initial_layout=list(initial_layout) if initial_layout is not None else None,
         )
         self._clifford_pass_manager = (
-            generate_preset_pass_manager(
+            preset_pass_manager(
                 optimization_level=1,
                 target=self.target,
                 seed_transpiler=seed_transpiler,

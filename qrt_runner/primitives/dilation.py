@@ -20,7 +20,8 @@ from __future__ import annotations
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import Clbit, ControlFlowOp, Gate, IfElseOp
 from qiskit.circuit.library import GlobalPhaseGate
-from qiskit.transpiler import generate_preset_pass_manager
+
+from qrt_runner.execution.plugins import preset_pass_manager
 
 _SKIPPED = frozenset({"barrier", "delay"})
 EXACT_MAX_QUBITS = 26  # a statevector of the qubits and their ancillas
@@ -139,6 +140,6 @@ def exact_circuit(circuit: QuantumCircuit) -> QuantumCircuit:
         )
     # into u and cx: Aer binds parameters of controlled rotations (cry) at run time wrongly (it
     # kept ry's angle at 0 where assign_parameters gives the right value; Aer 0.18)
-    unrolled = generate_preset_pass_manager(optimization_level=0, basis_gates=list(_UNROLLED)).run(dilated)
+    unrolled = preset_pass_manager(optimization_level=0, basis_gates=list(_UNROLLED)).run(dilated)
     assert unrolled.layout is None  # no coupling map: the qubits stay where they are
     return unrolled
