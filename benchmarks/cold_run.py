@@ -6,7 +6,9 @@ Run it with ``.venv/bin/python benchmarks/cold_run.py`` (``--repeats N``, defaul
 ``--early-start-off VALUE``, repeatable: also qrt-run with ``QRT_NO_EARLY_START=VALUE``, timed
 interleaved with the others and broken down the same way, to measure what the early starts of
 :mod:`qrt_runner.runs.warm` save: ``1`` neither the tracking helper process nor the device warm-up,
-``tracking`` no helper, ``device`` no warm-up).
+``tracking`` no helper, ``device`` no warm-up; ``--all-plugins``: also qrt-run with
+``QRT_TRANSPILER_PLUGINS=all``, every installed transpiler plugin loaded as Qiskit loads them, to
+measure what :mod:`qrt_runner.execution.plugins` saves).
 
 Both sides are timed from outside, each run a new process started from this one, from just before
 it starts to its exit (interpreter start-up, imports and set-up included), N times each and
@@ -57,6 +59,7 @@ SEED = 1234
 RANDOMIZATIONS = 32
 TRACE_ENV = "QRT_COLD_RUN_TRACE"
 NO_EARLY_START_ENV = "QRT_NO_EARLY_START"  # qrt_runner.runs.warm.NO_EARLY_START_ENV
+PLUGINS_ENV = "QRT_TRANSPILER_PLUGINS"  # qrt_runner.execution.plugins.PLUGINS_ENV
 QRT = "qrt-run (tracking on)"
 IBM = "IBM executor_estimator script"
 
@@ -484,7 +487,7 @@ STEPS = [
     ),
     ("transpilation: pass manager and transpile", lambda rows: _transpile(rows)),
     (
-        "  of which building the pass manager (its plugins import qiskit_ibm_runtime, qiskit_experiments)",
+        "  of which building the pass manager (with Qiskit's own plugins only: QRT_TRANSPILER_PLUGINS)",
         lambda rows: _took(rows, "qrt_runner.execution.backend.shared_compiler"),
     ),
     ("the job (Estimator.run to its result)", lambda rows: _job(rows)),
@@ -618,6 +621,12 @@ def main() -> None:
         "process, no device warm-up), tracking (no helper) or device (no warm-up)",
     )
     parser.add_argument(
+        "--all-plugins",
+        action="store_true",
+        help=f"also time (and break down) qrt-run with {PLUGINS_ENV}=all: every installed transpiler plugin loaded, "
+        "as Qiskit loads them (qrt-run loads only Qiskit's own)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         default=None,
@@ -648,7 +657,9 @@ def main() -> None:
 
     index = 0
 
-    variants = {f"qrt-run, {NO_EARLY_START_ENV}={value}": value for value in args.early_start_off}
+    variants = {f"qrt-run, {NO_EARLY_START_ENV}={value}": {NO_EARLY_START_ENV: value} for value in args.early_start_off}
+    if args.all_plugins:
+        variants[f"qrt-run, {PLUGINS_ENV}=all"] = {PLUGINS_ENV: "all"}
 
     def qrt_once(executable: Path = QRT_RUN, env: dict | None = None) -> tuple[float, float, str]:
         nonlocal index
@@ -668,7 +679,7 @@ def main() -> None:
     for _ in range(args.repeats):
         walls[QRT].append(qrt_once()[1])
         for name, value in variants.items():
-            _, wall, output = qrt_once(env={**os.environ, NO_EARLY_START_ENV: value})
+            _, wall, output = qrt_once(env={**os.environ, **value})
             walls[name].append(wall)
             variant_values[name] = values_of(output)
         if args.baseline:
@@ -711,9 +722,7 @@ def main() -> None:
         print_breakdown("qrt-run breakdown", traced, steps=True)
         for number, (name, value) in enumerate(variants.items(), start=2):
             traced_off = [
-                traced_run(
-                    qrt_command(args, folder, store, 1000 * number + k), work, site, trace, {NO_EARLY_START_ENV: value}
-                )
+                traced_run(qrt_command(args, folder, store, 1000 * number + k), work, site, trace, value)
                 for k in range(args.breakdown_runs)
             ]
             print_breakdown(f"{name} breakdown", traced_off, steps=True)
