@@ -1,11 +1,16 @@
-"""The ``Unset`` of qiskit-ibm-runtime's options, from its undocumented module ``options.utils``.
+"""qiskit-ibm-runtime's undocumented modules: ``Unset`` (``options.utils``) and the client-side
+primitives' option finalization (``executor_estimator.finalize_options``, ``executor_sampler.
+finalize_options``).
 
 IBM's API reference shows ``Unset`` as the default, and ``UnsetType`` in the type, of most
-options fields, but documents no place to import them from. Checked against qiskit-ibm-runtime
-0.40.0 and 0.51.0 (tests/test_adapters.py passes with both); held below 0.52
-(pyproject.toml), since qrt_runner's options fail to import where the module moves.
+options fields, but documents no place to import them from. The finalization functions stand for
+the public ``Estimator.finalize_options()`` / ``Sampler.finalize_options()`` of the client-side
+primitives, which need a backend to build. ``Unset`` checked against qiskit-ibm-runtime 0.40.0
+and 0.51.0 (tests/test_adapters.py passes with both), the finalization against 0.51.0 (the
+client-side primitives arrived in 0.50); held below 0.52 (pyproject.toml), since qrt_runner's
+options fail to import where the modules move.
 
-qiskit-ibm-runtime is imported only by :func:`unset`, when called.
+qiskit-ibm-runtime is imported only by the functions, when called.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from typing import Any
 
 from qrt_runner.adapters.versions import check_versions
 
-__all__ = ["SUPPORTED", "check_supported", "is_unset", "unset"]
+__all__ = [
+    "SUPPORTED",
+    "check_supported",
+    "finalize_estimator_options",
+    "finalize_sampler_options",
+    "is_unset",
+    "unset",
+]
 
 SUPPORTED = {"qiskit-ibm-runtime": ">=0.40,<0.52"}
 
@@ -43,3 +55,22 @@ def is_unset(value: Any) -> bool:
     path)."""
     module = sys.modules.get(_UTILS)
     return module is not None and isinstance(value, module.UnsetType)
+
+
+def finalize_estimator_options(options: Any) -> Any:
+    """A finalized copy of client-side ``EstimatorOptions``: the resilience level's defaults filled in,
+    measurement twirling forced by TREX, gate and measurement twirling by PEC and PEA (IBM's warning
+    when they were set False), from ``qiskit_ibm_runtime.executor_estimator.finalize_options``.
+    Public: ``qiskit_ibm_runtime.executor_estimator.Estimator.finalize_options()``."""
+    from qiskit_ibm_runtime.executor_estimator.finalize_options import finalize_estimator_options as finalize
+
+    return finalize(options)
+
+
+def finalize_sampler_options(options: Any) -> Any:
+    """A finalized copy of client-side ``SamplerOptions`` (twirling left None is off), from
+    ``qiskit_ibm_runtime.executor_sampler.finalize_options``. Public:
+    ``qiskit_ibm_runtime.executor_sampler.Sampler.finalize_options()``."""
+    from qiskit_ibm_runtime.executor_sampler.finalize_options import finalize_sampler_options as finalize
+
+    return finalize(options)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, BaseSamplerV2
@@ -27,15 +27,53 @@ _DEFAULT_MAX_EXECUTION_TIME = 10800.0
 
 
 class RuntimeJob(BasePrimitiveJob):
-    """A job seen as qiskit-ibm-runtime's ``RuntimeJobV2``: ``status()`` is a string."""
+    """A job seen as qiskit-ibm-runtime's ``RuntimeJobV2``: ``status()`` is a string.
 
-    def __init__(self, job: LocalJob, session_id: str | None, tags: list | None) -> None:
+    ``finish`` (the client-side primitives') turns the local result into IBM's, once.
+    """
+
+    def __init__(
+        self,
+        job: LocalJob,
+        session_id: str | None,
+        tags: list | None,
+        finish: Callable[[Any], Any] | None = None,
+        backend: Any = None,
+        primitive_id: str = "",
+    ) -> None:
         super().__init__(job.job_id())
         self._job, self.session_id, self.tags = job, session_id, list(tags or [])
         self.creation_date = time.time()
+        self._finish, self._finished, self._backend, self.primitive_id = finish, None, backend, primitive_id
 
-    def result(self) -> Any:
-        return self._job.result()
+    def result(self, timeout: float | None = None) -> Any:
+        """The job's result (``timeout`` is accepted for IBM's signature; the job's own limit applies)."""
+        if self._finish is None:
+            return self._job.result()
+        if self._finished is None:
+            self._finished = self._finish(self._job.result())
+        return self._finished
+
+    def backend(self) -> Any:
+        """The backend the job ran on (IBM's ``job.backend()``)."""
+        return self._backend
+
+    def wait_for_final_state(self, timeout: float | None = None) -> None:
+        """Wait until the job is done, failed or cancelled (its error, if any, stays for ``result()``)."""
+        try:
+            self._job.result()
+        except Exception:  # noqa: BLE001 - the error is the job's, raised again by result()
+            pass
+
+    def error_message(self) -> str | None:
+        """The error the job failed with, or None (IBM's ``job.error_message()``)."""
+        if self.status() != "ERROR":
+            return None
+        try:
+            self._job.result()
+        except Exception as exc:  # noqa: BLE001 - reported, as IBM's does
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def status(self) -> str:
         return self._job.status_history[-1][0]
@@ -158,11 +196,20 @@ class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
         return self.options.default_precision
 
     def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> RuntimeJob:
+        return self.submit(pubs, precision=precision)
+
+    def submit(
+        self, pubs: Iterable[Any], *, precision: float | None = None, finish: Callable[[Any], Any] | None = None
+    ) -> RuntimeJob:
+        """``run``, with ``finish`` applied to the result (see :class:`RuntimeJob`)."""
         from qrt_runner.primitives.estimator import Estimator
 
         backend, mode = self._target()
         job = Estimator(backend, mode, self.local_options(backend)).run(pubs, precision=precision)
-        return RuntimeJob(job, mode.session_id, self.options.environment.job_tags)
+        tags = self.options.environment.job_tags
+        return RuntimeJob(
+            job, mode.session_id, tags, finish, self.backend(), "estimator" if finish is None else "executor"
+        )
 
     def local_options(self, backend) -> Any:
         """The local Estimator's options these options stand for (ValueError for a bad combination)."""
@@ -193,11 +240,20 @@ class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
         return self.options.default_shots
 
     def run(self, pubs: Iterable[Any], *, shots: int | None = None) -> RuntimeJob:
+        return self.submit(pubs, shots=shots)
+
+    def submit(
+        self, pubs: Iterable[Any], *, shots: int | None = None, finish: Callable[[Any], Any] | None = None
+    ) -> RuntimeJob:
+        """``run``, with ``finish`` applied to the result (see :class:`RuntimeJob`)."""
         from qrt_runner.primitives.sampler import Sampler
 
         backend, mode = self._target()
         job = Sampler(backend, mode, self.local_options(backend)).run(pubs, shots=shots)
-        return RuntimeJob(job, mode.session_id, self.options.environment.job_tags)
+        tags = self.options.environment.job_tags
+        return RuntimeJob(
+            job, mode.session_id, tags, finish, self.backend(), "sampler" if finish is None else "executor"
+        )
 
     def local_options(self, backend) -> Any:
         """The local Sampler's options these options stand for (ValueError for a bad combination)."""

@@ -1,0 +1,136 @@
+"""``qiskit_ibm_runtime.executor_estimator.Estimator`` (IBM's client-side Estimator), run locally.
+
+A script written for IBM's class runs with its import lines changed::
+
+    # from qiskit_ibm_runtime.executor_estimator import Estimator
+    from qrt_runner.runtime.executor_estimator import Estimator
+
+``mode=`` a fake device, an ``AerSimulator``, a :class:`~qrt_runner.runtime.session.Session` or
+``Batch``; ``options=`` a dict or an ``options_models.EstimatorOptions`` (IBM's models, validated
+as IBM validates them); ``find_unique_layers(pubs)`` for the noise learner, and
+``options.resilience.layer_noise_model = zip(layers, maps)`` for PEC and PEA. IBM's finalization
+of the options, its shot rule and its input checks run as in IBM's; the mitigation itself is
+qrt_runner's engine (the one ``EstimatorV2`` runs), and every option is applied or refused by name
+(:mod:`qrt_runner.runtime.client_options`). Without a ``layer_noise_model``, PEC and PEA use the
+model derived from the fake device (IBM's raises).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from qiskit.circuit import CircuitInstruction
+from qiskit.primitives import BaseEstimatorV2
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit_ibm_runtime.exceptions import IBMInputValueError
+
+from qrt_runner.adapters.qiskit_ibm_runtime import finalize_estimator_options
+from qrt_runner.runtime.client_options import estimator_dropin_options
+from qrt_runner.runtime.client_results import client_estimator_result
+from qrt_runner.runtime.layer_models import unique_layers
+from qrt_runner.runtime.options_models import EstimatorOptions, coerce_estimator_options
+from qrt_runner.runtime.primitives import EstimatorV2 as DropInEstimator
+from qrt_runner.runtime.primitives import RuntimeJob
+
+__all__ = ["Estimator", "EstimatorV2"]
+
+
+class Estimator(BaseEstimatorV2):
+    """IBM's client-side Estimator on qrt_runner's fake devices and mitigation engine.
+
+    Args:
+        mode: a fake device (``FakeManilaV2()``), an ``AerSimulator``, a ``Session`` or a ``Batch``.
+        options: a dict or an ``EstimatorOptions`` (qrt_runner's ``options_models`` or IBM's).
+    """
+
+    options: EstimatorOptions
+
+    def __init__(self, mode: Any = None, options: EstimatorOptions | dict | None = None) -> None:
+        super().__init__()
+        if mode is None:
+            raise TypeError("Estimator: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
+        self._mode_given = mode
+        self._engine = DropInEstimator(mode=mode)  # the mode's checks and backend, as for the deprecated class
+        self.options = options if options is not None else EstimatorOptions()  # type: ignore[assignment]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "options":
+            value = coerce_estimator_options(value)
+        super().__setattr__(name, value)
+
+    def backend(self) -> Any:
+        """The backend the jobs run on: the fake device or ``AerSimulator`` given (or the session's)."""
+        return self._engine.backend()
+
+    @property
+    def mode(self) -> Any:
+        """The ``Session`` or ``Batch`` the primitive runs in; None in job mode."""
+        return self._engine.mode
+
+    def find_unique_layers(
+        self, pubs: Iterable[Any], types: Literal["gates", "all"] = "gates"
+    ) -> list[CircuitInstruction]:
+        """Each distinct layer of two-qubit gates of the PUBs' ISA circuits once, as a boxed
+        ``CircuitInstruction`` on the circuits' qubits: the layers PEC and PEA act on, to learn
+        (``NoiseLearnerV3(mode).run(layers)``) and assign as ``zip(layers, maps)``."""
+        if types != "gates":
+            raise ValueError(
+                f"find_unique_layers(types={types!r}): qrt_runner's PEC and PEA model gate layers only "
+                "(readout error is TREX's, resilience.measure_mitigation); use types='gates'"
+            )
+        return unique_layers(EstimatorPub.coerce(pub).circuit for pub in pubs)
+
+    def finalize_options(self) -> EstimatorOptions:
+        """The options with the resilience level's defaults filled in, as IBM's ``finalize_options()``."""
+        return finalize_estimator_options(self.options)
+
+    def run(self, pubs: Iterable[Any], *, precision: float | None = None, dry_run: bool = False) -> RuntimeJob:
+        """Run the PUBs; one precision for all (IBM's rule), else ``IBMInputValueError``."""
+        if dry_run:
+            raise ValueError("run(dry_run=True): qrt_runner simulates the job itself; there is no dry run to ask for")
+        coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
+        finalized = self.finalize_options()
+        _validate(coerced, finalized)
+        resolved = _resolve_precision(coerced, precision)
+        if resolved is not None:
+            shots = int(math.ceil(1.0 / resolved**2))
+        elif finalized.default_shots is not None:
+            shots = int(finalized.default_shots)
+        else:
+            shots = int(math.ceil(1.0 / finalized.default_precision**2))
+        dropin = estimator_dropin_options(finalized, [pub.circuit for pub in coerced])
+        dropin.default_shots = shots
+        engine = DropInEstimator(mode=self._mode_given, options=dropin)
+        unprecise = [
+            EstimatorPub(pub.circuit, pub.observables, pub.parameter_values, validate=False) for pub in coerced
+        ]
+        return engine.submit(
+            unprecise, finish=lambda result: client_estimator_result(result, coerced, finalized, resolved, shots)
+        )
+
+
+def _validate(pubs: list[EstimatorPub], finalized: Any) -> None:
+    """IBM's input checks that qrt_runner's engine does not make itself."""
+    if not pubs:
+        raise IBMInputValueError("No pubs provided. At least one pub is required.")
+    if finalized.resilience.pec_mitigation and finalized.resilience.zne_mitigation:
+        raise IBMInputValueError("PEC mitigation and ZNE mitigation are incompatible with one another.")
+
+
+def _resolve_precision(pubs: list[EstimatorPub], run_precision: float | None) -> float | None:
+    """IBM's rule: the PUBs' precision (one for all, ``run``'s for those without), or None."""
+    precisions = {pub.precision if pub.precision is not None else run_precision for pub in pubs}
+    if len(precisions) != 1:
+        raise IBMInputValueError(
+            f"All pubs must have the same precision. Found: {precisions} "
+            "(possibly via the run provided precision parameter)"
+        )
+    precision = next(iter(precisions))
+    if precision is not None and precision <= 0:
+        raise IBMInputValueError("The precision value must be strictly greater than 0.")
+    return precision
+
+
+EstimatorV2 = Estimator

@@ -1,0 +1,92 @@
+"""``qiskit_ibm_runtime.executor_sampler.Sampler`` (IBM's client-side Sampler), run locally.
+
+A script written for IBM's class runs with its import lines changed::
+
+    # from qiskit_ibm_runtime.executor_sampler import Sampler
+    from qrt_runner.runtime.executor_sampler import Sampler
+
+The same constructor, ``options`` (IBM's ``options_models.SamplerOptions``), ``backend()``,
+``mode``, ``find_unique_layers`` and ``run(pubs, shots=...)`` as IBM's; twirling and dynamical
+decoupling are applied by qrt_runner's engine (the one ``SamplerV2`` runs), every other option
+is accepted at the values that change nothing or refused by name
+(:mod:`qrt_runner.runtime.client_options`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from qiskit.circuit import CircuitInstruction
+from qiskit.primitives import BaseSamplerV2
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit_ibm_runtime.exceptions import IBMInputValueError
+
+from qrt_runner.adapters.qiskit_ibm_runtime import finalize_sampler_options
+from qrt_runner.runtime.client_options import sampler_dropin_options
+from qrt_runner.runtime.layer_models import unique_layers
+from qrt_runner.runtime.options_models import SamplerOptions, coerce_sampler_options
+from qrt_runner.runtime.primitives import RuntimeJob
+from qrt_runner.runtime.primitives import SamplerV2 as DropInSampler
+
+__all__ = ["Sampler", "SamplerV2"]
+
+
+class Sampler(BaseSamplerV2):
+    """IBM's client-side Sampler on qrt_runner's fake devices.
+
+    Args:
+        mode: a fake device (``FakeManilaV2()``), an ``AerSimulator``, a ``Session`` or a ``Batch``.
+        options: a dict or an ``options_models.SamplerOptions``.
+    """
+
+    options: SamplerOptions
+
+    def __init__(self, mode: Any = None, options: SamplerOptions | dict | None = None) -> None:
+        super().__init__()
+        if mode is None:
+            raise TypeError("Sampler: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
+        self._mode_given = mode
+        self._engine = DropInSampler(mode=mode)  # the mode's checks and backend, as for the deprecated class
+        self.options = options if options is not None else SamplerOptions()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "options":
+            value = coerce_sampler_options(value)
+        super().__setattr__(name, value)
+
+    def backend(self) -> Any:
+        """The backend the jobs run on: the fake device or ``AerSimulator`` given (or the session's)."""
+        return self._engine.backend()
+
+    @property
+    def mode(self) -> Any:
+        """The ``Session`` or ``Batch`` the primitive runs in; None in job mode."""
+        return self._engine.mode
+
+    def find_unique_layers(
+        self, pubs: Iterable[Any], types: Literal["gates", "all"] = "gates"
+    ) -> list[CircuitInstruction]:
+        """Each distinct layer of two-qubit gates of the PUBs' circuits once, as a boxed instruction."""
+        if types != "gates":
+            raise ValueError(
+                f"find_unique_layers(types={types!r}): qrt_runner boxes gate layers only; use types='gates'"
+            )
+        return unique_layers(SamplerPub.coerce(pub).circuit for pub in pubs)
+
+    def finalize_options(self) -> SamplerOptions:
+        """The options with twirling left None turned off, as IBM's ``finalize_options()``."""
+        return finalize_sampler_options(self.options)
+
+    def run(self, pubs: Iterable[Any], *, shots: int | None = None, dry_run: bool = False) -> RuntimeJob:
+        """Sample the PUBs (``shots`` for those without their own; else ``options.default_shots``)."""
+        if dry_run:
+            raise ValueError("run(dry_run=True): qrt_runner simulates the job itself; there is no dry run to ask for")
+        pubs = list(pubs)
+        if not pubs:
+            raise IBMInputValueError("No pubs provided. At least one pub is required.")
+        engine = DropInSampler(mode=self._mode_given, options=sampler_dropin_options(self.finalize_options()))
+        return engine.submit(pubs, shots=shots, finish=lambda result: result)
+
+
+SamplerV2 = Sampler

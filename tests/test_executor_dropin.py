@@ -1,0 +1,385 @@
+"""IBM's client-side primitives (``qiskit_ibm_runtime.executor_estimator`` / ``executor_sampler`` /
+``options_models``, qiskit-ibm-runtime 0.50+) as ``qrt_runner.runtime``: a script written for
+IBM's classes, as IBM's docs write them (options set attribute by attribute, a learned layer
+model assigned as ``zip(layers, maps)``), runs with its import lines changed and nothing else.
+
+References we did not write: exact values (Statevector); the readout-free noisy value (Aer's
+density matrix with the device's noise model less its readout errors), which TREX alone must
+reach; IBM's client-side Estimator and Sampler run side by side on the same ISA circuits,
+options, shots and seeds (they run locally on fake devices, applying their mitigation).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import PauliLindbladMap, PauliList, SparsePauliOp, Statevector
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime.exceptions import IBMInputValueError
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+
+from qrt_runner.mitigation.layer_noise import DeviceLayerNoise
+from qrt_runner.runtime import Batch, Session, UnsupportedOption
+from qrt_runner.runtime.executor_estimator import Estimator
+from qrt_runner.runtime.executor_sampler import Sampler
+from qrt_runner.runtime.layer_models import layer_key
+from qrt_runner.runtime.options_models import EstimatorOptions
+
+SHOTS = 4000
+K = 4.0  # standard errors allowed
+
+# The script, as IBM's docs write it; only its import lines differ between the two runs.
+SCRIPT = """
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+from qiskit.transpiler import generate_preset_pass_manager
+from qiskit_ibm_runtime.fake_provider import FakeManilaV2
+{imports}
+
+backend = FakeManilaV2()
+qc = QuantumCircuit(2)
+qc.h(0)
+qc.cx(0, 1)
+qc.rz(0.3, 1)
+qc.cx(0, 1)
+qc.ry(0.4, 0)
+qc.cx(0, 1)
+pm = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1)
+isa_qc = pm.run(qc)
+isa_obs = [SparsePauliOp(label).apply_layout(isa_qc.layout) for label in ("ZZ", "XX", "ZI", "IZ")]
+pubs = [(isa_qc, isa_obs)]
+results = {{}}
+
+for level in (0, 1, 2):
+    estimator = Estimator(mode=backend)
+    estimator.options.resilience_level = level
+    estimator.options.default_shots = {shots}
+    estimator.options.simulator.seed_simulator = 11
+    results[level] = estimator.run(pubs).result()
+
+estimator = Estimator(mode=backend)  # ZNE alone
+estimator.options.resilience_level = 0
+estimator.options.resilience.zne_mitigation = True
+estimator.options.resilience.zne.noise_factors = (1, 3, 5)
+estimator.options.resilience.zne.extrapolator = "linear"
+estimator.options.default_shots = {shots}
+estimator.options.simulator.seed_simulator = 12
+results["zne"] = estimator.run(pubs).result()
+
+estimator = Estimator(mode=backend)  # TREX alone
+estimator.options.resilience_level = 0
+estimator.options.resilience.measure_mitigation = True
+estimator.options.default_shots = {shots}
+estimator.options.simulator.seed_simulator = 13
+results["trex"] = estimator.run(pubs).result()
+{learned}
+"""
+
+LEARNED = """
+estimator = Estimator(mode=backend)  # PEC with a learned layer noise model
+estimator.options.resilience.pec_mitigation = True
+estimator.options.default_shots = {shots}
+estimator.options.simulator.seed_simulator = 14
+layers = estimator.find_unique_layers(pubs)
+learner = NoiseLearnerV3(mode=backend)
+learner.options.num_randomizations = 16
+learner.options.shots_per_randomization = 128
+learner_result = learner.run(layers).result()
+pauli_lindblad_maps = learner_result.to_pauli_lindblad_maps()
+estimator.options.resilience.layer_noise_model = zip(layers, pauli_lindblad_maps)
+results["pec"] = estimator.run(pubs).result()
+"""
+
+OURS = "from qrt_runner.runtime.executor_estimator import Estimator\nfrom qrt_runner.runtime import NoiseLearnerV3"
+IBMS = "from qiskit_ibm_runtime.executor_estimator import Estimator"
+
+
+def _run_script(imports: str, learned: str = "") -> dict:
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(SCRIPT.format(imports=imports, shots=SHOTS, learned=learned.format(shots=SHOTS)), namespace)  # noqa: S102
+    return namespace["results"]
+
+
+@pytest.fixture(scope="module")
+def circuit():
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.rz(0.3, 1)
+    qc.cx(0, 1)
+    qc.ry(0.4, 0)
+    qc.cx(0, 1)
+    return qc
+
+
+@pytest.fixture(scope="module")
+def exact(circuit):
+    return np.array([Statevector(circuit).expectation_value(SparsePauliOp(p)).real for p in ("ZZ", "XX", "ZI", "IZ")])
+
+
+@pytest.fixture(scope="module")
+def readout_free(circuit):
+    """The device's noise without its readout errors (what TREX alone should give), exactly."""
+    from qiskit_aer.noise import NoiseModel
+    from qiskit_aer.primitives import EstimatorV2 as AerEstimator
+
+    backend = FakeManilaV2()
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(circuit)
+    noise = NoiseModel.from_backend(backend, readout_error=False)
+    aer = AerEstimator(
+        options={"backend_options": {"method": "density_matrix", "noise_model": noise, "max_parallel_threads": 1}}
+    )
+    observables = [SparsePauliOp(p).apply_layout(isa.layout) for p in ("ZZ", "XX", "ZI", "IZ")]
+    return aer.run([(isa, observables)], precision=0).result()[0].data.evs
+
+
+@pytest.fixture(scope="module")
+def ours():
+    return _run_script(OURS, LEARNED)
+
+
+@pytest.fixture(scope="module")
+def ibms():
+    return _run_script(IBMS)
+
+
+def _values(result):
+    return np.asarray(result[0].data.evs), np.asarray(result[0].data.stds)
+
+
+# ---------------------------------------------------------------- the acceptance script
+
+
+@pytest.mark.parametrize("case", [2, "pec"])  # ZNE alone keeps the readout error: TREX does not run
+def test_mitigated_values_agree_with_exact_ones_within_their_standard_errors(ours, exact, case):
+    evs, stds = _values(ours[case])
+    assert np.all(np.abs(evs - exact) <= K * stds), (case, evs, exact, stds)
+
+
+@pytest.mark.parametrize("case", [1, 2, "trex", "pec"])
+def test_mitigation_reduces_the_error_of_the_raw_values(ours, exact, case):
+    raw_error = np.mean(np.abs(_values(ours[0])[0] - exact))
+    mitigated_error = np.mean(np.abs(_values(ours[case])[0] - exact))
+    assert mitigated_error < raw_error, (case, mitigated_error, raw_error)
+
+
+@pytest.mark.parametrize("case", [1, "trex"])
+def test_trex_alone_reaches_the_readout_free_value(ours, readout_free, case):
+    evs, stds = _values(ours[case])
+    calibration = 0.01 * np.abs(evs)  # the calibration's own shot noise (4096 shots), not in stds
+    assert np.all(np.abs(evs - readout_free) <= K * np.hypot(stds, calibration)), (evs, readout_free, stds)
+
+
+def test_pec_ran_with_the_learned_model_on_every_layer(ours):
+    noise = ours["pec"][0].metadata["mitigation"]["layer_noise_model"]
+    assert noise["num_unmodelled_layers"] == 0 and noise["num_layers"] == 3
+    assert "qrt_runner_layer_models" in noise["source"]  # the model assigned, not the device's
+
+
+# ---------------------------------------------------------------- side by side with IBM's
+
+
+@pytest.mark.parametrize("case", [0, 1, 2, "zne", "trex"])
+def test_values_agree_with_ibms_client_side_estimator(ours, ibms, exact, case):
+    (mine, my_stds), (theirs, their_stds) = _values(ours[case]), _values(ibms[case])
+    calibration = 0.01 * np.abs(mine) if case != 0 else 0.0
+    spread = np.sqrt(my_stds**2 + their_stds**2 + 2 * calibration**2)
+    assert np.all(np.abs(mine - theirs) <= K * spread), (case, mine, theirs, spread)
+    my_error, their_error = np.mean(np.abs(mine - exact)), np.mean(np.abs(theirs - exact))
+    assert my_error <= their_error + K * np.mean(spread) / 2, (case, my_error, their_error)
+
+
+def test_the_result_has_ibms_fields_and_shapes(ours, ibms):
+    for case in (0, 2, "zne"):
+        assert type(ours[case][0]) is type(ibms[case][0])  # IBM's EstimatorPubResult
+        mine, theirs = ours[case][0].data, ibms[case][0].data
+        assert sorted(mine.keys()) == sorted(theirs.keys()), case
+        assert all(np.shape(mine[k]) == np.shape(theirs[k]) for k in mine.keys()), case
+    assert set(ibms[2].metadata) - {"executor"} <= set(ours[2].metadata)
+    assert ours[2].metadata["shots"] == SHOTS and ours[2].metadata["target_precision"] is None
+    assert ours[2].metadata["options"] == ibms[2].metadata["options"]
+
+
+def test_pec_agrees_with_ibms_on_ibms_own_layers(circuit, exact):
+    """IBM's boxes (found by IBM's estimator) with maps of the device's layer noise, given to both;
+    IBM's local simulator told not to inject them (``simulator.layer_noise_model = []``)."""
+    from qiskit_ibm_runtime.executor_estimator import Estimator as IbmEstimator
+
+    backend = FakeManilaV2()
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(circuit)
+    pubs = [(isa, [SparsePauliOp(p).apply_layout(isa.layout) for p in ("ZZ", "XX", "ZI", "IZ")])]
+    reference = IbmEstimator(mode=backend)
+    reference.options.resilience.pec_mitigation = True
+    layers = reference.find_unique_layers(pubs)
+    maps = [_device_map(box, isa) for box in layers]
+    values = {}
+    for name, cls in (("ours", Estimator), ("ibm", IbmEstimator)):
+        estimator = cls(mode=backend)
+        estimator.options.resilience.pec_mitigation = True
+        estimator.options.default_shots = SHOTS
+        estimator.options.simulator.seed_simulator = 21
+        estimator.options.simulator.layer_noise_model = []
+        estimator.options.resilience.layer_noise_model = zip(layers, maps)
+        values[name] = _values(estimator.run(pubs).result())
+    (mine, my_stds), (theirs, their_stds) = values["ours"], values["ibm"]
+    assert np.all(np.abs(mine - exact) <= K * my_stds)
+    assert np.all(np.abs(mine - theirs) <= K * np.hypot(my_stds, their_stds))
+    assert np.mean(np.abs(mine - exact)) <= np.mean(np.abs(theirs - exact)) + K * np.mean(their_stds) / 2
+
+
+def _device_map(box, isa) -> PauliLindbladMap:
+    """The fake device's model of a box's gates, as a map on the box's qubits."""
+    gates, qubits = layer_key(box, [isa])
+    model = DeviceLayerNoise("fake_manila").model(gates)
+    position = {q: i for i, q in enumerate(qubits)}
+    terms = []
+    for label, rate in zip(model.labels, model.rates):
+        on = [
+            (label[len(label) - 1 - i], position[q])
+            for i, q in enumerate(model.qubits)
+            if label[len(label) - 1 - i] != "I"
+        ]
+        terms.append(("".join(p for p, _ in on), [i for _, i in on], rate))
+    return PauliLindbladMap.from_sparse_list(terms, num_qubits=len(qubits))
+
+
+def test_sampler_counts_agree_with_ibms_client_side_sampler():
+    from qiskit_ibm_runtime.executor_sampler import Sampler as IbmSampler
+
+    backend = FakeManilaV2()
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure_all()
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(bell)
+    shots = 4000
+    counts = {}
+    for name, cls in (("ours", Sampler), ("ibm", IbmSampler)):
+        sampler = cls(mode=backend)
+        sampler.options.default_shots = shots
+        sampler.options.simulator.seed_simulator = 5
+        counts[name] = sampler.run([isa]).result()[0].data.meas.get_counts()
+    assert sum(counts["ours"].values()) == shots
+    keys = sorted(set(counts["ours"]) | set(counts["ibm"]))
+    mine = np.array([counts["ours"].get(k, 0) for k in keys]) / shots
+    theirs = np.array([counts["ibm"].get(k, 0) for k in keys]) / shots
+    sigma = np.sqrt((mine * (1 - mine) + theirs * (1 - theirs)) / shots) + 1 / shots
+    assert np.all(np.abs(mine - theirs) <= K * sigma), counts
+
+
+# ---------------------------------------------------------------- options, refusals, jobs
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("twirling.group", "local_c1", "options.twirling.group"),
+        ("execution.init_qubits", False, "options.execution.init_qubits"),
+        ("execution.scheduler_timing", True, "options.execution.scheduler_timing"),
+        ("experimental", {"x": 1}, "options.experimental"),
+        ("environment.private", True, "options.environment.private"),
+        ("simulator.angle_decimals", 3, "options.simulator.angle_decimals"),
+    ],
+)
+def test_an_option_qrt_runner_cannot_honour_is_refused_by_name(path, value, named):
+    estimator = Estimator(mode=FakeManilaV2())
+    *parents, leaf = path.split(".")
+    node = estimator.options
+    for parent in parents:
+        node = getattr(node, parent)
+    setattr(node, leaf, value)  # IBM's validation accepts it
+    with pytest.raises(UnsupportedOption, match=rf"^{named}=.* is not supported by qrt_runner: \S"):
+        estimator.run([_tiny_pub()])
+
+
+def test_ibms_validation_and_input_checks_apply():
+    estimator = Estimator(mode=FakeManilaV2(), options={"default_shots": 100})
+    with pytest.raises(ValueError, match="resilience_level"):
+        estimator.options.resilience_level = 5
+    with pytest.raises(ValueError, match="no_such"):
+        estimator.options.resilience.zne.no_such = 1
+    with pytest.raises(TypeError, match="Expected EstimatorOptions or dict"):
+        Estimator(mode=FakeManilaV2(), options=3)
+    with pytest.raises(IBMInputValueError, match="same precision"):
+        estimator.run([(*_tiny_pub(), None, 0.1), (*_tiny_pub(), None, 0.2)])
+    estimator.options.resilience.pec_mitigation = True
+    estimator.options.resilience.zne_mitigation = True
+    with pytest.raises(IBMInputValueError, match="incompatible"):
+        estimator.run([_tiny_pub()])
+    with pytest.raises(ValueError, match=r"dry_run=True"):
+        estimator.run([_tiny_pub()], dry_run=True)
+    with pytest.raises(ValueError, match=r"types='all'"):
+        estimator.find_unique_layers([_tiny_pub()], types="all")
+
+
+def test_a_layer_model_missing_a_layer_is_refused_naming_it():
+    backend = FakeManilaV2()
+    qc = QuantumCircuit(3)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.cx(1, 2)
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(qc)
+    pub = (isa, SparsePauliOp("ZZZ").apply_layout(isa.layout))
+    estimator = Estimator(mode=backend)
+    estimator.options.resilience.pec_mitigation = True
+    layers = estimator.find_unique_layers([pub])
+    assert len(layers) == 2 and all(box.operation.name == "box" for box in layers)
+    estimator.options.resilience.layer_noise_model = [(layers[0], _device_map(layers[0], isa))]
+    with pytest.raises(ValueError, match=r"has no model for the layer cx\(\d,\d\) of PUB 0"):
+        estimator.run([pub])
+
+
+def test_ibms_older_learner_result_is_accepted_as_a_layer_model():
+    """A list of IBM's ``LayerError`` (the V2 ``NoiseLearner``'s result) becomes the model PEC uses."""
+    from qiskit_ibm_runtime.results import LayerError, PauliLindbladError
+
+    layer = QuantumCircuit(2)
+    layer.cx(0, 1)
+    error = PauliLindbladError(PauliList(["IX", "ZZ"]), [0.01, 0.02])
+    options = EstimatorOptions()
+    options.resilience.layer_noise_model = [LayerError(layer, [0, 1], error)]
+    box, noise = options.resilience.layer_noise_model[0]
+    assert box.operation.label == "qrt_layer:0,1" and noise.num_qubits == 2
+    assert sorted((p, tuple(i), r) for p, i, r in noise.to_sparse_list()) == [("X", (0,), 0.01), ("ZZ", (0, 1), 0.02)]
+    estimator = Estimator(mode=FakeManilaV2(), options=options)
+    estimator.options.resilience.pec_mitigation = True
+    estimator.options.default_shots = 200
+    result = estimator.run([_tiny_pub()]).result()
+    model = result[0].metadata["mitigation"]["layer_noise_model"]
+    assert model["layers"][0]["generators"] == {"IX": 0.01, "ZZ": 0.02}
+
+
+def test_jobs_sessions_and_batches_look_like_ibms():
+    backend = FakeManilaV2()
+    with Session(backend=backend, max_time="10m") as session:
+        estimator = Estimator(mode=session)
+        assert estimator.mode is session and estimator.backend() is backend
+        estimator.options.default_shots = 200
+        job = estimator.run([_tiny_pub()])
+        assert job.result()[0].data.evs.shape == () and job.done() and job.status() == "DONE"
+        assert job.session_id == session.session_id and job.primitive_id == "executor"
+        assert job.backend() is backend and job.error_message() is None and job.usage() >= 0
+        assert job.result() is job.result()  # converted once
+    with Batch(backend=backend) as batch:
+        sampler = Sampler(mode=batch, options={"default_shots": 100})
+        bell = QuantumCircuit(2)
+        bell.h(0)
+        bell.cx(0, 1)
+        bell.measure_all()
+        assert sum(sampler.run([bell]).result()[0].data.meas.get_counts().values()) == 100
+    assert Estimator(mode=backend).mode is None
+
+
+def _tiny_pub():
+    backend = FakeManilaV2()
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(qc)
+    return isa, SparsePauliOp("ZZ").apply_layout(isa.layout)
