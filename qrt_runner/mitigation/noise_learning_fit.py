@@ -9,7 +9,8 @@ a pair ``P != P'`` are taken equal (the paper's symmetry assumption). The model'
 the weight-1 Paulis of the layer's qubits and the weight-2 Paulis of its coupling edges; a
 Pauli Q then has fidelity ``exp(-2 sum of r_k over the generators that anticommute with Q)``,
 and the rates ``r_k >= 0`` are the non-negative least-squares solution of the log fidelities.
-Error bars come from refitting with pair fidelities drawn from their fit errors.
+Error bars are the linear fit's (the pair fidelities' errors propagated), or the spread of refits
+with pair fidelities drawn from their errors where the bound at zero makes that wider.
 """
 
 from __future__ import annotations
@@ -123,16 +124,20 @@ def solve_rates(
     sigma = np.array([max(pair_std.get(n, 0.0), 1e-9) for n in names])
     factor = np.array(factors)
 
+    weight = 1.0 / (factor * sigma / np.clip(lam, 1e-12, None))  # 1 / std of each row's target
+
     def fit(values: np.ndarray) -> np.ndarray:
         target = -np.log(np.clip(values, 1e-12, None)) * factor
-        weight = 1.0 / (factor * sigma / np.clip(values, 1e-12, None))
         rates, _ = nnls(matrix * weight[:, None], target * weight)
         return rates
 
     rates = fit(lam)
-    rng = np.random.default_rng(12345)
-    draws = np.array([fit(lam + rng.normal(0.0, sigma)) for _ in range(BOOTSTRAP_DRAWS)]) if pair_std else None
-    stds = draws.std(axis=0) if draws is not None else np.zeros_like(rates)
+    stds = np.zeros_like(rates)
+    if pair_std:  # the linear fit's errors, or the refits' spread where the bound makes it wider
+        linear = np.sqrt(np.sum(np.linalg.pinv(matrix * weight[:, None]) ** 2, axis=1))
+        rng = np.random.default_rng(12345)
+        draws = np.array([fit(lam + rng.normal(0.0, sigma)) for _ in range(BOOTSTRAP_DRAWS)])
+        stds = np.maximum(linear, draws.std(axis=0))
     predicted = np.exp(-(matrix @ rates) / factor)
     residuals = {n: float(r) for n, r in zip(names, (lam - predicted) / sigma)}
     return SparseFit(tuple(labels), tuple(float(r) for r in rates), tuple(float(s) for s in stds), residuals)
