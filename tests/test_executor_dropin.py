@@ -259,12 +259,17 @@ def test_sampler_counts_agree_with_ibms_client_side_sampler():
     bell.measure_all()
     isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(bell)
     shots = 4000
-    counts = {}
+    counts, results = {}, {}
     for name, cls in (("ours", Sampler), ("ibm", IbmSampler)):
         sampler = cls(mode=backend)
         sampler.options.default_shots = shots
         sampler.options.simulator.seed_simulator = 5
-        counts[name] = sampler.run([isa]).result()[0].data.meas.get_counts()
+        results[name] = sampler.run([isa]).result()
+        counts[name] = results[name][0].data.meas.get_counts()
+    assert type(results["ours"][0]) is type(results["ibm"][0])
+    assert {k: results["ours"].metadata[k] for k in ("options", "shots")} == {
+        k: results["ibm"].metadata[k] for k in ("options", "shots")
+    }
     assert sum(counts["ours"].values()) == shots
     keys = sorted(set(counts["ours"]) | set(counts["ibm"]))
     mine = np.array([counts["ours"].get(k, 0) for k in keys]) / shots

@@ -152,6 +152,11 @@ OPTION_PATHS = [
     ("default_shots", 123, lambda m, o: o.default_shots == 123),
     ("default_precision", 0.05, lambda m, o: o.default_precision == 0.05),
     ("max_execution_time", 60, lambda m, o: o.max_execution_time == 60),
+    (
+        "resilience.layer_noise_learning.num_randomizations",
+        8,
+        lambda m, o: m.layer_noise.source == "learned" and m.layer_noise.num_randomizations == 8,
+    ),
 ]
 
 
@@ -190,7 +195,6 @@ def test_options_given_as_a_dict_an_update_or_ibms_own_options_object():
 @pytest.mark.parametrize(
     "path",
     [
-        "resilience.layer_noise_learning",
         "environment.private",
         "execution.rep_delay",
         "simulator.noise_model",
@@ -205,7 +209,7 @@ def test_an_unsupported_ibm_option_raises_naming_it(path):
     for part in node.split("."):
         target = getattr(target, part)
     with pytest.raises(UnsupportedOption, match=f"options.{path} is not supported by qrt_runner"):
-        setattr(target, leaf, {"max_layers_to_learn": 4} if "learning" in path else 1)
+        setattr(target, leaf, 1)
 
 
 def test_a_misspelt_option_raises():

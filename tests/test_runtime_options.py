@@ -12,6 +12,8 @@ import dataclasses
 import warnings
 
 import pytest
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import PauliList
 from qiskit_aer import AerSimulator
 from qiskit_ibm_runtime import options as ibm
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
@@ -206,10 +208,9 @@ def test_unsupported_ibm_options_raise_but_accept_their_defaults():
     options = EstimatorOptions()
     with pytest.raises(
         UnsupportedOption,
-        match=r"^options\.resilience\.layer_noise_learning is not supported by qrt_runner: .*"
-        r"\(got options\.resilience\.layer_noise_learning\.max_layers_to_learn=4\)$",
+        match=r"^options\.execution\.init_qubits is not supported by qrt_runner: .*\(got False\)$",
     ):
-        options.resilience.layer_noise_learning.max_layers_to_learn = 4
+        options.execution.init_qubits = False
     options.environment.private = False
     options.execution.init_qubits = True
     options.resilience.layer_noise_learning = {}
@@ -248,6 +249,32 @@ def test_asdict_has_ibms_keys_and_class_names(ours, theirs):
         if dataclasses.is_dataclass(getattr(theirs(), field.name)):
             assert type(getattr(ours(), field.name)).__name__ == type(getattr(theirs(), field.name)).__name__
     assert repr(ours()).startswith(f"{ours.__name__}(_VERSION=2, max_execution_time=None, environment=Environment")
+
+
+def test_layer_noise_learning_options_make_pec_and_pea_learn_unless_a_model_is_given():
+    options = EstimatorOptions()
+    assert options.mitigation().layer_noise == ms.LayerNoiseConfig()  # the device's model
+    options.resilience.layer_noise_learning.num_randomizations = 8
+    options.resilience.layer_noise_learning.layer_pair_depths = (0, 2, 8)
+    learned = options.mitigation().layer_noise
+    assert (learned.source, learned.num_randomizations, learned.layer_pair_depths) == ("learned", 8, [0, 2, 8])
+    assert learned.shots_per_randomization == ms.LayerNoiseConfig().shots_per_randomization  # IBM's default
+    options.resilience.layer_noise_model = "model.json"  # IBM: a given model skips the learning
+    assert options.mitigation().layer_noise == ms.LayerNoiseConfig()
+
+
+def test_ibms_learner_result_is_read_as_a_layer_noise_model_file():
+    from qiskit_ibm_runtime.results import LayerError, NoiseLearnerResult, PauliLindbladError
+
+    from qrt_runner.mitigation.layer_noise import load_layer_noise
+
+    layer = QuantumCircuit(2)
+    layer.cx(0, 1)
+    result = NoiseLearnerResult([LayerError(layer, [3, 4], PauliLindbladError(PauliList(["IX", "ZZ"]), [0.01, 0.02]))])
+    options = EstimatorOptions()
+    options.resilience.layer_noise_model = result
+    model = load_layer_noise(options.resilience.layer_noise_model).model((("cx", 3, 4),))
+    assert model.qubits == (3, 4) and dict(zip(model.labels, model.rates)) == {"IX": 0.01, "ZZ": 0.02}
 
 
 def test_every_leaf_of_qrt_runners_mitigation_config_is_an_option():

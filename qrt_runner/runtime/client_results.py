@@ -7,7 +7,8 @@ same estimate, pooled over the twirls' shots); with ZNE instead of the latter ``
 ``stds_extrapolated`` (``(*shape, extrapolators, points)``), each extrapolator fitted to the
 noise factors' values and standard errors as the engine fits them. ``result.metadata`` has
 IBM's ``options`` (finalized, without the layer noise model or the sub-options of a technique
-that is off), ``target_precision`` and ``shots``; qrt_runner's own under ``qrt_runner``.
+that is off), ``target_precision`` and ``shots``; qrt_runner's own under ``qrt_runner``. The
+Sampler's has ``options`` and ``shots``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from qiskit_ibm_runtime.results import EstimatorPubResult
 
 from qrt_runner.mitigation.extrapolation import fit
 
-__all__ = ["client_estimator_result"]
+__all__ = ["client_estimator_result", "client_sampler_result"]
 
 
 def client_estimator_result(
@@ -39,6 +40,12 @@ def client_estimator_result(
         "qrt_runner": dict(result.metadata),
     }
     return PrimitiveResult(pub_results, metadata=metadata)
+
+
+def client_sampler_result(result: PrimitiveResult, finalized: Any, shots: int | None) -> PrimitiveResult:
+    """The engine's Sampler result with IBM's job metadata: ``options`` (finalized) and ``shots``."""
+    metadata = {"options": finalized.model_dump(), "shots": shots, "qrt_runner": dict(result.metadata)}
+    return PrimitiveResult(list(result), metadata=metadata)
 
 
 def _shown_options(finalized: Any) -> dict:

@@ -24,6 +24,7 @@ from qiskit_ibm_runtime.exceptions import IBMInputValueError
 
 from qrt_runner.adapters.qiskit_ibm_runtime import finalize_sampler_options
 from qrt_runner.runtime.client_options import sampler_dropin_options
+from qrt_runner.runtime.client_results import client_sampler_result
 from qrt_runner.runtime.layer_models import unique_layers
 from qrt_runner.runtime.options_models import SamplerOptions, coerce_sampler_options
 from qrt_runner.runtime.primitives import RuntimeJob
@@ -85,8 +86,10 @@ class Sampler(BaseSamplerV2):
         pubs = list(pubs)
         if not pubs:
             raise IBMInputValueError("No pubs provided. At least one pub is required.")
-        engine = DropInSampler(mode=self._mode_given, options=sampler_dropin_options(self.finalize_options()))
-        return engine.submit(pubs, shots=shots, finish=lambda result: result)
+        finalized = self.finalize_options()
+        engine = DropInSampler(mode=self._mode_given, options=sampler_dropin_options(finalized))
+        shown = shots if shots is not None else finalized.default_shots
+        return engine.submit(pubs, shots=shots, finish=lambda result: client_sampler_result(result, finalized, shown))
 
 
 SamplerV2 = Sampler

@@ -25,7 +25,15 @@ from qiskit.quantum_info import PauliLindbladMap
 from qrt_runner.mitigation.layer_noise import FORMAT
 from qrt_runner.mitigation.twirling import twirl_layers, twirl_template
 
-__all__ = ["LABEL", "layer_key", "layer_model_file", "layer_pairs", "unique_layers"]
+__all__ = [
+    "LABEL",
+    "is_layer_errors",
+    "layer_errors_file",
+    "layer_key",
+    "layer_model_file",
+    "layer_pairs",
+    "unique_layers",
+]
 
 LABEL = "qrt_layer:"
 Gates = tuple[tuple[str, int, int], ...]
@@ -96,6 +104,18 @@ def _on_box(item: Any) -> Any:
         return item
     local = [(paulis, [position[q] for q in indices], rate) for paulis, indices, rate in terms]
     return box, PauliLindbladMap.from_sparse_list(local, num_qubits=len(qubits))
+
+
+def is_layer_errors(value: Any) -> bool:
+    """Whether ``value`` is IBM's ``NoiseLearnerResult`` or a non-empty list of its ``LayerError``."""
+    items = getattr(value, "data", value)
+    return isinstance(items, (list, tuple)) and bool(items) and all(_is_layer_error(item) for item in items)
+
+
+def layer_errors_file(value: Any) -> Any:
+    """IBM's ``NoiseLearnerResult`` (or ``LayerError`` list) as a layer noise model file (layers it does
+    not list are noiseless, as IBM's ``EstimatorV2`` treats them); anything else unchanged."""
+    return layer_model_file(layer_pairs(value), []) if is_layer_errors(value) else value
 
 
 def _is_layer_error(item: Any) -> bool:

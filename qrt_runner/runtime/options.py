@@ -73,7 +73,7 @@ class PecOptions(OptionNode):
 
 
 @dataclasses.dataclass
-class LayerNoiseLearningOptions(OptionNode):  # not implemented: see validation.UNSUPPORTED
+class LayerNoiseLearningOptions(OptionNode):  # set: PEC/PEA learn the layers in the simulator with these
     max_layers_to_learn: int | None = None
     shots_per_randomization: int | None = None
     num_randomizations: int | None = None
@@ -89,7 +89,7 @@ class ResilienceOptionsV2(OptionNode):
     pec_mitigation: bool | None = None
     pec: PecOptions = dataclasses.field(default_factory=PecOptions)
     layer_noise_learning: LayerNoiseLearningOptions = dataclasses.field(default_factory=LayerNoiseLearningOptions)
-    layer_noise_model: str | None = None  # qrt_runner's meaning: a layer noise model file (None: the device's)
+    layer_noise_model: str | None = None  # a model file (or IBM's learner result, stored as one); None: device's
     nearest_probability: bool | None = None  # qrt_runner's: also the nearest probability distribution
 
 
@@ -167,7 +167,10 @@ class EstimatorOptions(_Root):
     def mitigation(self) -> ms.MitigationConfig:
         config = super().mitigation()
         return dataclasses.replace(
-            config, resilience_level=self.resilience_level, resilience=_schema(ms.ResilienceConfig, self.resilience)
+            config,
+            resilience_level=self.resilience_level,
+            resilience=_schema(ms.ResilienceConfig, self.resilience),
+            layer_noise=_learning(self.resilience),
         )
 
 
@@ -203,6 +206,23 @@ def coerce_options(options: Any, kind: type[_Root]) -> _Root:
     raise TypeError(
         f"options: give a dict or a {kind.__name__} (qrt_runner's or qiskit-ibm-runtime's), not {type(options).__name__}"
     )
+
+
+def _learning(resilience: ResilienceOptionsV2) -> ms.LayerNoiseConfig:
+    """IBM's ``resilience.layer_noise_learning``: when any of it is set (and no ``layer_noise_model`` is
+    given, which IBM uses instead of learning), PEC and PEA learn each layer in the simulator with it
+    (IBM's defaults for the rest); otherwise the model is the fake device's own (or the file's)."""
+    given = {
+        field.name: value
+        for field in dataclasses.fields(resilience.layer_noise_learning)
+        if not field.name.startswith("_")
+        and (value := getattr(resilience.layer_noise_learning, field.name)) is not None
+    }
+    if not given or resilience.layer_noise_model is not None:
+        return ms.LayerNoiseConfig()
+    if "layer_pair_depths" in given:
+        given["layer_pair_depths"] = list(given["layer_pair_depths"])
+    return ms.LayerNoiseConfig(source="learned", **given)
 
 
 def _schema(cls: type, node: Any) -> Any:

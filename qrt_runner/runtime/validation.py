@@ -23,11 +23,6 @@ __all__ = ["NoSuchOption", "UnsupportedOption", "check_own", "check_supported", 
 
 # IBM's leaves (or subtrees) that qrt_runner does not implement: (why, the values it accepts).
 UNSUPPORTED: dict[str, tuple[str, tuple]] = {
-    "resilience.layer_noise_learning": (
-        "qrt_runner derives each layer's noise from the fake device (or reads resilience.layer_noise_model), "
-        "it does not learn it",
-        (None,),
-    ),
     "environment.private": ("there is no service to keep a job private from", (None, False)),
     "execution.init_qubits": ("the simulator always starts from |0>", (None, True)),
     "execution.rep_delay": ("the simulator has no repetition delay", (None,)),
@@ -51,9 +46,9 @@ OWN: dict[str, tuple[str, Any]] = {
         lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0,
     ),
     "resilience.layer_noise_model": (
-        "the path of a JSON/YAML layer noise model file, or None for the fake device's own "
-        "(IBM's NoiseLearnerResult objects are not read)",
-        lambda v: v is None or isinstance(v, (str, os.PathLike)),
+        "the path of a JSON/YAML layer noise model file, IBM's NoiseLearnerResult or a list of its "
+        "LayerError, or None for the fake device's own",
+        lambda v: v is None or isinstance(v, (str, os.PathLike)) or _layer_errors(v),
     ),
     "resilience.nearest_probability": _OPTIONAL_BOOL,
     "resilience.zne.extrapolator_choice": (
@@ -63,10 +58,22 @@ OWN: dict[str, tuple[str, Any]] = {
     "resilience.zne.extrapolate_per_term": _OPTIONAL_BOOL,
     "twirling.dressing_noise": _OPTIONAL_BOOL,
 }
-# The type IBM stores a leaf as, where qrt_runner checks it instead of IBM.
-_STORED_AS = {"default_precision": float}
+# The type IBM stores a leaf as, where qrt_runner checks it instead of IBM (a learned model: as a file).
+_STORED_AS = {"default_precision": float, "resilience.layer_noise_model": lambda v: _layer_errors_file(v)}
 # Where IBM's own message does not say what is allowed.
 _ALLOWED = {"resilience_level": "0, 1 or 2"}
+
+
+def _layer_errors(value: Any) -> bool:
+    from qrt_runner.runtime.layer_models import is_layer_errors
+
+    return is_layer_errors(value)
+
+
+def _layer_errors_file(value: Any) -> Any:
+    from qrt_runner.runtime.layer_models import layer_errors_file
+
+    return layer_errors_file(value)
 
 
 class NoSuchOption(AttributeError, ValueError):
