@@ -206,14 +206,16 @@ def _run(args: list[str]) -> int:
 def _status(args: list[str]) -> int:
     from qrt_runner.function.client import connect
 
-    print(connect().status(_one(args, "job id", "status")))
+    job_id = _one(args, "job id", "status")
+    print(connect().status(job_id))
     return outcome.EXIT_OK
 
 
 def _logs(args: list[str]) -> int:
     from qrt_runner.function.client import connect
 
-    print(connect().logs(_one(args, "job id", "logs")))
+    job_id = _one(args, "job id", "logs")
+    print(connect().logs(job_id))
     return outcome.EXIT_OK
 
 

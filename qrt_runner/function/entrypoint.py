@@ -11,7 +11,9 @@ what it returns goes back with ``save_result()``: per run, what ``results.json``
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Callable
@@ -63,7 +65,7 @@ def run_function(arguments: dict, update_status: Callable[[str], Any], folder: s
 
     Every point is checked before any runs (raises FunctionInputError, naming the point). Returns
     ``{"function", "qrt_runner", "tracking", "runs": [{"overrides", "exit_code", "results",
-    "config", "error"}, ...]}``, one run per point in order.
+    "config", "error", "worker"}, ...]}``, one run per point in order.
     """
     from qrt_runner import __version__
 
@@ -103,6 +105,7 @@ def run_point(overrides: list[str], run_dir: str) -> dict:
         "results": json.loads(results.read_text()) if results.is_file() else None,
         "config": yaml.safe_load(config.read_text()) if config.is_file() else None,
         "error": "; ".join(outcome.current().failed[messages:]) or None,
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()},  # where it ran (a Ray worker, or here)
     }
     shutil.rmtree(folder, ignore_errors=True)  # what the job returns is the record
     return record
