@@ -340,6 +340,34 @@ def test_a_layer_model_missing_a_layer_is_refused_naming_it():
         estimator.run([pub])
 
 
+def test_a_layer_model_for_a_circuit_that_is_not_isa_is_refused():
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cz(0, 1)
+    estimator = Estimator(mode=FakeManilaV2())
+    estimator.options.resilience.pec_mitigation = True
+    pub = (qc, SparsePauliOp("ZZ"))
+    layers = estimator.find_unique_layers([pub])
+    noise = PauliLindbladMap.from_list([("IX", 0.01)])
+    estimator.options.resilience.layer_noise_model = zip(layers, [noise])
+    with pytest.raises(ValueError, match=r"PUB 0 is not an ISA circuit \(2 qubits, the backend has 5\)"):
+        estimator.run([pub])
+    wide = QuantumCircuit(5)
+    wide.cz(0, 1)
+    estimator.options.resilience.layer_noise_model = zip(estimator.find_unique_layers([(wide, "ZZIII")]), [noise])
+    with pytest.raises(ValueError, match=r"PUB 0 is not an ISA circuit \(cz on qubits \(0, 1\) is not the backend's"):
+        estimator.run([(wide, "ZZIII")])
+
+
+def test_pec_on_the_ideal_simulator_is_refused():
+    from qiskit_aer import AerSimulator
+
+    estimator = Estimator(mode=AerSimulator())
+    estimator.options.resilience.pec_mitigation = True
+    with pytest.raises(ValueError, match=r"^options\.resilience: PEC and PEA act on a device's noise"):
+        estimator.run([(QuantumCircuit(2), "ZZ")])
+
+
 def test_ibms_older_learner_result_is_accepted_as_a_layer_model():
     """A list of IBM's ``LayerError`` (the V2 ``NoiseLearner``'s result) becomes the model PEC uses."""
     from qiskit_ibm_runtime.results import LayerError, PauliLindbladError

@@ -32,6 +32,8 @@ def client_estimator_result(
     """The engine's result for ``pubs`` with IBM's client-side fields and metadata."""
     extrapolators = finalized.resilience.zne.extrapolator
     names = [extrapolators] if isinstance(extrapolators, str) else list(extrapolators)
+    if finalized.resilience.layer_noise_model is not None:
+        _check_modelled(result)
     pub_results = [_pub_result(pub, pub_result, names) for pub, pub_result in zip(pubs, result)]
     metadata = {
         "options": _shown_options(finalized),
@@ -40,6 +42,19 @@ def client_estimator_result(
         "qrt_runner": dict(result.metadata),
     }
     return PrimitiveResult(pub_results, metadata=metadata)
+
+
+def _check_modelled(result: PrimitiveResult) -> None:
+    """A given layer noise model must have covered every layer PEC or PEA acted on (the layers of a
+    circuit the engine transpiled are not those of ``find_unique_layers``): ValueError otherwise."""
+    for number, pub_result in enumerate(result):
+        mitigation = pub_result.metadata.get("mitigation")
+        model = mitigation.get("layer_noise_model") if isinstance(mitigation, dict) else None
+        if isinstance(model, dict) and model.get("num_unmodelled_layers"):
+            raise ValueError(
+                f"options.resilience.layer_noise_model: {model['num_unmodelled_layers']} layer(s) of PUB {number} "
+                "as run have no model (give ISA circuits, transpiled for the backend, to find_unique_layers and run)"
+            )
 
 
 def client_sampler_result(result: PrimitiveResult, finalized: Any, shots: int | None) -> PrimitiveResult:

@@ -100,6 +100,16 @@ class Estimator(BaseEstimatorV2):
             shots = int(finalized.default_shots)
         else:
             shots = int(math.ceil(1.0 / finalized.default_precision**2))
+        resilience = finalized.resilience
+        pea = resilience.zne_mitigation and resilience.zne.amplifier == "pea"
+        if (resilience.pec_mitigation or pea) and not self._engine.has_device():
+            raise ValueError(
+                "options.resilience: PEC and PEA act on a device's noise, and the ideal simulator has none "
+                "(IBM's local mode injects resilience.layer_noise_model as noise; qrt_runner does not): "
+                "use a fake device as the mode"
+            )
+        if resilience.layer_noise_model is not None:
+            _check_isa(coerced, self.backend())
         dropin = estimator_dropin_options(finalized, [pub.circuit for pub in coerced])
         dropin.default_shots = shots
         engine = DropInEstimator(mode=self._mode_given, options=dropin)
@@ -117,6 +127,29 @@ def _validate(pubs: list[EstimatorPub], finalized: Any) -> None:
         raise IBMInputValueError("No pubs provided. At least one pub is required.")
     if finalized.resilience.pec_mitigation and finalized.resilience.zne_mitigation:
         raise IBMInputValueError("PEC mitigation and ZNE mitigation are incompatible with one another.")
+
+
+def _check_isa(pubs: list[EstimatorPub], backend: Any) -> None:
+    """A given layer noise model names the layers of ISA circuits: as wide as the backend, each two-qubit
+    gate one the backend has on those qubits (else the engine transpiles and the layers change)."""
+    target = getattr(backend, "target", None)
+    if target is None:
+        return
+    for number, pub in enumerate(pubs):
+        circuit = pub.circuit
+        if circuit.num_qubits != target.num_qubits:
+            raise ValueError(
+                f"options.resilience.layer_noise_model: PUB {number} is not an ISA circuit ({circuit.num_qubits} qubits, "
+                f"the backend has {target.num_qubits}); transpile it for the backend before find_unique_layers and run"
+            )
+        for instruction in circuit.data:
+            qubits = tuple(circuit.find_bit(q).index for q in instruction.qubits)
+            if len(qubits) == 2 and not target.instruction_supported(instruction.operation.name, qubits):
+                raise ValueError(
+                    f"options.resilience.layer_noise_model: PUB {number} is not an ISA circuit "
+                    f"({instruction.operation.name} on qubits {qubits} is not the backend's); transpile it for the "
+                    "backend before find_unique_layers and run"
+                )
 
 
 def _resolve_precision(pubs: list[EstimatorPub], run_precision: float | None) -> float | None:

@@ -150,6 +150,10 @@ class _RuntimePrimitive:
         """``backend()``, where libraries written for IBM's and Qiskit's primitives read it."""
         return self.backend()
 
+    def has_device(self) -> bool:
+        """Whether the jobs run with a fake device's noise (False on the ideal simulator)."""
+        return self._target()[0].device is not None
+
     def _target(self):
         seed = self.options.simulator.seed_simulator
         if isinstance(self._mode, Session):
