@@ -21,8 +21,10 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qiskit_ibm_runtime.exceptions import IBMInputValueError
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
+from qrt_runner.adapters.qiskit_ibm_runtime import finalize_estimator_options
 from qrt_runner.mitigation.layer_noise import DeviceLayerNoise
-from qrt_runner.runtime import Batch, Session, UnsupportedOption
+from qrt_runner.runtime import Batch, EstimatorV2, Session, UnsupportedOption
+from qrt_runner.runtime.client_options import ACCEPTED, APPLIED, estimator_dropin_options
 from qrt_runner.runtime.executor_estimator import Estimator
 from qrt_runner.runtime.executor_sampler import Sampler
 from qrt_runner.runtime.layer_models import layer_key
@@ -279,6 +281,79 @@ def test_sampler_counts_agree_with_ibms_client_side_sampler():
 
 
 # ---------------------------------------------------------------- options, refusals, jobs
+
+APPLIED_VALUES = {
+    "default_precision": 0.05,
+    "default_shots": 123,
+    "resilience_level": 2,
+    "max_execution_time": 60,
+    "environment.log_level": "INFO",
+    "environment.job_tags": ["a"],
+    "simulator.seed_simulator": 7,
+    "resilience.measure_mitigation": False,
+    "resilience.measure_noise_learning.num_randomizations": 5,
+    "resilience.zne_mitigation": True,
+    "resilience.pec_mitigation": True,
+    "resilience.pec.max_overhead": 50.0,
+    "resilience.pec.noise_gain": 0.5,
+    "twirling.enable_gates": True,
+    "twirling.enable_measure": True,
+    "twirling.num_randomizations": 7,
+    "twirling.shots_per_randomization": 9,
+    "twirling.strategy": "all",
+    "dynamical_decoupling.enable": True,
+    "dynamical_decoupling.sequence_type": "XY4",
+    "dynamical_decoupling.extra_slack_distribution": "edges",
+    "dynamical_decoupling.scheduling_method": "asap",
+    "dynamical_decoupling.skip_reset_qubits": True,
+    "resilience.zne.amplifier": "gate_folding_back",
+    "resilience.zne.noise_factors": [1.0, 2.0, 3.0],
+    "resilience.zne.extrapolator": "polynomial_degree_1",
+    "resilience.zne.extrapolated_noise_factors": [0.0, 1.0],
+}
+
+
+def _set_path(root, path, value):
+    *parents, leaf = path.split(".")
+    for parent in parents:
+        root = getattr(root, parent)
+    setattr(root, leaf, value)
+
+
+def _get_path(root, path):
+    for part in path.split("."):
+        root = getattr(root, part)
+    return root
+
+
+def test_every_option_of_ibms_models_is_applied_accepted_or_the_layer_model():
+    from qiskit_ibm_runtime.options_models import EstimatorOptions as IbmEstimatorOptions
+    from qiskit_ibm_runtime.options_models import SamplerOptions as IbmSamplerOptions
+
+    def leaves(model, prefix=""):
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if hasattr(type(value), "model_fields"):
+                yield from leaves(value, f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}"
+
+    known = APPLIED | set(ACCEPTED) | {"resilience.layer_noise_model"}
+    assert set(leaves(IbmEstimatorOptions())) | set(leaves(IbmSamplerOptions())) <= known
+    assert set(APPLIED_VALUES) == APPLIED
+
+
+@pytest.mark.parametrize("path", sorted(APPLIED_VALUES))
+def test_every_applied_option_reaches_the_engines_options(path):
+    options = EstimatorOptions()
+    options.resilience_level = 1 if "measure_noise" in path else 0  # TREX's learning needs TREX
+    _set_path(options, path, APPLIED_VALUES[path])
+    dropin = estimator_dropin_options(finalize_estimator_options(options))
+    got = _get_path(dropin, path)
+    assert (list(got) if isinstance(got, tuple) else got) == APPLIED_VALUES[path], path
+    local = EstimatorV2(mode=FakeManilaV2(), options=dropin)  # the deprecated drop-in's engine options
+    if path != "resilience.pec_mitigation":  # PEC with ZNE's level-2 default is IBM's refusal, tested below
+        local.local_options(local._target()[0])  # the engine takes it
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,8 @@ def estimator_dropin_options(
         ValueError: a layer noise model that misses a layer of the circuits.
     """
     tree = _tree(finalized, skip={"resilience.layer_noise_model"})
+    if not finalized.resilience.measure_mitigation:  # type: ignore[attr-defined]
+        tree["resilience"].pop("measure_noise_learning", None)  # unused without TREX, as IBM's
     model = finalized.resilience.layer_noise_model  # type: ignore[attr-defined]
     if model is not None:
         tree.setdefault("resilience", {})["layer_noise_model"] = layer_model_file(model, list(circuits or []))
