@@ -37,6 +37,16 @@ LEARNING = [
     "mitigation.layer_noise.shots_per_randomization=64",
     "mitigation.layer_noise.layer_pair_depths=[0,1,2,4,8,16]",
 ]
+CLI_CASE = [
+    "experiment=ising_estimator",
+    "circuit.num_qubits=3",
+    "circuit.reps=1",
+    "circuit.parameter_values.num_sets=1",
+    "backend=fake_manila",
+    "mitigation=pec",
+    "primitive.default_precision=0.05",
+    "mitigation.layer_noise.source=learned",
+]
 Z_MAX = 4.0  # every learned value within 4 of its own standard deviations (15-39 values per layer)
 
 
@@ -198,25 +208,28 @@ def test_layer_noise_config_is_refused_in_one_line(overrides, key):
     assert caught.value.key == key and "\n" not in str(caught.value)
 
 
+def test_estimate_counts_the_learning_without_running_it(monkeypatch):
+    """qrt-run estimate's learning line: the ISA circuit's unique layers x nine bases x depths x
+    randomisations x shots, and the jobs planned with the device's model (nothing learned)."""
+    from qrt_runner.mitigation import noise_learning
+    from qrt_runner.tasks.estimate import estimate, format_estimate
+    from qrt_runner.tasks.workload import build_workload
+
+    spec = spec_for([*CLI_CASE, *LEARNING, "mitigation.layer_noise.max_layers_to_learn=1"])
+    monkeypatch.setattr(noise_learning, "learn_layer", lambda *a, **k: pytest.fail("the estimate learned"))
+    est = estimate(spec, build_workload(spec))
+    learning = est["layer_noise_learning"]
+    assert learning["layers"] == 1 and learning["layers_not_learned"] == 1
+    assert learning["shots"] == 9 * 6 * 16 * 64 and learning["qpu_s"] > 3
+    assert est["total"]["jobs"] == 2 and est["total"]["shots"] == est["jobs"][0]["shots"] + learning["shots"]
+    assert f"{9 * 6 * 16:,} randomised circuits, {9 * 6 * 16 * 64:,} shots" in format_estimate(est)
+
+
 @pytest.mark.slow
-def test_cli_learns_logs_the_model_with_residuals_replays_it_and_estimates_its_cost(tmp_path):
+def test_cli_learns_logs_the_model_with_residuals_and_replays_it(tmp_path):
     from mlflow import MlflowClient
 
-    base = [
-        "experiment=ising_estimator",
-        "circuit.num_qubits=3",
-        "circuit.reps=1",
-        "circuit.parameter_values.num_sets=1",
-        "backend=fake_manila",
-        "mitigation=pec",
-        "primitive.default_precision=0.05",
-        "backend.max_parallel_threads=1",
-        "mitigation.layer_noise.source=learned",
-        *LEARNING,
-    ]
-    estimate = run_cli(["estimate", *base], cwd=tmp_path)
-    assert estimate.returncode == 0, estimate.stderr
-    assert "layer noise learning: 2 layer(s)" in estimate.stdout and f"{2 * 9 * 6 * 16 * 64:,} shots" in estimate.stdout
+    base = [*CLI_CASE, *LEARNING, "backend.max_parallel_threads=1"]
     result = run_cli(base, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run_dir,) = [p.parent for p in tmp_path.glob("outputs/*/*/results.json")]
