@@ -208,6 +208,27 @@ def test_the_result_has_ibms_fields_and_shapes(ours, ibms):
     assert ours[2].metadata["options"] == ibms[2].metadata["options"]
 
 
+def test_zne_fields_follow_a_broadcast_pub_shape():
+    from qiskit.circuit import Parameter
+
+    backend = FakeManilaV2()
+    theta = Parameter("t")
+    qc = QuantumCircuit(2)
+    qc.ry(theta, 0)
+    qc.cx(0, 1)
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(qc)
+    observables = [[SparsePauliOp(p).apply_layout(isa.layout)] for p in ("ZZ", "XX")]  # (2, 1)
+    estimator = Estimator(mode=backend)
+    estimator.options.resilience_level = 2
+    estimator.options.default_shots = 300
+    data = estimator.run([(isa, observables, [[0.1], [0.7], [1.3]])]).result()[0].data  # params (3,)
+    assert data.evs.shape == (2, 3) and data.evs_noise_factors.shape == (2, 3, 3)
+    assert data.evs_extrapolated.shape == data.stds_extrapolated.shape == (2, 3, 2, 4)
+    assert np.all(data.stds_extrapolated[..., 1:] > 0)  # the fits at the measured factors have errors
+    exact = np.array([[1.0] * 3, np.sin([0.1, 0.7, 1.3])])  # ry(t) then cx: <ZZ> = 1, <XX> = sin t
+    assert np.all(np.abs(data.evs_noise_factors[..., 0] - exact) < 0.25)  # each value in its place
+
+
 def test_pec_agrees_with_ibms_on_ibms_own_layers(circuit, exact):
     """IBM's boxes (found by IBM's estimator) with maps of the device's layer noise, given to both;
     IBM's local simulator told not to inject them (``simulator.layer_noise_model = []``)."""
@@ -413,6 +434,10 @@ def test_a_layer_model_missing_a_layer_is_refused_naming_it():
     estimator.options.resilience.layer_noise_model = [(layers[0], _device_map(layers[0], isa))]
     with pytest.raises(ValueError, match=r"has no model for the layer cx\(\d,\d\) of PUB 0"):
         estimator.run([pub])
+    estimator.options.resilience.layer_noise_model = zip(layers, [_device_map(box, isa) for box in layers])
+    estimator.options.default_shots = 200
+    model = estimator.run([pub]).result()[0].metadata["mitigation"]["layer_noise_model"]
+    assert model["num_layers"] == 2 and model["num_unmodelled_layers"] == 0  # the engine's layers are these
 
 
 def test_a_layer_model_for_a_circuit_that_is_not_isa_is_refused():
