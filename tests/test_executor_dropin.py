@@ -434,8 +434,11 @@ def test_a_layer_model_missing_a_layer_is_refused_naming_it():
     estimator.options.resilience.layer_noise_model = [(layers[0], _device_map(layers[0], isa))]
     with pytest.raises(ValueError, match=r"has no model for the layer cx\(\d,\d\) of PUB 0"):
         estimator.run([pub])
-    estimator.options.resilience.layer_noise_model = zip(layers, [_device_map(box, isa) for box in layers])
     estimator.options.default_shots = 200
+    estimator.options.resilience.pec_mitigation = False  # only PEC and PEA read the model
+    assert "layer_noise_model" not in estimator.run([pub]).result()[0].metadata["mitigation"]
+    estimator.options.resilience.pec_mitigation = True
+    estimator.options.resilience.layer_noise_model = zip(layers, [_device_map(box, isa) for box in layers])
     model = estimator.run([pub]).result()[0].metadata["mitigation"]["layer_noise_model"]
     assert model["num_layers"] == 2 and model["num_unmodelled_layers"] == 0  # the engine's layers are these
 

@@ -24,7 +24,7 @@ from qrt_runner.runtime.options import EstimatorOptions as DropInEstimatorOption
 from qrt_runner.runtime.options import SamplerOptions as DropInSamplerOptions
 from qrt_runner.runtime.validation import UnsupportedOption
 
-__all__ = ["ACCEPTED", "APPLIED", "estimator_dropin_options", "sampler_dropin_options"]
+__all__ = ["ACCEPTED", "APPLIED", "estimator_dropin_options", "sampler_dropin_options", "uses_layer_noise"]
 
 _TWIRLING = ("enable_gates", "enable_measure", "num_randomizations", "shots_per_randomization", "strategy")
 _DD = ("enable", "sequence_type", "extra_slack_distribution", "scheduling_method", "skip_reset_qubits")
@@ -95,11 +95,17 @@ def estimator_dropin_options(
     if not finalized.resilience.measure_mitigation:  # type: ignore[attr-defined]
         tree["resilience"].pop("measure_noise_learning", None)  # unused without TREX, as IBM's
     model = finalized.resilience.layer_noise_model  # type: ignore[attr-defined]
-    if model is not None:
+    if model is not None and uses_layer_noise(finalized):  # only PEC and PEA read it
         tree.setdefault("resilience", {})["layer_noise_model"] = layer_model_file(model, list(circuits or []))
     options = DropInEstimatorOptions()
     options.update(**tree)
     return options
+
+
+def uses_layer_noise(finalized: Any) -> bool:
+    """Whether the finalized options run PEC or PEA (the techniques that act on a layer noise model)."""
+    resilience = finalized.resilience
+    return bool(resilience.pec_mitigation or (resilience.zne_mitigation and resilience.zne.amplifier == "pea"))
 
 
 def sampler_dropin_options(finalized: BaseModel) -> DropInSamplerOptions:

@@ -32,7 +32,7 @@ def client_estimator_result(
     """The engine's result for ``pubs`` with IBM's client-side fields and metadata."""
     extrapolators = finalized.resilience.zne.extrapolator
     names = [extrapolators] if isinstance(extrapolators, str) else list(extrapolators)
-    if finalized.resilience.layer_noise_model is not None:
+    if finalized.resilience.layer_noise_model is not None:  # the model given, where PEC or PEA used it
         _check_modelled(result)
     pub_results = [_pub_result(pub, pub_result, names) for pub, pub_result in zip(pubs, result)]
     metadata = {

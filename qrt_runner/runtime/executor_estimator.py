@@ -27,7 +27,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit_ibm_runtime.exceptions import IBMInputValueError
 
 from qrt_runner.adapters.qiskit_ibm_runtime import finalize_estimator_options
-from qrt_runner.runtime.client_options import estimator_dropin_options
+from qrt_runner.runtime.client_options import estimator_dropin_options, uses_layer_noise
 from qrt_runner.runtime.client_results import client_estimator_result
 from qrt_runner.runtime.layer_models import unique_layers
 from qrt_runner.runtime.options_models import EstimatorOptions, coerce_estimator_options
@@ -100,16 +100,15 @@ class Estimator(BaseEstimatorV2):
             shots = int(finalized.default_shots)
         else:
             shots = int(math.ceil(1.0 / finalized.default_precision**2))
-        resilience = finalized.resilience
-        pea = resilience.zne_mitigation and resilience.zne.amplifier == "pea"
-        if (resilience.pec_mitigation or pea) and not self._engine.has_device():
-            raise ValueError(
-                "options.resilience: PEC and PEA act on a device's noise, and the ideal simulator has none "
-                "(IBM's local mode injects resilience.layer_noise_model as noise; qrt_runner does not): "
-                "use a fake device as the mode"
-            )
-        if resilience.layer_noise_model is not None:
-            _check_isa(coerced, self.backend())
+        if uses_layer_noise(finalized):
+            if not self._engine.has_device():
+                raise ValueError(
+                    "options.resilience: PEC and PEA act on a device's noise, and the ideal simulator has none "
+                    "(IBM's local mode injects resilience.layer_noise_model as noise; qrt_runner does not): "
+                    "use a fake device as the mode"
+                )
+            if finalized.resilience.layer_noise_model is not None:
+                _check_isa(coerced, self.backend())
         dropin = estimator_dropin_options(finalized, [pub.circuit for pub in coerced])
         dropin.default_shots = shots
         engine = DropInEstimator(mode=self._mode_given, options=dropin)
