@@ -176,3 +176,21 @@ def test_nul_characters_reach_a_postgresql_store_written_out(server):
     assert run.data.params["param"] == "p\\x00q" and run.data.tags["tag"] == "x\\x00y"
     assert run.data.tags["reason"] == "\\x00" and run.info.run_name == "a\\x00b"
     assert run.info.status == "FINISHED"
+
+
+def test_sync_to_the_server_spelled_another_way_uploads_nothing_twice(server, tmp_path):
+    """``http://host:port/`` and ``HTTP://host:port`` name the same server: sync finds the run
+    complete there, and creates no second run."""
+    from qrt_runner.tracking import RunTracker, live_store
+    from qrt_runner.tracking.sync import sync_directory
+
+    uri, _, _ = server
+    tracker = RunTracker(tmp_path / "run", live_store(uri + "/", "spelled", timeout_s=60))
+    run_id = tracker.start("spelled", {"kind": "test"})
+    tracker.log_params({"p": "1"})
+    tracker.end("FINISHED")
+    assert tracker.tracked and run_id is not None
+    outcome = sync_directory(tmp_path / "run", uri=uri.replace("http://", "HTTP://"))
+    assert (outcome.run_id, outcome.uploaded, outcome.status) == (run_id, 0, "FINISHED")
+    _, parents, _ = _runs(uri, "spelled")
+    assert [run.info.run_id for run in parents] == [run_id]

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -65,7 +66,13 @@ _STORES: dict[tuple[str, str | None], MlflowStore] = {}
 
 
 def normalize_uri(uri: str) -> str:
-    """Make the database path of a sqlite URI absolute; leave every other URI alone."""
+    """One spelling per store: the database path of a sqlite URI made absolute; a server's URI
+    with its scheme and host in lower case and no trailing slash (``http://Host:5000/`` is
+    ``http://host:5000``); every other URI left alone."""
+    if uri[:8].lower().startswith(("http://", "https://")):
+        parts = urlsplit(uri)
+        netloc = parts.netloc if "@" in parts.netloc else parts.netloc.lower()  # no credentials lowered
+        return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), parts.query, parts.fragment))
     db = sqlite_path(uri)
     if db is None:
         return uri

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qrt_runner.tracking.journal import JOURNAL_FILE, Journal
+from qrt_runner.tracking.mlflow_store import normalize_uri
 from qrt_runner.tracking.tracker import TrackingUnavailable, apply_entries, live_store
 
 __all__ = ["SyncOutcome", "find_journals", "still_running", "sync_directory"]
@@ -69,7 +70,7 @@ def sync_directory(
     target = uri or (journal.sync_state() or {}).get("uri") or start.get("uri") or DEFAULT_URI
     live = live_store(target, experiment or start.get("experiment") or DEFAULT_EXPERIMENT, timeout_s)
     state = journal.sync_state()
-    same_store = state is not None and state.get("uri") == live.uri and state.get("run_id")
+    same_store = state is not None and normalize_uri(state.get("uri") or "") == live.uri and state.get("run_id")
     run_id, synced = (state["run_id"], int(state["synced"])) if same_store and state is not None else (None, 0)
     try:
         if run_id is None:
@@ -110,7 +111,7 @@ def _parent_id(start: dict, uri: str, experiment: str | None, timeout_s: float, 
     parent_dir = start.get("parent_dir")
     if parent_dir and Journal(Path(parent_dir)).exists():
         return sync_directory(Path(parent_dir), uri, experiment, timeout_s, done).run_id
-    if start.get("parent") and start.get("uri") == uri:
+    if start.get("parent") and normalize_uri(start.get("uri") or "") == normalize_uri(uri):
         return start["parent"]
     return None
 
