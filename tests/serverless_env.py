@@ -46,7 +46,15 @@ def serverless_python(dependencies: list[str]) -> tuple[Path, float]:
         building = root / f"serverless-venv-{key}.building"
         shutil.rmtree(building, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(building)], check=True, timeout=120)
-        install = [str(building / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        install = [
+            str(building / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "--disable-pip-version-check",
+        ]
         proc = subprocess.run([*install, *requirements], capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
         if proc.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)

@@ -208,6 +208,13 @@ def test_client_round_trip_against_a_gateway_stand_in(serverless_env, tmp_path):
         logs = cli("logs", job_id).stdout
         assert "qrt-run: sampler on aer" in logs and logs.count("FINISHED") == 2
         assert gateway.jobs[job_id]["sub_statuses"] == ["MAPPING", "EXECUTING_QPU", "POST_PROCESSING"]
+        again = cli("result", job_id)  # recorded once only
+        assert again.returncode == 2 and "recorded already" in again.stderr
+        failing = cli("run", sampler.title, "seed=seven").stdout.strip()  # checked inside the job
+        failed = cli("result", failing)
+        assert failed.returncode == 1, failed.stderr
+        assert failed.stderr.count("\n") == 1 and f"function job {failing} ended ERROR" in failed.stderr
+        assert "seed=seven" in failed.stderr
         refused = {
             "unknown job": cli("status", "no-such-job"),
             "unknown function": cli("run", "qrt-nothing"),

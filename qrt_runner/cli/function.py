@@ -66,7 +66,8 @@ run, tagged serverless.job_id and serverless.function. Tracking is the packed co
 (tracking.uri, tracking.experiment_name); tracking.KEY=VALUE changes it here, tracking.enabled=false
 records nothing. DIR defaults to function_runs.
 Exit codes: 0 every run finished and was tracked, 1 the job ended ERROR or CANCELED or a run
-FAILED, 2 bad input (unknown job, a job still running with --no-wait), 3 not tracked (qrt-run sync DIR/JOB)."""
+FAILED, 2 bad input (unknown job, a job still running with --no-wait, a job recorded already in
+DIR/JOB), 3 not tracked (qrt-run sync DIR/JOB)."""
 
 _USAGES = {
     "pack": PACK_USAGE,
@@ -230,6 +231,11 @@ def _result(args: list[str]) -> int:
     tracking_args = [arg for arg in args if arg.startswith("tracking.")]
     job_id = _one([arg for arg in args if not arg.startswith("tracking.")], "job id", "result")
     overrides = _tracking_overrides(tracking_args)
+    recorded = Path(out or "function_runs") / job_id
+    if recorded.exists():  # a second record of the same runs would be a second MLflow run
+        raise FunctionInputError(
+            f"job {job_id} is recorded already in {recorded}; qrt-run sync {recorded} uploads what was not tracked"
+        )
     gateway = connect()
     status = gateway.status(job_id) if no_wait else gateway.wait(job_id)
     if status not in TERMINAL:

@@ -8,6 +8,7 @@ Layout written by :func:`qrt_runner.function.pack.pack_function`::
     DIR/entrypoint.py   what the gateway runs: get_arguments() -> the experiment -> save_result()
     DIR/config.yaml     the resolved config of the packed overrides (what a local run records)
     DIR/qrt_runner/     qrt_runner itself, with its config tree (the gateway need not install it)
+    DIR/qrt_runner-<version>.dist-info/   its name and version, which runs record
     DIR/experiments/    the user's own experiment overlay, when the packed one is not shipped
 """
 
