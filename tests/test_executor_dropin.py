@@ -197,6 +197,27 @@ def test_values_agree_with_ibms_client_side_estimator(ours, ibms, exact, case):
     assert my_error <= their_error + K * np.mean(spread) / 2, (case, my_error, their_error)
 
 
+@pytest.mark.slow
+def test_over_six_seeds_ours_are_at_least_as_accurate_as_ibms(exact):
+    """The figures of the README: mean |error| per case over 6 seeds, side by side (``pytest -s`` prints them)."""
+    cases = [0, 1, 2, "zne", "trex"]
+    errors: dict = {name: {case: [] for case in cases} for name in ("ours", "ibm")}
+    for shift in range(6):
+        for name, imports in (("ours", OURS), ("ibm", IBMS)):
+            source = SCRIPT.format(imports=imports, shots=SHOTS, learned="")
+            namespace: dict = {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(source.replace("seed_simulator = 1", f"seed_simulator = {100 * shift}+1"), namespace)  # noqa: S102
+            for case in cases:
+                errors[name][case].append(np.mean(np.abs(_values(namespace["results"][case])[0] - exact)))
+    for case in cases:
+        mine, theirs = np.array(errors["ours"][case]), np.array(errors["ibm"][case])
+        sem = np.hypot(mine.std(ddof=1), theirs.std(ddof=1)) / np.sqrt(len(mine))
+        print(f"{case!s:5} qrt_runner {mine.mean():.4f}  IBM {theirs.mean():.4f}  (+- {sem:.4f})")
+        assert mine.mean() <= theirs.mean() + 3 * sem, (case, mine.mean(), theirs.mean(), sem)
+
+
 def test_the_result_has_ibms_fields_and_shapes(ours, ibms):
     for case in (0, 2, "zne"):
         assert type(ours[case][0]) is type(ibms[case][0])  # IBM's EstimatorPubResult
