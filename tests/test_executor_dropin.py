@@ -368,6 +368,25 @@ def _get_path(root, path):
     return root
 
 
+def test_ibms_import_paths_are_there():
+    import qiskit_ibm_runtime.options_models as ibm_models
+
+    from qrt_runner.runtime import (
+        NoiseLearnerV3,
+        executor_estimator,
+        executor_sampler,
+        noise_learner_v3,
+        options_models,
+    )
+
+    subclassed = {"EstimatorOptions", "ResilienceOptions"}  # layer_noise_model also takes IBM's learner result
+    for name in {name for name in dir(ibm_models) if name.endswith("Options")}:
+        ours, theirs = getattr(options_models, name), getattr(ibm_models, name)
+        assert issubclass(ours, theirs) if name in subclassed else ours is theirs, name
+    assert executor_estimator.EstimatorV2 is Estimator and executor_sampler.SamplerV2 is Sampler
+    assert noise_learner_v3.NoiseLearnerV3 is NoiseLearnerV3
+
+
 def test_every_option_of_ibms_models_is_applied_accepted_or_the_layer_model():
     from qiskit_ibm_runtime.options_models import EstimatorOptions as IbmEstimatorOptions
     from qiskit_ibm_runtime.options_models import SamplerOptions as IbmSamplerOptions

@@ -16,6 +16,7 @@ from pydantic import field_validator
 from qiskit_ibm_runtime import options_models as ibm
 from qiskit_ibm_runtime.options_models import (
     BitFlipChecksOptions,
+    CalibratorOptions,
     DynamicalDecouplingOptions,
     EnvironmentOptions,
     ExecutionOptions,
@@ -36,6 +37,7 @@ from qrt_runner.runtime.layer_models import layer_pairs
 
 __all__ = [
     "BitFlipChecksOptions",
+    "CalibratorOptions",
     "DynamicalDecouplingOptions",
     "EnvironmentOptions",
     "EstimatorOptions",
