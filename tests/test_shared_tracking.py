@@ -194,3 +194,44 @@ def test_sync_to_the_server_spelled_another_way_uploads_nothing_twice(server, tm
     assert (outcome.run_id, outcome.uploaded, outcome.status) == (run_id, 0, "FINISHED")
     _, parents, _ = _runs(uri, "spelled")
     assert [run.info.run_id for run in parents] == [run_id]
+
+
+_KILLED_WITH_A_SERVER = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from servers import postgres_server
+with postgres_server(Path(sys.argv[1])) as uri:
+    print(uri, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no teardown runs: the watchdog stops the server
+"""
+
+
+def _processes_with(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_test_process_leaves_no_server_behind(tmp_path):
+    tests = str(Path(__file__).parent)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_WITH_A_SERVER, str(tmp_path), tests], capture_output=True, text=True
+    )
+    assert proc.returncode == -9, proc.stderr
+    port = proc.stdout.split(":")[-1].split("/")[0]
+    socket_line = next(line for line in (tmp_path / "postgres.log").read_text().splitlines() if "Unix socket" in line)
+    data = Path(socket_line.split('"')[1]).parent
+
+    def left() -> tuple[list[int], bool]:
+        return _processes_with(f"-p {port} "), data.exists()
+
+    deadline = time.monotonic() + 60
+    while left() != ([], False) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left() == ([], False)  # the server stopped, and its data folder is removed
