@@ -202,6 +202,7 @@ def test_client_round_trip_against_a_gateway_stand_in(serverless_env, tmp_path):
         started = cli("run", str(sampler.path), "-m", "seed=3,4")  # two points, one job
         assert started.returncode == 0, started.stderr
         job_id = started.stdout.strip()
+        failing = cli("run", sampler.title, "seed=seven").stdout.strip()  # checked inside the job, beside the first
         result = cli("result", job_id)
         assert result.returncode == 0, result.stderr
         assert cli("status", job_id).stdout.strip() == "DONE"
@@ -210,7 +211,6 @@ def test_client_round_trip_against_a_gateway_stand_in(serverless_env, tmp_path):
         assert gateway.jobs[job_id]["sub_statuses"] == ["MAPPING", "EXECUTING_QPU", "POST_PROCESSING"]
         again = cli("result", job_id)  # recorded once only
         assert again.returncode == 2 and "recorded already" in again.stderr
-        failing = cli("run", sampler.title, "seed=seven").stdout.strip()  # checked inside the job
         failed = cli("result", failing)
         assert failed.returncode == 1, failed.stderr
         assert failed.stderr.count("\n") == 1 and f"function job {failing} ended ERROR" in failed.stderr
