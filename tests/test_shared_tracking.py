@@ -19,12 +19,24 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import HANG_S, QRT_RUN, run_cli
+from conftest import HANG_S, QRT_RUN
 from servers import create_database, free_port, mlflow_server, postgres_server
 
 pytestmark = pytest.mark.slow  # servers and CLI runs in subprocesses
 
 SAMPLER = ["experiment=ghz_sampler", "circuit.num_qubits=2", "backend.max_parallel_threads=1"]
+
+
+def _user_env() -> dict[str, str]:
+    """A user's environment: none of the MLFLOW_* settings this process may have made (an
+    MlflowStore opened here sets its defaults in os.environ, which qrt-run must set itself)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def _qrt_run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    command = [str(QRT_RUN), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=HANG_S, env=_user_env())
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +82,7 @@ def _check_point(client: MlflowClient, run, shots: int, artifacts: Path, folder:
 
 def test_a_parallel_sweep_is_read_back_whole_from_the_server(server, tmp_path):
     uri, _, artifacts = server
-    proc = run_cli(
+    proc = _qrt_run(
         ["-m", *SAMPLER, "primitive.default_shots=64", "seed=1,2,3,4", "hydra/launcher=joblib"]
         + ["hydra.launcher.n_jobs=2", f"tracking.uri={uri}", "tracking.experiment_name=parallel"],
         cwd=tmp_path,
@@ -104,7 +116,7 @@ def test_two_concurrent_sweeps_into_a_new_experiment(server, tmp_path):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env=_user_env(),
             )
         )
     for proc in procs:
@@ -123,10 +135,10 @@ def test_two_concurrent_sweeps_into_a_new_experiment(server, tmp_path):
 def test_a_run_that_could_not_reach_the_server_exits_3_and_sync_uploads_it(server, tmp_path):
     uri, _, artifacts = server
     down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    proc = run_cli([*SAMPLER, "primitive.default_shots=64", "seed=21", f"tracking.uri={down}"], cwd=tmp_path)
+    proc = _qrt_run([*SAMPLER, "primitive.default_shots=64", "seed=21", f"tracking.uri={down}"], cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr
     (run_dir,) = (path.parent for path in tmp_path.glob("outputs/*/*/results.json"))
-    synced = run_cli(["sync", str(run_dir), "--uri", uri, "--experiment", "synced"], cwd=tmp_path)
+    synced = _qrt_run(["sync", str(run_dir), "--uri", uri, "--experiment", "synced"], cwd=tmp_path)
     assert synced.returncode == 0, synced.stderr
     client, parents, _ = _runs(uri, "synced")
     assert len(parents) == 1
@@ -235,3 +247,21 @@ def test_a_killed_test_process_leaves_no_server_behind(tmp_path):
     while left() != ([], False) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left() == ([], False)  # the server stopped, and its data folder is removed
+
+
+def test_resuming_from_a_server_run_without_a_state_says_so_in_one_line(server, tmp_path):
+    """The state is looked for among the run's artifacts on the server (a served download)."""
+    from qrt_runner.tracking.mlflow_store import MlflowStore
+
+    uri, _, _ = server
+    store = MlflowStore(uri, "resume")
+    run_id = store.create_run("no state", {"task": "vqe"})
+    store.end_run(run_id, "KILLED")
+    proc = _qrt_run(
+        ["experiment=vqe_h2", "backend.max_parallel_threads=1", f"task.resume_from={run_id}"]
+        + [f"tracking.uri={uri}", "tracking.experiment_name=resume"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # no progress bars around it
+    assert f"task.resume_from='{run_id}': no optimiser state found" in proc.stderr

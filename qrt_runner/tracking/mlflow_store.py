@@ -13,7 +13,8 @@ Keys are made valid MLflow names here (allowed characters only, at most 250 char
 that collides after cleaning gets a ``_N`` suffix) and values are cut to MLflow's limits, with
 NUL characters written as ``\x00`` (PostgreSQL refuses them in text, so the same record is
 kept whatever the store). MLflow's "View run at ..." lines, which its client prints for each run
-ended on a tracking server, are left out (``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``).
+ended on a tracking server, and its download progress bars are left out
+(``MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT``, ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ _HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     # qrt-run prints its own record; MLflow's lines would interleave it, two per run of a sweep
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    # nor progress bars on stderr for files fetched from a server (a resumed run's state)
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
 }
 # Held while a PostgreSQL store is opened (its schema created or migrated), in the database's
 # own lock space: the key is the first 8 bytes of sha256(b"qrt_runner.mlflow_store"), signed.
