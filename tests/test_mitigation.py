@@ -14,7 +14,7 @@ from qrt_runner.errors import ConfigError
 from qrt_runner.execution import ibm
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.extrapolation import extrapolate, fit
-from qrt_runner.mitigation.folding import effective_factor, fold_two_qubit_gates
+from qrt_runner.mitigation.folding import effective_factor, fold_gates, fold_two_qubit_gates
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 
@@ -167,6 +167,24 @@ def test_folding_multiplies_two_qubit_gates_and_keeps_the_unitary(factor, expect
     folded = fold_two_qubit_gates(circuit, factor, "gate_folding", seed=1)
     assert effective_factor(circuit, folded) == pytest.approx(expected)
     assert Operator(folded).equiv(Operator(circuit))
+
+
+@pytest.mark.parametrize("factor", [1, 3, 5])
+def test_folding_all_gates_multiplies_the_noisy_single_qubit_gates_too(factor):
+    circuit = QuantumCircuit(2)
+    circuit.sx(0)
+    circuit.rz(0.4, 0)
+    circuit.x(1)
+    circuit.cx(0, 1)
+    circuit.sx(1)
+    circuit.rx(0.3, 0)
+    folded = fold_gates(circuit, factor, "gate_folding", seed=2)
+    assert effective_factor(circuit, folded, qubits=1) == pytest.approx(factor)  # sx, x, rx; rz stays
+    assert effective_factor(circuit, folded) == pytest.approx(factor)
+    assert folded.count_ops()["rz"] == 1 + folded.count_ops()["sx"] - 2  # each sx^-1 is rz(pi) sx rz(pi)
+    assert set(folded.count_ops()) <= {"sx", "rz", "x", "cx", "rx"}  # still the circuit's own gates
+    assert Operator(folded).equiv(Operator(circuit))
+    assert fold_two_qubit_gates(circuit, factor, "gate_folding", seed=2).count_ops()["sx"] == 2
 
 
 def test_gate_twirling_template_keeps_the_circuit_for_every_randomisation():

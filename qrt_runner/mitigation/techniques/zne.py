@@ -1,6 +1,7 @@
 """ZNE (zero-noise extrapolation) as a technique for the Estimator.
 
-Build: one template per noise factor, by folding two-qubit gates (``gate_folding*``) or, with
+Build: one template per noise factor, by folding the two-qubit gates and the noisy single-qubit
+gates (``gate_folding*``; IBM folds the two-qubit gates only: :mod:`..folding`) or, with
 the ``pea`` amplifier, unchanged here and amplified by :mod:`.pea`. Combine: every Pauli term
 (or observable) is extrapolated across the noise factors to zero noise.
 """
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 from qiskit import QuantumCircuit
 
-from qrt_runner.mitigation.folding import fold_two_qubit_gates
+from qrt_runner.mitigation.folding import fold_gates
 from qrt_runner.mitigation.options import EffectiveMitigation, ZneOptions
 from qrt_runner.mitigation.technique import BuildContext, DeviceInfo, PubTerms, Technique
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
@@ -40,7 +41,7 @@ class Zne(Technique):
         return cls(mit.resilience.zne) if mit.resilience.zne_mitigation else None
 
     def signature(self, device: DeviceInfo) -> str:
-        return f"zne{self.noise_factors}{self.amplifier}"
+        return f"zne{self.noise_factors}{self.amplifier}" + ("" if self.amplifier == "pea" else "+1q")
 
     def factors(self) -> tuple[float, ...] | None:
         return self.noise_factors
@@ -50,7 +51,7 @@ class Zne(Technique):
             return templates
         seed = context.device.seed_simulator
         return [
-            template if factor == 1.0 else fold_two_qubit_gates(template, factor, self.amplifier, seed)
+            template if factor == 1.0 else fold_gates(template, factor, self.amplifier, seed)
             for template, factor in zip(templates, self.noise_factors)
         ]
 
