@@ -3,7 +3,8 @@ quick exit after it.
 
 The command line (:mod:`qrt_runner.cli`) and ``qrt-run replay`` both start runs through
 :func:`run_hydra`. Exit codes (the README's table is the contract): 0 every run finished and was
-tracked; 1 a run ended FAILED or KILLED; 2 invalid config or input, nothing ran; 3 every run
+tracked; 1 a run ended FAILED or KILLED (a sweep that could not start on its launcher: its parent run
+FAILED); 2 invalid config or input, nothing ran; 3 every run
 finished but some were not tracked; 130 interrupted outside a job; 128 + signal (143, 129)
 terminated by SIGTERM or SIGHUP.
 """
@@ -76,7 +77,7 @@ def run_hydra(args: list[str]) -> int:
     from qrt_runner.errors import ConfigError
     from qrt_runner.runs.errors import invalid_config_text
     from qrt_runner.runs.task import run_task
-    from qrt_runner.sweep.lifecycle import SweepRefused, close_open_sweeps
+    from qrt_runner.sweep.lifecycle import SweepNotStarted, SweepRefused, close_open_sweeps
 
     register_configs()
     interrupts.install()
@@ -92,6 +93,9 @@ def run_hydra(args: list[str]) -> int:
     except SweepRefused as refused:
         print(f"qrt-run: invalid config: {invalid_config_text(refused.error)}", file=sys.stderr)
         code = outcome.EXIT_INVALID
+    except SweepNotStarted as failed:  # no point ran; the parent run is FAILED
+        print(f"qrt-run: sweep not started: {failed}", file=sys.stderr)
+        code = outcome.EXIT_FAILED
     except OSError as exc:  # a read-only or full working directory, most often
         place = exc.filename or "the run directory"
         print(

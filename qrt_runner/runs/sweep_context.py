@@ -32,6 +32,8 @@ class SweepContext:
         resume: Skip points whose identical config already finished in the store.
         uploads: Points keep their records in their journals and the launching process uploads
             them (local pools: :mod:`~qrt_runner.sweep.uploads`).
+        cwd: The launching process's working directory, where points run whose worker starts
+            elsewhere (a Ray cluster's; None: where the launcher starts them).
     """
 
     sweep_dir: str
@@ -41,6 +43,19 @@ class SweepContext:
     threads: int | None = None
     resume: bool = False
     uploads: bool = False
+    cwd: str | None = None
+
+    def enter_launch_dir(self) -> None:
+        """Run in the launching process's working directory (:attr:`cwd`), so that the config's
+        relative paths (a sqlite store, input files, the user's circuit modules) mean there what
+        they meant to the user."""
+        import sys
+
+        if self.cwd is None or os.getcwd() == self.cwd:
+            return
+        os.chdir(self.cwd)
+        if self.cwd not in sys.path:
+            sys.path.insert(0, self.cwd)
 
     def parent_id(self, timeout_s: float) -> str | None:
         """The parent run's id in the store, waiting up to ``timeout_s`` for the launching process

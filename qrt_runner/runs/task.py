@@ -44,6 +44,8 @@ def run_task(cfg) -> float | None:
     """
     interrupts.install()  # also in a launcher's worker process
     point = Point.from_hydra()
+    if point.sweep is not None:
+        point.sweep.enter_launch_dir()
     try:
         prepared = prepare(cfg, point)
     except ConfigError as exc:

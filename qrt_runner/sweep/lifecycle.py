@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from qrt_runner.runs import open_sweeps
 from qrt_runner.runs.sweep_context import ENV_VAR, SweepContext
+from qrt_runner.sweep import ray_cluster
 
 if TYPE_CHECKING:
     import threading
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from qrt_runner.sweep.uploads import Uploader
     from qrt_runner.tracking import LiveStore, RunTracker
 
-__all__ = ["SweepRefused", "close_open_sweeps", "close_sweep", "open_sweep"]
+__all__ = ["SweepNotStarted", "SweepRefused", "close_open_sweeps", "close_sweep", "open_sweep"]
 
 
 class SweepRefused(BaseException):
@@ -39,6 +41,11 @@ class SweepRefused(BaseException):
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class SweepNotStarted(BaseException):
+    """A sweep whose launcher could not start it (no Ray cluster at the address, a sweep directory
+    the cluster's nodes do not see): no point ran, and the parent run ended FAILED."""
 
 
 @dataclass
@@ -110,6 +117,9 @@ def open_sweep(config) -> None:
             write_reuse_file(directory, hashes, live)
 
     tracker, live, opening = _open_parent(config, directory, swept, points, first)
+    _pin_sweep_dir(config, directory)
+    if ray_cluster.is_ray(config.hydra.launcher):
+        parallel, threads = _join_ray(config, directory, points, tracker, opening)
     context = SweepContext(
         sweep_dir=str(directory),
         uri=live.uri if live else None,
@@ -118,6 +128,7 @@ def open_sweep(config) -> None:
         threads=threads,
         resume=resume,
         uploads=uploads,
+        cwd=os.getcwd() if ray_cluster.is_ray(config.hydra.launcher) else None,
     )
     uploader = None
     if uploads and live is not None:
@@ -176,6 +187,46 @@ def _open_parent(config, directory: Path, swept: list[str], points, first: Calla
     opening = threading.Thread(target=open_parent, name="qrt-sweep-parent", daemon=True)
     opening.start()
     return tracker, live, opening
+
+
+def _pin_sweep_dir(config, directory: Path) -> None:
+    """Every point gets the sweep directory as an absolute path, resolved here: a relative one
+    (Hydra's default ``multirun/...``) would be resolved in each point's working directory, which
+    on a cluster is the worker's, not the user's."""
+    from omegaconf import open_dict, read_write
+
+    quoted = "'" + str(directory).replace("'", "\\'") + "'"  # Hydra's quoted value: spaces, commas kept
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.sweep.dir = str(directory)
+        config.hydra.overrides.hydra.append(f"++hydra.sweep.dir={quoted}")
+
+
+def _join_ray(config, directory: Path, points, tracker, opening) -> tuple[int, int]:
+    """Join the sweep's Ray cluster and check that its nodes see ``directory``; returns (points at
+    once, Aer threads each) from the cluster's CPUs, and has each point reserve its threads.
+
+    Raises:
+        SweepNotStarted: one line; the parent run is ended FAILED with it first.
+    """
+    from omegaconf import open_dict, read_write
+
+    launcher = config.hydra.launcher
+    try:
+        cluster = ray_cluster.connect(launcher)
+        ray_cluster.check_shared_directory(directory)
+    except ray_cluster.ClusterUnavailable as exc:
+        if tracker is not None:
+            opening.join()
+            tracker.end("FAILED", str(exc))
+        raise SweepNotStarted(str(exc)) from None
+    ray_cluster.track_points()
+    remote = (launcher.get("ray") or {}).get("remote") or {}
+    requested = int(remote.get("num_cpus") or 0) or None
+    parallel, threads = cluster.share(len(points) if points is not None else None, requested)
+    if requested is None:
+        with read_write(launcher), open_dict(launcher):
+            launcher.ray.remote.num_cpus = threads
+    return parallel, threads
 
 
 def _one_submitit_local_folder(config) -> None:
@@ -237,6 +288,7 @@ def _close(key: str, status: str | None) -> None:
     from qrt_runner.runs import outcome
     from qrt_runner.sweep.recheck import sweep_closed
 
+    ray_cluster.cancel_points()  # an interrupted Ray sweep: its unfinished points end KILLED on the cluster
     drain()  # every point's record is complete before it is read
     sweep_closed()
     from qrt_runner.sweep.summary import FAILED_STATUSES, collect_rows, format_table, plot_rows, write_csv
