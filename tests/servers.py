@@ -9,9 +9,16 @@
   touching the artifact folder) and yields its ``http://127.0.0.1:<port>`` URI.
 
 Both are context managers: the server is stopped when the block ends, however it ends. Each
-server runs under a small watchdog process (its own process group) that holds a pipe from this
-process: when the pipe closes, on a normal stop or because this process died (a killed pytest
-included), the watchdog stops the server and kills whatever is left of its process group.
+server runs under a small watchdog process that holds a pipe from this process: when the pipe
+closes, on a normal stop or because this process died (a killed pytest included), the watchdog
+stops the server, kills whatever is left of its process group and removes PostgreSQL's data.
+The watchdog and the server each run in a session of their own, so a Ctrl-C of the tests
+reaches neither before the tests' own teardown has stopped them in order.
+
+For a module-scoped pair, as tests/test_shared_tracking.py does::
+
+    with postgres_server(folder) as database, mlflow_server(database, folder / "artifacts") as uri:
+        ...  # tracking.uri=<uri>
 """
 
 from __future__ import annotations
