@@ -120,8 +120,9 @@ def test_two_concurrent_sweeps_into_a_new_experiment(server, tmp_path):
             )
         )
     for proc in procs:
-        _, stderr = proc.communicate(timeout=HANG_S)
+        stdout, stderr = proc.communicate(timeout=HANG_S)
         assert proc.returncode == 0, stderr
+        assert "View run" not in stdout + stderr
     client, parents, children = _runs(uri, "concurrent")
     assert len(client.search_experiments(filter_string="name = 'concurrent'")) == 1
     assert len(parents) == 2 and {parent.info.status for parent in parents} == {"FINISHED"}
