@@ -116,34 +116,6 @@ def _ray(address: str) -> list[str]:
     return ["hydra/launcher=ray", f"hydra.launcher.ray.init.address={address}"]
 
 
-def test_a_sweep_joins_the_cluster_with_a_relative_sweep_dir_and_takes_its_share_from_the_clusters_cpus(
-    tmp_path, cluster
-):
-    """The launching process may use one core (its affinity), the cluster has 2 CPUs: the sweep
-    runs 2 points at a time. Hydra's relative ``multirun/...`` and the relative sqlite store are
-    the launching folder's, not the workers'."""
-    address, folder, _ = cluster
-    proc = subprocess.run(
-        [str(QRT_RUN), "-m", *SAMPLER, *_ray(address), "circuit.num_qubits=2,3,4"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=HANG_S,
-        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "3 points, 2 at a time with 1 Aer thread(s) each" in proc.stdout
-    (sweep_dir,) = tmp_path.glob("multirun/*/*")
-    assert f"in {sweep_dir}" in proc.stdout
-    points = [json.loads((sweep_dir / str(k) / "point.json").read_text()) for k in range(3)]
-    assert [p["status"] for p in points] == ["FINISHED"] * 3 and all(p["tracked"] for p in points)
-    parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert sorted(c.info.status for c in children) == ["FINISHED"] * 3
-    assert {c.data.tags["run_dir"] for c in children} == {str(sweep_dir / str(k)) for k in range(3)}
-    assert not list(folder.glob("multirun")) and not list(folder.glob("mlflow.db"))
-
-
 def test_no_cluster_at_the_address_fails_the_parent_in_one_line(tmp_path):
     proc = run_cli(["-m", *SAMPLER, *_ray(f"127.0.0.1:{free_port()}"), "circuit.num_qubits=2,3"], cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
@@ -157,8 +129,9 @@ def test_no_cluster_at_the_address_fails_the_parent_in_one_line(tmp_path):
 def test_sigterm_cancels_the_unfinished_points_on_the_cluster_and_exits_143(tmp_path, cluster):
     """Point #0 (a VQE of 10 iterations) finishes, point #1 (SPSA, 100000 iterations) is running
     when the sweep gets SIGTERM: #0 stays FINISHED, #1 ends KILLED, the parent KILLED, within
-    seconds, and no Ray task of the sweep is left."""
-    address, _, session = cluster
+    seconds, and no Ray task of the sweep is left. The relative default store (``sqlite:///mlflow.db``)
+    is the launching folder's, not the workers'."""
+    address, folder, session = cluster
     proc = subprocess.Popen(
         [str(QRT_RUN), "-m", "experiment=vqe_h2", "backend.max_parallel_threads=1", *_ray(address)]
         + ["task.optimizer.name=spsa", "task.optimizer.maxiter=10,100000"],
@@ -178,7 +151,7 @@ def test_sigterm_cancels_the_unfinished_points_on_the_cluster_and_exits_143(tmp_
     assert proc.returncode == 143, stderr
     assert "terminated by SIGTERM" in stderr and "Traceback" not in stderr
     assert took < 60, f"{took:.0f} s from SIGTERM to exit"
-    assert _status(tmp_path, 1) == "KILLED"
+    assert _status(tmp_path, 1) == "KILLED" and not list(folder.glob("mlflow.db"))
     parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert [p.info.status for p in parents] == ["KILLED"]
     assert sorted((c.data.params["task.optimizer.maxiter"], c.info.status) for c in children) == [
@@ -210,31 +183,40 @@ def _status(tmp_path: Path, job: int) -> str | None:
         return None
 
 
-def test_a_tracking_outage_keeps_every_result_exits_3_and_sync_sends_them_all(tmp_path, cluster):
-    """The points log to a server that is down (nothing listens on its port): each keeps its
-    record in its run folder, the sweep exits 3, and ``qrt-run sync`` sends the parent and both
-    points (to a sqlite store with ``--uri``: starting an MLflow server would double the test's
+def test_a_sweep_joins_the_cluster_takes_its_cpus_keeps_every_result_through_an_outage_and_syncs(tmp_path, cluster):
+    """The launching process may use one core (its affinity), the cluster has 2 CPUs: the sweep
+    runs 2 points at a time. Hydra's relative ``multirun/...`` is the launching folder's, not the
+    workers'. The points log to a server that is down (nothing listens on its port): each keeps its
+    record in its run folder, the sweep exits 3, and ``qrt-run sync`` sends the parent and every
+    point (to a sqlite store with ``--uri``: starting an MLflow server would double the test's
     time; tests/test_faults.py syncs to the recorded server)."""
-    address, _, _ = cluster
+    address, folder, _ = cluster
     uri = f"http://127.0.0.1:{free_port()}"
-    proc = run_cli(
-        ["-m", *SAMPLER, *_ray(address), f"tracking.uri={uri}", "tracking.timeout_s=5", "circuit.num_qubits=2,3"],
+    proc = subprocess.run(
+        [str(QRT_RUN), "-m", *SAMPLER, *_ray(address), f"tracking.uri={uri}", "tracking.timeout_s=5"]
+        + ["circuit.num_qubits=2,3,4"],
         cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HANG_S,
+        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),
     )
     assert proc.returncode == 3, proc.stderr
-    assert "3 run(s) not tracked" in proc.stderr and "upload with: qrt-run sync" in proc.stderr
+    assert "4 run(s) not tracked" in proc.stderr and "upload with: qrt-run sync" in proc.stderr
+    assert "3 points, 2 at a time with 1 Aer thread(s) each" in proc.stdout
     (sweep_dir,) = tmp_path.glob("multirun/*/*")
-    points = [json.loads((sweep_dir / str(k) / "point.json").read_text()) for k in (0, 1)]
-    assert [(p["status"], p["tracked"]) for p in points] == [("FINISHED", False)] * 2
+    assert f"in {sweep_dir}" in proc.stdout and not list(folder.glob("multirun"))
+    points = [json.loads((sweep_dir / str(k) / "point.json").read_text()) for k in range(3)]
+    assert [(p["status"], p["tracked"]) for p in points] == [("FINISHED", False)] * 3
     store = f"sqlite:///{tmp_path / 'after.db'}"
     sync = run_cli(["sync", str(sweep_dir), "--uri", store], cwd=tmp_path)
     assert sync.returncode == 0, sync.stderr
-    assert sync.stdout.count(" FINISHED (") == 3
+    assert sync.stdout.count(" FINISHED (") == 4
     parents, children = _runs(store)
     assert [p.info.status for p in parents] == ["FINISHED"]
-    assert sorted(c.info.status for c in children) == ["FINISHED", "FINISHED"]
+    assert sorted(c.info.status for c in children) == ["FINISHED"] * 3
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
-    assert {c.data.tags["run_dir"] for c in children} == {str(sweep_dir / "0"), str(sweep_dir / "1")}
+    assert {c.data.tags["run_dir"] for c in children} == {str(sweep_dir / str(k)) for k in range(3)}
 
 
 def test_the_ray_adapter_resolves_addresses_and_declares_the_ray_extras_range(cluster):
@@ -248,3 +230,26 @@ def test_the_ray_adapter_resolves_addresses_and_declares_the_ray_extras_range(cl
     extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["ray"]
     declared = {Requirement(line).name: Requirement(line).specifier for line in extra}
     assert {name: SpecifierSet(spec) for name, spec in ray_internals.SUPPORTED.items()} == declared
+
+
+@pytest.mark.parametrize(
+    ("node_cpus", "points", "num_cpus", "share"),
+    [
+        ((2, 1), 24, None, (3, 1)),  # the 2-node cluster of the closing figures
+        ((8, 4), 8, None, (8, 1)),
+        ((8, 4), 3, None, (3, 4)),  # 4 threads: two points fit the 8-CPU node, one the other
+        ((8, 4), 2, None, (2, 4)),
+        ((16,), 2, None, (2, 8)),
+        ((2, 1), 5, 2, (1, 2)),  # remote.num_cpus=2: only the 2-CPU node takes a point
+        ((2, 1), 5, 4, None),  # no node has 4 CPUs: refused, the points would wait forever
+        ((), 3, None, None),
+    ],
+)
+def test_points_at_once_and_threads_each_fit_every_node(node_cpus, points, num_cpus, share):
+    from qrt_runner.sweep.ray_cluster import Cluster, ClusterUnavailable
+
+    if share is None:
+        with pytest.raises(ClusterUnavailable, match="no node of the Ray cluster has the CPUs to run a point"):
+            Cluster(node_cpus).share(points, num_cpus)
+    else:
+        assert Cluster(node_cpus).share(points, num_cpus) == share

@@ -211,8 +211,12 @@ def _join_ray(config, directory: Path, points, tracker, opening) -> tuple[int, i
     from omegaconf import open_dict, read_write
 
     launcher = config.hydra.launcher
+    remote = (launcher.get("ray") or {}).get("remote") or {}
+    asked = remote.get("num_cpus")  # (a fraction: one thread, the points as Ray packs them)
+    requested = None if asked is None else max(1, int(asked))
     try:
         cluster = ray_cluster.connect(launcher)
+        parallel, threads = cluster.share(len(points) if points is not None else None, requested)
         ray_cluster.check_shared_directory(directory)
     except ray_cluster.ClusterUnavailable as exc:
         if tracker is not None:
@@ -220,10 +224,7 @@ def _join_ray(config, directory: Path, points, tracker, opening) -> tuple[int, i
             tracker.end("FAILED", str(exc))
         raise SweepNotStarted(str(exc)) from None
     ray_cluster.track_points()
-    remote = (launcher.get("ray") or {}).get("remote") or {}
-    requested = int(remote.get("num_cpus") or 0) or None
-    parallel, threads = cluster.share(len(points) if points is not None else None, requested)
-    if requested is None:
+    if asked is None:
         with read_write(launcher), open_dict(launcher):
             launcher.ray.remote.num_cpus = threads
     return parallel, threads

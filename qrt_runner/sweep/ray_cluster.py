@@ -66,7 +66,11 @@ class Cluster:
     def share(self, num_points: int | None, cpus_per_point: int | None) -> tuple[int, int]:
         """(points at once, Aer threads each): with ``cpus_per_point`` (the launcher's
         ``remote.num_cpus``) that many; otherwise the most threads that still let the cluster run
-        as many points at once as it has CPUs (or points)."""
+        as many points at once as it has CPUs (or points).
+
+        Raises:
+            ClusterUnavailable: no node has the CPUs one point needs (the points would wait forever).
+        """
         wanted = max(1, min(num_points or self.cpus, self.cpus))
         if cpus_per_point:
             threads = cpus_per_point
@@ -77,7 +81,13 @@ class Cluster:
                     threads = t
                     break
         slots = sum(n // threads for n in self.node_cpus)
-        return max(1, min(wanted, slots)), threads
+        if not slots:
+            needs = f"hydra.launcher.ray.remote.num_cpus={threads}" if cpus_per_point else "a point needs a CPU"
+            raise ClusterUnavailable(
+                f"no node of the Ray cluster has the CPUs to run a point ({needs}; its nodes have "
+                f"{', '.join(map(str, self.node_cpus)) or 'no'} CPUs)"
+            )
+        return min(wanted, slots), threads
 
 
 def is_ray(launcher: Any) -> bool:
