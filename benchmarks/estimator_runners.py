@@ -35,6 +35,20 @@ def isa_case(device: str, circuit, observables):
     return isa, [op.apply_layout(isa.layout) for op in observables]
 
 
+def _content(circuit) -> str:
+    """A hash of the circuit's instructions (names, parameters, qubit indices): unlike its QPY
+    bytes, independent of the names the transpiler gave its registers in this process."""
+    import hashlib
+
+    text = repr(
+        [
+            (i.operation.name, [float(p) for p in i.operation.params], [circuit.find_bit(q).index for q in i.qubits])
+            for i in circuit.data
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
 class QrtRunner:
     """qrt_runner's Estimator on ``LocalBackend`` (the simulator executor ``qrt-run`` uses)."""
 
@@ -101,9 +115,7 @@ class IbmRunner:
 
     def run(self, device: str, isa, observables, technique: str, seed: int):
         """(evs, stds, wall seconds, per-noise-factor evs or None)."""
-        from qrt_runner.execution.transpile import circuit_fingerprint
-
-        key = f"{device}|{circuit_fingerprint(isa)}|{[op.to_list() for op in observables]}|{technique}|{self.shots}|{seed}"
+        key = f"{device}|{_content(isa)}|{[op.to_list() for op in observables]}|{technique}|{self.shots}|{seed}"
         self.last_cached = key in self.cache
         if self.last_cached:
             self.cached_runs += 1

@@ -4,7 +4,8 @@ Run it with ``.venv/bin/python benchmarks/mitigation.py`` (``--seeds N``, defaul
 ``--quick``: 3 seeds and fewer sizes; ``--families mirror,qaoa``; ``--shots 8192``;
 ``--no-ibm``; ``--ibm-cache FILE`` keeps IBM's results and walls for reruns of qrt's side;
 ``--qrt-option KEY=VALUE``, repeatable, adds a ``mitigation.*`` override to qrt's level 2;
-``--json FILE`` writes every pair).
+``--json FILE`` writes every pair after every seed; ``--report FILE`` prints the table of such a
+file without running anything).
 
 For every seed s, family (:mod:`circuit_families`: random mirror circuits of 4-7 qubits with
 Z strings of every weight, layered random Clifford circuits with stabilizer observables, QAOA
@@ -158,8 +159,17 @@ def main():
     parser.add_argument("--no-ibm", action="store_true", help="qrt_runner only (no comparison, no time ratio)")
     parser.add_argument("--ibm-cache", default=None, help="JSON file keeping IBM's results (and walls) per run")
     parser.add_argument("--qrt-option", action="append", default=[], help="extra mitigation.* override for level 2")
-    parser.add_argument("--json", default=None, help="write every pair to this JSON file")
+    parser.add_argument("--json", default=None, help="write every pair to this JSON file (after every seed)")
+    parser.add_argument("--report", default=None, help="print the table of a --json file without running anything")
     args = parser.parse_args()
+    if args.report:
+        rows = json.loads(Path(args.report).read_text())
+        with_ibm = all("ibm_level2" in row for family_rows in rows.values() for row in family_rows)
+        seeds = sorted({row["seed"] for family_rows in rows.values() for row in family_rows})
+        print(f"pairs of {args.report}: seeds {', '.join(map(str, seeds))}")
+        failures = report(rows, with_ibm)
+        print(f"\n{failures} goal check{'s' if failures != 1 else ''} failed")
+        return
     seeds = range(1, (args.seeds or (QUICK_SEEDS if args.quick else 10)) + 1)
     families = [f for f in args.families.split(",") if f]
     unknown = sorted(set(families) - set(FAMILIES))
