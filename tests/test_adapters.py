@@ -50,7 +50,7 @@ UNSUPPORTED = {
     "mlflow": "2.22.0",
     "joblib": "1.6.0",
     "qiskit-aer": "0.19.0",
-    "qiskit-ibm-runtime": "0.52.0",
+    "qiskit-ibm-runtime": "0.49.0",  # below 0.50: no client-side primitives
     "optuna": "3.0.0",
     "stevedore": "6.0.0",
     PYTHON: "3.10.14",

@@ -5,10 +5,10 @@ finalize_options``).
 IBM's API reference shows ``Unset`` as the default, and ``UnsetType`` in the type, of most
 options fields, but documents no place to import them from. The finalization functions stand for
 the public ``Estimator.finalize_options()`` / ``Sampler.finalize_options()`` of the client-side
-primitives, which need a backend to build. ``Unset`` checked against qiskit-ibm-runtime 0.40.0
-and 0.51.0 (tests/test_adapters.py passes with both), the finalization against 0.51.0 (the
-client-side primitives arrived in 0.50); held below 0.52 (pyproject.toml), since qrt_runner's
-options fail to import where the modules move.
+primitives, which need a backend to build. Checked against qiskit-ibm-runtime 0.51.0; held at
+0.50 or newer, where the client-side primitives (``options_models``, ``executor_estimator``,
+``executor_sampler``) arrived, and below 0.52 (pyproject.toml), since qrt_runner's options fail to
+import where the modules move.
 
 qiskit-ibm-runtime is imported only by the functions, when called.
 """
@@ -29,7 +29,7 @@ __all__ = [
     "unset",
 ]
 
-SUPPORTED = {"qiskit-ibm-runtime": ">=0.40,<0.52"}
+SUPPORTED = {"qiskit-ibm-runtime": ">=0.50,<0.52"}
 
 _UTILS = "qiskit_ibm_runtime.options.utils"
 
