@@ -57,7 +57,7 @@ def _check_modelled(result: PrimitiveResult) -> None:
             )
 
 
-def client_sampler_result(result: PrimitiveResult, finalized: Any, shots: int | None) -> PrimitiveResult:
+def client_sampler_result(result: PrimitiveResult, finalized: Any, shots: int) -> PrimitiveResult:
     """The engine's Sampler result with IBM's job metadata: ``options`` (finalized) and ``shots``."""
     metadata = {"options": finalized.model_dump(), "shots": shots, "qrt_runner": dict(result.metadata)}
     return PrimitiveResult(list(result), metadata=metadata)

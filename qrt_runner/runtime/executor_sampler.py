@@ -83,13 +83,28 @@ class Sampler(BaseSamplerV2):
         """Sample the PUBs (``shots`` for those without their own; else ``options.default_shots``)."""
         if dry_run:
             raise ValueError("run(dry_run=True): qrt_runner simulates the job itself; there is no dry run to ask for")
-        pubs = list(pubs)
-        if not pubs:
+        coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
+        if not coerced:
             raise IBMInputValueError("No pubs provided. At least one pub is required.")
         finalized = self.finalize_options()
+        resolved = _resolve_shots(coerced, shots if shots is not None else finalized.default_shots)
         engine = DropInSampler(mode=self._mode_given, options=sampler_dropin_options(finalized))
-        shown = shots if shots is not None else finalized.default_shots
-        return engine.submit(pubs, shots=shots, finish=lambda result: client_sampler_result(result, finalized, shown))
+        return engine.submit(
+            coerced,
+            shots=resolved,
+            finish=lambda result: client_sampler_result(result, finalized, resolved),
+            primitive_id="executor",
+        )
+
+
+def _resolve_shots(pubs: list[SamplerPub], default_shots: int | None) -> int:
+    """IBM's rule: one number of shots for all PUBs (a PUB's own, else ``run``'s, else ``default_shots``)."""
+    found = {pub.shots or default_shots for pub in pubs}
+    if None in found:
+        raise IBMInputValueError("Shots must be specified either in the pub or as default_shots.")
+    if len(found) != 1:
+        raise IBMInputValueError(f"All pubs must have the same number of shots. Found: {found}")
+    return int(next(iter(found)))  # type: ignore[arg-type]
 
 
 SamplerV2 = Sampler
