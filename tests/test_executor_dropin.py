@@ -322,6 +322,30 @@ def test_sampler_counts_agree_with_ibms_client_side_sampler():
     assert np.all(np.abs(mine - theirs) <= K * sigma), counts
 
 
+def test_sampler_shots_are_resolved_as_ibms_from_the_pubs():
+    """A PUB's own shots are the job's (reported in the metadata, as IBM's); PUBs with different shots are
+    IBM's refusal, with its message."""
+    from qiskit_ibm_runtime.executor_sampler import Sampler as IbmSampler
+
+    backend = FakeManilaV2()
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    bell.measure_all()
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(bell)
+    for cls in (Sampler, IbmSampler):
+        sampler = cls(mode=backend, options={"default_shots": 300})
+        sampler.options.simulator.seed_simulator = 5
+        result = sampler.run([(isa, None, 40), (isa, None, 40)]).result()
+        assert result.metadata["shots"] == 40, cls
+        assert [sum(pub.data.meas.get_counts().values()) for pub in result] == [40, 40], cls
+        assert sampler.run([(isa, None, 40)], shots=40).result().metadata["shots"] == 40, cls
+        with pytest.raises(
+            IBMInputValueError, match=r"All pubs must have the same number of shots. Found: \{40, 300\}"
+        ):
+            sampler.run([(isa, None, 40), isa])  # the second takes default_shots
+
+
 # ---------------------------------------------------------------- options, refusals, jobs
 
 APPLIED_VALUES = {
@@ -457,6 +481,31 @@ def test_ibms_validation_and_input_checks_apply():
         estimator.run([_tiny_pub()], dry_run=True)
     with pytest.raises(ValueError, match=r"types='all'"):
         estimator.find_unique_layers([_tiny_pub()], types="all")
+
+
+def test_ibms_options_objects_are_kept_and_taken_as_ibms_are():
+    """IBM's ``EstimatorOptions`` given to the constructor is the primitive's (a later change applies, as
+    with IBM's Estimator), and IBM's ``ResilienceOptions`` is accepted as ``options.resilience``."""
+    from qiskit_ibm_runtime.executor_estimator import Estimator as IbmEstimator
+    from qiskit_ibm_runtime.options_models import EstimatorOptions as IbmEstimatorOptions
+    from qiskit_ibm_runtime.options_models import ResilienceOptions as IbmResilienceOptions
+
+    for cls in (Estimator, IbmEstimator):
+        given = IbmEstimatorOptions()
+        estimator = cls(mode=FakeManilaV2(), options=given)
+        given.resilience_level = 2
+        assert estimator.options is given and estimator.finalize_options().resilience.zne_mitigation, cls
+        estimator.options.resilience = IbmResilienceOptions(zne_mitigation=True, measure_mitigation=False)
+        finalized = estimator.finalize_options().resilience
+        assert finalized.zne_mitigation and not finalized.measure_mitigation, cls
+    ours = EstimatorOptions()
+    ours.resilience = IbmResilienceOptions(pec_mitigation=True)
+    assert ours.resilience.pec_mitigation and type(ours.resilience).__module__ == "qrt_runner.runtime.options_models"
+    estimator = Estimator(mode=FakeManilaV2(), options=IbmEstimatorOptions(default_shots=200))
+    estimator.options.resilience_level = 0
+    estimator.options.simulator.seed_simulator = 3
+    result = estimator.run([_tiny_pub()]).result()
+    assert result.metadata["shots"] == 200 and result.metadata["options"]["resilience_level"] == 0
 
 
 def test_a_layer_model_missing_a_layer_is_refused_naming_it():

@@ -277,6 +277,42 @@ def test_ibms_learner_result_is_read_as_a_layer_noise_model_file():
     assert model.qubits == (3, 4) and dict(zip(model.labels, model.rates)) == {"IX": 0.01, "ZZ": 0.02}
 
 
+def test_a_learner_result_that_models_none_of_the_layers_run_is_refused():
+    """IBM's ``LayerError`` for cx on qubits [0, 1], and a PUB that is not ISA: the engine transpiles it and
+    its layers land elsewhere. PEC with no layer modelled is refused in one line (it would be raw values,
+    labelled PEC); with the layer of the PUB's ISA circuit modelled, PEC runs on every layer."""
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_ibm_runtime.results import LayerError, PauliLindbladError
+
+    backend = FakeManilaV2()
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.ry(0.4, 1)
+    qc.cx(0, 1)
+    error = PauliLindbladError(PauliList(["IX", "ZZ"]), [0.01, 0.02])
+    layer = QuantumCircuit(2)
+    layer.cx(0, 1)
+    estimator = EstimatorV2(mode=backend)
+    estimator.options.default_shots = 100
+    estimator.options.simulator.seed_simulator = 3
+    estimator.options.resilience.pec_mitigation = True
+    estimator.options.resilience.pec.max_overhead = 10
+    estimator.options.resilience.layer_noise_model = [LayerError(layer, [0, 1], error)]
+    with pytest.raises(ValueError, match=r"^options\.resilience\.layer_noise_model has no model for any of the 2 "):
+        estimator.run([(qc, "ZZ")]).result()
+    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(qc)
+    gate = next(i for i in isa.data if i.operation.num_qubits == 2)
+    layer = QuantumCircuit(2)
+    layer.append(gate.operation, [0, 1])
+    estimator.options.resilience.layer_noise_model = [
+        LayerError(layer, [isa.find_bit(q).index for q in gate.qubits], error)
+    ]
+    observable = "".join("Z" if q in isa.layout.final_index_layout()[:2] else "I" for q in reversed(range(5)))
+    model = estimator.run([(isa, observable)]).result()[0].metadata["mitigation"]["layer_noise_model"]
+    assert model["num_layers"] == 2 and model["num_unmodelled_layers"] == 0
+
+
 def test_every_leaf_of_qrt_runners_mitigation_config_is_an_option():
     # but mitigation.layer_noise.* (device|learned|file, the learning options): the config runner's;
     # a script gives its model as resilience.layer_noise_model (a file here, learned maps in executor_estimator)

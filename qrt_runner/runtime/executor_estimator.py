@@ -25,6 +25,7 @@ from qiskit.circuit import CircuitInstruction
 from qiskit.primitives import BaseEstimatorV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit_ibm_runtime.exceptions import IBMInputValueError
+from qiskit_ibm_runtime.options_models import EstimatorOptions as IbmEstimatorOptions
 
 from qrt_runner.adapters.qiskit_ibm_runtime import finalize_estimator_options
 from qrt_runner.runtime.client_options import estimator_dropin_options, uses_layer_noise
@@ -42,18 +43,19 @@ class Estimator(BaseEstimatorV2):
 
     Args:
         mode: a fake device (``FakeManilaV2()``), an ``AerSimulator``, a ``Session`` or a ``Batch``.
-        options: a dict or an ``EstimatorOptions`` (qrt_runner's ``options_models`` or IBM's).
+        options: a dict or an ``EstimatorOptions`` (qrt_runner's ``options_models`` or IBM's; an
+            options object is kept, not copied, so later changes to it apply, as with IBM's).
     """
 
-    options: EstimatorOptions
+    options: IbmEstimatorOptions
 
-    def __init__(self, mode: Any = None, options: EstimatorOptions | dict | None = None) -> None:
+    def __init__(self, mode: Any = None, options: IbmEstimatorOptions | dict | None = None) -> None:
         super().__init__()
         if mode is None:
             raise TypeError("Estimator: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
         self._mode_given = mode
         self._engine = DropInEstimator(mode=mode)  # the mode's checks and backend, as for the deprecated class
-        self.options = options if options is not None else EstimatorOptions()  # type: ignore[assignment]
+        self.options = options if options is not None else EstimatorOptions()
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "options":
@@ -82,7 +84,7 @@ class Estimator(BaseEstimatorV2):
             )
         return unique_layers(EstimatorPub.coerce(pub).circuit for pub in pubs)
 
-    def finalize_options(self) -> EstimatorOptions:
+    def finalize_options(self) -> IbmEstimatorOptions:
         """The options with the resilience level's defaults filled in, as IBM's ``finalize_options()``."""
         return finalize_estimator_options(self.options)
 
@@ -116,7 +118,9 @@ class Estimator(BaseEstimatorV2):
             EstimatorPub(pub.circuit, pub.observables, pub.parameter_values, validate=False) for pub in coerced
         ]
         return engine.submit(
-            unprecise, finish=lambda result: client_estimator_result(result, coerced, finalized, resolved, shots)
+            unprecise,
+            finish=lambda result: client_estimator_result(result, coerced, finalized, resolved, shots),
+            primitive_id="executor",
         )
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "layer_key",
     "layer_model_file",
     "layer_pairs",
+    "refuse_unmodelled_runs",
     "unique_layers",
 ]
 
@@ -116,6 +117,22 @@ def layer_errors_file(value: Any) -> Any:
     """IBM's ``NoiseLearnerResult`` (or ``LayerError`` list) as a layer noise model file (layers it does
     not list are noiseless, as IBM's ``EstimatorV2`` treats them); anything else unchanged."""
     return layer_model_file(layer_pairs(value), []) if is_layer_errors(value) else value
+
+
+def refuse_unmodelled_runs(result: Any) -> Any:
+    """The result of a job run with a given layer noise model, unless PEC or PEA found none of a PUB's
+    layers (as run) in it: ValueError in one line (the values would be unmitigated, labelled mitigated).
+    Layers the model does not list are noiseless, as IBM documents, where it lists some."""
+    for number, pub_result in enumerate(result):
+        mitigation = pub_result.metadata.get("mitigation")
+        model = mitigation.get("layer_noise_model") if isinstance(mitigation, dict) else None
+        if isinstance(model, dict) and 0 < model.get("num_layers", 0) == model.get("num_unmodelled_layers"):
+            raise ValueError(
+                f"options.resilience.layer_noise_model has no model for any of the {model['num_layers']} layer(s) "
+                f"of PUB {number} as run, so PEC/PEA would mitigate nothing: learn the layers of the PUBs' ISA "
+                "circuits (transpiled for the backend) and run those circuits"
+            )
+    return result
 
 
 def _is_layer_error(item: Any) -> bool:

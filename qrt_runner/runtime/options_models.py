@@ -67,20 +67,26 @@ class ResilienceOptions(ibm.ResilienceOptions):
 
 
 class EstimatorOptions(ibm.EstimatorOptions):
-    """IBM's client-side ``EstimatorOptions`` (with :class:`ResilienceOptions`)."""
+    """IBM's client-side ``EstimatorOptions`` (with :class:`ResilienceOptions`; IBM's
+    ``ResilienceOptions`` assigned to ``resilience`` is taken as the same values)."""
 
     resilience: ResilienceOptions = ResilienceOptions()
 
+    @field_validator("resilience", mode="before")
+    @classmethod
+    def _ibms_resilience(cls, value: Any) -> Any:
+        if isinstance(value, ibm.ResilienceOptions) and not isinstance(value, ResilienceOptions):
+            return {name: getattr(value, name) for name in type(value).model_fields}
+        return value
 
-def coerce_estimator_options(options: Any) -> EstimatorOptions:
-    """IBM's rule for ``Estimator.options``: an options model or a dict (TypeError otherwise); IBM's own
-    model is taken as the same values."""
-    if isinstance(options, EstimatorOptions):
+
+def coerce_estimator_options(options: Any) -> ibm.EstimatorOptions:
+    """IBM's rule for ``Estimator.options``: an options model (kept, not copied: later changes to it
+    apply, as with IBM's) or a dict (TypeError otherwise)."""
+    if isinstance(options, ibm.EstimatorOptions):
         return options
     if isinstance(options, dict):
         return EstimatorOptions(**options)
-    if isinstance(options, ibm.EstimatorOptions):
-        return EstimatorOptions.model_validate(options.model_dump())
     raise TypeError(f"Expected EstimatorOptions or dict, got {type(options)}")
 
 

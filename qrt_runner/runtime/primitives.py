@@ -18,6 +18,7 @@ from qiskit.primitives import BaseEstimatorV2, BasePrimitiveJob, BaseSamplerV2
 
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.modes import ExecutionMode, LocalJob
+from qrt_runner.runtime.layer_models import refuse_unmodelled_runs
 from qrt_runner.runtime.options import EstimatorOptions, SamplerOptions, coerce_options
 from qrt_runner.runtime.session import Session, device_of, local_backend
 
@@ -200,10 +201,19 @@ class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
         return self.options.default_precision
 
     def run(self, pubs: Iterable[Any], *, precision: float | None = None) -> RuntimeJob:
-        return self.submit(pubs, precision=precision)
+        """Run the PUBs. With a given ``resilience.layer_noise_model`` (layers it does not list are
+        noiseless, as IBM documents), a PUB none of whose layers as run has a model is refused in
+        ``result()`` (ValueError): PEC or PEA would have mitigated nothing."""
+        given = self.options.resilience.layer_noise_model is not None
+        return self.submit(pubs, precision=precision, finish=refuse_unmodelled_runs if given else None)
 
     def submit(
-        self, pubs: Iterable[Any], *, precision: float | None = None, finish: Callable[[Any], Any] | None = None
+        self,
+        pubs: Iterable[Any],
+        *,
+        precision: float | None = None,
+        finish: Callable[[Any], Any] | None = None,
+        primitive_id: str = "estimator",
     ) -> RuntimeJob:
         """``run``, with ``finish`` applied to the result (see :class:`RuntimeJob`)."""
         from qrt_runner.primitives.estimator import Estimator
@@ -211,9 +221,7 @@ class EstimatorV2(_RuntimePrimitive, BaseEstimatorV2):
         backend, mode = self._target()
         job = Estimator(backend, mode, self.local_options(backend)).run(pubs, precision=precision)
         tags = self.options.environment.job_tags
-        return RuntimeJob(
-            job, mode.session_id, tags, finish, self.backend(), "estimator" if finish is None else "executor"
-        )
+        return RuntimeJob(job, mode.session_id, tags, finish, self.backend(), primitive_id)
 
     def local_options(self, backend) -> Any:
         """The local Estimator's options these options stand for (ValueError for a bad combination)."""
@@ -247,7 +255,12 @@ class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
         return self.submit(pubs, shots=shots)
 
     def submit(
-        self, pubs: Iterable[Any], *, shots: int | None = None, finish: Callable[[Any], Any] | None = None
+        self,
+        pubs: Iterable[Any],
+        *,
+        shots: int | None = None,
+        finish: Callable[[Any], Any] | None = None,
+        primitive_id: str = "sampler",
     ) -> RuntimeJob:
         """``run``, with ``finish`` applied to the result (see :class:`RuntimeJob`)."""
         from qrt_runner.primitives.sampler import Sampler
@@ -255,9 +268,7 @@ class SamplerV2(_RuntimePrimitive, BaseSamplerV2):
         backend, mode = self._target()
         job = Sampler(backend, mode, self.local_options(backend)).run(pubs, shots=shots)
         tags = self.options.environment.job_tags
-        return RuntimeJob(
-            job, mode.session_id, tags, finish, self.backend(), "sampler" if finish is None else "executor"
-        )
+        return RuntimeJob(job, mode.session_id, tags, finish, self.backend(), primitive_id)
 
     def local_options(self, backend) -> Any:
         """The local Sampler's options these options stand for (ValueError for a bad combination)."""
