@@ -41,6 +41,16 @@ def one_line_refusal(capsys, args: list[str]) -> str:
     return err
 
 
+def no_gateway(monkeypatch) -> None:
+    for variable in (
+        "QRT_SERVERLESS_HOST",
+        "ENV_GATEWAY_PROVIDER_HOST",
+        "QRT_SERVERLESS_TOKEN",
+        "ENV_GATEWAY_PROVIDER_TOKEN",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
 def test_help_lists_every_command(capsys):
     assert "function" in SUBCOMMAND_NAMES
     assert function_command(["--help"]) == 0
@@ -55,13 +65,7 @@ def test_help_lists_every_command(capsys):
 
 
 def test_bad_input_is_one_line_with_exit_2(capsys, tmp_path, monkeypatch):
-    for variable in (
-        "QRT_SERVERLESS_HOST",
-        "ENV_GATEWAY_PROVIDER_HOST",
-        "QRT_SERVERLESS_TOKEN",
-        "ENV_GATEWAY_PROVIDER_TOKEN",
-    ):
-        monkeypatch.delenv(variable, raising=False)
+    no_gateway(monkeypatch)
     assert "unknown command" in one_line_refusal(capsys, ["deploy"])
     assert "needs --out DIR" in one_line_refusal(capsys, ["pack", *SAMPLER])
     assert "experiment=nope: no such option" in one_line_refusal(
@@ -108,6 +112,73 @@ def test_pack_writes_a_function_folder(tmp_path):
     again = pack_function(SAMPLER, tmp_path / "fn", title="ghz")  # an earlier function folder is replaced
     assert again.title == "ghz"
     assert json.loads((tmp_path / "fn" / "function.json").read_text())["qrt_runner"]["overrides"] == SAMPLER
+
+
+def test_run_checks_a_packed_folders_points_before_any_job_starts(capsys, tmp_path, monkeypatch):
+    from qrt_runner.function.points import expand_points
+
+    no_gateway(monkeypatch)  # a check that passed would go on to the gateway: "no gateway"
+    folder = str(pack_function(SAMPLER, tmp_path / "fn").path)
+    assert "seed=seven: seed='seven'" in one_line_refusal(capsys, ["run", folder, "seed=seven"])
+    assert "seed=seven: seed='seven'" in one_line_refusal(capsys, ["run", folder, "-m", "seed=1,seven"])
+    assert "interval(0,1): not a list of points" in one_line_refusal(capsys, ["run", folder, "-m", "x=interval(0,1)"])
+    assert "glob(*): not a list of points" in one_line_refusal(capsys, ["run", "qrt-x", "-m", "x=glob(*)"])
+    assert "no gateway" in one_line_refusal(capsys, ["run", folder, "-m", "seed=1,2", "primitive.default_shots=64"])
+    assert "no gateway" in one_line_refusal(capsys, ["run", "qrt-x", "seed=seven"])  # by title: the job checks
+    # as Hydra's basic sweeper: every combination, the last key fastest; other overrides as given
+    assert expand_points(["~seed", "+a.b=3", "x=1,2", "y=range(0,2)"]) == [
+        ["~seed", "+a.b=3", f"x={x}", f"y={y}"] for x in (1, 2) for y in (0, 1)
+    ]
+
+
+def test_pack_refuses_every_input_file_a_run_would_read(capsys, tmp_path):
+    from qrt_runner.config.compose import compose_spec
+    from qrt_runner.records.provenance import input_files
+
+    model = tmp_path / "model.json"
+    model.write_text(json.dumps({"layers": []}))  # a valid (empty) layer noise model
+    pec = ["experiment=h2_estimator", "backend=fake_manila", "mitigation=pec"]
+    for key, overrides in {
+        "mitigation.layer_noise.file": ["mitigation.layer_noise.source=file", f"mitigation.layer_noise.file={model}"],
+        "mitigation.resilience.layer_noise_model": [f"mitigation.resilience.layer_noise_model={model}"],
+    }.items():
+        # the list a local run keeps in inputs/ names the file...
+        assert [found for found, _ in input_files(compose_spec([*pec, *overrides]))] == [key]
+        # ...and pack refuses it in one line, writing nothing
+        err = one_line_refusal(capsys, ["pack", *pec, *overrides, "--out", str(tmp_path / "fn")])
+        assert f"{key}={model}: a packed function carries no input files" in err
+        assert not (tmp_path / "fn").exists()
+
+
+def test_fanned_out_points_run_aer_on_the_one_cpu_of_their_task(tmp_path, monkeypatch):
+    from qrt_runner.function import entrypoint
+
+    folder = pack_function(["experiment=ghz_sampler", "primitive.default_shots=64"], tmp_path / "fn")
+    started = {}
+
+    def record_points(function, points, fan_out):
+        started[fan_out] = [overrides for overrides, _ in points]
+        return []
+
+    monkeypatch.setattr(entrypoint, "map_points", record_points)
+    points = [["seed=1"], ["backend.max_parallel_threads=2"]]
+    for fan_out, fanned in (("serial", False), ("ray", True)):
+        monkeypatch.setattr(entrypoint, "fans_out", lambda n, how, fanned=fanned: fanned)
+        entrypoint.run_function({"points": points, "fan_out": fan_out}, lambda stage: None, folder.path)
+    assert started["serial"] == [[*folder.overrides, *point] for point in points]
+    assert started["ray"] == [[*folder.overrides, "seed=1", "backend.max_parallel_threads=1"], started["serial"][1]]
+
+
+def test_a_malformed_job_result_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+    from qrt_runner.function.errors import FunctionInputError
+    from qrt_runner.function.record import record_job
+
+    good = {"overrides": [], "results": None, "config": None, "exit_code": 2, "error": "bad seed"}
+    for runs in ([], [good, {"results": {"status": "FINISHED"}}], [good, "run"], [{**good, "config": [1]}]):
+        with pytest.raises(FunctionInputError, match="job-9") as refused:
+            record_job({"function": "f", "runs": runs}, "job-9", tmp_path, {"enabled": False})
+        assert "\n" not in str(refused.value)
+        assert not (tmp_path / "job-9").exists()
 
 
 @pytest.fixture(scope="module")

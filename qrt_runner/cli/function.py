@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -46,7 +47,11 @@ Starts a job of the uploaded function (by title, or by its packed folder) and pr
 id. The overrides are added to the packed ones, as on the command line of qrt-run. With -m, sweep
 overrides (key=a,b, range(...)) become the job's points, every combination, run inside the job
 as Ray tasks where the gateway has Ray (--fan-out auto), or one by one (serial).
-Exit codes: 0 started, 2 bad input (unknown function, invalid overrides)."""
+Given the packed folder DIR, every point's config is checked here first, as qrt-run checks it
+(nothing starts when one is invalid); given a title, the job checks them before any point runs,
+and a job with an invalid one ends ERROR (qrt-run function result JOB then exits 1).
+Exit codes: 0 started, 2 bad input (unknown function, a sweep -m cannot list, invalid overrides
+with DIR)."""
 
 STATUS_USAGE = """qrt-run function status JOB
 
@@ -180,6 +185,7 @@ def _upload(args: list[str]) -> int:
 
 def _run(args: list[str]) -> int:
     from qrt_runner.function.client import connect
+    from qrt_runner.function.entrypoint import check_overrides
     from qrt_runner.function.errors import FunctionInputError
     from qrt_runner.function.fanout import FAN_OUT_CHOICES
     from qrt_runner.function.folder import load_folder
@@ -196,11 +202,15 @@ def _run(args: list[str]) -> int:
         raise FunctionInputError(f"unknown option {flags[0]} (qrt-run function run --help)")
     if fan_out is not None and fan_out not in FAN_OUT_CHOICES:
         raise FunctionInputError(f"--fan-out {fan_out}: choose one of {', '.join(FAN_OUT_CHOICES)}")
-    title = load_folder(target).title if Path(target).is_dir() else target
+    folder = load_folder(target) if Path(target).is_dir() else None
     arguments: dict = {"points": expand_points(overrides)} if sweep else {"overrides": overrides}
+    if folder is not None:  # the packed folder is here: check every point before the job starts
+        with contextlib.chdir(folder.path):  # as the gateway runs it (its experiments/, its paths)
+            for point in arguments.get("points") or [overrides]:
+                check_overrides([*folder.overrides, *point])
     if fan_out is not None:
         arguments["fan_out"] = fan_out
-    print(connect().run(title, arguments))
+    print(connect().run(folder.title if folder is not None else target, arguments))
     return outcome.EXIT_OK
 
 

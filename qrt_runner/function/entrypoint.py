@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from qrt_runner.function.errors import FunctionInputError
-from qrt_runner.function.fanout import FAN_OUT_CHOICES, map_points
+from qrt_runner.function.fanout import FAN_OUT_CHOICES, fans_out, map_points
 from qrt_runner.function.folder import load_folder
 
-__all__ = ["ENTRYPOINT_FILE", "ENTRYPOINT_SCRIPT", "STAGES", "main", "run_function", "run_point"]
+__all__ = ["ENTRYPOINT_FILE", "ENTRYPOINT_SCRIPT", "STAGES", "check_overrides", "main", "run_function", "run_point"]
 
 ENTRYPOINT_FILE = "entrypoint.py"
 ENTRYPOINT_SCRIPT = '''\
@@ -45,6 +45,8 @@ sys.exit(main(get_arguments(), update_status, save_result, HERE))
 
 #: The gateway's running sub-statuses each stage reports (update_status takes only these).
 STAGES = {"check": "MAPPING", "run": "EXECUTING_QPU", "collect": "POST_PROCESSING"}
+#: Aer's threads (0: all cores), set to 1 for points fanned out as Ray tasks (one CPU each).
+THREADS_KEY = "backend.max_parallel_threads"
 
 
 def main(arguments: dict, update_status: Callable[[str], Any], save_result: Callable[[dict], Any], folder: str) -> int:
@@ -73,8 +75,12 @@ def run_function(arguments: dict, update_status: Callable[[str], Any], folder: s
     extra, points, fan_out = _parse(arguments)
     runs = [[*packed.overrides, *extra, *point] for point in points]
     update_status(STAGES["check"])
-    for overrides in runs:
-        _check(overrides)
+    configs = [check_overrides(overrides) for overrides in runs]
+    if fans_out(len(runs), fan_out):  # one CPU per Ray task: Aer's "all cores" becomes one thread
+        runs = [
+            [*overrides, f"{THREADS_KEY}=1"] if cfg.backend.get("max_parallel_threads") == 0 else overrides
+            for overrides, cfg in zip(runs, configs, strict=True)
+        ]
     update_status(STAGES["run"])
     work = Path(tempfile.mkdtemp(prefix="qrt-function-"))
     try:
@@ -111,8 +117,9 @@ def run_point(overrides: list[str], run_dir: str) -> dict:
     return record
 
 
-def _check(overrides: list[str]) -> None:
-    """The checks ``qrt-run`` makes before anything runs (raises FunctionInputError in one line)."""
+def check_overrides(overrides: list[str]):
+    """The checks ``qrt-run`` makes before anything runs; the composed config (raises
+    FunctionInputError in one line)."""
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -122,9 +129,11 @@ def _check(overrides: list[str]) -> None:
     from qrt_runner.runs.errors import invalid_config_text
 
     try:
-        check(compose_config(overrides))
+        cfg = compose_config(overrides)
+        check(cfg)
     except (ConfigError, HydraException, OmegaConfBaseException) as exc:
         raise FunctionInputError(f"{' '.join(overrides)}: {invalid_config_text(exc)}") from None
+    return cfg
 
 
 def _parse(arguments: Any) -> tuple[list[str], list[list[str]], str]:

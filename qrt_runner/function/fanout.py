@@ -13,7 +13,7 @@ from typing import Any
 
 from qrt_runner.function.errors import FunctionInputError
 
-__all__ = ["FAN_OUT_CHOICES", "map_points", "ray_available"]
+__all__ = ["FAN_OUT_CHOICES", "fans_out", "map_points", "ray_available"]
 
 FAN_OUT_CHOICES = ("auto", "ray", "serial")
 
@@ -22,14 +22,20 @@ def ray_available() -> bool:
     return importlib.util.find_spec("ray") is not None
 
 
-def map_points(function: Callable[..., Any], points: Sequence[tuple], fan_out: str = "auto") -> list[Any]:
-    """``[function(*point) for point in points]``, as Ray tasks (one CPU each) when ``fan_out`` is
-    ``ray``, or ``auto`` with Ray installed and more than one point; in this process otherwise."""
+def fans_out(points: int, fan_out: str = "auto") -> bool:
+    """Whether :func:`map_points` runs ``points`` points as Ray tasks (raises FunctionInputError
+    for an unknown ``fan_out``, or ``ray`` without Ray)."""
     if fan_out not in FAN_OUT_CHOICES:
         raise FunctionInputError(f"fan_out={fan_out!r}: choose one of {', '.join(FAN_OUT_CHOICES)}")
     if fan_out == "ray" and not ray_available():
         raise FunctionInputError("fan_out='ray': Ray is not installed here; use fan_out='auto' or 'serial'")
-    if fan_out == "serial" or (fan_out == "auto" and (len(points) < 2 or not ray_available())):
+    return fan_out == "ray" or (fan_out == "auto" and points > 1 and ray_available())
+
+
+def map_points(function: Callable[..., Any], points: Sequence[tuple], fan_out: str = "auto") -> list[Any]:
+    """``[function(*point) for point in points]``, as Ray tasks (one CPU each) when ``fan_out`` is
+    ``ray``, or ``auto`` with Ray installed and more than one point; in this process otherwise."""
+    if not fans_out(len(points), fan_out):
         return [function(*point) for point in points]
     import ray
 

@@ -49,13 +49,14 @@ def pack_function(overrides: list[str], out: Path, title: str | None = None) -> 
     from qrt_runner.config.experiments import experiment_dirs, experiment_file
     from qrt_runner.config.spec import resolve_config
     from qrt_runner.runs.check import check
+    from qrt_runner.runs.prepare import chosen_option
 
     if any(arg in _SWEEP_FLAGS for arg in overrides):
         raise FunctionInputError("a function packs one config; sweep it with qrt-run function run <title> -m key=a,b")
     cfg = compose_config(overrides)
     spec, _, _ = check(cfg)
     _refuse_input_files(spec)
-    experiment = _chosen(overrides, "experiment")
+    experiment = chosen_option(overrides, "experiment")
     title = title or f"qrt-{experiment or spec.circuit.name}"
     if not _TITLE.match(title):
         raise FunctionInputError(f"--title {title!r}: use letters, digits, '_', '.' and '-' only (at most 100)")
@@ -85,22 +86,29 @@ def pack_function(overrides: list[str], out: Path, title: str | None = None) -> 
     return folder
 
 
+#: What to do instead of each input file a packed function cannot carry, by its config key.
+_INSTEAD = {
+    "circuit.path": "use a circuit the config builds",
+    "circuit.target": "use a circuit the config builds (a factory module is not packed)",
+    "mitigation.resilience.layer_noise_model": "let the function learn the model or use the device's (leave it unset)",
+    "mitigation.layer_noise.file": "use mitigation.layer_noise.source=device or learned",
+}
+
+
 def _refuse_input_files(spec) -> None:
-    """A circuit file, a factory module or a layer noise model file would not be in the folder."""
-    circuit = spec.circuit
-    if circuit.name in ("qasm", "qpy"):
+    """The files a run reads (:func:`~qrt_runner.records.provenance.input_files`, what a local run
+    keeps in ``inputs/``) would not be in the folder: the first one is refused in one line."""
+    from qrt_runner.records.provenance import input_files
+
+    found = input_files(spec)
+    if found:
+        key, path = found[0]
+        instead = _INSTEAD.get(key, "use a config that reads no files")
+        raise FunctionInputError(f"{key}={path}: a packed function carries no input files; {instead}")
+    if spec.circuit.name == "factory":  # a module not found as a file is not in the folder either
         raise FunctionInputError(
-            f"circuit.path={circuit.path}: a packed function carries no input files; use a circuit the config builds"
-        )
-    if circuit.name == "factory":
-        raise FunctionInputError(
-            f"circuit.target={circuit.target}: a packed function carries no factory module; use a circuit the config builds"
-        )
-    model = getattr(spec.mitigation.resilience, "layer_noise_model", None)
-    if model:
-        raise FunctionInputError(
-            f"mitigation.resilience.layer_noise_model={model}: a packed function carries no input files; "
-            "let the function learn the model (leave it unset)"
+            f"circuit.target={spec.circuit.target}: a packed function carries no factory module; "
+            "use a circuit the config builds"
         )
 
 
@@ -139,13 +147,3 @@ def _version() -> str:
     from qrt_runner import __version__
 
     return __version__
-
-
-def _chosen(overrides: list[str], group: str) -> str | None:
-    """The option ``overrides`` choose for ``group`` (the last one wins), or None."""
-    chosen = None
-    for override in overrides:
-        key, _, value = override.lstrip("+~").partition("=")
-        if key == group:
-            chosen = value
-    return chosen

@@ -11,7 +11,9 @@ __all__ = ["expand_points"]
 
 
 def expand_points(overrides: list[str]) -> list[list[str]]:
-    """One override list per combination of the sweep overrides (``key=a,b``, ``range(...)``...)."""
+    """One override list per combination of the sweep overrides (``key=a,b``, ``range(...)``...);
+    the other overrides as given. What Hydra cannot list (``interval(...)``, a sweep it cannot
+    parse) raises FunctionInputError in one line."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
@@ -21,9 +23,15 @@ def expand_points(overrides: list[str]) -> list[list[str]]:
         raise FunctionInputError(" ".join(str(exc).split())) from None
     choices = []
     for override in parsed:
+        if not override.is_sweep_override():
+            choices.append([override.input_line or ""])
+            continue
         key = override.get_key_element()
-        if override.is_sweep_override():
+        try:
             choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
-        else:
-            choices.append([f"{key}={override.get_value_element_as_str()}"])
+        except HydraException as exc:
+            raise FunctionInputError(
+                f"{override.input_line}: not a list of points ({' '.join(str(exc).split())}); "
+                "sweep with key=a,b, choice(...) or range(...)"
+            ) from None
     return [list(point) for point in itertools.product(*choices)]

@@ -10,7 +10,7 @@ from qrt_runner.runs.check import check, limit_native_threads, share_cores, thre
 from qrt_runner.runs.point import Point
 from qrt_runner.runs.warm import stop_unused_tracking_helper, warm_device
 
-__all__ = ["Prepared", "prepare"]
+__all__ = ["Prepared", "chosen_option", "prepare"]
 
 
 @dataclass
@@ -58,7 +58,7 @@ def prepare(cfg, point: Point) -> Prepared:
     config_yaml = OmegaConf.to_yaml(config)
     point.run_dir.mkdir(parents=True, exist_ok=True)
     (point.run_dir / "config.yaml").write_text(config_yaml)
-    inputs = capture_inputs(spec, point.run_dir, experiment_file(_chosen(point.overrides, "experiment")))
+    inputs = capture_inputs(spec, point.run_dir, experiment_file(chosen_option(point.overrides, "experiment")))
     return Prepared(
         spec, workload, device, state, config, config_yaml, objective, inputs, _hardware_estimate(spec, workload)
     )
@@ -83,7 +83,7 @@ def _hardware_estimate(spec, workload) -> dict | None:
     return {"total": est["total"], "jobs": est["jobs"], "iterations": est.get("iterations"), "model": est["model"]}
 
 
-def _chosen(overrides: list[str], group: str) -> str | None:
+def chosen_option(overrides: list[str], group: str) -> str | None:
     """The option a run's overrides choose for ``group`` (the last one wins), or None."""
     chosen = None
     for override in overrides:
