@@ -601,6 +601,17 @@ def test_jobs_sessions_and_batches_look_like_ibms():
     assert Estimator(mode=backend).mode is None
 
 
+def test_a_job_waited_on_with_a_timeout_raises_ibms_timeout_error_and_goes_on():
+    from qiskit_ibm_runtime.exceptions import RuntimeJobTimeoutError
+
+    estimator = Estimator(mode=FakeManilaV2(), options={"default_shots": 100, "resilience_level": 2})
+    job = estimator.run([_tiny_pub()])  # ZNE: several circuits, simulated in another process
+    with pytest.raises(RuntimeJobTimeoutError, match=r"Timed out waiting for job to complete after 0 secs"):
+        job.result(timeout=0)  # wait_for_final_state(timeout=0), which raises
+    job.wait_for_final_state(timeout=120)
+    assert job.done() and job.result(timeout=0)[0].data.evs.shape == ()
+
+
 def _tiny_pub():
     backend = FakeManilaV2()
     qc = QuantumCircuit(2)

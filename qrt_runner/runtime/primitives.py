@@ -25,6 +25,7 @@ from qrt_runner.runtime.session import Session, device_of, local_backend
 __all__ = ["EstimatorV2", "RuntimeJob", "SamplerV2"]
 
 _DEFAULT_MAX_EXECUTION_TIME = 10800.0
+_POLL_S = 0.02  # how often a wait with a timeout looks at the job's status
 
 
 class RuntimeJob(BasePrimitiveJob):
@@ -48,7 +49,10 @@ class RuntimeJob(BasePrimitiveJob):
         self._finish, self._finished, self._backend, self.primitive_id = finish, None, backend, primitive_id
 
     def result(self, timeout: float | None = None) -> Any:
-        """The job's result (``timeout`` is accepted for IBM's signature; the job's own limit applies)."""
+        """The job's result, waiting at most ``timeout`` seconds for it (IBM's ``RuntimeJobTimeoutError``
+        after that; the job goes on)."""
+        if timeout is not None:
+            self.wait_for_final_state(timeout)
         if self._finish is None:
             return self._job.result()
         if self._finished is None:
@@ -60,7 +64,16 @@ class RuntimeJob(BasePrimitiveJob):
         return self._backend
 
     def wait_for_final_state(self, timeout: float | None = None) -> None:
-        """Wait until the job is done, failed or cancelled (its error, if any, stays for ``result()``)."""
+        """Wait until the job is done, failed or cancelled (its error, if any, stays for ``result()``),
+        at most ``timeout`` seconds: IBM's ``RuntimeJobTimeoutError`` after that (the job goes on)."""
+        if timeout is not None:
+            deadline = time.monotonic() + timeout
+            while not self._job.in_final_state():
+                if time.monotonic() >= deadline:
+                    from qiskit_ibm_runtime.exceptions import RuntimeJobTimeoutError
+
+                    raise RuntimeJobTimeoutError(f"Timed out waiting for job to complete after {timeout} secs.")
+                time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
         try:
             self._job.result()
         except Exception:  # noqa: BLE001 - the error is the job's, raised again by result()
