@@ -181,7 +181,7 @@ def test_trex_alone_reaches_the_readout_free_value(ours, readout_free, case):
 def test_pec_ran_with_the_learned_model_on_every_layer(ours):
     noise = ours["pec"][0].metadata["mitigation"]["layer_noise_model"]
     assert noise["num_unmodelled_layers"] == 0 and noise["num_layers"] == 3
-    assert "qrt_runner_layer_models" in noise["source"]  # the model assigned, not the device's
+    assert "layer_models" in noise["source"]  # the model assigned, not the device's
 
 
 # ---------------------------------------------------------------- side by side with IBM's

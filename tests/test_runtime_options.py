@@ -277,6 +277,27 @@ def test_ibms_learner_result_is_read_as_a_layer_noise_model_file():
     assert model.qubits == (3, 4) and dict(zip(model.labels, model.rates)) == {"IX": 0.01, "ZZ": 0.02}
 
 
+def test_a_learner_results_model_file_is_in_the_users_cache_and_its_content_checked(monkeypatch, tmp_path):
+    from qiskit_ibm_runtime.results import LayerError, PauliLindbladError
+
+    from qrt_runner.mitigation.layer_noise import load_layer_noise
+
+    monkeypatch.setenv("QRT_CACHE_DIR", str(tmp_path))
+    layer = QuantumCircuit(2)
+    layer.cx(0, 1)
+    options = EstimatorOptions()
+    options.resilience.layer_noise_model = [LayerError(layer, [3, 4], PauliLindbladError(PauliList(["ZZ"]), [0.02]))]
+    path = options.resilience.layer_noise_model
+    assert path.startswith(str(tmp_path / "layer_models")) and path.endswith(".json")
+    with open(path, "w") as damaged:  # a file of that name with other content is not the model
+        damaged.write('{"format": 1, "layers": []}')
+    options.resilience.layer_noise_model = [LayerError(layer, [3, 4], PauliLindbladError(PauliList(["ZZ"]), [0.02]))]
+    assert options.resilience.layer_noise_model == path
+    model = load_layer_noise(path).model((("cx", 3, 4),))
+    assert dict(zip(model.labels, model.rates)) == {"ZZ": 0.02}
+    assert sorted(p.name for p in (tmp_path / "layer_models").iterdir()) == [path.rpartition("/")[2]]  # no leftovers
+
+
 def test_a_learner_result_that_models_none_of_the_layers_run_is_refused():
     """IBM's ``LayerError`` for cx on qubits [0, 1], and a PUB that is not ISA: the engine transpiles it and
     its layers land elsewhere. PEC with no layer modelled is refused in one line (it would be raw values,

@@ -6,7 +6,7 @@ circuits (qrt_runner's twirled layers, as PEC and PEA see them) as a ``CircuitIn
 (``qrt_layer:q0,q1,...``). A model assigned as ``zip(layers, maps)`` (``PauliLindbladMap`` on the
 box's qubits, in their order), or as IBM's ``LayerError`` list / ``NoiseLearnerResult``, becomes
 a layer noise model file (:mod:`qrt_runner.mitigation.layer_noise`'s format, named by its
-content) that PEC and PEA read instead of the model derived from the device.
+content, under the user's cache folder) that PEC and PEA read instead of the model derived from the device.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import BoxOp, CircuitError, CircuitInstruction
 from qiskit.quantum_info import PauliLindbladMap
 
+from qrt_runner.execution.devices import cache_dir
 from qrt_runner.mitigation.layer_noise import FORMAT
 from qrt_runner.mitigation.twirling import twirl_layers, twirl_template
 
@@ -222,11 +223,21 @@ def layer_model_file(
                     "learn the layers of find_unique_layers(pubs), or leave it None for the fake device's own model"
                 )
     text = json.dumps({"format": FORMAT, "layers": list(layers.values())}, sort_keys=True)
-    folder = Path(tempfile.gettempdir()) / "qrt_runner_layer_models"
-    folder.mkdir(exist_ok=True)
+    return _stored(text)
+
+
+def _stored(text: str) -> str:
+    """The model's file under the user's cache (``<cache>/layer_models/<content hash>.json``); a file
+    there with other content (damaged, or written by someone else) is replaced, never used."""
+    folder = cache_dir() / "layer_models"
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{hashlib.sha256(text.encode()).hexdigest()[:24]}.json"
-    if not path.exists():
-        partial = path.with_suffix(f".{id(text)}.tmp")
-        partial.write_text(text)
-        partial.replace(path)
+    try:
+        if path.read_text() == text:
+            return str(path)
+    except (OSError, UnicodeDecodeError):
+        pass  # missing or unreadable: written below
+    with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp", delete=False) as partial:
+        partial.write(text)
+    Path(partial.name).replace(path)
     return str(path)
