@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
-from qiskit.circuit import CircuitInstruction
 from qiskit.primitives import BaseEstimatorV2
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit_ibm_runtime.exceptions import IBMInputValueError
@@ -29,8 +28,8 @@ from qiskit_ibm_runtime.options_models import EstimatorOptions as IbmEstimatorOp
 
 from qrt_runner.adapters.qiskit_ibm_runtime import finalize_estimator_options
 from qrt_runner.runtime.client_options import estimator_dropin_options, uses_layer_noise
+from qrt_runner.runtime.client_primitive import ClientPrimitive
 from qrt_runner.runtime.client_results import client_estimator_result
-from qrt_runner.runtime.layer_models import unique_layers
 from qrt_runner.runtime.options_models import EstimatorOptions, coerce_estimator_options
 from qrt_runner.runtime.primitives import EstimatorV2 as DropInEstimator
 from qrt_runner.runtime.primitives import RuntimeJob
@@ -38,7 +37,7 @@ from qrt_runner.runtime.primitives import RuntimeJob
 __all__ = ["Estimator", "EstimatorV2"]
 
 
-class Estimator(BaseEstimatorV2):
+class Estimator(ClientPrimitive, BaseEstimatorV2):
     """IBM's client-side Estimator on qrt_runner's fake devices and mitigation engine.
 
     Args:
@@ -48,41 +47,16 @@ class Estimator(BaseEstimatorV2):
     """
 
     options: IbmEstimatorOptions
+    _engine_class = DropInEstimator
+    _options_class = EstimatorOptions
+    _coerce_options = staticmethod(coerce_estimator_options)
+    _coerce_pub = staticmethod(EstimatorPub.coerce)
+    _layers_refusal = (
+        "qrt_runner's PEC and PEA model gate layers only (readout error is TREX's, resilience.measure_mitigation)"
+    )
 
     def __init__(self, mode: Any = None, options: IbmEstimatorOptions | dict | None = None) -> None:
-        super().__init__()
-        if mode is None:
-            raise TypeError("Estimator: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
-        self._mode_given = mode
-        self._engine = DropInEstimator(mode=mode)  # the mode's checks and backend, as for the deprecated class
-        self.options = options if options is not None else EstimatorOptions()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "options":
-            value = coerce_estimator_options(value)
-        super().__setattr__(name, value)
-
-    def backend(self) -> Any:
-        """The backend the jobs run on: the fake device or ``AerSimulator`` given (or the session's)."""
-        return self._engine.backend()
-
-    @property
-    def mode(self) -> Any:
-        """The ``Session`` or ``Batch`` the primitive runs in; None in job mode."""
-        return self._engine.mode
-
-    def find_unique_layers(
-        self, pubs: Iterable[Any], types: Literal["gates", "all"] = "gates"
-    ) -> list[CircuitInstruction]:
-        """Each distinct layer of two-qubit gates of the PUBs' ISA circuits once, as a boxed
-        ``CircuitInstruction`` on the circuits' qubits: the layers PEC and PEA act on, to learn
-        (``NoiseLearnerV3(mode).run(layers)``) and assign as ``zip(layers, maps)``."""
-        if types != "gates":
-            raise ValueError(
-                f"find_unique_layers(types={types!r}): qrt_runner's PEC and PEA model gate layers only "
-                "(readout error is TREX's, resilience.measure_mitigation); use types='gates'"
-            )
-        return unique_layers(EstimatorPub.coerce(pub).circuit for pub in pubs)
+        super().__init__(mode, options)
 
     def finalize_options(self) -> IbmEstimatorOptions:
         """The options with the resilience level's defaults filled in, as IBM's ``finalize_options()``."""

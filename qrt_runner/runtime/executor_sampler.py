@@ -15,17 +15,16 @@ is accepted at the values that change nothing or refused by name
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any
 
-from qiskit.circuit import CircuitInstruction
 from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_ibm_runtime.exceptions import IBMInputValueError
 
 from qrt_runner.adapters.qiskit_ibm_runtime import finalize_sampler_options
 from qrt_runner.runtime.client_options import sampler_dropin_options
+from qrt_runner.runtime.client_primitive import ClientPrimitive
 from qrt_runner.runtime.client_results import client_sampler_result
-from qrt_runner.runtime.layer_models import unique_layers
 from qrt_runner.runtime.options_models import SamplerOptions, coerce_sampler_options
 from qrt_runner.runtime.primitives import RuntimeJob
 from qrt_runner.runtime.primitives import SamplerV2 as DropInSampler
@@ -33,7 +32,7 @@ from qrt_runner.runtime.primitives import SamplerV2 as DropInSampler
 __all__ = ["Sampler", "SamplerV2"]
 
 
-class Sampler(BaseSamplerV2):
+class Sampler(ClientPrimitive, BaseSamplerV2):
     """IBM's client-side Sampler on qrt_runner's fake devices.
 
     Args:
@@ -42,38 +41,14 @@ class Sampler(BaseSamplerV2):
     """
 
     options: SamplerOptions
+    _engine_class = DropInSampler
+    _options_class = SamplerOptions
+    _coerce_options = staticmethod(coerce_sampler_options)
+    _coerce_pub = staticmethod(SamplerPub.coerce)
+    _layers_refusal = "qrt_runner boxes gate layers only"
 
     def __init__(self, mode: Any = None, options: SamplerOptions | dict | None = None) -> None:
-        super().__init__()
-        if mode is None:
-            raise TypeError("Sampler: give mode=... (a fake device such as FakeManilaV2(), a Session or a Batch)")
-        self._mode_given = mode
-        self._engine = DropInSampler(mode=mode)  # the mode's checks and backend, as for the deprecated class
-        self.options = options if options is not None else SamplerOptions()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "options":
-            value = coerce_sampler_options(value)
-        super().__setattr__(name, value)
-
-    def backend(self) -> Any:
-        """The backend the jobs run on: the fake device or ``AerSimulator`` given (or the session's)."""
-        return self._engine.backend()
-
-    @property
-    def mode(self) -> Any:
-        """The ``Session`` or ``Batch`` the primitive runs in; None in job mode."""
-        return self._engine.mode
-
-    def find_unique_layers(
-        self, pubs: Iterable[Any], types: Literal["gates", "all"] = "gates"
-    ) -> list[CircuitInstruction]:
-        """Each distinct layer of two-qubit gates of the PUBs' circuits once, as a boxed instruction."""
-        if types != "gates":
-            raise ValueError(
-                f"find_unique_layers(types={types!r}): qrt_runner boxes gate layers only; use types='gates'"
-            )
-        return unique_layers(SamplerPub.coerce(pub).circuit for pub in pubs)
+        super().__init__(mode, options)
 
     def finalize_options(self) -> SamplerOptions:
         """The options with twirling left None turned off, as IBM's ``finalize_options()``."""
