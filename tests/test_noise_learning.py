@@ -175,9 +175,8 @@ def test_noise_learner_v3_and_v2_keep_ibm_call_shapes_and_result_types():
     assert pauli_map.num_qubits == 5 and pauli_map.num_terms == 15
     key, model = layer_model(boxed.data[0], pauli_map, 5)
     reference = learned(DEVICE, LayerToLearn(key, (0, 1)), OPTIONS, seed=0).model()
-    assert key == (("cx", 0, 1),) and dict(zip(model.labels, model.rates)) == pytest.approx(
-        dict(zip(reference.labels, reference.rates))
-    )
+    nonzero = {label: rate for label, rate in zip(model.labels, model.rates) if rate > 0}
+    assert key == (("cx", 0, 1),) and nonzero == pytest.approx(dict(zip(reference.labels, reference.rates)))
     circuit = QuantumCircuit(5)
     for _ in range(3):
         circuit.cx(0, 1)
@@ -245,3 +244,46 @@ def test_cli_learns_logs_the_model_with_residuals_and_replays_it(tmp_path):
     assert replay.returncode == 0, replay.stderr
     report = replay.stdout.split("qrt-run replay of", 1)[1]
     assert "evs: identical" in report and "differ" not in report
+
+
+def test_a_learned_model_across_gates_is_cancelled_exactly_in_small_channels():
+    """Generators across two gates (a learned model's weight-2 terms on the edge between them) do
+    not merge the gates' channels into one wide channel: each support gets its own (at most two
+    qubits and the sign qubit), and the product is still the model: gamma <Q Z_sign> = <Q> / f_Q."""
+    from qiskit.quantum_info import Pauli
+    from qiskit_aer import AerSimulator
+
+    from qrt_runner.mitigation.layer_channels import LayerNoisePlan, with_channels
+    from qrt_runner.mitigation.layer_noise import FileLayerNoise, PauliLindblad
+    from qrt_runner.mitigation.twirling import twirl_template
+
+    labels, rates = ("IIIX", "IIZZ", "IXXI", "IZYI", "ZZII", "XIII"), (0.03, 0.02, 0.04, 0.01, 0.05, 0.02)
+    model = PauliLindblad((0, 1, 2, 3), labels, rates)
+    key = (("cx", 0, 1), ("cx", 2, 3))
+    layer = QuantumCircuit(4)
+    layer.cx(0, 1)
+    layer.cx(2, 3)
+    template = twirl_template(layer)
+    plan = LayerNoisePlan(template, (0, 1, 2, 3), FileLayerNoise("test", {(key, ()): model}))
+    channels = plan.channels(1.0, 4)[0]
+    assert len(channels) == 5 and all(len(qubits) <= 3 for _, qubits in channels)
+    corrected = with_channels(template, plan.channels(1.0, 4), sign=True)
+    state = QuantumCircuit(5)
+    for qubit in range(4):
+        state.h(qubit)
+    state.s(1)
+    full = state.compose(corrected.assign_parameters({p: 0.0 for p in corrected.parameters}))
+    fidelities = {label: model_fidelity(label, labels, rates) for label in ("XXXX", "IXYZ", "XIZY", "IIYZ")}
+    assert len(set(fidelities.values())) == 3 and min(fidelities.values()) < 0.9
+    for label in fidelities:
+        noiseless = (
+            Statevector(state.remove_final_measurements(inplace=False))
+            .evolve(layer, qargs=[0, 1, 2, 3])
+            .expectation_value(Pauli("I" + label))
+        )
+        assert abs(noiseless) > 0.5
+        run = full.copy()
+        run.save_expectation_value(Pauli("Z" + label), range(5))
+        value = AerSimulator(method="density_matrix").run(run).result().data(0)["expectation_value"]
+        gamma = np.exp(2 * sum(rates))
+        assert gamma * value == pytest.approx(noiseless.real / model_fidelity(label, labels, rates), abs=1e-9), label

@@ -73,7 +73,9 @@ class LearnedLayer:
     options: LearningOptions = field(default_factory=LearningOptions)
 
     def model(self) -> PauliLindblad:
-        return PauliLindblad(self.layer.qubits, self.fit.labels, self.fit.rates)
+        """The learned channel: the generators with a rate above zero (NNLS sets the others to 0)."""
+        kept = [(label, rate) for label, rate in zip(self.fit.labels, self.fit.rates) if rate > 0]
+        return PauliLindblad(self.layer.qubits, tuple(g for g, _ in kept), tuple(r for _, r in kept))
 
 
 def coupling_edges(device_name: str, qubits: tuple[int, ...]) -> list[tuple[int, int]]:
