@@ -11,6 +11,7 @@ options, shots and seeds (they run locally on fake devices, applying their mitig
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -437,8 +438,21 @@ def test_every_applied_option_reaches_the_engines_options(path):
     got = _get_path(dropin, path)
     assert (list(got) if isinstance(got, tuple) else got) == APPLIED_VALUES[path], path
     local = EstimatorV2(mode=FakeManilaV2(), options=dropin)  # the deprecated drop-in's engine options
-    if path != "resilience.pec_mitigation":  # PEC with ZNE's level-2 default is IBM's refusal, tested below
-        local.local_options(local._target()[0])  # the engine takes it
+    backend = local._target()[0]
+    if path == "simulator.seed_simulator":
+        assert backend.seed_simulator == APPLIED_VALUES[path]
+        return
+    if path == "environment.job_tags":
+        assert local.run([_tiny_pub()]).tags == APPLIED_VALUES[path]
+        return
+    engine = local.local_options(backend)  # the engine takes it
+    if path == "environment.log_level":
+        assert logging.getLogger("qrt_runner").getEffectiveLevel() == logging.INFO
+        logging.getLogger("qrt_runner").setLevel(logging.WARNING)
+        return
+    got = _get_path(engine if "." not in path and path != "resilience_level" else engine.mitigation, path)
+    expected = [APPLIED_VALUES[path]] if path == "resilience.zne.extrapolator" else APPLIED_VALUES[path]
+    assert (list(got) if isinstance(got, tuple) else got) == expected, path
 
 
 @pytest.mark.parametrize(
