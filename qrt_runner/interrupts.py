@@ -13,7 +13,7 @@ import signal
 import threading
 from collections.abc import Iterator
 
-__all__ = ["Terminated", "deferred", "describe", "install", "received"]
+__all__ = ["Terminated", "deferred", "describe", "install", "interrupt_means", "received"]
 
 _HANDLED = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
 _RECEIVED: list[int] = []
@@ -78,7 +78,17 @@ def received() -> int | None:
 
 
 def describe(exc: BaseException) -> str:
-    """What stopped a run, for its ``error``: the signal's name, or Ctrl-C."""
+    """What stopped a run, for its ``error``: the signal's name, or Ctrl-C (or what
+    :func:`interrupt_means` says a KeyboardInterrupt means in this process)."""
     if isinstance(exc, Terminated):
         return f"{exc} (the jobs that finished are kept)"
-    return "interrupted by the user (Ctrl-C)"
+    return _INTERRUPT_MEANS[0]
+
+
+_INTERRUPT_MEANS = ["interrupted by the user (Ctrl-C)"]
+
+
+def interrupt_means(text: str) -> None:
+    """What a KeyboardInterrupt means in this process, for :func:`describe` (a Ray worker's comes
+    from the launcher cancelling its point, not from a keyboard)."""
+    _INTERRUPT_MEANS[0] = text

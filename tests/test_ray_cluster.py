@@ -158,6 +158,8 @@ def test_sigterm_cancels_the_unfinished_points_on_the_cluster_and_exits_143(tmp_
         ("10", "FINISHED"),
         ("100000", "KILLED"),
     ]
+    (killed,) = [c for c in children if c.info.status == "KILLED"]
+    assert "cancelled on the Ray cluster" in killed.data.tags["failure_reason"]
     assert not _running_points(session)
 
 

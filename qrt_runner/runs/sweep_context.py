@@ -34,6 +34,8 @@ class SweepContext:
             them (local pools: :mod:`~qrt_runner.sweep.uploads`).
         cwd: The launching process's working directory, where points run whose worker starts
             elsewhere (a Ray cluster's; None: where the launcher starts them).
+        on_cluster: Points run as Ray tasks, which the launching process cancels when the sweep
+            is interrupted (a KeyboardInterrupt in the point).
     """
 
     sweep_dir: str
@@ -44,6 +46,7 @@ class SweepContext:
     resume: bool = False
     uploads: bool = False
     cwd: str | None = None
+    on_cluster: bool = False
 
     def enter_launch_dir(self) -> None:
         """Run in the launching process's working directory (:attr:`cwd`), so that the config's

@@ -46,6 +46,8 @@ def run_task(cfg) -> float | None:
     point = Point.from_hydra()
     if point.sweep is not None:
         point.sweep.enter_launch_dir()
+        if point.sweep.on_cluster:
+            interrupts.interrupt_means("cancelled on the Ray cluster: the sweep was interrupted")
     try:
         prepared = prepare(cfg, point)
     except ConfigError as exc:

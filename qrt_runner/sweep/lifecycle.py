@@ -129,6 +129,7 @@ def open_sweep(config) -> None:
         resume=resume,
         uploads=uploads,
         cwd=os.getcwd() if ray_cluster.is_ray(config.hydra.launcher) else None,
+        on_cluster=ray_cluster.is_ray(config.hydra.launcher),
     )
     uploader = None
     if uploads and live is not None:

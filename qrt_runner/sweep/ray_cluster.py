@@ -107,6 +107,8 @@ def connect(launcher: Any) -> Cluster:
     assert isinstance(init, dict)
     if not ray.is_initialized():
         address = init.get("address")
+        if not str(address).startswith("ray://"):  # (Ray Client would pass it on to the cluster)
+            init.setdefault("logging_level", "WARNING")  # not Ray's INFO lines ("Connected to Ray cluster.")
         if address:
             init.pop("object_store_memory", None)
             _check_reachable(str(address))
@@ -170,7 +172,14 @@ def check_shared_directory(directory: Path) -> None:
             )
             for node in nodes
         ]
-        seen = ray.get(refs, timeout=_PROBE_TIMEOUT_S)
+        try:
+            seen = ray.get(refs, timeout=_PROBE_TIMEOUT_S)
+        except ray.exceptions.RayError as exc:  # (a timeout too)
+            raise ClusterUnavailable(
+                f"could not ask the Ray cluster's nodes whether they see hydra.sweep.dir={directory} "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no answer'}; "
+                f"{_PROBE_TIMEOUT_S:.0f} s allowed)"
+            ) from None
     finally:
         marker.unlink(missing_ok=True)
     for node, sees in zip(nodes, seen, strict=True):
