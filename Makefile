@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $(STAMP)
 
-# The tests also cover the Ray launcher, an extra (qrt_runner[ray], about 400 MB) that `make run` leaves out.
+# The tests also cover the Ray launcher, an extra (qrt_runner[ray], about 300 MB: Ray itself 240 MB) that `make run` leaves out.
 $(TEST_STAMP): $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[test,ray]'
 	@touch $(TEST_STAMP)
