@@ -23,6 +23,18 @@ from pathlib import Path
 #: The client version the gateway's nodes run (qrt_runner's serverless extra: >=0.37,<0.38).
 SERVERLESS_REQUIREMENT = "qiskit-serverless==0.37.0"
 INSTALL_TIMEOUT_S = 900
+#: What pip says when no index it may use has the packages (offline, or a mirror without them).
+UNREACHABLE = (
+    "NewConnectionError",
+    "Max retries exceeded",
+    "Temporary failure in name resolution",
+    "Network is unreachable",
+    "No matching distribution found",
+)
+
+
+class EnvironmentUnavailable(RuntimeError):
+    """The environment cannot be made here: the tests that need it are skipped, saying why."""
 
 
 def cache_root() -> Path:
@@ -31,7 +43,7 @@ def cache_root() -> Path:
 
 def serverless_python(dependencies: list[str]) -> tuple[Path, float]:
     """The Python of the environment for ``dependencies``, and the seconds spent making it now
-    (0 when it was there)."""
+    (0 when it was there). Raises EnvironmentUnavailable when no package index has them."""
     requirements = sorted({SERVERLESS_REQUIREMENT, *dependencies})
     key = hashlib.sha256("\n".join([sys.version.split()[0], *requirements]).encode()).hexdigest()[:12]
     root = cache_root()
@@ -58,6 +70,12 @@ def serverless_python(dependencies: list[str]) -> tuple[Path, float]:
         proc = subprocess.run([*install, *requirements], capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
         if proc.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
+            unreachable = [line for line in proc.stderr.splitlines() if any(s in line for s in UNREACHABLE)]
+            if unreachable:
+                raise EnvironmentUnavailable(
+                    f"cannot make the serverless environment ({venv}): no package index answers with "
+                    f"{' '.join(requirements)} ({unreachable[0].strip()[:200]})"
+                )
             raise RuntimeError(f"pip could not make the serverless environment: {proc.stderr[-2000:]}")
         building.rename(venv)  # (its bin/ scripts keep the old path in their #! line: use python -m)
         return python, time.monotonic() - started

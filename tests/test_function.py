@@ -25,7 +25,7 @@ from gateway_standin import GatewayStandIn
 from qrt_runner.cli.app import SUBCOMMAND_NAMES
 from qrt_runner.cli.function import function_command
 from qrt_runner.function.pack import pack_function
-from serverless_env import client_command, serverless_python
+from serverless_env import EnvironmentUnavailable, client_command, serverless_python
 
 ESTIMATOR = ["experiment=h2_estimator", "backend.max_parallel_threads=1", "primitive.default_shots=512"]
 SAMPLER = ["experiment=ghz_sampler", "backend.max_parallel_threads=1", "primitive.default_shots=256"]
@@ -188,16 +188,20 @@ def serverless_env(tmp_path_factory):
     estimator = pack_function([*ESTIMATOR, f"tracking.uri=sqlite:///{root}/mlflow.db"], root / "estimator")
     sampler = pack_function([*SAMPLER, f"tracking.uri=sqlite:///{root}/mlflow.db"], root / "sampler")
     assert estimator.dependencies == sampler.dependencies
-    python, seconds = serverless_python(estimator.dependencies)
+    try:
+        python, seconds = serverless_python(estimator.dependencies)
+    except EnvironmentUnavailable as exc:
+        pytest.skip(str(exc))
     print(f"serverless environment: {python} ({seconds:.0f} s to make now)")
     return root, estimator, sampler, python
 
 
-def local_run(overrides: list[str], run_dir: Path) -> dict:
-    """results.json of ``qrt-run <overrides>`` here (this environment, tracking off)."""
+def local_run(overrides: list[str], run_dir: Path, tracked: bool = False) -> dict:
+    """results.json of ``qrt-run <overrides>`` here (this environment, tracking off unless ``tracked``)."""
     from conftest import run_cli
 
-    proc = run_cli([*overrides, "tracking.enabled=false", f"hydra.run.dir={run_dir}"], cwd=run_dir.parent)
+    tracking = [] if tracked else ["tracking.enabled=false"]
+    proc = run_cli([*overrides, *tracking, f"hydra.run.dir={run_dir}"], cwd=run_dir.parent)
     assert proc.returncode == 0, proc.stderr
     return json.loads((run_dir / "results.json").read_text())
 
@@ -218,25 +222,30 @@ def test_entrypoint_in_the_gateways_environment_matches_a_local_run(serverless_e
     from qrt_runner.function.result_view import run_result_from_dict
 
     _, estimator, _, python = serverless_env
-    proc = start_entrypoint(python, estimator.path, {"overrides": ["seed=7"]}, tmp_path)
+    # the aer simulator, and a fake device's noise model from the calibration that the function's
+    # qiskit-ibm-runtime (qiskit-serverless 0.37 pins 0.50) ships: it must be this environment's
+    points = [["seed=7"], ["seed=7", "backend=fake_manila"]]
+    proc = start_entrypoint(python, estimator.path, {"points": points, "fan_out": "serial"}, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     saved = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert saved["function"] == "qrt-h2_estimator" and len(saved["runs"]) == 1
-    run = saved["runs"][0]
-    assert run["exit_code"] == 0 and run["error"] is None
-    local = local_run([*estimator.overrides, "seed=7"], tmp_path / "local")
-    remote = run["results"]
-    assert remote["status"] == local["status"] == "FINISHED"
-    # the same seed: the same numbers, to the bit (shots were sampled: stds are not all 0)
-    assert remote["evs"] == local["evs"] and remote["stds"] == local["stds"]
-    assert max(max(row) for row in remote["stds"]) > 0
-    assert remote["seeds"] == local["seeds"] and remote["observables"] == local["observables"]
-    # ...in another environment: qiskit-serverless 0.37's qiskit-ibm-runtime, qrt_runner from the folder
-    assert remote["versions"]["qiskit-ibm-runtime"].startswith("0.50.")
-    assert remote["versions"]["qrt_runner"] == local["versions"]["qrt_runner"]
-    assert remote["versions"]["mlflow"] == "unknown"
-    assert run["config"]["seed"] == 7 and run["config"]["tracking"]["enabled"] is False
-    assert json.loads(json.dumps(run_result_from_dict(remote).to_dict())) == remote
+    assert saved["function"] == "qrt-h2_estimator" and len(saved["runs"]) == 2
+    for index, (point, run) in enumerate(zip(points, saved["runs"], strict=True)):
+        assert run["exit_code"] == 0 and run["error"] is None
+        local = local_run([*estimator.overrides, *point], tmp_path / f"local-{index}")
+        remote = run["results"]
+        assert remote["status"] == local["status"] == "FINISHED"
+        # the same seed: the same numbers, to the bit (shots were sampled: stds are not all 0)
+        assert remote["evs"] == local["evs"] and remote["stds"] == local["stds"]
+        assert max(max(row) for row in remote["stds"]) > 0
+        assert remote["seeds"] == local["seeds"] and remote["observables"] == local["observables"]
+        assert remote["device"] == local["device"]  # (the fake device's calibration snapshot)
+        # ...in another environment: qiskit-serverless 0.37's qiskit-ibm-runtime, qrt_runner from the folder
+        assert remote["versions"]["qiskit-ibm-runtime"].startswith("0.50.")
+        assert remote["versions"]["qrt_runner"] == local["versions"]["qrt_runner"]
+        assert remote["versions"]["mlflow"] == "unknown"
+        assert run["config"]["seed"] == 7 and run["config"]["tracking"]["enabled"] is False
+        assert json.loads(json.dumps(run_result_from_dict(remote).to_dict())) == remote
+    assert saved["runs"][1]["results"]["evs"] != saved["runs"][0]["results"]["evs"]  # the device's noise
     # arguments a gateway would pass wrongly end the job in one line, exit 2, nothing saved
     bad = start_entrypoint(python, estimator.path, {"overrides": ["seed=seven"]}, tmp_path / "bad")
     assert bad.returncode == 2
@@ -274,6 +283,10 @@ def test_client_round_trip_against_a_gateway_stand_in(serverless_env, tmp_path):
         assert started.returncode == 0, started.stderr
         job_id = started.stdout.strip()
         failing = cli("run", sampler.title, "seed=seven").stdout.strip()  # checked inside the job, beside the first
+        jobs = len(gateway.jobs)
+        refused_here = cli("run", str(sampler.path), "seed=seven")  # the folder is here: checked before a job
+        assert refused_here.returncode == 2 and refused_here.stderr.count("\n") == 1, refused_here.stderr
+        assert "seed='seven'" in refused_here.stderr and len(gateway.jobs) == jobs
         result = cli("result", job_id)
         assert result.returncode == 0, result.stderr
         assert cli("status", job_id).stdout.strip() == "DONE"
@@ -299,7 +312,7 @@ def test_client_round_trip_against_a_gateway_stand_in(serverless_env, tmp_path):
     points = [tmp_path / "function_runs" / job_id / f"point-{index}" for index in (0, 1)]
     saved = [json.loads((point / "results.json").read_text()) for point in points]
     assert [data["seeds"]["seed"] for data in saved] == [3, 4]
-    local = local_run([*sampler.overrides, "seed=3"], tmp_path / "local")
+    local = local_run([*sampler.overrides, "seed=3"], tmp_path / "local", tracked=True)
     assert saved[0]["counts"] == local["counts"] and sum(saved[0]["counts"][0].values()) == 256
     assert saved[1]["counts"] != saved[0]["counts"]
     client = MlflowClient(f"sqlite:///{root}/mlflow.db")
@@ -316,6 +329,14 @@ def test_client_round_trip_against_a_gateway_stand_in(serverless_env, tmp_path):
     )
     artifacts = {item.path for item in client.list_artifacts(tracked.info.run_id)}
     assert {"results.json", "config.yaml"} <= artifacts
+    # recorded as the same run here would be: the same params and metrics, the same tags but where it ran
+    (here,) = client.search_runs([experiment], f"tags.run_dir = '{(tmp_path / 'local').resolve()}'")
+    assert tracked.data.params == here.data.params and tracked.data.params["tracking.enabled"] == "True"
+    assert set(tracked.data.metrics) == set(here.data.metrics)
+    assert set(tracked.data.tags) - set(here.data.tags) == {"serverless.job_id", "serverless.function"}
+    assert set(here.data.tags) - set(tracked.data.tags) == set()
+    for tag in ("config_hash", "objective_name", "input.experiment.sha256", "task"):
+        assert tracked.data.tags[tag] == here.data.tags[tag], tag
     assert all(TOKEN not in json.dumps(run.data.to_dictionary()) for run in runs)
 
 
@@ -348,3 +369,17 @@ def test_points_fan_out_as_ray_tasks(tmp_path):
     assert [run["overrides"] for run in fanned] == [run["overrides"] for run in serial]
     assert [run["results"]["counts"] for run in fanned] == [run["results"]["counts"] for run in serial]
     assert [sum(run["results"]["counts"][0].values()) for run in fanned] == [64, 128]
+
+
+@pytest.mark.slow
+def test_no_package_index_skips_the_gateway_tests_saying_why(tmp_path, monkeypatch):
+    from serverless_env import SERVERLESS_REQUIREMENT
+
+    (tmp_path / "wheels").mkdir()
+    monkeypatch.setenv("QRT_SERVERLESS_VENV_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # offline: only an empty folder of wheels
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
+    with pytest.raises(EnvironmentUnavailable, match="no package index answers") as refused:
+        serverless_python(["numpy==2.0.0"])
+    assert SERVERLESS_REQUIREMENT in str(refused.value) and "No matching distribution" in str(refused.value)
+    assert [path.name for path in (tmp_path / "cache").iterdir() if path.is_dir()] == []  # nothing half-made

@@ -131,7 +131,9 @@ def _track(
         JOB_TAG: job_id,
         FUNCTION_TAG: function,
     }
-    if result.objective:
+    if config.get("objective") is not None:  # the config's objective, as a local run tags it
+        tags["objective_name"] = str(config["objective"]).strip()
+    elif result.objective:
         tags["objective_name"] = str(result.objective.get("name"))
     tags.update({f"input.{item['key']}.sha256": str(item["sha256"]) for item in result.inputs})
     tracker.start(tracking.get("run_name") or run_name(overrides), tags)
