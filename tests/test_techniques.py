@@ -108,6 +108,8 @@ def test_zne_folds_one_template_per_noise_factor_and_extrapolates(manila, bell_i
     zne = Zne(_mitigation("mitigation=zne", "resilience.zne.extrapolator=[linear]").resilience.zne)
     templates = zne.transform([bell_isa.circuit] * 3, _context(manila, bell_isa))
     assert [_two_qubit_gates(t) for t in templates] == [1, 3, 5]
+    noisy_1q = [sum(1 for i in t.data if i.operation.name in ("sx", "x")) for t in templates]
+    assert noisy_1q[0] > 0 and noisy_1q == [noisy_1q[0] * f for f in (1, 3, 5)]  # their noise is amplified too
     assert zne.template_roles(["circuits"] * 3) == ["circuits", "zne", "zne"]
     # one term whose mean falls linearly with the noise factor: 0.9, 0.7, 0.5 -> 1.0 at zero noise
     means = np.array([0.9, 0.7, 0.5]).reshape(3, 1, 1)
