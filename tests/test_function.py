@@ -181,6 +181,55 @@ def test_a_malformed_job_result_is_refused_in_one_line_and_nothing_is_written(tm
         assert not (tmp_path / "job-9").exists()
 
 
+class RecordingTracker:
+    """What a run's record receives (tags, params), for a record made without a store."""
+
+    run_id = None
+    tracked = True
+
+    def __init__(self) -> None:
+        self.tags: dict = {}
+        self.params: dict = {}
+
+    def start(self, name, tags, *args) -> None:
+        self.tags.update(tags)
+
+    def set_tags(self, tags) -> None:
+        self.tags.update(tags)
+
+    def log_params(self, params) -> None:
+        assert not set(params) & set(self.params)  # MLflow refuses a param logged twice
+        self.params.update(params)
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def test_a_function_runs_record_logs_the_effective_mitigation_and_its_tracking(tmp_path, monkeypatch):
+    from qrt_runner.config.compose import compose_spec
+    from qrt_runner.function import record
+    from qrt_runner.function.entrypoint import run_point
+    from qrt_runner.tracking import flatten_config
+
+    overrides = ["experiment=h2_estimator", "backend.max_parallel_threads=1", "primitive.default_shots=64"]
+    overrides.append("mitigation=level1")
+    run = run_point(overrides, str(tmp_path / "point"))  # as the function runs it: tracking off
+    assert run["exit_code"] == 0 and run["config"]["tracking"]["enabled"] is False
+    tracker = RecordingTracker()
+    monkeypatch.setattr(record, "_tracker", lambda run_dir, tracking: tracker)
+    tracking = {"enabled": True, "uri": "sqlite:///elsewhere.db", "experiment_name": "mine"}
+    (recorded,) = record.record_job({"function": "f", "runs": [run]}, "job-1", tmp_path / "out", tracking)
+    assert recorded.status == "FINISHED"
+    # as runs/track.py logs a local run: the effective options that the level resolved to (from
+    # the spec, not from results.json), and the tracking it is recorded with
+    effective = flatten_config(compose_spec(overrides).effective_mitigation.to_dict(), "mitigation_effective")
+    assert effective and {key: tracker.params[key] for key in effective} == effective
+    assert tracker.params["tracking.enabled"] == "True" and tracker.params["tracking.uri"] == "sqlite:///elsewhere.db"
+    assert tracker.params["tracking.experiment_name"] == "mine"
+    assert tracker.tags["input.experiment.sha256"] == run["results"]["inputs"][0]["sha256"]
+    assert "tracking.enabled=false" not in tracker.tags["overrides"]
+
+
 @pytest.fixture(scope="module")
 def serverless_env(tmp_path_factory):
     """The packed folders and the gateway-like environment for their dependencies."""
