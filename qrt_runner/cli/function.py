@@ -34,7 +34,9 @@ DIR: function.json (QiskitFunction's title, entrypoint, dependencies, arguments_
 packed overrides), entrypoint.py (what the gateway runs), config.yaml (the resolved config) and a
 copy of qrt_runner with its config tree. The dependencies are pinned with == (the versions here,
 qiskit-ibm-runtime inside qiskit-serverless 0.37's pin). --title defaults to qrt-<experiment>.
-A DIR holding an earlier function folder is replaced. Exit codes: 0 packed, 2 invalid config or input."""
+A config that reads files (a circuit file, a factory module, a layer noise model) is refused: the
+folder carries none. A DIR holding an earlier function folder is replaced.
+Exit codes: 0 packed, 2 invalid config or input."""
 
 UPLOAD_USAGE = """qrt-run function upload DIR
 
