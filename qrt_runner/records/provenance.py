@@ -25,7 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Input", "capture_inputs", "device_snapshot", "environment", "sha256_of"]
+__all__ = ["Input", "capture_inputs", "device_snapshot", "environment", "input_files", "sha256_of"]
 
 PACKAGES = ("qrt_runner", "qiskit", "qiskit-aer", "qiskit-ibm-runtime", "mlflow", "hydra-core", "numpy", "scipy")
 INPUTS_DIR = "inputs"
@@ -90,8 +90,9 @@ class Input:
     copy: str  # relative to the run directory
 
 
-def capture_inputs(spec: Any, run_dir: Path, experiment_file: Path | None = None) -> list[Input]:
-    """Copy the files ``spec`` reads into ``run_dir/inputs/`` and hash them."""
+def input_files(spec: Any) -> list[tuple[str, Path]]:
+    """The files a run of ``spec`` reads, each with the config key that names it (whether or not
+    it exists): what :func:`capture_inputs` keeps, and what a packed function cannot carry."""
     found: list[tuple[str, Path]] = []
     circuit = spec.circuit
     if circuit.name == "qasm":
@@ -105,6 +106,15 @@ def capture_inputs(spec: Any, run_dir: Path, experiment_file: Path | None = None
     model = getattr(spec.mitigation.resilience, "layer_noise_model", None)
     if model:
         found.append(("mitigation.resilience.layer_noise_model", Path(model).expanduser()))
+    layer_file = getattr(getattr(spec.mitigation, "layer_noise", None), "file", None)
+    if layer_file and layer_file != model:
+        found.append(("mitigation.layer_noise.file", Path(layer_file).expanduser()))
+    return found
+
+
+def capture_inputs(spec: Any, run_dir: Path, experiment_file: Path | None = None) -> list[Input]:
+    """Copy the files ``spec`` reads into ``run_dir/inputs/`` and hash them."""
+    found = input_files(spec)
     if experiment_file is not None:
         found.append(("experiment", experiment_file))
     captured = []
