@@ -33,6 +33,8 @@ DEFAULT_RANDOMIZATIONS = 32
 DEFAULT_SHOTS_PER_RANDOMIZATION = 128
 DEFAULT_MAX_LAYERS = 4
 _HALF_PI = np.pi / 2
+#: The twirlable gates a pair of layers undoes (the learning protocol's layer pairs).
+SELF_INVERSE = frozenset({"cx", "cy", "cz", "ecr", "swap"})
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,9 @@ def learn_layer(
     """Run the learning circuits of ``layer`` on the fake device's noise and fit its model."""
     from qrt_runner.execution.simulation.task import SimTask, execute
 
+    wrong = sorted({name for name, _, _ in layer.gates} - SELF_INVERSE)
+    if wrong:
+        raise ValueError(f"layer noise learning repeats layers in pairs: {', '.join(wrong)} is not its own inverse")
     started = time.perf_counter()
     width = len(layer.qubits)
     edges = coupling_edges(device_name, layer.qubits)
