@@ -238,7 +238,7 @@ def test_cli_learns_logs_the_model_with_residuals_and_replays_it(tmp_path):
     model = json.loads(Path(local).read_text())
     assert model["source"] == f"learned on {DEVICE}" and model["learning"]["layers_learned"] == 2
     layer = model["layers"][0]
-    assert set(layer["rates_std"]) == set(layer["generators"]) and "max_abs_model_residual_std" in layer
+    assert set(layer["generators"]) <= set(layer["rates_std"]) and "max_abs_model_residual_std" in layer
     assert all("model_residual_std" in entry for entry in layer["pair_fidelities"].values())
     replay = run_cli(["replay", str(run_dir), "tracking=none"], cwd=tmp_path)
     assert replay.returncode == 0, replay.stderr
