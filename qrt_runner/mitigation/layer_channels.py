@@ -123,6 +123,7 @@ class LayerNoisePlan:
                 merged[1].extend(group[1])
                 groups.remove(group)
             groups.append(merged)
+        groups = [part for group in groups for part in _split_wide(group, supports)]
         for support, members in groups:
             qubits = tuple(sorted(support))
             labels, rates = [], []
@@ -136,14 +137,35 @@ class LayerNoisePlan:
     def describe(self) -> dict:
         """The layer noise model (file format) with its source, for results.json."""
         unique = [(key, dressing, model) for (key, dressing), model in self.unique.items() if model is not None]
-        return {
+        details = getattr(self.source, "layer_details", None)  # a learned model's error bars and residuals
+        layers = [layer_to_dict(key, model, dressing) for key, dressing, model in unique]
+        if details is not None:
+            for layer, (key, dressing, _) in zip(layers, unique):
+                layer.update(details(key, dressing))
+        out = {
             "source": self.source.source,
             "num_layers": len(self.keys),
             "num_unique_layers": len(set(self.keys)),
             "num_unmodelled_layers": sum(1 for model in self.models if model is None),
             "total_rate": self.total_rate,
-            "layers": [layer_to_dict(key, model, dressing) for key, dressing, model in unique],
+            "layers": layers,
         }
+        if hasattr(self.source, "summary"):
+            out["learning"] = self.source.summary()
+        return out
+
+
+def _split_wide(group: tuple[set, list[int]], supports: list[set]) -> list[tuple[set, list[int]]]:
+    """A group wider than two qubits (a learned model's generators across gates link them) as one
+    group per generator support: the generators commute, so the product of the parts is the same
+    channel, and each part stays a small channel to simulate. Two-qubit groups stay as they are."""
+    support, members = group
+    if len(support) <= 2:
+        return [group]
+    parts: dict[frozenset, list[int]] = {}
+    for index in members:
+        parts.setdefault(frozenset(supports[index]), []).append(index)
+    return [(set(qubits), indices) for qubits, indices in parts.items()]
 
 
 def with_channels(template: QuantumCircuit, channels: dict[int, list], sign: bool) -> QuantumCircuit:

@@ -111,6 +111,19 @@ class DynamicalDecouplingOptions:
     skip_reset_qubits: bool
 
 
+@dataclass(frozen=True)
+class LayerNoiseOptions:
+    """qrt_runner's ``layer_noise``: where PEC's and PEA's layer model comes from (``device``,
+    ``learned`` or ``file``), the file, and the learning options (IBM's ``NoiseLearnerV3Options``)."""
+
+    source: str = "device"
+    file: str | None = None
+    layer_pair_depths: tuple[int, ...] = (0, 1, 2, 4, 16, 32)
+    num_randomizations: int = 32
+    shots_per_randomization: int = 128
+    max_layers_to_learn: int | None = 4
+
+
 def _plain(value):
     """``asdict``'s output with tuples as lists (results.json and MLflow params show lists)."""
     if isinstance(value, dict):
@@ -129,6 +142,7 @@ class EffectiveMitigation:
     resilience: ResilienceOptions
     twirling: TwirlingOptions
     dynamical_decoupling: DynamicalDecouplingOptions
+    layer_noise: LayerNoiseOptions = LayerNoiseOptions()
 
     @property
     def pea(self) -> bool:
@@ -160,6 +174,9 @@ class EffectiveMitigation:
         if auto and self.needs_layer_noise:
             twirling["num_randomizations"] = "auto"
         twirling["shots_per_randomization"] = twirling["shots_per_randomization"] or "auto"
+        layer_noise = tree.pop("layer_noise")  # qrt_runner's own: shown where PEC or PEA use it, as before
+        if self.needs_layer_noise and layer_noise["source"] != "device":
+            tree["layer_noise"] = layer_noise if layer_noise["source"] == "learned" else {"source": "file"}
         return tree
 
 
@@ -266,7 +283,8 @@ def finalize(config: ms.MitigationConfig, *, primitive: str = "estimator") -> Ef
     dd_enable = _pick(dd.enable, False)
     dd_sequence = _pick(dd.sequence_type, "XX")
     noise_gain = _noise_gain(res.pec.noise_gain)
-    layer_noise_model = res.layer_noise_model
+    layer_noise = _layer_noise(config)
+    layer_noise_model = layer_noise.file
     if layer_noise_model is not None:
         _check_layer_noise_file(layer_noise_model)
     slack = _pick(dd.extra_slack_distribution, "middle")
@@ -312,4 +330,50 @@ def finalize(config: ms.MitigationConfig, *, primitive: str = "estimator") -> Ef
             scheduling_method=scheduling,
             skip_reset_qubits=bool(_pick(dd.skip_reset_qubits, False)),
         ),
+        layer_noise=layer_noise,
+    )
+
+
+def _layer_noise(config: ms.MitigationConfig) -> LayerNoiseOptions:
+    """``layer_noise`` resolved: the source (null: file when one is named, else device) and its file."""
+    chosen = config.layer_noise
+    named = [f for f in (chosen.file, config.resilience.layer_noise_model) if f is not None]
+    if len(set(named)) > 1:
+        raise ConfigError(
+            "mitigation.layer_noise.file",
+            chosen.file,
+            f"differs from mitigation.resilience.layer_noise_model={config.resilience.layer_noise_model}",
+            "name the layer noise model file once",
+        )
+    file = named[0] if named else None
+    source = chosen.source or ("file" if file is not None else "device")
+    if source == "file" and file is None:
+        raise ConfigError(
+            "mitigation.layer_noise.source",
+            source,
+            "needs a layer noise model file",
+            "add mitigation.layer_noise.file=<model.json>, or use source=device or source=learned",
+        )
+    if source != "file" and file is not None:
+        raise ConfigError(
+            "mitigation.layer_noise.source",
+            source,
+            f"does not read a file, but {file} is named",
+            "use mitigation.layer_noise.source=file, or drop the file",
+        )
+    depths = tuple(int(d) for d in chosen.layer_pair_depths)
+    if len(set(depths)) < 2:
+        raise ConfigError(
+            "mitigation.layer_noise.layer_pair_depths",
+            list(depths),
+            "needs at least two different depths (each Pauli's decay is fitted over them)",
+            "e.g. [0, 1, 2, 4, 16, 32] (IBM's default)",
+        )
+    return LayerNoiseOptions(
+        source=source,
+        file=file,
+        layer_pair_depths=depths,
+        num_randomizations=chosen.num_randomizations,
+        shots_per_randomization=chosen.shots_per_randomization,
+        max_layers_to_learn=chosen.max_layers_to_learn,
     )

@@ -197,6 +197,17 @@ def _point_at_copies(config: dict, record: Record) -> None:
             config["circuit"]["path"] = str(copy)
         elif item["key"] == "mitigation.resilience.layer_noise_model":
             config.get("mitigation", {}).get("resilience", {})["layer_noise_model"] = str(copy)
+        elif item["key"] == "mitigation.layer_noise.file":
+            config.get("mitigation", {}).get("layer_noise", {})["file"] = str(copy)
+    learned = record.folder / "layer_noise_model.json"  # a learned model is reused, not learned again
+    layer_noise = config.get("mitigation", {}).get("layer_noise") or {}
+    if layer_noise.get("source") == "learned":
+        jobs = (record.results.get("mitigation") or {}).get("jobs") or []
+        model = next((job["layer_noise_model"] for job in jobs if (job or {}).get("layer_noise_model")), None)
+        if not learned.is_file() and model is not None:  # a record from the store: its results hold it
+            learned.write_text(json.dumps(model))
+        if learned.is_file():
+            layer_noise.update(source="file", file=str(learned))
 
 
 def factory_folder(record: Record) -> Path | None:

@@ -15,7 +15,7 @@ from qiskit import QuantumCircuit
 from qrt_runner.mitigation.layer_channels import with_channels
 from qrt_runner.mitigation.options import EffectiveMitigation
 from qrt_runner.mitigation.technique import LAYER_NOISE, BuildContext, DeviceInfo, Technique
-from qrt_runner.mitigation.techniques.learned_noise import layer_noise_plan, layer_noise_signature
+from qrt_runner.mitigation.techniques.learned_noise import layer_noise_plan, layer_noise_signature, learning_of
 
 _GAIN = "pec_gain"
 
@@ -29,23 +29,31 @@ class Pec(Technique):
     option = "resilience.pec_mitigation"
     refusal = "its layer noise model has no channel for mid-circuit measurements, resets or branches"
 
-    def __init__(self, layer_noise_model: str | None, noise_gain: float | str, max_overhead: float):
+    def __init__(
+        self, layer_noise_model: str | None, noise_gain: float | str, max_overhead: float, learning=None, dressed=False
+    ):
         self.layer_noise_model = layer_noise_model
+        self.learning, self.dressed = learning, dressed
         self.noise_gain = noise_gain
         self.max_overhead = max_overhead
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Pec | None:
         res = mit.resilience
-        return cls(res.layer_noise_model, res.pec.noise_gain, res.pec.max_overhead) if res.pec_mitigation else None
+        if not res.pec_mitigation:
+            return None
+        return cls(res.layer_noise_model, res.pec.noise_gain, res.pec.max_overhead, *learning_of(mit))
 
     def signature(self, device: DeviceInfo) -> str:
-        return f"{layer_noise_signature(self.layer_noise_model, device)}|pec{self.noise_gain}{self.max_overhead}"
+        noise = layer_noise_signature(self.layer_noise_model, device, self.learning, self.dressed)
+        return f"{noise}|pec{self.noise_gain}{self.max_overhead}"
 
     def transform(self, templates: list[QuantumCircuit], context: BuildContext) -> list[QuantumCircuit]:
         if not context.num_bases:  # nothing is measured: no noise to cancel
             return templates
-        noise = context.notes[LAYER_NOISE] = layer_noise_plan(templates[0], self.layer_noise_model, context.device)
+        noise = context.notes[LAYER_NOISE] = layer_noise_plan(
+            templates[0], self.layer_noise_model, context.device, self.learning, self.dressed
+        )
         gain = context.notes[_GAIN] = noise.pec_gain(self.noise_gain, self.max_overhead)
         sign_qubit = context.num_qubits
         return [with_channels(t, noise.channels(1.0 - gain, sign_qubit), sign=True) for t in templates]
