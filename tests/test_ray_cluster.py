@@ -255,3 +255,39 @@ def test_points_at_once_and_threads_each_fit_every_node(node_cpus, points, num_c
             Cluster(node_cpus).share(points, num_cpus)
     else:
         assert Cluster(node_cpus).share(points, num_cpus) == share
+
+
+def test_a_node_without_the_launching_folder_refuses_the_sweep(tmp_path, cluster):
+    """The check every node runs before a point starts, on the real cluster: the sweep directory
+    is seen (the same filesystem), a working directory that does not exist on the node is not
+    (as on a node without the shared mount). In a process of its own, joined as qrt-run joins."""
+    address, _, _ = cluster
+    code = f"""
+import ray
+from pathlib import Path
+from qrt_runner.sweep.ray_cluster import ClusterUnavailable, check_shared_directory
+ray.init(address={address!r}, logging_level="ERROR")
+check_shared_directory(Path({str(tmp_path)!r}), Path({str(tmp_path)!r}))
+print("seen")
+try:
+    check_shared_directory(Path({str(tmp_path)!r}), Path({str(tmp_path / "elsewhere")!r}))
+except ClusterUnavailable as exc:
+    print(exc)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_S)
+    assert proc.returncode == 0, proc.stderr
+    seen, refused = proc.stdout.strip().splitlines()
+    assert seen == "seen" and not list(tmp_path.glob(".qrt-nodes-see-*"))
+    assert refused.startswith("Ray node ") and f"has no folder {tmp_path / 'elsewhere'}" in refused
+
+
+def test_the_node_check_tells_what_a_node_lacks(tmp_path):
+    from qrt_runner.sweep.ray_cluster import _lacks
+
+    marker = tmp_path / "marker"
+    assert _lacks(str(marker), "t", str(tmp_path)) == "sweep_dir"
+    marker.write_text("other")
+    assert _lacks(str(marker), "t", str(tmp_path)) == "sweep_dir"
+    marker.write_text("t")
+    assert _lacks(str(marker), "t", str(tmp_path / "missing")) == "working_dir"
+    assert _lacks(str(marker), "t", str(tmp_path)) is None

@@ -218,7 +218,7 @@ def _join_ray(config, directory: Path, points, tracker, opening) -> tuple[int, i
     try:
         cluster = ray_cluster.connect(launcher)
         parallel, threads = cluster.share(len(points) if points is not None else None, requested)
-        ray_cluster.check_shared_directory(directory)
+        ray_cluster.check_shared_directory(directory, Path.cwd())
     except ray_cluster.ClusterUnavailable as exc:
         if tracker is not None:
             opening.join()

@@ -13,8 +13,8 @@ How many points run at once, and with how many Aer threads each, follows the clu
 the launching machine's: each point reserves its threads as Ray CPUs (unless
 ``hydra.launcher.ray.remote.num_cpus`` says how many), so that no node runs more threads than it
 has CPUs. Before any point starts, every node is asked whether it sees the sweep directory (a
-token file written there): points write their records there, and the launching process reads
-them back.
+token file written there: points write their records there, and the launching process reads
+them back) and has the launching process's working directory (where the points run).
 """
 
 from __future__ import annotations
@@ -151,11 +151,12 @@ def _unreachable(address: Any, reason: str) -> str:
     )
 
 
-def check_shared_directory(directory: Path) -> None:
-    """Refuse a sweep directory that a node of the cluster does not see (no shared filesystem).
+def check_shared_directory(directory: Path, working_dir: Path) -> None:
+    """Refuse a sweep directory that a node of the cluster does not see (no shared filesystem),
+    or a working directory (where the points run) that a node does not have.
 
     Raises:
-        ClusterUnavailable: naming the first node that does not see it.
+        ClusterUnavailable: naming the first node and what it lacks.
     """
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -165,15 +166,15 @@ def check_shared_directory(directory: Path) -> None:
     marker.write_text(token)
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU")]
-        probe = ray.remote(num_cpus=0, max_retries=0)(_sees)
+        probe = ray.remote(num_cpus=0, max_retries=0)(_lacks)
         refs = [
             probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)).remote(
-                str(marker), token
+                str(marker), token, str(working_dir)
             )
             for node in nodes
         ]
         try:
-            seen = ray.get(refs, timeout=_PROBE_TIMEOUT_S)
+            lacking = ray.get(refs, timeout=_PROBE_TIMEOUT_S)
         except ray.exceptions.RayError as exc:  # (a timeout too)
             raise ClusterUnavailable(
                 f"could not ask the Ray cluster's nodes whether they see hydra.sweep.dir={directory} "
@@ -182,21 +183,29 @@ def check_shared_directory(directory: Path) -> None:
             ) from None
     finally:
         marker.unlink(missing_ok=True)
-    for node, sees in zip(nodes, seen, strict=True):
-        if not sees:
+    for node, lacks in zip(nodes, lacking, strict=True):
+        if lacks is not None:
+            where = node["NodeManagerAddress"]
+            what = (
+                f"hydra.sweep.dir={directory} is not visible from Ray node {where}, where points write their records"
+                if lacks == "sweep_dir"
+                else f"Ray node {where} has no folder {working_dir}, the working directory its points run in"
+            )
             raise ClusterUnavailable(
-                f"hydra.sweep.dir={directory} is not visible from Ray node {node['NodeManagerAddress']}, where "
-                "points write their records: put the sweep directory on a filesystem every node mounts at the "
-                "same path (README: Running on a Ray cluster)"
+                f"{what}: run the sweep from a folder that every node mounts at the same path "
+                "(README: Running on a Ray cluster)"
             )
 
 
-def _sees(path: str, token: str) -> bool:
-    """(On a node) whether the token file is there with its token."""
+def _lacks(marker: str, token: str, working_dir: str) -> str | None:
+    """(On a node) what it lacks: "sweep_dir" (the token file is not there with its token),
+    "working_dir", or None."""
     try:
-        return Path(path).read_text() == token
+        if Path(marker).read_text() != token:
+            return "sweep_dir"
     except OSError:
-        return False
+        return "sweep_dir"
+    return None if Path(working_dir).is_dir() else "working_dir"
 
 
 def track_points() -> None:
