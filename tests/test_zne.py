@@ -173,6 +173,12 @@ def test_a_value_just_beyond_the_bound_is_clipped_to_it_and_a_far_one_gives_way(
     assert chosen.values[0] == 1.0 and chosen.stds[0] == pytest.approx(fits[0].stds[0])
     ibm, _ = extrapolate(("exponential", "linear"), X, near, np.full(3, 0.01), bound=1.0, choice="order")
     assert ibm.name == "linear"  # strictly out of bounds
+    # a steep, resolved decay (a deep mirror or Clifford circuit): exponential 1.05 +- 0.12 is
+    # within 2 standard errors of the bound and is clipped to it, not handed to a linear 0.55
+    steep = np.array([0.4735, 0.1012, 0.0081])
+    chosen, fits = extrapolate(("exponential", "linear"), X, steep, np.full(3, 0.02), bound=1.0, choice="uncertainty")
+    assert 1.0 < fits[0].values[0] < 1.0 + 2 * fits[0].stds[0] and fits[0].stds[0] < 0.3
+    assert chosen.name == "exponential" and chosen.values[0] == 1.0 and fits[1].values[0] < 0.6
     far = 1.2 * np.exp(-0.05 * X)
     chosen, _ = extrapolate(("exponential", "fallback"), X, far, np.full(3, 0.01), bound=1.0, choice="uncertainty")
     assert chosen.name == "fallback"
