@@ -32,6 +32,32 @@ def test_resolved_config_maps_onto_ibm_options_models():
     SamplerOptions(**ibm.runtime_options(samp))
 
 
+def test_pec_and_pea_on_hardware_learn_with_the_configs_learning_options():
+    spec = spec_for(
+        [
+            "backend=ibm",
+            "mitigation=pec",
+            "mitigation.layer_noise.source=learned",
+            "mitigation.layer_noise.num_randomizations=16",
+            "mitigation.layer_noise.layer_pair_depths=[0,2,8]",
+        ]
+    )
+    options = ibm.runtime_options(spec)
+    assert options["resilience"]["layer_noise_learning"] == {
+        "max_layers_to_learn": 4,
+        "shots_per_randomization": 128,
+        "num_randomizations": 16,
+        "layer_pair_depths": [0, 2, 8],
+    }
+    ibm_options = EstimatorOptions(**options)  # IBM's own model accepts them
+    assert ibm_options.resilience.layer_noise_learning.num_randomizations == 16
+    assert list(ibm_options.resilience.layer_noise_learning.layer_pair_depths) == [0, 2, 8]
+    plain = spec_for(["backend=ibm", "mitigation=level1"])
+    assert "layer_noise_learning" not in ibm.runtime_options(plain).get("resilience", {})
+    with pytest.raises(Exception, match="mitigation.layer_noise.source='device': on hardware the service learns"):
+        spec_for(["backend=ibm", "mitigation=pea", "mitigation.layer_noise.source=device"])
+
+
 def test_ibm_backend_config_holds_no_credentials():
     spec = spec_for(["backend=ibm", "backend.device=ibm_brisbane"])
     assert set(vars(spec.backend)) == {"name", "device", "channel", "instance"}

@@ -49,6 +49,13 @@ def check_consistency(spec: RunSpec) -> None:
             "use backend=fake_<device>, or give mitigation.resilience.layer_noise_model=<file>",
         )
     _check_local_only_mitigation(spec)
+    if effective.needs_layer_noise and spec.mitigation.layer_noise.source == "device" and not backend.local:
+        raise ConfigError(
+            "mitigation.layer_noise.source",
+            "device",
+            "on hardware the service learns the layer noise itself (with mitigation.layer_noise's learning options)",
+            "use mitigation.layer_noise.source=learned, or leave it null, for backend=ibm",
+        )
     if effective.resilience.layer_noise_model is not None and not backend.local:
         raise ConfigError(
             "mitigation.resilience.layer_noise_model",

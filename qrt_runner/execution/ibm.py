@@ -49,7 +49,21 @@ def runtime_options(spec: RunSpec) -> dict[str, Any]:
         _drop_local_only(group, subtree)
         if subtree:
             options[group] = subtree
+    if isinstance(prim, s.EstimatorConfig) and spec.effective_mitigation.needs_layer_noise:
+        options.setdefault("resilience", {})["layer_noise_learning"] = _layer_noise_learning(spec)
     return options
+
+
+def _layer_noise_learning(spec: RunSpec) -> dict[str, Any]:
+    """``mitigation.layer_noise``'s learning options as IBM's ``resilience.layer_noise_learning``:
+    on hardware the service learns PEC's and PEA's layer noise, with these options."""
+    learning = spec.effective_mitigation.layer_noise
+    return {
+        "max_layers_to_learn": learning.max_layers_to_learn,
+        "shots_per_randomization": learning.shots_per_randomization,
+        "num_randomizations": learning.num_randomizations,
+        "layer_pair_depths": list(learning.layer_pair_depths),
+    }
 
 
 def _drop_local_only(group: str, subtree: dict) -> None:
