@@ -12,7 +12,7 @@ a message or an exception) only here, through one small module per project:
 * :mod:`~qrt_runner.adapters.qiskit_aer`: Aer's noise models, noise passes and channel instructions;
 * :mod:`~qrt_runner.adapters.qiskit_ibm_runtime`: the ``Unset`` of IBM's options;
 * :mod:`~qrt_runner.adapters.optuna`: Optuna's words for a study without a completed trial;
-* :mod:`~qrt_runner.adapters.python`: CPython's ``atexit`` and ``multiprocessing.forkserver``.
+* :mod:`~qrt_runner.adapters.python`: CPython's ``atexit`` and ``multiprocessing.forkserver``;
 * :mod:`~qrt_runner.adapters.ray`: Ray's address lookup and the task references Hydra's Ray launcher
   submits (the ``ray`` extra; its ranges are the extra's);
 * :mod:`~qrt_runner.adapters.stevedore`: the entry points stevedore lists for a namespace (which
