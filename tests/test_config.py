@@ -291,3 +291,17 @@ def test_every_backend_option_has_a_kind_that_answers_for_it():
     assert not ibm.local and ibm.has_device
     with pytest.raises(ConfigError, match="choose one of aer, fake, ibm"):
         BACKEND_KINDS.get("braket")
+
+
+def test_a_database_tracking_uri_needs_its_driver_installed():
+    """A driver that is missing is bad input, refused before anything runs (not a tracking outage
+    that qrt-run sync could mend); the driver the tests install is accepted."""
+    import importlib.util
+
+    spec_for(["tracking.uri=postgresql+psycopg2://qrt@127.0.0.1:5432/mlflow"])
+    if importlib.util.find_spec("pg8000") is not None:
+        pytest.skip("pg8000 is installed here: no missing driver to name")
+    with pytest.raises(ConfigError, match=r"tracking.uri='postgresql\+pg8000://.*needs a database driver .*pg8000"):
+        spec_for(["tracking.uri=postgresql+pg8000://qrt@127.0.0.1:5432/mlflow"])
+    with pytest.raises(ConfigError, match=r"is not a database URI SQLAlchemy knows"):
+        spec_for(["tracking.uri=mysql+nosuchdriver://qrt@127.0.0.1/mlflow"])

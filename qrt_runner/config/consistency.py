@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["check_consistency"]
 
 MIN_PRECISION = 2**-31  # 1/precision² shots: 2**62 at this precision (a 64-bit count), inf or 1/0 far below
-_TRACKING_SCHEMES = ("sqlite:///", "file:", "http://", "https://", "databricks", "postgresql", "mysql", "mssql")
+_DATABASE_SCHEMES = ("postgresql", "mysql", "mssql")
+_TRACKING_SCHEMES = ("sqlite:///", "file:", "http://", "https://", "databricks", *_DATABASE_SCHEMES)
 
 
 def check_consistency(spec: RunSpec) -> None:
@@ -118,6 +119,8 @@ def _check_tracking(tracking: s.TrackingConfig) -> None:
             "is not a tracking store MLflow can use",
             "use sqlite:///mlflow.db, file:./mlruns or http://host:5000 (or tracking=none)",
         )
+    if uri.startswith(_DATABASE_SCHEMES):
+        _check_database_driver(tracking.uri, uri)
     if not tracking.experiment_name.strip():
         raise ConfigError(
             "tracking.experiment_name",
@@ -125,6 +128,30 @@ def _check_tracking(tracking: s.TrackingConfig) -> None:
             "is empty",
             "give the experiment a name, e.g. tracking.experiment_name=qrt_runner",
         )
+
+
+def _check_database_driver(given: str, uri: str) -> None:
+    """A database URI whose driver is not installed is bad input (MLflow would fail at the first
+    run, which qrt-run reports as a tracking outage that ``qrt-run sync`` cannot mend)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(uri).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            "tracking.uri", given, f"is not a database URI SQLAlchemy knows ({exc})", _DRIVER_FIX
+        ) from None
+    except ImportError as exc:
+        raise ConfigError(
+            "tracking.uri", given, f"needs a database driver that is not installed ({exc})", _DRIVER_FIX
+        ) from None
+
+
+_DRIVER_FIX = (
+    "name an installed driver, e.g. postgresql+psycopg2://user@host/db with psycopg2-binary installed "
+    "(a bare postgresql:// means psycopg 3 with SQLAlchemy 2.1), or track through an MLflow server (http://host:5000)"
+)
 
 
 def _check_names(spec: RunSpec) -> None:
