@@ -36,9 +36,12 @@ def bootstrap_address(address: str | None) -> str | None:
         ConnectionError: ``auto`` and no cluster is known on this machine.
         ValueError: an address that is not ``host:port``.
     """
-    from ray._private.services import canonicalize_bootstrap_address
+    import importlib
 
-    return canonicalize_bootstrap_address(address)  # type: ignore[arg-type]  # (None is documented)
+    # typed Any: Ray's annotation says str, its docstring documents None (and mypy sees Ray's
+    # annotations only where the ray extra is installed)
+    services: Any = importlib.import_module("ray._private.services")
+    return services.canonicalize_bootstrap_address(address)
 
 
 def on_submit(record: Callable[[Any], None]) -> None:
