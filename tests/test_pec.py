@@ -16,7 +16,7 @@ from qrt_runner.mitigation.layer_noise import (
     DeviceLayerNoise,
     FileLayerNoise,
     PauliLindblad,
-    _anticommutes,
+    anticommutes,
     gate_model,
     load_layer_noise,
     pauli_fidelities,
@@ -62,12 +62,12 @@ def test_device_gate_model_reproduces_the_twirled_gate_error_exactly():
         for n, q, e in basic_device_gate_errors(target=sub_target(fake_backend("fake_manila").target, (1, 2)))
     }
     for label, fidelity in pauli_fidelities(errors[("cx", (0, 1))]).items():
-        predicted = np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if _anticommutes(label, g)))
+        predicted = np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if anticommutes(label, g)))
         assert predicted == pytest.approx(fidelity, abs=1e-9)
 
 
 def _fidelity(model: PauliLindblad, label: str) -> float:
-    return float(np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if _anticommutes(label, g))))
+    return float(np.exp(-2 * sum(r for g, r in zip(model.labels, model.rates) if anticommutes(label, g))))
 
 
 def _exact_pauli_expectation(circuit: QuantumCircuit, label: str, sign_qubit: int | None = None) -> float:

@@ -142,6 +142,7 @@ class LocalBackend:
             self.seed_simulator,
             physical_qubits,
             (lambda: self.compact_target(physical_qubits)) if device else None,
+            self.noise,
         )
 
     def basis_change(self, letter: str) -> QuantumCircuit:

@@ -20,6 +20,8 @@ class DeviceInfo:
         physical_qubits: the device qubits of the compact ISA circuit.
         compact_target: the device target restricted to ``physical_qubits`` (for scheduling),
             None for the ideal simulator.
+        noise: the noise the simulator applies on the device: its full model (``device``), its
+            Pauli form (``pauli``) or ``none`` (what a learned layer noise model learns).
     """
 
     name: str
@@ -27,3 +29,4 @@ class DeviceInfo:
     seed_simulator: int
     physical_qubits: tuple[int, ...]
     compact_target: Callable[[], Any] | None = None
+    noise: str = "device"

@@ -48,7 +48,7 @@ def _symplectic(label: str) -> tuple[np.ndarray, np.ndarray]:
     return x, z
 
 
-def _anticommutes(a: str, b: str) -> bool:
+def anticommutes(a: str, b: str) -> bool:
     ax, az = _symplectic(a)
     bx, bz = _symplectic(b)
     return bool((np.sum(ax & bz) + np.sum(az & bx)) % 2)
@@ -75,7 +75,7 @@ def fit_rates(fidelities: dict[str, float], generators: list[str]) -> np.ndarray
     from scipy.optimize import nnls
 
     targets = [label for label in fidelities if set(label) != {"I"}]
-    matrix = np.array([[_anticommutes(q, g) for g in generators] for q in targets], dtype=float)
+    matrix = np.array([[anticommutes(q, g) for g in generators] for q in targets], dtype=float)
     values = np.array([-0.5 * np.log(max(fidelities[q], 1e-12)) for q in targets])
     rates, _ = nnls(matrix, values)
     return rates

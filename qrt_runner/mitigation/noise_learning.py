@@ -146,7 +146,7 @@ def learning_circuit(layer: LayerToLearn, basis: tuple[str, ...], pair_depth: in
         _prepare(circuit, qubit, letter)
     for _ in range(2 * pair_depth):
         for name, a, b in layer.compact_gates():
-            circuit.append(_gate(name), [a, b])
+            circuit.append(standard_gate(name), [a, b])
     for qubit, letter in enumerate(basis):
         _unprepare(circuit, qubit, letter)
     if layer.dressed and pair_depth == 0:  # a compiled dressing on every qubit, as deeper circuits end with
@@ -159,7 +159,8 @@ def learning_circuit(layer: LayerToLearn, basis: tuple[str, ...], pair_depth: in
     return measure_qubits(template, list(range(width)), "qrt_learn", twirled=True)
 
 
-def _gate(name: str):
+def standard_gate(name: str):
+    """Qiskit's standard gate of that name (``cx``, ``ecr``, ...)."""
     from qiskit.circuit.library import get_standard_gate_name_mapping
 
     return get_standard_gate_name_mapping()[name]
@@ -203,7 +204,7 @@ def learn_layer(
             flips_of.append(flips)
     task = SimTask(
         kind="counts",
-        device=device_name,
+        device=None if noise == "none" else device_name,  # as the backend runs noise=none: ideal
         qubits=layer.qubits,
         method="automatic",
         threads=1,
@@ -229,13 +230,20 @@ def learn_layer(
     pair_fidelities = {}
     for label, points in decays.items():
         d, v, s = _pooled(points)
-        lam, lam_std, _, chi2 = fit_decay(d, v, s)
+        lam, lam_std, _, chi2 = fit_decay(d, v, s, f"Pauli {label} of layer {describe(layer, device_name)}")
         pair_fidelities[label] = (lam, lam_std, partners[label], chi2)
     fit = solve_rates(
         labels, partners, {k: v[0] for k, v in pair_fidelities.items()}, {k: v[1] for k, v in pair_fidelities.items()}
     )
     num_circuits, shots = learning_cost(1, LearningOptions(depths, reps, options.shots_per_randomization))
     return LearnedLayer(layer, fit, pair_fidelities, num_circuits, shots, time.perf_counter() - started, options)
+
+
+def describe(layer: LayerToLearn, device_name: str) -> str:
+    """A layer in words: ``cx(0,1) cx(2,3) on fake_manila qubits (0, 1, 2, 3)`` (letters of a
+    Pauli label run from the last qubit listed to the first)."""
+    gates = " ".join(f"{name}({a},{b})" for name, a, b in layer.gates)
+    return f"{gates} on {device_name} qubits {layer.qubits}"
 
 
 def _in_basis(label: str, basis: tuple[str, ...]) -> bool:
@@ -282,7 +290,7 @@ class LearnedLayerNoise:
 
     def __init__(self, device_name: str, options: LearningOptions, dressed: bool, seed: int, noise: str = "device"):
         self.device_name, self.options, self.dressed, self.seed, self.noise = device_name, options, dressed, seed, noise
-        self.source = f"learned on {device_name}"
+        self.source = f"learned on {device_name}" + ("" if noise == "device" else f" ({noise} noise)")
         self.layers: dict[tuple[LayerKey, Dressing], LearnedLayer] = {}
         self.skipped: list[LayerKey] = []
 

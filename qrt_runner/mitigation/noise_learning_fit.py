@@ -10,7 +10,8 @@ the weight-1 Paulis of the layer's qubits and the weight-2 Paulis of its couplin
 Pauli Q then has fidelity ``exp(-2 sum of r_k over the generators that anticommute with Q)``,
 and the rates ``r_k >= 0`` are the non-negative least-squares solution of the log fidelities.
 Error bars are the linear fit's (the pair fidelities' errors propagated), or the spread of refits
-with pair fidelities drawn from their errors where the bound at zero makes that wider.
+with pair fidelities drawn from their errors where the bound at zero makes that wider. A decay
+that cannot be fitted is refused in one line (ConfigError), never replaced by another number.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from itertools import product
 
 import numpy as np
 
-from qrt_runner.mitigation.layer_noise import _anticommutes
+from qrt_runner.errors import ConfigError
+from qrt_runner.mitigation.layer_noise import anticommutes
 
 _LETTERS = "IXYZ"
 BOOTSTRAP_DRAWS = 200
+#: A pair fidelity whose decay fit leaves it less certain than this is refused, not used.
+MAX_FIDELITY_STD = 0.5
 
 
 def model_labels(num_qubits: int, edges: list[tuple[int, int]]) -> list[str]:
@@ -54,9 +58,19 @@ def conjugate_label(label: str, gates: tuple[tuple[str, int, int], ...]) -> str:
     return "".join(_LETTERS[letters[q]] for q in reversed(range(width)))
 
 
-def fit_decay(depths: np.ndarray, values: np.ndarray, stds: np.ndarray) -> tuple[float, float, float, float]:
-    """Weighted fit of ``A lam**d`` to expectation values at pair depths: ``(lam, lam_std, A, chi2/dof)``."""
-    from scipy.optimize import curve_fit
+def fit_decay(
+    depths: np.ndarray, values: np.ndarray, stds: np.ndarray, what: str = "a Pauli"
+) -> tuple[float, float, float, float]:
+    """Weighted fit of ``A lam**d`` to expectation values at pair depths: ``(lam, lam_std, A, chi2/dof)``.
+
+    Raises:
+        ConfigError: when the decay of ``what`` cannot be fitted (no convergence, an amplitude
+            not clearly above zero, or ``lam``'s standard deviation above ``MAX_FIDELITY_STD``):
+            no number stands in for a fit that failed.
+    """
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
 
     sigma = np.maximum(stds, 1e-9)
     positive = values > 0
@@ -66,15 +80,36 @@ def fit_decay(depths: np.ndarray, values: np.ndarray, stds: np.ndarray) -> tuple
     else:
         start = [1.0, 0.5]
     try:
-        params, cov = curve_fit(
-            lambda d, a, lam: a * np.power(np.abs(lam), d), depths, values, p0=start, sigma=sigma, absolute_sigma=True
-        )
-    except (RuntimeError, ValueError):  # no convergence: the log-linear start, with a wide error
-        params, cov = np.array(start), np.diag([1.0, 1.0])
+        with warnings.catch_warnings():  # a covariance that cannot be estimated is infinite: refused below
+            warnings.simplefilter("ignore", OptimizeWarning)
+            params, cov = curve_fit(
+                lambda d, a, lam: a * np.power(np.abs(lam), d),
+                depths,
+                values,
+                p0=start,
+                sigma=sigma,
+                absolute_sigma=True,
+            )
+    except (RuntimeError, ValueError) as exc:
+        raise _unfitted(what, depths, "the fit did not converge") from exc
     amplitude, lam = float(params[0]), abs(float(params[1]))
+    amplitude_std, lam_std = (float(np.sqrt(v)) if np.isfinite(v) and v >= 0 else np.inf for v in np.diag(cov))
+    if not amplitude > 2 * amplitude_std:
+        raise _unfitted(what, depths, f"its amplitude {amplitude:.3g} +- {amplitude_std:.3g} is not above zero")
+    if not lam_std <= MAX_FIDELITY_STD:
+        raise _unfitted(what, depths, f"its pair fidelity {lam:.3g} +- {lam_std:.3g} is undetermined")
     residual = (values - amplitude * lam**depths) / sigma
     dof = max(len(depths) - 2, 1)
-    return lam, float(np.sqrt(max(cov[1, 1], 0.0))), amplitude, float(residual @ residual / dof)
+    return lam, lam_std, amplitude, float(residual @ residual / dof)
+
+
+def _unfitted(what: str, depths: np.ndarray, problem: str) -> ConfigError:
+    return ConfigError(
+        "layer_pair_depths",
+        [int(d) for d in depths],
+        f"the decay of {what} cannot be fitted ({problem})",
+        "use shorter layer_pair_depths, or more shots (num_randomizations, shots_per_randomization)",
+    )
 
 
 @dataclass(frozen=True)
@@ -102,11 +137,11 @@ def _system(
         if label not in pair_fidelity:
             continue
         partner = partners[label]
-        row = np.array([_anticommutes(label, g) for g in labels], dtype=float)
+        row = np.array([anticommutes(label, g) for g in labels], dtype=float)
         if partner in learned:
             factors.append(0.25)
         else:
-            row = row + np.array([_anticommutes(partner, g) for g in labels], dtype=float)
+            row = row + np.array([anticommutes(partner, g) for g in labels], dtype=float)
             factors.append(0.5)
         rows.append(row)
         names.append(label)
@@ -145,7 +180,7 @@ def solve_rates(
 
 def model_fidelity(label: str, labels: tuple[str, ...], rates: tuple[float, ...]) -> float:
     """A Pauli's fidelity under the model with generators ``labels`` and ``rates``."""
-    return float(np.exp(-2 * sum(r for g, r in zip(labels, rates) if _anticommutes(label, g))))
+    return float(np.exp(-2 * sum(r for g, r in zip(labels, rates) if anticommutes(label, g))))
 
 
 def learnable_projection(

@@ -23,7 +23,7 @@ from qiskit import QuantumCircuit, QuantumRegister
 from qrt_runner.adapters.qiskit_ibm_runtime import is_unset
 from qrt_runner.errors import ConfigError
 from qrt_runner.mitigation.layer_noise import LayerKey, PauliLindblad
-from qrt_runner.mitigation.noise_learning import LayerToLearn, LearnedLayer, LearningOptions, learned
+from qrt_runner.mitigation.noise_learning import LayerToLearn, LearnedLayer, LearningOptions, learned, standard_gate
 from qrt_runner.mitigation.twirling import TWIRLABLE, twirl_layers, twirl_template
 from qrt_runner.runtime.session import Session, device_of, local_backend
 
@@ -249,6 +249,10 @@ class NoiseLearner(_LocalLearner):
         from qiskit_ibm_runtime.results import LayerError, NoiseLearnerResult, PauliLindbladError
 
         o = self._options
+        if not is_unset(o.experimental) and o.experimental:
+            raise ConfigError(
+                "options.experimental", o.experimental, "is not simulated by qrt_runner", "leave it unset"
+            )
         pick = lambda value, default: default if is_unset(value) else value  # noqa: E731
         strategy = pick(o.twirling_strategy, "active-accum")
         counts: Counter = Counter()
@@ -270,17 +274,11 @@ class NoiseLearner(_LocalLearner):
         for result in found:
             circuit = QuantumCircuit(len(result.layer.qubits))
             for name, a, b in result.layer.compact_gates():
-                circuit.append(_standard(name), [a, b])
+                circuit.append(standard_gate(name), [a, b])
             error = PauliLindbladError(PauliList(list(result.fit.labels)), list(result.fit.rates))
             data.append(LayerError(circuit, list(result.layer.qubits), error))
         metadata = {"backend": "qrt_runner simulator", "input_options": {"twirling_strategy": strategy}}
         return NoiseLearnerJob(NoiseLearnerResult(data, metadata), wall, getattr(self.mode, "session_id", None))
-
-
-def _standard(name: str):
-    from qiskit.circuit.library import get_standard_gate_name_mapping
-
-    return get_standard_gate_name_mapping()[name]
 
 
 def _v2_options(options: Any) -> Any:

@@ -23,9 +23,9 @@ def layer_noise_signature(
     path: str | None, device: DeviceInfo, learning: LayerNoiseOptions | None = None, dressed: bool = False
 ) -> str:
     """The cache-key part of a layer noise model: its file and the file's version, the learning
-    options, or the device."""
+    options and the noise learned under, or the device."""
     if learning is not None and device.device_name is not None:
-        return f"layers-learned{learning}{dressed}{device.name}{device.seed_simulator}"
+        return f"layers-learned{learning}{dressed}{device.name}{device.noise}{device.seed_simulator}"
     version = Path(path).stat().st_mtime if path else device.name
     return f"layers{path}{version}"
 
@@ -47,6 +47,6 @@ def layer_noise_plan(
             learning.shots_per_randomization,
             learning.max_layers_to_learn,
         )
-        source = LearnedLayerNoise(device.device_name, options, dressed, device.seed_simulator)
+        source = LearnedLayerNoise(device.device_name, options, dressed, device.seed_simulator, device.noise)
         return LayerNoisePlan(template, device.physical_qubits, source)
     return LayerNoisePlan(template, device.physical_qubits, layer_noise_source(path, device.device_name))
