@@ -364,3 +364,53 @@ def test_both_noise_learner_shapes_refuse_experimental_options_by_name():
         with pytest.raises(ConfigError, match="options.experimental") as caught:
             learner.run([circuit] if isinstance(learner, NoiseLearner) else [(("cx", 0, 1),)])
         assert "\n" not in str(caught.value)
+
+
+def test_a_learned_run_of_several_jobs_is_replayed_with_every_jobs_layers(tmp_path):
+    """Jobs that learned different layers: the record's model file and the replay hold every job's
+    layers (not the first job's only); jobs that give one layer different models are refused."""
+    from qrt_runner.records.results import merged_layer_noise_model
+    from qrt_runner.reproduce.replay import Record, replay_overlay
+
+    def job(gates, rate, unmodelled=0):
+        layer = {
+            "gates": gates,
+            "qubits": sorted({q for g in gates for q in g[1:]}),
+            "generators": {"IX": rate},
+            "learning_cost": {"circuits": 9},
+        }
+        layer["learning_cost"].update(shots=90, wall_s=1.0)
+        learning = {"options": {"num_randomizations": 1}, "layers_learned": 1, "circuits": 9, "shots": 90}
+        learning.update(layers_not_learned=0, wall_s=1.0)
+        source = f"learned on {DEVICE}"
+        return {
+            "source": source,
+            "num_layers": 2,
+            "num_unmodelled_layers": unmodelled,
+            "layers": [layer],
+            "learning": learning,
+        }
+
+    first, second = job([["cx", 0, 1]], 0.01), job([["cx", 1, 2]], 0.02)
+    assert merged_layer_noise_model([first, None, first]) is first
+    merged = merged_layer_noise_model([first, second])
+    assert [layer["gates"] for layer in merged["layers"]] == [[["cx", 0, 1]], [["cx", 1, 2]]]
+    assert merged["learning"]["layers_learned"] == 2 and merged["learning"]["shots"] == 180
+    assert "num_unmodelled_layers" not in merged and "total_rate" not in merged
+    with pytest.raises(ValueError, match=r"differ on layer \[\['cx', 0, 1\]\]"):
+        merged_layer_noise_model([first, job([["cx", 0, 1]], 0.03)])
+    config = {"mitigation": {"layer_noise": {"source": "learned"}}}
+
+    def replayed(jobs):
+        results = {"mitigation": {"jobs": [{"layer_noise_model": model} for model in jobs]}}
+        record = Record("run", None, tmp_path, json.loads(json.dumps(config)), results, [])
+        return replay_overlay(record, [])["mitigation"]["layer_noise"]
+
+    layer_noise = replayed([first, second])
+    assert layer_noise["source"] == "file" and load_layer_noise(layer_noise["file"]).model((("cx", 1, 2),)).rates == (
+        0.02,
+    )
+    for jobs in ([first, job([["cx", 0, 1]], 0.03)], [first, job([["cx", 1, 2]], 0.02, unmodelled=1)]):
+        with pytest.raises(ConfigError, match="cannot be replayed") as caught:
+            replayed(jobs)
+        assert "\n" not in str(caught.value)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -208,14 +211,58 @@ class RunResult:
         return path
 
     def write_layer_noise_model(self, path: Path) -> Path | None:
-        """Write the layer noise model PEC or PEA used (the first job's), in the format
-        ``mitigation.resilience.layer_noise_model`` reads back; None when there was none."""
-        for job in (self.mitigation or {}).get("jobs") or []:
-            model = (job or {}).get("layer_noise_model")
-            if model:
-                Path(path).write_text(json.dumps(_finite(model), indent=2, allow_nan=False))
-                return Path(path)
+        """Write the layer noise model PEC or PEA used (every job's layers, merged by
+        :func:`merged_layer_noise_model`), in the format ``mitigation.resilience.layer_noise_model``
+        reads back; None when there was none, or when the jobs' models differ (logged: the run's
+        record is kept, and ``qrt-run replay`` refuses such a learned run in one line)."""
+        jobs = (self.mitigation or {}).get("jobs") or []
+        try:
+            model = merged_layer_noise_model([(job or {}).get("layer_noise_model") for job in jobs])
+        except ValueError as exc:
+            _LOG.warning("no layer_noise_model.json: %s", exc)
+            return None
+        if model is None:
+            return None
+        Path(path).write_text(json.dumps(_finite(model), indent=2, allow_nan=False))
+        return Path(path)
+
+
+def merged_layer_noise_model(models: list[dict | None]) -> dict | None:
+    """The layer noise models of a run's jobs as one: every job's layers, each once (the first
+    job's model as it is when the others add no layer). None when no job has one.
+
+    Raises:
+        ValueError: when the jobs' models come from different sources or give one layer
+            different models.
+    """
+    found = [model for model in models if model]
+    if not found:
         return None
+    first = found[0]
+    layers: dict[str, dict] = {}
+    for model in found:
+        if model.get("source") != first.get("source"):
+            raise ValueError(f"the jobs' layer noise models come from {first.get('source')} and {model.get('source')}")
+        for layer in model.get("layers") or []:
+            known = layers.setdefault(json.dumps([layer.get("gates"), layer.get("dressing") or []]), layer)
+            if (known.get("qubits"), known.get("generators")) != (layer.get("qubits"), layer.get("generators")):
+                raise ValueError(f"the jobs' layer noise models differ on layer {layer.get('gates')}")
+    merged = list(layers.values())
+    if len(merged) == len(first.get("layers") or []):
+        return first
+    per_job = ("num_layers", "num_unmodelled_layers", "total_rate")  # one job's figures: not the merged model's
+    out = {key: value for key, value in first.items() if key not in per_job}
+    out.update(layers=merged, num_unique_layers=len(merged), num_jobs=len(found))
+    if "learning" in first:
+        costs = [layer["learning_cost"] for layer in merged if "learning_cost" in layer]
+        out["learning"] = {key: value for key, value in first["learning"].items() if key != "layers_not_learned"}
+        out["learning"].update(
+            layers_learned=len(costs),
+            circuits=sum(cost["circuits"] for cost in costs),
+            shots=sum(cost["shots"] for cost in costs),
+            wall_s=round(sum(cost["wall_s"] for cost in costs), 3),
+        )
+    return out
 
 
 def _finite(value: Any) -> Any:

@@ -199,15 +199,46 @@ def _point_at_copies(config: dict, record: Record) -> None:
             config.get("mitigation", {}).get("resilience", {})["layer_noise_model"] = str(copy)
         elif item["key"] == "mitigation.layer_noise.file":
             config.get("mitigation", {}).get("layer_noise", {})["file"] = str(copy)
-    learned = record.folder / "layer_noise_model.json"  # a learned model is reused, not learned again
     layer_noise = config.get("mitigation", {}).get("layer_noise") or {}
-    if layer_noise.get("source") == "learned":
-        jobs = (record.results.get("mitigation") or {}).get("jobs") or []
-        model = next((job["layer_noise_model"] for job in jobs if (job or {}).get("layer_noise_model")), None)
-        if not learned.is_file() and model is not None:  # a record from the store: its results hold it
-            learned.write_text(json.dumps(model))
-        if learned.is_file():
+    if layer_noise.get("source") == "learned":  # a learned model is reused, not learned again
+        learned = _learned_model(record)
+        if learned is not None:
             layer_noise.update(source="file", file=str(learned))
+
+
+def _learned_model(record: Record) -> Path | None:
+    """The model file of a learned run: every job's learned layers (as its results hold them),
+    or its ``layer_noise_model.json`` when the results hold none.
+
+    Raises:
+        ConfigError: when one model file cannot stand for every job's model (the jobs' models
+            differ, or they learned different layers and left some unmodelled).
+    """
+    from qrt_runner.records.results import merged_layer_noise_model
+
+    path = record.folder / "layer_noise_model.json"
+    jobs = (record.results.get("mitigation") or {}).get("jobs") or []
+    found = [job["layer_noise_model"] for job in jobs if (job or {}).get("layer_noise_model")]
+    try:
+        merged = merged_layer_noise_model(found)
+    except ValueError as exc:
+        raise ConfigError("run", str(record.folder), f"cannot be replayed: {exc}", "rerun it instead") from None
+    if merged is None:
+        return path if path.is_file() else None
+    if merged is not found[0] and any(model.get("num_unmodelled_layers") for model in found):
+        raise ConfigError(
+            "run",
+            str(record.folder),
+            "cannot be replayed: its jobs learned different layers and left some unmodelled, which one model file "
+            "cannot repeat",
+            "rerun it instead",
+        )
+    if path.is_file() and json.loads(path.read_text()).get("layers") == merged["layers"]:
+        return path
+    if path.is_file():  # an older record's file holds the first job's layers only
+        path = path.with_name("layer_noise_model.merged.json")
+    path.write_text(json.dumps(merged))
+    return path
 
 
 def factory_folder(record: Record) -> Path | None:
