@@ -39,7 +39,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ServerFailed", "create_database", "free_port", "mlflow_server", "postgres_server"]
+__all__ = ["ServerFailed", "create_database", "free_port", "guarded", "mlflow_server", "postgres_server"]
 
 # A bound on waits for a server to come up: only a hang hits it (a loaded machine is slow, not stuck).
 START_LIMIT_S = 300.0
@@ -100,7 +100,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def _guarded(
+def guarded(
     command: list[str],
     log: Path,
     stop_signal: int,
@@ -108,9 +108,11 @@ def _guarded(
     user: str | None = None,
     folder: Path | None = None,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """``command`` under the watchdog, its output in ``log``; stopped when the block ends (and
-    ``folder`` removed then)."""
+    """``command`` under the watchdog (in ``cwd``), its output in ``log``; yields the watchdog,
+    whose only child is the command (its process group and session: the command's pid). The
+    command is stopped when the block ends (and ``folder`` removed then)."""
     entry = pwd.getpwnam(user) if user is not None else None
     ids = [str(entry.pw_uid), str(entry.pw_gid)] if entry is not None else ["-1", "-1"]
     with log.open("ab") as output:
@@ -121,6 +123,7 @@ def _guarded(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
+            cwd=cwd,
         )
     try:
         yield watchdog
@@ -186,7 +189,7 @@ def postgres_server(tmp_path: Path, database: str = "mlflow") -> Iterator[str]:
         command = [str(bin_dir / "postgres"), "-D", str(base / "data"), "-h", "127.0.0.1", "-p", str(port)]
         command += ["-k", str(base), "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         # SIGINT: PostgreSQL's fast shutdown (clients disconnected, then a clean stop)
-        with _guarded(command, log, signal.SIGINT, 10.0, user, folder=base) as watchdog:
+        with guarded(command, log, signal.SIGINT, 10.0, user, folder=base) as watchdog:
             client = ["-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
 
             def accepts() -> bool:
@@ -212,14 +215,14 @@ def create_database(database_uri: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def mlflow_server(backend_uri: str, artifacts_dir: Path, workers: int = 1) -> Iterator[str]:
+def mlflow_server(backend_uri: str, artifacts_dir: Path, workers: int = 1, port: int | None = None) -> Iterator[str]:
     """``mlflow server`` on ``backend_uri`` with served artifacts in ``artifacts_dir``, on
-    127.0.0.1 and a free port; yields its ``http://`` URI. Its log is ``artifacts_dir``'s
-    sibling ``mlflow-server.log``."""
+    127.0.0.1 and ``port`` (a free one by default; the same one to restart a server); yields its
+    ``http://`` URI. Its log is ``artifacts_dir``'s sibling ``mlflow-server.log``."""
     artifacts_dir = Path(artifacts_dir)
     artifacts_dir.mkdir(parents=True, exist_ok=True)
     log = artifacts_dir.with_name(artifacts_dir.name + "-mlflow-server.log")
-    port = free_port()
+    port = port or free_port()
     command = [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", backend_uri]
     command += ["--serve-artifacts", "--artifacts-destination", str(artifacts_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -235,6 +238,6 @@ def mlflow_server(backend_uri: str, artifacts_dir: Path, workers: int = 1) -> It
     # no server-side job workers (GenAI jobs: a dozen processes that tracking does not use)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     # the server's workers are its children: the watchdog kills the whole group at once
-    with _guarded(command, log, signal.SIGKILL, 0.0, env=env) as watchdog:
+    with guarded(command, log, signal.SIGKILL, 0.0, env=env) as watchdog:
         _wait_until(healthy, watchdog, log, "mlflow server")
         yield uri

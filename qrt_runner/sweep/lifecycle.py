@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from qrt_runner.runs import open_sweeps
 from qrt_runner.runs.sweep_context import ENV_VAR, SweepContext
-from qrt_runner.sweep import ray_cluster
+from qrt_runner.sweep import ray_cluster, ray_start
 
 if TYPE_CHECKING:
     import threading
@@ -84,10 +84,14 @@ def open_sweep(config) -> None:
 
         use_warm_workers()
 
-    def remember_hash(number: int, cfg) -> None:
-        from qrt_runner.runs.check import point_config_hash
+    point_threads: dict[int, int] = {}  # each point's backend.max_parallel_threads (0: the sweep's share)
 
-        hashes[number] = point_config_hash(cfg, threads)
+    def on_point(number: int, cfg) -> None:
+        point_threads[number] = int(cfg.backend.get("max_parallel_threads") or 0)
+        if uploads and resume:
+            from qrt_runner.runs.check import point_config_hash
+
+            hashes[number] = point_config_hash(cfg, threads)
 
     try:
         p.check_launcher(config.hydra.launcher)
@@ -95,7 +99,7 @@ def open_sweep(config) -> None:
             points,
             config.hydra.job.config_name,
             p.fixed_overrides(config),
-            on_point=remember_hash if uploads and resume else None,
+            on_point=on_point,
         )
         if optuna.is_optuna(config):  # its trials are checked as they run; one that fails, fails alone
             optuna.check_sweeper(config, config.hydra.job.config_name)
@@ -119,7 +123,11 @@ def open_sweep(config) -> None:
     tracker, live, opening = _open_parent(config, directory, swept, points, first)
     _pin_sweep_dir(config, directory)
     if ray_cluster.is_ray(config.hydra.launcher):
-        parallel, threads = _join_ray(config, directory, points, tracker, opening)
+        fixed = ray_start.common_threads(points, point_threads)
+        try:
+            parallel, threads = ray_start.join(config, directory, points, fixed, tracker, opening)
+        except ray_cluster.ClusterUnavailable as exc:  # (the parent is FAILED)
+            raise SweepNotStarted(str(exc)) from None
     context = SweepContext(
         sweep_dir=str(directory),
         uri=live.uri if live else None,
@@ -200,35 +208,6 @@ def _pin_sweep_dir(config, directory: Path) -> None:
     with read_write(config.hydra), open_dict(config.hydra):
         config.hydra.sweep.dir = str(directory)
         config.hydra.overrides.hydra.append(f"++hydra.sweep.dir={quoted}")
-
-
-def _join_ray(config, directory: Path, points, tracker, opening) -> tuple[int, int]:
-    """Join the sweep's Ray cluster and check that its nodes see ``directory``; returns (points at
-    once, Aer threads each) from the cluster's CPUs, and has each point reserve its threads.
-
-    Raises:
-        SweepNotStarted: one line; the parent run is ended FAILED with it first.
-    """
-    from omegaconf import open_dict, read_write
-
-    launcher = config.hydra.launcher
-    remote = (launcher.get("ray") or {}).get("remote") or {}
-    asked = remote.get("num_cpus")  # (a fraction: one thread, the points as Ray packs them)
-    requested = None if asked is None else max(1, int(asked))
-    try:
-        cluster = ray_cluster.connect(launcher)
-        parallel, threads = cluster.share(len(points) if points is not None else None, requested)
-        ray_cluster.check_shared_directory(directory, Path.cwd())
-    except ray_cluster.ClusterUnavailable as exc:
-        if tracker is not None:
-            opening.join()
-            tracker.end("FAILED", str(exc))
-        raise SweepNotStarted(str(exc)) from None
-    ray_cluster.track_points()
-    if asked is None:
-        with read_write(launcher), open_dict(launcher):
-            launcher.ray.remote.num_cpus = threads
-    return parallel, threads
 
 
 def _one_submitit_local_folder(config) -> None:

@@ -174,6 +174,16 @@ def check_launcher(launcher) -> None:
             "joblib runs no points with 0 workers",
             "set a number of workers, or -1 for one per core (-2: all cores but one)",
         )
+    if str(launcher.get("_target_", "")).endswith("RayLauncher"):
+        asked = ((launcher.get("ray") or {}).get("remote") or {}).get("num_cpus")
+        if asked is not None and (isinstance(asked, bool) or not isinstance(asked, int | float) or asked < 1):
+            raise ConfigError(
+                "hydra.launcher.ray.remote.num_cpus",
+                asked,
+                "each point runs at least one Aer thread, on a CPU of its own (below 1, Ray would run more "
+                "points on a node than it has CPUs)",
+                "set 1 or more CPUs per point, or leave it out (the sweep shares the cluster's CPUs)",
+            )
 
 
 def parallel_points(launcher, num_points: int | None, cores: int) -> int:
@@ -187,7 +197,7 @@ def parallel_points(launcher, num_points: int | None, cores: int) -> int:
         wanted = int(launcher.get("array_parallelism") or limit)
     elif target.endswith("RayLauncher"):
         remote = (launcher.get("ray") or {}).get("remote") or {}
-        wanted = max(1, cores // int(remote.get("num_cpus") or 1))
+        wanted = max(1, int(cores // max(1.0, float(remote.get("num_cpus") or 1))))
     else:  # the basic launcher, SLURM (each point has its own allocation), unknown launchers
         wanted = 1
     return max(1, min(wanted, limit))

@@ -63,26 +63,30 @@ class Cluster:
     def cpus(self) -> int:
         return sum(self.node_cpus)
 
-    def share(self, num_points: int | None, cpus_per_point: int | None) -> tuple[int, int]:
+    def share(self, num_points: int | None, cpus_per_point: float | None) -> tuple[int, int]:
         """(points at once, Aer threads each): with ``cpus_per_point`` (the launcher's
-        ``remote.num_cpus``) that many; otherwise the most threads that still let the cluster run
-        as many points at once as it has CPUs (or points).
+        ``remote.num_cpus``, 1 or more, a fraction too) as many as Ray packs on the nodes with
+        that many CPUs each, and its whole part as threads; otherwise the most threads that still
+        let the cluster run as many points at once as it has CPUs (or points).
 
         Raises:
             ClusterUnavailable: no node has the CPUs one point needs (the points would wait forever).
         """
         wanted = max(1, min(num_points or self.cpus, self.cpus))
         if cpus_per_point:
-            threads = cpus_per_point
+            threads = max(1, int(cpus_per_point))
+            slots = sum(int(n // cpus_per_point) for n in self.node_cpus)  # what Ray reserves: the fraction too
         else:
             threads = max(1, min(self.node_cpus, default=1))
             for t in range(max(self.node_cpus, default=1), 0, -1):
                 if sum(n // t for n in self.node_cpus) >= wanted:
                     threads = t
                     break
-        slots = sum(n // threads for n in self.node_cpus)
+            slots = sum(n // threads for n in self.node_cpus)
         if not slots:
-            needs = f"hydra.launcher.ray.remote.num_cpus={threads}" if cpus_per_point else "a point needs a CPU"
+            needs = (
+                f"hydra.launcher.ray.remote.num_cpus={cpus_per_point:g}" if cpus_per_point else "a point needs a CPU"
+            )
             raise ClusterUnavailable(
                 f"no node of the Ray cluster has the CPUs to run a point ({needs}; its nodes have "
                 f"{', '.join(map(str, self.node_cpus)) or 'no'} CPUs)"
@@ -116,9 +120,11 @@ def connect(launcher: Any) -> Cluster:
             init.setdefault("object_store_memory", LOCAL_OBJECT_STORE_BYTES)
         try:
             ray.init(**{str(key): value for key, value in init.items() if value is not None or key == "address"})
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            reason = str(exc).splitlines()[0]
-            if address and isinstance(exc, ConnectionError):  # it answered, but refused this process
+        except (ConnectionError, ValueError, RuntimeError, OSError, ray.exceptions.RayError) as exc:
+            # (OSError: a TimeoutError too; RayError: an AuthenticationError, joining without the token)
+            reason = f"{type(exc).__name__}: {_first_line(exc)}"
+            if address and isinstance(exc, ConnectionError | ray.exceptions.AuthenticationError):
+                # it answered, but refused this process
                 reason += f" (if the cluster uses token authentication, set {_AUTH_HINT})"
             raise ClusterUnavailable(_unreachable(address, reason)) from None
         finally:
@@ -132,7 +138,7 @@ def _check_reachable(address: str) -> None:
     try:
         target = address.removeprefix("ray://") if client else ray_internals.bootstrap_address(address)
     except (ConnectionError, ValueError) as exc:
-        raise ClusterUnavailable(_unreachable(address, str(exc).splitlines()[0])) from None
+        raise ClusterUnavailable(_unreachable(address, _first_line(exc))) from None
     host, _, port = (target or "").rpartition(":")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=10):
@@ -140,6 +146,10 @@ def _check_reachable(address: str) -> None:
     except (OSError, ValueError) as exc:
         where = f" ({target})" if target != address.removeprefix("ray://") else ""
         raise ClusterUnavailable(_unreachable(address, f"nothing answers there{where}: {exc}")) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or ["no message"])[0]
 
 
 def _unreachable(address: Any, reason: str) -> str:
@@ -163,7 +173,13 @@ def check_shared_directory(directory: Path, working_dir: Path) -> None:
 
     token = uuid.uuid4().hex
     marker = directory / f".qrt-nodes-see-{token}"
-    marker.write_text(token)
+    try:
+        marker.write_text(token)
+    except OSError as exc:
+        raise ClusterUnavailable(
+            f"cannot write the token file that the Ray cluster's nodes read in hydra.sweep.dir={directory} "
+            f"({exc.strerror or type(exc).__name__}); run the sweep from a writable shared folder"
+        ) from None
     try:
         nodes = [n for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU")]
         probe = ray.remote(num_cpus=0, max_retries=0)(_lacks)
