@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from qrt_runner.config.compose import compose_config, compose_spec
+from servers import free_port
+from servers import mlflow_server as watched_mlflow_server
 
 REPO = Path(__file__).resolve().parents[1]
 QRT_RUN = Path(sys.executable).with_name("qrt-run")
@@ -54,7 +53,9 @@ def run_cli(
     args: list[str], cwd: Path, timeout: float = HANG_S, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     """Run the installed ``qrt-run`` in a subprocess."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    # no Ray token authentication: a local Ray would write ~/.ray/auth_token, which turns it on for
+    # every later `ray start --head` of this user
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "RAY_AUTH_MODE": "disabled", **(env or {})}
     return subprocess.run([str(QRT_RUN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
@@ -83,53 +84,22 @@ def compose_spec():
     return spec_for
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def start_mlflow_server(folder: Path, port: int | None = None) -> tuple[str, contextlib.ExitStack]:
+    """An MLflow tracking server on loopback with its store in ``folder`` (reused when restarted
+    on the same ``port``), under the tests' server watchdog (tests/servers.py): it never outlives
+    the tests. Stop it with :func:`stop_mlflow_server`."""
+    server = contextlib.ExitStack()
+    with contextlib.ExitStack() as starting:
+        starting.enter_context(server)  # closed if the start fails
+        uri = server.enter_context(
+            watched_mlflow_server(f"sqlite:///{folder / 'server.db'}", folder / "server-artifacts", port=port)
+        )
+        starting.pop_all()
+    return uri, server
 
 
-def start_mlflow_server(folder: Path, port: int | None = None) -> tuple[str, subprocess.Popen]:
-    """An MLflow tracking server on loopback with its store in ``folder`` (reused when restarted)."""
-    port = port or free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'server.db'}",
-            "--artifacts-destination",
-            str(folder / "server-artifacts"),
-            "--workers",
-            "1",
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + HANG_S
-    while time.time() < deadline and server.poll() is None:
-        try:
-            urllib.request.urlopen(f"{uri}/health", timeout=1)
-            return uri, server
-        except OSError:
-            time.sleep(0.3)
-    stop_mlflow_server(server)
-    pytest.fail("the MLflow server did not start")
-
-
-def stop_mlflow_server(server: subprocess.Popen) -> None:
-    try:
-        os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    server.wait()
+def stop_mlflow_server(server: contextlib.ExitStack) -> None:
+    server.close()
 
 
 @pytest.fixture
