@@ -126,12 +126,18 @@ def test_submitit_local_sweep(tmp_path):
     reason="Ray is an extra: pip install 'qrt_runner[ray]' (make test installs it)",
 )
 def test_ray_sweep(tmp_path):
+    """A local Ray of its own; it leaves no Ray token in the user's home (run_cli runs Ray without
+    token authentication: a token file there turns it on for every later ``ray start --head``)."""
+    home = tmp_path / "home"
+    home.mkdir()
     proc = run_cli(
         ["-m", *SAMPLER, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "circuit.num_qubits=2,3"],
         cwd=tmp_path,
         timeout=HANG_S,
+        env={"HOME": str(home)},
     )
     assert proc.returncode == 0, proc.stderr
+    assert not (home / ".ray" / "auth_token").exists()
     _check_one_finished_parent(f"sqlite:///{tmp_path / 'mlflow.db'}", 2)
 
 
