@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from mitigation import cases, exact_values
+from fixed_cases import cases, exact_values
 
 TECHNIQUES = {"level0": "none", "level2": "level2", "pec": "pec", "pea": "pea"}
 PEC_WALL_LIMIT = 5.0

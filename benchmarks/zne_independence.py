@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import mitigation as bench  # noqa: E402  (the cases, runners, options and seeds of the main benchmark)
+import fixed_cases as bench  # noqa: E402  (the cases, runners, options and seeds of the main benchmark)
 from qrt_runner.mitigation.extrapolation import choose, fit  # noqa: E402
 
 EXTRAPOLATORS = ("exponential", "linear")
