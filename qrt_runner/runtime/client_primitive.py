@@ -42,6 +42,12 @@ class ClientPrimitive:
         self._engine = self._engine_class(mode=mode)  # the mode's checks and backend, as for the deprecated class
         self.options = options if options is not None else self._options_class()
 
+    @staticmethod
+    def _refuse_dry_run(dry_run: bool) -> None:
+        """IBM's ``run(dry_run=True)`` asks the service to check a job without running it: refused."""
+        if dry_run:
+            raise ValueError("run(dry_run=True): qrt_runner simulates the job itself; there is no dry run to ask for")
+
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "options":
             value = self._coerce_options(value)

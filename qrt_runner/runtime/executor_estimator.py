@@ -64,8 +64,7 @@ class Estimator(ClientPrimitive, BaseEstimatorV2):
 
     def run(self, pubs: Iterable[Any], *, precision: float | None = None, dry_run: bool = False) -> RuntimeJob:
         """Run the PUBs; one precision for all (IBM's rule), else ``IBMInputValueError``."""
-        if dry_run:
-            raise ValueError("run(dry_run=True): qrt_runner simulates the job itself; there is no dry run to ask for")
+        self._refuse_dry_run(dry_run)
         coerced = [EstimatorPub.coerce(pub, precision) for pub in pubs]
         finalized = self.finalize_options()
         _validate(coerced, finalized)

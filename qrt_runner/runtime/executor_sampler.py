@@ -56,8 +56,7 @@ class Sampler(ClientPrimitive, BaseSamplerV2):
 
     def run(self, pubs: Iterable[Any], *, shots: int | None = None, dry_run: bool = False) -> RuntimeJob:
         """Sample the PUBs (``shots`` for those without their own; else ``options.default_shots``)."""
-        if dry_run:
-            raise ValueError("run(dry_run=True): qrt_runner simulates the job itself; there is no dry run to ask for")
+        self._refuse_dry_run(dry_run)
         coerced = [SamplerPub.coerce(pub, shots) for pub in pubs]
         if not coerced:
             raise IBMInputValueError("No pubs provided. At least one pub is required.")

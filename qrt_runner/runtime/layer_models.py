@@ -23,7 +23,7 @@ from qiskit.circuit import BoxOp, CircuitError, CircuitInstruction
 from qiskit.quantum_info import PauliLindbladMap
 
 from qrt_runner.execution.devices import cache_dir
-from qrt_runner.mitigation.layer_noise import FORMAT
+from qrt_runner.mitigation.layer_noise import FORMAT, PauliLindblad, layer_to_dict
 from qrt_runner.mitigation.twirling import twirl_layers, twirl_template
 
 __all__ = [
@@ -209,11 +209,9 @@ def layer_model_file(
     for box, noise in pairs:
         gates, qubits = layer_key(box, circuits)
         if gates and gates not in layers:
-            layers[gates] = {
-                "gates": [list(g) for g in gates],
-                "qubits": list(qubits),
-                "generators": _generators(noise),
-            }
+            generators = _generators(noise)
+            model = PauliLindblad(tuple(qubits), tuple(generators), tuple(generators.values()))
+            layers[gates] = layer_to_dict(gates, model)
     for number, circuit in enumerate(circuits):
         for gates in circuit_layers(circuit):
             if gates not in layers:
