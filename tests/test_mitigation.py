@@ -256,6 +256,16 @@ def test_trex_cuts_readout_error_on_a_noisy_device():
     assert all(0.5 < v < 1.0 for v in trex.metadata["mitigation"]["trex_calibration"].values())
 
 
+def test_trex_calibration_takes_the_twirled_circuits_shots_per_randomisation_unless_set():
+    circuit, observables = _ghz(), [SparsePauliOp("ZZZ")]
+    twirl = {"resilience_level": 1, "twirling.num_randomizations": 8}
+    auto = _run(twirl, circuit, observables).metadata["mitigation"]  # 4096 shots: 512 per randomisation
+    assert auto["shots_per_randomization"] == 512
+    assert auto["shots_spent"] == 8 * 512 + 32 * 512  # IBM's "auto": 32 calibration randomisations of 512
+    fixed = _run({**twirl, "resilience.measure_noise_learning.shots_per_randomization": 16}, circuit, observables)
+    assert fixed.metadata["mitigation"]["shots_spent"] == 8 * 512 + 32 * 16
+
+
 def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
     circuit = QuantumCircuit(2)
     circuit.h(0)

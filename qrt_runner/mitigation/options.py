@@ -23,7 +23,7 @@ LEVEL_DEFAULTS = {
 DEFAULT_NOISE_FACTORS = (1.0, 3.0, 5.0)
 DEFAULT_EXTRAPOLATORS = ("exponential", "linear")
 DEFAULT_RANDOMIZATIONS = 32
-DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION = 128
+DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION = 128  # the Sampler's readout calibration (TREX's: the twirl's)
 
 
 def degrees_of_freedom(extrapolator: str) -> int:
@@ -39,10 +39,12 @@ def degrees_of_freedom(extrapolator: str) -> int:
 
 @dataclass(frozen=True)
 class MeasureNoiseLearningOptions:
-    """IBM's ``resilience.measure_noise_learning``: the TREX calibration circuits."""
+    """IBM's ``resilience.measure_noise_learning``: the TREX calibration circuits.
+    ``shots_per_randomization`` None is IBM's "auto": the shots per randomisation of the PUB's
+    twirled circuits (so the calibration takes as many shots as one noise factor of the PUB)."""
 
     num_randomizations: int
-    shots_per_randomization: int
+    shots_per_randomization: int | None
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class EffectiveMitigation:
         if auto and self.needs_layer_noise:
             twirling["num_randomizations"] = "auto"
         twirling["shots_per_randomization"] = twirling["shots_per_randomization"] or "auto"
+        learning = tree["resilience"]["measure_noise_learning"]
+        learning["shots_per_randomization"] = learning["shots_per_randomization"] or "auto"
         layer_noise = tree.pop("layer_noise")  # qrt_runner's own: shown where PEC or PEA use it, as before
         if self.needs_layer_noise and layer_noise["source"] != "device":
             tree["layer_noise"] = layer_noise if layer_noise["source"] == "learned" else {"source": "file"}
@@ -296,9 +300,7 @@ def finalize(config: ms.MitigationConfig, *, primitive: str = "estimator") -> Ef
             measure_mitigation=bool(measure_mitigation),
             measure_noise_learning=MeasureNoiseLearningOptions(
                 num_randomizations=_pick(res.measure_noise_learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
-                shots_per_randomization=_pick(
-                    res.measure_noise_learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
-                ),
+                shots_per_randomization=res.measure_noise_learning.shots_per_randomization,
             ),
             zne_mitigation=bool(zne),
             zne=ZneOptions(

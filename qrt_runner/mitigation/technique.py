@@ -100,6 +100,10 @@ class Technique:
         """The shots a PUB of ``shots`` needs in all with this technique (PEC: more)."""
         return shots
 
+    def size_calibration(self, shots_per_randomization: int) -> None:
+        """Told the shots per randomisation of the PUB's circuits before its draws (a calibration
+        sized "auto" takes as many)."""
+
     def draw(self, rng: np.random.Generator, randomizations: int, circuit: QuantumCircuit) -> None:
         """Its random draws for one PUB (called in pipeline order with the PUB's generator);
         ``circuit``: the ISA circuit (Estimator) or the built circuit (Sampler)."""

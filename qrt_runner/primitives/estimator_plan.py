@@ -100,6 +100,8 @@ class _PubPlan:
         ).reshape(len(self.obs_terms), len(self.labels))
         self.randomizations, self.shots_per_binding = self._randomizations()
         rng = np.random.default_rng([seed, 7])
+        for technique in self.techniques:
+            technique.size_calibration(self.shots_per_binding)
         for technique in self.techniques:  # in pipeline order: measurement flips, then calibration flips
             technique.draw(rng, self.randomizations, isa.circuit)
         drawn = [t.measurement_flips() for t in self.techniques]

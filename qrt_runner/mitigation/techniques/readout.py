@@ -10,7 +10,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from qrt_runner.mitigation.measure_twirl import twirled_confusion
-from qrt_runner.mitigation.options import EffectiveMitigation
+from qrt_runner.mitigation.options import DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION, EffectiveMitigation
 from qrt_runner.mitigation.projection import nearest_probability_dist
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.mitigation.technique import Technique
@@ -42,7 +42,8 @@ class ReadoutMitigation(Technique):
         if mit is None or not mit.resilience.measure_mitigation:
             return None
         learning = mit.resilience.measure_noise_learning
-        return cls(learning.num_randomizations * learning.shots_per_randomization, mit.resilience.nearest_probability)
+        per_randomization = learning.shots_per_randomization or DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
+        return cls(learning.num_randomizations * per_randomization, mit.resilience.nearest_probability)
 
     def circuits_for(self, circuit: QuantumCircuit) -> list[QuantumCircuit]:
         """All measured qubits of ``circuit`` prepared in |0>, then in |1>, measured into the same clbits."""

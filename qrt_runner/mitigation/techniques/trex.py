@@ -1,7 +1,10 @@
 """TREX (twirled readout error extinction) as a technique for the Estimator.
 
 Build: one calibration circuit that measures every measured qubit of |0...0> with twirled
-readout. Combine: per Pauli term, the calibration's <Z...Z> (ideally 1) divides the term's
+readout, ``num_randomizations`` randomisations of ``shots_per_randomization`` shots (IBM's "auto",
+the default: the shots per randomisation of the PUB's twirled circuits, as IBM's local mode runs
+it; the calibration's error divides every noise factor's value alike, so it is never reduced by
+the extrapolation). Combine: per Pauli term, the calibration's <Z...Z> (ideally 1) divides the term's
 measured values, which cancels the readout error that measurement twirling made symmetric.
 """
 
@@ -26,9 +29,10 @@ class Trex(Technique):
 
     name = "trex"
 
-    def __init__(self, num_randomizations: int, shots_per_randomization: int, twirled: bool):
+    def __init__(self, num_randomizations: int, shots_per_randomization: int | None, twirled: bool):
         self.num_randomizations = num_randomizations
-        self.shots_per_randomization = shots_per_randomization
+        self.requested_shots = shots_per_randomization  # None: the PUB's (see size_calibration)
+        self.shots_per_randomization = shots_per_randomization or 0
         self.twirled = twirled
         self.calibration_flips: np.ndarray | None = None
         self.calibration: dict[str, tuple[float, float]] | None = None
@@ -49,6 +53,9 @@ class Trex(Technique):
         measured = sorted({q for c in circuits for q in c.metadata["qrt_measured_qubits"]})
         context.notes[_CALIBRATED] = True
         return [measure_qubits(QuantumCircuit(context.num_qubits), measured, "qrt_cal", self.twirled)]
+
+    def size_calibration(self, shots_per_randomization: int) -> None:
+        self.shots_per_randomization = self.requested_shots or shots_per_randomization
 
     def draw(self, rng: np.random.Generator, randomizations: int, circuit: QuantumCircuit) -> None:
         self.calibration_flips = rng.integers(0, 2, size=(self.num_randomizations, circuit.num_qubits))
