@@ -88,7 +88,7 @@ def test_per_term_extrapolation_recovers_terms_that_decay_at_different_rates():
 
 
 def test_per_term_standard_error_includes_the_covariance_of_terms_sharing_shots():
-    data, coeffs = _two_terms()
+    data, coeffs = _two_terms(rates=(0.0, 0.0))  # lines fit them exactly: no scale for scatter
     independent = extrapolate_pub(X, data, coeffs, np.zeros(1), np.ones(1), ("linear",), (0.0,), "order", True)[1][0, 0]
     data.cov[:, 0, 0, 1] = data.cov[:, 0, 1, 0] = 1e-4  # fully correlated terms: the errors add, not in quadrature
     correlated = extrapolate_pub(X, data, coeffs, np.zeros(1), np.ones(1), ("linear",), (0.0,), "order", True)[1][0, 0]
@@ -182,3 +182,30 @@ def test_a_value_just_beyond_the_bound_is_clipped_to_it_and_a_far_one_gives_way(
     far = 1.2 * np.exp(-0.05 * X)
     chosen, _ = extrapolate(("exponential", "fallback"), X, far, np.full(3, 0.01), bound=1.0, choice="uncertainty")
     assert chosen.name == "fallback"
+
+
+def test_a_fit_its_data_contradict_has_its_error_scaled_and_gives_way():
+    steep = np.array([0.3121, 0.0222, -0.005])  # a mirror circuit's <Z...Z> (exact 1): resolved at factor 1 only
+    sigma = np.full(3, 0.014)
+    chosen, (exponential, linear) = extrapolate(("exponential", "linear"), X, steep, sigma, 1.0, choice="uncertainty")
+    assert not linear.consistent and linear.scale > 3  # a line through a steep decay: chi2 ~ 60 on 1 dof
+    assert linear.stds[0] == pytest.approx(linear.scale * fit("linear", X, steep, sigma, [0.0]).stds[0] / linear.scale)
+    assert exponential.consistent and exponential.stds[0] > 0.3  # 1.2 +- 0.4: the data say little more
+    assert chosen.name == "exponential" and chosen.values[0] == 1.0  # clipped to the bound, its error kept
+    assert abs(chosen.values[0] - 1.0) <= chosen.stds[0]
+    exact = fit("linear", X, 0.5 - 0.05 * X, np.full(3, 0.01), [0.0])
+    assert exact.consistent and exact.scale == 1.0 and exact.chi2 == pytest.approx(0.0, abs=1e-12)
+
+
+def test_uncertainty_choice_reports_no_value_many_errors_from_the_truth():
+    # Exponential decays (the model of twirled, folded Pauli noise) from shallow to steep, with shot
+    # noise: a value more than 5 of its reported errors from the truth is a wrong number with an
+    # error bar that hides it (a line through a steep decay gave 0.35 +- 0.015 for 1).
+    rng = np.random.default_rng(11)
+    misses = 0
+    for _ in range(400):
+        amplitude, rate, noise = rng.uniform(0.3, 1.0), rng.uniform(0.02, 1.5), rng.uniform(0.005, 0.02)
+        data = amplitude * np.exp(-rate * X) + rng.normal(0, noise, 3)
+        chosen, _ = extrapolate(("exponential", "linear"), X, data, np.full(3, noise), 1.0, choice="uncertainty")
+        misses += abs(chosen.values[0] - amplitude) > 5 * chosen.stds[0]
+    assert misses <= 4  # 1%

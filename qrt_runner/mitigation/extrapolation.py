@@ -1,26 +1,28 @@
 """Zero-noise extrapolators: fit expectation values against noise factors, evaluate at zero.
 
 Each fit returns the value and standard error at the requested noise factors, whether it
-succeeded, and the gradient of its values with respect to the data (exact for polynomials,
-linearised at the optimum for the nonlinear fits), which propagates correlated errors.
+succeeded, the gradient of its values with respect to the data (exact for polynomials,
+linearised at the optimum for the nonlinear fits), which propagates correlated errors, and its
+goodness of fit: where the data scatter about the fit more than their errors allow, its errors
+are scaled by the Birge ratio sqrt(chi2 / dof), and a fit whose chi2 lies beyond the upper
+:data:`CONSISTENT_P` tail is one its data contradict.
 :func:`extrapolate` picks one per observable: ``order`` takes the first successful fit within the
-bounds, as IBM's ZNE does; ``uncertainty`` (the default) also passes over an ill-conditioned fit
-(a standard error above :data:`MAX_STD_RATIO` times the data's largest, on data that resolve no
-signal: an exponential through values near zero), and keeps a fit precise to :data:`PRECISE`
-of the bound whose value lies beyond the bound by less than :data:`BOUND_SLACK` standard errors,
-clipped to the bound (a mirror circuit's <Z> = 1 extrapolated to 1.01 +- 0.02 is 1, not a biased
-linear 0.97; a steep resolved decay 0.47, 0.10, 0.01 extrapolated to 1.05 +- 0.12 is 1, not a
-linear 0.55). :data:`PRECISE` is 0.3: measured on the generated families of
-``benchmarks/mitigation.py`` (10 seeds, both sides' per-factor data), 0.1 gave way to the linear
-fit on such decays (median level-2 error of layered Clifford circuits 0.034 against 0.021), while
-any value from 0.2 to 0.5 changed no Trotter or QAOA value and lost no pair; without a limit an
-interior value (QAOA, Trotter) was sometimes clipped to the bound (mean error 0.041 -> 0.074).
+bounds, as IBM's ZNE does; ``uncertainty`` (the default) prefers fits the data leave standing,
+passes over an ill-conditioned fit (a standard error above :data:`MAX_STD_RATIO` times the data's
+largest, on data that resolve no signal: an exponential through values near zero), and keeps a
+fit whose error is within the bound and whose value lies beyond it by less than
+:data:`BOUND_SLACK` standard errors, clipped to the bound (a mirror circuit's <Z> = 1 extrapolated
+to 1.01 +- 0.02 is 1, not a biased linear 0.97). A steep decay resolved only at the lowest factor
+(0.31, 0.02, -0.005 +- 0.014, exact 1) is the exponential's 1.2 +- 0.4, clipped to 1 with its
+error: a line through it said 0.35 +- 0.015, a wrong number with an error bar that hid it (chi2
+60 on one degree of freedom). Where only a contradicted fit is usable, its error is widened to
+reach the values of the fits the data leave standing (:func:`_widened`).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,19 +32,36 @@ CHOICES = EXTRAPOLATOR_CHOICES
 MAX_STD_RATIO = 10.0
 RESOLVED = 3.0
 BOUND_SLACK = 2.0
-PRECISE = 0.3
+CONSISTENT_P = 0.01
 
 
 @dataclass
 class Fit:
-    """An extrapolator's fit: values and standard errors at ``at``, whether it is usable, and
-    ``gradient[i, f]`` = d values[i] / d y[f] (None when the fit failed)."""
+    """An extrapolator's fit: values and standard errors at ``at``, whether it is usable,
+    ``gradient[i, f]`` = d values[i] / d y[f] (None when the fit failed), and its goodness of fit:
+    ``chi2`` of its residuals at the data over ``dof`` degrees of freedom (0: as many parameters
+    as points, nothing to test) and ``scale``, the factor already applied to ``stds`` (and to be
+    applied to errors propagated through ``gradient``) where the data scatter about the fit more
+    than their errors allow: sqrt(chi2 / dof) when above 1 (the Birge ratio)."""
 
     name: str
     values: np.ndarray
     stds: np.ndarray
     ok: bool
     gradient: np.ndarray | None = None
+    chi2: float = 0.0
+    dof: int = 0
+    scale: float = 1.0
+
+    @property
+    def consistent(self) -> bool:
+        """Whether its data leave the fit's model standing: chi2 not beyond its upper
+        :data:`CONSISTENT_P` tail (always, with nothing to test)."""
+        if self.dof <= 0 or self.chi2 <= self.dof:
+            return True
+        from scipy.special import gammaincc  # chi2 survival function, without importing scipy.stats
+
+        return bool(gammaincc(self.dof / 2, self.chi2 / 2) >= CONSISTENT_P)
 
 
 def _failed(name: str, size: int) -> Fit:
@@ -175,9 +194,37 @@ def fallback(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) -> 
     return Fit("fallback", np.full(len(at), y[lowest]), np.full(len(at), stds[lowest]), True, gradient)
 
 
+def _parameters(name: str) -> int:
+    if name in ("linear", "exponential"):
+        return 2
+    if name == "double_exponential":
+        return 4
+    return int(name.rsplit("_", 1)[1]) + 1
+
+
 def fit(name: str, x, y, stds, at) -> Fit:
-    """Run the extrapolator called ``name`` (IBM's names)."""
+    """Run the extrapolator called ``name`` (IBM's names), with its goodness of fit (see :class:`Fit`)."""
     x, y, stds, at = (np.asarray(v, dtype=float) for v in (x, y, stds, at))
+    both = _fit(name, x, y, stds, np.concatenate([at, x]))
+    count = len(at)
+    result = Fit(
+        both.name,
+        both.values[:count],
+        both.stds[:count],
+        both.ok,
+        None if both.gradient is None else both.gradient[:count],
+    )
+    dof = 0 if name == "fallback" else len(x) - _parameters(name)  # the fallback fits nothing
+    if not both.ok or dof <= 0 or not np.all(stds > 0):  # nothing to test (or exact data)
+        return result
+    chi2 = float(np.sum(((both.values[count:] - y) / stds) ** 2))
+    scale = float(np.sqrt(chi2 / dof)) if chi2 > dof else 1.0
+    result.chi2, result.dof, result.scale = chi2, dof, scale
+    result.stds = result.stds * scale
+    return result
+
+
+def _fit(name: str, x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) -> Fit:
     if name == "linear":
         return polynomial(x, y, stds, 1, at)
     if name.startswith("polynomial_degree_"):
@@ -191,10 +238,10 @@ def fit(name: str, x, y, stds, at) -> Fit:
 
 def usable(candidate: Fit, bound: float, slack: float = 0.0) -> bool:
     """Successful, finite, and its zero-noise value within ``±bound``, widened by ``slack`` of its
-    standard errors when those are below :data:`PRECISE` times the bound."""
+    standard errors when those are within the bound (a larger error says nothing of the value)."""
     zero = candidate.values[0]
     limit = bound * (1 + 1e-9)
-    if candidate.stds[0] <= PRECISE * bound:
+    if candidate.stds[0] <= bound:
         limit += slack * candidate.stds[0]
     return bool(candidate.ok and np.isfinite(zero) and abs(zero) <= limit and np.all(np.isfinite(candidate.stds)))
 
@@ -221,7 +268,7 @@ def clipped(candidate: Fit, bound: float) -> Fit:
         return candidate
     values = candidate.values.copy()
     values[0] = np.clip(values[0], -bound, bound)
-    return Fit(candidate.name, values, candidate.stds, candidate.ok, candidate.gradient)
+    return replace(candidate, values=values)
 
 
 def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty") -> Fit:
@@ -229,20 +276,41 @@ def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty
 
     ``order`` (IBM's rule): the first usable fit (see :func:`usable`), else the last fit.
     ``uncertainty``: a fit is usable when its value lies within the bound to within
-    :data:`BOUND_SLACK` standard errors, if those are precise (and is then clipped to it); the
-    first usable and well-conditioned fit (:func:`well_conditioned`) is taken; if none is well
-    conditioned, the usable fit with the smallest standard error; else the last fit.
+    :data:`BOUND_SLACK` of its standard errors, if those are within the bound (it is then clipped
+    to it). Fits that their data leave standing (:attr:`Fit.consistent`) come first: the first
+    of them that is well conditioned (:func:`well_conditioned`), then the first well-conditioned
+    one of the rest; if none is well conditioned, the usable fit with the smallest standard error
+    (consistent ones first); else the last fit.
     """
     if choice == "order":
         usable_fits = [candidate for candidate in fits if usable(candidate, bound)]
         return usable_fits[0] if usable_fits else fits[-1]
     usable_fits = [clipped(candidate, bound) for candidate in fits if usable(candidate, bound, BOUND_SLACK)]
-    for candidate in usable_fits:
-        if well_conditioned(candidate, x, y, stds):
-            return candidate
-    if usable_fits:
-        return min(usable_fits, key=lambda candidate: candidate.stds[0])
-    return fits[-1]
+    consistent = [candidate for candidate in usable_fits if candidate.consistent]
+    for group in (consistent, usable_fits):
+        for candidate in group:
+            if well_conditioned(candidate, x, y, stds):
+                return _widened(candidate, fits, bound)
+    for group in (consistent, usable_fits):
+        if group:
+            return _widened(min(group, key=lambda candidate: candidate.stds[0]), fits, bound)
+    return _widened(fits[-1], fits, bound)
+
+
+def _widened(candidate: Fit, fits: list[Fit], bound: float) -> Fit:
+    """``candidate``, or where its data contradict it, with its error widened to reach the
+    zero-noise value (clipped to the bound) of every fit they leave standing: the data cannot tell
+    which is right (a line through a steep decay, 0.18 +- 0.09, beside an exponential that says
+    1.5 +- 4: 0.18 +- 0.82, for a true 0.65)."""
+    if candidate.consistent or not np.isfinite(candidate.values[0]):
+        return candidate
+    standing = [np.clip(f.values[0], -bound, bound) for f in fits if f.ok and f.consistent and np.isfinite(f.values[0])]
+    spread = max((abs(value - candidate.values[0]) for value in standing), default=0.0)
+    if not spread > candidate.stds[0]:
+        return candidate
+    stds = candidate.stds.copy()
+    stds[0] = spread
+    return replace(candidate, stds=stds, scale=candidate.scale * spread / max(candidate.stds[0], 1e-300))
 
 
 def extrapolate(

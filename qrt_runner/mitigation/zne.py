@@ -100,7 +100,7 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
     num_terms = data.means.shape[2]
     used = np.flatnonzero(np.any(coeffs != 0, axis=0))
     values = np.zeros(num_terms)
-    gradients = np.zeros((num_terms, len(factors)))  # d term value / d term mean at each factor
+    gradients = np.zeros((num_terms, len(factors)))  # d term value / d term mean at each factor, x the fit's scale
     names: dict[int, str] = {}
     for term in used:
         y = data.means[:, s, term]
@@ -109,7 +109,7 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
         best = choose(fits, factors, y, sigma, 1.0, choice)
         values[term] = best.values[0]
         names[int(term)] = best.name
-        gradients[term] = best.gradient[0] if best.gradient is not None else np.nan
+        gradients[term] = best.gradient[0] * best.scale if best.gradient is not None else np.nan
     evs = identity + coeffs @ values
     # var_o = sum_f g_f^T C_f g_f with g_f[l] = c_ol * d value_l / d mean_lf
     weights = coeffs[:, :, None] * gradients[None, :, :]  # (obs, terms, factors)
