@@ -62,6 +62,8 @@ class Technique:
         randomizes: whether its circuits are bound once per randomisation (twirls).
         prefix_safe: whether the circuit before the measurements stays one circuit for every
             randomisation (so that they may share its simulation).
+        prefix_per_row: whether, where it is not, its randomisations differ there by parameter
+            values alone (so that the measurement bases of one randomisation may share it).
         twirls_measurement: whether the measurements the primitive adds get flip slots.
         refuses: what of a dynamic circuit its model does not cover, so that it refuses the
             circuit (:func:`check_dynamic_circuit`): ``control_flow`` (branches), ``dynamic``
@@ -74,6 +76,7 @@ class Technique:
     name = "technique"
     randomizes = False
     prefix_safe = True
+    prefix_per_row = False
     twirls_measurement = False
     refuses: str | None = None
     option = ""

@@ -30,6 +30,7 @@ from qrt_runner.primitives.dilation import exact_circuit, needs_dilation
 from qrt_runner.workload.projectors import pauli_sum
 
 PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits that continue it
+ROW_STATES_BYTES = 256 * 2**20  # the density matrices of one PUB's prefixes shared per randomisation
 
 
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
@@ -83,7 +84,8 @@ class _PubPlan:
         self.flat_values = values.reshape(self.num_sets, -1)
         self.factors = next((f for t in self.techniques if (f := t.factors()) is not None), (1.0,))
         self.device = backend.device_info(isa.physical_qubits)
-        self.share_prefix = self._shares_prefix(backend)
+        self.groups_of = self._groups(paulis)
+        self.prefix_mode = self._prefix_mode(backend, len(self.groups_of))
         cache_key = (
             f"{isa.fingerprint}|{self._signature()}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         )
@@ -120,41 +122,62 @@ class _PubPlan:
         auto = twirl.num_randomizations_auto and self.notes.get(LAYER_NOISE) is not None
         return randomizations_for(total_shots, twirl.num_randomizations, twirl.shots_per_randomization, auto)
 
-    def _shares_prefix(self, backend: LocalBackend) -> bool:
-        """Whether the randomisations of a measurement twirl can share the simulation of the
-        circuit before it: no technique randomises that part (gate twirling, PEC and PEA do),
-        and each binding would be a small density matrix anyway (see
-        :func:`~qrt_runner.execution.simulation.aer_simulator.resolve_method`). The circuit is
-        then simulated once per noise factor and parameter set, and every randomisation continues
-        from its density matrix with only the basis change, the twirled measurement and the
-        readout (the same distribution of outcomes as the whole circuit)."""
+    def _prefix_mode(self, backend: LocalBackend, num_groups: int) -> str:
+        """How the PUB's circuits share the simulation of what comes before their measurements,
+        where each binding would be a small density matrix anyway (see
+        :func:`~qrt_runner.execution.simulation.aer_simulator.resolve_method`):
+
+        * ``set``: no technique randomises that part (gate twirling, PEC and PEA do) and the
+          measurements are twirled: it is simulated once per noise factor and parameter set, and
+          every randomisation continues from its density matrix with only the basis change, the
+          twirled measurement and the readout;
+        * ``row``: only techniques whose randomisations differ there by parameters alone (gate
+          twirling) randomise it, and the PUB measures in several bases: it is simulated once per
+          noise factor, parameter set and randomisation, and every basis continues from it (each
+          basis used to simulate the whole circuit again). The density matrices of one PUB stay
+          under :data:`ROW_STATES_BYTES`;
+        * ``""``: no sharing.
+
+        Either way every circuit's outcomes are drawn from the same distribution as the whole
+        circuit's; with ``row``, the bases of one randomisation share its twirl (each basis's
+        twirl is still uniformly random)."""
         mit = self.mitigation
-        twirled = any(t.twirls_measurement for t in self.techniques)
-        if mit is None or not twirled or not all(t.prefix_safe for t in self.techniques) or not backend.noisy:
-            return False
-        if needs_dilation(self.isa.circuit):  # one density matrix would follow one branch of its measurements
-            return False
+        if mit is None or not backend.noisy or needs_dilation(self.isa.circuit):  # one density matrix would follow
+            return ""  # one branch of its measurements
         width = self.isa.circuit.num_qubits
         twirl = mit.twirling
         randomizations, per = randomizations_for(
             self.shots, twirl.num_randomizations, twirl.shots_per_randomization, False
         )
-        return (
-            width <= PREFIX_MAX_QUBITS
-            and randomizations > 1
-            and resolve_method(backend.method, True, width, per) == "density_matrix"
-        )
+        if width > PREFIX_MAX_QUBITS or resolve_method(backend.method, True, width, per) != "density_matrix":
+            return ""
+        if all(t.prefix_safe for t in self.techniques):
+            twirled = any(t.twirls_measurement for t in self.techniques)
+            return "set" if twirled and randomizations > 1 else ""
+        states = len(self.factors) * self.num_sets * randomizations
+        if (
+            num_groups > 1
+            and all(t.prefix_safe or t.prefix_per_row for t in self.techniques)
+            and states * 16 * 4**width <= ROW_STATES_BYTES
+        ):
+            return "row"
+        return ""
 
     def _signature(self) -> str:
         """What the circuits depend on besides the ISA circuit and the Paulis."""
         signature = "exact" if self.shots == 0 else "measured"
         if not self.techniques:
             return signature
-        return f"{signature}|prefix{self.share_prefix}" + "".join(
+        return f"{signature}|prefix{self.prefix_mode}" + "".join(
             f"|{t.signature(self.device)}" for t in self.techniques
         )
 
     # -- circuits -------------------------------------------------------------------------
+    @staticmethod
+    def _groups(paulis: list[str]) -> list[list[str]]:
+        """The measurement bases: qubit-wise commuting groups of the Pauli terms."""
+        return [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
+
     def _build_circuits(self, paulis: list[str], backend: LocalBackend):
         """(groups, circuits per noise factor and basis, calibration circuits per technique,
         the techniques' notes, prefixes, role of each noise factor's circuits): with shared
@@ -166,7 +189,7 @@ class _PubPlan:
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), qubits, label=label)
             return [paulis], [circuit], [], {}, [], [CIRCUITS]
-        groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
+        groups = self.groups_of
         context = BuildContext(self.device, self.isa.circuit.num_qubits, len(groups))
         templates = [self.isa.circuit] * len(self.factors)
         roles = [CIRCUITS] * len(templates)
@@ -174,7 +197,7 @@ class _PubPlan:
             templates = technique.transform(templates, context)
             roles = technique.template_roles(roles)
         prefixes: list[QuantumCircuit] = []
-        if self.share_prefix and groups:
+        if self.prefix_mode and groups:
             prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
         twirled = any(t.twirls_measurement for t in self.techniques)
         circuits = [self._measurement_circuit(base, group, backend, twirled) for base in templates for group in groups]
@@ -237,11 +260,12 @@ class _PubPlan:
                 len(circuits) - len(self.circuits)
             )
             prefix_of += [None] * len(self.prefixes)
-            rows_per_set = [self.randomizations] * len(prefix_of)
+            per_row = self.prefix_mode == "row"
+            rows_per_set = [1 if per_row else self.randomizations] * len(prefix_of)
             user = self.flat_values  # zero columns: one prefix per set all the same (see the simulator)
             for f, prefix in enumerate(self.prefixes):
                 circuits.append(prefix)
-                values.append(user)
+                values.append(self._values(prefix) if per_row else user)
                 keys.append(f"{self.cache_key}|prefix{f}")
                 circuit_shots.append(shots)
                 call_groups.append(0)

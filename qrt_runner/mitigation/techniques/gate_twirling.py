@@ -18,6 +18,7 @@ class GateTwirling(Technique):
     name = "gate_twirling"
     randomizes = True
     prefix_safe = False  # every randomisation is a different circuit from the first gate on
+    prefix_per_row = True  # ... by the values bound to the template's Pauli slots
 
     def __init__(self, strategy: str, dressing_noise: bool = False):
         self.strategy = strategy
