@@ -66,7 +66,12 @@ def test_estimated_shots_are_the_shots_the_run_spends(overrides):
 
 
 def test_estimates_grow_linearly_in_shots_randomizations_and_noise_factors():
-    base = ["backend=fake_manila", "mitigation=level2", "mitigation.twirling.num_randomizations=8"]
+    base = [
+        "backend=fake_manila",
+        "mitigation=level2",
+        "mitigation.twirling.num_randomizations=8",
+        "mitigation.resilience.zne.shot_allocation=equal",  # IBM's split: every factor the same shots
+    ]
     by_shots = [_estimate(*base, f"primitive.default_shots={n}")["total"] for n in (256, 512, 768)]
     assert by_shots[1]["shots"] - by_shots[0]["shots"] == by_shots[2]["shots"] - by_shots[1]["shots"] > 0
     assert by_shots[1]["qpu_s"] - by_shots[0]["qpu_s"] == pytest.approx(

@@ -446,3 +446,27 @@ def test_gate_twirled_bases_continued_from_one_density_matrix_per_randomisation_
     assert np.all(np.abs(shared.data.evs - whole.data.evs) < 4 * np.hypot(shared.data.stds, whole.data.stds))
     assert np.all(np.abs(shared.data.evs - exact) < 4 * shared.data.stds)
     assert np.ptp(shared.data.evs[:, 3]) > 1  # <Z> of qubit 0 = cos(theta) differs between the sets
+
+
+def test_zne_shares_shots_among_noise_factors_by_inverse_square_root_unless_equal():
+    circuit, observables = _ghz(), [SparsePauliOp("ZZI"), SparsePauliOp("XXX")]
+    level2 = {"resilience_level": 2, "twirling.num_randomizations": 8}
+    weighted = _run(level2, circuit, observables).metadata["mitigation"]  # 4096 shots: 512 per randomisation
+    raw = np.array([1, 3, 5]) ** -0.5
+    expected = np.round(512 * raw / raw.mean()).astype(int).tolist()
+    assert weighted["shots_per_randomization_by_factor"] == expected == [759, 438, 339]
+    assert abs(sum(expected) - 3 * 512) <= 2  # the total stays that of an equal split
+    bases = 2  # ZZI and XXX
+    assert weighted["shots_spent"] == 8 * bases * sum(expected) + 32 * 512  # plus TREX's calibration
+    equal = _run({**level2, "resilience.zne.shot_allocation": "equal"}, circuit, observables).metadata["mitigation"]
+    assert "shots_per_randomization_by_factor" not in equal
+    assert equal["shots_spent"] == 8 * bases * 3 * 512 + 32 * 512
+    assert finalize(spec_for(["mitigation=level2"]).mitigation).to_dict()["resilience"]["zne"]["shot_allocation"] == (
+        "inverse_sqrt"
+    )
+
+
+def test_unequal_shot_allocation_is_refused_for_the_hardware_service():
+    with pytest.raises(ConfigError, match="shot_allocation='inverse_sqrt': the hardware service gives every noise"):
+        spec_for(["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.shot_allocation=inverse_sqrt"])
+    spec_for(["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.shot_allocation=equal"])

@@ -34,6 +34,7 @@ QRT_ONLY = {
     "resilience.nearest_probability",
     "resilience.zne.extrapolator_choice",
     "resilience.zne.extrapolate_per_term",
+    "resilience.zne.shot_allocation",
     "twirling.dressing_noise",
 }
 

@@ -16,6 +16,7 @@ EXTRAPOLATORS = ("linear", "exponential", "double_exponential", "fallback") + tu
     f"polynomial_degree_{k}" for k in range(1, 8)
 )
 EXTRAPOLATOR_CHOICES = ("uncertainty", "order")
+SHOT_ALLOCATIONS = ("inverse_sqrt", "equal")
 TWIRLING_STRATEGIES = ("active", "active-accum", "active-circuit", "all")
 DD_SEQUENCES = ("XX", "XpXm", "XY4")
 SLACK_DISTRIBUTIONS = ("middle", "edges")

@@ -200,6 +200,13 @@ def _check_local_only_mitigation(spec: RunSpec) -> None:
                 "the hardware service extrapolates every Pauli term on its own",
                 "set it to true or null for backend=ibm",
             )
+        if res.zne.shot_allocation == "inverse_sqrt":
+            raise ConfigError(
+                "mitigation.resilience.zne.shot_allocation",
+                "inverse_sqrt",
+                "the hardware service gives every noise factor the same shots",
+                "set it to equal or null for backend=ibm",
+            )
         if spec.mitigation.twirling.dressing_noise:
             raise ConfigError(
                 "mitigation.twirling.dressing_noise",

@@ -16,6 +16,7 @@ from qrt_runner.config.allowed import (
     EXTRAPOLATORS,
     MAX_NOISE_FACTOR,
     SCHEDULING_METHODS,
+    SHOT_ALLOCATIONS,
     SLACK_DISTRIBUTIONS,
     TWIRLING_STRATEGIES,
 )
@@ -65,6 +66,15 @@ class ZneConfig:
         ]
     ] = None
     extrapolate_per_term: Optional[bool] = None
+    # qrt_runner only: how a PUB's shots are shared among its noise factors (inverse_sqrt: shots
+    # proportional to 1/sqrt(factor), default; equal: as IBM), the total kept
+    shot_allocation: Optional[
+        Annotated[
+            str,
+            OneOf(*SHOT_ALLOCATIONS, what="allocation"),
+            Hint(fix="choose inverse_sqrt (more shots at low noise factors) or equal (as IBM)"),
+        ]
+    ] = None
 
 
 @dataclass

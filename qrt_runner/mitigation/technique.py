@@ -103,6 +103,10 @@ class Technique:
         """The shots a PUB of ``shots`` needs in all with this technique (PEC: more)."""
         return shots
 
+    def factor_shot_weights(self) -> tuple[float, ...] | None:
+        """Each noise factor's share of the shots relative to an equal split, or None (equal)."""
+        return None
+
     def size_calibration(self, shots_per_randomization: int) -> None:
         """Told the shots per randomisation of the PUB's circuits before its draws (a calibration
         sized "auto" takes as many)."""

@@ -101,6 +101,10 @@ class _PubPlan:
             [[np.real(terms.get(label, 0.0)) for label in self.labels] for terms in self.obs_terms]
         ).reshape(len(self.obs_terms), len(self.labels))
         self.randomizations, self.shots_per_binding = self._randomizations()
+        weights = next((w for t in self.techniques if (w := t.factor_shot_weights()) is not None), None)
+        self.factor_shots = [  # shots per randomisation of each noise factor's circuits
+            max(1, round(self.shots_per_binding * w)) for w in (weights or [1.0] * len(self.factors))
+        ]
         rng = np.random.default_rng([seed, 7])
         for technique in self.techniques:
             technique.size_calibration(self.shots_per_binding)
@@ -242,7 +246,7 @@ class _PubPlan:
         values = [self._values(c) for c in self.circuits]
         keys = [f"{self.cache_key}|{i}" for i in range(len(self.circuits))]
         shots = self.shots_per_binding if self.shots else 0
-        circuit_shots = [shots] * len(circuits)
+        circuit_shots = self.circuit_shots()
         call_groups = [0] * len(circuits)
         for technique, calibration in zip(self.techniques, self.calibrations):
             for i, circuit in enumerate(calibration):
@@ -287,6 +291,13 @@ class _PubPlan:
             call_groups=call_groups,
         )
 
+    def circuit_shots(self) -> list[int]:
+        """Shots per randomisation of each of the PUB's circuits (by its noise factor)."""
+        if not self.shots:
+            return [0] * len(self.circuits)
+        groups = max(len(self.groups), 1)
+        return [self.factor_shots[i // groups] for i in range(len(self.circuits))]
+
     def multipliers(self) -> dict[str, Any]:
         """What the shots of the PUB are made of: per parameter set, measurement bases x noise
         factors x randomisations x shots per randomisation, plus what the techniques add (PEC's
@@ -298,6 +309,8 @@ class _PubPlan:
             out["noise_factors"] = list(self.factors)
             out["randomizations"] = self.randomizations
             out["shots_per_randomization"] = self.shots_per_binding
+            if len(set(self.factor_shots)) > 1:
+                out["shots_per_randomization_by_factor"] = list(self.factor_shots)
             for technique in self.techniques:
                 out.update(technique.multipliers(self.notes))
         return out

@@ -101,12 +101,14 @@ def _diagnostics(plan: _PubPlan, seconds: list[float]) -> dict:
         "num_randomizations": plan.randomizations,
         "shots_per_randomization": plan.shots_per_binding,
         "shots_spent": int(
-            plan.shots_per_binding * plan.randomizations * len(plan.circuits) * plan.num_sets
+            sum(plan.circuit_shots()) * plan.randomizations * plan.num_sets
             + sum(t.calibration_shots() for t, _ in calibrated)
         ),
         "simulate_s": float(sum(seconds)),
         "simulate_s_by_technique": _simulate_s(plan, seconds),
     }
+    if len(set(plan.factor_shots)) > 1:
+        out["shots_per_randomization_by_factor"] = list(plan.factor_shots)
     for technique in reversed(plan.techniques):  # the calibration first, the extrapolation last
         out.update(technique.diagnostics(plan.notes))
     return out

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from qrt_runner.adapters.qiskit_ibm_runtime import is_unset, unset
+from qrt_runner.config.allowed import SHOT_ALLOCATIONS
 from qrt_runner.mitigation.extrapolation import CHOICES as EXTRAPOLATOR_CHOICES
 
 __all__ = ["NoSuchOption", "UnsupportedOption", "check_own", "check_supported", "from_ibm", "set_ibm", "to_ibm"]
@@ -56,6 +57,10 @@ OWN: dict[str, tuple[str, Any]] = {
         lambda v: v is None or v in EXTRAPOLATOR_CHOICES,
     ),
     "resilience.zne.extrapolate_per_term": _OPTIONAL_BOOL,
+    "resilience.zne.shot_allocation": (
+        " or ".join(repr(c) for c in SHOT_ALLOCATIONS) + " or None",
+        lambda v: v is None or v in SHOT_ALLOCATIONS,
+    ),
     "twirling.dressing_noise": _OPTIONAL_BOOL,
 }
 # The type IBM stores a leaf as, where qrt_runner checks it instead of IBM (a learned model: as a file).

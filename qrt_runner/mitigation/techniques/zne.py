@@ -1,6 +1,7 @@
 """ZNE (zero-noise extrapolation) as a technique for the Estimator.
 
-Build: one template per noise factor, by folding the two-qubit gates and the noisy single-qubit
+Build: one template per noise factor (its share of the PUB's shots set by
+``shot_allocation``), by folding the two-qubit gates and the noisy single-qubit
 gates (``gate_folding*``; IBM folds the two-qubit gates only: :mod:`..folding`) or, with
 the ``pea`` amplifier, unchanged here and amplified by :mod:`.pea`. Combine: every Pauli term
 (or observable) is extrapolated across the noise factors to zero noise.
@@ -34,6 +35,7 @@ class Zne(Technique):
         self.extrapolated_noise_factors = options.extrapolated_noise_factors
         self.extrapolator_choice = options.extrapolator_choice
         self.extrapolate_per_term = options.extrapolate_per_term
+        self.shot_weights = options.shot_weights()
         self.fits: dict[str, Any] | None = None
 
     @classmethod
@@ -45,6 +47,9 @@ class Zne(Technique):
 
     def factors(self) -> tuple[float, ...] | None:
         return self.noise_factors
+
+    def factor_shot_weights(self) -> tuple[float, ...] | None:
+        return self.shot_weights
 
     def transform(self, templates: list[QuantumCircuit], context: BuildContext) -> list[QuantumCircuit]:
         if self.amplifier == "pea":
