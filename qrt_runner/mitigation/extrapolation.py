@@ -3,9 +3,8 @@
 Each fit returns the value and standard error at the requested noise factors, whether it
 succeeded, the gradient of its values with respect to the data (exact for polynomials,
 linearised at the optimum for the nonlinear fits), which propagates correlated errors, and its
-goodness of fit: where the data scatter about the fit more than their errors allow, its errors
-are scaled by the Birge ratio sqrt(chi2 / dof), and a fit whose chi2 lies beyond the upper
-:data:`CONSISTENT_P` tail is one its data contradict.
+goodness of fit: a fit whose chi2 lies beyond the upper :data:`CONSISTENT_P` tail is one its data
+contradict, and its errors are scaled by the Birge ratio sqrt(chi2 / dof).
 :func:`extrapolate` picks one per observable: ``order`` takes the first successful fit within the
 bounds, as IBM's ZNE does; ``uncertainty`` (the default) prefers fits the data leave standing,
 passes over an ill-conditioned fit (a standard error above :data:`MAX_STD_RATIO` times the data's
@@ -41,8 +40,8 @@ class Fit:
     ``gradient[i, f]`` = d values[i] / d y[f] (None when the fit failed), and its goodness of fit:
     ``chi2`` of its residuals at the data over ``dof`` degrees of freedom (0: as many parameters
     as points, nothing to test) and ``scale``, the factor already applied to ``stds`` (and to be
-    applied to errors propagated through ``gradient``) where the data scatter about the fit more
-    than their errors allow: sqrt(chi2 / dof) when above 1 (the Birge ratio)."""
+    applied to errors propagated through ``gradient``) where the data contradict the fit
+    (:attr:`consistent` false): sqrt(chi2 / dof), the Birge ratio."""
 
     name: str
     values: np.ndarray
@@ -218,9 +217,10 @@ def fit(name: str, x, y, stds, at) -> Fit:
     if not both.ok or dof <= 0 or not np.all(stds > 0):  # nothing to test (or exact data)
         return result
     chi2 = float(np.sum(((both.values[count:] - y) / stds) ** 2))
-    scale = float(np.sqrt(chi2 / dof)) if chi2 > dof else 1.0
-    result.chi2, result.dof, result.scale = chi2, dof, scale
-    result.stds = result.stds * scale
+    result.chi2, result.dof = chi2, dof
+    if not result.consistent:  # scaling every fit with chi2 > dof overstated the errors of good fits by a fifth
+        result.scale = float(np.sqrt(chi2 / dof))
+    result.stds = result.stds * result.scale
     return result
 
 
