@@ -201,8 +201,9 @@ def format_estimate(est: dict[str, Any]) -> str:
     ]
     jobs = est["jobs"]
     lines.append(f"  parameter sets: {est['parameter_sets']} in {len(jobs)} job(s) of 1 PUB")
+    width = max((len(name) for name in est["multipliers"]), default=0) + 1
     for name, value in est["multipliers"].items():
-        lines.append(f"  {name:<28} {value}")
+        lines.append(f"  {name:<{max(width, 28)}} {value}")
     lines.append("  job  sets  circuits  bindings       shots   QPU s (est.)")
     for index, job in enumerate(jobs[:10]):
         qpu = f"{job['qpu_s']:.1f}" if job["qpu_s"] is not None else "-"
