@@ -261,9 +261,37 @@ def test_trex_calibration_takes_the_twirled_circuits_shots_per_randomisation_unl
     twirl = {"resilience_level": 1, "twirling.num_randomizations": 8}
     auto = _run(twirl, circuit, observables).metadata["mitigation"]  # 4096 shots: 512 per randomisation
     assert auto["shots_per_randomization"] == 512
-    assert auto["shots_spent"] == 8 * 512 + 32 * 512  # IBM's "auto": 32 calibration randomisations of 512
-    fixed = _run({**twirl, "resilience.measure_noise_learning.shots_per_randomization": 16}, circuit, observables)
-    assert fixed.metadata["mitigation"]["shots_spent"] == 8 * 512 + 32 * 16
+    assert auto["shots_spent"] == 2 * 8 * 512  # IBM's "auto": the twirl's 8 randomisations of 512
+    fixed = {
+        **twirl,
+        "resilience.measure_noise_learning.shots_per_randomization": 16,
+        "resilience.measure_noise_learning.num_randomizations": 32,
+    }
+    assert _run(fixed, circuit, observables).metadata["mitigation"]["shots_spent"] == 8 * 512 + 32 * 16
+
+
+def _planned_calibration_shots(overrides: list[str], shots: int) -> dict:
+    backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=1)
+    options = EstimatorOptions(default_shots=shots, mitigation=finalize(spec_for(overrides).mitigation))
+    return Estimator(backend, options=options).plan([(_ghz(), [SparsePauliOp("ZZZ")])]).multipliers
+
+
+def test_trex_auto_calibration_is_sized_from_the_pubs_shots_not_pecs_sampling_overhead():
+    pec = _planned_calibration_shots(["backend=fake_manila", "mitigation=pec"], 4096)
+    assert pec["trex_calibration_shots"] == 4096  # 32 x 128, whatever PEC's overhead multiplies
+    many = _planned_calibration_shots(["mitigation=level1", "mitigation.twirling.num_randomizations=256"], 8192)
+    assert many["trex_calibration_shots"] == 8192  # 256 x 32: the twirl's randomisations too
+
+
+def test_effective_calibration_and_allocation_say_what_runs():
+    readout = spec_for(["mitigation=none", "mitigation.resilience.measure_mitigation=true"]).mitigation
+    sampler = finalize(readout, primitive="sampler").to_dict()
+    assert sampler["resilience"]["measure_noise_learning"] == {"num_randomizations": 32, "shots_per_randomization": 128}
+    estimator = spec_for(["mitigation=level2"]).effective_mitigation.to_dict()["resilience"]
+    assert estimator["measure_noise_learning"] == {"num_randomizations": "auto", "shots_per_randomization": "auto"}
+    assert estimator["zne"]["shot_allocation"] == "inverse_sqrt"
+    service = spec_for(["backend=ibm", "mitigation=level2"]).effective_mitigation.to_dict()["resilience"]
+    assert service["zne"]["shot_allocation"] == "equal"  # what the service does
 
 
 def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
@@ -455,12 +483,12 @@ def test_zne_shares_shots_among_noise_factors_by_inverse_square_root_unless_equa
     raw = np.array([1, 3, 5]) ** -0.5
     expected = np.round(512 * raw / raw.mean()).astype(int).tolist()
     assert weighted["shots_per_randomization_by_factor"] == expected == [759, 438, 339]
-    assert abs(sum(expected) - 3 * 512) <= 2  # the total stays that of an equal split
+    assert sum(weighted["shots_per_randomization_by_factor"]) == 3 * 512  # the total of an equal split
     bases = 2  # ZZI and XXX
-    assert weighted["shots_spent"] == 8 * bases * sum(expected) + 32 * 512  # plus TREX's calibration
+    assert weighted["shots_spent"] == 8 * bases * sum(expected) + 8 * 512  # plus TREX's calibration
     equal = _run({**level2, "resilience.zne.shot_allocation": "equal"}, circuit, observables).metadata["mitigation"]
     assert "shots_per_randomization_by_factor" not in equal
-    assert equal["shots_spent"] == 8 * bases * 3 * 512 + 32 * 512
+    assert equal["shots_spent"] == 8 * bases * 3 * 512 + 8 * 512
     assert finalize(spec_for(["mitigation=level2"]).mitigation).to_dict()["resilience"]["zne"]["shot_allocation"] == (
         "inverse_sqrt"
     )

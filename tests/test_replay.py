@@ -208,3 +208,25 @@ def test_bad_replay_input_exits_2_in_one_line(tmp_path, args, fragment):
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "outputs").exists()
+
+
+def test_effective_mitigation_options_that_differ_are_reported_with_the_config():
+    from qrt_runner.reproduce.compare import compare
+
+    old = {"mitigation": {"effective": {"resilience": {"measure_noise_learning": {"shots_per_randomization": 128}}}}}
+    new = {
+        "mitigation": {
+            "effective": {
+                "resilience": {
+                    "measure_noise_learning": {"shots_per_randomization": "auto"},
+                    "zne": {"shot_allocation": "inverse_sqrt"},
+                }
+            }
+        }
+    }
+    lines = compare(old, new, {}, {}, replay=True).config
+    assert lines == [
+        "mitigation (effective) resilience.measure_noise_learning.shots_per_randomization: 128 -> auto",
+        "mitigation (effective) resilience.zne.shot_allocation: (absent) -> inverse_sqrt",
+    ]
+    assert compare(new, new, {}, {}).config == []

@@ -10,7 +10,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from conftest import spec_for
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backend import LocalBackend
-from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, extrapolate, fit
+from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, extrapolate, fit, polynomial
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
@@ -189,7 +189,10 @@ def test_a_fit_its_data_contradict_has_its_error_scaled_and_gives_way():
     sigma = np.full(3, 0.014)
     chosen, (exponential, linear) = extrapolate(("exponential", "linear"), X, steep, sigma, 1.0, choice="uncertainty")
     assert not linear.consistent and linear.scale > 3  # a line through a steep decay: chi2 ~ 60 on 1 dof
-    assert linear.stds[0] == pytest.approx(linear.scale * fit("linear", X, steep, sigma, [0.0]).stds[0] / linear.scale)
+    unscaled = polynomial(X, steep, sigma, 1, np.array([0.0])).stds[0]
+    assert linear.stds[0] == pytest.approx(linear.scale * unscaled) and linear.scale == pytest.approx(
+        np.sqrt(linear.chi2)
+    )
     assert exponential.consistent and exponential.stds[0] > 0.3  # 1.2 +- 0.4: the data say little more
     assert chosen.name == "exponential" and chosen.values[0] == 1.0  # clipped to the bound, its error kept
     assert abs(chosen.values[0] - 1.0) <= chosen.stds[0]
@@ -209,3 +212,22 @@ def test_uncertainty_choice_reports_no_value_many_errors_from_the_truth():
         chosen, _ = extrapolate(("exponential", "linear"), X, data, np.full(3, noise), 1.0, choice="uncertainty")
         misses += abs(chosen.values[0] - amplitude) > 5 * chosen.stds[0]
     assert misses <= 4  # 1%
+
+
+def test_a_contradicted_fit_that_alone_is_usable_has_its_error_widened_to_the_standing_fits_value():
+    vanished = np.array([0.1722, 0.0019, 0.0127])  # exact 0.647 at zero noise: gone by factor 3
+    sigma = np.full(3, 0.007)
+    chosen, (exponential, linear) = extrapolate(
+        ("exponential", "linear"), X, vanished, sigma, 1.0, choice="uncertainty"
+    )
+    assert exponential.consistent and exponential.stds[0] > 1.0  # stands, but says nothing: not usable
+    assert not linear.consistent and linear.stds[0] < 0.1
+    assert chosen.name == "linear" and chosen.stds[0] == pytest.approx(1.0 - linear.values[0])  # reaches 1 (clipped)
+    assert abs(chosen.values[0] - 0.647) < chosen.stds[0]
+    # the per-term path propagates the same widened error through the fit's gradient
+    means = vanished[:, None, None]
+    cov = (sigma**2)[:, None, None, None] * np.ones((3, 1, 1, 1))
+    args = (X, TermData(means, cov), np.ones((1, 1)), np.zeros(1), np.ones(1), ("exponential", "linear"), (0.0,))
+    per_term = extrapolate_pub(*args, "uncertainty", True, labels=["Z"])
+    per_observable = extrapolate_pub(*args, "uncertainty", False)
+    assert per_term[1][0, 0] == pytest.approx(chosen.stds[0]) == pytest.approx(per_observable[1][0, 0])

@@ -13,7 +13,6 @@ from qrt_runner.config import schema as s
 from qrt_runner.config.ignored import refuse_ignored
 from qrt_runner.config.workload_checks import validate_circuit, validate_task
 from qrt_runner.errors import ConfigError
-from qrt_runner.mitigation.options import finalize
 
 if TYPE_CHECKING:
     from qrt_runner.config.spec import RunSpec
@@ -33,7 +32,7 @@ def check_consistency(spec: RunSpec) -> None:
     validate_circuit(spec.circuit)
     _check_primitive(spec)
     _check_backend(spec)
-    effective = finalize(spec.mitigation, primitive=spec.primitive.name)
+    effective = spec.effective_mitigation
     backend = spec.backend
     if effective.dynamical_decoupling.enable and not backend.has_device:
         raise ConfigError(

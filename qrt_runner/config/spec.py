@@ -50,7 +50,7 @@ class RunSpec:
     @property
     def effective_mitigation(self) -> EffectiveMitigation:
         """The mitigation options with resilience-level defaults filled in."""
-        return finalize(self.mitigation, primitive=self.primitive.name)
+        return finalize(self.mitigation, primitive=self.primitive.name, service=not self.backend.local)
 
     @property
     def shots(self) -> int:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qrt_runner.config.allowed import EXTRAPOLATOR_CHOICES
+from qrt_runner.mitigation.options import degrees_of_freedom
 
 CHOICES = EXTRAPOLATOR_CHOICES
 MAX_STD_RATIO = 10.0
@@ -171,6 +172,7 @@ def double_exponential(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.nd
             sigma=sigma,
             maxfev=5000,
             bounds=([-np.inf, 0, -np.inf, 0], [np.inf, np.inf, np.inf, np.inf]),
+            absolute_sigma=sigma is not None,  # the data's errors as they are (the Birge ratio is fit()'s)
         )
     except (RuntimeError, ValueError):
         return _failed("double_exponential", len(at))
@@ -193,14 +195,6 @@ def fallback(x: np.ndarray, y: np.ndarray, stds: np.ndarray, at: np.ndarray) -> 
     return Fit("fallback", np.full(len(at), y[lowest]), np.full(len(at), stds[lowest]), True, gradient)
 
 
-def _parameters(name: str) -> int:
-    if name in ("linear", "exponential"):
-        return 2
-    if name == "double_exponential":
-        return 4
-    return int(name.rsplit("_", 1)[1]) + 1
-
-
 def fit(name: str, x, y, stds, at) -> Fit:
     """Run the extrapolator called ``name`` (IBM's names), with its goodness of fit (see :class:`Fit`)."""
     x, y, stds, at = (np.asarray(v, dtype=float) for v in (x, y, stds, at))
@@ -213,7 +207,7 @@ def fit(name: str, x, y, stds, at) -> Fit:
         both.ok,
         None if both.gradient is None else both.gradient[:count],
     )
-    dof = 0 if name == "fallback" else len(x) - _parameters(name)  # the fallback fits nothing
+    dof = 0 if name == "fallback" else len(x) - degrees_of_freedom(name)  # the fallback fits nothing
     if not both.ok or dof <= 0 or not np.all(stds > 0):  # nothing to test (or exact data)
         return result
     chi2 = float(np.sum(((both.values[count:] - y) / stds) ** 2))
@@ -310,7 +304,8 @@ def _widened(candidate: Fit, fits: list[Fit], bound: float) -> Fit:
         return candidate
     stds = candidate.stds.copy()
     stds[0] = spread
-    return replace(candidate, stds=stds, scale=candidate.scale * spread / max(candidate.stds[0], 1e-300))
+    scale = candidate.scale * spread / candidate.stds[0] if candidate.stds[0] > 0 else candidate.scale
+    return replace(candidate, stds=stds, scale=scale)
 
 
 def extrapolate(

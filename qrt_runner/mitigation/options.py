@@ -39,11 +39,11 @@ def degrees_of_freedom(extrapolator: str) -> int:
 
 @dataclass(frozen=True)
 class MeasureNoiseLearningOptions:
-    """IBM's ``resilience.measure_noise_learning``: the TREX calibration circuits.
-    ``shots_per_randomization`` None is IBM's "auto": the shots per randomisation of the PUB's
-    twirled circuits (so the calibration takes as many shots as one noise factor of the PUB)."""
+    """IBM's ``resilience.measure_noise_learning``: the TREX calibration circuits. None is IBM's
+    "auto": the randomisations and shots per randomisation the PUB's shots get from the twirl
+    (before PEC's sampling overhead), so the calibration takes about the PUB's shots."""
 
-    num_randomizations: int
+    num_randomizations: int | None
     shots_per_randomization: int | None
 
 
@@ -192,7 +192,8 @@ class EffectiveMitigation:
             twirling["num_randomizations"] = "auto"
         twirling["shots_per_randomization"] = twirling["shots_per_randomization"] or "auto"
         learning = tree["resilience"]["measure_noise_learning"]
-        learning["shots_per_randomization"] = learning["shots_per_randomization"] or "auto"
+        for key in ("num_randomizations", "shots_per_randomization"):
+            learning[key] = learning[key] or "auto"
         layer_noise = tree.pop("layer_noise")  # qrt_runner's own: shown where PEC or PEA use it, as before
         if self.needs_layer_noise and layer_noise["source"] != "device":
             tree["layer_noise"] = layer_noise if layer_noise["source"] == "learned" else {"source": "file"}
@@ -242,8 +243,24 @@ def _pick(value, default):
     return default if value is None else value
 
 
-def finalize(config: ms.MitigationConfig, *, primitive: str = "estimator") -> EffectiveMitigation:
-    """Fill unset fields from the resilience level and check the combination.
+def _measure_noise_learning(learning: ms.MeasureNoiseLearningConfig, primitive: str) -> MeasureNoiseLearningOptions:
+    """The TREX calibration's size; unset stays IBM's "auto" for the Estimator (see
+    :class:`MeasureNoiseLearningOptions`), and is the readout calibration's fixed 32 x 128 for
+    the Sampler."""
+    if primitive == "sampler":
+        return MeasureNoiseLearningOptions(
+            _pick(learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
+            _pick(learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION),
+        )
+    return MeasureNoiseLearningOptions(learning.num_randomizations, learning.shots_per_randomization)
+
+
+def finalize(
+    config: ms.MitigationConfig, *, primitive: str = "estimator", service: bool = False
+) -> EffectiveMitigation:
+    """Fill unset fields from the resilience level and check the combination; for IBM's
+    service (``service``), qrt_runner's own unset leaves take what the service does (the shots
+    split equally among noise factors).
 
     Raises:
         ConfigError: for out-of-range values (the schema's declared constraints), refused
@@ -313,10 +330,7 @@ def finalize(config: ms.MitigationConfig, *, primitive: str = "estimator") -> Ef
         resilience_level=level,
         resilience=ResilienceOptions(
             measure_mitigation=bool(measure_mitigation),
-            measure_noise_learning=MeasureNoiseLearningOptions(
-                num_randomizations=_pick(res.measure_noise_learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
-                shots_per_randomization=res.measure_noise_learning.shots_per_randomization,
-            ),
+            measure_noise_learning=_measure_noise_learning(res.measure_noise_learning, primitive),
             zne_mitigation=bool(zne),
             zne=ZneOptions(
                 amplifier=amplifier,
@@ -325,7 +339,7 @@ def finalize(config: ms.MitigationConfig, *, primitive: str = "estimator") -> Ef
                 extrapolated_noise_factors=extrapolated,
                 extrapolator_choice=choice,
                 extrapolate_per_term=bool(_pick(res.zne.extrapolate_per_term, True)),
-                shot_allocation=_pick(res.zne.shot_allocation, "inverse_sqrt"),
+                shot_allocation=_pick(res.zne.shot_allocation, "equal" if service else "inverse_sqrt"),
             ),
             pec_mitigation=bool(pec),
             pec=PecOptions(max_overhead=max_overhead, noise_gain=noise_gain),

@@ -107,9 +107,9 @@ class Technique:
         """Each noise factor's share of the shots relative to an equal split, or None (equal)."""
         return None
 
-    def size_calibration(self, shots_per_randomization: int) -> None:
-        """Told the shots per randomisation of the PUB's circuits before its draws (a calibration
-        sized "auto" takes as many)."""
+    def size_calibration(self, randomizations: int, shots_per_randomization: int) -> None:
+        """Told the randomisations and shots per randomisation the twirl gives the PUB's shots
+        (before any sampling overhead), before its draws: a calibration sized "auto" takes them."""
 
     def draw(self, rng: np.random.Generator, randomizations: int, circuit: QuantumCircuit) -> None:
         """Its random draws for one PUB (called in pipeline order with the PUB's generator);

@@ -33,6 +33,16 @@ PREFIX_MAX_QUBITS = 8  # a prefix's density matrix travels inside the circuits t
 ROW_STATES_BYTES = 256 * 2**20  # the density matrices of one PUB's prefixes shared per randomisation
 
 
+def _split(per_factor: int, weights) -> list[int]:
+    """Shots per randomisation of each noise factor: ``per_factor`` times each weight (mean 1),
+    rounded so that they add up to ``per_factor`` per factor (largest remainders first), at least 1."""
+    exact = np.asarray(weights, dtype=float) * per_factor
+    shots = np.floor(exact).astype(int)
+    for index in np.argsort(shots - exact)[: per_factor * len(exact) - int(shots.sum())]:
+        shots[index] += 1
+    return [max(1, int(s)) for s in shots]
+
+
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
     letters = ["I"] * width
     for logical, letter in enumerate(reversed(label)):
@@ -102,12 +112,11 @@ class _PubPlan:
         ).reshape(len(self.obs_terms), len(self.labels))
         self.randomizations, self.shots_per_binding = self._randomizations()
         weights = next((w for t in self.techniques if (w := t.factor_shot_weights()) is not None), None)
-        self.factor_shots = [  # shots per randomisation of each noise factor's circuits
-            max(1, round(self.shots_per_binding * w)) for w in (weights or [1.0] * len(self.factors))
-        ]
+        self.factor_shots = _split(self.shots_per_binding, weights or [1.0] * len(self.factors))
         rng = np.random.default_rng([seed, 7])
+        calibration = self._twirl_split()
         for technique in self.techniques:
-            technique.size_calibration(self.shots_per_binding)
+            technique.size_calibration(*calibration)
         for technique in self.techniques:  # in pipeline order: measurement flips, then calibration flips
             technique.draw(rng, self.randomizations, isa.circuit)
         drawn = [t.measurement_flips() for t in self.techniques]
@@ -125,6 +134,14 @@ class _PubPlan:
         twirl = mit.twirling
         auto = twirl.num_randomizations_auto and self.notes.get(LAYER_NOISE) is not None
         return randomizations_for(total_shots, twirl.num_randomizations, twirl.shots_per_randomization, auto)
+
+    def _twirl_split(self) -> tuple[int, int]:
+        """(randomisations, shots per randomisation) the twirl gives the PUB's shots, before any
+        technique multiplies them (PEC's sampling overhead)."""
+        twirl = self.mitigation.twirling if self.mitigation is not None else None
+        if twirl is None or not self.shots:
+            return 1, max(self.shots, 1)
+        return randomizations_for(self.shots, twirl.num_randomizations, twirl.shots_per_randomization, False)
 
     def _prefix_mode(self, backend: LocalBackend, num_groups: int) -> str:
         """How the PUB's circuits share the simulation of what comes before their measurements,
@@ -149,10 +166,7 @@ class _PubPlan:
         if mit is None or not backend.noisy or needs_dilation(self.isa.circuit):  # one density matrix would follow
             return ""  # one branch of its measurements
         width = self.isa.circuit.num_qubits
-        twirl = mit.twirling
-        randomizations, per = randomizations_for(
-            self.shots, twirl.num_randomizations, twirl.shots_per_randomization, False
-        )
+        randomizations, per = self._twirl_split()
         if width > PREFIX_MAX_QUBITS or resolve_method(backend.method, True, width, per) != "density_matrix":
             return ""
         if all(t.prefix_safe for t in self.techniques):

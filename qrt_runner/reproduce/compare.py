@@ -47,7 +47,8 @@ def compare(
     inputs it did not read again (the experiment overlay: its values come from the record) are
     left out."""
     results, identical = _results(a, b)
-    return Comparison(identical, results, _config(config_a, config_b), _inputs(a, b, replay), _environment(a, b))
+    config = _config(config_a, config_b) + _effective(a, b)
+    return Comparison(identical, results, config, _inputs(a, b, replay), _environment(a, b))
 
 
 def _results(a: dict, b: dict) -> tuple[list[str], bool]:
@@ -151,6 +152,20 @@ def _config(a: dict | None, b: dict | None) -> list[str]:
         f"{key}: {fa.get(key, '(absent)')} -> {fb.get(key, '(absent)')}"
         for key in sorted(set(fa) | set(fb))
         if fa.get(key) != fb.get(key) and not key.startswith("tracking.")
+    ]
+
+
+def _effective(a: dict, b: dict) -> list[str]:
+    """The effective mitigation options that differ: the same config read by another version
+    (an unset option whose default changed) runs other work."""
+    ea, eb = (a.get("mitigation") or {}).get("effective"), (b.get("mitigation") or {}).get("effective")
+    if not isinstance(ea, dict) or not isinstance(eb, dict):
+        return []
+    fa, fb = flatten_config(ea), flatten_config(eb)
+    return [
+        f"mitigation (effective) {key}: {fa.get(key, '(absent)')} -> {fb.get(key, '(absent)')}"
+        for key in sorted(set(fa) | set(fb))
+        if fa.get(key) != fb.get(key)
     ]
 
 

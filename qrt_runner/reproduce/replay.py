@@ -5,7 +5,9 @@ A run's record is its resolved ``config.yaml`` (every effective value, seeds inc
 them from a run directory or downloads them by MLflow run id. :func:`replay_overlay` turns the
 record into an experiment overlay: the group options it chose (``override /backend:
 fake_manila``) and every recorded value, with input paths pointing at the kept copies, so that
-the current code runs exactly the recorded work. Overrides given with the replay make a
+the current code runs exactly the recorded work (an option the record left unset takes this
+version's default: where that changed, the comparison's config section lists the effective
+mitigation options that differ). Overrides given with the replay make a
 variation: a value replaces the recorded one; a group choice takes that option's defaults.
 """
 

@@ -42,10 +42,11 @@ class SimTask:
         circuit_shots: per circuit its shots per row, where they differ from ``shots`` (the
             circuits of one shot count share one Aer call).
         prefix_of: per circuit, the index of the circuit whose final density matrix it starts
-            from, or None. A circuit that others start from (a prefix: no measurements, one
-            parameter row per set) is simulated once per row and returns no rows itself; a
-            circuit that starts from it has ``rows_per_set`` rows per row of the prefix. So the
-            randomisations of a measurement twirl share the simulation of everything before it.
+            from, or None. A circuit that others start from (a prefix: no measurements; one
+            parameter row per set, or per set and randomisation) is simulated once per row and
+            returns no rows itself; a circuit that starts from it has ``rows_per_set`` rows per
+            row of the prefix. So the randomisations of a measurement twirl share the simulation
+            of everything before it, and so do the measurement bases of one gate twirl.
         rows_per_set: per circuit with a prefix, its parameter rows per row of the prefix.
         call_groups: per circuit a group number; circuits of different groups never share an
             Aer call, so that one group's samples (and seeds) do not depend on the others' (a

@@ -10,7 +10,11 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from qrt_runner.mitigation.measure_twirl import twirled_confusion
-from qrt_runner.mitigation.options import DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION, EffectiveMitigation
+from qrt_runner.mitigation.options import (
+    DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION,
+    DEFAULT_RANDOMIZATIONS,
+    EffectiveMitigation,
+)
 from qrt_runner.mitigation.projection import nearest_probability_dist
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.mitigation.technique import Technique
@@ -43,7 +47,8 @@ class ReadoutMitigation(Technique):
             return None
         learning = mit.resilience.measure_noise_learning
         per_randomization = learning.shots_per_randomization or DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
-        return cls(learning.num_randomizations * per_randomization, mit.resilience.nearest_probability)
+        randomizations = learning.num_randomizations or DEFAULT_RANDOMIZATIONS
+        return cls(randomizations * per_randomization, mit.resilience.nearest_probability)
 
     def circuits_for(self, circuit: QuantumCircuit) -> list[QuantumCircuit]:
         """All measured qubits of ``circuit`` prepared in |0>, then in |1>, measured into the same clbits."""

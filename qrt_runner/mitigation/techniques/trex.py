@@ -2,9 +2,9 @@
 
 Build: one calibration circuit that measures every measured qubit of |0...0> with twirled
 readout, ``num_randomizations`` randomisations of ``shots_per_randomization`` shots (IBM's "auto",
-the default: the shots per randomisation of the PUB's twirled circuits, as IBM's local mode runs
-it; the calibration's error divides every noise factor's value alike, so it is never reduced by
-the extrapolation). Combine: per Pauli term, the calibration's <Z...Z> (ideally 1) divides the term's
+the default for either: the randomisations and shots per randomisation the twirl gives the PUB's
+shots, before PEC's sampling overhead, as IBM's local mode runs it; the calibration's error
+divides every noise factor's value alike, so it is never reduced by the extrapolation). Combine: per Pauli term, the calibration's <Z...Z> (ideally 1) divides the term's
 measured values, which cancels the readout error that measurement twirling made symmetric.
 """
 
@@ -29,9 +29,9 @@ class Trex(Technique):
 
     name = "trex"
 
-    def __init__(self, num_randomizations: int, shots_per_randomization: int | None, twirled: bool):
-        self.num_randomizations = num_randomizations
-        self.requested_shots = shots_per_randomization  # None: the PUB's (see size_calibration)
+    def __init__(self, num_randomizations: int | None, shots_per_randomization: int | None, twirled: bool):
+        self.requested = (num_randomizations, shots_per_randomization)  # None: the PUB's (size_calibration)
+        self.num_randomizations = num_randomizations or 0
         self.shots_per_randomization = shots_per_randomization or 0
         self.twirled = twirled
         self.calibration_flips: np.ndarray | None = None
@@ -54,10 +54,13 @@ class Trex(Technique):
         context.notes[_CALIBRATED] = True
         return [measure_qubits(QuantumCircuit(context.num_qubits), measured, "qrt_cal", self.twirled)]
 
-    def size_calibration(self, shots_per_randomization: int) -> None:
-        self.shots_per_randomization = self.requested_shots or shots_per_randomization
+    def size_calibration(self, randomizations: int, shots_per_randomization: int) -> None:
+        requested_randomizations, requested_shots = self.requested
+        self.num_randomizations = requested_randomizations or randomizations
+        self.shots_per_randomization = requested_shots or shots_per_randomization
 
     def draw(self, rng: np.random.Generator, randomizations: int, circuit: QuantumCircuit) -> None:
+        assert self.num_randomizations and self.shots_per_randomization  # sized before the draws
         self.calibration_flips = rng.integers(0, 2, size=(self.num_randomizations, circuit.num_qubits))
 
     def calibration_rows(self, circuit: QuantumCircuit) -> tuple[np.ndarray | None, int]:
