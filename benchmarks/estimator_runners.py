@@ -2,10 +2,10 @@
 
 Both sides get the same ISA circuit (transpiled once, untimed, at optimization level 1 as the
 issue's IBM script does) with the observables on its layout, the same options (a resilience
-level and ``default_shots``; everything else is each side's default, as a user gets it) and the
-same simulator seed. qrt_runner runs through ``LocalBackend`` and the process-wide simulator
-executor that ``qrt-run`` uses (the simulator child process, started once, untimed); IBM's
-through ``qiskit_ibm_runtime.executor_estimator.Estimator(mode=<fake device>)`` in local mode.
+level and ``default_shots``; everything else is each side's default, as a user gets it: both
+sides' Aer on every core) and the same simulator seed. qrt_runner runs through ``LocalBackend``
+and the process-wide simulator executor that ``qrt-run`` uses (the simulator child process,
+started once, untimed); IBM's through ``qiskit_ibm_runtime.executor_estimator.Estimator(mode=<fake device>)`` in local mode.
 A job's wall time is from ``run()`` to its result. Before every timed job the garbage collector
 runs (untimed), so that neither side pays for the other's garbage.
 """
@@ -16,6 +16,7 @@ import gc
 import json
 import time
 import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,27 @@ def _content(circuit) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+@contextmanager
+def distinct_aer_seeds():
+    """Every ``AerSamplerV2.run`` call gets its own seed, drawn from the sampler's seed and the call's number."""
+    from qiskit_aer.primitives import SamplerV2
+
+    original = SamplerV2.run
+
+    def run(self, pubs, shots=None):
+        self._qrt_calls = getattr(self, "_qrt_calls", 0) + 1
+        if self._seed is not None:
+            self._qrt_base = getattr(self, "_qrt_base", self._seed)
+            self._seed = int(np.random.SeedSequence([self._qrt_base, self._qrt_calls]).generate_state(1)[0])
+        return original(self, pubs, shots=shots)
+
+    SamplerV2.run = run
+    try:
+        yield
+    finally:
+        SamplerV2.run = original
+
+
 class QrtRunner:
     """qrt_runner's Estimator on ``LocalBackend`` (the simulator executor ``qrt-run`` uses)."""
 
@@ -78,7 +100,7 @@ class QrtRunner:
         from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 
         if device not in self.backends:
-            self.backends[device] = self._create(device, threads=1, seed_simulator=seed)
+            self.backends[device] = self._create(device, seed_simulator=seed)  # Aer on every core, as IBM's
         backend = self.backends[device]
         backend.seed_simulator, backend.jobs_submitted = seed, 0  # this job gets Aer seed `seed`
         options = EstimatorOptions(default_shots=self.shots, mitigation=self._mitigation(technique))
@@ -101,9 +123,13 @@ class QrtRunner:
 
 class IbmRunner:
     """IBM's client-side Estimator in local mode; ``cache`` (a JSON file) keeps its results per
-    case, technique, shots and seed (with the wall time and the load at the time)."""
+    case, technique, shots and seed (with the wall time and the load at the time). ``seeding``
+    ``distinct`` gives each of its Aer calls (one per noise factor, one for TREX) its own seed
+    (:func:`distinct_aer_seeds`), as separate executions on hardware are; as shipped (``same``)
+    every call samples with the same seed, so its noise factors' errors are correlated."""
 
-    def __init__(self, shots: int, cache: str | None = None):
+    def __init__(self, shots: int, cache: str | None = None, seeding: str = "same"):
+        self.seeding = seeding
         from qiskit_ibm_runtime.executor_estimator import Estimator
 
         self.estimator = Estimator
@@ -116,6 +142,8 @@ class IbmRunner:
     def run(self, device: str, isa, observables, technique: str, seed: int):
         """(evs, stds, wall seconds, per-noise-factor evs or None)."""
         key = f"{device}|{_content(isa)}|{[op.to_list() for op in observables]}|{technique}|{self.shots}|{seed}"
+        if self.seeding != "same":
+            key += f"|{self.seeding}"
         self.last_cached = key in self.cache
         if self.last_cached:
             self.cached_runs += 1
@@ -144,7 +172,7 @@ class IbmRunner:
         mode = fake_backend(device)
         gc.collect()
         start = time.perf_counter()
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), distinct_aer_seeds() if self.seeding == "distinct" else nullcontext():
             warnings.simplefilter("ignore")
             data = self.estimator(mode=mode, options=options).run([(isa, observables)]).result()[0].data
         wall = time.perf_counter() - start

@@ -6,6 +6,9 @@ Run it with ``.venv/bin/python benchmarks/mitigation.py`` (``--seeds N``, defaul
 ``--no-ibm``; ``--ibm-cache FILE`` keeps IBM's results and walls for reruns of qrt's side;
 ``--qrt-option mitigation.KEY=VALUE``, repeatable, adds an override to qrt's level 2;
 ``--plain-twirl`` simulates qrt's twirl Paulis without error, as qrt_runner does by default;
+``--ibm-seeding distinct`` samples each of IBM's noise factors with its own Aer seed, as separate
+executions on hardware are: as shipped, IBM's local mode samples them all with one seed, which
+correlates their errors and narrows its extrapolation;
 ``--json FILE`` writes every pair after every seed; ``--report FILE`` prints the table of such a
 file without running anything).
 
@@ -175,6 +178,12 @@ def main():
     parser.add_argument("--ibm-cache", default=None, help="JSON file keeping IBM's results (and walls) per run")
     parser.add_argument("--qrt-option", action="append", default=[], help="extra mitigation.* override for level 2")
     parser.add_argument(
+        "--ibm-seeding",
+        default="same",
+        choices=("same", "distinct"),
+        help="distinct: each of IBM's Aer calls (one per noise factor) its own seed, as on hardware",
+    )
+    parser.add_argument(
         "--plain-twirl", action="store_true", help="qrt's twirl Paulis without error (qrt_runner's default physics)"
     )
     parser.add_argument("--json", default=None, help="write every pair to this JSON file (after every seed)")
@@ -196,10 +205,11 @@ def main():
         parser.error(f"unknown families {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
     print(
         f"level 2 vs IBM's client-side Estimator: {args.shots} shots, seeds {seeds[0]}..{seeds[-1]}, families {', '.join(families)}"
-        f"{', qrt ' + ' '.join(qrt_options) if qrt_options else ''}; load {os.getloadavg()[0]:.2f}"
+        f"{', qrt ' + ' '.join(qrt_options) if qrt_options else ''}"
+        f"{', IBM seeding ' + args.ibm_seeding if not args.no_ibm else ''}; load {os.getloadavg()[0]:.2f}"
     )
     qrt = QrtRunner(args.shots, tuple(qrt_options))
-    ibm = None if args.no_ibm else IbmRunner(args.shots, args.ibm_cache)
+    ibm = None if args.no_ibm else IbmRunner(args.shots, args.ibm_cache, args.ibm_seeding)
     warm = family_cases(families[0], 0, True)[0]  # start the simulator process, import everything: untimed
     isa, observables = isa_case(warm.device, warm.circuit, warm.observables)
     for runner in (qrt, ibm):

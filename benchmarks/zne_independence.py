@@ -31,13 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fixed_cases as bench  # noqa: E402  (the cases, runners, options and seeds of the main benchmark)
+from estimator_runners import distinct_aer_seeds  # noqa: E402
 from qrt_runner.mitigation.extrapolation import choose, fit  # noqa: E402
 
 EXTRAPOLATORS = ("exponential", "linear")
@@ -80,27 +81,6 @@ def independence(values, stds, factors, exact, permutations: int, seed: int = 0)
         "independent": float(shuffled.mean()),
         "p": float(np.mean(shuffled <= actual)),
     }
-
-
-@contextmanager
-def distinct_aer_seeds():
-    """Every ``AerSamplerV2.run`` call gets its own seed, drawn from the sampler's seed and the call's number."""
-    from qiskit_aer.primitives import SamplerV2
-
-    original = SamplerV2.run
-
-    def run(self, pubs, shots=None):
-        self._qrt_calls = getattr(self, "_qrt_calls", 0) + 1
-        if self._seed is not None:
-            self._qrt_base = getattr(self, "_qrt_base", self._seed)
-            self._seed = int(np.random.SeedSequence([self._qrt_base, self._qrt_calls]).generate_state(1)[0])
-        return original(self, pubs, shots=shots)
-
-    SamplerV2.run = run
-    try:
-        yield
-    finally:
-        SamplerV2.run = original
 
 
 def qrt_side(case, shots, seeds):
