@@ -455,8 +455,8 @@ def test_gate_twirled_bases_continued_from_one_density_matrix_per_randomisation_
     modes = []
     original = estimator_plan._PubPlan._prefix_mode
 
-    def recorded(plan, backend, num_groups):
-        modes.append(original(plan, backend, num_groups))
+    def recorded(plan, backend):
+        modes.append(original(plan, backend))
         return modes[-1]
 
     monkeypatch.setattr(estimator_plan._PubPlan, "_prefix_mode", recorded)

@@ -94,8 +94,8 @@ class _PubPlan:
         self.flat_values = values.reshape(self.num_sets, -1)
         self.factors = next((f for t in self.techniques if (f := t.factors()) is not None), (1.0,))
         self.device = backend.device_info(isa.physical_qubits)
-        self.groups_of = self._groups(paulis)
-        self.prefix_mode = self._prefix_mode(backend, len(self.groups_of))
+        self.twirl_split = self._twirl_split()
+        self.prefix_mode = self._prefix_mode(backend)
         cache_key = (
             f"{isa.fingerprint}|{self._signature()}|" + hashlib.sha256(",".join(paulis).encode()).hexdigest()[:16]
         )
@@ -114,9 +114,8 @@ class _PubPlan:
         weights = next((w for t in self.techniques if (w := t.factor_shot_weights()) is not None), None)
         self.factor_shots = _split(self.shots_per_binding, weights or [1.0] * len(self.factors))
         rng = np.random.default_rng([seed, 7])
-        calibration = self._twirl_split()
         for technique in self.techniques:
-            technique.size_calibration(*calibration)
+            technique.size_calibration(*self.twirl_split)
         for technique in self.techniques:  # in pipeline order: measurement flips, then calibration flips
             technique.draw(rng, self.randomizations, isa.circuit)
         drawn = [t.measurement_flips() for t in self.techniques]
@@ -143,7 +142,7 @@ class _PubPlan:
             return 1, max(self.shots, 1)
         return randomizations_for(self.shots, twirl.num_randomizations, twirl.shots_per_randomization, False)
 
-    def _prefix_mode(self, backend: LocalBackend, num_groups: int) -> str:
+    def _prefix_mode(self, backend: LocalBackend) -> str:
         """How the PUB's circuits share the simulation of what comes before their measurements,
         where each binding would be a small density matrix anyway (see
         :func:`~qrt_runner.execution.simulation.aer_simulator.resolve_method`):
@@ -153,10 +152,10 @@ class _PubPlan:
           every randomisation continues from its density matrix with only the basis change, the
           twirled measurement and the readout;
         * ``row``: only techniques whose randomisations differ there by parameters alone (gate
-          twirling) randomise it, and the PUB measures in several bases: it is simulated once per
-          noise factor, parameter set and randomisation, and every basis continues from it (each
-          basis used to simulate the whole circuit again). The density matrices of one PUB stay
-          under :data:`ROW_STATES_BYTES`;
+          twirling) randomise it: where the PUB measures in several bases (:meth:`_build_circuits`),
+          it is simulated once per noise factor, parameter set and randomisation, and every basis
+          continues from it (each basis used to simulate the whole circuit again). The density
+          matrices of one PUB stay under :data:`ROW_STATES_BYTES`;
         * ``""``: no sharing.
 
         Either way every circuit's outcomes are drawn from the same distribution as the whole
@@ -166,7 +165,7 @@ class _PubPlan:
         if mit is None or not backend.noisy or needs_dilation(self.isa.circuit):  # one density matrix would follow
             return ""  # one branch of its measurements
         width = self.isa.circuit.num_qubits
-        randomizations, per = self._twirl_split()
+        randomizations, per = self.twirl_split
         if width > PREFIX_MAX_QUBITS or resolve_method(backend.method, True, width, per) != "density_matrix":
             return ""
         if all(t.prefix_safe for t in self.techniques):
@@ -174,8 +173,7 @@ class _PubPlan:
             return "set" if twirled and randomizations > 1 else ""
         states = len(self.factors) * self.num_sets * randomizations
         if (
-            num_groups > 1
-            and all(t.prefix_safe or t.prefix_per_row for t in self.techniques)
+            all(t.prefix_safe or t.prefix_per_row for t in self.techniques)
             and states * 16 * 4**width <= ROW_STATES_BYTES
         ):
             return "row"
@@ -191,11 +189,6 @@ class _PubPlan:
         )
 
     # -- circuits -------------------------------------------------------------------------
-    @staticmethod
-    def _groups(paulis: list[str]) -> list[list[str]]:
-        """The measurement bases: qubit-wise commuting groups of the Pauli terms."""
-        return [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
-
     def _build_circuits(self, paulis: list[str], backend: LocalBackend):
         """(groups, circuits per noise factor and basis, calibration circuits per technique,
         the techniques' notes, prefixes, role of each noise factor's circuits): with shared
@@ -207,7 +200,7 @@ class _PubPlan:
             for label in paulis:
                 circuit.save_expectation_value(Pauli(label), qubits, label=label)
             return [paulis], [circuit], [], {}, [], [CIRCUITS]
-        groups = self.groups_of
+        groups = [g.to_labels() for g in PauliList(paulis).group_qubit_wise_commuting()] if paulis else []
         context = BuildContext(self.device, self.isa.circuit.num_qubits, len(groups))
         templates = [self.isa.circuit] * len(self.factors)
         roles = [CIRCUITS] * len(templates)
@@ -215,7 +208,7 @@ class _PubPlan:
             templates = technique.transform(templates, context)
             roles = technique.template_roles(roles)
         prefixes: list[QuantumCircuit] = []
-        if self.prefix_mode and groups:
+        if (self.prefix_mode == "set" and groups) or (self.prefix_mode == "row" and len(groups) > 1):
             prefixes, templates = templates, [QuantumCircuit(self.isa.circuit.num_qubits) for _ in templates]
         twirled = any(t.twirls_measurement for t in self.techniques)
         circuits = [self._measurement_circuit(base, group, backend, twirled) for base in templates for group in groups]
