@@ -294,15 +294,24 @@ def _device_map(box, isa) -> PauliLindbladMap:
     return PauliLindbladMap.from_sparse_list(terms, num_qubits=len(qubits))
 
 
-def test_sampler_counts_agree_with_ibms_client_side_sampler():
-    from qiskit_ibm_runtime.executor_sampler import Sampler as IbmSampler
-
-    backend = FakeManilaV2()
+def _bell() -> QuantumCircuit:
     bell = QuantumCircuit(2)
     bell.h(0)
     bell.cx(0, 1)
     bell.measure_all()
-    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(bell)
+    return bell
+
+
+def _bell_isa(backend) -> QuantumCircuit:
+    """A measured Bell circuit transpiled for ``backend`` (optimization level 1, seed 1)."""
+    return generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(_bell())
+
+
+def test_sampler_counts_agree_with_ibms_client_side_sampler():
+    from qiskit_ibm_runtime.executor_sampler import Sampler as IbmSampler
+
+    backend = FakeManilaV2()
+    isa = _bell_isa(backend)
     shots = 4000
     counts, results = {}, {}
     for name, cls in (("ours", Sampler), ("ibm", IbmSampler)):
@@ -329,11 +338,7 @@ def test_sampler_shots_are_resolved_as_ibms_from_the_pubs():
     from qiskit_ibm_runtime.executor_sampler import Sampler as IbmSampler
 
     backend = FakeManilaV2()
-    bell = QuantumCircuit(2)
-    bell.h(0)
-    bell.cx(0, 1)
-    bell.measure_all()
-    isa = generate_preset_pass_manager(backend=backend, optimization_level=1, seed_transpiler=1).run(bell)
+    isa = _bell_isa(backend)
     for cls in (Sampler, IbmSampler):
         sampler = cls(mode=backend, options={"default_shots": 300})
         sampler.options.simulator.seed_simulator = 5
@@ -607,11 +612,7 @@ def test_jobs_sessions_and_batches_look_like_ibms():
         assert job.result() is job.result()  # converted once
     with Batch(backend=backend) as batch:
         sampler = Sampler(mode=batch, options={"default_shots": 100})
-        bell = QuantumCircuit(2)
-        bell.h(0)
-        bell.cx(0, 1)
-        bell.measure_all()
-        assert sum(sampler.run([bell]).result()[0].data.meas.get_counts().values()) == 100
+        assert sum(sampler.run([_bell()]).result()[0].data.meas.get_counts().values()) == 100
     assert Estimator(mode=backend).mode is None
 
 
