@@ -243,15 +243,21 @@ def _pick(value, default):
     return default if value is None else value
 
 
+def readout_calibration(learning) -> tuple[int, int]:
+    """The Sampler's readout calibration (randomisations, shots per randomisation) from
+    ``measure_noise_learning`` (the config's or the options'): unset is its fixed 32 x 128."""
+    return (
+        _pick(learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
+        _pick(learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION),
+    )
+
+
 def _measure_noise_learning(learning: ms.MeasureNoiseLearningConfig, primitive: str) -> MeasureNoiseLearningOptions:
     """The TREX calibration's size; unset stays IBM's "auto" for the Estimator (see
     :class:`MeasureNoiseLearningOptions`), and is the readout calibration's fixed 32 x 128 for
     the Sampler."""
     if primitive == "sampler":
-        return MeasureNoiseLearningOptions(
-            _pick(learning.num_randomizations, DEFAULT_RANDOMIZATIONS),
-            _pick(learning.shots_per_randomization, DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION),
-        )
+        return MeasureNoiseLearningOptions(*readout_calibration(learning))
     return MeasureNoiseLearningOptions(learning.num_randomizations, learning.shots_per_randomization)
 
 

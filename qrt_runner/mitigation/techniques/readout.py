@@ -10,11 +10,7 @@ import numpy as np
 from qiskit import QuantumCircuit
 
 from qrt_runner.mitigation.measure_twirl import twirled_confusion
-from qrt_runner.mitigation.options import (
-    DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION,
-    DEFAULT_RANDOMIZATIONS,
-    EffectiveMitigation,
-)
+from qrt_runner.mitigation.options import EffectiveMitigation, readout_calibration
 from qrt_runner.mitigation.projection import nearest_probability_dist
 from qrt_runner.mitigation.readout import confusion_matrices, mitigate
 from qrt_runner.mitigation.technique import Technique
@@ -45,9 +41,7 @@ class ReadoutMitigation(Technique):
     def from_options(cls, mit: EffectiveMitigation | None) -> ReadoutMitigation | None:
         if mit is None or not mit.resilience.measure_mitigation:
             return None
-        learning = mit.resilience.measure_noise_learning
-        per_randomization = learning.shots_per_randomization or DEFAULT_CALIBRATION_SHOTS_PER_RANDOMIZATION
-        randomizations = learning.num_randomizations or DEFAULT_RANDOMIZATIONS
+        randomizations, per_randomization = readout_calibration(mit.resilience.measure_noise_learning)
         return cls(randomizations * per_randomization, mit.resilience.nearest_probability)
 
     def circuits_for(self, circuit: QuantumCircuit) -> list[QuantumCircuit]:
