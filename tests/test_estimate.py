@@ -71,6 +71,7 @@ def test_estimates_grow_linearly_in_shots_randomizations_and_noise_factors():
         "mitigation=level2",
         "mitigation.twirling.num_randomizations=8",
         "mitigation.resilience.zne.shot_allocation=equal",  # IBM's split: every factor the same shots
+        "mitigation.resilience.zne.randomization_allocation=equal",  # and all the randomisations
     ]
     by_shots = [_estimate(*base, f"primitive.default_shots={n}")["total"] for n in (256, 512, 768)]
     assert by_shots[1]["shots"] - by_shots[0]["shots"] == by_shots[2]["shots"] - by_shots[1]["shots"] > 0

@@ -36,7 +36,8 @@ def test_resilience_level_defaults_fill_only_unset_fields(level, gates, measure,
         trex,
         zne,
     )
-    assert res.zne.noise_factors == (1.0, 3.0, 5.0) and res.zne.extrapolator == ("exponential", "linear")
+    assert res.zne.noise_factors == (1.0, 2.0, 3.0, 4.0, 5.0)  # qrt_runner's own (IBM's 1, 3, 5: backend=ibm)
+    assert res.zne.extrapolator == ("exponential", "linear")
 
 
 def test_level_2_with_an_explicit_field_keeps_the_rest_of_its_defaults():
@@ -256,6 +257,25 @@ def test_trex_cuts_readout_error_on_a_noisy_device():
     assert all(0.5 < v < 1.0 for v in trex.metadata["mitigation"]["trex_calibration"].values())
 
 
+@pytest.mark.parametrize("level", [1, 2])
+def test_trex_calibration_error_is_in_the_reported_standard_errors(level):
+    circuit = QuantumCircuit(3)
+    circuit.x([0, 1, 2])
+    circuit.x([0, 1, 2])  # |000>: <ZZZ> = <ZZI> = 1, read out through the device's readout error
+    observables = [SparsePauliOp("ZZZ"), SparsePauliOp("ZZI")]
+    small = {  # 64 calibration shots against the PUB's 4096: the calibration's error dominates
+        "resilience_level": level,
+        "resilience.measure_noise_learning.num_randomizations": 4,
+        "resilience.measure_noise_learning.shots_per_randomization": 16,
+    }
+    scores = []
+    for seed in range(16):
+        result = _run(small, circuit, observables, seed=seed)
+        scores.append((result.data.evs - 1.0) / result.data.stds)
+    spread = np.std(scores)
+    assert 0.6 < spread < 1.5, spread  # without the calibration's error in the stds: 7 at level 1
+
+
 def test_trex_calibration_takes_the_twirled_circuits_shots_per_randomisation_unless_set():
     circuit, observables = _ghz(), [SparsePauliOp("ZZZ")]
     twirl = {"resilience_level": 1, "twirling.num_randomizations": 8}
@@ -309,7 +329,7 @@ def test_zne_cuts_gate_error_on_a_deep_mirror_circuit():
     zne_error = np.abs(zne.data.evs - 1.0)
     assert np.all(zne_error < trex_error - 2 * np.hypot(trex.data.stds, zne.data.stds))
     diagnostics = zne.metadata["mitigation"]
-    assert diagnostics["noise_factors"] == [1.0, 3.0, 5.0]
+    assert diagnostics["noise_factors"] == [1.0, 2.0, 3.0, 4.0, 5.0]
     evs_by_factor = np.array(diagnostics["evs_noise_factors"])[0]  # (observables, factors)
     assert np.all(np.diff(evs_by_factor, axis=1) < 0)  # more folding, more noise
 
@@ -478,7 +498,12 @@ def test_gate_twirled_bases_continued_from_one_density_matrix_per_randomisation_
 
 def test_zne_shares_shots_among_noise_factors_by_inverse_square_root_unless_equal():
     circuit, observables = _ghz(), [SparsePauliOp("ZZI"), SparsePauliOp("XXX")]
-    level2 = {"resilience_level": 2, "twirling.num_randomizations": 8}
+    level2 = {
+        "resilience_level": 2,
+        "twirling.num_randomizations": 8,
+        "resilience.zne.noise_factors": "[1,3,5]",
+        "resilience.zne.randomization_allocation": "equal",
+    }
     weighted = _run(level2, circuit, observables).metadata["mitigation"]  # 4096 shots: 512 per randomisation
     raw = np.array([1, 3, 5]) ** -0.5
     expected = np.round(512 * raw / raw.mean()).astype(int).tolist()
@@ -492,6 +517,40 @@ def test_zne_shares_shots_among_noise_factors_by_inverse_square_root_unless_equa
     assert finalize(spec_for(["mitigation=level2"]).mitigation).to_dict()["resilience"]["zne"]["shot_allocation"] == (
         "inverse_sqrt"
     )
+
+
+def test_zne_gives_high_noise_factors_fewer_randomisations_of_more_shots_unless_equal():
+    circuit, observables = _ghz(), [SparsePauliOp("ZZI"), SparsePauliOp("XXX")]
+    exact = np.array([Statevector(circuit).expectation_value(o).real for o in observables])
+    level2 = {"resilience_level": 2, "twirling.num_randomizations": 8, "resilience.zne.noise_factors": "[1,3,5]"}
+    backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=3, seed_transpiler=5)
+    mitigation = finalize(spec_for([f"mitigation.{k}={v}" for k, v in level2.items()]).mitigation)
+    options = EstimatorOptions(default_precision=1 / 64, mitigation=mitigation)
+    job = Estimator(backend, options=options).run([(circuit, observables)])  # 4096 shots: 512 per randomisation
+    result = job.result()[0]
+    thinned = result.metadata["mitigation"]
+    assert thinned["randomizations_by_factor"] == [8, 3, 2]  # ceil(8 / f)
+    per_randomization = [759, 438, 339]  # 1/sqrt(f) of 512 (see above), each factor's total kept, rounded up
+    assert (
+        thinned["shots_per_randomization_by_factor"]
+        == [-(-8 * s // r) for s, r in zip(per_randomization, [8, 3, 2])]
+        == [759, 1168, 1356]
+    )
+    bases = 2  # ZZI and XXX
+    assert thinned["shots_spent"] == bases * (8 * 759 + 3 * 1168 + 2 * 1356) + 8 * 512  # plus TREX's calibration
+    assert job.shots_spent == thinned["shots_spent"]  # counted in the outcomes the simulator returned
+    assert np.all(np.abs(result.data.evs - exact) < 4 * result.data.stds)
+    equal = _run({**level2, "resilience.zne.randomization_allocation": "equal"}, circuit, observables)
+    assert "randomizations_by_factor" not in equal.metadata["mitigation"]
+    assert equal.metadata["mitigation"]["shots_per_randomization_by_factor"] == per_randomization
+    effective = spec_for(["mitigation=level2"]).effective_mitigation.to_dict()["resilience"]["zne"]
+    assert effective["randomization_allocation"] == "inverse_factor"
+    service = spec_for(["backend=ibm", "mitigation=level2"]).effective_mitigation.to_dict()["resilience"]["zne"]
+    assert service["randomization_allocation"] == "equal"  # what the service does
+    with pytest.raises(ConfigError, match="randomization_allocation='inverse_factor': the hardware service runs"):
+        spec_for(
+            ["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.randomization_allocation=inverse_factor"]
+        )
 
 
 def test_unequal_shot_allocation_is_refused_for_the_hardware_service():

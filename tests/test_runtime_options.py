@@ -35,6 +35,7 @@ QRT_ONLY = {
     "resilience.zne.extrapolator_choice",
     "resilience.zne.extrapolate_per_term",
     "resilience.zne.shot_allocation",
+    "resilience.zne.randomization_allocation",
     "twirling.dressing_noise",
 }
 

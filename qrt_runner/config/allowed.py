@@ -17,6 +17,7 @@ EXTRAPOLATORS = ("linear", "exponential", "double_exponential", "fallback") + tu
 )
 EXTRAPOLATOR_CHOICES = ("uncertainty", "order")
 SHOT_ALLOCATIONS = ("inverse_sqrt", "equal")
+RANDOMIZATION_ALLOCATIONS = ("inverse_factor", "equal")
 TWIRLING_STRATEGIES = ("active", "active-accum", "active-circuit", "all")
 DD_SEQUENCES = ("XX", "XpXm", "XY4")
 SLACK_DISTRIBUTIONS = ("middle", "edges")

@@ -206,6 +206,13 @@ def _check_local_only_mitigation(spec: RunSpec) -> None:
                 "the hardware service gives every noise factor the same shots",
                 "set it to equal or null for backend=ibm",
             )
+        if res.zne.randomization_allocation == "inverse_factor":
+            raise ConfigError(
+                "mitigation.resilience.zne.randomization_allocation",
+                "inverse_factor",
+                "the hardware service runs every noise factor with all the twirl's randomisations",
+                "set it to equal or null for backend=ibm",
+            )
         if spec.mitigation.twirling.dressing_noise:
             raise ConfigError(
                 "mitigation.twirling.dressing_noise",

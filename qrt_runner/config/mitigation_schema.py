@@ -15,6 +15,7 @@ from qrt_runner.config.allowed import (
     EXTRAPOLATOR_CHOICES,
     EXTRAPOLATORS,
     MAX_NOISE_FACTOR,
+    RANDOMIZATION_ALLOCATIONS,
     SCHEDULING_METHODS,
     SHOT_ALLOCATIONS,
     SLACK_DISTRIBUTIONS,
@@ -73,6 +74,16 @@ class ZneConfig:
             str,
             OneOf(*SHOT_ALLOCATIONS, what="allocation"),
             Hint(fix="choose inverse_sqrt (more shots at low noise factors) or equal (as IBM)"),
+        ]
+    ] = None
+    # qrt_runner only: how many of the twirl's randomisations each noise factor gets
+    # (equal: every factor all of them, as IBM, default; inverse_factor: in proportion to
+    # 1/factor, each with more shots, the factor's shots kept: a cheaper simulation)
+    randomization_allocation: Optional[
+        Annotated[
+            str,
+            OneOf(*RANDOMIZATION_ALLOCATIONS, what="allocation"),
+            Hint(fix="choose inverse_factor (fewer randomisations at high noise factors) or equal (as IBM)"),
         ]
     ] = None
 

@@ -75,7 +75,7 @@ def _drop_local_only(group: str, subtree: dict) -> None:
         return
     subtree.pop("nearest_probability", None)
     zne = subtree.get("zne", {})
-    for key in ("extrapolator_choice", "extrapolate_per_term", "shot_allocation"):
+    for key in ("extrapolator_choice", "extrapolate_per_term", "shot_allocation", "randomization_allocation"):
         zne.pop(key, None)
     if "zne" in subtree and not zne:
         del subtree["zne"]

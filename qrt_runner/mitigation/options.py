@@ -59,6 +59,7 @@ class ZneOptions:
     extrapolator_choice: str
     extrapolate_per_term: bool
     shot_allocation: str = "inverse_sqrt"
+    randomization_allocation: str = "equal"
 
     def shot_weights(self) -> tuple[float, ...]:
         """Each noise factor's share of a PUB's shots, relative to an equal split (mean 1):
@@ -72,6 +73,21 @@ class ZneOptions:
         raw = [f**-0.5 for f in self.noise_factors]
         mean = sum(raw) / len(raw)
         return tuple(w / mean for w in raw)
+
+    def randomization_weights(self) -> tuple[float, ...]:
+        """Each noise factor's share of the twirl's randomisations: ``inverse_factor`` gives
+        factor f a share lowest / f (the lowest factor all of them), each randomisation with more
+        shots so that the factor's shots stay the same. Small circuits are simulated as one
+        density matrix per randomisation, at a cost in proportion to their gates, so to f: this
+        makes every factor cost about the same (five factors 1-5 then cost less than 1, 3, 5 with
+        every randomisation). What the randomisations add to the variance beyond their shots
+        grows with the shots per randomisation; the estimator measures it and widens the
+        standard errors by it (``variance_inflation``). ``equal`` (the default) is IBM's: every
+        factor all of them."""
+        if self.randomization_allocation == "equal":
+            return tuple(1.0 for _ in self.noise_factors)
+        lowest = min(self.noise_factors)
+        return tuple(lowest / f for f in self.noise_factors)
 
 
 @dataclass(frozen=True)
@@ -346,6 +362,7 @@ def finalize(
                 extrapolator_choice=choice,
                 extrapolate_per_term=bool(_pick(res.zne.extrapolate_per_term, True)),
                 shot_allocation=_pick(res.zne.shot_allocation, "equal" if service else "inverse_sqrt"),
+                randomization_allocation=_pick(res.zne.randomization_allocation, "equal"),
             ),
             pec_mitigation=bool(pec),
             pec=PecOptions(max_overhead=max_overhead, noise_gain=noise_gain),

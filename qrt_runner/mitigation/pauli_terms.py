@@ -52,6 +52,28 @@ def shot_values(
     return values, weights
 
 
+def between_randomizations(
+    values: np.ndarray, weights: np.ndarray, lengths: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """How much the randomisations' own means spread beyond their shot noise, per Pauli.
+
+    ``values``/``weights`` as :func:`shot_values` returns them for several rows (randomisations)
+    of ``lengths`` distinct outcomes each. Returns ``(excess, shot_variance)``: the sample variance
+    of the randomisations' means less the part their shots explain (an unbiased estimate of the
+    variance between randomisations, which may come out negative), and the mean variance of one
+    shot within a randomisation. Zeros with fewer than two randomisations."""
+    count = len(lengths)
+    if count < 2:
+        return np.zeros(values.shape[1]), np.zeros(values.shape[1])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.intp)
+    shots = np.add.reduceat(weights, starts)
+    first = np.add.reduceat(values * weights[:, None], starts) / shots[:, None]
+    second = np.add.reduceat(values**2 * weights[:, None], starts) / shots[:, None]
+    within = (second - first**2) * (shots / np.maximum(shots - 1, 1))[:, None]  # per shot, per randomisation
+    excess = first.var(axis=0, ddof=1) - np.mean(within / shots[:, None], axis=0)
+    return excess, within.mean(axis=0)
+
+
 def mean_and_covariance(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The mean of each column over the weighted shots and the covariance of those means."""
     total = weights.sum()

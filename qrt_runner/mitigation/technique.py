@@ -16,7 +16,7 @@ pipeline and asks each, in pipeline order:
 4. :meth:`Technique.columns`: the parameter columns (one value per randomisation) of its slots
    in a circuit.
 5. Combining: :meth:`Technique.shot_weight` (PEC's gamma), :meth:`Technique.term_scale` (TREX's
-   calibration), :meth:`Technique.reduce` (ZNE's extrapolation across noise factors), then
+   calibration, with its error in :meth:`Technique.term_scale_covariance`), :meth:`Technique.reduce` (ZNE's extrapolation across noise factors), then
    :meth:`Technique.diagnostics` and :meth:`Technique.multipliers` for the PUB's metadata.
 
 Techniques never see a backend, session or tracker: a compact :class:`DeviceInfo` stands for the
@@ -107,6 +107,11 @@ class Technique:
         """Each noise factor's share of the shots relative to an equal split, or None (equal)."""
         return None
 
+    def factor_randomization_weights(self) -> tuple[float, ...] | None:
+        """Each noise factor's share of the twirl's randomisations (the factor's shots kept), or
+        None (every factor all of them)."""
+        return None
+
     def size_calibration(self, randomizations: int, shots_per_randomization: int) -> None:
         """Told the randomisations and shots per randomisation the twirl gives the PUB's shots
         (before any sampling overhead), before its draws: a calibration sized "auto" takes them."""
@@ -150,6 +155,11 @@ class Technique:
 
     def term_scale(self, group: list[str]) -> np.ndarray | None:
         """Per Pauli term of a measured group, what its measured values are divided by (TREX)."""
+        return None
+
+    def term_scale_covariance(self, labels: list[str]) -> np.ndarray | None:
+        """The relative covariance ``Cov(c_l, c_m) / (c_l c_m)`` of the scales :meth:`term_scale`
+        divides the Pauli terms ``labels`` by (the error of a calibration), or None."""
         return None
 
     def reduce(self, data: TermData, terms: PubTerms) -> tuple[np.ndarray, np.ndarray, dict] | None:

@@ -26,17 +26,32 @@ class TermData:
 
     Attributes:
         means: ``(factors, sets, terms)``.
-        cov: ``(factors, sets, terms, terms)`` (covariance of the means).
+        cov: ``(factors, sets, terms, terms)`` (covariance of the means, from their shots).
+        scale_cov: ``(terms, terms)``, the relative covariance ``Cov(c_l, c_m) / (c_l c_m)`` of
+            the calibrated scales ``c`` the means were divided by (TREX), or None. One
+            calibration divides every noise factor and set alike, so its error is common to all
+            of them: the fits, which see only ``cov``, cannot reduce it, and
+            :meth:`calibration_variance` adds it to their results.
     """
 
     means: np.ndarray
     cov: np.ndarray
+    scale_cov: np.ndarray | None = None
 
     def observables(self, coeffs: np.ndarray, identity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(evs, stds)`` of the observables ``identity + coeffs @ terms``, each ``(factors, sets, obs)``."""
+        """``(evs, stds)`` of the observables ``identity + coeffs @ terms``, each ``(factors, sets, obs)``,
+        with the errors of the shots only (what the fits across noise factors weigh)."""
         evs = identity + self.means @ coeffs.T
         variances = np.einsum("ol,fslm,om->fso", coeffs, self.cov, coeffs)
         return evs, np.sqrt(np.clip(variances, 0.0, None))
+
+    def calibration_variance(self, sensitivity: np.ndarray) -> np.ndarray:
+        """The variance a result gets from the calibrated scales: ``sensitivity[..., l]`` is
+        ``-c_l`` times its derivative by ``c_l`` (a term's value scaled by 1/c_l: the term's
+        coefficient times its value). Zeros without a calibration."""
+        if self.scale_cov is None:
+            return np.zeros(sensitivity.shape[:-1])
+        return np.clip(np.einsum("...l,lm,...m->...", sensitivity, self.scale_cov, sensitivity), 0.0, None)
 
 
 def extrapolate_pub(
@@ -79,6 +94,8 @@ def extrapolate_pub(
                 fits = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], [0.0]) for name in extrapolators]
                 best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice)
                 evs[s, o], stds[s, o], chosen[s, o] = best.values[0], best.stds[0], best.name
+                sensitivity = coeffs[o] * _propagated(best.gradient, data.means[:, s, :].T)
+                stds[s, o] = np.sqrt(stds[s, o] ** 2 + data.calibration_variance(sensitivity))
         if per_term:
             evs[s], stds[s], chosen[s], names = _per_term(factors, data, s, coeffs, identity, extrapolators, choice)
             per_term_names.append({(labels[t] if labels else str(t)): name for t, name in names.items()})
@@ -95,12 +112,23 @@ def extrapolate_pub(
     return evs, stds, diagnostics
 
 
+def _propagated(gradient: np.ndarray | None, means: np.ndarray) -> np.ndarray:
+    """Per term, the fit's value at zero noise differentiated along the term's means at every
+    noise factor (``means``: terms x factors): what scaling the term by 1/c does to it, to first
+    order (the fit's value itself for a fit that scales with its data, as the linear and the
+    exponential do)."""
+    if gradient is None:
+        return np.full(means.shape[0], np.nan)
+    return means @ gradient[0]
+
+
 def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, choice):
     """One set: every used term extrapolated on its own, then summed per observable."""
     num_terms = data.means.shape[2]
     used = np.flatnonzero(np.any(coeffs != 0, axis=0))
     values = np.zeros(num_terms)
     gradients = np.zeros((num_terms, len(factors)))  # d term value / d term mean at each factor, x the fit's scale
+    scaled = np.zeros(num_terms)  # each term's value along its calibrated scale (see _propagated)
     names: dict[int, str] = {}
     for term in used:
         y = data.means[:, s, term]
@@ -110,10 +138,12 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
         values[term] = best.values[0]
         names[int(term)] = best.name
         gradients[term] = best.gradient[0] * best.scale if best.gradient is not None else np.nan
+        scaled[term] = _propagated(best.gradient, y[None, :])[0]
     evs = identity + coeffs @ values
     # var_o = sum_f g_f^T C_f g_f with g_f[l] = c_ol * d value_l / d mean_lf
     weights = coeffs[:, :, None] * gradients[None, :, :]  # (obs, terms, factors)
     variances = np.einsum("olf,flm,omf->o", weights, data.cov[:, s], weights)
+    variances = variances + data.calibration_variance(coeffs * scaled)
     chosen = []
     for o in range(coeffs.shape[0]):
         counts = Counter(names[t] for t in np.flatnonzero(coeffs[o]).tolist() if t in names)

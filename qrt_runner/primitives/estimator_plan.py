@@ -9,6 +9,7 @@ task. :mod:`.estimator_results` turns the task's outputs into the PUB's result.
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from typing import Any
 
@@ -41,6 +42,16 @@ def _split(per_factor: int, weights) -> list[int]:
     for index in np.argsort(shots - exact)[: per_factor * len(exact) - int(shots.sum())]:
         shots[index] += 1
     return [max(1, int(s)) for s in shots]
+
+
+def _thinned(randomizations: int, shots: list[int], weights) -> tuple[list[int], list[int]]:
+    """Per noise factor (randomisations, shots per randomisation): ``randomizations`` times its
+    weight (rounded up, at least 1) randomisations, each with the shots that keep the factor's
+    total (rounded up); every factor all of them when ``weights`` is None."""
+    if weights is None or randomizations <= 1:
+        return [randomizations] * len(shots), list(shots)
+    counts = [min(randomizations, max(1, math.ceil(randomizations * w - 1e-9))) for w in weights]
+    return counts, [math.ceil(randomizations * s / c) for s, c in zip(shots, counts)]
 
 
 def _compact_label(label: str, logical_to_compact: tuple[int, ...], width: int) -> str:
@@ -112,7 +123,10 @@ class _PubPlan:
         ).reshape(len(self.obs_terms), len(self.labels))
         self.randomizations, self.shots_per_binding = self._randomizations()
         weights = next((w for t in self.techniques if (w := t.factor_shot_weights()) is not None), None)
-        self.factor_shots = _split(self.shots_per_binding, weights or [1.0] * len(self.factors))
+        thinning = next((w for t in self.techniques if (w := t.factor_randomization_weights()) is not None), None)
+        self.factor_randomizations, self.factor_shots = _thinned(
+            self.randomizations, _split(self.shots_per_binding, weights or [1.0] * len(self.factors)), thinning
+        )
         rng = np.random.default_rng([seed, 7])
         for technique in self.techniques:
             technique.size_calibration(*self.twirl_split)
@@ -120,6 +134,7 @@ class _PubPlan:
             technique.draw(rng, self.randomizations, isa.circuit)
         drawn = [t.measurement_flips() for t in self.techniques]
         self.flips = next((f for f in drawn if f is not None), np.zeros((self.randomizations, width), dtype=int))
+        self.variance_inflation = [1.0] * len(self.factors)  # set when combined (estimator_results._term_data)
         self.rng = rng  # the gate twirl draws its Paulis from it when the task is built
 
     def _randomizations(self) -> tuple[int, int]:
@@ -231,9 +246,17 @@ class _PubPlan:
         return measure_sign(measure_qubits(circuit, measured, "qrt_meas", twirled))
 
     # -- tasks ----------------------------------------------------------------------------
-    def _values(self, circuit: QuantumCircuit) -> np.ndarray | None:
+    def _values(self, circuit: QuantumCircuit, randomizations: int | None = None) -> np.ndarray:
         """Rows (set, randomisation) of circuit.parameters: user values, then the techniques'
-        slots (measurement flips, gate twirl Paulis drawn now)."""
+        slots (measurement flips, gate twirl Paulis drawn now); with ``randomizations``, only the
+        first that many of every set (the draws are the same either way)."""
+        rows = self._all_values(circuit)
+        if randomizations is None or randomizations == len(self.flips):
+            return rows
+        width = rows.shape[1]
+        return rows.reshape(self.num_sets, len(self.flips), width)[:, :randomizations].reshape(-1, width)
+
+    def _all_values(self, circuit: QuantumCircuit) -> np.ndarray:
         repeats, sets = len(self.flips), self.num_sets
         columns = {}
         for column, param in enumerate(self.isa.circuit.parameters):
@@ -250,7 +273,10 @@ class _PubPlan:
     def sim_task(self, backend: LocalBackend, seed: int) -> SimTask:
         """One task: the PUB's circuits, then the techniques' calibration circuits, then the prefixes."""
         circuits = list(self.circuits)
-        values = [self._values(c) for c in self.circuits]
+        groups = max(len(self.groups), 1)
+        values: list[np.ndarray | None] = [
+            self._values(c, self.factor_randomizations[i // groups]) for i, c in enumerate(self.circuits)
+        ]
         keys = [f"{self.cache_key}|{i}" for i in range(len(self.circuits))]
         shots = self.shots_per_binding if self.shots else 0
         circuit_shots = self.circuit_shots()
@@ -266,17 +292,19 @@ class _PubPlan:
         prefix_of = rows_per_set = None
         if self.prefixes:
             first = len(circuits)
-            groups = max(len(self.groups), 1)
             prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (
                 len(circuits) - len(self.circuits)
             )
             prefix_of += [None] * len(self.prefixes)
             per_row = self.prefix_mode == "row"
-            rows_per_set = [1 if per_row else self.randomizations] * len(prefix_of)
+            rows_per_set = [
+                1 if per_row else self.factor_randomizations[i // groups] for i in range(len(self.circuits))
+            ]
+            rows_per_set += [1] * (len(prefix_of) - len(rows_per_set))
             user = self.flat_values  # zero columns: one prefix per set all the same (see the simulator)
             for f, prefix in enumerate(self.prefixes):
                 circuits.append(prefix)
-                values.append(self._values(prefix) if per_row else user)
+                values.append(self._values(prefix, self.factor_randomizations[f]) if per_row else user)
                 keys.append(f"{self.cache_key}|prefix{f}")
                 circuit_shots.append(shots)
                 call_groups.append(0)
@@ -305,6 +333,12 @@ class _PubPlan:
         groups = max(len(self.groups), 1)
         return [self.factor_shots[i // groups] for i in range(len(self.circuits))]
 
+    def shots_measured(self) -> int:
+        """The shots of the PUB's own circuits (every noise factor, basis, randomisation and set)."""
+        groups = max(len(self.groups), 1)
+        per_set = sum(shots * self.factor_randomizations[i // groups] for i, shots in enumerate(self.circuit_shots()))
+        return per_set * self.num_sets
+
     def multipliers(self) -> dict[str, Any]:
         """What the shots of the PUB are made of: per parameter set, measurement bases x noise
         factors x randomisations x shots per randomisation, plus what the techniques add (PEC's
@@ -316,10 +350,18 @@ class _PubPlan:
             out["noise_factors"] = list(self.factors)
             out["randomizations"] = self.randomizations
             out["shots_per_randomization"] = self.shots_per_binding
-            if len(set(self.factor_shots)) > 1:
-                out["shots_per_randomization_by_factor"] = list(self.factor_shots)
+            out.update(self.by_factor())
             for technique in self.techniques:
                 out.update(technique.multipliers(self.notes))
+        return out
+
+    def by_factor(self) -> dict[str, list[int]]:
+        """The randomisations and shots per randomisation of each noise factor, where they differ."""
+        out = {}
+        if len(set(self.factor_randomizations)) > 1:
+            out["randomizations_by_factor"] = list(self.factor_randomizations)
+        if len(set(self.factor_shots)) > 1:
+            out["shots_per_randomization_by_factor"] = list(self.factor_shots)
         return out
 
     def roles(self) -> list[str]:

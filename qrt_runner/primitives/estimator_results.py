@@ -13,21 +13,30 @@ import time
 import numpy as np
 from qiskit.primitives import DataBin, PubResult
 
-from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, shot_values
+from qrt_runner.mitigation.pauli_terms import between_randomizations, mean_and_covariance, parity_mask, shot_values
 from qrt_runner.mitigation.technique import PubTerms
 from qrt_runner.mitigation.zne import TermData
 from qrt_runner.primitives.estimator_plan import _PubPlan
 
 
 def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
-    """Means and covariances of every measured Pauli term per noise factor and set."""
+    """Means and covariances of every measured Pauli term per noise factor and set.
+
+    A mean over randomisations varies by its shots and by how much the randomisations differ
+    (each twirl realises the noise its own way, and readout errors depend on the flips). The
+    covariance of pooled shots counts the first only; the second grows with the shots per
+    randomisation (so with fewer randomisations of more shots at high noise factors). Its size
+    relative to one shot's variance, pooled over the PUB's terms, factors and sets (the
+    randomisations' spread beyond their shot noise: :func:`between_randomizations`), scales each
+    factor's covariance by ``1 + ratio x shots per randomisation`` (the design effect of
+    clustered samples); it is recorded as ``variance_inflation``."""
     num_groups, num_terms = len(plan.groups), len(plan.labels)
     means = np.zeros((len(plan.factors), plan.num_sets, num_terms))
     cov = np.zeros((len(plan.factors), plan.num_sets, num_terms, num_terms))
-    repeats = len(plan.flips)
     gamma = 1.0
     for technique in plan.techniques:
         gamma *= technique.shot_weight(plan.notes)
+    excess = spread = 0.0
     start = 0
     for g, group in enumerate(plan.groups):
         span = slice(start, start + len(group))
@@ -39,6 +48,7 @@ def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
                 scale = scale * factor
         for f in range(len(plan.factors)):
             circuit, rows = plan.circuits[f * num_groups + g], rows_per_circuit[f * num_groups + g]
+            repeats = plan.factor_randomizations[f]
             if plan.shots == 0:
                 for index, data in enumerate(rows):
                     means[f, index, span] = [data[label] for label in group]
@@ -46,10 +56,17 @@ def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
             masks = np.array([parity_mask(label, circuit) for label in group], dtype=np.int64)
             for index in range(plan.num_sets):
                 chunk = rows[index * repeats : (index + 1) * repeats]
-                values, weights = shot_values(chunk, plan.flips, circuit, masks, gamma)
+                values, weights = shot_values(chunk, plan.flips[:repeats], circuit, masks, gamma)
                 mean, covariance = mean_and_covariance(values / scale, weights)
                 means[f, index, span], cov[f, index, span, span] = mean, covariance
-    return TermData(means, cov)
+                between, within = between_randomizations(values / scale, weights, [len(o) for o, _ in chunk])
+                excess, spread = excess + between.sum(), spread + within.sum()
+    ratio = max(excess / spread, 0.0) if spread > 0 else 0.0
+    plan.variance_inflation = [float(1.0 + ratio * shots) for shots in plan.factor_shots]
+    cov *= np.asarray(plan.variance_inflation)[:, None, None, None]
+    scales = [c for t in plan.techniques if (c := t.term_scale_covariance(plan.labels)) is not None]
+    scale_cov = np.sum(scales, axis=0) if scales else None  # independent calibrations: relative variances add
+    return TermData(means, cov, scale_cov)
 
 
 def combine(plan: _PubPlan, outputs: list) -> PubResult:
@@ -72,7 +89,8 @@ def combine(plan: _PubPlan, outputs: list) -> PubResult:
     reduced = next((r for t in plan.techniques if (r := t.reduce(data, terms)) is not None), None)
     if reduced is None:
         evs_f, stds_f = data.observables(plan.coeffs, plan.identity)
-        evs, stds = evs_f[0], stds_f[0]
+        evs = evs_f[0]
+        stds = np.sqrt(stds_f[0] ** 2 + data.calibration_variance(plan.coeffs[None, :, :] * data.means[0][:, None, :]))
     else:
         evs, stds, _ = reduced
     if plan.techniques:
@@ -100,15 +118,13 @@ def _diagnostics(plan: _PubPlan, seconds: list[float]) -> dict:
         "num_circuits": len(plan.circuits) + sum(len(c) for _, c in calibrated),
         "num_randomizations": plan.randomizations,
         "shots_per_randomization": plan.shots_per_binding,
-        "shots_spent": int(
-            sum(plan.circuit_shots()) * plan.randomizations * plan.num_sets
-            + sum(t.calibration_shots() for t, _ in calibrated)
-        ),
+        "shots_spent": int(plan.shots_measured() + sum(t.calibration_shots() for t, _ in calibrated)),
         "simulate_s": float(sum(seconds)),
         "simulate_s_by_technique": _simulate_s(plan, seconds),
     }
-    if len(set(plan.factor_shots)) > 1:
-        out["shots_per_randomization_by_factor"] = list(plan.factor_shots)
+    out.update(plan.by_factor())
+    if any(v != 1.0 for v in plan.variance_inflation):
+        out["variance_inflation"] = [round(v, 4) for v in plan.variance_inflation]
     for technique in reversed(plan.techniques):  # the calibration first, the extrapolation last
         out.update(technique.diagnostics(plan.notes))
     return out

@@ -65,6 +65,7 @@ class ZneOptions(OptionNode):
     extrapolator_choice: str | None = None  # qrt_runner's: "uncertainty" (default) or "order" (IBM's)
     extrapolate_per_term: bool | None = None  # qrt_runner's: each Pauli term on its own (default, as IBM)
     shot_allocation: str | None = None  # qrt_runner's: "inverse_sqrt" (default) or "equal" (IBM's)
+    randomization_allocation: str | None = None  # qrt_runner's: "equal" (default, IBM's) or "inverse_factor"
 
 
 @dataclasses.dataclass

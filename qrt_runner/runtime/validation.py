@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from qrt_runner.adapters.qiskit_ibm_runtime import is_unset, unset
-from qrt_runner.config.allowed import SHOT_ALLOCATIONS
+from qrt_runner.config.allowed import RANDOMIZATION_ALLOCATIONS, SHOT_ALLOCATIONS
 from qrt_runner.mitigation.extrapolation import CHOICES as EXTRAPOLATOR_CHOICES
 
 __all__ = ["NoSuchOption", "UnsupportedOption", "check_own", "check_supported", "from_ibm", "set_ibm", "to_ibm"]
@@ -60,6 +60,10 @@ OWN: dict[str, tuple[str, Any]] = {
     "resilience.zne.shot_allocation": (
         " or ".join(repr(c) for c in SHOT_ALLOCATIONS) + " or None",
         lambda v: v is None or v in SHOT_ALLOCATIONS,
+    ),
+    "resilience.zne.randomization_allocation": (
+        " or ".join(repr(c) for c in RANDOMIZATION_ALLOCATIONS) + " or None",
+        lambda v: v is None or v in RANDOMIZATION_ALLOCATIONS,
     ),
     "twirling.dressing_noise": _OPTIONAL_BOOL,
 }

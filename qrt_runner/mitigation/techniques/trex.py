@@ -36,6 +36,7 @@ class Trex(Technique):
         self.twirled = twirled
         self.calibration_flips: np.ndarray | None = None
         self.calibration: dict[str, tuple[float, float]] | None = None
+        self.covariance: dict[tuple[str, str], float] = {}  # of the calibrated values, per pair of Paulis
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Trex | None:
@@ -82,12 +83,21 @@ class Trex(Technique):
         values, weights = shot_values(circuit_rows, self.calibration_flips, circuit, masks)
         means, cov = mean_and_covariance(values, weights)
         self.calibration = {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(names, means, np.diag(cov))}
+        self.covariance = {(a, b): float(cov[i, j]) for i, a in enumerate(names) for j, b in enumerate(names)}
 
     def term_scale(self, group: list[str]) -> np.ndarray | None:
         if self.calibration is None:
             return None
         scale = np.array([self.calibration[label][0] for label in group])
         return np.where(np.abs(scale) > _FLOOR, scale, _FLOOR)
+
+    def term_scale_covariance(self, labels: list[str]) -> np.ndarray | None:
+        if self.calibration is None:
+            return None
+        scale = self.term_scale(labels)
+        assert scale is not None  # calibrated
+        cov = np.array([[self.covariance[(a, b)] for b in labels] for a in labels])
+        return cov / np.outer(scale, scale)
 
     def diagnostics(self, notes: dict[str, Any]) -> dict[str, Any]:
         if self.calibration is None:

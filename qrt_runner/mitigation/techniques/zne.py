@@ -36,6 +36,7 @@ class Zne(Technique):
         self.extrapolator_choice = options.extrapolator_choice
         self.extrapolate_per_term = options.extrapolate_per_term
         self.shot_weights = options.shot_weights()
+        self.randomization_weights = options.randomization_weights()
         self.fits: dict[str, Any] | None = None
 
     @classmethod
@@ -50,6 +51,10 @@ class Zne(Technique):
 
     def factor_shot_weights(self) -> tuple[float, ...] | None:
         return self.shot_weights
+
+    def factor_randomization_weights(self) -> tuple[float, ...] | None:
+        """PEA samples its injected noise per randomisation, so it keeps all of them at every factor."""
+        return None if self.amplifier == "pea" else self.randomization_weights
 
     def transform(self, templates: list[QuantumCircuit], context: BuildContext) -> list[QuantumCircuit]:
         if self.amplifier == "pea":
