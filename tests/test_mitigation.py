@@ -256,8 +256,8 @@ def test_trex_cuts_readout_error_on_a_noisy_device():
     assert all(0.5 < v < 1.0 for v in trex.metadata["mitigation"]["trex_calibration"].values())
 
 
-@pytest.mark.parametrize("level", [1, 2])
-def test_trex_calibration_error_is_in_the_reported_standard_errors(level):
+@pytest.mark.parametrize("level, per_term", [(1, True), (2, True), (2, False)])
+def test_trex_calibration_error_is_in_the_reported_standard_errors(level, per_term):
     circuit = QuantumCircuit(3)
     circuit.x([0, 1, 2])
     circuit.x([0, 1, 2])  # |000>: <ZZZ> = <ZZI> = 1, read out through the device's readout error
@@ -266,6 +266,7 @@ def test_trex_calibration_error_is_in_the_reported_standard_errors(level):
         "resilience_level": level,
         "resilience.measure_noise_learning.num_randomizations": 4,
         "resilience.measure_noise_learning.shots_per_randomization": 16,
+        "resilience.zne.extrapolate_per_term": str(per_term).lower(),
     }
     scores = []
     for seed in range(16):
@@ -549,6 +550,51 @@ def test_zne_gives_high_noise_factors_fewer_randomisations_of_more_shots_unless_
     with pytest.raises(ConfigError, match="randomization_allocation='inverse_factor': the hardware service runs"):
         spec_for(
             ["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.randomization_allocation=inverse_factor"]
+        )
+
+
+@pytest.mark.parametrize(
+    "mitigation",
+    [
+        {  # "row" prefixes, measurement circuits without parameters (no measurement twirl)
+            "resilience_level": 2,
+            "twirling.enable_measure": "false",
+            "resilience.measure_mitigation": "false",
+        },
+        {"resilience_level": 1, "resilience.zne_mitigation": "true"},  # "set" prefixes: twirled readout only
+    ],
+)
+def test_fewer_randomisations_at_high_noise_factors_in_every_prefix_mode(mitigation):
+    circuit, observables = _ghz(), [SparsePauliOp("ZZI"), SparsePauliOp("XXX")]
+
+    def run(allocation):
+        settings = {
+            **mitigation,
+            "twirling.num_randomizations": 8,
+            "resilience.zne.randomization_allocation": allocation,
+        }
+        backend = LocalBackend.create("fake_manila", threads=1, seed_simulator=3, seed_transpiler=5)
+        spec = spec_for([f"mitigation.{k}={v}" for k, v in settings.items()])
+        options = EstimatorOptions(default_precision=1 / 64, mitigation=finalize(spec.mitigation))
+        job = Estimator(backend, options=options).run([(circuit, observables)])
+        return job, job.result()[0]
+
+    job, thinned = run("inverse_factor")
+    record = thinned.metadata["mitigation"]
+    assert record["randomizations_by_factor"] == [8, 3, 2]
+    assert job.shots_spent == record["shots_spent"]
+    _, equal = run("equal")  # the same estimate (readout error left in where there is no TREX)
+    assert np.all(np.abs(thinned.data.evs - equal.data.evs) < 4 * np.hypot(thinned.data.stds, equal.data.stds))
+
+
+def test_pea_refuses_fewer_randomisations_at_high_noise_factors():
+    with pytest.raises(ConfigError, match="randomization_allocation='inverse_factor': PEA samples its injected noise"):
+        spec_for(
+            [
+                "backend=fake_manila",
+                "mitigation=pea",
+                "mitigation.resilience.zne.randomization_allocation=inverse_factor",
+            ]
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qrt_runner.mitigation.pauli_terms import between_randomizations, mean_and_covariance
+from qrt_runner.mitigation.pauli_terms import between_randomizations, design_effect, mean_and_covariance
 
 
 def _rows(rng, means: np.ndarray, shots: int):
@@ -51,5 +51,6 @@ def test_pooled_covariance_misses_the_spread_that_the_design_effect_restores():
         within.append(w[0])
     actual = np.var(estimates)
     assert np.mean(pooled) < 0.6 * actual  # shot noise alone: (1 - 0.09) / 8192 against + 0.04^2 / 8
-    inflation = 1 + max(np.sum(excess) / np.sum(within), 0) * shots
-    assert 0.8 < np.mean(pooled) * inflation / actual < 1.25
+    inflation = design_effect(float(np.sum(excess)), float(np.sum(within)), shots)
+    assert 0.85 < np.mean(pooled) * inflation / actual < 1.2
+    assert design_effect(-1.0, 1.0, shots) == 1.0 and design_effect(0.0, 0.0, shots) == 1.0  # no spread measured

@@ -317,6 +317,13 @@ def finalize(
             "PEC cannot be combined with ZNE",
             "turn one off: mitigation.resilience.zne_mitigation=false or mitigation.resilience.pec_mitigation=false",
         )
+    if zne and amplifier == "pea" and res.zne.randomization_allocation == "inverse_factor":
+        raise ConfigError(
+            "mitigation.resilience.zne.randomization_allocation",
+            "inverse_factor",
+            "PEA samples its injected noise once per randomisation, so every noise factor needs all of them",
+            "set it to equal or null with the pea amplifier",
+        )
     factors = tuple(float(f) for f in _pick(res.zne.noise_factors, DEFAULT_NOISE_FACTORS))
     if len(factors) < 2:
         raise ConfigError(

@@ -74,6 +74,16 @@ def between_randomizations(
     return excess, within.mean(axis=0)
 
 
+def design_effect(excess: float, within: float, shots: int) -> float:
+    """What the covariance of pooled shots is multiplied by for the variance of a mean over
+    randomisations of ``shots`` shots each, given the summed :func:`between_randomizations`
+    (``excess`` between randomisations, ``within`` one shot's variance, pooled over Paulis):
+    with rho = excess / within, (1 + shots rho) / (1 + rho) (the pooled shots' variance already
+    holds the spread once). Negative estimates count as no spread."""
+    rho = max(excess / within, 0.0) if within > 0 else 0.0
+    return float((1.0 + shots * rho) / (1.0 + rho))
+
+
 def mean_and_covariance(values: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The mean of each column over the weighted shots and the covariance of those means."""
     total = weights.sum()

@@ -254,7 +254,8 @@ class _PubPlan:
         if randomizations is None or randomizations == len(self.flips):
             return rows
         width = rows.shape[1]
-        return rows.reshape(self.num_sets, len(self.flips), width)[:, :randomizations].reshape(-1, width)
+        kept = rows.reshape(self.num_sets, len(self.flips), width)[:, :randomizations]
+        return kept.reshape(self.num_sets * randomizations, width)  # (not -1: a circuit may have no parameters)
 
     def _all_values(self, circuit: QuantumCircuit) -> np.ndarray:
         repeats, sets = len(self.flips), self.num_sets

@@ -13,7 +13,13 @@ import time
 import numpy as np
 from qiskit.primitives import DataBin, PubResult
 
-from qrt_runner.mitigation.pauli_terms import between_randomizations, mean_and_covariance, parity_mask, shot_values
+from qrt_runner.mitigation.pauli_terms import (
+    between_randomizations,
+    design_effect,
+    mean_and_covariance,
+    parity_mask,
+    shot_values,
+)
 from qrt_runner.mitigation.technique import PubTerms
 from qrt_runner.mitigation.zne import TermData
 from qrt_runner.primitives.estimator_plan import _PubPlan
@@ -28,15 +34,15 @@ def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
     randomisation (so with fewer randomisations of more shots at high noise factors). Its size
     relative to one shot's variance, pooled over the PUB's terms, factors and sets (the
     randomisations' spread beyond their shot noise: :func:`between_randomizations`), scales each
-    factor's covariance by ``1 + ratio x shots per randomisation`` (the design effect of
-    clustered samples); it is recorded as ``variance_inflation``."""
+    factor's covariance by the design effect of clustered samples (:func:`design_effect`); it is
+    recorded as ``variance_inflation``."""
     num_groups, num_terms = len(plan.groups), len(plan.labels)
     means = np.zeros((len(plan.factors), plan.num_sets, num_terms))
     cov = np.zeros((len(plan.factors), plan.num_sets, num_terms, num_terms))
     gamma = 1.0
     for technique in plan.techniques:
         gamma *= technique.shot_weight(plan.notes)
-    excess = spread = 0.0
+    excess = within = 0.0  # summed over the PUB's terms, factors and sets (between_randomizations)
     start = 0
     for g, group in enumerate(plan.groups):
         span = slice(start, start + len(group))
@@ -59,10 +65,9 @@ def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
                 values, weights = shot_values(chunk, plan.flips[:repeats], circuit, masks, gamma)
                 mean, covariance = mean_and_covariance(values / scale, weights)
                 means[f, index, span], cov[f, index, span, span] = mean, covariance
-                between, within = between_randomizations(values / scale, weights, [len(o) for o, _ in chunk])
-                excess, spread = excess + between.sum(), spread + within.sum()
-    ratio = max(excess / spread, 0.0) if spread > 0 else 0.0
-    plan.variance_inflation = [float(1.0 + ratio * shots) for shots in plan.factor_shots]
+                spread, shot_variance = between_randomizations(values / scale, weights, [len(o) for o, _ in chunk])
+                excess, within = excess + spread.sum(), within + shot_variance.sum()
+    plan.variance_inflation = [design_effect(excess, within, shots) for shots in plan.factor_shots]
     cov *= np.asarray(plan.variance_inflation)[:, None, None, None]
     scales = [c for t in plan.techniques if (c := t.term_scale_covariance(plan.labels)) is not None]
     scale_cov = np.sum(scales, axis=0) if scales else None  # independent calibrations: relative variances add

@@ -17,7 +17,13 @@ from qiskit import QuantumCircuit
 
 from qrt_runner.mitigation.measure_twirl import measure_qubits, qubit_flip_angles
 from qrt_runner.mitigation.options import EffectiveMitigation
-from qrt_runner.mitigation.pauli_terms import mean_and_covariance, parity_mask, shot_values
+from qrt_runner.mitigation.pauli_terms import (
+    between_randomizations,
+    design_effect,
+    mean_and_covariance,
+    parity_mask,
+    shot_values,
+)
 from qrt_runner.mitigation.technique import BuildContext, DeviceInfo, Technique
 
 _CALIBRATED = "trex_calibrated"  # note: the PUB has a calibration circuit (it measures something)
@@ -82,6 +88,9 @@ class Trex(Technique):
         masks = np.array([parity_mask(label, circuit) for label in names], dtype=np.int64)
         values, weights = shot_values(circuit_rows, self.calibration_flips, circuit, masks)
         means, cov = mean_and_covariance(values, weights)
+        # the calibration is twirled too: its randomisations differ beyond their shots (the flips)
+        excess, within = between_randomizations(values, weights, [len(outcome) for outcome, _ in circuit_rows])
+        cov = cov * design_effect(float(excess.sum()), float(within.sum()), self.shots_per_randomization)
         self.calibration = {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(names, means, np.diag(cov))}
         self.covariance = {(a, b): float(cov[i, j]) for i, a in enumerate(names) for j, b in enumerate(names)}
 
