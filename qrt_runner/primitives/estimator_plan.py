@@ -134,7 +134,6 @@ class _PubPlan:
             technique.draw(rng, self.randomizations, isa.circuit)
         drawn = [t.measurement_flips() for t in self.techniques]
         self.flips = next((f for f in drawn if f is not None), np.zeros((self.randomizations, width), dtype=int))
-        self.variance_inflation = [1.0] * len(self.factors)  # set when combined (estimator_results._term_data)
         self.rng = rng  # the gate twirl draws its Paulis from it when the task is built
 
     def _randomizations(self) -> tuple[int, int]:
@@ -274,9 +273,9 @@ class _PubPlan:
     def sim_task(self, backend: LocalBackend, seed: int) -> SimTask:
         """One task: the PUB's circuits, then the techniques' calibration circuits, then the prefixes."""
         circuits = list(self.circuits)
-        groups = max(len(self.groups), 1)
+        circuit_randomizations = self.circuit_randomizations()
         values: list[np.ndarray | None] = [
-            self._values(c, self.factor_randomizations[i // groups]) for i, c in enumerate(self.circuits)
+            self._values(c, count) for c, count in zip(self.circuits, circuit_randomizations)
         ]
         keys = [f"{self.cache_key}|{i}" for i in range(len(self.circuits))]
         shots = self.shots_per_binding if self.shots else 0
@@ -292,15 +291,13 @@ class _PubPlan:
                 call_groups.append(1)  # a calibration's samples do not depend on the circuits measured
         prefix_of = rows_per_set = None
         if self.prefixes:
-            first = len(circuits)
+            first, groups = len(circuits), max(len(self.groups), 1)
             prefix_of = [first + i // groups for i in range(len(self.circuits))] + [None] * (
                 len(circuits) - len(self.circuits)
             )
             prefix_of += [None] * len(self.prefixes)
             per_row = self.prefix_mode == "row"
-            rows_per_set = [
-                1 if per_row else self.factor_randomizations[i // groups] for i in range(len(self.circuits))
-            ]
+            rows_per_set = [1 if per_row else count for count in circuit_randomizations]
             rows_per_set += [1] * (len(prefix_of) - len(rows_per_set))
             user = self.flat_values  # zero columns: one prefix per set all the same (see the simulator)
             for f, prefix in enumerate(self.prefixes):
@@ -334,10 +331,14 @@ class _PubPlan:
         groups = max(len(self.groups), 1)
         return [self.factor_shots[i // groups] for i in range(len(self.circuits))]
 
+    def circuit_randomizations(self) -> list[int]:
+        """Randomisations of each of the PUB's circuits (by its noise factor)."""
+        groups = max(len(self.groups), 1)
+        return [self.factor_randomizations[i // groups] for i in range(len(self.circuits))]
+
     def shots_measured(self) -> int:
         """The shots of the PUB's own circuits (every noise factor, basis, randomisation and set)."""
-        groups = max(len(self.groups), 1)
-        per_set = sum(shots * self.factor_randomizations[i // groups] for i, shots in enumerate(self.circuit_shots()))
+        per_set = sum(s * r for s, r in zip(self.circuit_shots(), self.circuit_randomizations()))
         return per_set * self.num_sets
 
     def multipliers(self) -> dict[str, Any]:

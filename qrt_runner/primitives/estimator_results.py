@@ -25,8 +25,9 @@ from qrt_runner.mitigation.zne import TermData
 from qrt_runner.primitives.estimator_plan import _PubPlan
 
 
-def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
-    """Means and covariances of every measured Pauli term per noise factor and set.
+def _term_data(plan: _PubPlan, rows_per_circuit: list) -> tuple[TermData, list[float]]:
+    """Means and covariances of every measured Pauli term per noise factor and set, and each
+    factor's variance inflation.
 
     A mean over randomisations varies by its shots and by how much the randomisations differ
     (each twirl realises the noise its own way, and readout errors depend on the flips). The
@@ -63,15 +64,16 @@ def _term_data(plan: _PubPlan, rows_per_circuit: list) -> TermData:
             for index in range(plan.num_sets):
                 chunk = rows[index * repeats : (index + 1) * repeats]
                 values, weights = shot_values(chunk, plan.flips[:repeats], circuit, masks, gamma)
-                mean, covariance = mean_and_covariance(values / scale, weights)
+                values = values / scale
+                mean, covariance = mean_and_covariance(values, weights)
                 means[f, index, span], cov[f, index, span, span] = mean, covariance
-                spread, shot_variance = between_randomizations(values / scale, weights, [len(o) for o, _ in chunk])
+                spread, shot_variance = between_randomizations(values, weights, [len(o) for o, _ in chunk])
                 excess, within = excess + spread.sum(), within + shot_variance.sum()
-    plan.variance_inflation = [design_effect(excess, within, shots) for shots in plan.factor_shots]
-    cov *= np.asarray(plan.variance_inflation)[:, None, None, None]
+    inflation = [design_effect(excess, within, shots) for shots in plan.factor_shots]
+    cov *= np.asarray(inflation)[:, None, None, None]
     scales = [c for t in plan.techniques if (c := t.term_scale_covariance(plan.labels)) is not None]
     scale_cov = np.sum(scales, axis=0) if scales else None  # independent calibrations: relative variances add
-    return TermData(means, cov, scale_cov)
+    return TermData(means, cov, scale_cov), inflation
 
 
 def combine(plan: _PubPlan, outputs: list) -> PubResult:
@@ -83,7 +85,7 @@ def combine(plan: _PubPlan, outputs: list) -> PubResult:
         if calibration:
             technique.calibrate(calibration, output[position : position + len(calibration)], plan.labels)
             position += len(calibration)
-    data = _term_data(plan, output[: len(plan.circuits)])
+    data, inflation = _term_data(plan, output[: len(plan.circuits)])
     metadata = {
         "target_precision": plan.precision,
         "shots": plan.shots,
@@ -100,7 +102,7 @@ def combine(plan: _PubPlan, outputs: list) -> PubResult:
         evs, stds, _ = reduced
     if plan.techniques:
         metadata["num_randomizations"] = plan.randomizations
-        metadata["mitigation"] = _diagnostics(plan, getattr(output, "seconds", []))
+        metadata["mitigation"] = _diagnostics(plan, getattr(output, "seconds", []), inflation)
         metadata["mitigation"].update(build_s=plan.build_s, combine_s=time.perf_counter() - started)
     param_index = np.arange(plan.num_sets).reshape(plan.param_shape) if plan.param_shape else np.array(0)
     obs_index = np.arange(len(plan.obs_terms)).reshape(plan.pub.observables.shape)
@@ -117,7 +119,7 @@ def _simulate_s(plan: _PubPlan, seconds: list[float]) -> dict[str, float]:
     return out
 
 
-def _diagnostics(plan: _PubPlan, seconds: list[float]) -> dict:
+def _diagnostics(plan: _PubPlan, seconds: list[float], inflation: list[float]) -> dict:
     calibrated = [(t, c) for t, c in zip(plan.techniques, plan.calibrations) if c]
     out = {
         "num_circuits": len(plan.circuits) + sum(len(c) for _, c in calibrated),
@@ -128,8 +130,8 @@ def _diagnostics(plan: _PubPlan, seconds: list[float]) -> dict:
         "simulate_s_by_technique": _simulate_s(plan, seconds),
     }
     out.update(plan.by_factor())
-    if any(v != 1.0 for v in plan.variance_inflation):
-        out["variance_inflation"] = [round(v, 4) for v in plan.variance_inflation]
+    if any(v != 1.0 for v in inflation):
+        out["variance_inflation"] = [round(v, 4) for v in inflation]
     for technique in reversed(plan.techniques):  # the calibration first, the extrapolation last
         out.update(technique.diagnostics(plan.notes))
     return out

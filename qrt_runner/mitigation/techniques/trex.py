@@ -42,7 +42,7 @@ class Trex(Technique):
         self.twirled = twirled
         self.calibration_flips: np.ndarray | None = None
         self.calibration: dict[str, tuple[float, float]] | None = None
-        self.covariance: dict[tuple[str, str], float] = {}  # of the calibrated values, per pair of Paulis
+        self.covariance: tuple[dict[str, int], np.ndarray] | None = None  # of the calibrated values
 
     @classmethod
     def from_options(cls, mit: EffectiveMitigation) -> Trex | None:
@@ -92,7 +92,7 @@ class Trex(Technique):
         excess, within = between_randomizations(values, weights, [len(outcome) for outcome, _ in circuit_rows])
         cov = cov * design_effect(float(excess.sum()), float(within.sum()), self.shots_per_randomization)
         self.calibration = {label: (float(m), float(np.sqrt(v))) for label, m, v in zip(names, means, np.diag(cov))}
-        self.covariance = {(a, b): float(cov[i, j]) for i, a in enumerate(names) for j, b in enumerate(names)}
+        self.covariance = {label: i for i, label in enumerate(names)}, cov
 
     def term_scale(self, group: list[str]) -> np.ndarray | None:
         if self.calibration is None:
@@ -101,12 +101,12 @@ class Trex(Technique):
         return np.where(np.abs(scale) > _FLOOR, scale, _FLOOR)
 
     def term_scale_covariance(self, labels: list[str]) -> np.ndarray | None:
-        if self.calibration is None:
+        if self.covariance is None:
             return None
-        scale = self.term_scale(labels)
-        assert scale is not None  # calibrated
-        cov = np.array([[self.covariance[(a, b)] for b in labels] for a in labels])
-        return cov / np.outer(scale, scale)
+        (index, cov), scale = self.covariance, self.term_scale(labels)
+        assert scale is not None  # calibrated with the covariance
+        rows = [index[label] for label in labels]
+        return cov[np.ix_(rows, rows)] / np.outer(scale, scale)
 
     def diagnostics(self, notes: dict[str, Any]) -> dict[str, Any]:
         if self.calibration is None:

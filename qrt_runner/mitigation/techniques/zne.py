@@ -53,9 +53,7 @@ class Zne(Technique):
         return self.shot_weights
 
     def factor_randomization_weights(self) -> tuple[float, ...] | None:
-        """PEA samples its injected noise per randomisation, so it keeps all of them at every factor
-        (``finalize`` refuses ``inverse_factor`` with it)."""
-        return None if self.amplifier == "pea" else self.randomization_weights
+        return self.randomization_weights
 
     def transform(self, templates: list[QuantumCircuit], context: BuildContext) -> list[QuantumCircuit]:
         if self.amplifier == "pea":
