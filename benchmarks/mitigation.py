@@ -37,7 +37,9 @@ wall time over IBM's. Goals, PASS only where the interval supports them:
 * speed: the upper end of the time ratio's interval <= 0.5.
 
 Per family the distribution of the per-pair accuracy ratio (qrt / IBM) is printed as its 10, 25,
-50, 75 and 90% quantiles.
+50, 75 and 90% quantiles, and whether each side's level-2 standard errors are honest: the share of
+observables whose value lies within 2 standard errors of the exact one (95% if they are right)
+and the median |value - exact| / std (0.67).
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ def run_pairs(families, seeds, quick, qrt, ibm, log=print, save=None):
                             "error": float(np.mean(np.abs(case.exact - evs))),
                             "evs": np.asarray(evs).tolist(),
                             "std": float(np.mean(stds)),
+                            "stds": np.asarray(stds).tolist(),
                             "wall": float(wall),
                             "factors": None if factors is None else np.asarray(factors).tolist(),
                             "cached": side == "ibm" and runner.last_cached,
@@ -99,6 +102,23 @@ def _grid(rows, key, field):
     """(seeds, cases) array of ``row[key][field]``."""
     seeds = sorted({row["seed"] for row in rows})
     return np.array([[row[key][field] for row in rows if row["seed"] == s] for s in seeds], dtype=float)
+
+
+def _coverage(rows) -> list[str]:
+    """Whether each side's level-2 standard errors are honest: the share of observables whose
+    value lies within 2 standard errors of the exact one (95% if the errors are normal and the
+    standard errors right) and the median of |value - exact| / std (0.67); nothing for pairs
+    saved without per-observable standard errors."""
+    if not all("stds" in row[f"{side}_level2"] for row in rows for side in ("qrt", "ibm")):
+        return []
+    parts = []
+    for side in ("qrt", "ibm"):
+        exact = np.concatenate([row["exact"] for row in rows])
+        evs = np.concatenate([row[f"{side}_level2"]["evs"] for row in rows])
+        stds = np.concatenate([row[f"{side}_level2"]["stds"] for row in rows])
+        z = np.abs(evs - exact) / np.maximum(stds, 1e-15)
+        parts.append(f"{side} {np.mean(z <= 2):.0%} within 2 std, median |error| / std {np.median(z):.2f}")
+    return [f"  error bars ({len(exact)} observables; honest: 95%, 0.67): {'; '.join(parts)}"]
 
 
 def report(rows: dict[str, list[dict]], with_ibm: bool) -> int:
@@ -151,6 +171,8 @@ def report(rows: dict[str, list[dict]], with_ibm: bool) -> int:
                     if live
                     else "  time ratio from IBM's cached walls (timed in an earlier run, not side by side)"
                 )
+            for line in _coverage(family_rows):
+                print(line)
             parts = {k: np.median([row["qrt_breakdown"][k] for row in family_rows]) for k in BREAKDOWN}
             print(f"  qrt level-2 job, median s: {', '.join(f'{k} {v:.3f}' for k, v in parts.items())}")
             verdicts.append(("accuracy <= IBM", accuracy.high <= 1.0, f"median error qrt / IBM {accuracy.text(2)}"))
