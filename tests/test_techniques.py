@@ -18,7 +18,7 @@ from qrt_runner.mitigation.techniques.measure_twirling import MeasureTwirling, S
 from qrt_runner.mitigation.techniques.pea import Pea
 from qrt_runner.mitigation.techniques.pec import Pec
 from qrt_runner.mitigation.techniques.trex import Trex
-from qrt_runner.mitigation.techniques.zne import Zne
+from qrt_runner.mitigation.techniques.zne import FOLDED_ERROR, Zne
 from qrt_runner.mitigation.zne import TermData
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 
@@ -68,7 +68,9 @@ def test_default_hooks_change_nothing(manila, bell_isa):
     templates = [bell_isa.circuit]
     assert technique.transform(templates, _context(manila, bell_isa)) is templates
     assert technique.shots(100, {}) == 100 and technique.shot_weight({}) == 1.0
-    assert technique.term_scale(["ZZ"]) is None and technique.reduce(TermData(np.zeros(1), np.zeros(1)), None) is None  # type: ignore[arg-type]
+    assert (
+        technique.term_scale(["ZZ"]) is None and technique.reduce(TermData(np.zeros(1), np.zeros(1)), None, {}) is None
+    )  # type: ignore[arg-type]
     assert technique.diagnostics({}) == {} and technique.multipliers({}) == {}
 
 
@@ -106,8 +108,16 @@ def test_gate_twirl_template_binds_one_pauli_per_slot(manila, bell_isa):
 
 def test_zne_folds_one_template_per_noise_factor_and_extrapolates(manila, bell_isa):
     zne = Zne(_mitigation("mitigation=zne", "resilience.zne.extrapolator=[linear]").resilience.zne)
-    templates = zne.transform([bell_isa.circuit] * 3, _context(manila, bell_isa))
+    context = _context(manila, bell_isa)
+    templates = zne.transform([bell_isa.circuit] * 3, context)
     assert [_two_qubit_gates(t) for t in templates] == [1, 3, 5]
+    # the noise one unit of noise factor adds, from the device's reported gate errors
+    target = manila.device_info(bell_isa.physical_qubits).compact_target()
+    gates = [i for i in bell_isa.circuit.data if i.operation.name in ("sx", "x", "cx", "ecr")]
+    expected = sum(
+        target[i.operation.name][tuple(bell_isa.circuit.find_bit(q).index for q in i.qubits)].error for i in gates
+    )
+    assert context.notes[FOLDED_ERROR] == pytest.approx(expected) and 0.005 < expected < 0.1
     noisy_1q = [sum(1 for i in t.data if i.operation.name in ("sx", "x")) for t in templates]
     assert noisy_1q[0] > 0 and noisy_1q == [noisy_1q[0] * f for f in (1, 3, 5)]  # their noise is amplified too
     assert zne.template_roles(["circuits"] * 3) == ["circuits", "zne", "zne"]
@@ -115,7 +125,7 @@ def test_zne_folds_one_template_per_noise_factor_and_extrapolates(manila, bell_i
     means = np.array([0.9, 0.7, 0.5]).reshape(3, 1, 1)
     cov = np.full((3, 1, 1, 1), 1e-4)
     terms = PubTerms(np.ones((1, 1)), np.zeros(1), np.ones(1), ["ZZ"])
-    reduced = zne.reduce(TermData(means, cov), terms)
+    reduced = zne.reduce(TermData(means, cov), terms, {})
     assert reduced is not None
     evs, stds, fits = reduced
     assert evs[0, 0] == pytest.approx(1.0) and stds[0, 0] > 0

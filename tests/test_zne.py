@@ -10,7 +10,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from conftest import spec_for
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backend import LocalBackend
-from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, extrapolate, fit, polynomial
+from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, decay_interval, extrapolate, fit, polynomial
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
@@ -19,6 +19,7 @@ X = np.array([1.0, 3.0, 5.0])
 # <ZZZ> of the default demo (GHZ(3), fake_manila, level 2) at noise factors 1, 3, 5; exact 0
 DEMO = np.array([-0.0444, -0.0033, 0.0202])
 DEMO_STD = np.full(3, 0.0209)
+DEMO_DECAY = float(np.exp(-4 * 0.0174))  # the steepest decay its device's gate errors allow (STEEPEST_DECAY)
 
 
 def test_ill_conditioned_exponential_gives_way_to_the_next_extrapolator():
@@ -26,9 +27,19 @@ def test_ill_conditioned_exponential_gives_way_to_the_next_extrapolator():
     assert ibm.name == "exponential" and ibm.values[0] == pytest.approx(-0.225, abs=0.001)
     assert ibm.stds[0] > MAX_STD_RATIO * DEMO_STD.max()  # within the bounds, but its error is 65x the data's
     assert abs(DEMO[0]) < 3 * DEMO_STD[0]  # ... and the data resolve no signal
-    chosen, _ = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, bound=1.0, choice="uncertainty")
+    # the demo's device: its folded gates' errors sum to 0.017, so no expectation decays faster than
+    # exp(-4 x 0.017) per unit of noise factor, and the line's error barely widens
+    chosen, _ = extrapolate(
+        ("exponential", "linear"), X, DEMO, DEMO_STD, 1.0, choice="uncertainty", min_decay=DEMO_DECAY
+    )
     assert chosen.name == "linear" and chosen.values[0] == pytest.approx(fits[1].values[0])
-    assert abs(chosen.values[0]) < 3 * chosen.stds[0] < 0.1
+    assert (
+        fits[1].stds[0] <= chosen.stds[0] < 1.5 * fits[1].stds[0] and abs(chosen.values[0]) < 3 * chosen.stds[0] < 0.15
+    )
+    # knowing nothing of the device, a decay steep enough to hide any zero-noise value fits: the
+    # error spans the whole range
+    anything, _ = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, 1.0, choice="uncertainty")
+    assert anything.values[0] == chosen.values[0] and anything.stds[0] > (1.0 - abs(DEMO[0])) / 1.96 - 0.01
 
 
 def test_uncertainty_choice_keeps_a_well_conditioned_exponential():
@@ -231,3 +242,57 @@ def test_a_contradicted_fit_that_alone_is_usable_has_its_error_widened_to_the_st
     per_term = extrapolate_pub(*args, "uncertainty", True, labels=["Z"])
     per_observable = extrapolate_pub(*args, "uncertainty", False)
     assert per_term[1][0, 0] == pytest.approx(chosen.stds[0]) == pytest.approx(per_observable[1][0, 0])
+
+
+def test_a_decay_the_data_cannot_pin_down_gets_an_error_bar_over_every_value_it_leaves_standing():
+    # a QAOA <ZZ> (exact -0.459) on fake_quito, whose folded gates' errors sum to 1.4: resolved at
+    # noise factor 1, gone by 3. A line through it said -0.10 +- 0.02 (21 errors from the truth).
+    gone, sigma = np.array([-0.087, 0.002, 0.006]), np.array([0.013, 0.017, 0.019])
+    steepest = float(np.exp(-4 * 1.4))
+    chosen, (exponential, linear) = extrapolate(
+        ("exponential", "linear"), X, gone, sigma, 1.0, choice="uncertainty", min_decay=steepest
+    )
+    assert linear.consistent and abs(linear.values[0] + 0.459) > 15 * linear.stds[0]
+    low, high = decay_interval(X, gone, sigma, 1.0, steepest)
+    assert low == -1.0 and -0.2 < high < -0.05  # every steep enough decay, up to the bound
+    assert chosen.values[0] == linear.values[0]  # the value stays; its error bar spans the interval
+    assert (
+        chosen.stds[0] == pytest.approx((linear.values[0] - low) / 1.96)
+        and abs(chosen.values[0] + 0.459) < chosen.stds[0]
+    )
+    # on a quiet device (folded error 0.1) no decay is that steep: the values it leaves are few
+    low, high = decay_interval(X, gone, sigma, 1.0, float(np.exp(-4 * 0.1)))
+    assert -0.2 < low < high < -0.05
+    # data that no decay the device allows fits (the demo's <ZZZ> = 0 drifting across zero, on a
+    # device whose folded error is 0.017) keep the fit's own error: no decay model describes them
+    drifting, spread = np.array([0.052, 0.0086, -0.051]), np.array([0.019, 0.024, 0.027])
+    assert decay_interval(X, drifting, spread, 1.0, DEMO_DECAY) is None
+    kept, (_, line) = extrapolate(
+        ("exponential", "linear"), X, drifting, spread, 1.0, choice="uncertainty", min_decay=DEMO_DECAY
+    )
+    assert kept.values[0] == line.values[0] and kept.stds[0] == line.stds[0]
+    # and the per-term path reports the same widened error
+    means, cov = gone[:, None, None], (sigma**2)[:, None, None, None] * np.ones((3, 1, 1, 1))
+    args = (X, TermData(means, cov), np.ones((1, 1)), np.zeros(1), np.ones(1), ("exponential", "linear"), (0.0,))
+    per_term = extrapolate_pub(*args, "uncertainty", True, labels=["Z"], min_decay=steepest)
+    assert per_term[1][0, 0] == pytest.approx(chosen.stds[0])
+
+
+def test_steep_decays_are_covered_by_their_error_bars():
+    # Signals that noise has mostly erased by factor 1 (5-60% left) and that are gone by factor 3:
+    # the fits' own errors covered the truth within 2 of them for 59% of 400 draws, and missed by
+    # more than 5 for 122; the device bounds the decay at 3x its true rate.
+    rng = np.random.default_rng(5)
+    within, misses = 0, 0
+    for _ in range(400):
+        amplitude = rng.uniform(0.2, 1.0) * rng.choice([-1, 1])
+        rate, noise = rng.uniform(0.5, 3.0), rng.uniform(0.005, 0.02)
+        data = amplitude * np.exp(-rate * X) + rng.normal(0, noise, 3)
+        steepest = float(np.exp(-3 * rate))
+        chosen, _ = extrapolate(
+            ("exponential", "linear"), X, data, np.full(3, noise), 1.0, choice="uncertainty", min_decay=steepest
+        )
+        z = abs(chosen.values[0] - amplitude) / chosen.stds[0]
+        within += z <= 2
+        misses += z > 5
+    assert within >= 0.93 * 400 and misses <= 12

@@ -33,6 +33,10 @@ MAX_STD_RATIO = 10.0
 RESOLVED = 3.0
 BOUND_SLACK = 2.0
 CONSISTENT_P = 0.01
+PROFILE_DELTA = 3.84  # chi2 above the least on one parameter: a 95% profile interval
+_Z95 = 1.96
+_PROFILE_AMPLITUDES = 401
+_PROFILE_DECAYS = 201
 
 
 @dataclass
@@ -265,7 +269,7 @@ def clipped(candidate: Fit, bound: float) -> Fit:
     return replace(candidate, values=values)
 
 
-def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty") -> Fit:
+def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty", min_decay: float = 0.0) -> Fit:
     """The fit of data ``y`` (standard errors ``stds``) at noise factors ``x`` to use.
 
     ``order`` (IBM's rule): the first usable fit (see :func:`usable`), else the last fit.
@@ -279,6 +283,13 @@ def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty
     if choice == "order":
         usable_fits = [candidate for candidate in fits if usable(candidate, bound)]
         return usable_fits[0] if usable_fits else fits[-1]
+    best = _choose(fits, x, y, stds, bound)
+    if any(candidate.name == "exponential" for candidate in fits) and _unresolved(best, x, y, stds):
+        return _ranged(best, x, y, stds, bound, min_decay)
+    return best
+
+
+def _choose(fits: list[Fit], x, y, stds, bound: float) -> Fit:
     usable_fits = [clipped(candidate, bound) for candidate in fits if usable(candidate, bound, BOUND_SLACK)]
     consistent = [candidate for candidate in usable_fits if candidate.consistent]
     for group in (consistent, usable_fits):
@@ -308,8 +319,74 @@ def _widened(candidate: Fit, fits: list[Fit], bound: float) -> Fit:
     return replace(candidate, stds=stds, scale=scale)
 
 
+def decay_interval(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[float, float] | None:
+    """The zero-noise values ``A`` that an exponential decay ``A u**x`` leaves standing on the
+    data, with the decay per unit noise factor ``u`` in ``[min_decay, 1]`` and ``|A| <= bound``:
+    those whose profile chi2 (the least over ``u``) lies within :data:`PROFILE_DELTA` of the
+    least (a 95% interval). None where no such decay fits the data (its chi2 beyond the upper
+    :data:`CONSISTENT_P` tail) or the data are exact.
+
+    A signal resolved at the lowest factor and gone at the next ones (-0.087, 0.002, 0.006 +-
+    0.015, exact -0.459) fits every steep enough decay: from about the lowest factor's value to
+    the bound. A line through it (-0.10 +- 0.02) or an exponential's linearised error says far
+    less than the data leave open.
+    """
+    x, y, stds = (np.asarray(v, dtype=float) for v in (x, y, stds))
+    if not np.all(stds > 0) or not np.all(np.isfinite(y)):
+        return None
+    amplitudes = np.linspace(-bound, bound, _PROFILE_AMPLITUDES)
+    decays = np.geomspace(max(min_decay, 1e-6), 1.0, _PROFILE_DECAYS)
+    shapes = np.vstack([decays[:, None] ** x[None, :], np.zeros((1 if min_decay <= 0 else 0, len(x)))])
+    weights = 1.0 / stds**2
+    # chi2(A, u) = sum w (y - A u^x)^2 is a parabola in A for every u: minimised over u per A
+    linear, quadratic = shapes @ (weights * y), shapes**2 @ weights
+    chi2 = float(np.sum(weights * y**2)) + np.min(
+        amplitudes[:, None] ** 2 * quadratic[None, :] - 2 * amplitudes[:, None] * linear[None, :], axis=1
+    )
+    least = float(np.min(chi2))
+    dof = len(x) - 2
+    if dof > 0 and least > dof:
+        from scipy.special import gammaincc
+
+        if gammaincc(dof / 2, least / 2) < CONSISTENT_P:
+            return None
+    standing = amplitudes[chi2 <= least + PROFILE_DELTA]
+    step = amplitudes[1] - amplitudes[0]
+    return float(max(standing.min() - step / 2, -bound)), float(min(standing.max() + step / 2, bound))
+
+
+def _unresolved(candidate: Fit, x, y, stds) -> bool:
+    """Whether ``candidate``'s error may say less than the data leave open: it is no exponential
+    (a line or polynomial through a decay), or the data resolve no signal at the highest noise
+    factor (the exponential's linearised error then misses how steep a decay they allow)."""
+    if candidate.name != "exponential":
+        return True
+    highest = int(np.argmax(np.asarray(x, dtype=float)))
+    return bool(abs(y[highest]) <= RESOLVED * stds[highest])
+
+
+def _ranged(candidate: Fit, x, y, stds, bound: float, min_decay: float) -> Fit:
+    """``candidate`` with its error widened, where it is narrower, so that its value +- 1.96
+    errors spans every zero-noise value an exponential decay leaves standing on the data
+    (:func:`decay_interval`, no faster than ``min_decay``). Its value stays: only the error bar
+    changes. Data that no such decay fits (values that drift across zero, as the default demo's
+    <ZZZ> = 0 does: 0.052, 0.009, -0.051 +- 0.02) keep the fit's own error: the model that would
+    widen it does not describe them."""
+    interval = decay_interval(x, y, stds, bound, min_decay)
+    value, error = float(candidate.values[0]), float(candidate.stds[0])
+    if interval is None or not np.isfinite(value) or not np.isfinite(error):
+        return candidate
+    needed = max(value - interval[0], interval[1] - value) / _Z95
+    if needed <= error:
+        return candidate
+    errors = candidate.stds.copy()
+    errors[0] = needed
+    scale = candidate.scale * needed / error if error > 0 else candidate.scale
+    return replace(candidate, stds=errors, scale=scale)
+
+
 def extrapolate(
-    names: tuple[str, ...], x, y, stds, bound: float, at=(0.0,), choice: str = "order"
+    names: tuple[str, ...], x, y, stds, bound: float, at=(0.0,), choice: str = "order", min_decay: float = 0.0
 ) -> tuple[Fit, list[Fit]]:
     """All fits at ``at`` (zero noise first), and the one :func:`choose` picks.
 
@@ -317,4 +394,4 @@ def extrapolate(
     When none succeeds, the last fit is used (its ``ok`` says it failed).
     """
     fits = [fit(name, x, y, stds, at) for name in names]
-    return choose(fits, x, y, stds, bound, choice), fits
+    return choose(fits, x, y, stds, bound, choice, min_decay), fits

@@ -106,3 +106,23 @@ def effective_factor(original: QuantumCircuit, folded: QuantumCircuit, qubits: i
 
     base = count(original)
     return count(folded) / base if base else 1.0
+
+
+def folded_error(circuit: QuantumCircuit, target) -> float | None:
+    """The summed error rates, as ``target`` (the device's, on the circuit's qubits) reports them,
+    of the gates that folding amplifies: the noise one unit of noise factor adds. A Pauli
+    expectation decays by about exp(-error) per unit (on the generated benchmark families, the
+    median observable by 0.8 times it, the steepest by 4 times). None without a target."""
+    if target is None:
+        return None
+    total = 0.0
+    for instruction in circuit.data:
+        if not _foldable(instruction, single_qubit=True):
+            continue
+        qubits = tuple(circuit.find_bit(qubit).index for qubit in instruction.qubits)
+        try:
+            error = target[instruction.operation.name][qubits].error
+        except (KeyError, AttributeError, TypeError):
+            continue
+        total += float(error or 0.0)
+    return total

@@ -162,7 +162,9 @@ class Technique:
         divides the Pauli terms ``labels`` by (the error of a calibration), or None."""
         return None
 
-    def reduce(self, data: TermData, terms: PubTerms) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    def reduce(
+        self, data: TermData, terms: PubTerms, notes: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, dict] | None:
         """Evs and stds (sets x observables) from the term data of every noise factor, and its
         diagnostics; None leaves it to the default (the first noise factor's values)."""
         return None

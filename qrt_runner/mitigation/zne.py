@@ -65,6 +65,7 @@ def extrapolate_pub(
     choice: str,
     per_term: bool,
     labels: list[str] | None = None,
+    min_decay: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Zero-noise ``(evs, stds)`` per set and observable ``(sets, obs)``, and diagnostics.
 
@@ -76,6 +77,8 @@ def extrapolate_pub(
             :func:`~qrt_runner.mitigation.extrapolation.choose`.
         at: noise factors to report every extrapolator's value at (``evs_extrapolated``).
         labels: the terms' Pauli labels (for ``term_extrapolators``).
+        min_decay: the least a value may keep per unit of noise factor (the steepest decay the
+            device's noise allows; 0: any), for the ``uncertainty`` choice's widening.
     """
     factors = np.asarray(factors, dtype=float)
     at = np.asarray(at, dtype=float)
@@ -92,12 +95,14 @@ def extrapolate_pub(
             ]
             if not per_term:
                 fits = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], [0.0]) for name in extrapolators]
-                best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice)
+                best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice, min_decay)
                 evs[s, o], stds[s, o], chosen[s, o] = best.values[0], best.stds[0], best.name
                 sensitivity = coeffs[o] * _propagated(best.gradient, data.means[:, s, :].T)
                 stds[s, o] = np.sqrt(stds[s, o] ** 2 + data.calibration_variance(sensitivity))
         if per_term:
-            evs[s], stds[s], chosen[s], names = _per_term(factors, data, s, coeffs, identity, extrapolators, choice)
+            evs[s], stds[s], chosen[s], names = _per_term(
+                factors, data, s, coeffs, identity, extrapolators, choice, min_decay
+            )
             per_term_names.append({(labels[t] if labels else str(t)): name for t, name in names.items()})
     diagnostics = {
         "evs_noise_factors": evs_f.transpose(1, 2, 0).tolist(),
@@ -122,7 +127,7 @@ def _propagated(gradient: np.ndarray | None, means: np.ndarray) -> np.ndarray:
     return means @ gradient[0]
 
 
-def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, choice):
+def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, choice, min_decay):
     """One set: every used term extrapolated on its own, then summed per observable."""
     num_terms = data.means.shape[2]
     used = np.flatnonzero(np.any(coeffs != 0, axis=0))
@@ -134,7 +139,7 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
         y = data.means[:, s, term]
         sigma = np.sqrt(np.clip(data.cov[:, s, term, term], 0.0, None))
         fits = [fit(name, factors, y, sigma, [0.0]) for name in extrapolators]
-        best = choose(fits, factors, y, sigma, 1.0, choice)
+        best = choose(fits, factors, y, sigma, 1.0, choice, min_decay)
         values[term] = best.values[0]
         names[int(term)] = best.name
         gradients[term] = best.gradient[0] * best.scale if best.gradient is not None else np.nan

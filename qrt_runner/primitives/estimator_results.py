@@ -93,7 +93,7 @@ def combine(plan: _PubPlan, outputs: list) -> PubResult:
         "circuit_metadata": plan.pub.circuit.metadata,
     }
     terms = PubTerms(plan.coeffs, plan.identity, plan.bounds, plan.labels)
-    reduced = next((r for t in plan.techniques if (r := t.reduce(data, terms)) is not None), None)
+    reduced = next((r for t in plan.techniques if (r := t.reduce(data, terms, plan.notes)) is not None), None)
     if reduced is None:
         evs_f, stds_f = data.observables(plan.coeffs, plan.identity)
         evs = evs_f[0]
