@@ -68,9 +68,11 @@ def test_default_hooks_change_nothing(manila, bell_isa):
     templates = [bell_isa.circuit]
     assert technique.transform(templates, _context(manila, bell_isa)) is templates
     assert technique.shots(100, {}) == 100 and technique.shot_weight({}) == 1.0
+    no_terms: PubTerms = None  # type: ignore[assignment]
     assert (
-        technique.term_scale(["ZZ"]) is None and technique.reduce(TermData(np.zeros(1), np.zeros(1)), None, {}) is None
-    )  # type: ignore[arg-type]
+        technique.term_scale(["ZZ"]) is None
+        and technique.reduce(TermData(np.zeros(1), np.zeros(1)), no_terms, {}) is None
+    )
     assert technique.diagnostics({}) == {} and technique.multipliers({}) == {}
 
 
@@ -112,10 +114,13 @@ def test_zne_folds_one_template_per_noise_factor_and_extrapolates(manila, bell_i
     templates = zne.transform([bell_isa.circuit] * 3, context)
     assert [_two_qubit_gates(t) for t in templates] == [1, 3, 5]
     # the noise one unit of noise factor adds, from the device's reported gate errors
-    target = manila.device_info(bell_isa.physical_qubits).compact_target()
-    gates = [i for i in bell_isa.circuit.data if i.operation.name in ("sx", "x", "cx", "ecr")]
+    from qrt_runner.execution.fake_backends import fake_backend
+
+    device = fake_backend("fake_manila").target  # the whole device, indexed by its own qubits
+    circuit, physical = bell_isa.circuit, bell_isa.physical_qubits
+    gates = [i for i in circuit.data if i.operation.name in ("sx", "x", "cx", "ecr")]
     expected = sum(
-        target[i.operation.name][tuple(bell_isa.circuit.find_bit(q).index for q in i.qubits)].error for i in gates
+        device[i.operation.name][tuple(physical[circuit.find_bit(q).index] for q in i.qubits)].error for i in gates
     )
     assert context.notes[FOLDED_ERROR] == pytest.approx(expected) and 0.005 < expected < 0.1
     noisy_1q = [sum(1 for i in t.data if i.operation.name in ("sx", "x")) for t in templates]

@@ -12,6 +12,7 @@ from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, decay_interval, extrapolate, fit, polynomial
 from qrt_runner.mitigation.options import finalize
+from qrt_runner.mitigation.techniques.zne import STEEPEST_DECAY
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 
@@ -38,7 +39,7 @@ def test_ill_conditioned_exponential_gives_way_to_the_next_extrapolator():
     )
     # knowing nothing of the device, a decay steep enough to hide any zero-noise value fits: the
     # error spans the whole range
-    anything, _ = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, 1.0, choice="uncertainty")
+    anything, _ = extrapolate(("exponential", "linear"), X, DEMO, DEMO_STD, 1.0, choice="uncertainty", min_decay=0.0)
     assert anything.values[0] == chosen.values[0] and anything.stds[0] > (1.0 - abs(DEMO[0])) / 1.96 - 0.01
 
 
@@ -281,14 +282,17 @@ def test_a_decay_the_data_cannot_pin_down_gets_an_error_bar_over_every_value_it_
 def test_steep_decays_are_covered_by_their_error_bars():
     # Signals that noise has mostly erased by factor 1 (5-60% left) and that are gone by factor 3:
     # the fits' own errors covered the truth within 2 of them for 59% of 400 draws, and missed by
-    # more than 5 for 122; the device bounds the decay at 3x its true rate.
+    # more than 5 for 122; the device's bound is as Zne sets it, from a folded error that the true
+    # rate is 0.8 of (the families' median observable).
     rng = np.random.default_rng(5)
     within, misses = 0, 0
     for _ in range(400):
         amplitude = rng.uniform(0.2, 1.0) * rng.choice([-1, 1])
         rate, noise = rng.uniform(0.5, 3.0), rng.uniform(0.005, 0.02)
         data = amplitude * np.exp(-rate * X) + rng.normal(0, noise, 3)
-        steepest = float(np.exp(-3 * rate))
+        steepest = float(
+            np.exp(-STEEPEST_DECAY * rate / 0.8)
+        )  # the device's folded error: the median decay is 0.8 of it
         chosen, _ = extrapolate(
             ("exponential", "linear"), X, data, np.full(3, noise), 1.0, choice="uncertainty", min_decay=steepest
         )
@@ -296,3 +300,22 @@ def test_steep_decays_are_covered_by_their_error_bars():
         within += z <= 2
         misses += z > 5
     assert within >= 0.93 * 400 and misses <= 12
+
+
+def test_error_bars_are_widened_only_where_the_device_is_known_and_around_what_decays():
+    gone, sigma = np.array([-0.087, 0.002, 0.006]), np.array([0.013, 0.017, 0.019])
+    names = ("exponential", "linear")
+    unknown, (_, line) = extrapolate(names, X, gone, sigma, 1.0, choice="uncertainty")  # the ideal simulator
+    assert unknown.stds[0] == line.stds[0]
+    assert extrapolate(("linear",), X, gone, sigma, 1.0, choice="uncertainty", min_decay=0.0)[0].stds[0] == line.stds[0]
+    # an observable 0.5 I + Z whose <Z> (exact 0.9) decays steeply: its identity part never decays,
+    # so the interval is that of <Z> shifted by 0.5 (the raw values, 0.5 + a decay, would miss 1.4)
+    data = 0.5 + 0.9 * np.exp(-1.2 * X) + np.array([0.004, -0.006, 0.003])
+    spread = np.full(3, 0.01)
+    fits = [fit(name, X, data, spread, [0.0]) for name in names]
+    from qrt_runner.mitigation.extrapolation import choose
+
+    chosen = choose(fits, X, data, spread, 1.5, "uncertainty", min_decay=float(np.exp(-4 * 1.2)), offset=0.5)
+    assert abs(chosen.values[0] - 1.4) < 1.96 * chosen.stds[0]
+    # two noise factors that grow with the factor: no decay fits, nothing is widened
+    assert decay_interval(np.array([1.0, 3.0]), np.array([0.1, 0.3]), np.full(2, 0.01), 1.0) is None

@@ -15,7 +15,10 @@ to 1.01 +- 0.02 is 1, not a biased linear 0.97). A steep decay resolved only at 
 (0.31, 0.02, -0.005 +- 0.014, exact 1) is the exponential's 1.2 +- 0.4, clipped to 1 with its
 error: a line through it said 0.35 +- 0.015, a wrong number with an error bar that hid it (chi2
 60 on one degree of freedom). Where only a contradicted fit is usable, its error is widened to
-reach the values of the fits the data leave standing (:func:`_widened`).
+reach the values of the fits the data leave standing (:func:`_widened`). Where a line, or an
+exponential through data that resolve no signal at the highest noise factor, says less than the
+data leave open, its error is widened to every zero-noise value an exponential decay no steeper
+than the device's noise allows leaves standing (:func:`decay_interval`, :func:`_ranged`).
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ BOUND_SLACK = 2.0
 CONSISTENT_P = 0.01
 PROFILE_DELTA = 3.84  # chi2 above the least on one parameter: a 95% profile interval
 _Z95 = 1.96
-_PROFILE_AMPLITUDES = 401
-_PROFILE_DECAYS = 201
+_PROFILE_AMPLITUDES = 201
+_PROFILE_DECAYS = 101
+_GOLDEN_STEPS = 16
+_LEAST_DECAY = 1e-6
 
 
 @dataclass
@@ -269,7 +274,16 @@ def clipped(candidate: Fit, bound: float) -> Fit:
     return replace(candidate, values=values)
 
 
-def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty", min_decay: float = 0.0) -> Fit:
+def choose(
+    fits: list[Fit],
+    x,
+    y,
+    stds,
+    bound: float,
+    choice: str = "uncertainty",
+    min_decay: float | None = None,
+    offset: float = 0.0,
+) -> Fit:
     """The fit of data ``y`` (standard errors ``stds``) at noise factors ``x`` to use.
 
     ``order`` (IBM's rule): the first usable fit (see :func:`usable`), else the last fit.
@@ -278,14 +292,22 @@ def choose(fits: list[Fit], x, y, stds, bound: float, choice: str = "uncertainty
     to it). Fits that their data leave standing (:attr:`Fit.consistent`) come first: the first
     of them that is well conditioned (:func:`well_conditioned`), then the first well-conditioned
     one of the rest; if none is well conditioned, the usable fit with the smallest standard error
-    (consistent ones first); else the last fit.
+    (consistent ones first); else the last fit. With ``min_decay`` (the least a value keeps per
+    unit of noise factor on the device; None: not known, nothing widened) and an exponential
+    among the fits, the error of a fit taken where the data may leave more open than it says
+    (:func:`_unresolved`) is widened to every zero-noise value a decay leaves standing
+    (:func:`_ranged`); ``offset`` is the part of the data that does not decay (an observable's
+    identity term).
     """
     if choice == "order":
         usable_fits = [candidate for candidate in fits if usable(candidate, bound)]
         return usable_fits[0] if usable_fits else fits[-1]
     best = _choose(fits, x, y, stds, bound)
-    if any(candidate.name == "exponential" for candidate in fits) and _unresolved(best, x, y, stds):
-        return _ranged(best, x, y, stds, bound, min_decay)
+    if min_decay is None or not any(candidate.name == "exponential" for candidate in fits):
+        return best
+    decaying = np.asarray(y, dtype=float) - offset
+    if _unresolved(best, x, decaying, stds):
+        return _ranged(best, x, decaying, stds, bound - abs(offset), min_decay, offset)
     return best
 
 
@@ -332,20 +354,20 @@ def decay_interval(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[fl
     less than the data leave open.
     """
     x, y, stds = (np.asarray(v, dtype=float) for v in (x, y, stds))
-    if not np.all(stds > 0) or not np.all(np.isfinite(y)):
+    if not bound > 0 or not np.all(stds > 0) or not np.all(np.isfinite(y)) or not np.isfinite(bound):
         return None
-    amplitudes = np.linspace(-bound, bound, _PROFILE_AMPLITUDES)
-    decays = np.geomspace(max(min_decay, 1e-6), 1.0, _PROFILE_DECAYS)
-    shapes = np.vstack([decays[:, None] ** x[None, :], np.zeros((1 if min_decay <= 0 else 0, len(x)))])
     weights = 1.0 / stds**2
-    # chi2(A, u) = sum w (y - A u^x)^2 is a parabola in A for every u: minimised over u per A
-    linear, quadratic = shapes @ (weights * y), shapes**2 @ weights
-    chi2 = float(np.sum(weights * y**2)) + np.min(
-        amplitudes[:, None] ** 2 * quadratic[None, :] - 2 * amplitudes[:, None] * linear[None, :], axis=1
-    )
+    amplitudes = np.linspace(-bound, bound, _PROFILE_AMPLITUDES)
+    chi2 = _profile(amplitudes, x, y, weights, min_decay)
     least = float(np.min(chi2))
-    dof = len(x) - 2
-    if dof > 0 and least > dof:
+    standing = amplitudes[chi2 <= least + PROFILE_DELTA]
+    step = amplitudes[1] - amplitudes[0]
+    # again, finely, across the values left standing (a large bound's grid is coarse)
+    amplitudes = np.linspace(max(standing.min() - step, -bound), min(standing.max() + step, bound), _PROFILE_AMPLITUDES)
+    chi2 = _profile(amplitudes, x, y, weights, min_decay)
+    least = min(least, float(np.min(chi2)))
+    dof = max(len(x) - 2, 1)  # with two factors, u <= 1 can still contradict the data
+    if least > dof:
         from scipy.special import gammaincc
 
         if gammaincc(dof / 2, least / 2) < CONSISTENT_P:
@@ -353,6 +375,32 @@ def decay_interval(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[fl
     standing = amplitudes[chi2 <= least + PROFILE_DELTA]
     step = amplitudes[1] - amplitudes[0]
     return float(max(standing.min() - step / 2, -bound)), float(min(standing.max() + step / 2, bound))
+
+
+def _profile(amplitudes: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, min_decay: float) -> np.ndarray:
+    """chi2 of ``A u**x`` at every amplitude, the least over ``u`` in ``[min_decay, 1]`` (and
+    ``u = 0``, every value 0, when ``min_decay`` is 0): a grid in log u brackets each least, and
+    a golden-section search refines it."""
+    logs = np.linspace(np.log(max(min_decay, _LEAST_DECAY)), 0.0, _PROFILE_DECAYS)
+
+    def chi2(log_decay: np.ndarray) -> np.ndarray:  # (amplitudes, k) of log u
+        model = amplitudes[:, None, None] * np.exp(log_decay[..., None] * x)
+        return np.sum(weights * (y - model) ** 2, axis=-1)
+
+    grid = chi2(np.broadcast_to(logs, (len(amplitudes), len(logs))))
+    best = np.argmin(grid, axis=1)
+    low, high = logs[np.maximum(best - 1, 0)], logs[np.minimum(best + 1, len(logs) - 1)]
+    ratio = (np.sqrt(5.0) - 1) / 2
+    for _ in range(_GOLDEN_STEPS):
+        a, b = high - ratio * (high - low), low + ratio * (high - low)
+        left_better = chi2(np.stack([a, b], axis=1))
+        keep_left = left_better[:, 0] < left_better[:, 1]
+        high, low = np.where(keep_left, b, high), np.where(keep_left, low, a)
+    refined = chi2(((low + high) / 2)[:, None])[:, 0]
+    least = np.minimum(grid.min(axis=1), refined)
+    if min_decay <= 0:
+        least = np.minimum(least, float(np.sum(weights * y**2)))
+    return least
 
 
 def _unresolved(candidate: Fit, x, y, stds) -> bool:
@@ -365,7 +413,7 @@ def _unresolved(candidate: Fit, x, y, stds) -> bool:
     return bool(abs(y[highest]) <= RESOLVED * stds[highest])
 
 
-def _ranged(candidate: Fit, x, y, stds, bound: float, min_decay: float) -> Fit:
+def _ranged(candidate: Fit, x, y, stds, bound: float, min_decay: float, offset: float = 0.0) -> Fit:
     """``candidate`` with its error widened, where it is narrower, so that its value +- 1.96
     errors spans every zero-noise value an exponential decay leaves standing on the data
     (:func:`decay_interval`, no faster than ``min_decay``). Its value stays: only the error bar
@@ -373,6 +421,8 @@ def _ranged(candidate: Fit, x, y, stds, bound: float, min_decay: float) -> Fit:
     <ZZZ> = 0 does: 0.052, 0.009, -0.051 +- 0.02) keep the fit's own error: the model that would
     widen it does not describe them."""
     interval = decay_interval(x, y, stds, bound, min_decay)
+    if interval is not None:
+        interval = (interval[0] + offset, interval[1] + offset)
     value, error = float(candidate.values[0]), float(candidate.stds[0])
     if interval is None or not np.isfinite(value) or not np.isfinite(error):
         return candidate
@@ -386,7 +436,14 @@ def _ranged(candidate: Fit, x, y, stds, bound: float, min_decay: float) -> Fit:
 
 
 def extrapolate(
-    names: tuple[str, ...], x, y, stds, bound: float, at=(0.0,), choice: str = "order", min_decay: float = 0.0
+    names: tuple[str, ...],
+    x,
+    y,
+    stds,
+    bound: float,
+    at=(0.0,),
+    choice: str = "order",
+    min_decay: float | None = None,
 ) -> tuple[Fit, list[Fit]]:
     """All fits at ``at`` (zero noise first), and the one :func:`choose` picks.
 

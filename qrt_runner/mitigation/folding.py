@@ -112,7 +112,8 @@ def folded_error(circuit: QuantumCircuit, target) -> float | None:
     """The summed error rates, as ``target`` (the device's, on the circuit's qubits) reports them,
     of the gates that folding amplifies: the noise one unit of noise factor adds. A Pauli
     expectation decays by about exp(-error) per unit (on the generated benchmark families, the
-    median observable by 0.8 times it, the steepest by 4 times). None without a target."""
+    median observable by 0.8 times it, the steepest by 4 times). None where it is not known: no
+    target (the ideal simulator), or a noisy gate the target has no error for."""
     if target is None:
         return None
     total = 0.0
@@ -123,6 +124,8 @@ def folded_error(circuit: QuantumCircuit, target) -> float | None:
         try:
             error = target[instruction.operation.name][qubits].error
         except (KeyError, AttributeError, TypeError):
-            continue
-        total += float(error or 0.0)
+            return None
+        if error is None:
+            return None
+        total += float(error)
     return total

@@ -65,7 +65,7 @@ def extrapolate_pub(
     choice: str,
     per_term: bool,
     labels: list[str] | None = None,
-    min_decay: float = 0.0,
+    min_decay: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """Zero-noise ``(evs, stds)`` per set and observable ``(sets, obs)``, and diagnostics.
 
@@ -78,7 +78,8 @@ def extrapolate_pub(
         at: noise factors to report every extrapolator's value at (``evs_extrapolated``).
         labels: the terms' Pauli labels (for ``term_extrapolators``).
         min_decay: the least a value may keep per unit of noise factor (the steepest decay the
-            device's noise allows; 0: any), for the ``uncertainty`` choice's widening.
+            device's noise allows; 0: any; None: not known, no widening), for the
+            ``uncertainty`` choice's error bars.
     """
     factors = np.asarray(factors, dtype=float)
     at = np.asarray(at, dtype=float)
@@ -95,7 +96,7 @@ def extrapolate_pub(
             ]
             if not per_term:
                 fits = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], [0.0]) for name in extrapolators]
-                best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice, min_decay)
+                best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice, min_decay, identity[o])
                 evs[s, o], stds[s, o], chosen[s, o] = best.values[0], best.stds[0], best.name
                 sensitivity = coeffs[o] * _propagated(best.gradient, data.means[:, s, :].T)
                 stds[s, o] = np.sqrt(stds[s, o] ** 2 + data.calibration_variance(sensitivity))

@@ -93,7 +93,7 @@ class Zne(Technique):
             self.extrapolator_choice,
             self.extrapolate_per_term,
             terms.labels,
-            min_decay=0.0 if error is None else float(np.exp(-STEEPEST_DECAY * error)),
+            min_decay=None if error is None else float(np.exp(-STEEPEST_DECAY * error)),
         )
         if error is not None:
             self.fits["folded_gate_error"] = round(error, 6)
