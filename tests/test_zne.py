@@ -10,7 +10,14 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from conftest import spec_for
 from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backend import LocalBackend
-from qrt_runner.mitigation.extrapolation import MAX_STD_RATIO, decay_interval, extrapolate, fit, polynomial
+from qrt_runner.mitigation.extrapolation import (
+    MAX_STD_RATIO,
+    decay_interval,
+    decay_profile,
+    extrapolate,
+    fit,
+    polynomial,
+)
 from qrt_runner.mitigation.options import finalize
 from qrt_runner.mitigation.techniques.zne import STEEPEST_DECAY
 from qrt_runner.mitigation.zne import TermData, extrapolate_pub
@@ -265,13 +272,23 @@ def test_a_decay_the_data_cannot_pin_down_gets_an_error_bar_over_every_value_it_
     low, high = decay_interval(X, gone, sigma, 1.0, float(np.exp(-4 * 0.1)))
     assert -0.2 < low < high < -0.05
     # data that no decay the device allows fits (the demo's <ZZZ> = 0 drifting across zero, on a
-    # device whose folded error is 0.017) keep the fit's own error: no decay model describes them
+    # device whose folded error is 0.017) contradict every extrapolation's premise: the line's
+    # error (0.079 +- 0.024, 3.3 errors from 0) is scaled by their Birge ratio against the best decay
     drifting, spread = np.array([0.052, 0.0086, -0.051]), np.array([0.019, 0.024, 0.027])
     assert decay_interval(X, drifting, spread, 1.0, DEMO_DECAY) is None
+    low, high, chi2, dof = decay_profile(X, drifting, spread, 1.0, DEMO_DECAY)
     kept, (_, line) = extrapolate(
         ("exponential", "linear"), X, drifting, spread, 1.0, choice="uncertainty", min_decay=DEMO_DECAY
     )
-    assert kept.values[0] == line.values[0] and kept.stds[0] == line.stds[0]
+    assert abs(line.values[0]) > 3 * line.stds[0] and chi2 > 8 and dof == 1
+    assert kept.values[0] == line.values[0] and kept.stds[0] == pytest.approx(line.stds[0] * np.sqrt(chi2))
+    assert abs(kept.values[0]) < 1.96 * kept.stds[0]
+    # a <ZZ> that noise drives the other way as it grows (exact -0.126; QAOA on fake_manila)
+    growing, spread = np.array([-0.016, 0.051, 0.085]), np.array([0.010, 0.013, 0.014])
+    kept, (_, line) = extrapolate(
+        ("exponential", "linear"), X, growing, spread, 1.0, choice="uncertainty", min_decay=float(np.exp(-4 * 0.35))
+    )
+    assert abs(line.values[0] + 0.126) > 5 * line.stds[0] and abs(kept.values[0] + 0.126) < 1.96 * kept.stds[0]
     # and the per-term path reports the same widened error
     means, cov = gone[:, None, None], (sigma**2)[:, None, None, None] * np.ones((3, 1, 1, 1))
     args = (X, TermData(means, cov), np.ones((1, 1)), np.zeros(1), np.ones(1), ("exponential", "linear"), (0.0,))

@@ -353,6 +353,16 @@ def decay_interval(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[fl
     the bound. A line through it (-0.10 +- 0.02) or an exponential's linearised error says far
     less than the data leave open.
     """
+    profile = decay_profile(x, y, stds, bound, min_decay)
+    if profile is None or not _consistent(profile[2], profile[3]):
+        return None
+    return profile[0], profile[1]
+
+
+def decay_profile(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[float, float, float, int] | None:
+    """``(low, high, chi2, dof)``: the interval of :func:`decay_interval` whether or not the data
+    contradict the decay, the least chi2 of a decay on them and its degrees of freedom (at least
+    1: with two noise factors, ``u <= 1`` can still contradict them); None for exact data."""
     x, y, stds = (np.asarray(v, dtype=float) for v in (x, y, stds))
     if not bound > 0 or not np.all(stds > 0) or not np.all(np.isfinite(y)) or not np.isfinite(bound):
         return None
@@ -366,15 +376,19 @@ def decay_interval(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[fl
     amplitudes = np.linspace(max(standing.min() - step, -bound), min(standing.max() + step, bound), _PROFILE_AMPLITUDES)
     chi2 = _profile(amplitudes, x, y, weights, min_decay)
     least = min(least, float(np.min(chi2)))
-    dof = max(len(x) - 2, 1)  # with two factors, u <= 1 can still contradict the data
-    if least > dof:
-        from scipy.special import gammaincc
-
-        if gammaincc(dof / 2, least / 2) < CONSISTENT_P:
-            return None
     standing = amplitudes[chi2 <= least + PROFILE_DELTA]
     step = amplitudes[1] - amplitudes[0]
-    return float(max(standing.min() - step / 2, -bound)), float(min(standing.max() + step / 2, bound))
+    low, high = float(max(standing.min() - step / 2, -bound)), float(min(standing.max() + step / 2, bound))
+    return low, high, least, max(len(x) - 2, 1)
+
+
+def _consistent(chi2: float, dof: int) -> bool:
+    """Whether ``chi2`` on ``dof`` degrees of freedom lies outside the upper :data:`CONSISTENT_P` tail."""
+    if chi2 <= dof:
+        return True
+    from scipy.special import gammaincc
+
+    return bool(gammaincc(dof / 2, chi2 / 2) >= CONSISTENT_P)
 
 
 def _profile(amplitudes: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, min_decay: float) -> np.ndarray:
@@ -418,15 +432,19 @@ def _ranged(candidate: Fit, x, y, stds, bound: float, min_decay: float, offset: 
     errors spans every zero-noise value an exponential decay leaves standing on the data
     (:func:`decay_interval`, no faster than ``min_decay``). Its value stays: only the error bar
     changes. Data that no such decay fits (values that drift across zero, as the default demo's
-    <ZZZ> = 0 does: 0.052, 0.009, -0.051 +- 0.02) keep the fit's own error: the model that would
-    widen it does not describe them."""
-    interval = decay_interval(x, y, stds, bound, min_decay)
-    if interval is not None:
-        interval = (interval[0] + offset, interval[1] + offset)
+    <ZZZ> = 0 does: 0.052, 0.009, -0.051 +- 0.02, a line 0.079 +- 0.024; or that grow with the
+    noise factor, as relaxation pushes a <Z> towards +1) contradict the premise of every
+    extrapolation: the fit's error is scaled by their Birge ratio sqrt(chi2 / dof) against the
+    best decay, as a contradicted fit's is (the demo: +- 0.07)."""
+    profile = decay_profile(x, y, stds, bound, min_decay)
     value, error = float(candidate.values[0]), float(candidate.stds[0])
-    if interval is None or not np.isfinite(value) or not np.isfinite(error):
+    if profile is None or not np.isfinite(value) or not np.isfinite(error):
         return candidate
-    needed = max(value - interval[0], interval[1] - value) / _Z95
+    low, high, chi2, dof = profile
+    if _consistent(chi2, dof):
+        needed = max(value - (low + offset), (high + offset) - value) / _Z95
+    else:  # the data contradict every decay: the fit's error scaled by their Birge ratio
+        needed = error * float(np.sqrt(chi2 / dof))
     if needed <= error:
         return candidate
     errors = candidate.stds.copy()
