@@ -66,11 +66,7 @@ class Fit:
     def consistent(self) -> bool:
         """Whether its data leave the fit's model standing: chi2 not beyond its upper
         :data:`CONSISTENT_P` tail (always, with nothing to test)."""
-        if self.dof <= 0 or self.chi2 <= self.dof:
-            return True
-        from scipy.special import gammaincc  # chi2 survival function, without importing scipy.stats
-
-        return bool(gammaincc(self.dof / 2, self.chi2 / 2) >= CONSISTENT_P)
+        return self.dof <= 0 or _consistent(self.chi2, self.dof)
 
 
 def _failed(name: str, size: int) -> Fit:
@@ -386,7 +382,7 @@ def _consistent(chi2: float, dof: int) -> bool:
     """Whether ``chi2`` on ``dof`` degrees of freedom lies outside the upper :data:`CONSISTENT_P` tail."""
     if chi2 <= dof:
         return True
-    from scipy.special import gammaincc
+    from scipy.special import gammaincc  # chi2 survival function, without importing scipy.stats
 
     return bool(gammaincc(dof / 2, chi2 / 2) >= CONSISTENT_P)
 
