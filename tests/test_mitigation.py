@@ -602,3 +602,11 @@ def test_unequal_shot_allocation_is_refused_for_the_hardware_service():
     with pytest.raises(ConfigError, match="shot_allocation='inverse_sqrt': the hardware service gives every noise"):
         spec_for(["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.shot_allocation=inverse_sqrt"])
     spec_for(["backend=ibm", "mitigation=level2", "mitigation.resilience.zne.shot_allocation=equal"])
+
+
+def test_the_hardware_service_records_the_extrapolator_rule_and_split_it_applies():
+    """Unset, qrt_runner's own ZNE options record what IBM's service does, not the local defaults."""
+    service = spec_for(["backend=ibm", "mitigation=level2"]).effective_mitigation.resilience.zne
+    assert (service.extrapolator_choice, service.shot_allocation) == ("order", "equal")
+    local = spec_for(["backend=fake_manila", "mitigation=level2"]).effective_mitigation.resilience.zne
+    assert (local.extrapolator_choice, local.shot_allocation) == ("uncertainty", "inverse_sqrt")

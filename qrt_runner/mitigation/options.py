@@ -282,7 +282,7 @@ def finalize(
 ) -> EffectiveMitigation:
     """Fill unset fields from the resilience level and check the combination; for IBM's
     service (``service``), qrt_runner's own unset leaves take what the service does (the shots
-    split equally among noise factors).
+    split equally among noise factors, the first successful extrapolator taken).
 
     Raises:
         ConfigError: for out-of-range values (the schema's declared constraints), refused
@@ -342,7 +342,7 @@ def finalize(
                 "add noise factors or pick a simpler extrapolator",
             )
     extrapolated = tuple(float(f) for f in _pick(res.zne.extrapolated_noise_factors, (0.0, *factors)))
-    choice = _pick(res.zne.extrapolator_choice, "uncertainty")
+    choice = _pick(res.zne.extrapolator_choice, "order" if service else "uncertainty")
     randomizations = _pick(twirl.num_randomizations, DEFAULT_RANDOMIZATIONS)
     strategy = _pick(twirl.strategy, "active-accum")
     dd_enable = _pick(dd.enable, False)
