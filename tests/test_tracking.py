@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -19,6 +20,7 @@ from mlflow import MlflowClient
 from qiskit import QuantumCircuit, qpy
 from qiskit.circuit import Parameter
 
+from qrt_runner import interrupts
 from qrt_runner.records import artifacts as artifact_files
 from qrt_runner.records.plots import MAX_BARS, plot_result
 from qrt_runner.records.results import EstimatorOutcome, JobRecord, RunResult, SamplerOutcome
@@ -277,6 +279,50 @@ def test_end_failed_sets_status_and_reason(live, client, tmp_path):
     with pytest.raises(ValueError, match="RUNNING"):
         tracker.end("RUNNING")
     assert not live.offline  # a wrong status is the caller's error, not the store's
+
+
+class _CtrlCAfterWrite(type(Path())):
+    """A journal file that gets Ctrl-C just after a line is written (a run interrupted while it journals)."""
+
+    def open(self, *args, **kwargs):
+        handle = super().open(*args, **kwargs)
+
+        class Handle:
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                handle.close()
+
+            def write(self, text):
+                written = handle.write(text)
+                signal.raise_signal(signal.SIGINT)
+                return written
+
+        return Handle()
+
+
+def test_ctrl_c_just_after_an_entry_is_journaled_leaves_nothing_out_of_the_store(live, client, tmp_path):
+    """The signal waits until the entry is counted: the store gets it when the run is closed
+    KILLED, and the sync state counts every line (the CLI's Ctrl-C while its params are journaled)."""
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {signum: signal.getsignal(signum) for signum in handled}
+    interrupts.install()
+    try:
+        tracker = RunTracker(tmp_path / "run", live)
+        run_id = tracker.start("interrupted", {})
+        journal_path, tracker.journal.path = tracker.journal.path, _CtrlCAfterWrite(tracker.journal.path)
+        with pytest.raises(KeyboardInterrupt):
+            tracker.log_params({"a": "1"})
+        tracker.journal.path = journal_path
+        tracker.end("KILLED", "interrupted by the user (Ctrl-C)")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert [entry["op"] for entry in tracker.journal.entries()] == ["start", "params", "end"]
+    assert tracker.tracked and tracker.journal.sync_state()["synced"] == 3
+    run = client.get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.params == {"a": "1"}
 
 
 def test_children_nest_under_their_parent(live, client, tmp_path):

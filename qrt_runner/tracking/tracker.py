@@ -242,8 +242,9 @@ class RunTracker:
             "host": socket.gethostname(),
             "pid": os.getpid(),
         }
-        self._entries = self.journal.append(entry)
-        self._pending.clear()
+        with interrupts.deferred():  # journaled and counted together (see _record)
+            self._entries = self.journal.append(entry)
+            self._pending.clear()
         if self.live is not None:
             with interrupts.deferred():  # a run created in the store is always known here
                 try:
@@ -294,9 +295,13 @@ class RunTracker:
         self.flush()
 
     def _record(self, entry: dict[str, Any]) -> None:
-        """Journal an entry now; it reaches the store with the next :meth:`flush`."""
-        self._entries = self.journal.append(entry)
-        self._pending.append(entry)
+        """Journal an entry now; it reaches the store with the next :meth:`flush`.
+
+        Ctrl-C or SIGTERM waits until the entry is journaled, counted and pending: a line written but
+        not counted would be left out of the store while the sync state counts the lines after it."""
+        with interrupts.deferred():
+            self._entries = self.journal.append(entry)
+            self._pending.append(entry)
 
     def flush(self) -> None:
         """Send what the store has not seen yet, coalesced into as few calls as possible."""
