@@ -104,6 +104,7 @@ def test_per_term_extrapolation_recovers_terms_that_decay_at_different_rates():
     assert per_term[0, 0] == pytest.approx(0.9, abs=1e-9)  # (1.0 + 0.8) / 2 exactly
     assert abs(per_observable[0, 0] - 0.9) > 0.01  # a sum of two exponentials is not one
     assert diagnostics["term_extrapolators"] == [{"ZI": "exponential", "IZ": "exponential"}]
+    assert diagnostics["term_error_scales"] == [{}]  # exact decays: no error scaled
 
 
 def test_per_term_standard_error_includes_the_covariance_of_terms_sharing_shots():
@@ -294,6 +295,10 @@ def test_a_decay_the_data_cannot_pin_down_gets_an_error_bar_over_every_value_it_
     args = (X, TermData(means, cov), np.ones((1, 1)), np.zeros(1), np.ones(1), ("exponential", "linear"), (0.0,))
     per_term = extrapolate_pub(*args, "uncertainty", True, labels=["Z"], min_decay=steepest)
     assert per_term[1][0, 0] == pytest.approx(chosen.stds[0])
+    widened = chosen.stds[0] / linear.stds[0]  # and records by how much
+    assert widened > 2 and per_term[2]["term_error_scales"] == [{"Z": pytest.approx(widened, abs=1e-3)}]
+    per_observable = extrapolate_pub(*args, "uncertainty", False, min_decay=steepest)
+    assert per_observable[2]["error_scales"] == [[pytest.approx(widened, abs=1e-3)]]
 
 
 def test_steep_decays_are_covered_by_their_error_bars():

@@ -67,7 +67,10 @@ def extrapolate_pub(
     labels: list[str] | None = None,
     min_decay: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Zero-noise ``(evs, stds)`` per set and observable ``(sets, obs)``, and diagnostics.
+    """Zero-noise ``(evs, stds)`` per set and observable ``(sets, obs)``, and diagnostics: the
+    values per noise factor, the fit chosen per observable (and per term), and by how much a fit's
+    standard error was scaled where its data's scatter or the decays they leave standing call for
+    it (``term_error_scales``: the terms scaled, per set; ``error_scales`` per observable).
 
     Args:
         factors: the noise factors of ``data``'s first axis.
@@ -87,8 +90,10 @@ def extrapolate_pub(
     num_sets, num_obs = evs_f.shape[1:]
     evs, stds = np.zeros((num_sets, num_obs)), np.zeros((num_sets, num_obs))
     chosen = np.empty((num_sets, num_obs), dtype=object)
+    scales = np.ones((num_sets, num_obs))
     extrapolated = np.zeros((num_sets, num_obs, len(extrapolators), len(at)))
     per_term_names: list[dict] = []
+    per_term_scales: list[dict] = []
     for s in range(num_sets):
         for o in range(num_obs):
             extrapolated[s, o] = [
@@ -97,14 +102,15 @@ def extrapolate_pub(
             if not per_term:
                 fits = [fit(name, factors, evs_f[:, s, o], stds_f[:, s, o], [0.0]) for name in extrapolators]
                 best = choose(fits, factors, evs_f[:, s, o], stds_f[:, s, o], bounds[o], choice, min_decay, identity[o])
-                evs[s, o], stds[s, o], chosen[s, o] = best.values[0], best.stds[0], best.name
+                evs[s, o], stds[s, o], chosen[s, o], scales[s, o] = best.values[0], best.stds[0], best.name, best.scale
                 sensitivity = coeffs[o] * _propagated(best.gradient, data.means[:, s, :].T)
                 stds[s, o] = np.sqrt(stds[s, o] ** 2 + data.calibration_variance(sensitivity))
         if per_term:
-            evs[s], stds[s], chosen[s], names = _per_term(
+            evs[s], stds[s], chosen[s], names, term_scales = _per_term(
                 factors, data, s, coeffs, identity, extrapolators, choice, min_decay
             )
             per_term_names.append({(labels[t] if labels else str(t)): name for t, name in names.items()})
+            per_term_scales.append({(labels[t] if labels else str(t)): scale for t, scale in term_scales.items()})
     diagnostics = {
         "evs_noise_factors": evs_f.transpose(1, 2, 0).tolist(),
         "stds_noise_factors": stds_f.transpose(1, 2, 0).tolist(),
@@ -115,6 +121,9 @@ def extrapolate_pub(
     }
     if per_term:
         diagnostics["term_extrapolators"] = per_term_names
+        diagnostics["term_error_scales"] = per_term_scales
+    else:
+        diagnostics["error_scales"] = np.round(scales, 3).tolist()
     return evs, stds, diagnostics
 
 
@@ -136,6 +145,7 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
     gradients = np.zeros((num_terms, len(factors)))  # d term value / d term mean at each factor, x the fit's scale
     scaled = np.zeros(num_terms)  # each term's value along its calibrated scale (see _propagated)
     names: dict[int, str] = {}
+    widened: dict[int, float] = {}  # terms whose fit error was scaled: by the data's scatter or a decay's range
     for term in used:
         y = data.means[:, s, term]
         sigma = np.sqrt(np.clip(data.cov[:, s, term, term], 0.0, None))
@@ -143,6 +153,8 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
         best = choose(fits, factors, y, sigma, 1.0, choice, min_decay)
         values[term] = best.values[0]
         names[int(term)] = best.name
+        if best.scale > 1.0 + 1e-9:
+            widened[int(term)] = round(float(best.scale), 3)
         gradients[term] = best.gradient[0] * best.scale if best.gradient is not None else np.nan
         scaled[term] = _propagated(best.gradient, y[None, :])[0]
     evs = identity + coeffs @ values
@@ -154,4 +166,4 @@ def _per_term(factors, data: TermData, s: int, coeffs, identity, extrapolators, 
     for o in range(coeffs.shape[0]):
         counts = Counter(names[t] for t in np.flatnonzero(coeffs[o]).tolist() if t in names)
         chosen.append(max(extrapolators, key=lambda name: counts.get(name, 0)) if counts else extrapolators[0])
-    return evs, np.sqrt(np.clip(variances, 0.0, None)), chosen, names
+    return evs, np.sqrt(np.clip(variances, 0.0, None)), chosen, names, widened
