@@ -107,6 +107,19 @@ def test_per_term_extrapolation_recovers_terms_that_decay_at_different_rates():
     assert diagnostics["term_error_scales"] == [{}]  # exact decays: no error scaled
 
 
+def test_each_noise_factors_reported_error_includes_the_readout_calibrations():
+    data, coeffs = _two_terms()
+    args = (X, data, coeffs, np.zeros(1), np.ones(1), ("exponential", "linear"), (0.0,), "uncertainty", True)
+    evs, _, plain = extrapolate_pub(*args)
+    data.scale_cov = np.diag([4e-4, 9e-4])  # the scales' relative variances (TREX's calibration)
+    calibrated_evs, _, calibrated = extrapolate_pub(*args)
+    shots = (0.25 * 1e-4) * 2  # (1/2)^2 x 1e-4 per term, two independent terms
+    calibration = (0.5 * data.means[:, 0, 0]) ** 2 * 4e-4 + (0.5 * data.means[:, 0, 1]) ** 2 * 9e-4
+    assert np.asarray(plain["stds_noise_factors"])[0, 0] == pytest.approx(np.full(3, np.sqrt(shots)))
+    assert np.asarray(calibrated["stds_noise_factors"])[0, 0] == pytest.approx(np.sqrt(shots + calibration))
+    assert calibrated_evs[0, 0] == evs[0, 0]  # the fits weigh the shots' errors only
+
+
 def test_per_term_standard_error_includes_the_covariance_of_terms_sharing_shots():
     data, coeffs = _two_terms(rates=(0.0, 0.0))  # lines fit them exactly: no scale for scatter
     independent = extrapolate_pub(X, data, coeffs, np.zeros(1), np.ones(1), ("linear",), (0.0,), "order", True)[1][0, 0]

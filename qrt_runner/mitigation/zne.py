@@ -113,7 +113,7 @@ def extrapolate_pub(
             per_term_scales.append({(labels[t] if labels else str(t)): scale for t, scale in term_scales.items()})
     diagnostics = {
         "evs_noise_factors": evs_f.transpose(1, 2, 0).tolist(),
-        "stds_noise_factors": stds_f.transpose(1, 2, 0).tolist(),
+        "stds_noise_factors": _with_calibration(stds_f, data, coeffs).transpose(1, 2, 0).tolist(),
         "extrapolator": chosen.tolist(),
         "extrapolated_noise_factors": at.tolist(),
         "evs_extrapolated": extrapolated.tolist(),
@@ -125,6 +125,14 @@ def extrapolate_pub(
     else:
         diagnostics["error_scales"] = np.round(scales, 3).tolist()
     return evs, stds, diagnostics
+
+
+def _with_calibration(stds: np.ndarray, data: TermData, coeffs: np.ndarray) -> np.ndarray:
+    """Each noise factor's standard errors ``(factors, sets, obs)`` with the calibration's error
+    added: what one factor's value, read on its own, is uncertain by (the fits weigh the shots'
+    errors only, as the calibration's is common to every factor)."""
+    sensitivity = coeffs[None, None, :, :] * data.means[:, :, None, :]  # (factors, sets, obs, terms)
+    return np.sqrt(stds**2 + data.calibration_variance(sensitivity))
 
 
 def _propagated(gradient: np.ndarray | None, means: np.ndarray) -> np.ndarray:
