@@ -207,9 +207,17 @@ def _rotation(items: Any) -> int:
     return 90 if len(items) > 8 else 0
 
 
+def first_set_values(outcome) -> tuple[np.ndarray, np.ndarray]:
+    """The reported ``(evs, stds)`` of an estimator outcome's first parameter set, per observable."""
+    count = len(outcome.observable_labels)
+    return np.asarray(outcome.evs).reshape(-1, count)[0], np.asarray(outcome.stds).reshape(-1, count)[0]
+
+
 def plot_zne(result: RunResult, path: Path) -> Path | None:
     """ZNE diagnostics of the first job and parameter set: each observable's values against the
-    noise factor with error bars, and every extrapolator's fitted curve down to zero noise."""
+    noise factor with error bars, every extrapolator's curve fitted to them down to zero noise,
+    and (a star) the zero-noise value the run reports, which per-term extrapolation, clipping to
+    the bound and widened error bars can set apart from the curves'."""
     jobs = (result.mitigation or {}).get("jobs") or []
     job = next((j for j in jobs if "noise_factors" in j), None)
     if job is None or result.estimator is None:
@@ -226,6 +234,7 @@ def plot_zne(result: RunResult, path: Path) -> Path | None:
     assert result.mitigation is not None  # the job came from it
     names = result.mitigation["effective"]["resilience"]["zne"]["extrapolator"]
     labels = result.estimator.observable_labels[:MAX_OBSERVABLES]
+    reported, reported_stds = first_set_values(result.estimator)
     grid = np.linspace(0.0, factors.max(), 60)
     fig = Figure(figsize=_FIGSIZE, dpi=_DPI)
     FigureCanvasAgg(fig)
@@ -237,11 +246,10 @@ def plot_zne(result: RunResult, path: Path) -> Path | None:
             if curve.ok:
                 style = "-" if name == chosen[k] else ":"
                 ax.plot(grid, curve.values, style, color=line[0].get_color(), lw=1.2)
-        zero = fit(chosen[k], factors, evs[k], stds[k], [0.0])
-        ax.errorbar([0.0], zero.values, yerr=zero.stds, fmt="*", ms=10, color=line[0].get_color())
+        ax.errorbar([0.0], [reported[k]], yerr=[reported_stds[k]], fmt="*", ms=10, color=line[0].get_color())
     ax.set_xlabel("noise factor")
     ax.set_ylabel("expectation value")
-    ax.set_title(f"ZNE on {result.backend}: fits (solid: used, dotted: others), ★ zero-noise value", fontsize=10)
+    ax.set_title(f"ZNE on {result.backend}: fits (solid: used, dotted: others), ★ reported value", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
