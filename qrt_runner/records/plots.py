@@ -207,7 +207,7 @@ def _rotation(items: Any) -> int:
     return 90 if len(items) > 8 else 0
 
 
-def first_set_values(outcome) -> tuple[np.ndarray, np.ndarray]:
+def _first_set_values(outcome) -> tuple[np.ndarray, np.ndarray]:
     """The reported ``(evs, stds)`` of an estimator outcome's first parameter set, per observable."""
     count = len(outcome.observable_labels)
     return np.asarray(outcome.evs).reshape(-1, count)[0], np.asarray(outcome.stds).reshape(-1, count)[0]
@@ -234,7 +234,7 @@ def plot_zne(result: RunResult, path: Path) -> Path | None:
     assert result.mitigation is not None  # the job came from it
     names = result.mitigation["effective"]["resilience"]["zne"]["extrapolator"]
     labels = result.estimator.observable_labels[:MAX_OBSERVABLES]
-    reported, reported_stds = first_set_values(result.estimator)
+    reported, reported_stds = _first_set_values(result.estimator)
     grid = np.linspace(0.0, factors.max(), 60)
     fig = Figure(figsize=_FIGSIZE, dpi=_DPI)
     FigureCanvasAgg(fig)
