@@ -115,9 +115,10 @@ def stopped_early(prepared: Prepared, exc: KeyboardInterrupt):
 
 
 def close_failed(point: Point, tracker, exc: BaseException) -> None:
-    """Never leave a run RUNNING: an unexpected error closes its record FAILED."""
+    """Never leave a run RUNNING: an unexpected error closes its record FAILED (a record not
+    opened yet is left unwritten: an end without a start is no record ``qrt-run sync`` can upload)."""
     reason = f"{type(exc).__name__}: {exc}"
-    if tracker is not None:
+    if tracker is not None and tracker.started:
         tracker.end("FAILED", reason)
     if point.in_sweep:
         point.write_point_file({"status": "FAILED", "error": reason})

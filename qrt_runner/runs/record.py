@@ -58,22 +58,26 @@ def _keep_record(prepared: Prepared, point: Point, tracker, result, objective: f
 
     run_dir = point.run_dir
     extra_metrics = [("objective", objective, 0)] if math.isfinite(objective) else []
+    opened = tracker is not None and tracker.started  # not when stopped before its record was opened
     if tracker is not None:
         files = write_run_artifacts(run_dir, result, {"circuit": prepared.workload.circuit}, between=step)
         extra = [run_dir / name for name in ("optimizer_state.json", "optimal_parameters.json")]
         step()
-        record_result(tracker, result, run_dir, [run_dir / "results.json", *files, *extra], extra_metrics)
-        step()
-        tracker.end(result.status, result.error)
+        if opened:  # (an end without a start would be a journal that qrt-run sync cannot upload)
+            record_result(tracker, result, run_dir, [run_dir / "results.json", *files, *extra], extra_metrics)
+            step()
+            tracker.end(result.status, result.error)
     else:
         from qrt_runner.records.plots import plot_zne
 
         plot_zne(result, run_dir / "zne.png")
         result.write_layer_noise_model(run_dir / "layer_noise_model.json")
     run_id = tracker.run_id if tracker is not None else None
-    pending_upload = tracker is not None and tracker.live is None and tracker.destination is not None
-    untracked = tracker is not None and not tracker.tracked and not pending_upload
-    if untracked:
+    pending_upload = opened and tracker.live is None and tracker.destination is not None
+    untracked = opened and not tracker.tracked and not pending_upload
+    if tracker is not None and not opened:  # nothing for qrt-run sync to upload: a KILLED run, not an untracked one
+        print("  not tracked: stopped before its record was opened", flush=True)
+    elif untracked:
         print(f"  not tracked: {tracker.offline_reason}; upload later with: qrt-run sync {run_dir}", flush=True)
     if point.in_sweep:
         point.write_point_file(

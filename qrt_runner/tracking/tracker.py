@@ -214,6 +214,12 @@ class RunTracker:
         self._entries = 0
         self._synced = 0
         self._pending: list[dict[str, Any]] = []
+        self._started = False
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` journaled the run's start (before it, there is no record to close)."""
+        return self._started
 
     @property
     def tracked(self) -> bool:
@@ -245,6 +251,7 @@ class RunTracker:
         with interrupts.deferred():  # journaled and counted together (see _record)
             self._entries = self.journal.append(entry)
             self._pending.clear()
+            self._started = True
         if self.live is not None:
             with interrupts.deferred():  # a run created in the store is always known here
                 try:
