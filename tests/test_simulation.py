@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
@@ -117,3 +120,27 @@ def test_consecutive_jobs_on_noise_trajectories_are_independent_samples():
     distance = sum(abs(first.get(key, 0) - second.get(key, 0)) for key in outcomes) / 2 / 2000
     # independent samples of this spread distribution differ by about 0.02-0.04; shifted ones by <= 0.002
     assert distance > 0.008, distance
+
+
+# A run handles Ctrl-C with a Python handler; its simulator process starts while it runs.
+_CTRL_C_AS_IT_STARTS = """
+import os, signal, time
+from qrt_runner.execution.simulation.executor import ProcessExecutor
+signal.signal(signal.SIGINT, lambda *_: print("the run handled it", flush=True))
+executor = ProcessExecutor()
+executor.warm_up()
+os.killpg(0, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground process group, at once
+time.sleep(2)
+print("simulator alive" if executor.pid is not None else "simulator dead", flush=True)
+executor.shutdown()
+"""
+
+
+def test_a_ctrl_c_to_the_process_group_is_the_runs_not_its_starting_simulators():
+    """The simulator process ignores Ctrl-C once it runs; while its interpreter starts it could
+    not, and a Ctrl-C then killed it with a "Fatal Python error" on the run's stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_AS_IT_STARTS], capture_output=True, text=True, start_new_session=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.splitlines() == ["the run handled it", "simulator alive"]

@@ -86,7 +86,12 @@ class ProcessExecutor:
         env = {**os.environ, "QRT_SIMULATOR_SYS_PATH": json.dumps(sys.path)}
         command = [sys.executable, "-c", _BOOTSTRAP, str(child.fileno()), str(os.getpid())]
         try:
-            self._process = _spawn(command, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+            # its own process group: a terminal's Ctrl-C (sent to the whole foreground group) is the
+            # parent's to handle, and reached the child while its interpreter started, before it could
+            # ignore it (a "Fatal Python error" on the run's stderr, a dead simulator)
+            self._process = _spawn(
+                command, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL, process_group=0
+            )
         finally:
             child.close()
         self._connection, self._ready = Channel(parent), False
