@@ -58,6 +58,35 @@ def test_the_forkserver_is_stopped_at_once_when_qrt_run_exits():
     assert out.strip() == "stopped"
 
 
+# A sweep handles Ctrl-C with a Python handler; the forkserver imports what a point needs for seconds.
+_CTRL_C_DURING_THE_PRELOAD = """
+import os, signal, time
+from multiprocessing import forkserver
+from qrt_runner.sweep import workers
+signal.signal(signal.SIGINT, lambda *_: print("the sweep handled it", flush=True))
+workers.start_forkserver()
+os.killpg(0, signal.SIGINT)  # a terminal's Ctrl-C: the whole foreground process group, at once
+time.sleep(3)
+pid = forkserver._forkserver._forkserver_pid
+print("forkserver alive" if os.waitpid(pid, os.WNOHANG) == (0, 0) else "forkserver dead", flush=True)
+workers.stop_forkserver()
+"""
+
+
+def test_a_ctrl_c_during_the_forkservers_imports_is_the_sweeps_alone():
+    """Python's forkserver ignores Ctrl-C once its imports are done; one that came during them
+    printed their traceback on the sweep's stderr."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CTRL_C_DURING_THE_PRELOAD],
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=HANG_S,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.splitlines() == ["the sweep handled it", "forkserver alive"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the parent's command line from /proc")
 def test_joblib_points_run_in_workers_forked_from_the_preloaded_forkserver(tmp_path):

@@ -23,6 +23,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 
 from qrt_runner.adapters import loky
 from qrt_runner.adapters import python as python_internals
@@ -43,13 +44,33 @@ def wants_warm_workers(args: list[str]) -> bool:
 
 
 def start_forkserver() -> None:
-    """Start the forkserver (importing what a point needs) unless running; returns at once."""
+    """Start the forkserver (importing what a point needs) unless running; returns at once.
+
+    It starts with Ctrl-C ignored, a disposition that exec keeps: Python's forkserver ignores
+    Ctrl-C only once its imports are done, and a terminal's Ctrl-C (sent to the whole foreground
+    process group) during them printed their traceback on the sweep's stderr. Its workers start
+    with it ignored too, until their point installs the run's handlers."""
     if sys.platform == "win32":  # no forkserver there
         return
     import multiprocessing
 
     multiprocessing.set_forkserver_preload([PRELOAD_MODULE])
-    python_internals.ensure_forkserver_running()
+    with _ctrl_c_ignored_by_children():
+        python_internals.ensure_forkserver_running()
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored_by_children():
+    """Ignore Ctrl-C while the block starts processes (only the main thread can; a Ctrl-C in these
+    milliseconds is lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def use_warm_workers() -> None:
