@@ -63,10 +63,11 @@ def start_forkserver() -> None:
 def _ctrl_c_ignored_by_children():
     """Ignore Ctrl-C while the block starts processes (only the main thread can; a Ctrl-C in these
     milliseconds is lost)."""
-    if threading.current_thread() is not threading.main_thread():
+    previous = signal.getsignal(signal.SIGINT)  # None: a handler not set from Python, none to set back
+    if threading.current_thread() is not threading.main_thread() or previous is None:
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
