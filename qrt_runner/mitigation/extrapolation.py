@@ -363,17 +363,14 @@ def decay_profile(x, y, stds, bound: float, min_decay: float = 0.0) -> tuple[flo
     if not bound > 0 or not np.all(stds > 0) or not np.all(np.isfinite(y)) or not np.isfinite(bound):
         return None
     weights = 1.0 / stds**2
-    amplitudes = np.linspace(-bound, bound, _PROFILE_AMPLITUDES)
-    chi2 = _profile(amplitudes, x, y, weights, min_decay)
-    least = float(np.min(chi2))
-    standing = amplitudes[chi2 <= least + PROFILE_DELTA]
-    step = amplitudes[1] - amplitudes[0]
-    # again, finely, across the values left standing (a large bound's grid is coarse)
-    amplitudes = np.linspace(max(standing.min() - step, -bound), min(standing.max() + step, bound), _PROFILE_AMPLITUDES)
-    chi2 = _profile(amplitudes, x, y, weights, min_decay)
-    least = min(least, float(np.min(chi2)))
-    standing = amplitudes[chi2 <= least + PROFILE_DELTA]
-    step = amplitudes[1] - amplitudes[0]
+    low, high, least = -bound, bound, np.inf
+    for _ in range(2):  # the whole range, then finely across the values left standing (a large bound's grid is coarse)
+        amplitudes = np.linspace(low, high, _PROFILE_AMPLITUDES)
+        chi2 = _profile(amplitudes, x, y, weights, min_decay)
+        least = min(least, float(np.min(chi2)))
+        standing = amplitudes[chi2 <= least + PROFILE_DELTA]
+        step = amplitudes[1] - amplitudes[0]
+        low, high = max(standing.min() - step, -bound), min(standing.max() + step, bound)
     low, high = float(max(standing.min() - step / 2, -bound)), float(min(standing.max() + step / 2, bound))
     return low, high, least, max(len(x) - 2, 1)
 
