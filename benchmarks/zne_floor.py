@@ -196,10 +196,10 @@ def best_design(cases: list[dict], shots: int):
         for a, b in zip(y1, y5):
             if abs(a) > 0.05 and b / a > 1e-3:  # a term with signal left at factor 5
                 decay = (b / a) ** 0.25
-                terms.append((a / decay, decay))
+                terms.append((a / decay, decay, _crb(a / decay, decay, IBM_DESIGN, shots)))
 
     def ratio(design):
-        return float(np.median([np.sqrt(_crb(A, u, design, shots) / _crb(A, u, IBM_DESIGN, shots)) for A, u in terms]))
+        return float(np.median([np.sqrt(_crb(A, u, design, shots) / ibm) for A, u, ibm in terms]))
 
     scored = [(ratio(design), design) for design in _designs()]
     return min(scored, key=lambda item: item[0])
