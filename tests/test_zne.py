@@ -12,6 +12,7 @@ from qrt_runner.errors import ConfigError
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.mitigation.extrapolation import (
     MAX_STD_RATIO,
+    choose,
     decay_interval,
     decay_profile,
     extrapolate,
@@ -28,6 +29,9 @@ X = np.array([1.0, 3.0, 5.0])
 DEMO = np.array([-0.0444, -0.0033, 0.0202])
 DEMO_STD = np.full(3, 0.0209)
 DEMO_DECAY = float(np.exp(-4 * 0.0174))  # the steepest decay its device's gate errors allow (STEEPEST_DECAY)
+# a QAOA <ZZ> (exact -0.459) on fake_quito, whose folded gates' errors sum to 1.4: resolved at noise
+# factor 1, gone by 3
+GONE, GONE_STD = np.array([-0.087, 0.002, 0.006]), np.array([0.013, 0.017, 0.019])
 
 
 def test_ill_conditioned_exponential_gives_way_to_the_next_extrapolator():
@@ -267,9 +271,8 @@ def test_a_contradicted_fit_that_alone_is_usable_has_its_error_widened_to_the_st
 
 
 def test_a_decay_the_data_cannot_pin_down_gets_an_error_bar_over_every_value_it_leaves_standing():
-    # a QAOA <ZZ> (exact -0.459) on fake_quito, whose folded gates' errors sum to 1.4: resolved at
-    # noise factor 1, gone by 3. A line through it said -0.10 +- 0.02 (21 errors from the truth).
-    gone, sigma = np.array([-0.087, 0.002, 0.006]), np.array([0.013, 0.017, 0.019])
+    # the QAOA <ZZ> gone by factor 3: a line through it said -0.10 +- 0.02 (21 errors from the truth)
+    gone, sigma = GONE, GONE_STD
     steepest = float(np.exp(-4 * 1.4))
     chosen, (exponential, linear) = extrapolate(
         ("exponential", "linear"), X, gone, sigma, 1.0, choice="uncertainty", min_decay=steepest
@@ -325,9 +328,7 @@ def test_steep_decays_are_covered_by_their_error_bars():
         amplitude = rng.uniform(0.2, 1.0) * rng.choice([-1, 1])
         rate, noise = rng.uniform(0.5, 3.0), rng.uniform(0.005, 0.02)
         data = amplitude * np.exp(-rate * X) + rng.normal(0, noise, 3)
-        steepest = float(
-            np.exp(-STEEPEST_DECAY * rate / 0.8)
-        )  # the device's folded error: the median decay is 0.8 of it
+        steepest = float(np.exp(-STEEPEST_DECAY * rate / 0.8))  # folded error: the median decay is 0.8 of it
         chosen, _ = extrapolate(
             ("exponential", "linear"), X, data, np.full(3, noise), 1.0, choice="uncertainty", min_decay=steepest
         )
@@ -338,7 +339,7 @@ def test_steep_decays_are_covered_by_their_error_bars():
 
 
 def test_error_bars_are_widened_only_where_the_device_is_known_and_around_what_decays():
-    gone, sigma = np.array([-0.087, 0.002, 0.006]), np.array([0.013, 0.017, 0.019])
+    gone, sigma = GONE, GONE_STD
     names = ("exponential", "linear")
     unknown, (_, line) = extrapolate(names, X, gone, sigma, 1.0, choice="uncertainty")  # the ideal simulator
     assert unknown.stds[0] == line.stds[0]
@@ -348,8 +349,6 @@ def test_error_bars_are_widened_only_where_the_device_is_known_and_around_what_d
     data = 0.5 + 0.9 * np.exp(-1.2 * X) + np.array([0.004, -0.006, 0.003])
     spread = np.full(3, 0.01)
     fits = [fit(name, X, data, spread, [0.0]) for name in names]
-    from qrt_runner.mitigation.extrapolation import choose
-
     chosen = choose(fits, X, data, spread, 1.5, "uncertainty", min_decay=float(np.exp(-4 * 1.2)), offset=0.5)
     assert abs(chosen.values[0] - 1.4) < 1.96 * chosen.stds[0]
     # two noise factors that grow with the factor: no decay fits, nothing is widened
