@@ -59,6 +59,14 @@ def run_cli(
     return subprocess.run([str(QRT_RUN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
+def run_in_own_process_group(code: str, timeout: float = HANG_S) -> subprocess.CompletedProcess:
+    """Run Python ``code`` in a subprocess leading a process group of its own (so that a signal it
+    sends to its group, as a terminal's Ctrl-C reaches a foreground group, stays there)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, start_new_session=True, timeout=timeout
+    )
+
+
 def ran_s(job) -> float:
     """Seconds a job ran: from RUNNING to its final status (DONE, CANCELLED or ERROR)."""
     history = dict(job.status_history)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
+from conftest import run_in_own_process_group
 from qrt_runner.execution.backend import LocalBackend
 from qrt_runner.primitives.estimator import Estimator, EstimatorOptions
 from qrt_runner.primitives.sampler import Sampler
@@ -139,8 +137,6 @@ executor.shutdown()
 def test_a_ctrl_c_to_the_process_group_is_the_runs_not_its_starting_simulators():
     """The simulator process ignores Ctrl-C once it runs; while its interpreter starts it could
     not, and a Ctrl-C then killed it with a "Fatal Python error" on the run's stderr."""
-    done = subprocess.run(
-        [sys.executable, "-c", _CTRL_C_AS_IT_STARTS], capture_output=True, text=True, start_new_session=True, timeout=60
-    )
+    done = run_in_own_process_group(_CTRL_C_AS_IT_STARTS, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.splitlines() == ["the run handled it", "simulator alive"]

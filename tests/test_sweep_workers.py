@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HANG_S, run_cli
+from conftest import HANG_S, run_cli, run_in_own_process_group
 from qrt_runner.sweep.workers import wants_warm_workers
 
 
@@ -76,13 +76,7 @@ workers.stop_forkserver()
 def test_a_ctrl_c_during_the_forkservers_imports_is_the_sweeps_alone():
     """Python's forkserver ignores Ctrl-C once its imports are done; one that came during them
     printed their traceback on the sweep's stderr."""
-    done = subprocess.run(
-        [sys.executable, "-c", _CTRL_C_DURING_THE_PRELOAD],
-        capture_output=True,
-        text=True,
-        start_new_session=True,
-        timeout=HANG_S,
-    )
+    done = run_in_own_process_group(_CTRL_C_DURING_THE_PRELOAD)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.splitlines() == ["the sweep handled it", "forkserver alive"]
 
